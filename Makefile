@@ -1,0 +1,112 @@
+# revd: one Makefile. `make` builds ./revd; `make test` runs the whole suite;
+# `make SANITIZER=address,undefined` builds with sanitizers into build/san/;
+# `make ERR=1` adds -Werror. Flag changes rebuild (the flags are a dependency).
+
+CC       ?= cc
+PKGS     := openssl rocksdb libevent liburing libzstd jansson
+TESTPKGS := cmocka
+
+WARN := -Wall -Wextra -Wformat=2 -Wshadow -Wvla -Wwrite-strings \
+        -Wimplicit-fallthrough -Wmissing-prototypes -Wstrict-prototypes \
+        -Wno-unused-parameter
+OPT  ?= -O2 -g
+CFLAGS_BASE := -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -I. \
+               $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS_BASE := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
+
+ifeq ($(ERR),1)
+CFLAGS_BASE += -Werror
+endif
+
+ifneq ($(SANITIZER),)
+BUILD ?= build/san
+CFLAGS_BASE += -fsanitize=$(SANITIZER) -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS += -fsanitize=$(SANITIZER)
+else
+BUILD ?= build/rel
+endif
+
+LIB_DIRS := common ca
+LIB_SRC  := $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.c))
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+CMD_SRC  := $(wildcard cmd/*.c)
+CMD_OBJ  := $(CMD_SRC:%.c=$(BUILD)/%.o)
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+REPLAY_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/replay/%)
+BENCH_SRC := $(wildcard bench/bench_*.c)
+BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+
+.PHONY: all run test unit fuzz-replay fuzz bench-issue clean deps test-deps
+all: revd
+
+# ./revd is a copy of the release build, so the README's commands work from the top.
+revd: $(BUILD)/revd
+	@if [ "$(BUILD)" = "build/rel" ]; then cp -f $< $@; fi
+
+$(BUILD)/revd: $(CMD_OBJ) $(LIB_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_BASE)
+
+$(BUILD)/%.o: %.c $(BUILD)/.flags
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) -MMD -MP -c -o $@ $<
+
+# Rebuild everything when the flags change.
+$(BUILD)/.flags: FORCE
+	@mkdir -p $(BUILD)
+	@echo '$(CC) $(CFLAGS_BASE) $(LDFLAGS)' | cmp -s - $@ || echo '$(CC) $(CFLAGS_BASE) $(LDFLAGS)' > $@
+FORCE:
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJ) $(BUILD)/.flags
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $(shell pkg-config --cflags $(TESTPKGS)) $(LDFLAGS) -o $@ $< $(LIB_OBJ) \
+	    $(LDLIBS_BASE) $(shell pkg-config --libs $(TESTPKGS))
+
+# Replay drivers: each libFuzzer target linked with a main() that feeds it
+# every file named on the command line (works with gcc, under sanitizers).
+$(BUILD)/replay/%: tests/fuzz/%.c tests/fuzz/replay_main.c $(LIB_OBJ) $(BUILD)/.flags
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $(LDFLAGS) -o $@ $< tests/fuzz/replay_main.c $(LIB_OBJ) $(LDLIBS_BASE)
+
+$(BUILD)/bench/%: bench/%.c $(LIB_OBJ) $(BUILD)/.flags
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $(LDFLAGS) -o $@ $< $(LIB_OBJ) $(LDLIBS_BASE)
+
+unit: $(UNIT_BIN)
+fuzz-replay: $(REPLAY_BIN)
+bench-bins: $(BENCH_BIN)
+
+# libFuzzer builds (clang): make fuzz FUZZ_SECONDS=60
+FUZZ_SECONDS ?= 30
+fuzz:
+	$(MAKE) CC=clang BUILD=build/fuzz OPT='-O1 -g' \
+	    SANITIZER=address,undefined,fuzzer-no-link $(LIB_OBJ:$(BUILD)/%=build/fuzz/%)
+	@mkdir -p build/fuzz/bin
+	@set -e; for t in $(FUZZ_SRC); do n=$$(basename $$t .c); \
+	  clang -std=c11 -D_GNU_SOURCE -O1 -g -I. -fsanitize=fuzzer,address,undefined \
+	    $(shell pkg-config --cflags $(PKGS)) -o build/fuzz/bin/$$n $$t \
+	    $(LIB_OBJ:$(BUILD)/%=build/fuzz/%) $(LDLIBS_BASE); \
+	  mkdir -p build/fuzz/work/$$n; \
+	  build/fuzz/bin/$$n -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
+	    build/fuzz/work/$$n tests/fuzz/corpus/$$n; done
+
+deps:
+	@scripts/deps.sh run
+
+test-deps:
+	@scripts/deps.sh test
+
+run: deps
+	$(MAKE) revd
+	./revd demo
+
+# The whole suite: release build + unit + integration, then the sanitizer build
+# of the same, then every fuzz corpus replayed under ASan+UBSan.
+test: test-deps
+	@tests/run.sh
+
+clean:
+	rm -rf build revd
+
+-include $(shell find build -name '*.d' 2>/dev/null)

@@ -1,0 +1,157 @@
+/* ca: the CA core. It owns DIR: the revocation index (RocksDB, DIR/index),
+ * the CA keys (DIR/keys, mode 0600) and the CA certificate files (DIR/ca).
+ * It is the index's only writer; every fact it acknowledges is on disk
+ * (synced WAL) before the call returns, together with its operations-log
+ * record, in one atomic batch.
+ *
+ * Thread: one thread at a time per ca_core (the CA-core thread of
+ * `revd serve`, or the command line's main thread). Nothing here is called
+ * from a shard. Private keys never leave this folder.
+ *
+ * Returns: 1 on success, 0 on failure with e set to a message for the user. */
+#ifndef REVD_CA_CA_H
+#define REVD_CA_CA_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "common/rerr.h"
+
+#define CA_NAME_MAX 64
+#define CA_MAX_DEPTH 5
+/* A --complete-crl CA refuses to issue past this many certificates. */
+#define CA_COMPLETE_CRL_MAX 1000000
+#define CA_DEFAULT_CRL_MAX_BYTES 1000000
+
+struct ca_core;
+
+enum ca_key_type { CA_KEY_EC_P256, CA_KEY_EC_P384, CA_KEY_RSA_2048, CA_KEY_RSA_3072, CA_KEY_RSA_4096 };
+enum ca_state { CA_STATE_ACTIVE, CA_STATE_DISABLED, CA_STATE_PENDING };
+enum cert_status { CERT_GOOD = 0, CERT_REVOKED = 1 };
+
+int ca_key_type_parse(const char *s, enum ca_key_type *out);
+const char *ca_key_type_name(enum ca_key_type t);
+const char *ca_state_name(enum ca_state s);
+
+/* ca_name_valid: 1 to 64 of [a-z0-9._-], starting with a letter or digit. */
+int ca_name_valid(const char *name, struct rerr *e);
+
+/* ca_core_open opens DIR (create=1 makes it, and its index, if absent).
+ * *out is freed with ca_core_free. */
+int ca_core_open(const char *dir, int create, struct ca_core **out, struct rerr *e);
+void ca_core_free(struct ca_core *c);
+const char *ca_core_dir(const struct ca_core *c);
+
+struct ca_create_params {
+    const char *name;
+    const char *parent;      /* NULL: self-signed root */
+    const char *subject;     /* "/CN=.../O=..." */
+    enum ca_key_type key;
+    int days;                /* 0: default (root 3650, sub 1825, clamped to the parent) */
+    const char *base_url;    /* NULL: http://127.0.0.1:8080 */
+    uint32_t partition_size; /* 0: the default for crl_max_bytes */
+    int complete_crl;
+    uint32_t crl_max_bytes;  /* 0: CA_DEFAULT_CRL_MAX_BYTES */
+    int path_len;            /* -1: root none, sub 0 */
+};
+
+/* ca_create makes a root (parent NULL) or a subordinate of a CA in DIR. */
+int ca_create(struct ca_core *c, const struct ca_create_params *p, struct rerr *e);
+
+/* ca_csr makes the key of a CA whose parent is outside revd and returns its
+ * CSR as PEM in *out_pem (malloc'd; caller frees). The CA is pending until
+ * ca_import_cert. Uses name, subject, key, base_url and the CRL options. */
+int ca_csr(struct ca_core *c, const struct ca_create_params *p, char **out_pem, struct rerr *e);
+
+/* ca_import_cert activates a pending CA with the certificate its outside
+ * parent signed (PEM or DER) and that parent's chain (PEM, ending in a root). */
+int ca_import_cert(struct ca_core *c, const char *name, const uint8_t *cert, size_t cert_len,
+                   const uint8_t *chain, size_t chain_len, struct rerr *e);
+
+int ca_set_enabled(struct ca_core *c, const char *name, int enabled, struct rerr *e);
+
+struct ca_info {
+    const char *name, *parent, *subject, *base_url, *cert_path;
+    enum ca_state state;
+    enum ca_key_type key;
+    int depth, path_len, complete_crl;
+    uint32_t partition_size, crl_max_bytes;
+    int64_t not_before, not_after;
+    uint64_t issued, revoked, held, imported;
+};
+
+/* ca_count / ca_info_at enumerate the CAs in creation order; ca_info_get
+ * finds one by name. The strings stay valid until the next call that changes
+ * the core. */
+size_t ca_count(const struct ca_core *c);
+void ca_info_at(const struct ca_core *c, size_t i, struct ca_info *out);
+int ca_info_get(const struct ca_core *c, const char *name, struct ca_info *out, struct rerr *e);
+
+struct ca_issue_params {
+    const char *ca;
+    const char *template_name; /* NULL: end-entity */
+    const uint8_t *csr;        /* PEM or DER */
+    size_t csr_len;
+    int64_t validity;          /* seconds; 0: default (90 days) */
+    const char *san;           /* NULL: the CSR's; else "DNS:x,IP:y,email:z,URI:u" */
+    const char *idempotency_key;
+    int path_len;              /* sub-ca template; -1: 0 */
+    int with_chain;
+};
+
+/* ca_issue issues a certificate from a CSR. *out_pem (malloc'd) holds the
+ * certificate, and with with_chain the issuing CA and its parents short of
+ * the root. The certificate is in the index when this returns. */
+int ca_issue(struct ca_core *c, const struct ca_issue_params *p, char **out_pem, struct rerr *e);
+
+/* ca_revoke revokes serial with an RFC 5280 reason; invalidity 0: none.
+ * A revoked certificate stays revoked; one on hold may be revoked for good. */
+int ca_revoke(struct ca_core *c, const char *ca, const uint8_t *serial, size_t serial_len,
+              int reason, int64_t invalidity, struct rerr *e);
+
+/* ca_unhold releases a certificateHold; any other revocation is refused. */
+int ca_unhold(struct ca_core *c, const char *ca, const uint8_t *serial, size_t serial_len,
+              struct rerr *e);
+
+struct ca_cert_status {
+    int found;
+    enum cert_status status;
+    int reason;
+    int64_t revoked_at, invalidity, not_before, not_after;
+    uint32_t partition;
+    char crl_url[256];
+};
+
+/* ca_status: found=0 for a serial this CA never issued (not an error). */
+int ca_status(struct ca_core *c, const char *ca, const uint8_t *serial, size_t serial_len,
+              struct ca_cert_status *out, struct rerr *e);
+
+struct ca_report_row {
+    const uint8_t *serial;
+    size_t serial_len;
+    const char *subject;  /* "" when unknown (imported) */
+    const char *sans;     /* "DNS:a;IP:b" */
+    const char *template_name;
+    int64_t not_before, not_after, revoked_at;
+    int revoked, reason;
+    uint32_t partition;
+};
+
+/* ca_report calls cb for every certificate of ca, in serial order, that was
+ * issued or revoked at or after since (0: all). cb returns 1 to go on. */
+int ca_report(struct ca_core *c, const char *ca, int64_t since,
+              int (*cb)(void *arg, const struct ca_report_row *row), void *arg, struct rerr *e);
+
+struct ca_import_result {
+    uint64_t rows, revoked;
+    double seconds;
+};
+
+/* ca_import_csv loads an inventory (docs/cli.md) from path. The file is
+ * parsed and checked whole before anything is written; progress lines go to
+ * progress (may be NULL). */
+int ca_import_csv(struct ca_core *c, const char *ca, const char *path, FILE *progress,
+                  struct ca_import_result *out, struct rerr *e);
+
+#endif

@@ -1,0 +1,496 @@
+/* The CA core's state: DIR, the index, the CA records and the operations log. */
+#include "ca/internal.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+
+#include "common/fsutil.h"
+#include "common/rtime.h"
+#include "common/urls.h"
+
+void put_u32(uint8_t *p, uint32_t v) {
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+uint32_t get_u32(const uint8_t *p) {
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+void put_u64(uint8_t *p, uint64_t v) {
+    put_u32(p, (uint32_t)(v >> 32));
+    put_u32(p + 4, (uint32_t)v);
+}
+
+uint64_t get_u64(const uint8_t *p) { return (uint64_t)get_u32(p) << 32 | get_u32(p + 4); }
+
+size_t key_cert(uint8_t out[KEY_MAX], uint32_t ca_id, const uint8_t *serial, size_t slen) {
+    out[0] = K_CERT;
+    put_u32(out + 1, ca_id);
+    out[5] = (uint8_t)slen;
+    memcpy(out + 6, serial, slen);
+    return 6 + slen;
+}
+
+size_t key_revoked(uint8_t out[KEY_MAX], uint32_t ca_id, uint32_t part, const uint8_t *serial,
+                   size_t slen) {
+    out[0] = K_REVOKED;
+    put_u32(out + 1, ca_id);
+    put_u32(out + 5, part);
+    out[9] = (uint8_t)slen;
+    memcpy(out + 10, serial, slen);
+    return 10 + slen;
+}
+
+size_t key_part(uint8_t out[KEY_MAX], uint32_t ca_id, uint32_t part) {
+    out[0] = K_PART;
+    put_u32(out + 1, ca_id);
+    put_u32(out + 5, part);
+    return 9;
+}
+
+int crec_encode(const struct crec *r, uint8_t **out, size_t *out_len) {
+    size_t tl = strnlen(r->template_name, sizeof(r->template_name) - 1);
+    size_t n = CREC_FIXED + 1 + tl + 4 + r->der_len;
+    uint8_t *p = malloc(n);
+    if (p == NULL) return 0;
+    p[0] = 1;
+    p[1] = r->status;
+    p[2] = r->reason;
+    p[3] = r->flags;
+    put_u32(p + 4, r->partition);
+    put_u64(p + 8, (uint64_t)r->not_before);
+    put_u64(p + 16, (uint64_t)r->not_after);
+    put_u64(p + 24, (uint64_t)r->revoked_at);
+    put_u64(p + 32, (uint64_t)r->invalidity);
+    p[40] = (uint8_t)tl;
+    memcpy(p + 41, r->template_name, tl);
+    put_u32(p + 41 + tl, r->der_len);
+    if (r->der_len > 0) memcpy(p + 45 + tl, r->der, r->der_len);
+    *out = p;
+    *out_len = n;
+    return 1;
+}
+
+int crec_decode(const uint8_t *p, size_t len, struct crec *out) {
+    if (len < CREC_FIXED + 1 || p[0] != 1 || p[1] > CERT_REVOKED || p[2] > 10) return 0;
+    out->status = p[1];
+    out->reason = p[2];
+    out->flags = p[3];
+    out->partition = get_u32(p + 4);
+    out->not_before = (int64_t)get_u64(p + 8);
+    out->not_after = (int64_t)get_u64(p + 16);
+    out->revoked_at = (int64_t)get_u64(p + 24);
+    out->invalidity = (int64_t)get_u64(p + 32);
+    size_t tl = p[40];
+    if (tl >= sizeof(out->template_name) || len < CREC_FIXED + 1 + tl + 4) return 0;
+    memcpy(out->template_name, p + 41, tl);
+    out->template_name[tl] = '\0';
+    uint32_t dl = get_u32(p + 41 + tl);
+    if (len - (CREC_FIXED + 1 + tl + 4) != dl) return 0;
+    out->der_len = dl;
+    out->der = dl > 0 ? p + 45 + tl : NULL;
+    return 1;
+}
+
+void rev_value_encode(const struct crec *r, uint8_t out[REV_VALUE_LEN]) {
+    put_u64(out, (uint64_t)r->revoked_at);
+    out[8] = r->reason;
+    out[9] = (r->flags & CREC_F_INVALIDITY) ? 1 : 0;
+    put_u64(out + 10, (uint64_t)r->invalidity);
+}
+
+static const char *const key_names[] = {"ec-p256", "ec-p384", "rsa-2048", "rsa-3072", "rsa-4096"};
+
+int ca_key_type_parse(const char *s, enum ca_key_type *out) {
+    for (int i = 0; i < 5; i++) {
+        if (strcmp(s, key_names[i]) == 0) {
+            *out = (enum ca_key_type)i;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+const char *ca_key_type_name(enum ca_key_type t) { return key_names[t]; }
+
+const char *ca_state_name(enum ca_state s) {
+    switch (s) {
+    case CA_STATE_ACTIVE: return "active";
+    case CA_STATE_DISABLED: return "disabled";
+    case CA_STATE_PENDING: return "pending";
+    }
+    return "?";
+}
+
+const EVP_MD *core_sig_md(enum ca_key_type t) {
+    return t == CA_KEY_EC_P384 ? EVP_sha384() : EVP_sha256();
+}
+
+int ca_name_valid(const char *name, struct rerr *e) {
+    size_t n = strlen(name);
+    if (n == 0 || n > CA_NAME_MAX)
+        return rerr_set(e, "CA name '%.80s' must be 1 to %d characters", name, CA_NAME_MAX);
+    for (size_t i = 0; i < n; i++) {
+        char ch = name[i];
+        int ok = (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+                 (i > 0 && (ch == '.' || ch == '_' || ch == '-'));
+        if (!ok)
+            return rerr_set(e,
+                            "CA name '%.80s' may hold only a-z, 0-9, '.', '_' and '-', starting "
+                            "with a letter or digit (it is part of URLs)",
+                            name);
+    }
+    return 1;
+}
+
+/* CA records as JSON: small, few, and easy to extend. */
+static json_t *ca_to_json(const struct ca *ca) {
+    return json_pack("{s:I,s:s,s:s,s:s,s:s,s:s,s:I,s:b,s:I,s:i,s:i,s:I,s:I,s:I,s:s,s:s?,s:s?,"
+                     "s:I,s:I,s:I,s:I,s:I,s:I}",
+                     "id", (json_int_t)ca->id, "name", ca->name, "parent", ca->parent, "state",
+                     ca_state_name(ca->state), "key", ca_key_type_name(ca->key_type), "base_url",
+                     ca->base_url, "partition_size", (json_int_t)ca->partition_size,
+                     "complete_crl", ca->complete_crl, "crl_max_bytes",
+                     (json_int_t)ca->crl_max_bytes, "depth", ca->depth, "path_len", ca->path_len,
+                     "created", (json_int_t)ca->created, "not_before", (json_int_t)ca->not_before,
+                     "not_after", (json_int_t)ca->not_after, "subject", ca->subject, "cert_pem",
+                     ca->cert_pem, "chain_pem", ca->chain_pem, "slots", (json_int_t)ca->slots,
+                     "issued", (json_int_t)ca->issued, "revoked", (json_int_t)ca->revoked, "held",
+                     (json_int_t)ca->held, "imported", (json_int_t)ca->imported, "next_ext_part",
+                     (json_int_t)ca->next_ext_part);
+}
+
+void core_ca_free(struct ca *ca) {
+    if (ca == NULL) return;
+    free(ca->subject);
+    free(ca->cert_pem);
+    free(ca->chain_pem);
+    free(ca->cert_path);
+    X509_free(ca->cert);
+    EVP_PKEY_free(ca->key);
+    free(ca);
+}
+
+static struct ca *ca_from_json(const struct ca_core *c, json_t *j, struct rerr *e) {
+    struct ca *ca = calloc(1, sizeof(*ca));
+    if (ca == NULL) return NULL;
+    json_int_t id, psize, maxb, created, nb, na, slots, issued, revoked, held, imported, nextp;
+    const char *name, *parent, *state, *key, *base, *subject, *cert_pem = NULL, *chain_pem = NULL;
+    int complete, depth, path_len;
+    json_error_t je;
+    if (json_unpack_ex(j, &je, 0,
+                       "{s:I,s:s,s:s,s:s,s:s,s:s,s:I,s:b,s:I,s:i,s:i,s:I,s:I,s:I,s:s,s?s,s?s,"
+                       "s:I,s:I,s:I,s:I,s:I,s:I}",
+                       "id", &id, "name", &name, "parent", &parent, "state", &state, "key", &key,
+                       "base_url", &base, "partition_size", &psize, "complete_crl", &complete,
+                       "crl_max_bytes", &maxb, "depth", &depth, "path_len", &path_len, "created",
+                       &created, "not_before", &nb, "not_after", &na, "subject", &subject,
+                       "cert_pem", &cert_pem, "chain_pem", &chain_pem, "slots", &slots, "issued",
+                       &issued, "revoked", &revoked, "held", &held, "imported", &imported,
+                       "next_ext_part", &nextp) != 0 ||
+        strlen(name) > CA_NAME_MAX || strlen(parent) > CA_NAME_MAX ||
+        strlen(base) >= sizeof(ca->base_url)) {
+        rerr_set(e, "index: a CA record is damaged (%s); restore DIR from a backup", je.text);
+        free(ca);
+        return NULL;
+    }
+    ca->id = (uint32_t)id;
+    snprintf(ca->name, sizeof(ca->name), "%s", name);
+    snprintf(ca->parent, sizeof(ca->parent), "%s", parent);
+    ca->state = strcmp(state, "active") == 0     ? CA_STATE_ACTIVE
+                : strcmp(state, "disabled") == 0 ? CA_STATE_DISABLED
+                                                 : CA_STATE_PENDING;
+    if (!ca_key_type_parse(key, &ca->key_type)) ca->key_type = CA_KEY_EC_P256;
+    snprintf(ca->base_url, sizeof(ca->base_url), "%s", base);
+    ca->partition_size = (uint32_t)psize;
+    ca->complete_crl = complete;
+    ca->crl_max_bytes = (uint32_t)maxb;
+    ca->depth = depth;
+    ca->path_len = path_len;
+    ca->created = created;
+    ca->not_before = nb;
+    ca->not_after = na;
+    ca->subject = strdup(subject);
+    ca->cert_pem = cert_pem ? strdup(cert_pem) : NULL;
+    ca->chain_pem = chain_pem ? strdup(chain_pem) : NULL;
+    ca->slots = (uint64_t)slots;
+    ca->issued = (uint64_t)issued;
+    ca->revoked = (uint64_t)revoked;
+    ca->held = (uint64_t)held;
+    ca->imported = (uint64_t)imported;
+    ca->next_ext_part = (uint32_t)nextp;
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/ca/%s.pem", c->dir, ca->name);
+    ca->cert_path = strdup(path);
+    if (ca->cert_pem != NULL) {
+        BIO *bio = BIO_new_mem_buf(ca->cert_pem, -1);
+        ca->cert = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+        BIO_free(bio);
+        if (ca->cert == NULL) {
+            rerr_ssl(e, "index: the certificate of CA %s is damaged", ca->name);
+            core_ca_free(ca);
+            return NULL;
+        }
+    }
+    return ca;
+}
+
+int core_put_ca(struct ca_core *c, struct store_batch *b, const struct ca *ca) {
+    json_t *j = ca_to_json(ca);
+    if (j == NULL) return 0;
+    char *s = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    if (s == NULL) return 0;
+    uint8_t key[1 + CA_NAME_MAX];
+    key[0] = K_CA;
+    size_t nl = strlen(ca->name);
+    memcpy(key + 1, ca->name, nl);
+    store_batch_put(b, key, 1 + nl, s, strlen(s));
+    free(s);
+    uint8_t meta[] = "mnext_ca_id";
+    uint8_t v[4];
+    put_u32(v, c->next_ca_id);
+    store_batch_put(b, meta, sizeof(meta) - 1, v, 4);
+    return 1;
+}
+
+void core_oplog(struct ca_core *c, struct store_batch *b, const char *op, const char *ca,
+                const uint8_t *serial, size_t slen, json_t *params, const char *result) {
+    char when[21];
+    rtime_format(rtime_now(), when);
+    char hex[2 * (HEX_SERIAL_MAX + 1) + 1] = "";
+    if (serial != NULL) hex_encode(serial, slen, hex);
+    c->oplog_seq++;
+    json_t *j = json_pack("{s:I,s:s,s:s,s:s,s:s?,s:o,s:s}", "seq", (json_int_t)c->oplog_seq,
+                          "time", when, "op", op, "ca", ca ? ca : "", "serial",
+                          serial ? hex : NULL, "params", params ? params : json_object(), "result",
+                          result);
+    char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    if (s == NULL) abort(); /* only out of memory gets here */
+    uint8_t key[9];
+    key[0] = K_OPLOG;
+    put_u64(key + 1, c->oplog_seq);
+    store_batch_put(b, key, 9, s, strlen(s));
+    free(s);
+}
+
+void core_oplog_failure(struct ca_core *c, const char *op, const char *ca, const uint8_t *serial,
+                        size_t slen, json_t *params, const struct rerr *why) {
+    struct store_batch *b = store_batch_new();
+    char result[600];
+    snprintf(result, sizeof(result), "error: %s", why->msg);
+    core_oplog(c, b, op, ca, serial, slen, params, result);
+    struct rerr ignored;
+    if (!store_write(c->st, b, 1, &ignored)) c->oplog_seq--;
+    store_batch_free(b);
+}
+
+struct ca *core_find(const struct ca_core *c, const char *name) {
+    for (size_t i = 0; i < c->num_cas; i++)
+        if (strcmp(c->cas[i]->name, name) == 0) return c->cas[i];
+    return NULL;
+}
+
+struct ca *core_find_or_err(const struct ca_core *c, const char *name, struct rerr *e) {
+    struct ca *ca = core_find(c, name);
+    if (ca == NULL) {
+        rerr_set(e, "no CA named '%.80s' in %s (see: revd ca list)", name, c->dir);
+        return NULL;
+    }
+    return ca;
+}
+
+EVP_PKEY *core_ca_key(struct ca_core *c, struct ca *ca, struct rerr *e) {
+    if (ca->key != NULL) return ca->key;
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/keys/%s.key", c->dir, ca->name);
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        rerr_set(e, "%s: cannot open the key of CA %s: %s", path, ca->name, strerror(errno));
+        return NULL;
+    }
+    ca->key = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+    fclose(f);
+    if (ca->key == NULL) {
+        rerr_ssl(e, "%s: not a private key (expected PEM 'BEGIN PRIVATE KEY')", path);
+        return NULL;
+    }
+    if (ca->cert != NULL && X509_check_private_key(ca->cert, ca->key) != 1) {
+        EVP_PKEY_free(ca->key);
+        ca->key = NULL;
+        rerr_ssl(e, "%s: this key does not match the certificate of CA %s", path, ca->name);
+        return NULL;
+    }
+    return ca->key;
+}
+
+int core_partition_url(const struct ca *ca, uint32_t part, char out[256]) {
+    if (part == URLS_PART_CA) return urls_crl_ca_scope(ca->base_url, ca->name, out);
+    if (ca->complete_crl) return urls_crl_complete(ca->base_url, ca->name, out);
+    return urls_crl_partition(ca->base_url, ca->name, part, out);
+}
+
+uint32_t core_default_partition_size(uint32_t max_bytes, size_t issuer_name_len, size_t url_len,
+                                     enum ca_key_type key) {
+    /* The longest entry: SEQUENCE { INTEGER (16 octets + a possible 0x00),
+     * GeneralizedTime (17, after 2049), extensions { reasonCode (14),
+     * invalidityDate (26) } } = 2 + 19 + 17 + 2 + 12 + 26 = 78 octets. The
+     * rest of the CRL: framing, algorithm identifiers, issuer, two times,
+     * CRL number, AKI, the IDP (its URI), and the signature. */
+    size_t sig = key == CA_KEY_RSA_4096 ? 512 + 5 : key == CA_KEY_RSA_3072 ? 384 + 5
+                 : key == CA_KEY_RSA_2048 ? 256 + 5 : 110;
+    size_t overhead = 64 + 2 * 15 + issuer_name_len + 2 * 19 + 40 + 35 + 32 + url_len + sig;
+    if (max_bytes <= overhead + 78) return 1;
+    return (uint32_t)((max_bytes - overhead) / 78);
+}
+
+int core_new_serial(struct ca_core *c, const struct ca *ca, uint8_t out[16], struct rerr *e) {
+    for (int tries = 0; tries < 8; tries++) {
+        if (RAND_bytes(out, 16) != 1) return rerr_ssl(e, "the random generator failed");
+        out[0] &= 0x7f; /* positive; and non-zero so it stays 16 octets */
+        if (out[0] == 0) out[0] = 1;
+        uint8_t key[KEY_MAX];
+        size_t kl = key_cert(key, ca->id, out, 16);
+        uint8_t *v;
+        size_t vl;
+        int r = store_get(c->st, key, kl, &v, &vl, e);
+        if (r < 0) return 0;
+        if (r == 0) return 1;
+        free(v);
+    }
+    return rerr_set(e, "could not draw an unused serial number (the random generator is suspect)");
+}
+
+static int load_cas(struct ca_core *c, struct rerr *e) {
+    uint8_t prefix = K_CA;
+    struct store_iter *it = store_iter_new(c->st, &prefix, 1, NULL, 0);
+    const uint8_t *k, *v;
+    size_t kl, vl;
+    int ok = 1;
+    while (store_iter_next(it, &k, &kl, &v, &vl)) {
+        json_error_t je;
+        json_t *j = json_loadb((const char *)v, vl, 0, &je);
+        struct ca *ca = j ? ca_from_json(c, j, e) : NULL;
+        json_decref(j);
+        if (ca == NULL) {
+            if (j == NULL) rerr_set(e, "index: a CA record is not JSON (%s)", je.text);
+            ok = 0;
+            break;
+        }
+        struct ca **n = realloc(c->cas, (c->num_cas + 1) * sizeof(*n));
+        if (n == NULL) abort();
+        c->cas = n;
+        c->cas[c->num_cas++] = ca;
+    }
+    store_iter_free(it);
+    if (!ok) return 0;
+    /* Creation order, for listing. */
+    for (size_t i = 1; i < c->num_cas; i++)
+        for (size_t j = i; j > 0 && c->cas[j - 1]->id > c->cas[j]->id; j--) {
+            struct ca *t = c->cas[j];
+            c->cas[j] = c->cas[j - 1];
+            c->cas[j - 1] = t;
+        }
+    uint8_t meta[] = "mnext_ca_id";
+    uint8_t *val;
+    size_t len;
+    int r = store_get(c->st, meta, sizeof(meta) - 1, &val, &len, e);
+    if (r < 0) return 0;
+    c->next_ca_id = 1;
+    if (r == 1) {
+        if (len == 4) c->next_ca_id = get_u32(val);
+        free(val);
+    }
+    uint8_t op = K_OPLOG;
+    it = store_iter_new(c->st, &op, 1, NULL, 0);
+    if (store_iter_last(it, &k, &kl) && kl == 9) c->oplog_seq = get_u64(k + 1);
+    store_iter_free(it);
+    return 1;
+}
+
+int ca_core_open(const char *dir, int create, struct ca_core **out, struct rerr *e) {
+    struct stat st;
+    if (stat(dir, &st) != 0) {
+        if (!create)
+            return rerr_set(e, "%s: no such directory (create a CA first: revd ca create-root)", dir);
+        if (!fs_mkdirs(dir, 0700, e)) return 0;
+    } else if (!S_ISDIR(st.st_mode)) {
+        return rerr_set(e, "%s: not a directory", dir);
+    }
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/index", dir);
+    if (!create && stat(path, &st) != 0)
+        return rerr_set(e, "%s: no revd index here (create a CA first: revd ca create-root)", dir);
+    struct ca_core *c = calloc(1, sizeof(*c));
+    if (c == NULL) return rerr_set(e, "out of memory");
+    c->dir = strdup(dir);
+    if (!store_open(path, create, &c->st, e) || !load_cas(c, e)) {
+        ca_core_free(c);
+        return 0;
+    }
+    *out = c;
+    return 1;
+}
+
+void ca_core_free(struct ca_core *c) {
+    if (c == NULL) return;
+    for (size_t i = 0; i < c->num_cas; i++) core_ca_free(c->cas[i]);
+    free(c->cas);
+    store_free(c->st);
+    free(c->dir);
+    free(c);
+}
+
+const char *ca_core_dir(const struct ca_core *c) { return c->dir; }
+
+void core_add_ca(struct ca_core *c, struct ca *ca) {
+    struct ca **n = realloc(c->cas, (c->num_cas + 1) * sizeof(*n));
+    if (n == NULL) abort();
+    c->cas = n;
+    c->cas[c->num_cas++] = ca;
+}
+
+size_t ca_count(const struct ca_core *c) { return c->num_cas; }
+
+void ca_info_at(const struct ca_core *c, size_t i, struct ca_info *out) {
+    const struct ca *ca = c->cas[i];
+    out->name = ca->name;
+    out->parent = ca->parent;
+    out->subject = ca->subject;
+    out->base_url = ca->base_url;
+    out->cert_path = ca->cert_path;
+    out->state = ca->state;
+    out->key = ca->key_type;
+    out->depth = ca->depth;
+    out->path_len = ca->path_len;
+    out->complete_crl = ca->complete_crl;
+    out->partition_size = ca->partition_size;
+    out->crl_max_bytes = ca->crl_max_bytes;
+    out->not_before = ca->not_before;
+    out->not_after = ca->not_after;
+    out->issued = ca->issued;
+    out->revoked = ca->revoked;
+    out->held = ca->held;
+    out->imported = ca->imported;
+}
+
+int ca_info_get(const struct ca_core *c, const char *name, struct ca_info *out, struct rerr *e) {
+    for (size_t i = 0; i < c->num_cas; i++) {
+        if (strcmp(c->cas[i]->name, name) == 0) {
+            ca_info_at(c, i, out);
+            return 1;
+        }
+    }
+    return rerr_set(e, "no CA named '%.80s' in %s (see: revd ca list)", name, c->dir);
+}

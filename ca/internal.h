@@ -1,0 +1,185 @@
+/* ca/internal.h: declarations private to the CA core.
+ *
+ * Index key layout (all integers big-endian, so that byte order is numeric
+ * order; a serial is its minimal positive INTEGER content octets, and the
+ * length byte in front makes byte order equal numeric order):
+ *
+ *   'a' name                          -> CA record (JSON)
+ *   'x' ca_id:4 slen:1 serial         -> certificate record (binary, below)
+ *   'r' ca_id:4 part:4 slen:1 serial  -> revocation entry (revoked certificates
+ *                                        only: a CRL rebuild reads one range)
+ *   'p' ca_id:4 part:4                -> the partition's CDP URI, byte for byte
+ *   'u' ca_id:4 uri                   -> part:4 (imported CDPs)
+ *   'i' ca_id:4 key                   -> idempotency: sha256(request):32 serial
+ *   'o' seq:8                         -> operations-log record (JSON)
+ *   'm' "next_ca_id"                  -> u32
+ */
+#ifndef REVD_CA_INTERNAL_H
+#define REVD_CA_INTERNAL_H
+
+#include <stdint.h>
+
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+
+#include "ca/ca.h"
+#include "ca/store.h"
+#include "common/hex.h"
+
+#define K_CA 'a'
+#define K_CERT 'x'
+#define K_REVOKED 'r'
+#define K_PART 'p'
+#define K_EXTCDP 'u'
+#define K_IDEM 'i'
+#define K_OPLOG 'o'
+#define K_META 'm'
+
+/* The largest key: 'r' + 4 + 4 + 1 + 21. */
+#define KEY_MAX 64
+
+struct ca {
+    uint32_t id;
+    char name[CA_NAME_MAX + 1];
+    char parent[CA_NAME_MAX + 1]; /* "" root; "(external)" imported */
+    enum ca_state state;
+    enum ca_key_type key_type;
+    char base_url[256];
+    uint32_t partition_size; /* 0 when complete_crl */
+    int complete_crl;
+    uint32_t crl_max_bytes;
+    int depth;    /* 1: root */
+    int path_len; /* -1: unconstrained */
+    int64_t created, not_before, not_after;
+    char *subject;
+    char *cert_pem;  /* NULL while pending */
+    char *chain_pem; /* parents up to the root; "" for a root */
+    char *cert_path;
+    X509 *cert;
+    EVP_PKEY *key; /* loaded on first use */
+    uint64_t slots; /* certificates bound to numbered partitions */
+    uint64_t issued, revoked, held, imported;
+    uint32_t next_ext_part; /* next partition number for an imported CDP */
+};
+
+struct ca_core {
+    char *dir;
+    struct store *st;
+    struct ca **cas;
+    size_t num_cas;
+    uint32_t next_ca_id;
+    uint64_t oplog_seq; /* last written */
+};
+
+/* Certificate record, version 1:
+ *   u8 version, u8 status, u8 reason, u8 flags, u32 partition,
+ *   i64 not_before, i64 not_after, i64 revoked_at, i64 invalidity,
+ *   u8 template_len, template, u32 der_len, der */
+#define CREC_FIXED 40
+#define CREC_F_IMPORTED 1
+#define CREC_F_CA 2
+#define CREC_F_INVALIDITY 4
+
+struct crec {
+    uint8_t status, reason, flags;
+    uint32_t partition;
+    int64_t not_before, not_after, revoked_at, invalidity;
+    char template_name[32];
+    const uint8_t *der; /* view into the encoded record */
+    uint32_t der_len;
+};
+
+/* crec_encode returns a malloc'd record in *out. crec_decode parses one
+ * strictly; der points into p. Both return 1/0. */
+int crec_encode(const struct crec *r, uint8_t **out, size_t *out_len);
+int crec_decode(const uint8_t *p, size_t len, struct crec *out);
+
+/* The revocation entry value: i64 revoked_at, u8 reason, u8 has_invalidity,
+ * i64 invalidity. */
+#define REV_VALUE_LEN 18
+void rev_value_encode(const struct crec *r, uint8_t out[REV_VALUE_LEN]);
+
+size_t key_cert(uint8_t out[KEY_MAX], uint32_t ca_id, const uint8_t *serial, size_t slen);
+size_t key_revoked(uint8_t out[KEY_MAX], uint32_t ca_id, uint32_t part, const uint8_t *serial,
+                   size_t slen);
+size_t key_part(uint8_t out[KEY_MAX], uint32_t ca_id, uint32_t part);
+
+void put_u32(uint8_t *p, uint32_t v);
+uint32_t get_u32(const uint8_t *p);
+void put_u64(uint8_t *p, uint64_t v);
+uint64_t get_u64(const uint8_t *p);
+
+struct ca *core_find(const struct ca_core *c, const char *name);
+/* core_find_active finds name and checks that it may issue. */
+struct ca *core_find_or_err(const struct ca_core *c, const char *name, struct rerr *e);
+
+/* core_put_ca adds the CA record to b. */
+int core_put_ca(struct ca_core *c, struct store_batch *b, const struct ca *ca);
+
+/* core_oplog adds an operations-log record to b: time, op, CA, serial (may
+ * be NULL), params (a JSON object it takes ownership of, may be NULL) and
+ * result ("ok" or the error). */
+void core_oplog(struct ca_core *c, struct store_batch *b, const char *op, const char *ca,
+                const uint8_t *serial, size_t slen, json_t *params, const char *result);
+
+/* core_oplog_failure writes a failed operation's record on its own. */
+void core_oplog_failure(struct ca_core *c, const char *op, const char *ca, const uint8_t *serial,
+                        size_t slen, json_t *params, const struct rerr *why);
+
+/* core_ca_key loads (once) the CA's private key from DIR/keys. */
+EVP_PKEY *core_ca_key(struct ca_core *c, struct ca *ca, struct rerr *e);
+
+/* core_partition_url writes the CDP of partition part of ca. */
+int core_partition_url(const struct ca *ca, uint32_t part, char out[256]);
+
+/* core_default_partition_size: the most certificates whose fully revoked CRL
+ * (every entry with a reason and an invalidity date) stays within max_bytes. */
+uint32_t core_default_partition_size(uint32_t max_bytes, size_t issuer_name_len, size_t url_len,
+                                     enum ca_key_type key);
+
+/* core_new_serial draws a 16-octet positive serial unused in ca. */
+int core_new_serial(struct ca_core *c, const struct ca *ca, uint8_t out[16], struct rerr *e);
+
+const EVP_MD *core_sig_md(enum ca_key_type t);
+
+/* core_add_ca takes ownership of ca; core_ca_free frees one not added. */
+void core_add_ca(struct ca_core *c, struct ca *ca);
+void core_ca_free(struct ca *ca);
+
+/* certbuild: one X.509 certificate, built and signed. Borrowed pointers. */
+#define CB_KU_DIGITAL_SIGNATURE 1
+#define CB_KU_KEY_ENCIPHERMENT 2
+#define CB_KU_KEY_CERT_SIGN 4
+#define CB_KU_CRL_SIGN 8
+
+struct certbuild {
+    X509_NAME *subject;
+    EVP_PKEY *pubkey;
+    const uint8_t *serial;
+    size_t serial_len;
+    int64_t not_before, not_after;
+    X509 *issuer_cert; /* NULL: self-signed */
+    EVP_PKEY *issuer_key;
+    enum ca_key_type issuer_type;
+    int is_ca, path_len; /* path_len -1: none */
+    int ku;
+    const char *eku; /* "serverAuth,clientAuth"; NULL: none */
+    int ocsp_nocheck;
+    const char *cdp, *ocsp_url, *ca_issuers_url; /* NULL: omitted */
+    GENERAL_NAMES *san;
+    STACK_OF(X509_EXTENSION) *extra; /* passthrough: added as they are */
+};
+
+/* certbuild_sign returns the signed certificate, or NULL with e set. */
+X509 *certbuild_sign(const struct certbuild *b, struct rerr *e);
+
+/* subject_parse reads "/CN=x/O=y" into a new X509_NAME (caller frees). */
+X509_NAME *subject_parse(const char *s, struct rerr *e);
+
+/* x509_pem returns a malloc'd PEM string of x. */
+char *x509_pem(X509 *x);
+
+#endif

@@ -1,0 +1,459 @@
+/* Issuance: a CSR, through a named template, becomes a certificate bound to
+ * one CRL partition and recorded in the index before it is returned. */
+#include "ca/internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/ec.h>
+#include <openssl/pem.h>
+#include <openssl/sha.h>
+#include <openssl/x509v3.h>
+
+#include "common/rtime.h"
+#include "common/urls.h"
+
+#define CSR_MAX_BYTES 65536
+#define SAN_MAX_NAMES 100
+
+struct tmpl {
+    const char *name;
+    int ku;
+    int ku_rsa_extra; /* added for RSA subject keys */
+    const char *eku;
+    int is_ca, ocsp_nocheck, passthrough;
+};
+
+static const struct tmpl templates[] = {
+    {"end-entity", CB_KU_DIGITAL_SIGNATURE, CB_KU_KEY_ENCIPHERMENT, "serverAuth,clientAuth", 0, 0, 0},
+    {"server", CB_KU_DIGITAL_SIGNATURE, CB_KU_KEY_ENCIPHERMENT, "serverAuth", 0, 0, 0},
+    {"client", CB_KU_DIGITAL_SIGNATURE, 0, "clientAuth", 0, 0, 0},
+    {"code-signing", CB_KU_DIGITAL_SIGNATURE, 0, "codeSigning", 0, 0, 0},
+    {"email", CB_KU_DIGITAL_SIGNATURE, CB_KU_KEY_ENCIPHERMENT, "emailProtection", 0, 0, 0},
+    {"ocsp-signing", CB_KU_DIGITAL_SIGNATURE, 0, "OCSPSigning", 0, 1, 0},
+    {"sub-ca", CB_KU_KEY_CERT_SIGN | CB_KU_CRL_SIGN | CB_KU_DIGITAL_SIGNATURE, 0, NULL, 1, 0, 0},
+    {"passthrough", 0, 0, NULL, 0, 0, 1},
+};
+
+static const struct tmpl *find_template(const char *name) {
+    for (size_t i = 0; i < sizeof(templates) / sizeof(templates[0]); i++)
+        if (strcmp(templates[i].name, name) == 0) return &templates[i];
+    return NULL;
+}
+
+static X509_REQ *parse_csr(const uint8_t *p, size_t len, struct rerr *e) {
+    if (len == 0 || len > CSR_MAX_BYTES) {
+        rerr_set(e, "CSR is %zu bytes; expected 1 to %d", len, CSR_MAX_BYTES);
+        return NULL;
+    }
+    X509_REQ *req = NULL;
+    if (len > 10 && memmem(p, len, "-----BEGIN", 10) != NULL) {
+        BIO *bio = BIO_new_mem_buf(p, (int)len);
+        req = PEM_read_bio_X509_REQ(bio, NULL, NULL, NULL);
+        BIO_free(bio);
+    } else {
+        const uint8_t *q = p;
+        req = d2i_X509_REQ(NULL, &q, (long)len);
+        if (req != NULL && q != p + len) {
+            X509_REQ_free(req);
+            req = NULL;
+        }
+    }
+    if (req == NULL) {
+        rerr_ssl(e, "not a certificate signing request (expected PEM 'BEGIN CERTIFICATE REQUEST' or DER)");
+        return NULL;
+    }
+    return req;
+}
+
+/* Checks the CSR's key and self-signature. Sets *is_rsa. */
+static int check_csr_key(X509_REQ *req, int *is_rsa, struct rerr *e) {
+    EVP_PKEY *pk = X509_REQ_get0_pubkey(req);
+    if (pk == NULL) return rerr_ssl(e, "the CSR's public key cannot be read");
+    int id = EVP_PKEY_get_base_id(pk);
+    *is_rsa = 0;
+    if (id == EVP_PKEY_RSA) {
+        int bits = EVP_PKEY_get_bits(pk);
+        if (bits < 2048) return rerr_set(e, "the CSR's RSA key has %d bits; at least 2048 are required", bits);
+        if (bits > 16384) return rerr_set(e, "the CSR's RSA key has %d bits; at most 16384 are accepted", bits);
+        *is_rsa = 1;
+    } else if (id == EVP_PKEY_EC) {
+        char curve[64] = "";
+        size_t cl = 0;
+        EVP_PKEY_get_utf8_string_param(pk, "group", curve, sizeof(curve), &cl);
+        if (strcmp(curve, "prime256v1") != 0 && strcmp(curve, "secp384r1") != 0 &&
+            strcmp(curve, "secp521r1") != 0)
+            return rerr_set(e, "the CSR's EC key is on curve '%s'; only P-256, P-384 and P-521 are accepted",
+                            curve[0] ? curve : "unknown");
+    } else if (id == EVP_PKEY_ED25519) {
+        /* accepted */
+    } else if (id == EVP_PKEY_DSA) {
+        return rerr_set(e, "the CSR has a DSA key; DSA is not accepted (use ECDSA P-256 or RSA 2048+)");
+    } else {
+        return rerr_set(e, "the CSR's key type (%s) is not supported (use ECDSA P-256/P-384 or RSA 2048+)",
+                        OBJ_nid2sn(id));
+    }
+    if (X509_REQ_verify(req, pk) != 1)
+        return rerr_ssl(e, "the CSR's self-signature does not verify (no proof of possession of the key)");
+    return 1;
+}
+
+static int san_value_ok(const char *v, int dns) {
+    if (*v == '\0' || strlen(v) > 253) return 0;
+    for (const char *p = v; *p; p++) {
+        unsigned char ch = (unsigned char)*p;
+        if (dns) {
+            if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+                  ch == '.' || ch == '-' || ch == '*'))
+                return 0;
+        } else if (ch <= 0x20 || ch >= 0x7f) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* parse_san reads "DNS:x,IP:y,email:z,URI:u". */
+static GENERAL_NAMES *parse_san(const char *s, struct rerr *e) {
+    GENERAL_NAMES *gens = sk_GENERAL_NAME_new_null();
+    char *copy = strdup(s);
+    char *save = NULL;
+    int n = 0;
+    for (char *item = strtok_r(copy, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+        while (*item == ' ') item++;
+        GENERAL_NAME *g = NULL;
+        if (++n > SAN_MAX_NAMES) {
+            rerr_set(e, "--san has more than %d names", SAN_MAX_NAMES);
+            goto bad;
+        }
+        if (strncasecmp(item, "DNS:", 4) == 0 && san_value_ok(item + 4, 1)) {
+            g = a2i_GENERAL_NAME(NULL, NULL, NULL, GEN_DNS, item + 4, 0);
+        } else if (strncasecmp(item, "IP:", 3) == 0) {
+            g = a2i_GENERAL_NAME(NULL, NULL, NULL, GEN_IPADD, item + 3, 0);
+        } else if (strncasecmp(item, "email:", 6) == 0 && san_value_ok(item + 6, 0) &&
+                   strchr(item + 6, '@') != NULL) {
+            g = a2i_GENERAL_NAME(NULL, NULL, NULL, GEN_EMAIL, item + 6, 0);
+        } else if (strncasecmp(item, "URI:", 4) == 0 && san_value_ok(item + 4, 0)) {
+            g = a2i_GENERAL_NAME(NULL, NULL, NULL, GEN_URI, item + 4, 0);
+        }
+        if (g == NULL) {
+            ERR_clear_error();
+            rerr_set(e, "--san: '%.80s' is not DNS:name, IP:address, email:addr@domain or URI:uri", item);
+            goto bad;
+        }
+        sk_GENERAL_NAME_push(gens, g);
+    }
+    free(copy);
+    if (n == 0) {
+        GENERAL_NAMES_free(gens);
+        rerr_set(e, "--san is empty");
+        return NULL;
+    }
+    return gens;
+bad:
+    free(copy);
+    GENERAL_NAMES_free(gens);
+    return NULL;
+}
+
+/* The CSR's requested extensions; the managed ones are dropped. */
+static STACK_OF(X509_EXTENSION) *passthrough_exts(X509_REQ *req, struct rerr *e) {
+    STACK_OF(X509_EXTENSION) *exts = X509_REQ_get_extensions(req);
+    STACK_OF(X509_EXTENSION) *out = sk_X509_EXTENSION_new_null();
+    for (int i = 0; exts != NULL && i < sk_X509_EXTENSION_num(exts); i++) {
+        X509_EXTENSION *ext = sk_X509_EXTENSION_value(exts, i);
+        int nid = OBJ_obj2nid(X509_EXTENSION_get_object(ext));
+        if (nid == NID_basic_constraints) {
+            BASIC_CONSTRAINTS *bc = X509V3_EXT_d2i(ext);
+            int ca = bc != NULL && bc->ca;
+            BASIC_CONSTRAINTS_free(bc);
+            if (ca) {
+                rerr_set(e, "the CSR asks for CA:TRUE; use --template sub-ca for a CA certificate");
+                sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+                sk_X509_EXTENSION_pop_free(out, X509_EXTENSION_free);
+                return NULL;
+            }
+            continue; /* certbuild writes CA:FALSE */
+        }
+        if (nid == NID_authority_key_identifier || nid == NID_subject_key_identifier ||
+            nid == NID_crl_distribution_points || nid == NID_info_access || nid == NID_subject_alt_name)
+            continue;
+        sk_X509_EXTENSION_push(out, X509_EXTENSION_dup(ext));
+    }
+    sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+    return out;
+}
+
+static GENERAL_NAMES *csr_san(X509_REQ *req) {
+    STACK_OF(X509_EXTENSION) *exts = X509_REQ_get_extensions(req);
+    GENERAL_NAMES *g = NULL;
+    if (exts != NULL) g = X509V3_get_d2i(exts, NID_subject_alt_name, NULL, NULL);
+    sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+    return g;
+}
+
+static void request_hash(const struct ca_issue_params *p, uint8_t out[32]) {
+    EVP_MD_CTX *h = EVP_MD_CTX_new();
+    if (h == NULL || !EVP_DigestInit_ex(h, EVP_sha256(), NULL)) abort();
+    EVP_DigestUpdate(h, p->csr, p->csr_len);
+    const char *t = p->template_name ? p->template_name : "end-entity";
+    EVP_DigestUpdate(h, t, strlen(t) + 1);
+    EVP_DigestUpdate(h, &p->validity, sizeof(p->validity));
+    if (p->san) EVP_DigestUpdate(h, p->san, strlen(p->san) + 1);
+    EVP_DigestUpdate(h, &p->path_len, sizeof(p->path_len));
+    unsigned int n = 32;
+    EVP_DigestFinal_ex(h, out, &n);
+    EVP_MD_CTX_free(h);
+}
+
+static char *cert_output(struct ca *ca, const uint8_t *der, size_t der_len, int with_chain,
+                         struct rerr *e) {
+    const uint8_t *q = der;
+    X509 *x = d2i_X509(NULL, &q, (long)der_len);
+    if (x == NULL) {
+        rerr_ssl(e, "index: a stored certificate is damaged");
+        return NULL;
+    }
+    char *pem = x509_pem(x);
+    X509_free(x);
+    if (pem == NULL || !with_chain) return pem;
+    /* The issuing CA and its parents short of the self-signed root. */
+    size_t n = strlen(pem) + strlen(ca->cert_pem) + strlen(ca->chain_pem ? ca->chain_pem : "") + 1;
+    char *out = malloc(n);
+    if (out == NULL) abort();
+    strcpy(out, pem);
+    free(pem);
+    if (ca->depth > 1 || ca->parent[0] != '\0') strcat(out, ca->cert_pem);
+    if (ca->chain_pem != NULL) {
+        /* Drop the last certificate of the chain: the root. */
+        const char *last = NULL;
+        for (const char *s = ca->chain_pem; (s = strstr(s, "-----BEGIN CERTIFICATE-----")); s++) last = s;
+        if (last != NULL) strncat(out, ca->chain_pem, (size_t)(last - ca->chain_pem));
+    }
+    return out;
+}
+
+static json_t *issue_params_json(const struct ca_issue_params *p) {
+    return json_pack("{s:s,s:I,s:s?,s:I,s:s?,s:i}", "template",
+                     p->template_name ? p->template_name : "end-entity", "csr_bytes",
+                     (json_int_t)p->csr_len, "san", p->san, "validity", (json_int_t)p->validity,
+                     "idempotency_key", p->idempotency_key, "path_len", p->path_len);
+}
+
+int ca_issue(struct ca_core *c, const struct ca_issue_params *p, char **out_pem, struct rerr *e) {
+    X509_REQ *req = NULL;
+    GENERAL_NAMES *san = NULL;
+    STACK_OF(X509_EXTENSION) *extra = NULL;
+    X509 *x = NULL;
+    uint8_t *der = NULL, *rec = NULL, *idem = NULL;
+    struct store_batch *b = NULL;
+    uint8_t serial[16];
+    int have_serial = 0, ok = 0;
+    const char *tname = p->template_name ? p->template_name : "end-entity";
+
+    struct ca *ca = core_find_or_err(c, p->ca, e);
+    if (ca == NULL) goto out;
+    if (ca->state != CA_STATE_ACTIVE) {
+        rerr_set(e, "CA %s is %s and issues nothing%s", ca->name, ca_state_name(ca->state),
+                 ca->state == CA_STATE_DISABLED ? " (revd ca enable to resume)" : " (revd ca import first)");
+        goto out;
+    }
+    const struct tmpl *t = find_template(tname);
+    if (t == NULL) {
+        rerr_set(e,
+                 "no template named '%.40s' (end-entity, server, client, code-signing, email, "
+                 "ocsp-signing, sub-ca, passthrough)",
+                 tname);
+        goto out;
+    }
+    if (p->idempotency_key != NULL && (strlen(p->idempotency_key) == 0 || strlen(p->idempotency_key) > 128)) {
+        rerr_set(e, "--idempotency-key must be 1 to 128 characters");
+        goto out;
+    }
+    uint8_t rh[32];
+    request_hash(p, rh);
+    uint8_t ikey[1 + 4 + 128];
+    size_t ikl = 0;
+    if (p->idempotency_key != NULL) {
+        ikey[0] = K_IDEM;
+        put_u32(ikey + 1, ca->id);
+        ikl = 5 + strlen(p->idempotency_key);
+        memcpy(ikey + 5, p->idempotency_key, ikl - 5);
+        size_t il;
+        int r = store_get(c->st, ikey, ikl, &idem, &il, e);
+        if (r < 0) goto out;
+        if (r == 1) {
+            if (il < 33 || memcmp(idem, rh, 32) != 0) {
+                rerr_set(e, "idempotency key '%.80s' was used for a different request on CA %s",
+                         p->idempotency_key, ca->name);
+                goto out;
+            }
+            uint8_t key[KEY_MAX];
+            size_t kl = key_cert(key, ca->id, idem + 32, il - 32);
+            size_t rl;
+            struct crec cr;
+            if (store_get(c->st, key, kl, &rec, &rl, e) != 1 || !crec_decode(rec, rl, &cr) || cr.der == NULL) {
+                rerr_set(e, "index: the certificate of idempotency key '%.80s' is missing", p->idempotency_key);
+                goto out;
+            }
+            *out_pem = cert_output(ca, cr.der, cr.der_len, p->with_chain, e);
+            ok = *out_pem != NULL;
+            goto out_quiet;
+        }
+    }
+    req = parse_csr(p->csr, p->csr_len, e);
+    if (req == NULL) goto out;
+    int is_rsa = 0;
+    if (!check_csr_key(req, &is_rsa, e)) goto out;
+    if (p->san != NULL) {
+        if ((san = parse_san(p->san, e)) == NULL) goto out;
+    } else {
+        san = csr_san(req);
+    }
+    X509_NAME *subj = X509_REQ_get_subject_name(req);
+    if (X509_NAME_entry_count(subj) == 0 && (san == NULL || sk_GENERAL_NAME_num(san) == 0)) {
+        rerr_set(e, "the CSR has neither a subject nor a subjectAltName (add --san)");
+        goto out;
+    }
+    if (t->passthrough && (extra = passthrough_exts(req, e)) == NULL) goto out;
+    int path_len = -1;
+    if (t->is_ca) {
+        if (ca->path_len == 0) {
+            rerr_set(e, "CA %s has path length 0: it may not issue CA certificates", ca->name);
+            goto out;
+        }
+        if (ca->depth + 1 > CA_MAX_DEPTH) {
+            rerr_set(e, "a hierarchy is at most %d levels deep; CA %s is at level %d", CA_MAX_DEPTH,
+                     ca->name, ca->depth);
+            goto out;
+        }
+        path_len = p->path_len >= 0 ? p->path_len : 0;
+        if (ca->path_len > 0 && path_len >= ca->path_len) {
+            rerr_set(e, "--path-len %d is too long: CA %s allows at most %d below it", path_len,
+                     ca->name, ca->path_len - 1);
+            goto out;
+        }
+    }
+    int64_t now = rtime_now();
+    int64_t not_after;
+    if (p->validity < 0) {
+        rerr_set(e, "validity must be positive");
+        goto out;
+    } else if (p->validity == 0) {
+        not_after = now + 90 * 86400LL;
+        if (not_after > ca->not_after) not_after = ca->not_after;
+    } else {
+        not_after = now + p->validity;
+        if (not_after > ca->not_after) {
+            char na[21];
+            rtime_format(ca->not_after, na);
+            rerr_set(e, "the requested validity would outlive CA %s (valid until %s); ask for less",
+                     ca->name, na);
+            goto out;
+        }
+    }
+    if (not_after <= now) {
+        rerr_set(e, "CA %s has expired", ca->name);
+        goto out;
+    }
+    /* The partition is chosen here and never changes. */
+    uint32_t part;
+    if (t->is_ca) {
+        part = URLS_PART_CA;
+    } else if (ca->complete_crl) {
+        if (ca->slots >= CA_COMPLETE_CRL_MAX) {
+            rerr_set(e, "CA %s publishes one complete CRL and has issued its limit of %d certificates",
+                     ca->name, CA_COMPLETE_CRL_MAX);
+            goto out;
+        }
+        part = 0;
+    } else {
+        if (ca->slots / ca->partition_size >= URLS_PART_EXTERNAL) {
+            rerr_set(e, "CA %s has used every partition number", ca->name);
+            goto out;
+        }
+        part = (uint32_t)(ca->slots / ca->partition_size);
+    }
+    EVP_PKEY *signer = core_ca_key(c, ca, e);
+    if (signer == NULL) goto out;
+    if (!core_new_serial(c, ca, serial, e)) goto out;
+    have_serial = 1;
+    char cdp[URLS_MAX], ocsp[URLS_MAX], issuers[URLS_MAX];
+    core_partition_url(ca, part, cdp);
+    urls_ocsp(ca->base_url, ocsp);
+    urls_ca_issuers(ca->base_url, ca->name, issuers);
+    struct certbuild cb = {
+        .subject = subj,
+        .pubkey = X509_REQ_get0_pubkey(req),
+        .serial = serial,
+        .serial_len = 16,
+        .not_before = now,
+        .not_after = not_after,
+        .issuer_cert = ca->cert,
+        .issuer_key = signer,
+        .issuer_type = ca->key_type,
+        .is_ca = t->is_ca,
+        .path_len = path_len,
+        .ku = t->ku | (is_rsa ? t->ku_rsa_extra : 0),
+        .eku = t->eku,
+        .ocsp_nocheck = t->ocsp_nocheck,
+        .cdp = cdp,
+        .ocsp_url = ocsp,
+        .ca_issuers_url = issuers,
+        .san = san,
+        .extra = extra,
+    };
+    x = certbuild_sign(&cb, e);
+    if (x == NULL) goto out;
+    int dl = i2d_X509(x, &der);
+    if (dl <= 0) {
+        rerr_ssl(e, "cannot encode the certificate");
+        goto out;
+    }
+    struct crec r = {0};
+    r.flags = t->is_ca ? CREC_F_CA : 0;
+    r.partition = part;
+    r.not_before = now;
+    r.not_after = not_after;
+    snprintf(r.template_name, sizeof(r.template_name), "%s", tname);
+    r.der = der;
+    r.der_len = (uint32_t)dl;
+    size_t rl;
+    if (!crec_encode(&r, &rec, &rl)) abort();
+    b = store_batch_new();
+    uint8_t key[KEY_MAX];
+    size_t kl = key_cert(key, ca->id, serial, 16);
+    store_batch_put(b, key, kl, rec, rl);
+    kl = key_part(key, ca->id, part);
+    store_batch_put(b, key, kl, cdp, strlen(cdp));
+    if (ikl > 0) {
+        uint8_t v[32 + 16];
+        memcpy(v, rh, 32);
+        memcpy(v + 32, serial, 16);
+        store_batch_put(b, ikey, ikl, v, sizeof(v));
+    }
+    if (!t->is_ca) ca->slots++;
+    ca->issued++;
+    core_put_ca(c, b, ca);
+    core_oplog(c, b, "issue", ca->name, serial, 16, issue_params_json(p), "ok");
+    if (!store_write(c->st, b, 1, e)) {
+        if (!t->is_ca) ca->slots--;
+        ca->issued--;
+        goto out;
+    }
+    *out_pem = cert_output(ca, der, (size_t)dl, p->with_chain, e);
+    ok = *out_pem != NULL;
+out:
+    if (!ok) core_oplog_failure(c, "issue", p->ca, have_serial ? serial : NULL, 16, issue_params_json(p), e);
+out_quiet:
+    store_batch_free(b);
+    free(rec);
+    free(idem);
+    OPENSSL_free(der);
+    X509_free(x);
+    sk_X509_EXTENSION_pop_free(extra, X509_EXTENSION_free);
+    GENERAL_NAMES_free(san);
+    X509_REQ_free(req);
+    return ok;
+}

@@ -1,0 +1,560 @@
+/* CA lifecycle: create a root or a subordinate, a CSR for an outside parent,
+ * import its certificate, enable and disable. */
+#include "ca/internal.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+
+#include "common/fsutil.h"
+#include "common/rtime.h"
+#include "common/urls.h"
+
+static EVP_PKEY *gen_key(enum ca_key_type t, struct rerr *e) {
+    EVP_PKEY *k = NULL;
+    switch (t) {
+    case CA_KEY_EC_P256: k = EVP_EC_gen("P-256"); break;
+    case CA_KEY_EC_P384: k = EVP_EC_gen("P-384"); break;
+    case CA_KEY_RSA_2048: k = EVP_RSA_gen(2048); break;
+    case CA_KEY_RSA_3072: k = EVP_RSA_gen(3072); break;
+    case CA_KEY_RSA_4096: k = EVP_RSA_gen(4096); break;
+    }
+    if (k == NULL) rerr_ssl(e, "key generation failed");
+    return k;
+}
+
+static int write_key(struct ca_core *c, const char *name, EVP_PKEY *k, struct rerr *e) {
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/keys", c->dir);
+    if (!fs_mkdirs(path, 0700, e)) return 0;
+    chmod(path, 0700);
+    snprintf(path, sizeof(path), "%s/keys/%s.key", c->dir, name);
+    BIO *bio = BIO_new(BIO_s_mem());
+    if (bio == NULL || !PEM_write_bio_PrivateKey(bio, k, NULL, NULL, 0, NULL, NULL)) {
+        BIO_free(bio);
+        return rerr_ssl(e, "cannot encode the key");
+    }
+    char *data;
+    long n = BIO_get_mem_data(bio, &data);
+    int ok = fs_write_atomic(path, data, (size_t)n, 0600, e);
+    OPENSSL_cleanse(data, (size_t)n);
+    BIO_free(bio);
+    return ok;
+}
+
+static int write_ca_files(struct ca_core *c, const struct ca *ca, struct rerr *e) {
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/ca", c->dir);
+    if (!fs_mkdirs(path, 0755, e)) return 0;
+    if (!fs_write_atomic(ca->cert_path, ca->cert_pem, strlen(ca->cert_pem), 0644, e)) return 0;
+    snprintf(path, sizeof(path), "%s/ca/%s-chain.pem", c->dir, ca->name);
+    const char *chain = ca->chain_pem ? ca->chain_pem : "";
+    return fs_write_atomic(path, chain, strlen(chain), 0644, e);
+}
+
+/* The first part common to create, csr: name, URL, CRL options. */
+static struct ca *new_ca_record(struct ca_core *c, const struct ca_create_params *p,
+                                X509_NAME *subj, struct rerr *e) {
+    if (!ca_name_valid(p->name, e)) return NULL;
+    if (core_find(c, p->name) != NULL) {
+        rerr_set(e, "a CA named '%s' already exists in %s", p->name, c->dir);
+        return NULL;
+    }
+    if (p->complete_crl && p->partition_size != 0) {
+        rerr_set(e, "--partition-size and --complete-crl exclude each other");
+        return NULL;
+    }
+    uint32_t maxb = p->crl_max_bytes ? p->crl_max_bytes : CA_DEFAULT_CRL_MAX_BYTES;
+    if (maxb < 4096 || maxb > 100000000) {
+        rerr_set(e, "--crl-max-bytes %u is out of range (4096 to 100000000)", maxb);
+        return NULL;
+    }
+    struct ca *ca = calloc(1, sizeof(*ca));
+    if (ca == NULL) return NULL;
+    if (!urls_normalize_base(p->base_url ? p->base_url : "http://127.0.0.1:8080", ca->base_url, e)) {
+        free(ca);
+        return NULL;
+    }
+    snprintf(ca->name, sizeof(ca->name), "%s", p->name);
+    ca->key_type = p->key;
+    ca->complete_crl = p->complete_crl;
+    ca->crl_max_bytes = maxb;
+    char url[URLS_MAX];
+    urls_crl_partition(ca->base_url, ca->name, 4294967294u, url);
+    int name_len = i2d_X509_NAME(subj, NULL);
+    uint32_t fit = core_default_partition_size(maxb, (size_t)(name_len > 0 ? name_len : 0),
+                                               strlen(url), p->key);
+    if (p->complete_crl) {
+        ca->partition_size = 0;
+    } else if (p->partition_size == 0) {
+        ca->partition_size = fit;
+    } else if (p->partition_size > fit) {
+        rerr_set(e,
+                 "--partition-size %u is too large: a fully revoked partition would exceed "
+                 "%u bytes (at most %u; or raise --crl-max-bytes)",
+                 p->partition_size, maxb, fit);
+        free(ca);
+        return NULL;
+    } else {
+        ca->partition_size = p->partition_size;
+    }
+    ca->created = rtime_now();
+    char *line = X509_NAME_oneline(subj, NULL, 0);
+    ca->subject = line ? strdup(line) : strdup("");
+    OPENSSL_free(line);
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/ca/%s.pem", c->dir, ca->name);
+    ca->cert_path = strdup(path);
+    return ca;
+}
+
+static json_t *create_params_json(const struct ca_create_params *p) {
+    return json_pack("{s:s?,s:s?,s:s,s:i,s:s?,s:I,s:b,s:I,s:i}", "parent", p->parent, "subject",
+                     p->subject, "key", ca_key_type_name(p->key), "days", p->days, "base_url",
+                     p->base_url, "partition_size", (json_int_t)p->partition_size,
+                     "complete_crl", p->complete_crl, "crl_max_bytes",
+                     (json_int_t)p->crl_max_bytes, "path_len", p->path_len);
+}
+
+/* Registers a CA certificate a parent in DIR issued, in the parent's
+ * CA-scope partition, into b. */
+static int record_ca_cert(struct ca_core *c, struct store_batch *b, struct ca *parent, X509 *x,
+                          const char *template_name, struct rerr *e) {
+    const ASN1_INTEGER *sn = X509_get0_serialNumber(x);
+    uint8_t serial[HEX_SERIAL_MAX + 1];
+    size_t slen = (size_t)sn->length;
+    if (slen > sizeof(serial)) return rerr_set(e, "serial too long");
+    memcpy(serial, sn->data, slen);
+    struct crec r = {0};
+    r.flags = CREC_F_CA;
+    r.partition = URLS_PART_CA;
+    ASN1_TIME_to_tm(X509_get0_notBefore(x), NULL);
+    struct tm tm;
+    ASN1_TIME_to_tm(X509_get0_notBefore(x), &tm);
+    r.not_before = rtime_from_civil(tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+                                    tm.tm_min, tm.tm_sec);
+    ASN1_TIME_to_tm(X509_get0_notAfter(x), &tm);
+    r.not_after = rtime_from_civil(tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+                                   tm.tm_min, tm.tm_sec);
+    snprintf(r.template_name, sizeof(r.template_name), "%s", template_name);
+    uint8_t *der = NULL;
+    int dl = i2d_X509(x, &der);
+    if (dl <= 0) return rerr_ssl(e, "cannot encode the certificate");
+    r.der = der;
+    r.der_len = (uint32_t)dl;
+    uint8_t *rec;
+    size_t rl;
+    if (!crec_encode(&r, &rec, &rl)) {
+        OPENSSL_free(der);
+        return rerr_set(e, "out of memory");
+    }
+    uint8_t key[KEY_MAX];
+    size_t kl = key_cert(key, parent->id, serial, slen);
+    store_batch_put(b, key, kl, rec, rl);
+    free(rec);
+    OPENSSL_free(der);
+    char url[256];
+    core_partition_url(parent, URLS_PART_CA, url);
+    kl = key_part(key, parent->id, URLS_PART_CA);
+    store_batch_put(b, key, kl, url, strlen(url));
+    parent->issued++;
+    return 1;
+}
+
+static int64_t asn1_time_unix(const ASN1_TIME *t) {
+    struct tm tm;
+    if (!ASN1_TIME_to_tm(t, &tm)) return 0;
+    return rtime_from_civil(tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+                            tm.tm_sec);
+}
+
+int ca_create(struct ca_core *c, const struct ca_create_params *p, struct rerr *e) {
+    X509_NAME *subj = NULL;
+    EVP_PKEY *key = NULL;
+    X509 *x = NULL;
+    struct ca *ca = NULL;
+    struct ca *parent = NULL;
+    struct store_batch *b = NULL;
+    int ok = 0;
+    const char *op = p->parent ? "ca-create-sub" : "ca-create-root";
+
+    subj = subject_parse(p->subject, e);
+    if (subj == NULL) goto out;
+    ca = new_ca_record(c, p, subj, e);
+    if (ca == NULL) goto out;
+    int64_t now = rtime_now();
+    int64_t not_after;
+    if (p->days < 0 || p->days > 36500) {
+        rerr_set(e, "--days %d is out of range (1 to 36500)", p->days);
+        goto out;
+    }
+    if (p->parent != NULL) {
+        parent = core_find_or_err(c, p->parent, e);
+        if (parent == NULL) goto out;
+        if (parent->state != CA_STATE_ACTIVE) {
+            rerr_set(e, "parent CA %s is %s and issues nothing", parent->name,
+                     ca_state_name(parent->state));
+            goto out;
+        }
+        if (parent->depth + 1 > CA_MAX_DEPTH) {
+            rerr_set(e, "a hierarchy is at most %d levels deep; %s is at level %d", CA_MAX_DEPTH,
+                     parent->name, parent->depth);
+            goto out;
+        }
+        if (parent->path_len == 0) {
+            rerr_set(e, "parent CA %s has path length 0: it may not have subordinate CAs",
+                     parent->name);
+            goto out;
+        }
+        ca->path_len = p->path_len >= 0 ? p->path_len : 0;
+        if (parent->path_len > 0 && ca->path_len >= parent->path_len) {
+            rerr_set(e, "--path-len %d is too long: parent CA %s allows at most %d below it",
+                     ca->path_len, parent->name, parent->path_len - 1);
+            goto out;
+        }
+        ca->depth = parent->depth + 1;
+        snprintf(ca->parent, sizeof(ca->parent), "%s", parent->name);
+        if (p->days == 0) {
+            not_after = now + 1825 * 86400LL;
+            if (not_after > parent->not_after) not_after = parent->not_after;
+        } else {
+            not_after = now + (int64_t)p->days * 86400;
+            if (not_after > parent->not_after) {
+                char pa[21];
+                rtime_format(parent->not_after, pa);
+                rerr_set(e,
+                         "--days %d would outlive parent CA %s (valid until %s); use fewer days",
+                         p->days, parent->name, pa);
+                goto out;
+            }
+        }
+    } else {
+        ca->depth = 1;
+        ca->path_len = p->path_len;
+        not_after = now + (int64_t)(p->days ? p->days : 3650) * 86400;
+    }
+    if (not_after <= now) {
+        rerr_set(e, "parent CA %s has expired", parent ? parent->name : "");
+        goto out;
+    }
+    EVP_PKEY *signer = NULL;
+    if (parent != NULL && (signer = core_ca_key(c, parent, e)) == NULL) goto out;
+    key = gen_key(p->key, e);
+    if (key == NULL) goto out;
+    uint8_t serial[16];
+    if (parent != NULL) {
+        if (!core_new_serial(c, parent, serial, e)) goto out;
+    } else if (!core_new_serial(c, ca, serial, e)) { /* ca->id 0: a fresh space */
+        goto out;
+    }
+    char cdp[URLS_MAX], ocsp[URLS_MAX], issuers[URLS_MAX];
+    struct certbuild cb = {
+        .subject = subj,
+        .pubkey = key,
+        .serial = serial,
+        .serial_len = 16,
+        .not_before = now,
+        .not_after = not_after,
+        .issuer_cert = parent ? parent->cert : NULL,
+        .issuer_key = parent ? signer : key,
+        .issuer_type = parent ? parent->key_type : p->key,
+        .is_ca = 1,
+        .path_len = ca->path_len,
+        .ku = CB_KU_KEY_CERT_SIGN | CB_KU_CRL_SIGN | CB_KU_DIGITAL_SIGNATURE,
+    };
+    if (parent != NULL) {
+        core_partition_url(parent, URLS_PART_CA, cdp);
+        urls_ocsp(parent->base_url, ocsp);
+        urls_ca_issuers(parent->base_url, parent->name, issuers);
+        cb.cdp = cdp;
+        cb.ocsp_url = ocsp;
+        cb.ca_issuers_url = issuers;
+    }
+    x = certbuild_sign(&cb, e);
+    if (x == NULL) goto out;
+    ca->cert = x;
+    x = NULL;
+    ca->cert_pem = x509_pem(ca->cert);
+    if (parent != NULL) {
+        size_t n1 = strlen(parent->cert_pem), n2 = strlen(parent->chain_pem ? parent->chain_pem : "");
+        ca->chain_pem = malloc(n1 + n2 + 1);
+        if (ca->chain_pem == NULL) goto out;
+        memcpy(ca->chain_pem, parent->cert_pem, n1);
+        memcpy(ca->chain_pem + n1, parent->chain_pem ? parent->chain_pem : "", n2 + 1);
+    } else {
+        ca->chain_pem = strdup("");
+    }
+    if (ca->cert_pem == NULL || ca->chain_pem == NULL) {
+        rerr_set(e, "out of memory");
+        goto out;
+    }
+    ca->not_before = now;
+    ca->not_after = asn1_time_unix(X509_get0_notAfter(ca->cert));
+    ca->state = CA_STATE_ACTIVE;
+    ca->id = c->next_ca_id;
+    /* The key first: a crash after it leaves an unused key file that the next
+     * create of this name overwrites, never a CA without its key. */
+    if (!write_key(c, ca->name, key, e)) goto out;
+    ca->key = key;
+    key = NULL;
+    c->next_ca_id++;
+    b = store_batch_new();
+    if (!core_put_ca(c, b, ca)) {
+        rerr_set(e, "out of memory");
+        c->next_ca_id--;
+        goto out;
+    }
+    if (parent != NULL) {
+        if (!record_ca_cert(c, b, parent, ca->cert, "sub-ca", e) || !core_put_ca(c, b, parent)) {
+            c->next_ca_id--;
+            goto out;
+        }
+    }
+    core_oplog(c, b, op, ca->name, serial, 16, create_params_json(p), "ok");
+    if (!store_write(c->st, b, 1, e)) {
+        c->next_ca_id--;
+        if (parent) parent->issued--;
+        goto out;
+    }
+    if (!write_ca_files(c, ca, e)) {
+        /* The index has it; the files are a convenience copy. */
+        char msg[600];
+        snprintf(msg, sizeof(msg), "%s", e->msg);
+        rerr_set(e, "CA %s was created, but writing its files failed: %s", ca->name, msg);
+        core_add_ca(c, ca);
+        ca = NULL;
+        goto out;
+    }
+    core_add_ca(c, ca);
+    ca = NULL;
+    ok = 1;
+out:
+    if (!ok) core_oplog_failure(c, op, p->name, NULL, 0, create_params_json(p), e);
+    store_batch_free(b);
+    core_ca_free(ca);
+    X509_free(x);
+    EVP_PKEY_free(key);
+    X509_NAME_free(subj);
+    return ok;
+}
+
+int ca_csr(struct ca_core *c, const struct ca_create_params *p, char **out_pem, struct rerr *e) {
+    X509_NAME *subj = NULL;
+    EVP_PKEY *key = NULL;
+    X509_REQ *req = NULL;
+    struct ca *ca = NULL;
+    struct store_batch *b = NULL;
+    BIO *bio = NULL;
+    int ok = 0;
+    subj = subject_parse(p->subject, e);
+    if (subj == NULL) goto out;
+    ca = new_ca_record(c, p, subj, e);
+    if (ca == NULL) goto out;
+    key = gen_key(p->key, e);
+    if (key == NULL) goto out;
+    req = X509_REQ_new();
+    if (req == NULL || !X509_REQ_set_version(req, 0) || !X509_REQ_set_subject_name(req, subj) ||
+        !X509_REQ_set_pubkey(req, key) || X509_REQ_sign(req, key, core_sig_md(p->key)) <= 0) {
+        rerr_ssl(e, "cannot build the CSR");
+        goto out;
+    }
+    bio = BIO_new(BIO_s_mem());
+    if (bio == NULL || !PEM_write_bio_X509_REQ(bio, req)) {
+        rerr_ssl(e, "cannot encode the CSR");
+        goto out;
+    }
+    ca->state = CA_STATE_PENDING;
+    ca->depth = 0; /* known at import, from the chain */
+    ca->path_len = -1;
+    snprintf(ca->parent, sizeof(ca->parent), "(external)");
+    ca->id = c->next_ca_id;
+    if (!write_key(c, ca->name, key, e)) goto out;
+    c->next_ca_id++;
+    b = store_batch_new();
+    core_put_ca(c, b, ca);
+    core_oplog(c, b, "ca-csr", ca->name, NULL, 0, create_params_json(p), "ok");
+    if (!store_write(c->st, b, 1, e)) {
+        c->next_ca_id--;
+        goto out;
+    }
+    char *data;
+    long n = BIO_get_mem_data(bio, &data);
+    *out_pem = malloc((size_t)n + 1);
+    if (*out_pem == NULL) abort();
+    memcpy(*out_pem, data, (size_t)n);
+    (*out_pem)[n] = '\0';
+    core_add_ca(c, ca);
+    ca = NULL;
+    ok = 1;
+out:
+    if (!ok) core_oplog_failure(c, "ca-csr", p->name, NULL, 0, create_params_json(p), e);
+    BIO_free(bio);
+    store_batch_free(b);
+    core_ca_free(ca);
+    X509_REQ_free(req);
+    EVP_PKEY_free(key);
+    X509_NAME_free(subj);
+    return ok;
+}
+
+static X509 *read_one_cert(const uint8_t *p, size_t len) {
+    BIO *bio = BIO_new_mem_buf(p, (int)len);
+    X509 *x = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+    BIO_free(bio);
+    if (x == NULL) {
+        const uint8_t *q = p;
+        x = d2i_X509(NULL, &q, (long)len);
+        if (x != NULL && q != p + len) {
+            X509_free(x);
+            x = NULL;
+        }
+    }
+    return x;
+}
+
+int ca_import_cert(struct ca_core *c, const char *name, const uint8_t *cert, size_t cert_len,
+                   const uint8_t *chain, size_t chain_len, struct rerr *e) {
+    X509 *x = NULL;
+    STACK_OF(X509) *sk = NULL;
+    X509_STORE *roots = NULL;
+    X509_STORE_CTX *vctx = NULL;
+    struct store_batch *b = NULL;
+    int ok = 0;
+    json_t *params = json_pack("{s:I,s:I}", "cert_bytes", (json_int_t)cert_len, "chain_bytes",
+                               (json_int_t)chain_len);
+    struct ca *ca = core_find_or_err(c, name, e);
+    if (ca == NULL) goto out;
+    if (ca->state != CA_STATE_PENDING) {
+        rerr_set(e, "CA %s is not waiting for a certificate (it is %s)", name,
+                 ca_state_name(ca->state));
+        goto out;
+    }
+    x = read_one_cert(cert, cert_len);
+    if (x == NULL) {
+        rerr_ssl(e, "--cert: not a certificate (expected PEM 'BEGIN CERTIFICATE' or DER)");
+        goto out;
+    }
+    EVP_PKEY *key = core_ca_key(c, ca, e);
+    if (key == NULL) goto out;
+    if (X509_check_private_key(x, key) != 1) {
+        rerr_ssl(e, "--cert does not match the key of CA %s (was it made from this CA's CSR?)",
+                 name);
+        goto out;
+    }
+    if (X509_check_ca(x) == 0) {
+        rerr_set(e, "--cert is not a CA certificate (basicConstraints CA:TRUE is missing)");
+        goto out;
+    }
+    sk = sk_X509_new_null();
+    roots = X509_STORE_new();
+    BIO *bio = BIO_new_mem_buf(chain, (int)chain_len);
+    X509 *y;
+    int num = 0;
+    while ((y = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
+        num++;
+        if (X509_check_issued(y, y) == X509_V_OK) X509_STORE_add_cert(roots, y);
+        sk_X509_push(sk, y);
+    }
+    BIO_free(bio);
+    ERR_clear_error();
+    if (num == 0) {
+        rerr_set(e, "--chain: no certificate found (expected PEM 'BEGIN CERTIFICATE')");
+        goto out;
+    }
+    vctx = X509_STORE_CTX_new();
+    if (vctx == NULL || !X509_STORE_CTX_init(vctx, roots, x, sk)) {
+        rerr_ssl(e, "cannot verify the chain");
+        goto out;
+    }
+    if (X509_verify_cert(vctx) != 1) {
+        rerr_set(e, "--cert does not verify against --chain: %s (the chain must end in a root)",
+                 X509_verify_cert_error_string(X509_STORE_CTX_get_error(vctx)));
+        goto out;
+    }
+    STACK_OF(X509) *path = X509_STORE_CTX_get0_chain(vctx);
+    int depth = sk_X509_num(path);
+    if (depth > CA_MAX_DEPTH) {
+        rerr_set(e, "the chain puts CA %s at level %d; a hierarchy is at most %d levels deep", name,
+                 depth, CA_MAX_DEPTH);
+        goto out;
+    }
+    /* The chain file keeps the verified path above the CA, root last. */
+    size_t total = 1;
+    char **pems = calloc((size_t)depth, sizeof(char *));
+    for (int i = 1; i < depth; i++) {
+        pems[i] = x509_pem(sk_X509_value(path, i));
+        total += pems[i] ? strlen(pems[i]) : 0;
+    }
+    char *chain_pem = malloc(total);
+    chain_pem[0] = '\0';
+    for (int i = 1; i < depth; i++) {
+        if (pems[i]) strcat(chain_pem, pems[i]);
+        free(pems[i]);
+    }
+    free(pems);
+    ca->depth = depth;
+    ca->path_len = (int)X509_get_pathlen(x);
+    ca->not_before = asn1_time_unix(X509_get0_notBefore(x));
+    ca->not_after = asn1_time_unix(X509_get0_notAfter(x));
+    ca->cert_pem = x509_pem(x);
+    ca->chain_pem = chain_pem;
+    char *line = X509_NAME_oneline(X509_get_subject_name(x), NULL, 0);
+    free(ca->subject);
+    ca->subject = strdup(line ? line : "");
+    OPENSSL_free(line);
+    ca->state = CA_STATE_ACTIVE;
+    b = store_batch_new();
+    core_put_ca(c, b, ca);
+    core_oplog(c, b, "ca-import", name, NULL, 0, params, "ok");
+    params = NULL;
+    if (!store_write(c->st, b, 1, e)) {
+        ca->state = CA_STATE_PENDING;
+        free(ca->cert_pem);
+        ca->cert_pem = NULL;
+        goto out;
+    }
+    ca->cert = x;
+    x = NULL;
+    if (!write_ca_files(c, ca, e)) goto out;
+    ok = 1;
+out:
+    if (!ok) core_oplog_failure(c, "ca-import", name, NULL, 0, params, e);
+    else json_decref(params);
+    store_batch_free(b);
+    X509_STORE_CTX_free(vctx);
+    X509_STORE_free(roots);
+    sk_X509_pop_free(sk, X509_free);
+    X509_free(x);
+    return ok;
+}
+
+int ca_set_enabled(struct ca_core *c, const char *name, int enabled, struct rerr *e) {
+    const char *op = enabled ? "ca-enable" : "ca-disable";
+    struct ca *ca = core_find_or_err(c, name, e);
+    int ok = 0;
+    struct store_batch *b = NULL;
+    if (ca == NULL) goto out;
+    if (ca->state == CA_STATE_PENDING) {
+        rerr_set(e, "CA %s is pending (it has no certificate yet: revd ca import)", name);
+        goto out;
+    }
+    enum ca_state old = ca->state;
+    ca->state = enabled ? CA_STATE_ACTIVE : CA_STATE_DISABLED;
+    b = store_batch_new();
+    core_put_ca(c, b, ca);
+    core_oplog(c, b, op, name, NULL, 0, NULL, "ok");
+    if (!store_write(c->st, b, 1, e)) {
+        ca->state = old;
+        goto out;
+    }
+    ok = 1;
+out:
+    if (!ok) core_oplog_failure(c, op, name, NULL, 0, NULL, e);
+    store_batch_free(b);
+    return ok;
+}

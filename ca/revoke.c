@@ -1,0 +1,196 @@
+/* Revocation, release of a hold, and status: the facts the OCSP responder and
+ * the CRL builder publish. */
+#include "ca/internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/reason.h"
+#include "common/rtime.h"
+#include "common/urls.h"
+
+/* Loads the record of serial into *rec (malloc'd) and *r. Returns 1 found,
+ * 0 with e set when the CA never issued it, -1 on error. */
+static int load_cert(struct ca_core *c, const struct ca *ca, const uint8_t *serial, size_t slen,
+                     uint8_t **rec, struct crec *r, struct rerr *e) {
+    uint8_t key[KEY_MAX];
+    size_t kl = key_cert(key, ca->id, serial, slen);
+    size_t rl;
+    int got = store_get(c->st, key, kl, rec, &rl, e);
+    if (got < 0) return -1;
+    if (got == 0) {
+        char hex[2 * (HEX_SERIAL_MAX + 1) + 1];
+        hex_encode(serial, slen, hex);
+        rerr_set(e, "CA %s has no certificate with serial %s", ca->name, hex);
+        return 0;
+    }
+    if (!crec_decode(*rec, rl, r)) {
+        free(*rec);
+        *rec = NULL;
+        rerr_set(e, "index: the record of this certificate is damaged");
+        return -1;
+    }
+    return 1;
+}
+
+/* Writes the new record and its revocation entry (or its removal). */
+static void put_cert(struct store_batch *b, const struct ca *ca, const uint8_t *serial, size_t slen,
+                     const struct crec *r) {
+    uint8_t *rec;
+    size_t rl;
+    if (!crec_encode(r, &rec, &rl)) abort();
+    uint8_t key[KEY_MAX];
+    size_t kl = key_cert(key, ca->id, serial, slen);
+    store_batch_put(b, key, kl, rec, rl);
+    free(rec);
+    kl = key_revoked(key, ca->id, r->partition, serial, slen);
+    if (r->status == CERT_REVOKED) {
+        uint8_t v[REV_VALUE_LEN];
+        rev_value_encode(r, v);
+        store_batch_put(b, key, kl, v, sizeof(v));
+    } else {
+        store_batch_delete(b, key, kl);
+    }
+}
+
+int ca_revoke(struct ca_core *c, const char *name, const uint8_t *serial, size_t slen, int reason,
+              int64_t invalidity, struct rerr *e) {
+    uint8_t *rec = NULL;
+    struct store_batch *b = NULL;
+    int ok = 0;
+    const char *rname = reason_name(reason);
+    json_t *params = json_pack("{s:s?,s:I}", "reason", rname, "invalidity_date", (json_int_t)invalidity);
+    struct ca *ca = core_find_or_err(c, name, e);
+    if (ca == NULL) goto out;
+    if (rname == NULL || reason == 7 || reason == REASON_REMOVE_FROM_CRL) {
+        rerr_set(e, "reason %d is not a revocation reason (%s)", reason, reason_list());
+        goto out;
+    }
+    struct crec r;
+    if (load_cert(c, ca, serial, slen, &rec, &r, e) != 1) goto out;
+    int64_t now = rtime_now();
+    if (invalidity != 0 && invalidity > now) {
+        rerr_set(e, "--invalidity-date is in the future (it is when the key was known or suspected to be compromised)");
+        goto out;
+    }
+    int was_held = 0;
+    if (r.status == CERT_REVOKED) {
+        if (r.reason != REASON_CERTIFICATE_HOLD) {
+            char when[21];
+            rtime_format(r.revoked_at, when);
+            rerr_set(e, "this certificate was already revoked at %s (%s); a revocation is final", when,
+                     reason_name(r.reason));
+            goto out;
+        }
+        if (reason == REASON_CERTIFICATE_HOLD) {
+            rerr_set(e, "this certificate is already on hold (revd unhold releases it)");
+            goto out;
+        }
+        was_held = 1;
+    }
+    /* A hold made final keeps its original revocation time (RFC 5280 5.3.1). */
+    if (!was_held) r.revoked_at = now;
+    r.status = CERT_REVOKED;
+    r.reason = (uint8_t)reason;
+    r.invalidity = invalidity;
+    r.flags = (uint8_t)((r.flags & ~CREC_F_INVALIDITY) | (invalidity ? CREC_F_INVALIDITY : 0));
+    b = store_batch_new();
+    put_cert(b, ca, serial, slen, &r);
+    if (was_held) ca->held--;
+    if (reason == REASON_CERTIFICATE_HOLD) ca->held++;
+    else ca->revoked++;
+    core_put_ca(c, b, ca);
+    core_oplog(c, b, "revoke", ca->name, serial, slen, params, "ok");
+    params = NULL;
+    if (!store_write(c->st, b, 1, e)) {
+        if (was_held) ca->held++;
+        if (reason == REASON_CERTIFICATE_HOLD) ca->held--;
+        else ca->revoked--;
+        goto out;
+    }
+    ok = 1;
+out:
+    if (!ok) core_oplog_failure(c, "revoke", name, serial, slen, params, e);
+    else json_decref(params);
+    store_batch_free(b);
+    free(rec);
+    return ok;
+}
+
+int ca_unhold(struct ca_core *c, const char *name, const uint8_t *serial, size_t slen, struct rerr *e) {
+    uint8_t *rec = NULL;
+    struct store_batch *b = NULL;
+    int ok = 0;
+    struct ca *ca = core_find_or_err(c, name, e);
+    if (ca == NULL) goto out;
+    struct crec r;
+    if (load_cert(c, ca, serial, slen, &rec, &r, e) != 1) goto out;
+    if (r.status != CERT_REVOKED) {
+        rerr_set(e, "this certificate is not on hold (it is good)");
+        goto out;
+    }
+    if (r.reason != REASON_CERTIFICATE_HOLD) {
+        rerr_set(e, "this certificate is revoked (%s), not on hold; only certificateHold can be released",
+                 reason_name(r.reason));
+        goto out;
+    }
+    r.status = CERT_GOOD;
+    r.reason = 0;
+    r.revoked_at = 0;
+    r.invalidity = 0;
+    r.flags &= (uint8_t)~CREC_F_INVALIDITY;
+    b = store_batch_new();
+    /* The revocation entry is removed: the next CRL of the partition no
+     * longer lists it (RFC 5280 5.3.1 allows removal of a hold). */
+    uint8_t key[KEY_MAX];
+    size_t kl = key_revoked(key, ca->id, r.partition, serial, slen);
+    store_batch_delete(b, key, kl);
+    put_cert(b, ca, serial, slen, &r);
+    ca->held--;
+    core_put_ca(c, b, ca);
+    core_oplog(c, b, "unhold", ca->name, serial, slen, NULL, "ok");
+    if (!store_write(c->st, b, 1, e)) {
+        ca->held++;
+        goto out;
+    }
+    ok = 1;
+out:
+    if (!ok) core_oplog_failure(c, "unhold", name, serial, slen, NULL, e);
+    store_batch_free(b);
+    free(rec);
+    return ok;
+}
+
+int ca_status(struct ca_core *c, const char *name, const uint8_t *serial, size_t slen,
+              struct ca_cert_status *out, struct rerr *e) {
+    memset(out, 0, sizeof(*out));
+    struct ca *ca = core_find_or_err(c, name, e);
+    if (ca == NULL) return 0;
+    uint8_t *rec = NULL;
+    struct crec r;
+    int got = load_cert(c, ca, serial, slen, &rec, &r, e);
+    if (got < 0) return 0;
+    if (got == 0) return 1; /* unknown is a result */
+    out->found = 1;
+    out->status = r.status;
+    out->reason = r.reason;
+    out->revoked_at = r.revoked_at;
+    out->invalidity = (r.flags & CREC_F_INVALIDITY) ? r.invalidity : 0;
+    out->not_before = r.not_before;
+    out->not_after = r.not_after;
+    out->partition = r.partition;
+    /* The CDP stored with the partition, byte for byte. */
+    uint8_t key[KEY_MAX];
+    size_t kl = key_part(key, ca->id, r.partition);
+    uint8_t *url;
+    size_t ul;
+    if (store_get(c->st, key, kl, &url, &ul, e) == 1) {
+        snprintf(out->crl_url, sizeof(out->crl_url), "%.*s", (int)ul, (const char *)url);
+        free(url);
+    } else {
+        core_partition_url(ca, r.partition, out->crl_url);
+    }
+    free(rec);
+    return 1;
+}

@@ -1,0 +1,188 @@
+#include "ca/store.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <rocksdb/c.h>
+
+struct store {
+    rocksdb_t *db;
+    rocksdb_options_t *opts;
+    rocksdb_writeoptions_t *wsync;
+    rocksdb_writeoptions_t *wnosync;
+    rocksdb_readoptions_t *ropts;
+};
+
+struct store_batch {
+    rocksdb_writebatch_t *wb;
+};
+
+struct store_iter {
+    rocksdb_iterator_t *it;
+    rocksdb_readoptions_t *ro;
+    uint8_t *prefix;
+    size_t prefix_len;
+    int started;
+    uint8_t *start;
+    size_t start_len;
+};
+
+int store_open(const char *path, int create, struct store **out, struct rerr *e) {
+    struct store *st = calloc(1, sizeof(*st));
+    if (st == NULL) return rerr_set(e, "out of memory");
+    st->opts = rocksdb_options_create();
+    rocksdb_options_set_create_if_missing(st->opts, create);
+    rocksdb_options_set_compression(st->opts, rocksdb_lz4_compression);
+    rocksdb_options_increase_parallelism(st->opts, 2);
+    rocksdb_options_set_max_open_files(st->opts, 512);
+    rocksdb_options_set_keep_log_file_num(st->opts, 4);
+    char *err = NULL;
+    st->db = rocksdb_open(st->opts, path, &err);
+    if (st->db == NULL) {
+        int locked = err != NULL && strstr(err, "lock") != NULL;
+        if (locked)
+            rerr_set(e, "%s: the index is in use by another revd process (%s)", path, err);
+        else
+            rerr_set(e, "%s: cannot open the index: %s", path, err ? err : "unknown error");
+        free(err);
+        rocksdb_options_destroy(st->opts);
+        free(st);
+        return 0;
+    }
+    st->wsync = rocksdb_writeoptions_create();
+    rocksdb_writeoptions_set_sync(st->wsync, 1);
+    st->wnosync = rocksdb_writeoptions_create();
+    st->ropts = rocksdb_readoptions_create();
+    *out = st;
+    return 1;
+}
+
+void store_free(struct store *st) {
+    if (st == NULL) return;
+    rocksdb_close(st->db);
+    rocksdb_writeoptions_destroy(st->wsync);
+    rocksdb_writeoptions_destroy(st->wnosync);
+    rocksdb_readoptions_destroy(st->ropts);
+    rocksdb_options_destroy(st->opts);
+    free(st);
+}
+
+int store_get(struct store *st, const void *key, size_t key_len, uint8_t **out,
+              size_t *out_len, struct rerr *e) {
+    char *err = NULL;
+    size_t vl = 0;
+    char *v = rocksdb_get(st->db, st->ropts, key, key_len, &vl, &err);
+    if (err != NULL) {
+        rerr_set(e, "index read failed: %s", err);
+        free(err);
+        return -1;
+    }
+    if (v == NULL) return 0;
+    *out = (uint8_t *)v;
+    *out_len = vl;
+    return 1;
+}
+
+struct store_batch *store_batch_new(void) {
+    struct store_batch *b = malloc(sizeof(*b));
+    if (b == NULL) abort(); /* boot-time/CA-core allocation: fatal */
+    b->wb = rocksdb_writebatch_create();
+    return b;
+}
+
+void store_batch_free(struct store_batch *b) {
+    if (b == NULL) return;
+    rocksdb_writebatch_destroy(b->wb);
+    free(b);
+}
+
+void store_batch_put(struct store_batch *b, const void *k, size_t kl, const void *v, size_t vl) {
+    rocksdb_writebatch_put(b->wb, k, kl, v, vl);
+}
+
+void store_batch_delete(struct store_batch *b, const void *k, size_t kl) {
+    rocksdb_writebatch_delete(b->wb, k, kl);
+}
+
+size_t store_batch_count(const struct store_batch *b) {
+    return (size_t)rocksdb_writebatch_count(b->wb);
+}
+
+void store_batch_clear(struct store_batch *b) { rocksdb_writebatch_clear(b->wb); }
+
+int store_write(struct store *st, struct store_batch *b, int sync, struct rerr *e) {
+    char *err = NULL;
+    rocksdb_write(st->db, sync ? st->wsync : st->wnosync, b->wb, &err);
+    if (err != NULL) {
+        rerr_set(e, "index write failed: %s", err);
+        free(err);
+        return 0;
+    }
+    return 1;
+}
+
+struct store_iter *store_iter_new(struct store *st, const void *prefix, size_t prefix_len,
+                                  const void *start, size_t start_len) {
+    struct store_iter *it = calloc(1, sizeof(*it));
+    if (it == NULL) abort();
+    it->ro = rocksdb_readoptions_create();
+    it->it = rocksdb_create_iterator(st->db, it->ro);
+    it->prefix = malloc(prefix_len + start_len + 1);
+    if (it->prefix == NULL) abort();
+    memcpy(it->prefix, prefix, prefix_len);
+    if (start_len > 0) memcpy(it->prefix + prefix_len, start, start_len);
+    it->prefix_len = prefix_len;
+    it->start_len = start_len;
+    return it;
+}
+
+static int in_prefix(struct store_iter *it, const uint8_t **k, size_t *kl) {
+    if (!rocksdb_iter_valid(it->it)) return 0;
+    *k = (const uint8_t *)rocksdb_iter_key(it->it, kl);
+    return *kl >= it->prefix_len && memcmp(*k, it->prefix, it->prefix_len) == 0;
+}
+
+int store_iter_next(struct store_iter *it, const uint8_t **k, size_t *kl, const uint8_t **v,
+                    size_t *vl) {
+    if (!it->started) {
+        rocksdb_iter_seek(it->it, (const char *)it->prefix, it->prefix_len + it->start_len);
+        it->started = 1;
+    } else {
+        rocksdb_iter_next(it->it);
+    }
+    if (!in_prefix(it, k, kl)) return 0;
+    *v = (const uint8_t *)rocksdb_iter_value(it->it, vl);
+    return 1;
+}
+
+int store_iter_last(struct store_iter *it, const uint8_t **k, size_t *kl) {
+    /* Seek just past the prefix: prefix with its last byte incremented. */
+    uint8_t *end = malloc(it->prefix_len);
+    if (end == NULL) abort();
+    memcpy(end, it->prefix, it->prefix_len);
+    size_t n = it->prefix_len;
+    while (n > 0 && end[n - 1] == 0xff) n--;
+    if (n == 0) {
+        rocksdb_iter_seek_to_last(it->it);
+    } else {
+        end[n - 1]++;
+        rocksdb_iter_seek_for_prev(it->it, (const char *)end, n);
+        /* seek_for_prev lands on the last key <= end; end itself is outside. */
+        if (rocksdb_iter_valid(it->it)) {
+            size_t l;
+            const char *cur = rocksdb_iter_key(it->it, &l);
+            if (l == n && memcmp(cur, end, n) == 0) rocksdb_iter_prev(it->it);
+        }
+    }
+    free(end);
+    it->started = 1;
+    return in_prefix(it, k, kl);
+}
+
+void store_iter_free(struct store_iter *it) {
+    if (it == NULL) return;
+    rocksdb_iter_destroy(it->it);
+    rocksdb_readoptions_destroy(it->ro);
+    free(it->prefix);
+    free(it);
+}

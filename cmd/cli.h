@@ -1,0 +1,43 @@
+/* cli: revd's commands, run the same way from the shell and inside
+ * `revd serve` for a command forwarded over its Unix socket.
+ *
+ * Thread: the caller's; one command at a time per struct cli. */
+#ifndef REVD_CMD_CLI_H
+#define REVD_CMD_CLI_H
+
+#include <stdio.h>
+
+struct ca_core;
+
+struct cli {
+    FILE *out, *err;     /* where the command writes; not owned */
+    const char *cwd;     /* relative file arguments are taken from here */
+    struct ca_core *core; /* set by `revd serve`; NULL: the command opens DIR */
+    int forwarded;       /* 1 inside the server */
+};
+
+/* cli_run runs argv (argv[0] is the command word after "revd") and returns
+ * the exit status: 0 done, 1 failed (one line on err), 2 usage error. */
+int cli_run(struct cli *cli, int argc, char **argv);
+
+/* cli_usage prints the top-level help. */
+void cli_usage(FILE *f);
+
+/* cli_dir_from_args finds --dir in argv, else $REVD_DIR, else ./revd-data. */
+const char *cli_dir_from_args(int argc, char **argv);
+
+/* ctl: the Unix socket of a running `revd serve` (cmd/ctl.c). */
+#define CTL_SOCKET_NAME "revd.sock"
+
+/* ctl_forward sends argv to the server on DIR's socket and copies its output.
+ * Returns the command's exit status, or -1 when no server answers there. */
+int ctl_forward(const char *dir, int argc, char **argv);
+
+/* ctl_serve answers forwarded commands until SIGTERM or SIGINT. Returns the
+ * exit status of `revd serve`. */
+int ctl_serve(struct ca_core *core, const char *dir, FILE *err);
+
+/* demo_run is `revd demo` (cmd/demo.c). */
+int demo_run(struct cli *cli, int argc, char **argv);
+
+#endif

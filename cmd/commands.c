@@ -1,0 +1,768 @@
+/* The commands of docs/cli.md. Each parses its options, opens DIR unless the
+ * server already holds it, calls the CA core and prints the result. */
+#include "cmd/cli.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <jansson.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ca/ca.h"
+#include "common/fsutil.h"
+#include "common/hex.h"
+#include "common/reason.h"
+#include "common/rtime.h"
+
+#define FILE_MAX_BYTES (1 << 20)
+
+enum {
+    O_HELP = 1000, O_DIR, O_NAME, O_SUBJECT, O_KEY, O_DAYS, O_HOURS, O_BASE_URL, O_PSIZE,
+    O_COMPLETE, O_MAXB, O_PARENT, O_PATHLEN, O_CERT, O_CHAIN, O_JSON, O_CA, O_CSR, O_TEMPLATE,
+    O_SAN, O_IDEM, O_SERIAL, O_REASON, O_INVALIDITY, O_FORMAT, O_SINCE, O_FILE,
+};
+
+struct opts {
+    const char *dir, *name, *subject, *key, *base_url, *parent, *cert, *chain, *ca, *csr,
+        *template_name, *san, *idem, *serial, *reason, *invalidity, *format, *since, *file;
+    long days, hours, psize, maxb, path_len;
+    int complete, json, with_chain, help, days_set, hours_set;
+};
+
+struct cmd {
+    const char *name;
+    const char *usage;
+    const char *help;
+    const int *allowed;
+    int (*run)(struct cli *cli, struct opts *o, const char *pos);
+    int needs_positional;
+    int creates_dir;
+};
+
+static int fail(struct cli *cli, const char *msg) {
+    fprintf(cli->err, "revd: %s\n", msg);
+    return 1;
+}
+
+__attribute__((format(printf, 2, 3))) static int failf(struct cli *cli, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(cli->err, "revd: ");
+    vfprintf(cli->err, fmt, ap);
+    fprintf(cli->err, "\n");
+    va_end(ap);
+    return 1;
+}
+
+static const char *resolve(struct cli *cli, const char *path, char buf[PATH_MAX]) {
+    if (path[0] == '/' || cli->cwd == NULL) return path;
+    snprintf(buf, PATH_MAX, "%s/%s", cli->cwd, path);
+    return buf;
+}
+
+static int open_core(struct cli *cli, struct opts *o, int create, struct ca_core **out, int *owned) {
+    if (cli->core != NULL) {
+        *out = cli->core;
+        *owned = 0;
+        return 1;
+    }
+    struct rerr e;
+    if (!ca_core_open(o->dir, create, out, &e)) return fail(cli, e.msg) - 1;
+    *owned = 1;
+    return 1;
+}
+
+static void close_core(struct ca_core *c, int owned) {
+    if (owned) ca_core_free(c);
+}
+
+/* ---- ca create-root / create-sub / csr / import ---- */
+
+static int fill_create(struct cli *cli, struct opts *o, struct ca_create_params *p) {
+    memset(p, 0, sizeof(*p));
+    p->name = o->name;
+    p->subject = o->subject;
+    p->parent = o->parent;
+    p->base_url = o->base_url;
+    p->complete_crl = o->complete;
+    p->path_len = (int)o->path_len;
+    p->key = CA_KEY_EC_P256;
+    if (o->key != NULL && !ca_key_type_parse(o->key, &p->key))
+        return failf(cli, "--key %s: expected ec-p256, ec-p384, rsa-2048, rsa-3072 or rsa-4096", o->key) - 1;
+    if (o->days_set && (o->days < 1 || o->days > 36500))
+        return fail(cli, "--days must be 1 to 36500") - 1;
+    p->days = o->days_set ? (int)o->days : 0;
+    if (o->psize != 0 && (o->psize < 1 || o->psize > 100000000))
+        return fail(cli, "--partition-size must be 1 to 100000000") - 1;
+    p->partition_size = (uint32_t)o->psize;
+    if (o->maxb != 0 && (o->maxb < 4096 || o->maxb > 100000000))
+        return fail(cli, "--crl-max-bytes must be 4096 to 100000000") - 1;
+    p->crl_max_bytes = (uint32_t)o->maxb;
+    if (o->complete && o->psize) return fail(cli, "--partition-size and --complete-crl exclude each other") - 1;
+    if (o->path_len < -1 || o->path_len > 10) return fail(cli, "--path-len must be 0 to 10") - 1;
+    return 1;
+}
+
+static int run_create(struct cli *cli, struct opts *o, const char *pos) {
+    struct ca_create_params p;
+    if (!fill_create(cli, o, &p)) return 1;
+    struct ca_core *c;
+    int owned;
+    if (!open_core(cli, o, 1, &c, &owned)) return 1;
+    struct rerr e;
+    int ok = ca_create(c, &p, &e);
+    if (ok) {
+        struct ca_info info;
+        ca_info_get(c, p.name, &info, &e);
+        fprintf(cli->out, "created CA %s\ncertificate: %s\n", p.name, info.cert_path);
+    }
+    close_core(c, owned);
+    return ok ? 0 : fail(cli, e.msg);
+}
+
+static int run_csr(struct cli *cli, struct opts *o, const char *pos) {
+    struct ca_create_params p;
+    if (!fill_create(cli, o, &p)) return 1;
+    struct ca_core *c;
+    int owned;
+    if (!open_core(cli, o, 1, &c, &owned)) return 1;
+    struct rerr e;
+    char *pem = NULL;
+    int ok = ca_csr(c, &p, &pem, &e);
+    if (ok) fputs(pem, cli->out);
+    free(pem);
+    close_core(c, owned);
+    return ok ? 0 : fail(cli, e.msg);
+}
+
+static int run_import_ca(struct cli *cli, struct opts *o, const char *pos) {
+    char b1[PATH_MAX], b2[PATH_MAX];
+    uint8_t *cert = NULL, *chain = NULL;
+    size_t cl, chl;
+    struct rerr e;
+    if (!fs_read_file(resolve(cli, o->cert, b1), FILE_MAX_BYTES, &cert, &cl, &e)) return fail(cli, e.msg);
+    if (!fs_read_file(resolve(cli, o->chain, b2), FILE_MAX_BYTES, &chain, &chl, &e)) {
+        free(cert);
+        return fail(cli, e.msg);
+    }
+    struct ca_core *c;
+    int owned, ok = 0;
+    if (open_core(cli, o, 0, &c, &owned)) {
+        ok = ca_import_cert(c, o->name, cert, cl, chain, chl, &e);
+        if (ok) fprintf(cli->out, "imported the certificate of CA %s; it is active\n", o->name);
+        close_core(c, owned);
+    } else {
+        free(cert);
+        free(chain);
+        return 1;
+    }
+    free(cert);
+    free(chain);
+    return ok ? 0 : fail(cli, e.msg);
+}
+
+/* ---- ca list / show / enable / disable ---- */
+
+static json_t *info_json(const struct ca_info *i) {
+    char nb[21], na[21];
+    rtime_format(i->not_before, nb);
+    rtime_format(i->not_after, na);
+    return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:i,s:i,s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:s}",
+                     "name", i->name, "state", ca_state_name(i->state), "parent", i->parent,
+                     "subject", i->subject, "key", ca_key_type_name(i->key), "not_before", nb,
+                     "not_after", na, "depth", i->depth, "path_len", i->path_len, "base_url",
+                     i->base_url, "crl_mode", i->complete_crl ? "complete" : "partitioned",
+                     "partition_size", (json_int_t)i->partition_size, "crl_max_bytes",
+                     (json_int_t)i->crl_max_bytes, "issued", (json_int_t)i->issued, "revoked",
+                     (json_int_t)i->revoked, "on_hold", (json_int_t)i->held, "imported",
+                     (json_int_t)i->imported, "certificate", i->cert_path);
+}
+
+static int run_list(struct cli *cli, struct opts *o, const char *pos) {
+    struct ca_core *c;
+    int owned;
+    if (!open_core(cli, o, 0, &c, &owned)) return 1;
+    json_t *arr = json_array();
+    if (!o->json) fprintf(cli->out, "%-24s %-9s %-9s %-24s %-20s %10s %10s\n", "NAME", "STATE", "KEY",
+                          "PARENT", "NOT-AFTER", "ISSUED", "REVOKED");
+    for (size_t i = 0; i < ca_count(c); i++) {
+        struct ca_info info;
+        ca_info_at(c, i, &info);
+        if (o->json) {
+            json_array_append_new(arr, info_json(&info));
+            continue;
+        }
+        char na[21];
+        rtime_format(info.not_after, na);
+        fprintf(cli->out, "%-24s %-9s %-9s %-24s %-20s %10llu %10llu\n", info.name,
+                ca_state_name(info.state), ca_key_type_name(info.key), info.parent[0] ? info.parent : "-",
+                info.state == CA_STATE_PENDING ? "-" : na, (unsigned long long)(info.issued + info.imported),
+                (unsigned long long)(info.revoked + info.held));
+    }
+    if (o->json) {
+        json_dumpf(arr, cli->out, JSON_INDENT(2));
+        fputc('\n', cli->out);
+    }
+    json_decref(arr);
+    close_core(c, owned);
+    return 0;
+}
+
+static int run_show(struct cli *cli, struct opts *o, const char *name) {
+    struct ca_core *c;
+    int owned;
+    if (!open_core(cli, o, 0, &c, &owned)) return 1;
+    struct ca_info i;
+    struct rerr e;
+    if (!ca_info_get(c, name, &i, &e)) {
+        close_core(c, owned);
+        return fail(cli, e.msg);
+    }
+    json_t *j = info_json(&i);
+    if (o->json) {
+        json_dumpf(j, cli->out, JSON_INDENT(2));
+        fputc('\n', cli->out);
+    } else {
+        const char *key;
+        json_t *v;
+        json_object_foreach(j, key, v) {
+            char k[64];
+            snprintf(k, sizeof(k), "%s", key);
+            for (char *p = k; *p; p++)
+                if (*p == '_') *p = '-';
+            if (json_is_string(v)) fprintf(cli->out, "%s: %s\n", k, json_string_value(v));
+            else fprintf(cli->out, "%s: %lld\n", k, (long long)json_integer_value(v));
+        }
+    }
+    json_decref(j);
+    close_core(c, owned);
+    return 0;
+}
+
+static int set_enabled(struct cli *cli, struct opts *o, const char *name, int enabled) {
+    struct ca_core *c;
+    int owned;
+    if (!open_core(cli, o, 0, &c, &owned)) return 1;
+    struct rerr e;
+    int ok = ca_set_enabled(c, name, enabled, &e);
+    if (ok) fprintf(cli->out, "CA %s is %s\n", name, enabled ? "active" : "disabled");
+    close_core(c, owned);
+    return ok ? 0 : fail(cli, e.msg);
+}
+
+static int run_enable(struct cli *cli, struct opts *o, const char *name) { return set_enabled(cli, o, name, 1); }
+static int run_disable(struct cli *cli, struct opts *o, const char *name) { return set_enabled(cli, o, name, 0); }
+
+/* ---- issue / revoke / unhold / status ---- */
+
+static int run_issue(struct cli *cli, struct opts *o, const char *pos) {
+    char buf[PATH_MAX];
+    uint8_t *csr = NULL;
+    size_t csr_len;
+    struct rerr e;
+    if (o->days_set && o->hours_set) return fail(cli, "--days and --hours exclude each other") + 1;
+    if (o->days_set && (o->days < 1 || o->days > 36500)) return fail(cli, "--days must be 1 to 36500");
+    if (o->hours_set && (o->hours < 1 || o->hours > 876000)) return fail(cli, "--hours must be 1 to 876000");
+    if (!fs_read_file(resolve(cli, o->csr, buf), 65536, &csr, &csr_len, &e)) return fail(cli, e.msg);
+    struct ca_core *c;
+    int owned;
+    if (!open_core(cli, o, 0, &c, &owned)) {
+        free(csr);
+        return 1;
+    }
+    struct ca_issue_params p = {
+        .ca = o->ca,
+        .template_name = o->template_name,
+        .csr = csr,
+        .csr_len = csr_len,
+        .validity = o->days_set ? o->days * 86400 : o->hours_set ? o->hours * 3600 : 0,
+        .san = o->san,
+        .idempotency_key = o->idem,
+        .path_len = (int)o->path_len,
+        .with_chain = o->with_chain,
+    };
+    char *pem = NULL;
+    int ok = ca_issue(c, &p, &pem, &e);
+    if (ok) fputs(pem, cli->out);
+    free(pem);
+    free(csr);
+    close_core(c, owned);
+    return ok ? 0 : fail(cli, e.msg);
+}
+
+static int parse_serial(struct cli *cli, struct opts *o, uint8_t *s, size_t *len) {
+    if (!hex_parse_serial(o->serial, s, len))
+        return failf(cli, "--serial '%.80s' is not a positive hex serial of at most 20 octets", o->serial) - 1;
+    return 1;
+}
+
+static int run_revoke(struct cli *cli, struct opts *o, const char *pos) {
+    uint8_t serial[HEX_SERIAL_MAX + 1];
+    size_t slen;
+    if (!parse_serial(cli, o, serial, &slen)) return 1;
+    int reason = 0;
+    if (o->reason != NULL && !reason_parse(o->reason, &reason)) {
+        fprintf(cli->err, "revd: --reason %.80s: expected one of %s\n", o->reason, reason_list());
+        return 1;
+    }
+    int64_t inval = 0;
+    if (o->invalidity != NULL && !rtime_parse(o->invalidity, &inval))
+        return fail(cli, "--invalidity-date: expected YYYY-MM-DDTHH:MM:SSZ, YYYY-MM-DD or @SECONDS");
+    struct ca_core *c;
+    int owned;
+    if (!open_core(cli, o, 0, &c, &owned)) return 1;
+    struct rerr e;
+    int ok = ca_revoke(c, o->ca, serial, slen, reason, inval, &e);
+    if (ok) {
+        char hex[2 * (HEX_SERIAL_MAX + 1) + 1];
+        hex_encode(serial, slen, hex);
+        fprintf(cli->out, "revoked %s (%s)\n", hex, reason_name(reason));
+    }
+    close_core(c, owned);
+    return ok ? 0 : fail(cli, e.msg);
+}
+
+static int run_unhold(struct cli *cli, struct opts *o, const char *pos) {
+    uint8_t serial[HEX_SERIAL_MAX + 1];
+    size_t slen;
+    if (!parse_serial(cli, o, serial, &slen)) return 1;
+    struct ca_core *c;
+    int owned;
+    if (!open_core(cli, o, 0, &c, &owned)) return 1;
+    struct rerr e;
+    int ok = ca_unhold(c, o->ca, serial, slen, &e);
+    if (ok) {
+        char hex[2 * (HEX_SERIAL_MAX + 1) + 1];
+        hex_encode(serial, slen, hex);
+        fprintf(cli->out, "released %s\n", hex);
+    }
+    close_core(c, owned);
+    return ok ? 0 : fail(cli, e.msg);
+}
+
+static int run_status(struct cli *cli, struct opts *o, const char *pos) {
+    uint8_t serial[HEX_SERIAL_MAX + 1];
+    size_t slen;
+    if (!parse_serial(cli, o, serial, &slen)) return 1;
+    struct ca_core *c;
+    int owned;
+    if (!open_core(cli, o, 0, &c, &owned)) return 1;
+    struct rerr e;
+    struct ca_cert_status s;
+    int ok = ca_status(c, o->ca, serial, slen, &s, &e);
+    close_core(c, owned);
+    if (!ok) return fail(cli, e.msg);
+    char hex[2 * (HEX_SERIAL_MAX + 1) + 1], t[21];
+    hex_encode(serial, slen, hex);
+    if (!s.found) {
+        fprintf(cli->out, "unknown\nserial: %s\n", hex);
+        return 0;
+    }
+    fprintf(cli->out, "%s\nserial: %s\n", s.status == CERT_REVOKED ? "revoked" : "good", hex);
+    rtime_format(s.not_after, t);
+    fprintf(cli->out, "not-after: %s\n", t);
+    if (s.status == CERT_REVOKED) {
+        rtime_format(s.revoked_at, t);
+        fprintf(cli->out, "revocation-time: %s\nreason: %s\n", t, reason_name(s.reason));
+        if (s.invalidity) {
+            rtime_format(s.invalidity, t);
+            fprintf(cli->out, "invalidity-date: %s\n", t);
+        }
+    }
+    if (s.partition == 0xffffffffu) fprintf(cli->out, "partition: ca\n");
+    else fprintf(cli->out, "partition: %u\n", s.partition);
+    fprintf(cli->out, "crl: %s\n", s.crl_url);
+    return 0;
+}
+
+/* ---- report / import ---- */
+
+struct report_state {
+    FILE *out;
+    int json, n;
+};
+
+static void csv_field(FILE *f, const char *s) {
+    if (strpbrk(s, ",\"\n\r") == NULL) {
+        fputs(s, f);
+        return;
+    }
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"') fputc('"', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+static int report_row(void *arg, const struct ca_report_row *r) {
+    struct report_state *st = arg;
+    char hex[2 * (HEX_SERIAL_MAX + 1) + 1], nb[21] = "", na[21], rt[21] = "";
+    hex_encode(r->serial, r->serial_len, hex);
+    if (r->not_before) rtime_format(r->not_before, nb);
+    rtime_format(r->not_after, na);
+    if (r->revoked) rtime_format(r->revoked_at, rt);
+    const char *status = !r->revoked ? "good" : r->reason == REASON_CERTIFICATE_HOLD ? "hold" : "revoked";
+    const char *reason = r->revoked ? reason_name(r->reason) : "";
+    char part[16];
+    if (r->partition == 0xffffffffu) snprintf(part, sizeof(part), "ca");
+    else snprintf(part, sizeof(part), "%u", r->partition);
+    if (st->json) {
+        json_t *j = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "serial", hex, "subject",
+                              r->subject, "sans", r->sans, "not_before", nb, "not_after", na, "status",
+                              status, "revocation_time", rt, "reason", reason, "partition", part,
+                              "template", r->template_name);
+        fputs(st->n ? ",\n  " : "[\n  ", st->out);
+        json_dumpf(j, st->out, JSON_COMPACT);
+        json_decref(j);
+    } else {
+        fprintf(st->out, "%s,", hex);
+        csv_field(st->out, r->subject);
+        fputc(',', st->out);
+        csv_field(st->out, r->sans);
+        fprintf(st->out, ",%s,%s,%s,%s,%s,%s,", nb, na, status, rt, reason, part);
+        csv_field(st->out, r->template_name);
+        fputc('\n', st->out);
+    }
+    st->n++;
+    return !ferror(st->out);
+}
+
+static int run_report(struct cli *cli, struct opts *o, const char *pos) {
+    struct report_state st = {cli->out, 0, 0};
+    if (o->format == NULL || strcmp(o->format, "csv") == 0) st.json = 0;
+    else if (strcmp(o->format, "json") == 0) st.json = 1;
+    else return fail(cli, "--format must be csv or json") + 1;
+    int64_t since = 0;
+    if (o->since != NULL && !rtime_parse(o->since, &since))
+        return fail(cli, "--since: expected YYYY-MM-DDTHH:MM:SSZ, YYYY-MM-DD or @SECONDS");
+    struct ca_core *c;
+    int owned;
+    if (!open_core(cli, o, 0, &c, &owned)) return 1;
+    if (!st.json)
+        fputs("serial,subject,sans,not_before,not_after,status,revocation_time,reason,partition,template\n", cli->out);
+    struct rerr e;
+    int ok = ca_report(c, o->ca, since, report_row, &st, &e);
+    close_core(c, owned);
+    if (!ok) return fail(cli, e.msg);
+    if (st.json) fputs(st.n ? "\n]\n" : "[]\n", cli->out);
+    return 0;
+}
+
+static int run_import(struct cli *cli, struct opts *o, const char *pos) {
+    char buf[PATH_MAX];
+    struct ca_core *c;
+    int owned;
+    if (!open_core(cli, o, 0, &c, &owned)) return 1;
+    struct rerr e;
+    struct ca_import_result r;
+    int ok = ca_import_csv(c, o->ca, resolve(cli, o->file, buf), cli->err, &r, &e);
+    close_core(c, owned);
+    if (!ok) return fail(cli, e.msg);
+    fprintf(cli->out, "imported %llu certificates (%llu revoked) in %.2f s: %.0f rows/s\n",
+            (unsigned long long)r.rows, (unsigned long long)r.revoked, r.seconds,
+            r.seconds > 0 ? r.rows / r.seconds : 0.0);
+    return 0;
+}
+
+/* ---- the table ---- */
+
+#define CREATE_OPTS O_NAME, O_SUBJECT, O_KEY, O_DAYS, O_BASE_URL, O_PSIZE, O_COMPLETE, O_MAXB
+static const int a_root[] = {CREATE_OPTS, O_PATHLEN, 0};
+static const int a_sub[] = {CREATE_OPTS, O_PARENT, O_PATHLEN, 0};
+static const int a_csr[] = {O_NAME, O_SUBJECT, O_KEY, O_BASE_URL, O_PSIZE, O_COMPLETE, O_MAXB, 0};
+static const int a_caimport[] = {O_NAME, O_CERT, O_CHAIN, 0};
+static const int a_list[] = {O_JSON, 0};
+static const int a_none[] = {0};
+static const int a_issue[] = {O_CA, O_CSR, O_TEMPLATE, O_DAYS, O_HOURS, O_SAN, O_IDEM, O_CHAIN, O_PATHLEN, 0};
+static const int a_revoke[] = {O_CA, O_SERIAL, O_REASON, O_INVALIDITY, 0};
+static const int a_serial[] = {O_CA, O_SERIAL, 0};
+static const int a_report[] = {O_CA, O_FORMAT, O_SINCE, 0};
+static const int a_import[] = {O_CA, O_FILE, 0};
+
+#define KEY_HELP "  --key ec-p256|ec-p384|rsa-2048|rsa-3072|rsa-4096   key type (default ec-p256)\n"
+#define CRL_HELP                                                                                   \
+    "  --base-url URL        where CRLs, OCSP and the CA certificate are served\n"                   \
+    "                        (default http://127.0.0.1:8080)\n"                                      \
+    "  --partition-size N    certificates per CRL partition (default: the most whose\n"             \
+    "                        fully revoked CRL fits in --crl-max-bytes)\n"                           \
+    "  --complete-crl        one CRL for the whole CA (then at most 1,000,000 certificates)\n"     \
+    "  --crl-max-bytes N     CRL size cap (default 1000000)\n"
+
+static const struct cmd ca_cmds[] = {
+    {"create-root", "revd ca create-root --name NAME --subject /CN=... [options]",
+     "Creates a self-signed root CA.\n  --days N              validity (default 3650)\n" KEY_HELP CRL_HELP
+     "  --path-len N          basicConstraints pathLen (default: none)\n",
+     a_root, run_create, 0, 1},
+    {"create-sub", "revd ca create-sub --name NAME --parent PARENT --subject /CN=... [options]",
+     "Creates a CA signed by PARENT (a CA in DIR).\n"
+     "  --days N              validity (default 1825, never past the parent's notAfter)\n" KEY_HELP CRL_HELP
+     "  --path-len N          basicConstraints pathLen (default 0)\n",
+     a_sub, run_create, 0, 0},
+    {"csr", "revd ca csr --name NAME --subject /CN=... [--key K] [CRL options]",
+     "Creates the key of a CA whose parent is outside revd and prints its CSR.\n" KEY_HELP CRL_HELP,
+     a_csr, run_csr, 0, 1},
+    {"import", "revd ca import --name NAME --cert FILE --chain FILE",
+     "Installs the certificate an outside parent signed for a pending CA.\n"
+     "  --cert FILE           the CA certificate (PEM or DER)\n"
+     "  --chain FILE          the parent's chain, PEM, ending in its root\n",
+     a_caimport, run_import_ca, 0, 0},
+    {"list", "revd ca list [--json]", "Lists the CAs in DIR.\n", a_list, run_list, 0, 0},
+    {"show", "revd ca show NAME [--json]", "Shows one CA: state, key, validity, counts, revocation settings.\n",
+     a_list, run_show, 1, 0},
+    {"disable", "revd ca disable NAME", "Stops a CA issuing; it still publishes status.\n", a_none,
+     run_disable, 1, 0},
+    {"enable", "revd ca enable NAME", "Lets a disabled CA issue again.\n", a_none, run_enable, 1, 0},
+    {NULL, NULL, NULL, NULL, NULL, 0, 0},
+};
+
+static const struct cmd top_cmds[] = {
+    {"issue", "revd issue --ca NAME --csr FILE [options]",
+     "Issues a certificate from a CSR and prints it (PEM).\n"
+     "  --template T          end-entity (default), server, client, code-signing, email,\n"
+     "                        ocsp-signing, sub-ca, passthrough\n"
+     "  --days N | --hours N  validity (default 90 days)\n"
+     "  --san LIST            DNS:x,IP:y,email:z,URI:u (default: the CSR's)\n"
+     "  --idempotency-key K   the same key and request give the same certificate\n"
+     "  --chain               also print the issuing CA and its parents (not the root)\n"
+     "  --path-len N          pathLen of a sub-ca certificate (default 0)\n",
+     a_issue, run_issue, 0, 0},
+    {"revoke", "revd revoke --ca NAME --serial HEX [--reason R] [--invalidity-date TIME]",
+     "Revokes a certificate. R: unspecified (default), keyCompromise, cACompromise,\n"
+     "affiliationChanged, superseded, cessationOfOperation, certificateHold,\n"
+     "privilegeWithdrawn, aACompromise. Only certificateHold can be undone (revd unhold).\n",
+     a_revoke, run_revoke, 0, 0},
+    {"unhold", "revd unhold --ca NAME --serial HEX", "Releases a certificateHold.\n", a_serial, run_unhold, 0, 0},
+    {"status", "revd status --ca NAME --serial HEX",
+     "Prints good, revoked or unknown, then the details and the CRL partition.\n", a_serial, run_status, 0, 0},
+    {"report", "revd report --ca NAME [--format csv|json] [--since TIME]",
+     "Lists every certificate issued, imported or revoked (since TIME).\n", a_report, run_report, 0, 0},
+    {"import", "revd import --ca NAME --file F.csv",
+     "Bulk-loads another CA's inventory: serial,not_after,status[,revocation_time,reason[,cdp]]\n"
+     "(status good|revoked|hold; optional header line). Checked whole before writing.\n",
+     a_import, run_import, 0, 0},
+    {NULL, NULL, NULL, NULL, NULL, 0, 0},
+};
+
+static const struct option long_opts[] = {
+    {"help", no_argument, NULL, O_HELP},
+    {"dir", required_argument, NULL, O_DIR},
+    {"name", required_argument, NULL, O_NAME},
+    {"subject", required_argument, NULL, O_SUBJECT},
+    {"key", required_argument, NULL, O_KEY},
+    {"days", required_argument, NULL, O_DAYS},
+    {"hours", required_argument, NULL, O_HOURS},
+    {"base-url", required_argument, NULL, O_BASE_URL},
+    {"partition-size", required_argument, NULL, O_PSIZE},
+    {"complete-crl", no_argument, NULL, O_COMPLETE},
+    {"crl-max-bytes", required_argument, NULL, O_MAXB},
+    {"parent", required_argument, NULL, O_PARENT},
+    {"path-len", required_argument, NULL, O_PATHLEN},
+    {"cert", required_argument, NULL, O_CERT},
+    {"chain", optional_argument, NULL, O_CHAIN},
+    {"json", no_argument, NULL, O_JSON},
+    {"ca", required_argument, NULL, O_CA},
+    {"csr", required_argument, NULL, O_CSR},
+    {"template", required_argument, NULL, O_TEMPLATE},
+    {"san", required_argument, NULL, O_SAN},
+    {"idempotency-key", required_argument, NULL, O_IDEM},
+    {"serial", required_argument, NULL, O_SERIAL},
+    {"reason", required_argument, NULL, O_REASON},
+    {"invalidity-date", required_argument, NULL, O_INVALIDITY},
+    {"format", required_argument, NULL, O_FORMAT},
+    {"since", required_argument, NULL, O_SINCE},
+    {"file", required_argument, NULL, O_FILE},
+    {NULL, 0, NULL, 0},
+};
+
+static const char *opt_name(int id) {
+    for (const struct option *o = long_opts; o->name; o++)
+        if (o->val == id) return o->name;
+    return "?";
+}
+
+static int parse_long(const char *s, long *out) {
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno != 0 || end == s || *end != '\0') return 0;
+    *out = v;
+    return 1;
+}
+
+const char *cli_dir_from_args(int argc, char **argv) {
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0) break;
+        if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc) return argv[i + 1];
+        if (strncmp(argv[i], "--dir=", 6) == 0) return argv[i] + 6;
+    }
+    const char *env = getenv("REVD_DIR");
+    return env && *env ? env : "./revd-data";
+}
+
+static void print_cmd_help(FILE *f, const struct cmd *c) {
+    fprintf(f, "usage: %s [--dir DIR]\n\n%s  --dir DIR             the data directory (default $REVD_DIR, else ./revd-data)\n",
+            c->usage, c->help);
+}
+
+__attribute__((format(printf, 3, 4))) static int usage_error(struct cli *cli, const struct cmd *c, const char *what, ...) {
+    va_list ap;
+    va_start(ap, what);
+    fprintf(cli->err, "revd: ");
+    vfprintf(cli->err, what, ap);
+    va_end(ap);
+    fprintf(cli->err, "\nusage: %s (see --help)\n", c->usage);
+    return 2;
+}
+
+static int allowed(const struct cmd *c, int id) {
+    if (id == O_HELP || id == O_DIR) return 1;
+    for (const int *a = c->allowed; *a; a++)
+        if (*a == id) return 1;
+    return 0;
+}
+
+static int run_cmd(struct cli *cli, const struct cmd *c, int argc, char **argv) {
+    struct opts o;
+    memset(&o, 0, sizeof(o));
+    o.path_len = -1;
+    o.dir = cli_dir_from_args(argc, argv);
+    optind = 0;
+    opterr = 0;
+    int id;
+    while ((id = getopt_long(argc, argv, ":", long_opts, NULL)) != -1) {
+        if (id == '?') return usage_error(cli, c, "unknown option '%s'", argv[optind - 1]);
+        if (id == ':') return usage_error(cli, c, "option '%s' needs a value", argv[optind - 1]);
+        if (!allowed(c, id)) return usage_error(cli, c, "option --%s does not apply here", opt_name(id));
+        long *num = NULL;
+        switch (id) {
+        case O_HELP: print_cmd_help(cli->out, c); return 0;
+        case O_DIR: o.dir = optarg; break;
+        case O_NAME: o.name = optarg; break;
+        case O_SUBJECT: o.subject = optarg; break;
+        case O_KEY: o.key = optarg; break;
+        case O_DAYS: num = &o.days; o.days_set = 1; break;
+        case O_HOURS: num = &o.hours; o.hours_set = 1; break;
+        case O_BASE_URL: o.base_url = optarg; break;
+        case O_PSIZE: num = &o.psize; break;
+        case O_COMPLETE: o.complete = 1; break;
+        case O_MAXB: num = &o.maxb; break;
+        case O_PARENT: o.parent = optarg; break;
+        case O_PATHLEN: num = &o.path_len; break;
+        case O_CERT: o.cert = optarg; break;
+        case O_CHAIN:
+            /* `ca import --chain FILE`; `issue --chain` is a flag. */
+            if (c->run == run_import_ca) {
+                if (optarg == NULL && optind < argc) optarg = argv[optind++];
+                o.chain = optarg;
+            } else if (optarg != NULL) {
+                return usage_error(cli, c, "--chain takes no value here");
+            } else {
+                o.with_chain = 1;
+            }
+            break;
+        case O_JSON: o.json = 1; break;
+        case O_CA: o.ca = optarg; break;
+        case O_CSR: o.csr = optarg; break;
+        case O_TEMPLATE: o.template_name = optarg; break;
+        case O_SAN: o.san = optarg; break;
+        case O_IDEM: o.idem = optarg; break;
+        case O_SERIAL: o.serial = optarg; break;
+        case O_REASON: o.reason = optarg; break;
+        case O_INVALIDITY: o.invalidity = optarg; break;
+        case O_FORMAT: o.format = optarg; break;
+        case O_SINCE: o.since = optarg; break;
+        case O_FILE: o.file = optarg; break;
+        }
+        if (num != NULL && !parse_long(optarg, num))
+            return usage_error(cli, c, "--%s needs a whole number", opt_name(id));
+    }
+    const char *pos = NULL;
+    if (c->needs_positional) {
+        if (optind >= argc) return usage_error(cli, c, "missing the CA name%s", "");
+        pos = argv[optind++];
+    }
+    if (optind < argc) return usage_error(cli, c, "unexpected argument '%s'", argv[optind]);
+    /* Required options. */
+    const int *a = c->allowed;
+    for (; *a; a++) {
+        const char *v = NULL;
+        int required = 1;
+        switch (*a) {
+        case O_NAME: v = o.name; break;
+        case O_SUBJECT: v = o.subject; break;
+        case O_PARENT: v = o.parent; break;
+        case O_CERT: v = o.cert; break;
+        case O_CA: v = o.ca; break;
+        case O_CSR: v = o.csr; break;
+        case O_SERIAL: v = o.serial; break;
+        case O_FILE: v = o.file; break;
+        case O_CHAIN: required = c->run == run_import_ca; v = o.chain; break;
+        default: required = 0;
+        }
+        if (required && v == NULL) return usage_error(cli, c, "missing --%s", opt_name(*a));
+    }
+    return c->run(cli, &o, pos);
+}
+
+void cli_usage(FILE *f) {
+    fputs("usage: revd COMMAND [options] [--dir DIR]\n"
+          "\n"
+          "revd: a certificate authority that publishes revocation status (OCSP, CRLs).\n"
+          "DIR holds the index, keys and certificates (default $REVD_DIR, else ./revd-data).\n"
+          "\n"
+          "CAs:\n"
+          "  ca create-root    create a self-signed root CA\n"
+          "  ca create-sub     create a CA signed by a CA in DIR\n"
+          "  ca csr            create a CA key and CSR for a parent outside revd\n"
+          "  ca import         install the certificate an outside parent signed\n"
+          "  ca list | show NAME | disable NAME | enable NAME\n"
+          "Certificates:\n"
+          "  issue             issue a certificate from a CSR\n"
+          "  revoke            revoke a certificate (RFC 5280 reasons)\n"
+          "  unhold            release a certificateHold\n"
+          "  status            good, revoked or unknown, and the CRL partition\n"
+          "  report            every certificate, as CSV or JSON\n"
+          "  import            bulk-load another CA's inventory (CSV)\n"
+          "Running:\n"
+          "  demo              create a demo CA in ./demo and show how to use it\n"
+          "  serve             hold DIR and answer the commands above over DIR/revd.sock\n"
+          "\n"
+          "revd COMMAND --help describes a command. Exit status: 0 done, 1 failed, 2 usage error.\n",
+          f);
+}
+
+int cli_run(struct cli *cli, int argc, char **argv) {
+    if (argc < 1) {
+        cli_usage(cli->err);
+        return 2;
+    }
+    const struct cmd *table = top_cmds;
+    const char *word = argv[0];
+    if (strcmp(word, "--help") == 0 || strcmp(word, "-h") == 0 || strcmp(word, "help") == 0) {
+        cli_usage(cli->out);
+        return 0;
+    }
+    if (strcmp(word, "demo") == 0) return demo_run(cli, argc, argv);
+    if (strcmp(word, "ca") == 0) {
+        if (argc < 2 || strcmp(argv[1], "--help") == 0) {
+            FILE *f = argc < 2 ? cli->err : cli->out;
+            fputs("usage: revd ca create-root|create-sub|csr|import|list|show|disable|enable [options]\n"
+                  "revd ca SUBCOMMAND --help describes one.\n", f);
+            return argc < 2 ? 2 : 0;
+        }
+        table = ca_cmds;
+        word = argv[1];
+        argc--;
+        argv++;
+    }
+    for (const struct cmd *c = table; c->name; c++)
+        if (strcmp(c->name, word) == 0) return run_cmd(cli, c, argc, argv);
+    fprintf(cli->err, "revd: unknown command '%s%s%.60s' (see revd --help)\n",
+            table == ca_cmds ? "ca " : "", "", word);
+    return 2;
+}

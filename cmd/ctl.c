@@ -1,0 +1,240 @@
+/* ctl: the Unix socket DIR/revd.sock through which the command line reaches
+ * a running `revd serve` (RocksDB has one writer: the server).
+ *
+ * Request:  u32 length (big-endian), then JSON {"argv":[...],"cwd":"..."},
+ *           at most CTL_MAX_REQUEST bytes.
+ * Response: frames of u8 kind ('o' stdout, 'e' stderr, 'x' exit status in
+ *           one byte), u32 length, payload; 'x' is the last.
+ * The socket is mode 0600 and the server also checks the peer's uid. */
+#include "cmd/cli.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "ca/ca.h"
+
+#define CTL_MAX_REQUEST (64 * 1024)
+#define CTL_MAX_ARGS 64
+#define CTL_READ_TIMEOUT_S 10
+
+static int sock_path(const char *dir, struct sockaddr_un *sa) {
+    memset(sa, 0, sizeof(*sa));
+    sa->sun_family = AF_UNIX;
+    int n = snprintf(sa->sun_path, sizeof(sa->sun_path), "%s/%s", dir, CTL_SOCKET_NAME);
+    return n > 0 && (size_t)n < sizeof(sa->sun_path);
+}
+
+static int write_all(int fd, const void *p, size_t len) {
+    const uint8_t *b = p;
+    while (len > 0) {
+        ssize_t n = send(fd, b, len, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return 0;
+        b += n;
+        len -= (size_t)n;
+    }
+    return 1;
+}
+
+static int read_all(int fd, void *p, size_t len) {
+    uint8_t *b = p;
+    while (len > 0) {
+        ssize_t n = read(fd, b, len);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return 0;
+        b += n;
+        len -= (size_t)n;
+    }
+    return 1;
+}
+
+static int send_frame(int fd, char kind, const void *p, size_t len) {
+    uint8_t h[5] = {(uint8_t)kind, (uint8_t)(len >> 24), (uint8_t)(len >> 16), (uint8_t)(len >> 8),
+                    (uint8_t)len};
+    return write_all(fd, h, 5) && (len == 0 || write_all(fd, p, len));
+}
+
+int ctl_forward(const char *dir, int argc, char **argv) {
+    struct sockaddr_un sa;
+    if (!sock_path(dir, &sa)) return -1;
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+        close(fd);
+        return -1;
+    }
+    json_t *args = json_array();
+    for (int i = 0; i < argc; i++) json_array_append_new(args, json_string(argv[i]));
+    char cwd[PATH_MAX];
+    if (getcwd(cwd, sizeof(cwd)) == NULL) cwd[0] = '\0';
+    json_t *req = json_pack("{s:o,s:s}", "argv", args, "cwd", cwd);
+    char *s = json_dumps(req, JSON_COMPACT);
+    json_decref(req);
+    size_t len = strlen(s);
+    uint8_t h[4] = {(uint8_t)(len >> 24), (uint8_t)(len >> 16), (uint8_t)(len >> 8), (uint8_t)len};
+    int ok = write_all(fd, h, 4) && write_all(fd, s, len);
+    free(s);
+    int status = -1;
+    uint8_t buf[65536];
+    while (ok) {
+        uint8_t fh[5];
+        if (!read_all(fd, fh, 5)) break;
+        uint32_t n = (uint32_t)fh[1] << 24 | (uint32_t)fh[2] << 16 | (uint32_t)fh[3] << 8 | fh[4];
+        if (fh[0] == 'x') {
+            if (n == 1 && read_all(fd, buf, 1)) status = buf[0];
+            break;
+        }
+        FILE *to = fh[0] == 'e' ? stderr : stdout;
+        while (n > 0) {
+            size_t chunk = n < sizeof(buf) ? n : sizeof(buf);
+            if (!read_all(fd, buf, chunk)) {
+                ok = 0;
+                break;
+            }
+            fwrite(buf, 1, chunk, to);
+            n -= (uint32_t)chunk;
+        }
+    }
+    close(fd);
+    fflush(stdout);
+    if (status < 0) {
+        fprintf(stderr, "revd: the server on %s/%s closed the connection before answering; "
+                        "check its log\n", dir, CTL_SOCKET_NAME);
+        return 1;
+    }
+    return status;
+}
+
+/* A FILE whose writes become frames on the socket. */
+struct frame_sink {
+    int fd;
+    char kind;
+    int broken;
+};
+
+static ssize_t sink_write(void *cookie, const char *buf, size_t size) {
+    struct frame_sink *s = cookie;
+    if (s->broken || !send_frame(s->fd, s->kind, buf, size)) {
+        s->broken = 1;
+        return -1;
+    }
+    return (ssize_t)size;
+}
+
+static volatile sig_atomic_t stopping;
+static void on_signal(int sig) { stopping = sig; }
+
+static void handle(struct ca_core *core, int fd) {
+    struct ucred cred;
+    socklen_t cl = sizeof(cred);
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) != 0 ||
+        (cred.uid != geteuid() && cred.uid != 0)) {
+        static const char msg[] = "revd: permission denied: only the owner of DIR may use this socket\n";
+        send_frame(fd, 'e', msg, sizeof(msg) - 1);
+        uint8_t st = 1;
+        send_frame(fd, 'x', &st, 1);
+        return;
+    }
+    struct timeval tv = {CTL_READ_TIMEOUT_S, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    uint8_t h[4];
+    if (!read_all(fd, h, 4)) return;
+    uint32_t len = (uint32_t)h[0] << 24 | (uint32_t)h[1] << 16 | (uint32_t)h[2] << 8 | h[3];
+    if (len == 0 || len > CTL_MAX_REQUEST) return;
+    char *body = malloc(len);
+    if (body == NULL || !read_all(fd, body, len)) {
+        free(body);
+        return;
+    }
+    json_error_t je;
+    json_t *req = json_loadb(body, len, 0, &je);
+    free(body);
+    json_t *args = json_object_get(req, "argv");
+    const char *cwd = json_string_value(json_object_get(req, "cwd"));
+    size_t n = json_array_size(args);
+    struct frame_sink so = {fd, 'o', 0}, se = {fd, 'e', 0};
+    cookie_io_functions_t io = {.write = sink_write};
+    FILE *out = fopencookie(&so, "w", io);
+    FILE *err = fopencookie(&se, "w", io);
+    int status = 2;
+    if (req == NULL || !json_is_array(args) || n == 0 || n > CTL_MAX_ARGS || cwd == NULL) {
+        fprintf(err, "revd: malformed request on the control socket\n");
+    } else {
+        char *argv[CTL_MAX_ARGS + 1];
+        int ok = 1;
+        for (size_t i = 0; i < n; i++) {
+            const char *a = json_string_value(json_array_get(args, i));
+            if (a == NULL) ok = 0;
+            argv[i] = (char *)a;
+        }
+        argv[n] = NULL;
+        if (ok && (strcmp(argv[0], "serve") == 0 || strcmp(argv[0], "demo") == 0)) {
+            fprintf(err, "revd: '%s' cannot run through a running server\n", argv[0]);
+        } else if (ok) {
+            struct cli cli = {.out = out, .err = err, .cwd = cwd, .core = core, .forwarded = 1};
+            status = cli_run(&cli, (int)n, argv);
+        }
+    }
+    fclose(out);
+    fclose(err);
+    json_decref(req);
+    uint8_t st = (uint8_t)status;
+    send_frame(fd, 'x', &st, 1);
+}
+
+int ctl_serve(struct ca_core *core, const char *dir, FILE *err) {
+    struct sockaddr_un sa;
+    if (!sock_path(dir, &sa)) {
+        fprintf(err, "revd: %s: path too long for a Unix socket\n", dir);
+        return 1;
+    }
+    /* A socket file left by a server that died is removed; one that answers
+     * belongs to a live server. */
+    int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (probe >= 0 && connect(probe, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+        close(probe);
+        fprintf(err, "revd: another revd serve already answers on %s\n", sa.sun_path);
+        return 1;
+    }
+    if (probe >= 0) close(probe);
+    unlink(sa.sun_path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    mode_t old = umask(0177);
+    int b = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+    umask(old);
+    if (fd < 0 || b != 0 || chmod(sa.sun_path, 0600) != 0 || listen(fd, 64) != 0) {
+        fprintf(err, "revd: %s: cannot listen: %s\n", sa.sun_path, strerror(errno));
+        if (fd >= 0) close(fd);
+        return 1;
+    }
+    struct sigaction act = {0};
+    act.sa_handler = on_signal;
+    sigaction(SIGTERM, &act, NULL);
+    sigaction(SIGINT, &act, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    fprintf(err, "revd: serving %s on %s\n", dir, sa.sun_path);
+    fflush(err);
+    while (!stopping) {
+        struct pollfd p = {fd, POLLIN, 0};
+        int r = poll(&p, 1, 1000);
+        if (r <= 0) continue;
+        int c = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+        if (c < 0) continue;
+        handle(core, c);
+        close(c);
+    }
+    close(fd);
+    unlink(sa.sun_path);
+    fprintf(err, "revd: stopped (signal %d)\n", (int)stopping);
+    return 0;
+}

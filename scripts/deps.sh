@@ -1,0 +1,27 @@
+#!/bin/sh
+# scripts/deps.sh run|test: installs the Debian packages revd needs (run) or
+# its test suite needs (test), only those missing. Needs root (or sudo) when
+# anything is missing; says what to install otherwise.
+set -e
+RUN_PKGS="build-essential pkg-config libssl-dev openssl librocksdb-dev libevent-dev liburing-dev libzstd-dev libjansson-dev"
+TEST_PKGS="$RUN_PKGS libcmocka-dev clang gnutls-bin python3 python3-cryptography faketime"
+case "$1" in
+  run) want="$RUN_PKGS" ;;
+  test) want="$TEST_PKGS" ;;
+  *) echo "usage: scripts/deps.sh run|test" >&2; exit 2 ;;
+esac
+missing=""
+for p in $want; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+echo "revd: installing Debian packages:$missing"
+SUDO=""
+if [ "$(id -u)" != 0 ]; then
+  if command -v sudo >/dev/null; then SUDO=sudo; else
+    echo "revd: need root to install:$missing (run: apt-get install$missing)" >&2; exit 1
+  fi
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
