@@ -245,17 +245,24 @@ static struct ca *ca_from_json(const struct ca_core *c, json_t *j, struct rerr *
     return ca;
 }
 
-int core_put_ca(struct ca_core *c, struct store_batch *b, const struct ca *ca) {
+char *core_ca_encode(const struct ca *ca, uint8_t key[1 + CA_NAME_MAX], size_t *key_len) {
     json_t *j = ca_to_json(ca);
-    if (j == NULL) return 0;
+    if (j == NULL) return NULL;
     char *s = json_dumps(j, JSON_COMPACT);
     json_decref(j);
-    if (s == NULL) return 0;
-    uint8_t key[1 + CA_NAME_MAX];
     key[0] = K_CA;
     size_t nl = strlen(ca->name);
     memcpy(key + 1, ca->name, nl);
-    store_batch_put(b, key, 1 + nl, s, strlen(s));
+    *key_len = 1 + nl;
+    return s;
+}
+
+int core_put_ca(struct ca_core *c, struct store_batch *b, const struct ca *ca) {
+    uint8_t key[1 + CA_NAME_MAX];
+    size_t kl;
+    char *s = core_ca_encode(ca, key, &kl);
+    if (s == NULL) return 0;
+    store_batch_put(b, key, kl, s, strlen(s));
     free(s);
     uint8_t meta[] = "mnext_ca_id";
     uint8_t v[4];
@@ -264,8 +271,8 @@ int core_put_ca(struct ca_core *c, struct store_batch *b, const struct ca *ca) {
     return 1;
 }
 
-void core_oplog(struct ca_core *c, struct store_batch *b, const char *op, const char *ca,
-                const uint8_t *serial, size_t slen, json_t *params, const char *result) {
+char *core_oplog_encode(struct ca_core *c, uint8_t key[9], const char *op, const char *ca,
+                        const uint8_t *serial, size_t slen, json_t *params, const char *result) {
     char when[21];
     rtime_format(rtime_now(), when);
     char hex[2 * (HEX_SERIAL_MAX + 1) + 1] = "";
@@ -278,9 +285,15 @@ void core_oplog(struct ca_core *c, struct store_batch *b, const char *op, const 
     char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
     if (s == NULL) abort(); /* only out of memory gets here */
-    uint8_t key[9];
     key[0] = K_OPLOG;
     put_u64(key + 1, c->oplog_seq);
+    return s;
+}
+
+void core_oplog(struct ca_core *c, struct store_batch *b, const char *op, const char *ca,
+                const uint8_t *serial, size_t slen, json_t *params, const char *result) {
+    uint8_t key[9];
+    char *s = core_oplog_encode(c, key, op, ca, serial, slen, params, result);
     store_batch_put(b, key, 9, s, strlen(s));
     free(s);
 }

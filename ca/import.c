@@ -1,11 +1,17 @@
 /* Bulk import of another CA's inventory, so that revd publishes its
- * revocation status. Two passes over the mapped file: check every line (and
- * that no serial repeats, in the file or in the CA), then write in large
- * batches, the last one synced. */
+ * revocation status.
+ *
+ * One pass parses and checks every line into a compact row table (about 48
+ * bytes a row); the table is sorted by serial (a repeated serial is then a
+ * neighbour), and written as sorted SST files that RocksDB ingests in one
+ * atomic step together with the CA record and the operations-log record: a
+ * crash or an error leaves the index as it was, never half an import. */
 #include "ca/internal.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,13 +22,26 @@
 
 #include "ca/csvrow.h"
 #include "common/reason.h"
-#include "common/rtime.h"
 #include "common/urls.h"
 
-#define IMPORT_BATCH_ROWS 50000
-/* Caps what one import may hold: rows and distinct imported CDPs. */
+/* Caps on what one import may hold: rows, and distinct imported CDPs. */
 #define IMPORT_MAX_ROWS 200000000ULL
-#define IMPORT_MAX_CDPS 100000
+#define IMPORT_MAX_CDPS 10000
+
+struct irow {
+    uint8_t serial[HEX_SERIAL_MAX + 1];
+    uint8_t slen, status, reason;
+    uint32_t part; /* partition; or, before the CDPs are resolved, cdp index + 1 */
+    uint32_t line; /* for messages; saturates */
+    uint8_t has_cdp;
+    int64_t not_after, revoked_at;
+};
+
+struct cdps {
+    char **uri;
+    uint32_t *part;
+    size_t num;
+};
 
 static double now_sec(void) {
     struct timespec ts;
@@ -30,42 +49,61 @@ static double now_sec(void) {
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* Open-addressing set of serial fingerprints; each slot remembers the line
- * so that a collision is settled by comparing the real serials. */
-struct seen {
-    uint64_t *fp;
-    uint64_t *off; /* offset of the line in the file, +1 (0: empty) */
-    size_t mask;
-};
-
-static uint64_t fingerprint(const uint8_t *s, size_t n) {
-    uint64_t h = 1469598103934665603ULL ^ n;
-    for (size_t i = 0; i < n; i++) h = (h ^ s[i]) * 1099511628211ULL;
-    return h ^ (h >> 29);
+static int cmp_serial(const void *a, const void *b) {
+    const struct irow *x = a, *y = b;
+    if (x->slen != y->slen) return x->slen < y->slen ? -1 : 1;
+    return memcmp(x->serial, y->serial, x->slen);
 }
 
-/* One line at a time over the mapped file. */
-struct lines {
-    const char *p, *end;
-    uint64_t lineno;
+static int cmp_part_serial(const void *a, const void *b) {
+    const struct irow *x = *(const struct irow *const *)a, *y = *(const struct irow *const *)b;
+    if (x->part != y->part) return x->part < y->part ? -1 : 1;
+    return cmp_serial(x, y);
+}
+
+static int cmp_str(const void *a, const void *b) {
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static long cdp_index(struct cdps *t, const char *uri, size_t len) {
+    for (size_t i = 0; i < t->num; i++)
+        if (strlen(t->uri[i]) == len && memcmp(t->uri[i], uri, len) == 0) return (long)i;
+    if (t->num >= IMPORT_MAX_CDPS) return -1;
+    char **u = realloc(t->uri, (t->num + 1) * sizeof(*u));
+    if (u == NULL) abort();
+    t->uri = u;
+    t->uri[t->num] = strndup(uri, len);
+    return (long)t->num++;
+}
+
+/* Temporary SST files under DIR/import.tmp, removed whatever happens. */
+struct ssts {
+    char dir[PATH_MAX];
+    char *paths[8];
+    size_t num;
 };
 
-static int next_line(struct lines *l, const char **line, size_t *len, uint64_t *off, const char *base) {
-    while (l->p < l->end) {
-        const char *nl = memchr(l->p, '\n', (size_t)(l->end - l->p));
-        const char *stop = nl ? nl : l->end;
-        const char *s = l->p;
-        size_t n = (size_t)(stop - s);
-        if (n > 0 && s[n - 1] == '\r') n--;
-        l->p = nl ? nl + 1 : l->end;
-        l->lineno++;
-        if (n == 0) continue;
-        *line = s;
-        *len = n;
-        *off = (uint64_t)(s - base);
-        return 1;
+static struct store_sst *sst_begin(struct ca_core *c, struct ssts *s, const char *tag, struct rerr *e) {
+    char path[PATH_MAX + 16];
+    snprintf(path, sizeof(path), "%s/%s.sst", s->dir, tag);
+    struct store_sst *w;
+    if (!store_sst_open(c->st, path, &w, e)) return NULL;
+    s->paths[s->num++] = strdup(path);
+    return w;
+}
+
+static int sst_end(struct store_sst *w, struct rerr *e) {
+    int ok = store_sst_finish(w, e);
+    store_sst_free(w);
+    return ok;
+}
+
+static void ssts_cleanup(struct ssts *s) {
+    for (size_t i = 0; i < s->num; i++) {
+        unlink(s->paths[i]);
+        free(s->paths[i]);
     }
-    return 0;
+    if (s->dir[0]) rmdir(s->dir);
 }
 
 int ca_import_csv(struct ca_core *c, const char *name, const char *path, FILE *progress,
@@ -73,8 +111,12 @@ int ca_import_csv(struct ca_core *c, const char *name, const char *path, FILE *p
     int fd = -1, ok = 0;
     char *map = NULL;
     size_t size = 0;
-    struct seen seen = {0};
-    struct store_batch *b = NULL;
+    struct irow *rows = NULL;
+    struct irow **revoked = NULL;
+    struct cdps cdps = {0};
+    struct ssts ssts = {0};
+    struct store_sst *w = NULL;
+    char *ca_json = NULL, *op_json = NULL;
     json_t *params = json_pack("{s:s}", "file", path);
     double t0 = now_sec();
     memset(out, 0, sizeof(*out));
@@ -103,226 +145,332 @@ int ca_import_csv(struct ca_core *c, const char *name, const char *path, FILE *p
     }
     madvise(map, size, MADV_SEQUENTIAL);
 
-    /* Pass 1: every line checked, rows counted. */
-    struct lines l = {map, map + size, 0};
-    const char *line;
-    size_t len;
-    uint64_t off, rows = 0;
-    struct csvrow row;
-    int first = 1;
-    while (next_line(&l, &line, &len, &off, map)) {
-        if (first && csvrow_is_header(line, len)) {
-            first = 0;
-            continue;
-        }
-        first = 0;
+    /* Parse and check every line; bind rows to partitions in file order. */
+    size_t cap = 0, n = 0;
+    uint64_t lineno = 0, slots = ca->slots;
+    const char *p = map, *end = map + size;
+    double last_report = t0;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *stop = nl ? nl : end;
+        const char *line = p;
+        size_t len = (size_t)(stop - line);
+        if (len > 0 && line[len - 1] == '\r') len--;
+        p = nl ? nl + 1 : end;
+        lineno++;
+        if (len == 0 || (lineno == 1 && csvrow_is_header(line, len))) continue;
+        struct csvrow row;
         struct rerr why;
         if (!csvrow_parse(line, len, &row, &why)) {
-            rerr_set(e, "%s:%llu: %s; nothing was imported", path, (unsigned long long)l.lineno, why.msg);
+            rerr_set(e, "%s:%llu: %s; nothing was imported", path, (unsigned long long)lineno, why.msg);
             goto out;
         }
-        if (++rows > IMPORT_MAX_ROWS) {
-            rerr_set(e, "%s: more than %llu rows; split the file", path, (unsigned long long)IMPORT_MAX_ROWS);
-            goto out;
+        if (n == cap) {
+            if (n >= IMPORT_MAX_ROWS) {
+                rerr_set(e, "%s: more than %llu rows; split the file", path, (unsigned long long)IMPORT_MAX_ROWS);
+                goto out;
+            }
+            cap = cap ? cap * 2 : 65536;
+            struct irow *r = realloc(rows, cap * sizeof(*r));
+            if (r == NULL) {
+                rerr_set(e, "out of memory for %zu rows", cap);
+                goto out;
+            }
+            rows = r;
         }
-    }
-    if (rows == 0) {
-        rerr_set(e, "%s: no rows", path);
-        goto out;
-    }
-    size_t cap = 16;
-    while (cap < rows * 2) cap <<= 1;
-    seen.fp = calloc(cap, sizeof(uint64_t));
-    seen.off = calloc(cap, sizeof(uint64_t));
-    if (seen.fp == NULL || seen.off == NULL) {
-        rerr_set(e, "out of memory for %llu rows", (unsigned long long)rows);
-        goto out;
-    }
-    seen.mask = cap - 1;
-    /* Pass 1b: no serial twice in the file, none already in the CA. */
-    int check_index = ca->issued + ca->imported > 0;
-    l = (struct lines){map, map + size, 0};
-    first = 1;
-    while (next_line(&l, &line, &len, &off, map)) {
-        if (first && csvrow_is_header(line, len)) {
-            first = 0;
-            continue;
-        }
-        first = 0;
-        csvrow_parse(line, len, &row, NULL);
-        uint64_t h = fingerprint(row.serial, row.serial_len);
-        size_t i = (size_t)h & seen.mask;
-        for (; seen.off[i] != 0; i = (i + 1) & seen.mask) {
-            if (seen.fp[i] != h) continue;
-            struct csvrow other;
-            const char *ol = map + seen.off[i] - 1;
-            const char *oe = memchr(ol, '\n', size - (seen.off[i] - 1));
-            size_t olen = oe ? (size_t)(oe - ol) : size - (seen.off[i] - 1);
-            if (olen > 0 && ol[olen - 1] == '\r') olen--;
-            csvrow_parse(ol, olen, &other, NULL);
-            if (other.serial_len == row.serial_len && memcmp(other.serial, row.serial, row.serial_len) == 0) {
-                rerr_set(e, "%s:%llu: serial %.*s appears twice in the file; nothing was imported", path,
-                         (unsigned long long)l.lineno, (int)strcspn(line, ","), line);
+        struct irow *r = &rows[n++];
+        memcpy(r->serial, row.serial, row.serial_len);
+        r->slen = (uint8_t)row.serial_len;
+        r->status = row.status == CSVROW_GOOD ? CERT_GOOD : CERT_REVOKED;
+        r->reason = (uint8_t)row.reason;
+        r->not_after = row.not_after;
+        r->revoked_at = row.revoked_at;
+        r->line = lineno > UINT32_MAX ? UINT32_MAX : (uint32_t)lineno;
+        r->has_cdp = row.cdp != NULL;
+        if (row.cdp != NULL) {
+            long i = cdp_index(&cdps, row.cdp, row.cdp_len);
+            if (i < 0) {
+                rerr_set(e, "%s:%llu: more than %d distinct CDPs", path, (unsigned long long)lineno, IMPORT_MAX_CDPS);
+                goto out;
+            }
+            r->part = (uint32_t)i;
+        } else if (ca->complete_crl) {
+            if (slots >= CA_COMPLETE_CRL_MAX) {
+                rerr_set(e, "%s:%llu: CA %s publishes one complete CRL and holds at most %d certificates",
+                         path, (unsigned long long)lineno, ca->name, CA_COMPLETE_CRL_MAX);
+                goto out;
+            }
+            r->part = 0;
+            slots++;
+        } else {
+            r->part = (uint32_t)(slots++ / ca->partition_size);
+            if (r->part >= URLS_PART_EXTERNAL) {
+                rerr_set(e, "%s:%llu: CA %s has used every partition number", path,
+                         (unsigned long long)lineno, ca->name);
                 goto out;
             }
         }
-        seen.fp[i] = h;
-        seen.off[i] = off + 1;
-        if (check_index) {
+        if (progress && (n & 0xfffff) == 0 && now_sec() - last_report >= 2.0) {
+            last_report = now_sec();
+            fprintf(progress, "revd: %s: %zu rows read (%.0f%%)\n", path, n, 100.0 * (double)(p - map) / (double)size);
+            fflush(progress);
+        }
+    }
+    if (n == 0) {
+        rerr_set(e, "%s: no rows", path);
+        goto out;
+    }
+    uint64_t first_slot = ca->slots;
+
+    /* A serial twice in the file, or one the CA already has, refuses it all. */
+    qsort(rows, n, sizeof(*rows), cmp_serial);
+    for (size_t i = 1; i < n; i++) {
+        if (cmp_serial(&rows[i - 1], &rows[i]) == 0) {
+            char hex[2 * (HEX_SERIAL_MAX + 1) + 1];
+            hex_encode(rows[i].serial, rows[i].slen, hex);
+            rerr_set(e, "%s: serial %s is on lines %u and %u; nothing was imported", path, hex,
+                     rows[i - 1].line < rows[i].line ? rows[i - 1].line : rows[i].line,
+                     rows[i - 1].line < rows[i].line ? rows[i].line : rows[i - 1].line);
+            goto out;
+        }
+    }
+    if (ca->issued + ca->imported > 0) {
+        for (size_t i = 0; i < n; i++) {
             uint8_t key[KEY_MAX];
-            size_t kl = key_cert(key, ca->id, row.serial, row.serial_len);
+            size_t kl = key_cert(key, ca->id, rows[i].serial, rows[i].slen);
             uint8_t *v;
             size_t vl;
             int r = store_get(c->st, key, kl, &v, &vl, e);
             if (r < 0) goto out;
             if (r == 1) {
                 free(v);
-                rerr_set(e, "%s:%llu: CA %s already has serial %.*s; nothing was imported", path,
-                         (unsigned long long)l.lineno, ca->name, (int)strcspn(line, ","), line);
+                char hex[2 * (HEX_SERIAL_MAX + 1) + 1];
+                hex_encode(rows[i].serial, rows[i].slen, hex);
+                rerr_set(e, "%s:%u: CA %s already has serial %s; nothing was imported", path, rows[i].line,
+                         ca->name, hex);
                 goto out;
             }
         }
     }
-    free(seen.fp);
-    free(seen.off);
-    seen.fp = NULL;
-    seen.off = NULL;
-    if (progress) fprintf(progress, "revd: %s: %llu rows checked in %.1f s; writing\n", path,
-                          (unsigned long long)rows, now_sec() - t0);
-
-    /* Pass 2: write. Batches go unsynced; the last is synced, which makes
-     * every earlier one durable too (one WAL, written in order). */
-    b = store_batch_new();
-    uint64_t slots = ca->slots, written = 0, revoked = 0, held = 0;
-    uint32_t last_part = UINT32_MAX;
+    /* Imported CDPs: the partition they already have, or a new one. */
     uint32_t next_ext = ca->next_ext_part;
-    l = (struct lines){map, map + size, 0};
-    first = 1;
-    double last_report = now_sec();
-    while (next_line(&l, &line, &len, &off, map)) {
-        if (first && csvrow_is_header(line, len)) {
-            first = 0;
-            continue;
+    cdps.part = calloc(cdps.num + 1, sizeof(uint32_t));
+    char **new_uris = calloc(cdps.num + 1, sizeof(char *));
+    size_t num_new = 0;
+    for (size_t i = 0; i < cdps.num; i++) {
+        uint8_t ukey[1 + 4 + CSVROW_MAX_CDP];
+        size_t ul = strlen(cdps.uri[i]);
+        ukey[0] = K_EXTCDP;
+        put_u32(ukey + 1, ca->id);
+        memcpy(ukey + 5, cdps.uri[i], ul);
+        uint8_t *v;
+        size_t vl;
+        int got = store_get(c->st, ukey, 5 + ul, &v, &vl, e);
+        if (got < 0) {
+            free(new_uris);
+            goto out;
         }
-        first = 0;
-        csvrow_parse(line, len, &row, NULL);
-        struct crec r = {0};
-        r.flags = CREC_F_IMPORTED;
-        r.not_after = row.not_after;
-        r.status = row.status == CSVROW_GOOD ? CERT_GOOD : CERT_REVOKED;
-        r.reason = (uint8_t)row.reason;
-        r.revoked_at = row.revoked_at;
-        memcpy(r.template_name, "import", 7);
-        uint8_t key[KEY_MAX];
-        size_t kl;
-        if (row.cdp != NULL) {
-            /* An imported CDP gets its own partition, found by its URI. */
-            uint8_t ukey[1 + 4 + CSVROW_MAX_CDP];
-            ukey[0] = K_EXTCDP;
-            put_u32(ukey + 1, ca->id);
-            memcpy(ukey + 5, row.cdp, row.cdp_len);
-            uint8_t *v;
-            size_t vl;
-            int got = store_get(c->st, ukey, 5 + row.cdp_len, &v, &vl, e);
-            if (got < 0) goto out;
-            if (got == 1) {
-                r.partition = vl == 4 ? get_u32(v) : URLS_PART_EXTERNAL;
-                free(v);
-            } else {
-                if (next_ext >= IMPORT_MAX_CDPS) {
-                    rerr_set(e, "%s:%llu: more than %d distinct CDPs", path, (unsigned long long)l.lineno,
-                             IMPORT_MAX_CDPS);
-                    goto out;
-                }
-                r.partition = URLS_PART_EXTERNAL + next_ext++;
-                uint8_t pv[4];
-                put_u32(pv, r.partition);
-                /* Written at once (unsynced) so later rows find it. */
-                struct store_batch *ub = store_batch_new();
-                store_batch_put(ub, ukey, 5 + row.cdp_len, pv, 4);
-                kl = key_part(key, ca->id, r.partition);
-                store_batch_put(ub, key, kl, row.cdp, row.cdp_len);
-                int wok = store_write(c->st, ub, 0, e);
-                store_batch_free(ub);
-                if (!wok) goto out;
-            }
-        } else if (ca->complete_crl) {
-            if (slots >= CA_COMPLETE_CRL_MAX) {
-                rerr_set(e, "%s:%llu: CA %s publishes one complete CRL and holds at most %d certificates",
-                         path, (unsigned long long)l.lineno, ca->name, CA_COMPLETE_CRL_MAX);
+        if (got == 1) {
+            cdps.part[i] = vl == 4 ? get_u32(v) : URLS_PART_EXTERNAL;
+            free(v);
+        } else {
+            if (next_ext >= IMPORT_MAX_CDPS) {
+                free(new_uris);
+                rerr_set(e, "%s: CA %s would have more than %d imported CDPs", path, ca->name, IMPORT_MAX_CDPS);
                 goto out;
             }
-            r.partition = 0;
-            slots++;
-        } else {
-            r.partition = (uint32_t)(slots / ca->partition_size);
-            slots++;
-        }
-        if (r.partition != last_part && r.partition < URLS_PART_EXTERNAL) {
-            char url[256];
-            core_partition_url(ca, r.partition, url);
-            kl = key_part(key, ca->id, r.partition);
-            store_batch_put(b, key, kl, url, strlen(url));
-            last_part = r.partition;
-        }
-        uint8_t rec[CREC_FIXED + 1 + 6 + 4];
-        uint8_t *enc;
-        size_t el;
-        if (!crec_encode(&r, &enc, &el) || el > sizeof(rec)) abort();
-        kl = key_cert(key, ca->id, row.serial, row.serial_len);
-        store_batch_put(b, key, kl, enc, el);
-        free(enc);
-        if (r.status == CERT_REVOKED) {
-            uint8_t v[REV_VALUE_LEN];
-            rev_value_encode(&r, v);
-            kl = key_revoked(key, ca->id, r.partition, row.serial, row.serial_len);
-            store_batch_put(b, key, kl, v, sizeof(v));
-            if (r.reason == REASON_CERTIFICATE_HOLD) held++;
-            else revoked++;
-        }
-        written++;
-        if (store_batch_count(b) >= IMPORT_BATCH_ROWS) {
-            if (!store_write(c->st, b, 0, e)) goto out;
-            store_batch_clear(b);
-            double t = now_sec();
-            if (progress && t - last_report >= 2.0) {
-                fprintf(progress, "revd: %s: %llu of %llu rows written (%.0f%%)\n", path,
-                        (unsigned long long)written, (unsigned long long)rows, 100.0 * written / rows);
-                last_report = t;
-            }
+            cdps.part[i] = URLS_PART_EXTERNAL + next_ext++;
+            new_uris[num_new++] = cdps.uri[i];
         }
     }
-    uint64_t old_slots = ca->slots, old_imported = ca->imported, old_revoked = ca->revoked,
-             old_held = ca->held;
-    uint32_t old_next = ca->next_ext_part;
-    ca->slots = slots;
-    ca->imported += written;
-    ca->revoked += revoked;
-    ca->held += held;
-    ca->next_ext_part = next_ext;
-    core_put_ca(c, b, ca);
-    json_object_set_new(params, "rows", json_integer((json_int_t)written));
-    json_object_set_new(params, "revoked", json_integer((json_int_t)(revoked + held)));
-    core_oplog(c, b, "import", ca->name, NULL, 0, params, "ok");
-    params = NULL;
-    if (!store_write(c->st, b, 1, e)) {
-        ca->slots = old_slots;
-        ca->imported = old_imported;
-        ca->revoked = old_revoked;
-        ca->held = old_held;
-        ca->next_ext_part = old_next;
+    size_t num_revoked = 0;
+    uint64_t num_held = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (rows[i].has_cdp) rows[i].part = cdps.part[rows[i].part];
+        if (rows[i].status == CERT_REVOKED) {
+            num_revoked++;
+            if (rows[i].reason == REASON_CERTIFICATE_HOLD) num_held++;
+        }
+    }
+    if (progress) {
+        fprintf(progress, "revd: %s: %zu rows checked in %.1f s; writing\n", path, n, now_sec() - t0);
+        fflush(progress);
+    }
+
+    /* The SST files, one per key prefix (their ranges cannot overlap). */
+    snprintf(ssts.dir, sizeof(ssts.dir), "%s/import.tmp.%ld", c->dir, (long)getpid());
+    if (mkdir(ssts.dir, 0700) != 0) {
+        rerr_set(e, "%s: cannot create: %s", ssts.dir, strerror(errno));
+        ssts.dir[0] = '\0';
+        free(new_uris);
         goto out;
     }
-    out->rows = written;
-    out->revoked = revoked + held;
+    /* 'a': the CA record with its new counters. */
+    struct ca saved = *ca;
+    ca->slots = slots;
+    ca->imported += n;
+    ca->revoked += num_revoked - num_held;
+    ca->held += num_held;
+    ca->next_ext_part = next_ext;
+    uint8_t akey[1 + CA_NAME_MAX];
+    size_t akl;
+    ca_json = core_ca_encode(ca, akey, &akl);
+    ca->slots = saved.slots;
+    ca->imported = saved.imported;
+    ca->revoked = saved.revoked;
+    ca->held = saved.held;
+    ca->next_ext_part = saved.next_ext_part;
+    if (ca_json == NULL || (w = sst_begin(c, &ssts, "a", e)) == NULL ||
+        !store_sst_put(w, akey, akl, ca_json, strlen(ca_json), e) || !sst_end(w, e)) {
+        w = NULL;
+        free(new_uris);
+        goto out;
+    }
+    /* 'o': the operations-log record. */
+    json_object_set_new(params, "rows", json_integer((json_int_t)n));
+    json_object_set_new(params, "revoked", json_integer((json_int_t)num_revoked));
+    uint8_t okey[9];
+    uint64_t seq_before = c->oplog_seq;
+    op_json = core_oplog_encode(c, okey, "import", ca->name, NULL, 0, params, "ok");
+    params = NULL;
+    if ((w = sst_begin(c, &ssts, "o", e)) == NULL || !store_sst_put(w, okey, 9, op_json, strlen(op_json), e) ||
+        !sst_end(w, e)) {
+        w = NULL;
+        c->oplog_seq = seq_before;
+        free(new_uris);
+        goto out;
+    }
+    /* 'p': every partition the rows are bound to, with its CDP. */
+    uint8_t key[KEY_MAX];
+    char url[URLS_MAX];
+    if ((w = sst_begin(c, &ssts, "p", e)) == NULL) goto fail_sst;
+    if (slots > first_slot) {
+        uint32_t last_part = ca->complete_crl ? 0 : (uint32_t)((slots - 1) / ca->partition_size);
+        uint32_t first_part = ca->complete_crl ? 0 : (uint32_t)(first_slot / ca->partition_size);
+        for (uint32_t pt = first_part; pt <= last_part; pt++) {
+            core_partition_url(ca, pt, url);
+            size_t kl = key_part(key, ca->id, pt);
+            if (!store_sst_put(w, key, kl, url, strlen(url), e)) goto fail_sst;
+        }
+    }
+    for (uint32_t x = ca->next_ext_part; x < next_ext; x++) {
+        const char *u = NULL;
+        for (size_t i = 0; i < cdps.num; i++)
+            if (cdps.part[i] == URLS_PART_EXTERNAL + x) u = cdps.uri[i];
+        size_t kl = key_part(key, ca->id, URLS_PART_EXTERNAL + x);
+        if (u == NULL || !store_sst_put(w, key, kl, u, strlen(u), e)) goto fail_sst;
+    }
+    if (slots == first_slot && next_ext == ca->next_ext_part) {
+        /* No partition record to write: an SST needs at least one key. */
+        store_sst_free(w);
+        w = NULL;
+        unlink(ssts.paths[--ssts.num]);
+        free(ssts.paths[ssts.num]);
+    } else if (!sst_end(w, e)) {
+        w = NULL;
+        goto fail_sst;
+    }
+    w = NULL;
+    /* 'r': the revocation entries, by partition then serial. */
+    if (num_revoked > 0) {
+        revoked = malloc(num_revoked * sizeof(*revoked));
+        if (revoked == NULL) {
+            rerr_set(e, "out of memory");
+            goto fail_sst;
+        }
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++)
+            if (rows[i].status == CERT_REVOKED) revoked[k++] = &rows[i];
+        qsort(revoked, num_revoked, sizeof(*revoked), cmp_part_serial);
+        if ((w = sst_begin(c, &ssts, "r", e)) == NULL) goto fail_sst;
+        for (size_t i = 0; i < num_revoked; i++) {
+            struct crec cr = {.revoked_at = revoked[i]->revoked_at, .reason = revoked[i]->reason};
+            uint8_t v[REV_VALUE_LEN];
+            rev_value_encode(&cr, v);
+            size_t kl = key_revoked(key, ca->id, revoked[i]->part, revoked[i]->serial, revoked[i]->slen);
+            if (!store_sst_put(w, key, kl, v, sizeof(v), e)) goto fail_sst;
+        }
+        if (!sst_end(w, e)) {
+            w = NULL;
+            goto fail_sst;
+        }
+        w = NULL;
+    }
+    /* 'u': the new imported CDPs, by URI. */
+    if (num_new > 0) {
+        qsort(new_uris, num_new, sizeof(char *), cmp_str);
+        if ((w = sst_begin(c, &ssts, "u", e)) == NULL) goto fail_sst;
+        for (size_t i = 0; i < num_new; i++) {
+            uint8_t ukey[1 + 4 + CSVROW_MAX_CDP];
+            size_t ul = strlen(new_uris[i]);
+            ukey[0] = K_EXTCDP;
+            put_u32(ukey + 1, ca->id);
+            memcpy(ukey + 5, new_uris[i], ul);
+            uint32_t pt = 0;
+            for (size_t j = 0; j < cdps.num; j++)
+                if (cdps.uri[j] == new_uris[i]) pt = cdps.part[j];
+            uint8_t v[4];
+            put_u32(v, pt);
+            if (!store_sst_put(w, ukey, 5 + ul, v, 4, e)) goto fail_sst;
+        }
+        if (!sst_end(w, e)) {
+            w = NULL;
+            goto fail_sst;
+        }
+        w = NULL;
+    }
+    /* 'x': the certificate records, by serial. */
+    if ((w = sst_begin(c, &ssts, "x", e)) == NULL) goto fail_sst;
+    for (size_t i = 0; i < n; i++) {
+        struct crec cr = {0};
+        cr.flags = CREC_F_IMPORTED;
+        cr.status = rows[i].status;
+        cr.reason = rows[i].reason;
+        cr.partition = rows[i].part;
+        cr.not_after = rows[i].not_after;
+        cr.revoked_at = rows[i].revoked_at;
+        memcpy(cr.template_name, "import", 7);
+        uint8_t rec[CREC_FIXED + 1 + 6 + 4];
+        size_t rl = sizeof(rec);
+        uint8_t *enc;
+        if (!crec_encode(&cr, &enc, &rl)) abort();
+        memcpy(rec, enc, rl);
+        free(enc);
+        size_t kl = key_cert(key, ca->id, rows[i].serial, rows[i].slen);
+        if (!store_sst_put(w, key, kl, rec, rl, e)) goto fail_sst;
+    }
+    if (!sst_end(w, e)) {
+        w = NULL;
+        goto fail_sst;
+    }
+    w = NULL;
+    if (!store_ingest(c->st, (const char *const *)ssts.paths, ssts.num, e)) goto fail_sst;
+    free(new_uris);
+    ca->slots = slots;
+    ca->imported += n;
+    ca->revoked += num_revoked - num_held;
+    ca->held += num_held;
+    ca->next_ext_part = next_ext;
+    out->rows = n;
+    out->revoked = num_revoked;
     out->seconds = now_sec() - t0;
     ok = 1;
+    goto out;
+fail_sst:
+    free(new_uris);
+    c->oplog_seq = seq_before;
 out:
     if (!ok) core_oplog_failure(c, "import", name, NULL, 0, params, e);
     else json_decref(params);
-    store_batch_free(b);
-    free(seen.fp);
-    free(seen.off);
+    store_sst_free(w);
+    ssts_cleanup(&ssts);
+    free(ca_json);
+    free(op_json);
+    free(revoked);
+    free(rows);
+    for (size_t i = 0; i < cdps.num; i++) free(cdps.uri[i]);
+    free(cdps.uri);
+    free(cdps.part);
     if (map != NULL) munmap(map, size);
     if (fd >= 0) close(fd);
     return ok;

@@ -125,6 +125,12 @@ int core_put_ca(struct ca_core *c, struct store_batch *b, const struct ca *ca);
 void core_oplog(struct ca_core *c, struct store_batch *b, const char *op, const char *ca,
                 const uint8_t *serial, size_t slen, json_t *params, const char *result);
 
+/* core_oplog_encode is core_oplog's record: it fills key and returns the
+ * malloc'd JSON value (takes params). core_ca_encode likewise for a CA record. */
+char *core_oplog_encode(struct ca_core *c, uint8_t key[9], const char *op, const char *ca,
+                        const uint8_t *serial, size_t slen, json_t *params, const char *result);
+char *core_ca_encode(const struct ca *ca, uint8_t key[1 + CA_NAME_MAX], size_t *key_len);
+
 /* core_oplog_failure writes a failed operation's record on its own. */
 void core_oplog_failure(struct ca_core *c, const char *op, const char *ca, const uint8_t *serial,
                         size_t slen, json_t *params, const struct rerr *why);
@@ -178,6 +184,15 @@ X509 *certbuild_sign(const struct certbuild *b, struct rerr *e);
 
 /* subject_parse reads "/CN=x/O=y" into a new X509_NAME (caller frees). */
 X509_NAME *subject_parse(const char *s, struct rerr *e);
+
+/* csr_parse_check parses a CSR (PEM or DER, at most 64 KiB), checks its key
+ * (RSA 2048..16384, EC P-256/P-384/P-521, Ed25519) and its self-signature.
+ * Returns the request (caller frees) and sets *is_rsa, or NULL with e set. */
+X509_REQ *csr_parse_check(const uint8_t *p, size_t len, int *is_rsa, struct rerr *e);
+
+/* san_parse reads "DNS:x,IP:y,email:z,URI:u" (at most 100 names) into new
+ * GENERAL_NAMES (caller frees), or NULL with e set. */
+GENERAL_NAMES *san_parse(const char *s, struct rerr *e);
 
 /* x509_pem returns a malloc'd PEM string of x. */
 char *x509_pem(X509 *x);

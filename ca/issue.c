@@ -114,8 +114,7 @@ static int san_value_ok(const char *v, int dns) {
     return 1;
 }
 
-/* parse_san reads "DNS:x,IP:y,email:z,URI:u". */
-static GENERAL_NAMES *parse_san(const char *s, struct rerr *e) {
+GENERAL_NAMES *san_parse(const char *s, struct rerr *e) {
     GENERAL_NAMES *gens = sk_GENERAL_NAME_new_null();
     char *copy = strdup(s);
     char *save = NULL;
@@ -183,6 +182,15 @@ static STACK_OF(X509_EXTENSION) *passthrough_exts(X509_REQ *req, struct rerr *e)
     }
     sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
     return out;
+}
+
+X509_REQ *csr_parse_check(const uint8_t *p, size_t len, int *is_rsa, struct rerr *e) {
+    X509_REQ *req = parse_csr(p, len, e);
+    if (req != NULL && !check_csr_key(req, is_rsa, e)) {
+        X509_REQ_free(req);
+        req = NULL;
+    }
+    return req;
 }
 
 static GENERAL_NAMES *csr_san(X509_REQ *req) {
@@ -302,12 +310,11 @@ int ca_issue(struct ca_core *c, const struct ca_issue_params *p, char **out_pem,
             goto out_quiet;
         }
     }
-    req = parse_csr(p->csr, p->csr_len, e);
-    if (req == NULL) goto out;
     int is_rsa = 0;
-    if (!check_csr_key(req, &is_rsa, e)) goto out;
+    req = csr_parse_check(p->csr, p->csr_len, &is_rsa, e);
+    if (req == NULL) goto out;
     if (p->san != NULL) {
-        if ((san = parse_san(p->san, e)) == NULL) goto out;
+        if ((san = san_parse(p->san, e)) == NULL) goto out;
     } else {
         san = csr_san(req);
     }

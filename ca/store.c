@@ -186,3 +186,69 @@ void store_iter_free(struct store_iter *it) {
     free(it->prefix);
     free(it);
 }
+
+struct store_sst {
+    rocksdb_envoptions_t *env;
+    rocksdb_sstfilewriter_t *w;
+};
+
+int store_sst_open(struct store *st, const char *path, struct store_sst **out, struct rerr *e) {
+    struct store_sst *w = calloc(1, sizeof(*w));
+    if (w == NULL) return rerr_set(e, "out of memory");
+    w->env = rocksdb_envoptions_create();
+    w->w = rocksdb_sstfilewriter_create(w->env, st->opts);
+    char *err = NULL;
+    rocksdb_sstfilewriter_open(w->w, path, &err);
+    if (err != NULL) {
+        rerr_set(e, "%s: cannot create a bulk-load file: %s", path, err);
+        free(err);
+        store_sst_free(w);
+        return 0;
+    }
+    *out = w;
+    return 1;
+}
+
+int store_sst_put(struct store_sst *w, const void *k, size_t kl, const void *v, size_t vl,
+                  struct rerr *e) {
+    char *err = NULL;
+    rocksdb_sstfilewriter_put(w->w, k, kl, v, vl, &err);
+    if (err != NULL) {
+        rerr_set(e, "bulk-load file: %s", err);
+        free(err);
+        return 0;
+    }
+    return 1;
+}
+
+int store_sst_finish(struct store_sst *w, struct rerr *e) {
+    char *err = NULL;
+    rocksdb_sstfilewriter_finish(w->w, &err);
+    if (err != NULL) {
+        rerr_set(e, "bulk-load file: %s", err);
+        free(err);
+        return 0;
+    }
+    return 1;
+}
+
+void store_sst_free(struct store_sst *w) {
+    if (w == NULL) return;
+    rocksdb_sstfilewriter_destroy(w->w);
+    rocksdb_envoptions_destroy(w->env);
+    free(w);
+}
+
+int store_ingest(struct store *st, const char *const *paths, size_t n, struct rerr *e) {
+    rocksdb_ingestexternalfileoptions_t *o = rocksdb_ingestexternalfileoptions_create();
+    rocksdb_ingestexternalfileoptions_set_move_files(o, 1);
+    char *err = NULL;
+    rocksdb_ingest_external_file(st->db, paths, n, o, &err);
+    rocksdb_ingestexternalfileoptions_destroy(o);
+    if (err != NULL) {
+        rerr_set(e, "index bulk load failed: %s", err);
+        free(err);
+        return 0;
+    }
+    return 1;
+}

@@ -52,4 +52,16 @@ int store_iter_next(struct store_iter *it, const uint8_t **k, size_t *kl, const 
 int store_iter_last(struct store_iter *it, const uint8_t **k, size_t *kl);
 void store_iter_free(struct store_iter *it);
 
+/* Bulk loading: sorted SST files, ingested atomically (all or none).
+ * store_sst_open starts a file at path; keys must be put in ascending byte
+ * order. store_ingest moves n finished files into the database in one
+ * atomic step; their key ranges must not overlap each other. */
+struct store_sst;
+int store_sst_open(struct store *st, const char *path, struct store_sst **out, struct rerr *e);
+int store_sst_put(struct store_sst *w, const void *k, size_t kl, const void *v, size_t vl,
+                  struct rerr *e);
+int store_sst_finish(struct store_sst *w, struct rerr *e);
+void store_sst_free(struct store_sst *w);
+int store_ingest(struct store *st, const char *const *paths, size_t n, struct rerr *e);
+
 #endif

@@ -8,6 +8,8 @@
 #   REVD_BIN      the binary to test (default: build/rel/revd under the repo root)
 #   REVD_TIMEOUT  seconds one revd command may take (default 60)
 #   KEEP_TMP=1    keep the temporary directory (its path is printed) for debugging
+#   KEEP_GOING=1  report every failed check instead of stopping at the first
+#                 (for triage; later failures may follow from earlier ones)
 #
 # A test exits 0 on pass, 1 on fail (one `FAIL: test: [step] message` line on
 # stdout, then the failing command's output), 77 on skip with the reason.
@@ -57,10 +59,15 @@ fail() {
         echo "  stdout (first 20 lines):"; printf '%s\n' "$OUT" | head -20 | sed 's/^/    /'
         echo "  stderr (first 20 lines):"; printf '%s\n' "$ERR" | head -20 | sed 's/^/    /'
     fi
+    if [ "${KEEP_GOING:-0}" = 1 ]; then FAILED=1; return 1; fi
     exit 1
 }
+FAILED=0
 
-pass() { echo "PASS: $TEST_NAME"; exit 0; }
+pass() {
+    [ "$FAILED" = 0 ] || { echo "FAIL: $TEST_NAME (KEEP_GOING: see above)"; exit 1; }
+    echo "PASS: $TEST_NAME"; exit 0
+}
 
 # ---------------------------------------------------------------- running
 # `revd ARGS...` runs the binary under test (a function, so run_ok revd ... works).
@@ -226,11 +233,11 @@ create_sub() {
 verify_chain() {
     local o
     if [ -n "$2" ]; then
-        o=$(openssl verify -CAfile "$1" -untrusted "$2" "$3" 2>&1)
+        o=$(openssl verify -CAfile "$1" -untrusted "$2" "$3" 2>&1) ||
+            fail "openssl verify -CAfile $1 -untrusted $2 $3 failed: $o"
     else
-        o=$(openssl verify -CAfile "$1" "$3" 2>&1)
+        o=$(openssl verify -CAfile "$1" "$3" 2>&1) || fail "openssl verify -CAfile $1 $3 failed: $o"
     fi
-    [ $? -eq 0 ] || fail "openssl verify -CAfile $1 ${2:+-untrusted $2 }$3 failed: $o"
 }
 
 # ---------------------------------------------------------------- index state

@@ -208,7 +208,7 @@ run_ok revd ca show s1
 text_show=$OUT
 run_ok revd ca show s1 --json
 json_ok "$OUT" 'isinstance(j, dict) and j.get("name") == "s1"'
-json_ok "$OUT" 'all(k in j or k.replace("-", "_") in j for k in "'"$(echo $SHOW_KEYS)"'".split())'
+json_ok "$OUT" 'all(k in j or k.replace("-", "_") in j for k in "'"${SHOW_KEYS//$'\n'/ }"'".split())'
 json_ok "$OUT" 'str(j.get("parent")) == "r1" and str(j.get("key")) == "ec-p256"'
 json_ok "$OUT" 'str(j.get("not-after", j.get("not_after"))) == "'"$(kv not-after "$text_show")"'"'
 

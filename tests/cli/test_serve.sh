@@ -38,7 +38,7 @@ stop_server() {
     kill -"$1" "$SRV" 2>/dev/null || fail "revd serve died before it was signalled"
     local i
     for i in $(seq 100); do
-        kill -0 "$SRV" 2>/dev/null || { wait "$SRV" 2>/dev/null; SRV=""; return 0; }
+        kill -0 "$SRV" 2>/dev/null || { wait "$SRV" 2>/dev/null; BG_PIDS=${BG_PIDS/ $SRV/}; SRV=""; return 0; }
         sleep 0.1
     done
     LAST_CMD=""

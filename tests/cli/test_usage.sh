@@ -13,29 +13,29 @@ done
 
 step "revd CMD --help"
 # command, then options its help must mention
-while read -r cmd opts; do
+while IFS="|" read -r cmd opts; do
     run_ok revd $cmd --help
     [ -n "$OUT" ] || fail "revd $cmd --help printed nothing on stdout"
     for o in $opts; do
         assert_contains "$OUT" "$o" "revd $cmd --help"
     done
 done <<'EOF'
-issue --ca --csr --template --days --hours --san --idempotency-key --chain
-revoke --ca --serial --reason --invalidity-date
-unhold --ca --serial
-status --ca --serial
-report --ca --format --since
-import --ca --file
-demo --dir
-serve --dir
-ca create-root --name --subject --key --days --base-url --partition-size --complete-crl --crl-max-bytes
-ca create-sub --name --parent --subject --path-len
-ca csr --name --subject
-ca import --name --cert --chain
-ca list --json
-ca show --json
-ca disable
-ca enable
+issue|--ca --csr --template --days --hours --san --idempotency-key --chain
+revoke|--ca --serial --reason --invalidity-date
+unhold|--ca --serial
+status|--ca --serial
+report|--ca --format --since
+import|--ca --file
+demo|--dir
+serve|--dir
+ca create-root|--name --subject --key --days --base-url --partition-size --complete-crl --crl-max-bytes
+ca create-sub|--name --parent --subject --path-len
+ca csr|--name --subject
+ca import|--name --cert --chain
+ca list|--json
+ca show|--json
+ca disable|
+ca enable|
 EOF
 
 create_root r

@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# The whole suite, as the README's test command runs it (make test):
+#   1. release build (-Werror), unit tests (cmocka), integration tests
+#      (tests/cli/test_*.sh against the real binary with real openssl);
+#   2. the same under ASan+UBSan;
+#   3. every fuzz target's corpus replayed under ASan+UBSan (the seeds in
+#      tests/fuzz/corpus/ and the third-party corpora in ../shared/corpora/).
+# Ends with the line "N passed, N failed, N skipped".
+set -u
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+JOBS=${JOBS:-2}
+pass=0; fail=0; skip=0; failed_names=()
+
+note() { printf '\n== %s\n' "$*"; }
+record() { # name rc
+  case "$2" in
+    0) pass=$((pass+1)); printf 'PASS %s\n' "$1" ;;
+    77) skip=$((skip+1)); printf 'SKIP %s\n' "$1" ;;
+    *) fail=$((fail+1)); failed_names+=("$1"); printf 'FAIL %s (exit %s)\n' "$1" "$2" ;;
+  esac
+}
+
+build() { # variant args...
+  local log; log=$(mktemp)
+  if ! make -j"$JOBS" ERR=1 "$@" all unit fuzz-replay >"$log" 2>&1; then
+    cat "$log"; rm -f "$log"; return 1
+  fi
+  rm -f "$log"
+}
+
+run_tier() { # label build-dir
+  local label=$1 dir=$2
+  note "$label: unit tests"
+  for t in "$dir"/tests/test_*; do
+    [ -x "$t" ] || continue
+    "$t"; record "$label unit $(basename "$t")" $?
+  done
+  note "$label: integration tests"
+  for t in tests/cli/test_*.sh; do
+    [ -f "$t" ] || continue
+    local out; out=$(mktemp)
+    REVD_BIN="$ROOT/$dir/revd" timeout 600 bash "$t" >"$out" 2>&1
+    local rc=$?
+    if [ $rc -ne 0 ]; then sed 's/^/    /' "$out" | tail -40; fi
+    rm -f "$out"
+    record "$label cli $(basename "$t" .sh)" $rc
+  done
+}
+
+replay_corpora() { # build-dir
+  local dir=$1
+  note "fuzz corpora replayed under ASan+UBSan"
+  for bin in "$dir"/replay/fuzz_*; do
+    [ -x "$bin" ] || continue
+    local name; name=$(basename "$bin")
+    local dirs=()
+    [ -d "tests/fuzz/corpus/$name" ] && dirs+=("tests/fuzz/corpus/$name")
+    # Third-party corpora each target also eats (tests/fuzz/shared-corpora.txt).
+    if [ -f tests/fuzz/shared-corpora.txt ]; then
+      while read -r target path; do
+        [ "$target" = "$name" ] || continue
+        [ -d "../shared/corpora/$path" ] && dirs+=("../shared/corpora/$path")
+      done < <(grep -v '^#' tests/fuzz/shared-corpora.txt)
+    fi
+    if [ ${#dirs[@]} -eq 0 ]; then record "replay $name (no corpus)" 1; continue; fi
+    local files; files=$(find "${dirs[@]}" -type f | wc -l)
+    find "${dirs[@]}" -type f -print0 | xargs -0 "$bin" >/dev/null 2>"$dir/replay/$name.log"
+    local rc=$?
+    [ $rc -ne 0 ] && tail -30 "$dir/replay/$name.log"
+    record "replay $name ($files inputs)" $rc
+  done
+}
+
+note "release build"
+if build; then
+  run_tier release build/rel
+else
+  record "release build" 1
+fi
+
+note "sanitizer build (address,undefined)"
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+if build SANITIZER=address,undefined; then
+  run_tier asan+ubsan build/san
+  replay_corpora build/san
+else
+  record "sanitizer build" 1
+fi
+
+echo
+if [ $fail -gt 0 ]; then printf 'failed: %s\n' "${failed_names[@]}"; fi
+echo "$pass passed, $fail failed, $skip skipped"
+[ $fail -eq 0 ]
