@@ -163,7 +163,8 @@ void core_ca_free(struct ca *ca);
 
 struct certbuild {
     X509_NAME *subject;
-    EVP_PKEY *pubkey;
+    EVP_PKEY *pubkey;         /* used when spki is NULL */
+    X509_PUBKEY *spki;        /* copied as it is (no re-encoding): the CSR's */
     const uint8_t *serial;
     size_t serial_len;
     int64_t not_before, not_after;
@@ -194,7 +195,9 @@ X509_REQ *csr_parse_check(const uint8_t *p, size_t len, int *is_rsa, struct rerr
  * GENERAL_NAMES (caller frees), or NULL with e set. */
 GENERAL_NAMES *san_parse(const char *s, struct rerr *e);
 
-/* x509_pem returns a malloc'd PEM string of x. */
+/* x509_pem returns a malloc'd PEM string of x; der_to_pem wraps DER
+ * certificate bytes as PEM without parsing them. */
 char *x509_pem(X509 *x);
+char *der_to_pem(const uint8_t *der, size_t len);
 
 #endif

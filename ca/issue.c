@@ -217,14 +217,8 @@ static void request_hash(const struct ca_issue_params *p, uint8_t out[32]) {
 
 static char *cert_output(struct ca *ca, const uint8_t *der, size_t der_len, int with_chain,
                          struct rerr *e) {
-    const uint8_t *q = der;
-    X509 *x = d2i_X509(NULL, &q, (long)der_len);
-    if (x == NULL) {
-        rerr_ssl(e, "index: a stored certificate is damaged");
-        return NULL;
-    }
-    char *pem = x509_pem(x);
-    X509_free(x);
+    char *pem = der_to_pem(der, der_len);
+    if (pem == NULL) rerr_ssl(e, "cannot encode the certificate");
     if (pem == NULL || !with_chain) return pem;
     /* The issuing CA and its parents short of the self-signed root. */
     size_t n = strlen(pem) + strlen(ca->cert_pem) + strlen(ca->chain_pem ? ca->chain_pem : "") + 1;
@@ -393,6 +387,7 @@ int ca_issue(struct ca_core *c, const struct ca_issue_params *p, char **out_pem,
     struct certbuild cb = {
         .subject = subj,
         .pubkey = X509_REQ_get0_pubkey(req),
+        .spki = X509_REQ_get_X509_PUBKEY(req),
         .serial = serial,
         .serial_len = 16,
         .not_before = now,
