@@ -154,4 +154,10 @@ struct ca_import_result {
 int ca_import_csv(struct ca_core *c, const char *ca, const char *path, FILE *progress,
                   struct ca_import_result *out, struct rerr *e);
 
+/* ca_oplog calls cb with every operations-log record (JSON text, len bytes)
+ * from sequence number from_seq on, in order. cb returns 1 to go on. */
+int ca_oplog(struct ca_core *c, uint64_t from_seq,
+             int (*cb)(void *arg, uint64_t seq, const char *json, size_t len), void *arg,
+             struct rerr *e);
+
 #endif

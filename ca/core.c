@@ -507,3 +507,23 @@ int ca_info_get(const struct ca_core *c, const char *name, struct ca_info *out, 
     }
     return rerr_set(e, "no CA named '%.80s' in %s (see: revd ca list)", name, c->dir);
 }
+
+int ca_oplog(struct ca_core *c, uint64_t from_seq,
+             int (*cb)(void *arg, uint64_t seq, const char *json, size_t len), void *arg,
+             struct rerr *e) {
+    uint8_t prefix = K_OPLOG, start[8];
+    put_u64(start, from_seq);
+    struct store_iter *it = store_iter_new(c->st, &prefix, 1, start, 8);
+    const uint8_t *k, *v;
+    size_t kl, vl;
+    int ok = 1;
+    while (store_iter_next(it, &k, &kl, &v, &vl)) {
+        if (kl != 9) {
+            ok = rerr_set(e, "index: a damaged operations-log key");
+            break;
+        }
+        if (!cb(arg, get_u64(k + 1), (const char *)v, vl)) break;
+    }
+    store_iter_free(it);
+    return ok;
+}

@@ -23,13 +23,14 @@
 enum {
     O_HELP = 1000, O_DIR, O_NAME, O_SUBJECT, O_KEY, O_DAYS, O_HOURS, O_BASE_URL, O_PSIZE,
     O_COMPLETE, O_MAXB, O_PARENT, O_PATHLEN, O_CERT, O_CHAIN, O_JSON, O_CA, O_CSR, O_TEMPLATE,
-    O_SAN, O_IDEM, O_SERIAL, O_REASON, O_INVALIDITY, O_FORMAT, O_SINCE, O_FILE,
+    O_SAN, O_IDEM, O_SERIAL, O_REASON, O_INVALIDITY, O_FORMAT, O_SINCE, O_FILE, O_FROM,
 };
 
 struct opts {
     const char *dir, *name, *subject, *key, *base_url, *parent, *cert, *chain, *ca, *csr,
         *template_name, *san, *idem, *serial, *reason, *invalidity, *format, *since, *file;
     long days, hours, psize, maxb, path_len;
+    unsigned long long seq_from;
     int complete, json, with_chain, help, days_set, hours_set;
 };
 
@@ -469,6 +470,25 @@ static int run_import(struct cli *cli, struct opts *o, const char *pos) {
     return 0;
 }
 
+static int log_line(void *arg, uint64_t seq, const char *json, size_t len) {
+    FILE *f = arg;
+    fwrite(json, 1, len, f);
+    fputc('\n', f);
+    return !ferror(f);
+}
+
+static int run_log(struct cli *cli, struct opts *o, const char *pos) {
+    if (o->since != NULL && (o->seq_from = strtoull(o->since, NULL, 10)) == 0 && strcmp(o->since, "0") != 0)
+        return fail(cli, "--from must be a sequence number") + 1;
+    struct ca_core *c;
+    int owned;
+    if (!open_core(cli, o, 0, &c, &owned)) return 1;
+    struct rerr e;
+    int ok = ca_oplog(c, o->seq_from, log_line, cli->out, &e);
+    close_core(c, owned);
+    return ok ? 0 : fail(cli, e.msg);
+}
+
 /* ---- the table ---- */
 
 #define CREATE_OPTS O_NAME, O_SUBJECT, O_KEY, O_DAYS, O_BASE_URL, O_PSIZE, O_COMPLETE, O_MAXB
@@ -483,6 +503,7 @@ static const int a_revoke[] = {O_CA, O_SERIAL, O_REASON, O_INVALIDITY, 0};
 static const int a_serial[] = {O_CA, O_SERIAL, 0};
 static const int a_report[] = {O_CA, O_FORMAT, O_SINCE, 0};
 static const int a_import[] = {O_CA, O_FILE, 0};
+static const int a_log[] = {O_FROM, 0};
 
 #define KEY_HELP "  --key ec-p256|ec-p384|rsa-2048|rsa-3072|rsa-4096   key type (default ec-p256)\n"
 #define CRL_HELP                                                                                   \
@@ -545,6 +566,10 @@ static const struct cmd top_cmds[] = {
      "Bulk-loads another CA's inventory: serial,not_after,status[,revocation_time,reason[,cdp]]\n"
      "(status good|revoked|hold; optional header line). Checked whole before writing.\n",
      a_import, run_import, 0, 0},
+    {"log", "revd log [--from SEQ]",
+     "Prints the operations log, one JSON record per line (seq, time, op, ca, serial,\n"
+     "params, result), from sequence number SEQ (default: the first).\n",
+     a_log, run_log, 0, 0},
     {NULL, NULL, NULL, NULL, NULL, 0, 0},
 };
 
@@ -576,6 +601,7 @@ static const struct option long_opts[] = {
     {"format", required_argument, NULL, O_FORMAT},
     {"since", required_argument, NULL, O_SINCE},
     {"file", required_argument, NULL, O_FILE},
+    {"from", required_argument, NULL, O_FROM},
     {NULL, 0, NULL, 0},
 };
 
@@ -677,6 +703,7 @@ static int run_cmd(struct cli *cli, const struct cmd *c, int argc, char **argv) 
         case O_FORMAT: o.format = optarg; break;
         case O_SINCE: o.since = optarg; break;
         case O_FILE: o.file = optarg; break;
+        case O_FROM: o.since = optarg; break;
         }
         if (num != NULL && !parse_long(optarg, num))
             return usage_error(cli, c, "--%s needs a whole number", opt_name(id));
@@ -728,6 +755,7 @@ void cli_usage(FILE *f) {
           "  status            good, revoked or unknown, and the CRL partition\n"
           "  report            every certificate, as CSV or JSON\n"
           "  import            bulk-load another CA's inventory (CSV)\n"
+          "  log               the operations log (JSON lines)\n"
           "Running:\n"
           "  demo              create a demo CA in ./demo and show how to use it\n"
           "  serve             hold DIR and answer the commands above over DIR/revd.sock\n"
