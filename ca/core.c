@@ -155,7 +155,7 @@ int ca_name_valid(const char *name, struct rerr *e) {
 
 /* CA records as JSON: small, few, and easy to extend. */
 static json_t *ca_to_json(const struct ca *ca) {
-    return json_pack("{s:I,s:s,s:s,s:s,s:s,s:s,s:I,s:b,s:I,s:i,s:i,s:I,s:I,s:I,s:s,s:s?,s:s?,"
+    return json_pack("{s:I,s:s,s:s,s:s,s:s,s:s,s:I,s:b,s:I,s:i,s:i,s:I,s:I,s:I,s:s,s:s*,s:s*,"
                      "s:I,s:I,s:I,s:I,s:I,s:I}",
                      "id", (json_int_t)ca->id, "name", ca->name, "parent", ca->parent, "state",
                      ca_state_name(ca->state), "key", ca_key_type_name(ca->key_type), "base_url",
@@ -276,7 +276,7 @@ char *core_oplog_encode(struct ca_core *c, uint8_t key[9], const char *op, const
     char when[21];
     rtime_format(rtime_now(), when);
     char hex[2 * (HEX_SERIAL_MAX + 1) + 1] = "";
-    if (serial != NULL) hex_encode(serial, slen, hex);
+    if (serial != NULL) hex_encode_serial(serial, slen, hex);
     c->oplog_seq++;
     json_t *j = json_pack("{s:I,s:s,s:s,s:s,s:s?,s:o,s:s}", "seq", (json_int_t)c->oplog_seq,
                           "time", when, "op", op, "ca", ca ? ca : "", "serial",

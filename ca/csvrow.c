@@ -18,6 +18,8 @@ static int field_eq(const char *f, size_t n, const char *word) {
 
 int csvrow_parse(const char *line, size_t len, struct csvrow *out, struct rerr *e) {
     if (len > CSVROW_MAX_LINE) return rerr_set(e, "line longer than %d bytes", CSVROW_MAX_LINE);
+    /* Fields are handed to C-string parsers: a NUL would cut them short. */
+    if (memchr(line, '\0', len) != NULL) return rerr_set(e, "line holds a NUL byte");
     const char *f[MAX_FIELDS];
     size_t fl[MAX_FIELDS];
     size_t num = 0, start = 0;

@@ -227,7 +227,7 @@ int ca_import_csv(struct ca_core *c, const char *name, const char *path, FILE *p
     for (size_t i = 1; i < n; i++) {
         if (cmp_serial(&rows[i - 1], &rows[i]) == 0) {
             char hex[2 * (HEX_SERIAL_MAX + 1) + 1];
-            hex_encode(rows[i].serial, rows[i].slen, hex);
+            hex_encode_serial(rows[i].serial, rows[i].slen, hex);
             rerr_set(e, "%s: serial %s is on lines %u and %u; nothing was imported", path, hex,
                      rows[i - 1].line < rows[i].line ? rows[i - 1].line : rows[i].line,
                      rows[i - 1].line < rows[i].line ? rows[i].line : rows[i - 1].line);
@@ -245,7 +245,7 @@ int ca_import_csv(struct ca_core *c, const char *name, const char *path, FILE *p
             if (r == 1) {
                 free(v);
                 char hex[2 * (HEX_SERIAL_MAX + 1) + 1];
-                hex_encode(rows[i].serial, rows[i].slen, hex);
+                hex_encode_serial(rows[i].serial, rows[i].slen, hex);
                 rerr_set(e, "%s:%u: CA %s already has serial %s; nothing was imported", path, rows[i].line,
                          ca->name, hex);
                 goto out;

@@ -21,7 +21,7 @@ static int load_cert(struct ca_core *c, const struct ca *ca, const uint8_t *seri
     if (got < 0) return -1;
     if (got == 0) {
         char hex[2 * (HEX_SERIAL_MAX + 1) + 1];
-        hex_encode(serial, slen, hex);
+        hex_encode_serial(serial, slen, hex);
         rerr_set(e, "CA %s has no certificate with serial %s", ca->name, hex);
         return 0;
     }

@@ -148,6 +148,7 @@ int store_iter_next(struct store_iter *it, const uint8_t **k, size_t *kl, const 
         rocksdb_iter_seek(it->it, (const char *)it->prefix, it->prefix_len + it->start_len);
         it->started = 1;
     } else {
+        if (!rocksdb_iter_valid(it->it)) return 0; /* past the end already */
         rocksdb_iter_next(it->it);
     }
     if (!in_prefix(it, k, kl)) return 0;

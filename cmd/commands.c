@@ -49,6 +49,12 @@ static int fail(struct cli *cli, const char *msg) {
     return 1;
 }
 
+/* A usage error found after option parsing: exit 2 with a usage line. */
+static int usage_fail(struct cli *cli, const char *msg) {
+    fprintf(cli->err, "revd: %s\nusage: see revd --help\n", msg);
+    return 2;
+}
+
 __attribute__((format(printf, 2, 3))) static int failf(struct cli *cli, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
@@ -93,24 +99,25 @@ static int fill_create(struct cli *cli, struct opts *o, struct ca_create_params 
     p->path_len = (int)o->path_len;
     p->key = CA_KEY_EC_P256;
     if (o->key != NULL && !ca_key_type_parse(o->key, &p->key))
-        return failf(cli, "--key %s: expected ec-p256, ec-p384, rsa-2048, rsa-3072 or rsa-4096", o->key) - 1;
+        return failf(cli, "--key %s: expected ec-p256, ec-p384, rsa-2048, rsa-3072 or rsa-4096", o->key);
     if (o->days_set && (o->days < 1 || o->days > 36500))
-        return fail(cli, "--days must be 1 to 36500") - 1;
+        return fail(cli, "--days must be 1 to 36500");
     p->days = o->days_set ? (int)o->days : 0;
     if (o->psize != 0 && (o->psize < 1 || o->psize > 100000000))
-        return fail(cli, "--partition-size must be 1 to 100000000") - 1;
+        return fail(cli, "--partition-size must be 1 to 100000000");
     p->partition_size = (uint32_t)o->psize;
     if (o->maxb != 0 && (o->maxb < 4096 || o->maxb > 100000000))
-        return fail(cli, "--crl-max-bytes must be 4096 to 100000000") - 1;
+        return fail(cli, "--crl-max-bytes must be 4096 to 100000000");
     p->crl_max_bytes = (uint32_t)o->maxb;
-    if (o->complete && o->psize) return fail(cli, "--partition-size and --complete-crl exclude each other") - 1;
-    if (o->path_len < -1 || o->path_len > 10) return fail(cli, "--path-len must be 0 to 10") - 1;
-    return 1;
+    if (o->complete && o->psize) return usage_fail(cli, "--partition-size and --complete-crl exclude each other");
+    if (o->path_len < -1 || o->path_len > 10) return fail(cli, "--path-len must be 0 to 10");
+    return 0;
 }
 
 static int run_create(struct cli *cli, struct opts *o, const char *pos) {
     struct ca_create_params p;
-    if (!fill_create(cli, o, &p)) return 1;
+    int bad = fill_create(cli, o, &p);
+    if (bad) return bad;
     struct ca_core *c;
     int owned;
     if (!open_core(cli, o, 1, &c, &owned)) return 1;
@@ -127,7 +134,8 @@ static int run_create(struct cli *cli, struct opts *o, const char *pos) {
 
 static int run_csr(struct cli *cli, struct opts *o, const char *pos) {
     struct ca_create_params p;
-    if (!fill_create(cli, o, &p)) return 1;
+    int bad = fill_create(cli, o, &p);
+    if (bad) return bad;
     struct ca_core *c;
     int owned;
     if (!open_core(cli, o, 1, &c, &owned)) return 1;
@@ -265,7 +273,7 @@ static int run_issue(struct cli *cli, struct opts *o, const char *pos) {
     uint8_t *csr = NULL;
     size_t csr_len;
     struct rerr e;
-    if (o->days_set && o->hours_set) return fail(cli, "--days and --hours exclude each other") + 1;
+    if (o->days_set && o->hours_set) return usage_fail(cli, "--days and --hours exclude each other");
     if (o->days_set && (o->days < 1 || o->days > 36500)) return fail(cli, "--days must be 1 to 36500");
     if (o->hours_set && (o->hours < 1 || o->hours > 876000)) return fail(cli, "--hours must be 1 to 876000");
     if (!fs_read_file(resolve(cli, o->csr, buf), 65536, &csr, &csr_len, &e)) return fail(cli, e.msg);
@@ -320,7 +328,7 @@ static int run_revoke(struct cli *cli, struct opts *o, const char *pos) {
     int ok = ca_revoke(c, o->ca, serial, slen, reason, inval, &e);
     if (ok) {
         char hex[2 * (HEX_SERIAL_MAX + 1) + 1];
-        hex_encode(serial, slen, hex);
+        hex_encode_serial(serial, slen, hex);
         fprintf(cli->out, "revoked %s (%s)\n", hex, reason_name(reason));
     }
     close_core(c, owned);
@@ -338,7 +346,7 @@ static int run_unhold(struct cli *cli, struct opts *o, const char *pos) {
     int ok = ca_unhold(c, o->ca, serial, slen, &e);
     if (ok) {
         char hex[2 * (HEX_SERIAL_MAX + 1) + 1];
-        hex_encode(serial, slen, hex);
+        hex_encode_serial(serial, slen, hex);
         fprintf(cli->out, "released %s\n", hex);
     }
     close_core(c, owned);
@@ -358,7 +366,7 @@ static int run_status(struct cli *cli, struct opts *o, const char *pos) {
     close_core(c, owned);
     if (!ok) return fail(cli, e.msg);
     char hex[2 * (HEX_SERIAL_MAX + 1) + 1], t[21];
-    hex_encode(serial, slen, hex);
+    hex_encode_serial(serial, slen, hex);
     if (!s.found) {
         fprintf(cli->out, "unknown\nserial: %s\n", hex);
         return 0;
@@ -403,7 +411,7 @@ static void csv_field(FILE *f, const char *s) {
 static int report_row(void *arg, const struct ca_report_row *r) {
     struct report_state *st = arg;
     char hex[2 * (HEX_SERIAL_MAX + 1) + 1], nb[21] = "", na[21], rt[21] = "";
-    hex_encode(r->serial, r->serial_len, hex);
+    hex_encode_serial(r->serial, r->serial_len, hex);
     if (r->not_before) rtime_format(r->not_before, nb);
     rtime_format(r->not_after, na);
     if (r->revoked) rtime_format(r->revoked_at, rt);
@@ -435,9 +443,9 @@ static int report_row(void *arg, const struct ca_report_row *r) {
 
 static int run_report(struct cli *cli, struct opts *o, const char *pos) {
     struct report_state st = {cli->out, 0, 0};
-    if (o->format == NULL || strcmp(o->format, "csv") == 0) st.json = 0;
+    if (strcmp(o->format, "csv") == 0) st.json = 0;
     else if (strcmp(o->format, "json") == 0) st.json = 1;
-    else return fail(cli, "--format must be csv or json") + 1;
+    else return usage_fail(cli, "--format must be csv or json");
     int64_t since = 0;
     if (o->since != NULL && !rtime_parse(o->since, &since))
         return fail(cli, "--since: expected YYYY-MM-DDTHH:MM:SSZ, YYYY-MM-DD or @SECONDS");
@@ -479,7 +487,7 @@ static int log_line(void *arg, uint64_t seq, const char *json, size_t len) {
 
 static int run_log(struct cli *cli, struct opts *o, const char *pos) {
     if (o->since != NULL && (o->seq_from = strtoull(o->since, NULL, 10)) == 0 && strcmp(o->since, "0") != 0)
-        return fail(cli, "--from must be a sequence number") + 1;
+        return usage_fail(cli, "--from must be a sequence number");
     struct ca_core *c;
     int owned;
     if (!open_core(cli, o, 0, &c, &owned)) return 1;
@@ -560,7 +568,7 @@ static const struct cmd top_cmds[] = {
     {"unhold", "revd unhold --ca NAME --serial HEX", "Releases a certificateHold.\n", a_serial, run_unhold, 0, 0},
     {"status", "revd status --ca NAME --serial HEX",
      "Prints good, revoked or unknown, then the details and the CRL partition.\n", a_serial, run_status, 0, 0},
-    {"report", "revd report --ca NAME [--format csv|json] [--since TIME]",
+    {"report", "revd report --ca NAME --format csv|json [--since TIME]",
      "Lists every certificate issued, imported or revoked (since TIME).\n", a_report, run_report, 0, 0},
     {"import", "revd import --ca NAME --file F.csv",
      "Bulk-loads another CA's inventory: serial,not_after,status[,revocation_time,reason[,cdp]]\n"
@@ -728,6 +736,7 @@ static int run_cmd(struct cli *cli, const struct cmd *c, int argc, char **argv) 
         case O_CSR: v = o.csr; break;
         case O_SERIAL: v = o.serial; break;
         case O_FILE: v = o.file; break;
+        case O_FORMAT: v = o.format; break;
         case O_CHAIN: required = c->run == run_import_ca; v = o.chain; break;
         default: required = 0;
         }
@@ -790,7 +799,7 @@ int cli_run(struct cli *cli, int argc, char **argv) {
     }
     for (const struct cmd *c = table; c->name; c++)
         if (strcmp(c->name, word) == 0) return run_cmd(cli, c, argc, argv);
-    fprintf(cli->err, "revd: unknown command '%s%s%.60s' (see revd --help)\n",
-            table == ca_cmds ? "ca " : "", "", word);
+    fprintf(cli->err, "revd: unknown command '%s%.60s'\nusage: revd COMMAND [options] (see revd --help)\n",
+            table == ca_cmds ? "ca " : "", word);
     return 2;
 }

@@ -49,7 +49,7 @@ static int serial_of(const char *pem, uint8_t *out, size_t *len, char hex[64]) {
     const ASN1_INTEGER *s = X509_get0_serialNumber(x);
     *len = (size_t)s->length;
     memcpy(out, s->data, *len);
-    hex_encode(out, *len, hex);
+    hex_encode_serial(out, *len, hex);
     X509_free(x);
     return 1;
 }

@@ -11,6 +11,14 @@ void hex_encode(const uint8_t *p, size_t len, char *out) {
     out[2 * len] = '\0';
 }
 
+void hex_encode_serial(const uint8_t *p, size_t len, char *out) {
+    if (len > 1 && p[0] == 0 && (p[1] & 0x80)) {
+        p++;
+        len--;
+    }
+    hex_encode(p, len, out);
+}
+
 static int nibble(char c) {
     if (c >= '0' && c <= '9') return c - '0';
     if (c >= 'a' && c <= 'f') return c - 'a' + 10;

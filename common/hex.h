@@ -5,6 +5,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* hex_encode_serial writes a serial's INTEGER content octets as
+ * `openssl x509 -serial` does: without the 0x00 octet that keeps a
+ * top-bit-set value positive. out holds 2*len+1 bytes. */
+void hex_encode_serial(const uint8_t *p, size_t len, char *out);
+
 /* The longest serial RFC 5280 allows: 20 octets. */
 #define HEX_SERIAL_MAX 20
 

@@ -10,6 +10,9 @@
 #include "common/rerr.h"
 
 #define URLS_MAX 256
+/* The longest base URL: what is left of URLS_MAX - 1 after the longest
+ * suffix, "/crl/" + a 64-character CA name + "/4294967295.crl". */
+#define URLS_BASE_MAX (URLS_MAX - 1 - 5 - 64 - 15)
 
 /* The partition that holds the CA certificates a CA issues (its
  * onlyContainsCACerts CRL). */

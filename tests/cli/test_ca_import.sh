@@ -46,11 +46,11 @@ sign() {
 # ------------------------------------------------------------------ ca csr
 step "ca csr"
 create_root own
-run_ok revd ca csr --name ext --subject "/CN=ext/O=Example"
+run_ok revd ca csr --name ext --subject "/CN=ext/O=Example" --base-url http://ext.example.test
 printf '%s\n' "$OUT" >"$T/ext.csr"
 assert_contains "$OUT" "-----BEGIN CERTIFICATE REQUEST-----" "ca csr stdout"
 assert_not_contains "$OUT$ERR" "PRIVATE KEY" "ca csr output"
-o=$(openssl req -in "$T/ext.csr" -noout -verify 2>&1) || fail "the CSR's self-signature does not verify: $o"
+csr_sig_ok "$T/ext.csr" || fail "the CSR's self-signature does not verify"
 assert_eq "$(openssl req -in "$T/ext.csr" -noout -subject -nameopt compat)" "subject=/CN=ext/O=Example" "CSR subject"
 assert_contains "$(openssl req -in "$T/ext.csr" -noout -text)" "prime256v1" "CSR key (default ec-p256)"
 assert_file_mode "$REVD_DIR/keys/ext.key" 600
@@ -63,7 +63,7 @@ assert_eq "$(printf '%s\n' "$OUT" | awk '$1 == "ext" { print $2 }')" pending "li
 run_ok revd ca csr --name ext-rsa --subject /CN=ext-rsa --key rsa-2048
 printf '%s\n' "$OUT" >"$T/ext-rsa.csr"
 assert_contains "$(openssl req -in "$T/ext-rsa.csr" -noout -text)" "Public-Key: (2048 bit)" "CSR with --key rsa-2048"
-openssl req -in "$T/ext-rsa.csr" -noout -verify >/dev/null 2>&1 || fail "rsa CSR self-signature"
+csr_sig_ok "$T/ext-rsa.csr" || fail "rsa CSR self-signature does not verify"
 
 step "a pending CA issues nothing"
 make_csr ee "/CN=ee.example"
@@ -112,7 +112,7 @@ assert_unchanged "$before" own ext
 
 # ------------------------------------------------------------------ the import
 step "import"
-run_ok revd ca import --name ext --cert "$T/ext.pem" --chain "$T/xchain.pem" --base-url http://ext.example.test
+run_ok revd ca import --name ext --cert "$T/ext.pem" --chain "$T/xchain.pem"
 assert_eq "$(fp "$REVD_DIR/ca/ext.pem")" "$(fp "$T/ext.pem")" "DIR/ca/ext.pem"
 assert_eq "$(count_certs "$REVD_DIR/ca/ext-chain.pem")" 2 "certificates in DIR/ca/ext-chain.pem (intermediate, root)"
 awk -v d="$T" '/-----BEGIN CERTIFICATE-----/ { n++ } n { print > (d "/xc-" n ".pem") }' "$REVD_DIR/ca/ext-chain.pem"

@@ -100,11 +100,11 @@ printf '%s\n' "$OUT" | awk '$1 == "o1"' | grep -q . && fail "ca list (\$REVD_DIR
 
 step "default ./revd-data"
 mkdir -p "$T/fresh" && cd "$T/fresh" || fail "cd"
-_run env -u REVD_DIR "$REVD" ca create-root --name d1 --subject /CN=d1
+_run env -u REVD_DIR timeout -k 5 "$REVD_TIMEOUT" "$REVD" ca create-root --name d1 --subject /CN=d1
 [ "$RC" -eq 0 ] || fail "create-root without --dir or \$REVD_DIR"
 [ -s "$T/fresh/revd-data/ca/d1.pem" ] || fail "without --dir or \$REVD_DIR, DIR/ca/d1.pem is not under ./revd-data"
 assert_file_mode "$T/fresh/revd-data/keys/d1.key" 600
-_run env -u REVD_DIR "$REVD" ca show d1
+_run env -u REVD_DIR timeout -k 5 "$REVD_TIMEOUT" "$REVD" ca show d1
 [ "$RC" -eq 0 ] || fail "ca show without --dir or \$REVD_DIR"
 assert_kv name d1
 cd "$T/cwd" || fail "cd"
