@@ -80,6 +80,7 @@ bench-bins: $(BENCH_BIN)
 # libFuzzer builds (clang): make fuzz FUZZ_SECONDS=60
 FUZZ_SECONDS ?= 30
 fuzz:
+	@scripts/deps.sh fuzz
 	$(MAKE) CC=clang BUILD=build/fuzz OPT='-O1 -g' \
 	    SANITIZER=address,undefined,fuzzer-no-link $(LIB_OBJ:$(BUILD)/%=build/fuzz/%)
 	@mkdir -p build/fuzz/bin

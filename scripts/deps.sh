@@ -1,14 +1,15 @@
 #!/bin/sh
-# scripts/deps.sh run|test: installs the Debian packages revd needs (run) or
-# its test suite needs (test), only those missing. Needs root (or sudo) when
+# scripts/deps.sh run|test|fuzz: installs the Debian packages revd needs (run),
+# its test suite needs (test) or the libFuzzer build needs (fuzz), only those missing. Needs root (or sudo) when
 # anything is missing; says what to install otherwise.
 set -e
 RUN_PKGS="build-essential pkg-config libssl-dev openssl librocksdb-dev libevent-dev liburing-dev libzstd-dev libjansson-dev"
-TEST_PKGS="$RUN_PKGS libcmocka-dev clang gnutls-bin python3 python3-cryptography faketime"
+TEST_PKGS="$RUN_PKGS libcmocka-dev python3 python3-cryptography"
 case "$1" in
   run) want="$RUN_PKGS" ;;
   test) want="$TEST_PKGS" ;;
-  *) echo "usage: scripts/deps.sh run|test" >&2; exit 2 ;;
+  fuzz) want="$RUN_PKGS clang" ;;
+  *) echo "usage: scripts/deps.sh run|test|fuzz" >&2; exit 2 ;;
 esac
 missing=""
 for p in $want; do
