@@ -106,9 +106,15 @@ struct ca_issue_params {
 int ca_issue(struct ca_core *c, const struct ca_issue_params *p, char **out_pem, struct rerr *e);
 
 /* ca_revoke revokes serial with an RFC 5280 reason; invalidity 0: none.
- * A revoked certificate stays revoked; one on hold may be revoked for good. */
+ * A revoked certificate stays revoked; one on hold may be revoked for good.
+ * Revoking the certificate of a CA in DIR (through its parent) also
+ * disables that CA, in the same write (see ca_notice). */
 int ca_revoke(struct ca_core *c, const char *ca, const uint8_t *serial, size_t serial_len,
               int reason, int64_t invalidity, struct rerr *e);
+
+/* ca_notice returns what the last successful call also did that the user
+ * should hear of (e.g. "CA x is now disabled: ..."), or "" . */
+const char *ca_notice(const struct ca_core *c);
 
 /* ca_unhold releases a certificateHold; any other revocation is refused. */
 int ca_unhold(struct ca_core *c, const char *ca, const uint8_t *serial, size_t serial_len,

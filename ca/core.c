@@ -527,3 +527,5 @@ int ca_oplog(struct ca_core *c, uint64_t from_seq,
     store_iter_free(it);
     return ok;
 }
+
+const char *ca_notice(const struct ca_core *c) { return c->notice; }

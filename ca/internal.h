@@ -72,6 +72,7 @@ struct ca_core {
     size_t num_cas;
     uint32_t next_ca_id;
     uint64_t oplog_seq; /* last written */
+    char notice[256];   /* what the last call also did, for the user */
 };
 
 /* Certificate record, version 1:

@@ -543,6 +543,27 @@ int ca_set_enabled(struct ca_core *c, const char *name, int enabled, struct rerr
         rerr_set(e, "CA %s is pending (it has no certificate yet: revd ca import)", name);
         goto out;
     }
+    struct ca *parent = core_find(c, ca->parent);
+    if (enabled && parent != NULL && ca->cert != NULL) {
+        /* A CA whose certificate its parent revoked (or holds) stays off. */
+        const ASN1_INTEGER *sn = X509_get0_serialNumber(ca->cert);
+        uint8_t key[KEY_MAX], *v = NULL;
+        size_t kl = key_cert(key, parent->id, sn->data, (size_t)sn->length), vl;
+        struct crec r;
+        int got = store_get(c->st, key, kl, &v, &vl, e);
+        if (got < 0) goto out;
+        if (got == 1 && crec_decode(v, vl, &r) && r.status == CERT_REVOKED) {
+            free(v);
+            if (r.reason == 6)
+                rerr_set(e, "the certificate of CA %s is on hold at CA %s; release it first (revd unhold)",
+                         name, parent->name);
+            else
+                rerr_set(e, "the certificate of CA %s was revoked by CA %s; a revoked CA cannot issue again",
+                         name, parent->name);
+            goto out;
+        }
+        free(v);
+    }
     enum ca_state old = ca->state;
     ca->state = enabled ? CA_STATE_ACTIVE : CA_STATE_DISABLED;
     b = store_batch_new();

@@ -60,6 +60,7 @@ int ca_revoke(struct ca_core *c, const char *name, const uint8_t *serial, size_t
     struct store_batch *b = NULL;
     int ok = 0;
     const char *rname = reason_name(reason);
+    c->notice[0] = '\0';
     json_t *params = json_pack("{s:s?,s:I}", "reason", rname, "invalidity_date", (json_int_t)invalidity);
     struct ca *ca = core_find_or_err(c, name, e);
     if (ca == NULL) goto out;
@@ -97,6 +98,21 @@ int ca_revoke(struct ca_core *c, const char *name, const uint8_t *serial, size_t
     r.flags = (uint8_t)((r.flags & ~CREC_F_INVALIDITY) | (invalidity ? CREC_F_INVALIDITY : 0));
     b = store_batch_new();
     put_cert(b, ca, serial, slen, &r);
+    /* A CA in DIR whose certificate this is stops issuing. */
+    struct ca *child = NULL;
+    if (r.flags & CREC_F_CA) {
+        for (size_t i = 0; i < c->num_cas; i++) {
+            struct ca *k = c->cas[i];
+            const ASN1_INTEGER *sn = k->cert ? X509_get0_serialNumber(k->cert) : NULL;
+            if (sn != NULL && strcmp(k->parent, ca->name) == 0 && (size_t)sn->length == slen &&
+                memcmp(sn->data, serial, slen) == 0 && k->state == CA_STATE_ACTIVE)
+                child = k;
+        }
+        if (child != NULL) {
+            child->state = CA_STATE_DISABLED;
+            core_put_ca(c, b, child);
+        }
+    }
     if (was_held) ca->held--;
     if (reason == REASON_CERTIFICATE_HOLD) ca->held++;
     else ca->revoked++;
@@ -107,8 +123,13 @@ int ca_revoke(struct ca_core *c, const char *name, const uint8_t *serial, size_t
         if (was_held) ca->held++;
         if (reason == REASON_CERTIFICATE_HOLD) ca->held--;
         else ca->revoked--;
+        if (child != NULL) child->state = CA_STATE_ACTIVE;
         goto out;
     }
+    if (child != NULL)
+        snprintf(c->notice, sizeof(c->notice),
+                 "CA %s is now disabled: its certificate is revoked (%s)",
+                 child->name, rname);
     ok = 1;
 out:
     if (!ok) core_oplog_failure(c, "revoke", name, serial, slen, params, e);

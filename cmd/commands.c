@@ -330,6 +330,7 @@ static int run_revoke(struct cli *cli, struct opts *o, const char *pos) {
         char hex[2 * (HEX_SERIAL_MAX + 1) + 1];
         hex_encode_serial(serial, slen, hex);
         fprintf(cli->out, "revoked %s (%s)\n", hex, reason_name(reason));
+        if (ca_notice(c)[0] != '\0') fprintf(cli->out, "%s\n", ca_notice(c));
     }
     close_core(c, owned);
     return ok ? 0 : fail(cli, e.msg);
