@@ -60,10 +60,14 @@ assert_kv name ext
 run_ok revd ca list
 assert_eq "$(printf '%s\n' "$OUT" | awk '$1 == "ext" { print $2 }')" pending "list STATE of ext"
 
-run_ok revd ca csr --name ext-rsa --subject /CN=ext-rsa --key rsa-2048
+run_ok revd ca csr --name ext-rsa --subject /CN=ext-rsa --key rsa-2048 --complete-crl
 printf '%s\n' "$OUT" >"$T/ext-rsa.csr"
 assert_contains "$(openssl req -in "$T/ext-rsa.csr" -noout -text)" "Public-Key: (2048 bit)" "CSR with --key rsa-2048"
 csr_sig_ok "$T/ext-rsa.csr" || fail "rsa CSR self-signature does not verify"
+run_ok revd ca show ext-rsa
+assert_kv state pending
+assert_kv key rsa-2048
+assert_kv crl-mode complete
 
 step "a pending CA issues nothing"
 make_csr ee "/CN=ee.example"
@@ -112,6 +116,9 @@ assert_unchanged "$before" own ext
 
 # ------------------------------------------------------------------ the import
 step "import"
+# docs/cli.md: ca import takes no base URL or CRL options (ca csr fixed them).
+run_fail 2 revd ca import --name ext --cert "$T/ext.pem" --chain "$T/xchain.pem" --base-url http://other.example.test
+assert_unchanged "$before" own ext
 run_ok revd ca import --name ext --cert "$T/ext.pem" --chain "$T/xchain.pem"
 assert_eq "$(fp "$REVD_DIR/ca/ext.pem")" "$(fp "$T/ext.pem")" "DIR/ca/ext.pem"
 assert_eq "$(count_certs "$REVD_DIR/ca/ext-chain.pem")" 2 "certificates in DIR/ca/ext-chain.pem (intermediate, root)"

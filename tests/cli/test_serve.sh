@@ -142,6 +142,9 @@ run_ok revd ca show --dir "$D" ss --json; SJ1=$OUT
 run_ok revd report --dir "$D" --ca ss --format csv; R1=$OUT
 run_ok revd report --dir "$D" --ca sr --format json; RJ1=$OUT
 run_ok revd status --dir "$D" --ca ss --serial "$S"; ST1=$OUT
+run_ok revd log --dir "$D"; LG1=$OUT
+assert_contains "$(printf '%s\n' "$LG1" | grep '"op" *: *"issue"' | head -1)" "\"ca\"" "an issue record in the log via the socket"
+[ "$(printf '%s\n' "$LG1" | grep -c '"op" *: *"issue"')" -ge 6 ] || fail "the log via the socket lacks the 6 issues"
 assert_kv issued 6 "$SH1"
 assert_kv imported 2 "$(revd ca show --dir "$D" sr)"
 cd "$T/cwd" || fail "cd"
@@ -155,6 +158,7 @@ run_ok revd ca show --dir "$D" ss --json; assert_eq "$OUT" "$SJ1" "ca show --jso
 run_ok revd report --dir "$D" --ca ss --format csv; assert_eq "$OUT" "$R1" "report after the server stopped"
 run_ok revd report --dir "$D" --ca sr --format json; assert_eq "$OUT" "$RJ1" "JSON report after the server stopped"
 run_ok revd status --dir "$D" --ca ss --serial "$S"; assert_eq "$OUT" "$ST1" "status after the server stopped"
+run_ok revd log --dir "$D"; assert_eq "$OUT" "$LG1" "log after the server stopped"
 issue_to "$T/direct.pem" --dir "$D" --ca ss --csr "$T/client/ee.csr"
 verify_chain "$D/ca/sr.pem" "$D/ca/ss.pem" "$T/direct.pem"
 

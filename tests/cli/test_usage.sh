@@ -7,7 +7,7 @@
 step "revd --help"
 run_ok revd --help
 [ -n "$OUT" ] || fail "revd --help printed nothing on stdout"
-for c in ca issue revoke unhold status report import demo serve; do
+for c in ca issue revoke unhold status report import log demo serve; do
     printf '%s\n' "$OUT" | grep -qw -- "$c" || fail "revd --help does not mention '$c'"
 done
 
@@ -28,9 +28,10 @@ report|--ca --format --since
 import|--ca --file
 demo|--dir
 serve|--dir
+log|--from
 ca create-root|--name --subject --key --days --base-url --partition-size --complete-crl --crl-max-bytes
 ca create-sub|--name --parent --subject --path-len
-ca csr|--name --subject
+ca csr|--name --subject --key --base-url
 ca import|--name --cert --chain
 ca list|--json
 ca show|--json
