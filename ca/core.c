@@ -1,5 +1,6 @@
 /* The CA core's state: DIR, the index, the CA records and the operations log. */
 #include "ca/internal.h"
+#include "common/jsonsafe.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -278,13 +279,19 @@ char *core_oplog_encode(struct ca_core *c, uint8_t key[9], const char *op, const
     char hex[2 * (HEX_SERIAL_MAX + 1) + 1] = "";
     if (serial != NULL) hex_encode_serial(serial, slen, hex);
     c->oplog_seq++;
-    json_t *j = json_pack("{s:I,s:s,s:s,s:s,s:s?,s:o,s:s}", "seq", (json_int_t)c->oplog_seq,
-                          "time", when, "op", op, "ca", ca ? ca : "", "serial",
+    /* The CA name and the result may quote hostile bytes: jsafe_string. */
+    json_t *j = json_pack("{s:I,s:s,s:s,s:o,s:s?,s:o,s:o}", "seq", (json_int_t)c->oplog_seq,
+                          "time", when, "op", op, "ca", jsafe_string(ca ? ca : ""), "serial",
                           serial ? hex : NULL, "params", params ? params : json_object(), "result",
-                          result);
+                          jsafe_string(result));
     char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
-    if (s == NULL) abort(); /* only out of memory gets here */
+    if (s == NULL) { /* out of memory: the record still says what happened */
+        s = malloc(128);
+        if (s == NULL) abort();
+        snprintf(s, 128, "{\"seq\":%llu,\"time\":\"%s\",\"op\":\"%s\",\"result\":\"unrecorded\"}",
+                 (unsigned long long)c->oplog_seq, when, op);
+    }
     key[0] = K_OPLOG;
     put_u64(key + 1, c->oplog_seq);
     return s;
@@ -298,6 +305,15 @@ void core_oplog(struct ca_core *c, struct store_batch *b, const char *op, const 
     free(s);
 }
 
+int core_commit(struct ca_core *c, struct store_batch *b, struct rerr *e) {
+    if (!store_write(c->st, b, 1, e)) {
+        c->oplog_seq = c->oplog_durable;
+        return 0;
+    }
+    c->oplog_durable = c->oplog_seq;
+    return 1;
+}
+
 void core_oplog_failure(struct ca_core *c, const char *op, const char *ca, const uint8_t *serial,
                         size_t slen, json_t *params, const struct rerr *why) {
     struct store_batch *b = store_batch_new();
@@ -305,7 +321,7 @@ void core_oplog_failure(struct ca_core *c, const char *op, const char *ca, const
     snprintf(result, sizeof(result), "error: %s", why->msg);
     core_oplog(c, b, op, ca, serial, slen, params, result);
     struct rerr ignored;
-    if (!store_write(c->st, b, 1, &ignored)) c->oplog_seq--;
+    core_commit(c, b, &ignored);
     store_batch_free(b);
 }
 
@@ -428,6 +444,7 @@ static int load_cas(struct ca_core *c, struct rerr *e) {
     uint8_t op = K_OPLOG;
     it = store_iter_new(c->st, &op, 1, NULL, 0);
     if (store_iter_last(it, &k, &kl) && kl == 9) c->oplog_seq = get_u64(k + 1);
+    c->oplog_durable = c->oplog_seq;
     store_iter_free(it);
     return 1;
 }

@@ -7,6 +7,7 @@
  * atomic step together with the CA record and the operations-log record: a
  * crash or an error leaves the index as it was, never half an import. */
 #include "ca/internal.h"
+#include "common/jsonsafe.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -117,7 +118,7 @@ int ca_import_csv(struct ca_core *c, const char *name, const char *path, FILE *p
     struct ssts ssts = {0};
     struct store_sst *w = NULL;
     char *ca_json = NULL, *op_json = NULL;
-    json_t *params = json_pack("{s:s}", "file", path);
+    json_t *params = json_pack("{s:o}", "file", jsafe_string(path));
     double t0 = now_sec();
     memset(out, 0, sizeof(*out));
     struct ca *ca = core_find_or_err(c, name, e);
@@ -330,13 +331,12 @@ int ca_import_csv(struct ca_core *c, const char *name, const char *path, FILE *p
     json_object_set_new(params, "rows", json_integer((json_int_t)n));
     json_object_set_new(params, "revoked", json_integer((json_int_t)num_revoked));
     uint8_t okey[9];
-    uint64_t seq_before = c->oplog_seq;
     op_json = core_oplog_encode(c, okey, "import", ca->name, NULL, 0, params, "ok");
     params = NULL;
     if ((w = sst_begin(c, &ssts, "o", e)) == NULL || !store_sst_put(w, okey, 9, op_json, strlen(op_json), e) ||
         !sst_end(w, e)) {
         w = NULL;
-        c->oplog_seq = seq_before;
+        c->oplog_seq = c->oplog_durable;
         free(new_uris);
         goto out;
     }
@@ -445,6 +445,7 @@ int ca_import_csv(struct ca_core *c, const char *name, const char *path, FILE *p
     }
     w = NULL;
     if (!store_ingest(c->st, (const char *const *)ssts.paths, ssts.num, e)) goto fail_sst;
+    c->oplog_durable = c->oplog_seq;
     free(new_uris);
     ca->slots = slots;
     ca->imported += n;
@@ -458,7 +459,7 @@ int ca_import_csv(struct ca_core *c, const char *name, const char *path, FILE *p
     goto out;
 fail_sst:
     free(new_uris);
-    c->oplog_seq = seq_before;
+    c->oplog_seq = c->oplog_durable;
 out:
     if (!ok) core_oplog_failure(c, "import", name, NULL, 0, params, e);
     else json_decref(params);

@@ -71,8 +71,9 @@ struct ca_core {
     struct ca **cas;
     size_t num_cas;
     uint32_t next_ca_id;
-    uint64_t oplog_seq; /* last written */
-    char notice[256];   /* what the last call also did, for the user */
+    uint64_t oplog_seq;      /* last given out */
+    uint64_t oplog_durable;  /* last written */
+    char notice[768];   /* what the last call also did, for the user */
 };
 
 /* Certificate record, version 1:
@@ -131,6 +132,14 @@ void core_oplog(struct ca_core *c, struct store_batch *b, const char *op, const 
 char *core_oplog_encode(struct ca_core *c, uint8_t key[9], const char *op, const char *ca,
                         const uint8_t *serial, size_t slen, json_t *params, const char *result);
 char *core_ca_encode(const struct ca *ca, uint8_t key[1 + CA_NAME_MAX], size_t *key_len);
+
+/* core_chain_unrevoked: 1 when no certificate on the path from ca up to
+ * the top of DIR is revoked or on hold at its parent; else 0 with e set. */
+int core_chain_unrevoked(struct ca_core *c, const struct ca *ca, struct rerr *e);
+
+/* core_commit writes b synced. On failure the log sequence numbers it gave
+ * out are taken back, so the log stays gap-free. Returns 1, or 0 with e set. */
+int core_commit(struct ca_core *c, struct store_batch *b, struct rerr *e);
 
 /* core_oplog_failure writes a failed operation's record on its own. */
 void core_oplog_failure(struct ca_core *c, const char *op, const char *ca, const uint8_t *serial,

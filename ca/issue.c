@@ -1,6 +1,7 @@
 /* Issuance: a CSR, through a named template, becomes a certificate bound to
  * one CRL partition and recorded in the index before it is returned. */
 #include "ca/internal.h"
+#include "common/jsonsafe.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,6 +78,11 @@ static int check_csr_key(X509_REQ *req, int *is_rsa, struct rerr *e) {
         int bits = EVP_PKEY_get_bits(pk);
         if (bits < 2048) return rerr_set(e, "the CSR's RSA key has %d bits; at least 2048 are required", bits);
         if (bits > 16384) return rerr_set(e, "the CSR's RSA key has %d bits; at most 16384 are accepted", bits);
+        BIGNUM *exp = NULL;
+        int exp_ok = EVP_PKEY_get_bn_param(pk, "e", &exp) && BN_is_odd(exp) && BN_num_bits(exp) > 1 &&
+                     !BN_is_one(exp);
+        BN_free(exp);
+        if (!exp_ok) return rerr_set(e, "the CSR's RSA public exponent is not an odd number of at least 3");
         *is_rsa = 1;
     } else if (id == EVP_PKEY_EC) {
         char curve[64] = "";
@@ -156,10 +162,99 @@ bad:
     return NULL;
 }
 
-/* The CSR's requested extensions; the managed ones are dropped. */
+/* A DNS name as RFC 5280 4.2.1.6 and RFC 1034 3.5 allow it: labels of
+ * letters, digits and inner hyphens, 1 to 63 octets, the whole at most 253;
+ * a wildcard only as the whole leftmost label of a name with two more. */
+static int dns_name_ok(const uint8_t *p, size_t n, int allow_wildcard) {
+    if (n == 0 || n > 253) return 0;
+    size_t start = 0, labels = 0;
+    int wildcard = 0;
+    for (size_t i = 0; i <= n; i++) {
+        if (i < n && p[i] != '.') continue;
+        size_t len = i - start;
+        const uint8_t *l = p + start;
+        if (len == 0 || len > 63) return 0;
+        if (len == 1 && l[0] == '*') {
+            if (!allow_wildcard || labels != 0) return 0;
+            wildcard = 1;
+        } else {
+            for (size_t k = 0; k < len; k++) {
+                uint8_t c = l[k];
+                int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                         (c == '-' && k != 0 && k != len - 1);
+                if (!ok) return 0;
+            }
+        }
+        labels++;
+        start = i + 1;
+    }
+    return !wildcard || labels >= 3;
+}
+
+static int printable_ascii(const uint8_t *p, size_t n) {
+    if (n == 0) return 0;
+    for (size_t i = 0; i < n; i++)
+        if (p[i] <= 0x20 || p[i] >= 0x7f) return 0;
+    return 1;
+}
+
+/* san_check: every name of a subjectAltName revd puts in a certificate,
+ * whether from --san or from the CSR, is one it can vouch for the form of. */
+static int san_check(const GENERAL_NAMES *g, struct rerr *e) {
+    int n = sk_GENERAL_NAME_num(g);
+    if (n <= 0) return rerr_set(e, "the subjectAltName is empty");
+    if (n > SAN_MAX_NAMES) return rerr_set(e, "the subjectAltName has %d names; at most %d", n, SAN_MAX_NAMES);
+    for (int i = 0; i < n; i++) {
+        const GENERAL_NAME *gn = sk_GENERAL_NAME_value(g, i);
+        const ASN1_STRING *v = NULL;
+        switch (gn->type) {
+        case GEN_DNS:
+            v = gn->d.dNSName;
+            if (!dns_name_ok(v->data, (size_t)v->length, 1))
+                return rerr_set(e, "subjectAltName %d: '%.*s' is not a DNS name", i + 1,
+                                printable_ascii(v->data, (size_t)v->length) ? v->length : 0, v->data);
+            break;
+        case GEN_EMAIL: {
+            v = gn->d.rfc822Name;
+            const uint8_t *at = memchr(v->data, '@', (size_t)v->length);
+            if (!printable_ascii(v->data, (size_t)v->length) || at == NULL || at == v->data ||
+                memchr(at + 1, '@', (size_t)(v->data + v->length - at - 1)) != NULL ||
+                !dns_name_ok(at + 1, (size_t)(v->data + v->length - at - 1), 0))
+                return rerr_set(e, "subjectAltName %d is not an email address (local@domain)", i + 1);
+            break;
+        }
+        case GEN_URI: {
+            v = gn->d.uniformResourceIdentifier;
+            const uint8_t *colon = memchr(v->data, ':', (size_t)v->length);
+            if (!printable_ascii(v->data, (size_t)v->length) || colon == NULL || colon == v->data)
+                return rerr_set(e, "subjectAltName %d is not a URI (scheme:...)", i + 1);
+            break;
+        }
+        case GEN_IPADD:
+            if (gn->d.iPAddress->length != 4 && gn->d.iPAddress->length != 16)
+                return rerr_set(e, "subjectAltName %d is not an IPv4 or IPv6 address", i + 1);
+            break;
+        default:
+            return rerr_set(e,
+                            "subjectAltName %d is of a type revd does not issue (only DNS, IP, email "
+                            "and URI; give --san to replace the CSR's)",
+                            i + 1);
+        }
+    }
+    return 1;
+}
+
+/* passthrough: the CSR's requested extensions, from an allowlist of those
+ * an end-entity certificate may carry. revd writes basicConstraints,
+ * AKI/SKI, CDP, AIA and the SAN itself; anything else (nameConstraints,
+ * policy constraints, unknown critical extensions, ...) is refused rather
+ * than signed blind, as is an extension asked for twice. */
 static STACK_OF(X509_EXTENSION) *passthrough_exts(X509_REQ *req, struct rerr *e) {
     STACK_OF(X509_EXTENSION) *exts = X509_REQ_get_extensions(req);
     STACK_OF(X509_EXTENSION) *out = sk_X509_EXTENSION_new_null();
+    int seen[8] = {0};
+    static const int allowed[] = {NID_key_usage, NID_ext_key_usage, NID_certificate_policies,
+                                  NID_tlsfeature, NID_id_pkix_OCSP_noCheck};
     for (int i = 0; exts != NULL && i < sk_X509_EXTENSION_num(exts); i++) {
         X509_EXTENSION *ext = sk_X509_EXTENSION_value(exts, i);
         int nid = OBJ_obj2nid(X509_EXTENSION_get_object(ext));
@@ -169,19 +264,46 @@ static STACK_OF(X509_EXTENSION) *passthrough_exts(X509_REQ *req, struct rerr *e)
             BASIC_CONSTRAINTS_free(bc);
             if (ca) {
                 rerr_set(e, "the CSR asks for CA:TRUE; use --template sub-ca for a CA certificate");
-                sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
-                sk_X509_EXTENSION_pop_free(out, X509_EXTENSION_free);
-                return NULL;
+                goto bad;
             }
             continue; /* certbuild writes CA:FALSE */
         }
         if (nid == NID_authority_key_identifier || nid == NID_subject_key_identifier ||
             nid == NID_crl_distribution_points || nid == NID_info_access || nid == NID_subject_alt_name)
             continue;
+        size_t k = 0;
+        while (k < sizeof(allowed) / sizeof(allowed[0]) && allowed[k] != nid) k++;
+        if (k == sizeof(allowed) / sizeof(allowed[0])) {
+            char oid[80];
+            OBJ_obj2txt(oid, sizeof(oid), X509_EXTENSION_get_object(ext), 0);
+            rerr_set(e,
+                     "passthrough does not copy the CSR's %s extension (it copies keyUsage, "
+                     "extendedKeyUsage, certificatePolicies, TLS feature and OCSP no-check)",
+                     oid);
+            goto bad;
+        }
+        if (seen[k]++) {
+            rerr_set(e, "the CSR asks for the %s extension twice", OBJ_nid2sn(nid));
+            goto bad;
+        }
+        if (nid == NID_key_usage) {
+            ASN1_BIT_STRING *ku = X509V3_EXT_d2i(ext);
+            int bad = ku == NULL || ASN1_BIT_STRING_get_bit(ku, 5) || ASN1_BIT_STRING_get_bit(ku, 6);
+            ASN1_BIT_STRING_free(ku);
+            if (bad) {
+                rerr_set(e, "the CSR asks for keyCertSign or cRLSign, which only a CA certificate may "
+                            "have (use --template sub-ca)");
+                goto bad;
+            }
+        }
         sk_X509_EXTENSION_push(out, X509_EXTENSION_dup(ext));
     }
     sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
     return out;
+bad:
+    sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+    sk_X509_EXTENSION_pop_free(out, X509_EXTENSION_free);
+    return NULL;
 }
 
 X509_REQ *csr_parse_check(const uint8_t *p, size_t len, int *is_rsa, struct rerr *e) {
@@ -237,10 +359,11 @@ static char *cert_output(struct ca *ca, const uint8_t *der, size_t der_len, int 
 }
 
 static json_t *issue_params_json(const struct ca_issue_params *p) {
-    return json_pack("{s:s,s:I,s:s?,s:I,s:s?,s:i}", "template",
-                     p->template_name ? p->template_name : "end-entity", "csr_bytes",
-                     (json_int_t)p->csr_len, "san", p->san, "validity", (json_int_t)p->validity,
-                     "idempotency_key", p->idempotency_key, "path_len", p->path_len);
+    return json_pack("{s:o,s:I,s:o,s:I,s:o,s:i}", "template",
+                     jsafe_string(p->template_name ? p->template_name : "end-entity"), "csr_bytes",
+                     (json_int_t)p->csr_len, "san", jsafe_string(p->san), "validity",
+                     (json_int_t)p->validity, "idempotency_key", jsafe_string(p->idempotency_key),
+                     "path_len", p->path_len);
 }
 
 int ca_issue(struct ca_core *c, const struct ca_issue_params *p, char **out_pem, struct rerr *e) {
@@ -311,6 +434,14 @@ int ca_issue(struct ca_core *c, const struct ca_issue_params *p, char **out_pem,
         if ((san = san_parse(p->san, e)) == NULL) goto out;
     } else {
         san = csr_san(req);
+    }
+    if (san != NULL && !san_check(san, e)) {
+        if (p->san == NULL) {
+            char why[sizeof(e->msg)];
+            snprintf(why, sizeof(why), "%s", e->msg);
+            rerr_set(e, "the CSR's %s", why);
+        }
+        goto out;
     }
     X509_NAME *subj = X509_REQ_get_subject_name(req);
     if (X509_NAME_entry_count(subj) == 0 && (san == NULL || sk_GENERAL_NAME_num(san) == 0)) {
@@ -439,7 +570,7 @@ int ca_issue(struct ca_core *c, const struct ca_issue_params *p, char **out_pem,
     ca->issued++;
     core_put_ca(c, b, ca);
     core_oplog(c, b, "issue", ca->name, serial, 16, issue_params_json(p), "ok");
-    if (!store_write(c->st, b, 1, e)) {
+    if (!core_commit(c, b, e)) {
         if (!t->is_ca) ca->slots--;
         ca->issued--;
         goto out;

@@ -1,6 +1,7 @@
 /* CA lifecycle: create a root or a subordinate, a CSR for an outside parent,
  * import its certificate, enable and disable. */
 #include "ca/internal.h"
+#include "common/jsonsafe.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -114,9 +115,9 @@ static struct ca *new_ca_record(struct ca_core *c, const struct ca_create_params
 }
 
 static json_t *create_params_json(const struct ca_create_params *p) {
-    return json_pack("{s:s?,s:s?,s:s,s:i,s:s?,s:I,s:b,s:I,s:i}", "parent", p->parent, "subject",
-                     p->subject, "key", ca_key_type_name(p->key), "days", p->days, "base_url",
-                     p->base_url, "partition_size", (json_int_t)p->partition_size,
+    return json_pack("{s:o,s:o,s:s,s:i,s:o,s:I,s:b,s:I,s:i}", "parent", jsafe_string(p->parent),
+                     "subject", jsafe_string(p->subject), "key", ca_key_type_name(p->key), "days",
+                     p->days, "base_url", jsafe_string(p->base_url), "partition_size", (json_int_t)p->partition_size,
                      "complete_crl", p->complete_crl, "crl_max_bytes",
                      (json_int_t)p->crl_max_bytes, "path_len", p->path_len);
 }
@@ -182,6 +183,7 @@ int ca_create(struct ca_core *c, const struct ca_create_params *p, struct rerr *
     struct store_batch *b = NULL;
     int ok = 0;
     const char *op = p->parent ? "ca-create-sub" : "ca-create-root";
+    c->notice[0] = '\0';
 
     subj = subject_parse(p->subject, e);
     if (subj == NULL) goto out;
@@ -316,20 +318,17 @@ int ca_create(struct ca_core *c, const struct ca_create_params *p, struct rerr *
         }
     }
     core_oplog(c, b, op, ca->name, serial, 16, create_params_json(p), "ok");
-    if (!store_write(c->st, b, 1, e)) {
+    if (!core_commit(c, b, e)) {
         c->next_ca_id--;
         if (parent) parent->issued--;
         goto out;
     }
-    if (!write_ca_files(c, ca, e)) {
-        /* The index has it; the files are a convenience copy. */
-        char msg[600];
-        snprintf(msg, sizeof(msg), "%s", e->msg);
-        rerr_set(e, "CA %s was created, but writing its files failed: %s", ca->name, msg);
-        core_add_ca(c, ca);
-        ca = NULL;
-        goto out;
-    }
+    /* The index has the CA now: a failure to write its convenience files
+     * is a warning, not a refusal of what was done. */
+    struct rerr fe;
+    if (!write_ca_files(c, ca, &fe))
+        snprintf(c->notice, sizeof(c->notice), "warning: CA %s was created, but its files were not written: %s",
+                 ca->name, fe.msg);
     core_add_ca(c, ca);
     ca = NULL;
     ok = 1;
@@ -378,7 +377,7 @@ int ca_csr(struct ca_core *c, const struct ca_create_params *p, char **out_pem, 
     b = store_batch_new();
     core_put_ca(c, b, ca);
     core_oplog(c, b, "ca-csr", ca->name, NULL, 0, create_params_json(p), "ok");
-    if (!store_write(c->st, b, 1, e)) {
+    if (!core_commit(c, b, e)) {
         c->next_ca_id--;
         goto out;
     }
@@ -425,6 +424,7 @@ int ca_import_cert(struct ca_core *c, const char *name, const uint8_t *cert, siz
     X509_STORE_CTX *vctx = NULL;
     struct store_batch *b = NULL;
     int ok = 0;
+    c->notice[0] = '\0';
     json_t *params = json_pack("{s:I,s:I}", "cert_bytes", (json_int_t)cert_len, "chain_bytes",
                                (json_int_t)chain_len);
     struct ca *ca = core_find_or_err(c, name, e);
@@ -446,8 +446,19 @@ int ca_import_cert(struct ca_core *c, const char *name, const uint8_t *cert, siz
                  name);
         goto out;
     }
-    if (X509_check_ca(x) == 0) {
-        rerr_set(e, "--cert is not a CA certificate (basicConstraints CA:TRUE is missing)");
+    /* 1: a v3 CA with basicConstraints CA:TRUE; other non-zero values are
+     * v1 roots or keyCertSign without basicConstraints. */
+    if (X509_check_ca(x) != 1) {
+        rerr_set(e, "--cert is not a CA certificate (it needs basicConstraints CA:TRUE)");
+        goto out;
+    }
+    uint32_t ku = X509_get_key_usage(x);
+    if (ku != UINT32_MAX && (!(ku & KU_KEY_CERT_SIGN) || !(ku & KU_CRL_SIGN))) {
+        rerr_set(e, "--cert's keyUsage lacks keyCertSign or cRLSign, which a CA that publishes CRLs needs");
+        goto out;
+    }
+    if (X509_get0_subject_key_id(x) == NULL) {
+        rerr_set(e, "--cert has no subjectKeyIdentifier; revd's certificates name their issuer's key by it");
         goto out;
     }
     sk = sk_X509_new_null();
@@ -497,31 +508,47 @@ int ca_import_cert(struct ca_core *c, const char *name, const uint8_t *cert, siz
         free(pems[i]);
     }
     free(pems);
-    ca->depth = depth;
-    ca->path_len = (int)X509_get_pathlen(x);
-    ca->not_before = asn1_time_unix(X509_get0_notBefore(x));
-    ca->not_after = asn1_time_unix(X509_get0_notAfter(x));
-    ca->cert_pem = x509_pem(x);
-    ca->chain_pem = chain_pem;
+    /* The record as it will be, written first; the CA in memory changes
+     * only once it is on disk. */
+    struct ca next = *ca;
+    next.depth = depth;
+    next.path_len = (int)X509_get_pathlen(x);
+    next.not_before = asn1_time_unix(X509_get0_notBefore(x));
+    next.not_after = asn1_time_unix(X509_get0_notAfter(x));
+    next.cert_pem = x509_pem(x);
+    next.chain_pem = chain_pem;
     char *line = X509_NAME_oneline(X509_get_subject_name(x), NULL, 0);
-    free(ca->subject);
-    ca->subject = strdup(line ? line : "");
+    next.subject = strdup(line ? line : "");
     OPENSSL_free(line);
-    ca->state = CA_STATE_ACTIVE;
-    b = store_batch_new();
-    core_put_ca(c, b, ca);
-    core_oplog(c, b, "ca-import", name, NULL, 0, params, "ok");
-    params = NULL;
-    if (!store_write(c->st, b, 1, e)) {
-        ca->state = CA_STATE_PENDING;
-        free(ca->cert_pem);
-        ca->cert_pem = NULL;
+    next.state = CA_STATE_ACTIVE;
+    if (next.cert_pem == NULL || next.subject == NULL) {
+        free(next.cert_pem);
+        free(next.subject);
+        free(chain_pem);
+        rerr_set(e, "out of memory");
         goto out;
     }
-    ca->cert = x;
+    b = store_batch_new();
+    core_put_ca(c, b, &next);
+    core_oplog(c, b, "ca-import", name, NULL, 0, params, "ok");
+    params = NULL;
+    if (!core_commit(c, b, e)) {
+        free(next.cert_pem);
+        free(next.subject);
+        free(chain_pem);
+        goto out;
+    }
+    free(ca->subject);
+    free(ca->cert_pem);
+    free(ca->chain_pem);
+    next.cert = x;
     x = NULL;
-    if (!write_ca_files(c, ca, e)) goto out;
+    *ca = next;
     ok = 1;
+    struct rerr fe;
+    if (!write_ca_files(c, ca, &fe))
+        snprintf(c->notice, sizeof(c->notice), "warning: CA %s is active, but its files were not written: %s",
+                 name, fe.msg);
 out:
     if (!ok) core_oplog_failure(c, "ca-import", name, NULL, 0, params, e);
     else json_decref(params);
@@ -543,33 +570,13 @@ int ca_set_enabled(struct ca_core *c, const char *name, int enabled, struct rerr
         rerr_set(e, "CA %s is pending (it has no certificate yet: revd ca import)", name);
         goto out;
     }
-    struct ca *parent = core_find(c, ca->parent);
-    if (enabled && parent != NULL && ca->cert != NULL) {
-        /* A CA whose certificate its parent revoked (or holds) stays off. */
-        const ASN1_INTEGER *sn = X509_get0_serialNumber(ca->cert);
-        uint8_t key[KEY_MAX], *v = NULL;
-        size_t kl = key_cert(key, parent->id, sn->data, (size_t)sn->length), vl;
-        struct crec r;
-        int got = store_get(c->st, key, kl, &v, &vl, e);
-        if (got < 0) goto out;
-        if (got == 1 && crec_decode(v, vl, &r) && r.status == CERT_REVOKED) {
-            free(v);
-            if (r.reason == 6)
-                rerr_set(e, "the certificate of CA %s is on hold at CA %s; release it first (revd unhold)",
-                         name, parent->name);
-            else
-                rerr_set(e, "the certificate of CA %s was revoked by CA %s; a revoked CA cannot issue again",
-                         name, parent->name);
-            goto out;
-        }
-        free(v);
-    }
+    if (enabled && !core_chain_unrevoked(c, ca, e)) goto out;
     enum ca_state old = ca->state;
     ca->state = enabled ? CA_STATE_ACTIVE : CA_STATE_DISABLED;
     b = store_batch_new();
     core_put_ca(c, b, ca);
     core_oplog(c, b, op, name, NULL, 0, NULL, "ok");
-    if (!store_write(c->st, b, 1, e)) {
+    if (!core_commit(c, b, e)) {
         ca->state = old;
         goto out;
     }

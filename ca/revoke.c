@@ -54,9 +54,60 @@ static void put_cert(struct store_batch *b, const struct ca *ca, const uint8_t *
     }
 }
 
+int core_chain_unrevoked(struct ca_core *c, const struct ca *ca, struct rerr *e) {
+    int depth = 0;
+    for (const struct ca *k = ca; k != NULL && depth <= CA_MAX_DEPTH; depth++) {
+        struct ca *parent = core_find(c, k->parent);
+        if (parent == NULL || k->cert == NULL) return 1;
+        const ASN1_INTEGER *sn = X509_get0_serialNumber(k->cert);
+        uint8_t *rec = NULL;
+        struct crec r;
+        struct rerr ignored;
+        int got = load_cert(c, parent, sn->data, (size_t)sn->length, &rec, &r, &ignored);
+        free(rec);
+        if (got < 0) return rerr_set(e, "%s", ignored.msg);
+        if (got == 1 && r.status == CERT_REVOKED) {
+            if (r.reason == REASON_CERTIFICATE_HOLD)
+                return rerr_set(e, "the certificate of CA %s is on hold at CA %s; release it first (revd unhold)",
+                                k->name, parent->name);
+            if (k == ca)
+                return rerr_set(e, "the certificate of CA %s was revoked by CA %s; a revoked CA cannot issue again",
+                                k->name, parent->name);
+            return rerr_set(e, "the certificate of CA %s was revoked by CA %s; CA %s, below it, cannot issue again",
+                            k->name, parent->name, ca->name);
+        }
+        k = parent;
+    }
+    return 1;
+}
+
+/* in_subtree[i] is set for the CA whose certificate is serial of ca and
+ * every CA below it in DIR. Returns the top one, or NULL if none. */
+static struct ca *mark_subtree(struct ca_core *c, const struct ca *ca, const uint8_t *serial,
+                               size_t slen, uint8_t *in_subtree) {
+    struct ca *top = NULL;
+    for (size_t i = 0; i < c->num_cas; i++) {
+        struct ca *k = c->cas[i];
+        const ASN1_INTEGER *sn = k->cert ? X509_get0_serialNumber(k->cert) : NULL;
+        if (sn != NULL && strcmp(k->parent, ca->name) == 0 && (size_t)sn->length == slen &&
+            memcmp(sn->data, serial, slen) == 0) {
+            top = k;
+            in_subtree[i] = 1;
+        }
+    }
+    /* A hierarchy is at most CA_MAX_DEPTH deep: that many passes reach all. */
+    for (int pass = 0; top != NULL && pass < CA_MAX_DEPTH; pass++)
+        for (size_t i = 0; i < c->num_cas; i++)
+            for (size_t j = 0; j < c->num_cas && !in_subtree[i]; j++)
+                if (in_subtree[j] && strcmp(c->cas[i]->parent, c->cas[j]->name) == 0) in_subtree[i] = 1;
+    return top;
+}
+
 int ca_revoke(struct ca_core *c, const char *name, const uint8_t *serial, size_t slen, int reason,
               int64_t invalidity, struct rerr *e) {
     uint8_t *rec = NULL;
+    uint8_t *changed = NULL; /* per CA in c->cas: disabled by this call */
+    size_t num_changed = 0;
     struct store_batch *b = NULL;
     int ok = 0;
     const char *rname = reason_name(reason);
@@ -98,19 +149,21 @@ int ca_revoke(struct ca_core *c, const char *name, const uint8_t *serial, size_t
     r.flags = (uint8_t)((r.flags & ~CREC_F_INVALIDITY) | (invalidity ? CREC_F_INVALIDITY : 0));
     b = store_batch_new();
     put_cert(b, ca, serial, slen, &r);
-    /* A CA in DIR whose certificate this is stops issuing. */
-    struct ca *child = NULL;
+    /* A CA in DIR whose certificate this is, and every CA below it, stop
+     * issuing, in the same write. */
+    struct ca *top = NULL;
     if (r.flags & CREC_F_CA) {
+        changed = calloc(c->num_cas + 1, 1);
+        if (changed == NULL) abort();
+        top = mark_subtree(c, ca, serial, slen, changed);
         for (size_t i = 0; i < c->num_cas; i++) {
-            struct ca *k = c->cas[i];
-            const ASN1_INTEGER *sn = k->cert ? X509_get0_serialNumber(k->cert) : NULL;
-            if (sn != NULL && strcmp(k->parent, ca->name) == 0 && (size_t)sn->length == slen &&
-                memcmp(sn->data, serial, slen) == 0 && k->state == CA_STATE_ACTIVE)
-                child = k;
-        }
-        if (child != NULL) {
-            child->state = CA_STATE_DISABLED;
-            core_put_ca(c, b, child);
+            if (changed[i] && c->cas[i]->state == CA_STATE_ACTIVE) {
+                c->cas[i]->state = CA_STATE_DISABLED;
+                core_put_ca(c, b, c->cas[i]);
+                num_changed++;
+            } else {
+                changed[i] = 0;
+            }
         }
     }
     if (was_held) ca->held--;
@@ -119,21 +172,22 @@ int ca_revoke(struct ca_core *c, const char *name, const uint8_t *serial, size_t
     core_put_ca(c, b, ca);
     core_oplog(c, b, "revoke", ca->name, serial, slen, params, "ok");
     params = NULL;
-    if (!store_write(c->st, b, 1, e)) {
+    if (!core_commit(c, b, e)) {
         if (was_held) ca->held++;
         if (reason == REASON_CERTIFICATE_HOLD) ca->held--;
         else ca->revoked--;
-        if (child != NULL) child->state = CA_STATE_ACTIVE;
+        for (size_t i = 0; changed != NULL && i < c->num_cas; i++)
+            if (changed[i]) c->cas[i]->state = CA_STATE_ACTIVE;
         goto out;
     }
-    if (child != NULL)
-        snprintf(c->notice, sizeof(c->notice),
-                 "CA %s is now disabled: its certificate is revoked (%s)",
-                 child->name, rname);
+    if (top != NULL)
+        snprintf(c->notice, sizeof(c->notice), "CA %s is now disabled: its certificate is revoked (%s)%s",
+                 top->name, rname, num_changed > 1 ? "; so are the CAs below it" : "");
     ok = 1;
 out:
     if (!ok) core_oplog_failure(c, "revoke", name, serial, slen, params, e);
     else json_decref(params);
+    free(changed);
     store_batch_free(b);
     free(rec);
     return ok;
@@ -171,7 +225,7 @@ int ca_unhold(struct ca_core *c, const char *name, const uint8_t *serial, size_t
     ca->held--;
     core_put_ca(c, b, ca);
     core_oplog(c, b, "unhold", ca->name, serial, slen, NULL, "ok");
-    if (!store_write(c->st, b, 1, e)) {
+    if (!core_commit(c, b, e)) {
         ca->held++;
         goto out;
     }

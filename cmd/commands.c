@@ -1,6 +1,7 @@
 /* The commands of docs/cli.md. Each parses its options, opens DIR unless the
  * server already holds it, calls the CA core and prints the result. */
 #include "cmd/cli.h"
+#include "common/jsonsafe.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -127,6 +128,7 @@ static int run_create(struct cli *cli, struct opts *o, const char *pos) {
         struct ca_info info;
         ca_info_get(c, p.name, &info, &e);
         fprintf(cli->out, "created CA %s\ncertificate: %s\n", p.name, info.cert_path);
+        if (ca_notice(c)[0] != '\0') fprintf(cli->err, "revd: %s\n", ca_notice(c));
     }
     close_core(c, owned);
     return ok ? 0 : fail(cli, e.msg);
@@ -163,6 +165,7 @@ static int run_import_ca(struct cli *cli, struct opts *o, const char *pos) {
     if (open_core(cli, o, 0, &c, &owned)) {
         ok = ca_import_cert(c, o->name, cert, cl, chain, chl, &e);
         if (ok) fprintf(cli->out, "imported the certificate of CA %s; it is active\n", o->name);
+        if (ok && ca_notice(c)[0] != '\0') fprintf(cli->err, "revd: %s\n", ca_notice(c));
         close_core(c, owned);
     } else {
         free(cert);
@@ -180,9 +183,9 @@ static json_t *info_json(const struct ca_info *i) {
     char nb[21], na[21];
     rtime_format(i->not_before, nb);
     rtime_format(i->not_after, na);
-    return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:i,s:i,s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:s}",
+    return json_pack("{s:s,s:s,s:s,s:o,s:s,s:s,s:s,s:i,s:i,s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:s}",
                      "name", i->name, "state", ca_state_name(i->state), "parent", i->parent,
-                     "subject", i->subject, "key", ca_key_type_name(i->key), "not_before", nb,
+                     "subject", jsafe_string(i->subject), "key", ca_key_type_name(i->key), "not_before", nb,
                      "not_after", na, "depth", i->depth, "path_len", i->path_len, "base_url",
                      i->base_url, "crl_mode", i->complete_crl ? "complete" : "partitioned",
                      "partition_size", (json_int_t)i->partition_size, "crl_max_bytes",
@@ -422,10 +425,11 @@ static int report_row(void *arg, const struct ca_report_row *r) {
     if (r->partition == 0xffffffffu) snprintf(part, sizeof(part), "ca");
     else snprintf(part, sizeof(part), "%u", r->partition);
     if (st->json) {
-        json_t *j = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "serial", hex, "subject",
-                              r->subject, "sans", r->sans, "not_before", nb, "not_after", na, "status",
+        json_t *j = json_pack("{s:s,s:o,s:o,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "serial", hex, "subject",
+                              jsafe_string(r->subject), "sans", jsafe_string(r->sans), "not_before", nb, "not_after", na, "status",
                               status, "revocation_time", rt, "reason", reason, "partition", part,
                               "template", r->template_name);
+        if (j == NULL) return 0; /* out of memory */
         fputs(st->n ? ",\n  " : "[\n  ", st->out);
         json_dumpf(j, st->out, JSON_COMPACT);
         json_decref(j);

@@ -7,6 +7,7 @@
  *           one byte), u32 length, payload; 'x' is the last.
  * The socket is mode 0600 and the server also checks the peer's uid. */
 #include "cmd/cli.h"
+#include "common/jsonsafe.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -73,13 +74,35 @@ int ctl_forward(const char *dir, int argc, char **argv) {
         close(fd);
         return -1;
     }
-    json_t *args = json_array();
-    for (int i = 0; i < argc; i++) json_array_append_new(args, json_string(argv[i]));
+    /* The request is JSON: arguments and the directory must be UTF-8, and
+     * the directory absolute (the server resolves file names from it). */
     char cwd[PATH_MAX];
-    if (getcwd(cwd, sizeof(cwd)) == NULL) cwd[0] = '\0';
+    if (getcwd(cwd, sizeof(cwd)) == NULL || cwd[0] != '/' || !jsafe_valid_utf8(cwd, strlen(cwd))) {
+        close(fd);
+        fprintf(stderr, "revd: the current directory cannot be sent to the server on %s "
+                        "(not UTF-8 or unreadable); run from another directory\n", dir);
+        return 1;
+    }
+    json_t *args = json_array();
+    for (int i = 0; i < argc; i++) {
+        json_t *a = json_string(argv[i]);
+        if (a == NULL) {
+            json_decref(args);
+            close(fd);
+            fprintf(stderr, "revd: argument %d is not valid UTF-8; the server on %s takes UTF-8 only\n",
+                    i + 1, dir);
+            return 2;
+        }
+        json_array_append_new(args, a);
+    }
     json_t *req = json_pack("{s:o,s:s}", "argv", args, "cwd", cwd);
-    char *s = json_dumps(req, JSON_COMPACT);
+    char *s = req ? json_dumps(req, JSON_COMPACT) : NULL;
     json_decref(req);
+    if (s == NULL) {
+        close(fd);
+        fprintf(stderr, "revd: out of memory\n");
+        return 1;
+    }
     size_t len = strlen(s);
     uint8_t h[4] = {(uint8_t)(len >> 24), (uint8_t)(len >> 16), (uint8_t)(len >> 8), (uint8_t)len};
     int ok = write_all(fd, h, 4) && write_all(fd, s, len);

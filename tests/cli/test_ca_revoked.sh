@@ -63,4 +63,20 @@ run_ok revd log --from 10
 assert_eq "$(printf '%s\n' "$OUT" | grep -c .)" 2 "records from seq 10"
 run_fail 2 revd log --from x
 
+step "revoking a CA disables its whole subtree; nothing below it comes back"
+create_root top --path-len 3
+create_sub a top --path-len 2
+create_sub b a --path-len 1
+create_sub c b
+create_sub other top
+a_serial=$(serial_of "$REVD_DIR/ca/a.pem")
+run_ok revd revoke --ca top --serial "$a_serial" --reason keyCompromise
+assert_line "$OUT" "CA a is now disabled: its certificate is revoked (keyCompromise); so are the CAs below it"
+for n in a b c; do run_ok revd ca show "$n"; assert_kv state disabled; done
+run_ok revd ca show other
+assert_kv state active
+run_fail 1 revd ca enable c
+assert_contains "$ERR" "CA c, below it, cannot issue again"
+run_fail 1 revd ca create-sub --name d --parent c --subject /CN=d
+
 pass
