@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -38,10 +39,14 @@ struct irow {
     int64_t not_after, revoked_at;
 };
 
+/* The distinct CDPs of an import, found again through an open-addressed
+ * table of their indexes (a file may hold many rows per CDP). */
+#define CDP_SLOTS 32768 /* > 2 * IMPORT_MAX_CDPS, a power of two */
 struct cdps {
     char **uri;
     uint32_t *part;
     size_t num;
+    int32_t *slot; /* index + 1; 0: empty */
 };
 
 static double now_sec(void) {
@@ -67,14 +72,30 @@ static int cmp_str(const void *a, const void *b) {
 }
 
 static long cdp_index(struct cdps *t, const char *uri, size_t len) {
-    for (size_t i = 0; i < t->num; i++)
-        if (strlen(t->uri[i]) == len && memcmp(t->uri[i], uri, len) == 0) return (long)i;
+    if (t->slot == NULL && (t->slot = calloc(CDP_SLOTS, sizeof(int32_t))) == NULL) abort();
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < len; i++) h = (h ^ (uint8_t)uri[i]) * 1099511628211ULL;
+    size_t i = (size_t)h & (CDP_SLOTS - 1);
+    for (; t->slot[i] != 0; i = (i + 1) & (CDP_SLOTS - 1)) {
+        const char *u = t->uri[t->slot[i] - 1];
+        if (strlen(u) == len && memcmp(u, uri, len) == 0) return t->slot[i] - 1;
+    }
     if (t->num >= IMPORT_MAX_CDPS) return -1;
     char **u = realloc(t->uri, (t->num + 1) * sizeof(*u));
     if (u == NULL) abort();
     t->uri = u;
     t->uri[t->num] = strndup(uri, len);
+    t->slot[i] = (int32_t)(t->num + 1);
     return (long)t->num++;
+}
+
+/* own_crl_url: a CDP under this CA's own CRL URLs would share a URL with one
+ * of its numbered partitions, and one CRL would hide the other's entries. */
+static int own_crl_url(const struct ca *ca, const char *uri, size_t len) {
+    char prefix[URLS_MAX + 8];
+    int n = snprintf(prefix, sizeof(prefix), "%s/crl/%s", ca->base_url, ca->name);
+    if (n <= 0 || (size_t)n > len || strncasecmp(uri, prefix, (size_t)n) != 0) return 0;
+    return uri[n] == '/' || uri[n] == '.';
 }
 
 /* Temporary SST files under DIR/import.tmp, removed whatever happens. */
@@ -189,6 +210,13 @@ int ca_import_csv(struct ca_core *c, const char *name, const char *path, FILE *p
         r->line = lineno > UINT32_MAX ? UINT32_MAX : (uint32_t)lineno;
         r->has_cdp = row.cdp != NULL;
         if (row.cdp != NULL) {
+            if (own_crl_url(ca, row.cdp, row.cdp_len)) {
+                rerr_set(e,
+                         "%s:%llu: cdp %.*s is one of CA %s's own CRL URLs; leave the column empty "
+                         "to bind the row to revd's partitions; nothing was imported",
+                         path, (unsigned long long)lineno, (int)row.cdp_len, row.cdp, ca->name);
+                goto out;
+            }
             long i = cdp_index(&cdps, row.cdp, row.cdp_len);
             if (i < 0) {
                 rerr_set(e, "%s:%llu: more than %d distinct CDPs", path, (unsigned long long)lineno, IMPORT_MAX_CDPS);
@@ -472,6 +500,7 @@ out:
     for (size_t i = 0; i < cdps.num; i++) free(cdps.uri[i]);
     free(cdps.uri);
     free(cdps.part);
+    free(cdps.slot);
     if (map != NULL) munmap(map, size);
     if (fd >= 0) close(fd);
     return ok;

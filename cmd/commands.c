@@ -18,6 +18,7 @@
 #include "common/hex.h"
 #include "common/reason.h"
 #include "common/rtime.h"
+#include "common/urls.h"
 
 #define FILE_MAX_BYTES (1 << 20)
 
@@ -45,6 +46,15 @@ struct cmd {
     int creates_dir;
 };
 
+static int parse_long(const char *s, long *out) {
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno != 0 || end == s || *end != '\0') return 0;
+    *out = v;
+    return 1;
+}
+
 static int fail(struct cli *cli, const char *msg) {
     fprintf(cli->err, "revd: %s\n", msg);
     return 1;
@@ -66,9 +76,13 @@ __attribute__((format(printf, 2, 3))) static int failf(struct cli *cli, const ch
     return 1;
 }
 
+/* resolve: a file argument of a forwarded command is taken from the
+ * client's directory. A name too long for that is passed on as it is, and
+ * the open then fails naming it. */
 static const char *resolve(struct cli *cli, const char *path, char buf[PATH_MAX]) {
     if (path[0] == '/' || cli->cwd == NULL) return path;
-    snprintf(buf, PATH_MAX, "%s/%s", cli->cwd, path);
+    int n = snprintf(buf, PATH_MAX, "%s/%s", cli->cwd, path);
+    if (n < 0 || n >= PATH_MAX) return path;
     return buf;
 }
 
@@ -279,6 +293,7 @@ static int run_issue(struct cli *cli, struct opts *o, const char *pos) {
     if (o->days_set && o->hours_set) return usage_fail(cli, "--days and --hours exclude each other");
     if (o->days_set && (o->days < 1 || o->days > 36500)) return fail(cli, "--days must be 1 to 36500");
     if (o->hours_set && (o->hours < 1 || o->hours > 876000)) return fail(cli, "--hours must be 1 to 876000");
+    if (o->path_len < -1 || o->path_len > 10) return fail(cli, "--path-len must be 0 to 10");
     if (!fs_read_file(resolve(cli, o->csr, buf), 65536, &csr, &csr_len, &e)) return fail(cli, e.msg);
     struct ca_core *c;
     int owned;
@@ -357,6 +372,14 @@ static int run_unhold(struct cli *cli, struct opts *o, const char *pos) {
     return ok ? 0 : fail(cli, e.msg);
 }
 
+/* partition_name: "ca" for the CA-scope partition, "ext-N" for the Nth
+ * imported CDP, else the partition's number (docs/urls.md). */
+static void partition_name(uint32_t part, char out[16]) {
+    if (part == URLS_PART_CA) snprintf(out, 16, "ca");
+    else if (part >= URLS_PART_EXTERNAL) snprintf(out, 16, "ext-%u", part - URLS_PART_EXTERNAL);
+    else snprintf(out, 16, "%u", part);
+}
+
 static int run_status(struct cli *cli, struct opts *o, const char *pos) {
     uint8_t serial[HEX_SERIAL_MAX + 1];
     size_t slen;
@@ -386,8 +409,9 @@ static int run_status(struct cli *cli, struct opts *o, const char *pos) {
             fprintf(cli->out, "invalidity-date: %s\n", t);
         }
     }
-    if (s.partition == 0xffffffffu) fprintf(cli->out, "partition: ca\n");
-    else fprintf(cli->out, "partition: %u\n", s.partition);
+    char part[16];
+    partition_name(s.partition, part);
+    fprintf(cli->out, "partition: %s\n", part);
     fprintf(cli->out, "crl: %s\n", s.crl_url);
     return 0;
 }
@@ -422,8 +446,7 @@ static int report_row(void *arg, const struct ca_report_row *r) {
     const char *status = !r->revoked ? "good" : r->reason == REASON_CERTIFICATE_HOLD ? "hold" : "revoked";
     const char *reason = r->revoked ? reason_name(r->reason) : "";
     char part[16];
-    if (r->partition == 0xffffffffu) snprintf(part, sizeof(part), "ca");
-    else snprintf(part, sizeof(part), "%u", r->partition);
+    partition_name(r->partition, part);
     if (st->json) {
         json_t *j = json_pack("{s:s,s:o,s:o,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "serial", hex, "subject",
                               jsafe_string(r->subject), "sans", jsafe_string(r->sans), "not_before", nb, "not_after", na, "status",
@@ -491,8 +514,11 @@ static int log_line(void *arg, uint64_t seq, const char *json, size_t len) {
 }
 
 static int run_log(struct cli *cli, struct opts *o, const char *pos) {
-    if (o->since != NULL && (o->seq_from = strtoull(o->since, NULL, 10)) == 0 && strcmp(o->since, "0") != 0)
-        return usage_fail(cli, "--from must be a sequence number");
+    if (o->since != NULL) {
+        long v;
+        if (!parse_long(o->since, &v) || v < 0) return usage_fail(cli, "--from must be a sequence number (0 or more)");
+        o->seq_from = (unsigned long long)v;
+    }
     struct ca_core *c;
     int owned;
     if (!open_core(cli, o, 0, &c, &owned)) return 1;
@@ -624,21 +650,23 @@ static const char *opt_name(int id) {
     return "?";
 }
 
-static int parse_long(const char *s, long *out) {
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno != 0 || end == s || *end != '\0') return 0;
-    *out = v;
-    return 1;
-}
 
 const char *cli_dir_from_args(int argc, char **argv) {
+    /* As getopt_long reads it: the last --dir wins, and "--di" is the
+     * shortest unambiguous abbreviation. */
+    const char *dir = NULL;
     for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--") == 0) break;
-        if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc) return argv[i + 1];
-        if (strncmp(argv[i], "--dir=", 6) == 0) return argv[i] + 6;
+        const char *a = argv[i];
+        if (strcmp(a, "--") == 0) break;
+        if (strcmp(a, "--di") == 0 || strcmp(a, "--dir") == 0) {
+            if (i + 1 < argc) dir = argv[++i];
+        } else if (strncmp(a, "--di=", 5) == 0) {
+            dir = a + 5;
+        } else if (strncmp(a, "--dir=", 6) == 0) {
+            dir = a + 6;
+        }
     }
+    if (dir != NULL) return dir;
     const char *env = getenv("REVD_DIR");
     return env && *env ? env : "./revd-data";
 }

@@ -20,13 +20,18 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ca/ca.h"
 
 #define CTL_MAX_REQUEST (64 * 1024)
 #define CTL_MAX_ARGS 64
+/* A client has this long to send its whole request, and each write of the
+ * answer may wait this long for the client to read: one slow or stuck
+ * client cannot hold the CA core (one command at a time) for longer. */
 #define CTL_READ_TIMEOUT_S 10
+#define CTL_WRITE_TIMEOUT_S 30
 
 static int sock_path(const char *dir, struct sockaddr_un *sa) {
     memset(sa, 0, sizeof(*sa));
@@ -35,11 +40,20 @@ static int sock_path(const char *dir, struct sockaddr_un *sa) {
     return n > 0 && (size_t)n < sizeof(sa->sun_path);
 }
 
+static volatile sig_atomic_t stopping;
+static void on_signal(int sig) { stopping = sig; }
+
+static double mono(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
 static int write_all(int fd, const void *p, size_t len) {
     const uint8_t *b = p;
     while (len > 0) {
         ssize_t n = send(fd, b, len, MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && errno == EINTR && !stopping) continue;
         if (n <= 0) return 0;
         b += n;
         len -= (size_t)n;
@@ -52,6 +66,25 @@ static int read_all(int fd, void *p, size_t len) {
     while (len > 0) {
         ssize_t n = read(fd, b, len);
         if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return 0;
+        b += n;
+        len -= (size_t)n;
+    }
+    return 1;
+}
+
+/* read_by reads len bytes before the monotonic deadline. Server side. */
+static int read_by(int fd, void *p, size_t len, double deadline) {
+    uint8_t *b = p;
+    while (len > 0) {
+        double left = deadline - mono();
+        if (left <= 0 || stopping) return 0;
+        struct pollfd pf = {fd, POLLIN, 0};
+        int r = poll(&pf, 1, (int)(left * 1000) + 1);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) return 0;
+        ssize_t n = read(fd, b, len);
+        if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
         if (n <= 0) return 0;
         b += n;
         len -= (size_t)n;
@@ -154,8 +187,6 @@ static ssize_t sink_write(void *cookie, const char *buf, size_t size) {
     return (ssize_t)size;
 }
 
-static volatile sig_atomic_t stopping;
-static void on_signal(int sig) { stopping = sig; }
 
 static void handle(struct ca_core *core, int fd) {
     struct ucred cred;
@@ -168,14 +199,15 @@ static void handle(struct ca_core *core, int fd) {
         send_frame(fd, 'x', &st, 1);
         return;
     }
-    struct timeval tv = {CTL_READ_TIMEOUT_S, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    struct timeval tv = {CTL_WRITE_TIMEOUT_S, 0};
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    double deadline = mono() + CTL_READ_TIMEOUT_S;
     uint8_t h[4];
-    if (!read_all(fd, h, 4)) return;
+    if (!read_by(fd, h, 4, deadline)) return;
     uint32_t len = (uint32_t)h[0] << 24 | (uint32_t)h[1] << 16 | (uint32_t)h[2] << 8 | h[3];
     if (len == 0 || len > CTL_MAX_REQUEST) return;
     char *body = malloc(len);
-    if (body == NULL || !read_all(fd, body, len)) {
+    if (body == NULL || !read_by(fd, body, len, deadline)) {
         free(body);
         return;
     }
@@ -190,7 +222,7 @@ static void handle(struct ca_core *core, int fd) {
     FILE *out = fopencookie(&so, "w", io);
     FILE *err = fopencookie(&se, "w", io);
     int status = 2;
-    if (req == NULL || !json_is_array(args) || n == 0 || n > CTL_MAX_ARGS || cwd == NULL) {
+    if (req == NULL || !json_is_array(args) || n == 0 || n > CTL_MAX_ARGS || cwd == NULL || cwd[0] != '/') {
         fprintf(err, "revd: malformed request on the control socket\n");
     } else {
         char *argv[CTL_MAX_ARGS + 1];
