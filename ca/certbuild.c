@@ -166,12 +166,8 @@ X509_NAME *subject_parse(const char *s, struct rerr *e) {
     return n;
 }
 
-char *der_to_pem(const uint8_t *der, size_t len) {
-    BIO *bio = BIO_new(BIO_s_mem());
-    if (bio == NULL || PEM_write_bio(bio, "CERTIFICATE", "", der, (long)len) <= 0) {
-        BIO_free(bio);
-        return NULL;
-    }
+/* The bytes written to a memory BIO, as a malloc'd string; frees bio. */
+static char *bio_string(BIO *bio) {
     char *data;
     long n = BIO_get_mem_data(bio, &data);
     char *s = malloc((size_t)n + 1);
@@ -183,19 +179,20 @@ char *der_to_pem(const uint8_t *der, size_t len) {
     return s;
 }
 
+char *der_to_pem(const uint8_t *der, size_t len) {
+    BIO *bio = BIO_new(BIO_s_mem());
+    if (bio == NULL || PEM_write_bio(bio, "CERTIFICATE", "", der, (long)len) <= 0) {
+        BIO_free(bio);
+        return NULL;
+    }
+    return bio_string(bio);
+}
+
 char *x509_pem(X509 *x) {
     BIO *bio = BIO_new(BIO_s_mem());
     if (bio == NULL || !PEM_write_bio_X509(bio, x)) {
         BIO_free(bio);
         return NULL;
     }
-    char *data;
-    long n = BIO_get_mem_data(bio, &data);
-    char *s = malloc((size_t)n + 1);
-    if (s != NULL) {
-        memcpy(s, data, (size_t)n);
-        s[n] = '\0';
-    }
-    BIO_free(bio);
-    return s;
+    return bio_string(bio);
 }
