@@ -179,6 +179,7 @@ void core_ca_free(struct ca *ca) {
     free(ca->cert_path);
     X509_free(ca->cert);
     EVP_PKEY_free(ca->key);
+    core_responder_free(ca->responder);
     free(ca);
 }
 

@@ -12,6 +12,7 @@
  *   'u' ca_id:4 uri                   -> part:4 (imported CDPs)
  *   'i' ca_id:4 key                   -> idempotency: sha256(request):32 serial
  *   'o' seq:8                         -> operations-log record (JSON)
+ *   'R' ca_id:4                        -> the CA's OCSP responder certificate (DER)
  *   'm' "next_ca_id"                  -> u32
  */
 #ifndef REVD_CA_INTERNAL_H
@@ -37,6 +38,7 @@
 #define K_IDEM 'i'
 #define K_OPLOG 'o'
 #define K_META 'm'
+#define K_RESPONDER 'R'
 
 /* The largest key: 'r' + 4 + 4 + 1 + 21. */
 #define KEY_MAX 64
@@ -63,6 +65,7 @@ struct ca {
     uint64_t slots; /* certificates bound to numbered partitions */
     uint64_t issued, revoked, held, imported;
     uint32_t next_ext_part; /* next partition number for an imported CDP */
+    struct ca_responder *responder; /* loaded on first use (ca/responder.c) */
 };
 
 struct ca_core {
@@ -164,6 +167,8 @@ const EVP_MD *core_sig_md(enum ca_key_type t);
 /* core_add_ca takes ownership of ca; core_ca_free frees one not added. */
 void core_add_ca(struct ca_core *c, struct ca *ca);
 void core_ca_free(struct ca *ca);
+struct ca_responder;
+void core_responder_free(struct ca_responder *r);
 
 /* certbuild: one X.509 certificate, built and signed. Borrowed pointers. */
 #define CB_KU_DIGITAL_SIGNATURE 1

@@ -14,6 +14,8 @@
 #include <unistd.h>
 
 #include "ca/ca.h"
+#include "ca/responder.h"
+#include "ocsp/response.h"
 #include "common/fsutil.h"
 #include "common/hex.h"
 #include "common/reason.h"
@@ -25,7 +27,7 @@
 enum {
     O_HELP = 1000, O_DIR, O_NAME, O_SUBJECT, O_KEY, O_DAYS, O_HOURS, O_BASE_URL, O_PSIZE,
     O_COMPLETE, O_MAXB, O_PARENT, O_PATHLEN, O_CERT, O_CHAIN, O_JSON, O_CA, O_CSR, O_TEMPLATE,
-    O_SAN, O_IDEM, O_SERIAL, O_REASON, O_INVALIDITY, O_FORMAT, O_SINCE, O_FILE, O_FROM,
+    O_SAN, O_IDEM, O_SERIAL, O_REASON, O_INVALIDITY, O_FORMAT, O_SINCE, O_FILE, O_FROM, O_HASH, O_OUT,
 };
 
 struct opts {
@@ -33,6 +35,7 @@ struct opts {
         *template_name, *san, *idem, *serial, *reason, *invalidity, *format, *since, *file;
     long days, hours, psize, maxb, path_len;
     unsigned long long seq_from;
+    const char *hash, *out;
     int complete, json, with_chain, help, days_set, hours_set;
 };
 
@@ -528,6 +531,63 @@ static int run_log(struct cli *cli, struct opts *o, const char *pos) {
     return ok ? 0 : fail(cli, e.msg);
 }
 
+/* ---- ocsp respond ---- */
+
+/* The default validity of a response (issue #3 makes it configurable). */
+#define RESPONSE_VALIDITY_S (4 * 86400)
+
+static int run_ocsp_respond(struct cli *cli, struct opts *o, const char *pos) {
+    uint8_t serial[HEX_SERIAL_MAX + 1];
+    size_t slen;
+    if (!parse_serial(cli, o, serial, &slen)) return 1;
+    enum ocsp_hash h = OCSP_HASH_SHA1;
+    if (o->hash != NULL) {
+        if (strcmp(o->hash, "sha1") == 0) h = OCSP_HASH_SHA1;
+        else if (strcmp(o->hash, "sha256") == 0) h = OCSP_HASH_SHA256;
+        else if (strcmp(o->hash, "sha384") == 0) h = OCSP_HASH_SHA384;
+        else if (strcmp(o->hash, "sha512") == 0) h = OCSP_HASH_SHA512;
+        else return usage_fail(cli, "--hash must be sha1, sha256, sha384 or sha512");
+    }
+    struct ca_core *c;
+    int owned;
+    if (!open_core(cli, o, 0, &c, &owned)) return 1;
+    struct rerr e;
+    struct ca_cert_status st;
+    struct ocsp_signer signer;
+    uint8_t name_hash[64], key_hash[64], certid[256], out[16384];
+    size_t certid_len, out_len = 0;
+    int ok = ca_status(c, o->ca, serial, slen, &st, &e);
+    const char *what = "";
+    char reason_buf[64] = "";
+    int64_t now = rtime_now();
+    if (ok && !st.found) {
+        /* Never "good" for a serial this CA never issued (RFC 5019). */
+        out_len = ocsp_response_error(OCSP_UNAUTHORIZED, out);
+        what = "unauthorized (this CA never issued that serial)";
+    } else if (ok) {
+        ok = ca_issuer_hashes(c, o->ca, h, name_hash, key_hash, &e) && ca_responder_signer(c, o->ca, &signer, &e);
+        if (ok && !ocsp_certid_build(h, name_hash, key_hash, serial, slen, certid, sizeof(certid), &certid_len))
+            ok = rerr_set(&e, "cannot build the CertID");
+        struct ocsp_single r = {certid, certid_len, st.status == CERT_REVOKED ? OCSP_REVOKED : OCSP_GOOD,
+                                st.revoked_at, -1, now, now + RESPONSE_VALIDITY_S};
+        /* unspecified is sent as no reason (RFC 5280 5.3.1). */
+        if (st.status == CERT_REVOKED && st.reason != 0) r.reason = st.reason;
+        if (ok && !ocsp_response_sign(&signer, &r, now, NULL, 0, out, sizeof(out), &out_len))
+            ok = rerr_set(&e, "signing the response failed");
+        if (st.status == CERT_REVOKED) snprintf(reason_buf, sizeof(reason_buf), "revoked (%s)", reason_name(st.reason));
+        what = st.status == CERT_REVOKED ? reason_buf : "good";
+    }
+    close_core(c, owned);
+    if (!ok) return fail(cli, e.msg);
+    char buf[PATH_MAX];
+    if (!fs_write_atomic(resolve(cli, o->out, buf), out, out_len, 0644, &e)) return fail(cli, e.msg);
+    char until[21];
+    rtime_format(now + RESPONSE_VALIDITY_S, until);
+    fprintf(cli->out, "wrote %s: %s, %zu bytes%s%s\n", o->out, what, out_len, st.found ? ", next update " : "",
+            st.found ? until : "");
+    return 0;
+}
+
 /* ---- the table ---- */
 
 #define CREATE_OPTS O_NAME, O_SUBJECT, O_KEY, O_DAYS, O_BASE_URL, O_PSIZE, O_COMPLETE, O_MAXB
@@ -543,6 +603,7 @@ static const int a_serial[] = {O_CA, O_SERIAL, 0};
 static const int a_report[] = {O_CA, O_FORMAT, O_SINCE, 0};
 static const int a_import[] = {O_CA, O_FILE, 0};
 static const int a_log[] = {O_FROM, 0};
+static const int a_respond[] = {O_CA, O_SERIAL, O_HASH, O_OUT, 0};
 
 #define KEY_HELP "  --key ec-p256|ec-p384|rsa-2048|rsa-3072|rsa-4096   key type (default ec-p256)\n"
 #define CRL_HELP                                                                                   \
@@ -577,6 +638,17 @@ static const struct cmd ca_cmds[] = {
     {"disable", "revd ca disable NAME", "Stops a CA issuing; it still publishes status.\n", a_none,
      run_disable, 1, 0},
     {"enable", "revd ca enable NAME", "Lets a disabled CA issue again.\n", a_none, run_enable, 1, 0},
+    {NULL, NULL, NULL, NULL, NULL, 0, 0},
+};
+
+static const struct cmd ocsp_cmds[] = {
+    {"respond", "revd ocsp respond --ca NAME --serial HEX --out FILE [--hash sha1|sha256|sha384|sha512]",
+     "Signs the OCSP response for one certificate from the index, as the responder\n"
+     "will serve it, and writes it (DER) to FILE: good, revoked (with its reason), or\n"
+     "unauthorized for a serial the CA never issued. Signed by the CA's delegated\n"
+     "responder, created (or renewed) on first use. Valid 4 days.\n"
+     "  --hash H              the CertID hash algorithm (default sha1)\n",
+     a_respond, run_ocsp_respond, 0, 0},
     {NULL, NULL, NULL, NULL, NULL, 0, 0},
 };
 
@@ -641,6 +713,8 @@ static const struct option long_opts[] = {
     {"since", required_argument, NULL, O_SINCE},
     {"file", required_argument, NULL, O_FILE},
     {"from", required_argument, NULL, O_FROM},
+    {"hash", required_argument, NULL, O_HASH},
+    {"out", required_argument, NULL, O_OUT},
     {NULL, 0, NULL, 0},
 };
 
@@ -745,6 +819,8 @@ static int run_cmd(struct cli *cli, const struct cmd *c, int argc, char **argv) 
         case O_SINCE: o.since = optarg; break;
         case O_FILE: o.file = optarg; break;
         case O_FROM: o.since = optarg; break;
+        case O_HASH: o.hash = optarg; break;
+        case O_OUT: o.out = optarg; break;
         }
         if (num != NULL && !parse_long(optarg, num))
             return usage_error(cli, c, "--%s needs a whole number", opt_name(id));
@@ -770,6 +846,7 @@ static int run_cmd(struct cli *cli, const struct cmd *c, int argc, char **argv) 
         case O_SERIAL: v = o.serial; break;
         case O_FILE: v = o.file; break;
         case O_FORMAT: v = o.format; break;
+        case O_OUT: v = o.out; break;
         case O_CHAIN: required = c->run == run_import_ca; v = o.chain; break;
         default: required = 0;
         }
@@ -798,6 +875,8 @@ void cli_usage(FILE *f) {
           "  report            every certificate, as CSV or JSON\n"
           "  import            bulk-load another CA's inventory (CSV)\n"
           "  log               the operations log (JSON lines)\n"
+          "OCSP:\n"
+          "  ocsp respond      sign one certificate's OCSP response from the index\n"
           "Running:\n"
           "  demo              create a demo CA in ./demo and show how to use it\n"
           "  serve             hold DIR and answer the commands above over DIR/revd.sock\n"
@@ -818,7 +897,17 @@ int cli_run(struct cli *cli, int argc, char **argv) {
         return 0;
     }
     if (strcmp(word, "demo") == 0) return demo_run(cli, argc, argv);
-    if (strcmp(word, "ca") == 0) {
+    if (strcmp(word, "ocsp") == 0) {
+        if (argc < 2 || strcmp(argv[1], "--help") == 0) {
+            FILE *f = argc < 2 ? cli->err : cli->out;
+            fputs("usage: revd ocsp respond [options]\nrevd ocsp respond --help describes it.\n", f);
+            return argc < 2 ? 2 : 0;
+        }
+        table = ocsp_cmds;
+        word = argv[1];
+        argc--;
+        argv++;
+    } else if (strcmp(word, "ca") == 0) {
         if (argc < 2 || strcmp(argv[1], "--help") == 0) {
             FILE *f = argc < 2 ? cli->err : cli->out;
             fputs("usage: revd ca create-root|create-sub|csr|import|list|show|disable|enable [options]\n"
@@ -833,6 +922,6 @@ int cli_run(struct cli *cli, int argc, char **argv) {
     for (const struct cmd *c = table; c->name; c++)
         if (strcmp(c->name, word) == 0) return run_cmd(cli, c, argc, argv);
     fprintf(cli->err, "revd: unknown command '%s%.60s'\nusage: revd COMMAND [options] (see revd --help)\n",
-            table == ca_cmds ? "ca " : "", word);
+            table == ca_cmds ? "ca " : table == ocsp_cmds ? "ocsp " : "", word);
     return 2;
 }

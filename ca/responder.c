@@ -1,0 +1,266 @@
+#include "ca/responder.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/pem.h>
+
+#include "ca/internal.h"
+#include "common/fsutil.h"
+#include "common/rtime.h"
+#include "common/urls.h"
+
+struct ca_responder {
+    EVP_PKEY *key;
+    X509 *cert;
+    uint8_t *cert_der;
+    size_t cert_len;
+    uint8_t sigalg[32];
+    size_t sigalg_len;
+    const EVP_MD *md;
+    int64_t not_after;
+    uint8_t key_hash[20];
+};
+
+void core_responder_free(struct ca_responder *r) {
+    if (r == NULL) return;
+    EVP_PKEY_free(r->key);
+    X509_free(r->cert);
+    OPENSSL_free(r->cert_der);
+    free(r);
+}
+
+static const EVP_MD *md_for(const EVP_PKEY *k) {
+    return EVP_PKEY_get_bits(k) == 384 && EVP_PKEY_get_base_id(k) == EVP_PKEY_EC ? EVP_sha384() : EVP_sha256();
+}
+
+static int sign_cb(void *arg, const uint8_t *tbs, size_t tbs_len, uint8_t *sig, size_t *sig_len) {
+    struct ca_responder *r = arg;
+    EVP_MD_CTX *c = EVP_MD_CTX_new();
+    size_t n = OCSP_SIG_MAX;
+    int ok = c != NULL && EVP_DigestSignInit(c, NULL, r->md, NULL, r->key) == 1 &&
+             EVP_DigestSign(c, sig, &n, tbs, tbs_len) == 1;
+    EVP_MD_CTX_free(c);
+    if (!ok) ERR_clear_error();
+    *sig_len = n;
+    return ok;
+}
+
+/* Fills the derived fields of r from its key and certificate. */
+static int responder_finish(struct ca_responder *r, struct rerr *e) {
+    r->md = md_for(r->key);
+    int rsa = EVP_PKEY_get_base_id(r->key) == EVP_PKEY_RSA;
+    int nid = rsa ? NID_sha256WithRSAEncryption
+                  : (r->md == EVP_sha384() ? NID_ecdsa_with_SHA384 : NID_ecdsa_with_SHA256);
+    X509_ALGOR *alg = X509_ALGOR_new();
+    if (alg == NULL) return rerr_ssl(e, "out of memory");
+    /* RFC 4055: RSA algorithms carry NULL parameters; RFC 5758: ECDSA none. */
+    X509_ALGOR_set0(alg, OBJ_nid2obj(nid), rsa ? V_ASN1_NULL : V_ASN1_UNDEF, NULL);
+    int n = i2d_X509_ALGOR(alg, NULL);
+    if (n <= 0 || (size_t)n > sizeof(r->sigalg)) {
+        X509_ALGOR_free(alg);
+        return rerr_ssl(e, "cannot encode the signature algorithm");
+    }
+    uint8_t *q = r->sigalg;
+    r->sigalg_len = (size_t)i2d_X509_ALGOR(alg, &q);
+    X509_ALGOR_free(alg);
+    int dl = i2d_X509(r->cert, &r->cert_der);
+    if (dl <= 0) return rerr_ssl(e, "cannot encode the responder certificate");
+    r->cert_len = (size_t)dl;
+    const ASN1_BIT_STRING *bits = X509_get0_pubkey_bitstr(r->cert);
+    unsigned int hl = 20;
+    if (!EVP_Digest(bits->data, (size_t)bits->length, r->key_hash, &hl, EVP_sha1(), NULL))
+        return rerr_ssl(e, "SHA-1 failed");
+    struct tm tm;
+    ASN1_TIME_to_tm(X509_get0_notAfter(r->cert), &tm);
+    r->not_after = rtime_from_civil(tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+                                    tm.tm_sec);
+    return 1;
+}
+
+static size_t key_responder(uint8_t out[KEY_MAX], uint32_t ca_id) {
+    out[0] = K_RESPONDER;
+    put_u32(out + 1, ca_id);
+    return 5;
+}
+
+/* Loads the responder of ca from DIR, if it has one. 1 loaded, 0 none, -1 error. */
+static int responder_load(struct ca_core *c, struct ca *ca, struct ca_responder **out, struct rerr *e) {
+    uint8_t key[KEY_MAX], *der = NULL;
+    size_t kl = key_responder(key, ca->id), dl;
+    int got = store_get(c->st, key, kl, &der, &dl, e);
+    if (got <= 0) return got;
+    struct ca_responder *r = calloc(1, sizeof(*r));
+    const uint8_t *q = der;
+    r->cert = d2i_X509(NULL, &q, (long)dl);
+    free(der);
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/keys/%s.ocsp.key", c->dir, ca->name);
+    FILE *f = fopen(path, "r");
+    if (f != NULL) {
+        r->key = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+        fclose(f);
+    }
+    if (r->cert == NULL || r->key == NULL || X509_check_private_key(r->cert, r->key) != 1) {
+        core_responder_free(r);
+        ERR_clear_error();
+        rerr_set(e, "%s: the OCSP responder key of CA %s is missing or does not match its certificate", path,
+                 ca->name);
+        return -1;
+    }
+    if (!responder_finish(r, e)) {
+        core_responder_free(r);
+        return -1;
+    }
+    *out = r;
+    return 1;
+}
+
+/* Issues a new responder for ca: key file first, then one synced batch with
+ * the certificate's record, the responder record and the log record. */
+static struct ca_responder *responder_issue(struct ca_core *c, struct ca *ca, struct rerr *e) {
+    struct ca_responder *r = calloc(1, sizeof(*r));
+    X509_NAME *subj = X509_NAME_new();
+    struct store_batch *b = NULL;
+    uint8_t *rec = NULL;
+    int ok = 0;
+    EVP_PKEY *signer = core_ca_key(c, ca, e);
+    if (r == NULL || subj == NULL || signer == NULL) goto out;
+    switch (ca->key_type) {
+    case CA_KEY_EC_P256: r->key = EVP_EC_gen("P-256"); break;
+    case CA_KEY_EC_P384: r->key = EVP_EC_gen("P-384"); break;
+    case CA_KEY_RSA_2048: r->key = EVP_RSA_gen(2048); break;
+    case CA_KEY_RSA_3072: r->key = EVP_RSA_gen(3072); break;
+    case CA_KEY_RSA_4096: r->key = EVP_RSA_gen(4096); break;
+    }
+    if (r->key == NULL) {
+        rerr_ssl(e, "responder key generation failed");
+        goto out;
+    }
+    char cn[CA_NAME_MAX + 32];
+    snprintf(cn, sizeof(cn), "%s OCSP responder", ca->name);
+    X509_NAME_add_entry_by_txt(subj, "CN", MBSTRING_UTF8, (const unsigned char *)cn, -1, -1, 0);
+    uint8_t serial[16];
+    if (!core_new_serial(c, ca, serial, e)) goto out;
+    int64_t now = rtime_now();
+    int64_t not_after = now + CA_RESPONDER_LIFETIME_S;
+    if (not_after > ca->not_after) not_after = ca->not_after;
+    struct certbuild cb = {
+        .subject = subj,
+        .pubkey = r->key,
+        .serial = serial,
+        .serial_len = 16,
+        .not_before = now - 3600, /* clients with slow clocks */
+        .not_after = not_after,
+        .issuer_cert = ca->cert,
+        .issuer_key = signer,
+        .issuer_type = ca->key_type,
+        .is_ca = 0,
+        .path_len = -1,
+        .ku = CB_KU_DIGITAL_SIGNATURE,
+        .eku = "OCSPSigning",
+        .ocsp_nocheck = 1,
+    };
+    r->cert = certbuild_sign(&cb, e);
+    if (r->cert == NULL || !responder_finish(r, e)) goto out;
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/keys/%s.ocsp.key", c->dir, ca->name);
+    BIO *bio = BIO_new(BIO_s_mem());
+    if (bio == NULL || !PEM_write_bio_PrivateKey(bio, r->key, NULL, NULL, 0, NULL, NULL)) {
+        BIO_free(bio);
+        rerr_ssl(e, "cannot encode the responder key");
+        goto out;
+    }
+    char *pem;
+    long pl = BIO_get_mem_data(bio, &pem);
+    int wrote = fs_write_atomic(path, pem, (size_t)pl, 0600, e);
+    OPENSSL_cleanse(pem, (size_t)pl);
+    BIO_free(bio);
+    if (!wrote) goto out;
+    struct crec cr = {0};
+    cr.partition = URLS_PART_CA;
+    cr.not_before = now - 3600;
+    cr.not_after = not_after;
+    snprintf(cr.template_name, sizeof(cr.template_name), "ocsp-responder");
+    cr.der = r->cert_der;
+    cr.der_len = (uint32_t)r->cert_len;
+    size_t rl;
+    if (!crec_encode(&cr, &rec, &rl)) abort();
+    b = store_batch_new();
+    uint8_t key[KEY_MAX];
+    size_t kl = key_cert(key, ca->id, serial, 16);
+    store_batch_put(b, key, kl, rec, rl);
+    kl = key_part(key, ca->id, URLS_PART_CA);
+    char url[URLS_MAX];
+    core_partition_url(ca, URLS_PART_CA, url);
+    store_batch_put(b, key, kl, url, strlen(url));
+    kl = key_responder(key, ca->id);
+    store_batch_put(b, key, kl, r->cert_der, r->cert_len);
+    ca->issued++;
+    core_put_ca(c, b, ca);
+    char na[21];
+    rtime_format(not_after, na);
+    core_oplog(c, b, "ocsp-responder", ca->name, serial, 16, json_pack("{s:s}", "not_after", na), "ok");
+    if (!core_commit(c, b, e)) {
+        ca->issued--;
+        goto out;
+    }
+    ok = 1;
+out:
+    if (!ok) core_oplog_failure(c, "ocsp-responder", ca->name, NULL, 0, NULL, e);
+    store_batch_free(b);
+    free(rec);
+    X509_NAME_free(subj);
+    if (!ok) {
+        core_responder_free(r);
+        return NULL;
+    }
+    return r;
+}
+
+int ca_responder_signer(struct ca_core *c, const char *name, struct ocsp_signer *out, struct rerr *e) {
+    struct ca *ca = core_find_or_err(c, name, e);
+    if (ca == NULL) return 0;
+    if (ca->state == CA_STATE_PENDING) return rerr_set(e, "CA %s is pending (it has no certificate yet)", name);
+    if (ca->responder == NULL) {
+        int got = responder_load(c, ca, &ca->responder, e);
+        if (got < 0) return 0;
+    }
+    if (ca->responder == NULL || ca->responder->not_after - rtime_now() < CA_RESPONDER_RENEW_S) {
+        struct ca_responder *r = responder_issue(c, ca, e);
+        if (r == NULL) return 0;
+        core_responder_free(ca->responder);
+        ca->responder = r;
+    }
+    struct ca_responder *r = ca->responder;
+    memcpy(out->key_hash, r->key_hash, sizeof(out->key_hash));
+    out->sigalg = r->sigalg;
+    out->sigalg_len = r->sigalg_len;
+    out->cert = r->cert_der;
+    out->cert_len = r->cert_len;
+    out->sign = sign_cb;
+    out->arg = r;
+    return 1;
+}
+
+int ca_issuer_hashes(struct ca_core *c, const char *name, enum ocsp_hash h, uint8_t name_hash[64],
+                     uint8_t key_hash[64], struct rerr *e) {
+    struct ca *ca = core_find_or_err(c, name, e);
+    if (ca == NULL) return 0;
+    if (ca->cert == NULL) return rerr_set(e, "CA %s is pending (it has no certificate yet)", name);
+    const EVP_MD *md = h == OCSP_HASH_SHA1     ? EVP_sha1()
+                       : h == OCSP_HASH_SHA256 ? EVP_sha256()
+                       : h == OCSP_HASH_SHA384 ? EVP_sha384()
+                                               : EVP_sha512();
+    uint8_t *der = NULL;
+    int dl = i2d_X509_NAME(X509_get_subject_name(ca->cert), &der);
+    const ASN1_BIT_STRING *bits = X509_get0_pubkey_bitstr(ca->cert);
+    unsigned int n = 64;
+    int ok = dl > 0 && EVP_Digest(der, (size_t)dl, name_hash, &n, md, NULL) &&
+             EVP_Digest(bits->data, (size_t)bits->length, key_hash, &n, md, NULL);
+    OPENSSL_free(der);
+    if (!ok) return rerr_ssl(e, "hashing the issuer of CA %s failed", name);
+    return 1;
+}

@@ -1,0 +1,35 @@
+/* responder: each CA's delegated OCSP responder (RFC 6960 4.2.2.2): its own
+ * key (DIR/keys/NAME.ocsp.key, mode 0600) and a short-lived certificate the
+ * CA issues to it (EKU id-kp-OCSPSigning only, id-pkix-ocsp-nocheck, KU
+ * digitalSignature), rotated before it expires. The key stays here: ocsp/
+ * gets a struct ocsp_signer whose callback signs.
+ *
+ * Thread: the CA-core thread (creation and rotation write the index); the
+ * signing callback may be called from any one thread at a time per
+ * responder. */
+#ifndef REVD_CA_RESPONDER_H
+#define REVD_CA_RESPONDER_H
+
+#include <stdint.h>
+
+#include "ca/ca.h"
+#include "ocsp/request.h"
+#include "ocsp/response.h"
+
+/* Responder certificates live this long, and are replaced once less than
+ * CA_RESPONDER_RENEW_S is left (more than the longest response validity, 7
+ * days, so a response never outlives its signer). */
+#define CA_RESPONDER_LIFETIME_S (30 * 86400)
+#define CA_RESPONDER_RENEW_S (10 * 86400)
+
+/* ca_responder_signer gives the signer of CA ca, creating or rotating its
+ * responder first when needed. The signer's pointers stay valid until the
+ * next call for this CA or ca_core_free. Returns 1, or 0 with e set. */
+int ca_responder_signer(struct ca_core *c, const char *ca, struct ocsp_signer *out, struct rerr *e);
+
+/* ca_issuer_hashes writes the CertID issuer hashes of CA ca for h: the hash
+ * of its subject name's DER and of its public key's bits. */
+int ca_issuer_hashes(struct ca_core *c, const char *ca, enum ocsp_hash h, uint8_t name_hash[64],
+                     uint8_t key_hash[64], struct rerr *e);
+
+#endif

@@ -1,0 +1,105 @@
+/* response: OCSP responses (RFC 6960 4.2) built directly in DER.
+ *
+ *   OCSPResponse ::= SEQUENCE {
+ *       responseStatus  OCSPResponseStatus,          -- ENUMERATED
+ *       responseBytes   [0] EXPLICIT ResponseBytes OPTIONAL }
+ *   ResponseBytes ::= SEQUENCE {
+ *       responseType    OBJECT IDENTIFIER,           -- id-pkix-ocsp-basic
+ *       response        OCTET STRING }               -- BasicOCSPResponse
+ *   BasicOCSPResponse ::= SEQUENCE {
+ *       tbsResponseData     ResponseData,
+ *       signatureAlgorithm  AlgorithmIdentifier,
+ *       signature           BIT STRING,
+ *       certs           [0] EXPLICIT SEQUENCE OF Certificate OPTIONAL }
+ *   ResponseData ::= SEQUENCE {
+ *       version         [0] EXPLICIT Version DEFAULT v1,   -- omitted
+ *       responderID         ResponderID,     -- byKey [2] EXPLICIT KeyHash
+ *       producedAt          GeneralizedTime,
+ *       responses           SEQUENCE OF SingleResponse,
+ *       responseExtensions  [1] EXPLICIT Extensions OPTIONAL }  -- nonce
+ *   SingleResponse ::= SEQUENCE {
+ *       certID              CertID,
+ *       certStatus          CertStatus,
+ *       thisUpdate          GeneralizedTime,
+ *       nextUpdate      [0] EXPLICIT GeneralizedTime OPTIONAL,  -- always
+ *       singleExtensions [1] EXPLICIT Extensions OPTIONAL }
+ *   CertStatus ::= CHOICE {
+ *       good    [0] IMPLICIT NULL,
+ *       revoked [1] IMPLICIT RevokedInfo,
+ *       unknown [2] IMPLICIT UnknownInfo }           -- NULL
+ *   RevokedInfo ::= SEQUENCE {
+ *       revocationTime      GeneralizedTime,
+ *       revocationReason [0] EXPLICIT CRLReason OPTIONAL }
+ *
+ * The private key stays in ca/: the builder hands the DER of
+ * tbsResponseData to a signing callback and places the signature it gets.
+ * Pure apart from the callback; any thread. */
+#ifndef REVD_OCSP_RESPONSE_H
+#define REVD_OCSP_RESPONSE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ocsp/request.h"
+
+enum ocsp_resp_status {
+    OCSP_SUCCESSFUL = 0,
+    OCSP_MALFORMED_REQUEST = 1,
+    OCSP_INTERNAL_ERROR = 2,
+    OCSP_TRY_LATER = 3,
+    OCSP_SIG_REQUIRED = 5,
+    OCSP_UNAUTHORIZED = 6,
+};
+
+enum ocsp_cert_status { OCSP_GOOD, OCSP_REVOKED, OCSP_UNKNOWN };
+
+/* The largest signature a callback may return (RSA-4096: 512 octets;
+ * ECDSA P-384: at most 104). */
+#define OCSP_SIG_MAX 512
+
+/* What signs responses: the responder's identity and a way to sign. */
+struct ocsp_signer {
+    uint8_t key_hash[20];        /* SHA-1 of the responder's subjectPublicKey bits */
+    const uint8_t *sigalg;       /* the AlgorithmIdentifier element, DER */
+    size_t sigalg_len;
+    const uint8_t *cert;         /* the responder certificate, DER; NULL: none sent */
+    size_t cert_len;
+    /* sign signs tbs[0..tbs_len) and writes at most OCSP_SIG_MAX octets to
+     * sig, returning 1 and *sig_len, or 0. */
+    int (*sign)(void *arg, const uint8_t *tbs, size_t tbs_len, uint8_t *sig, size_t *sig_len);
+    void *arg;
+};
+
+struct ocsp_single {
+    const uint8_t *certid; /* a whole CertID element, DER */
+    size_t certid_len;
+    enum ocsp_cert_status status;
+    int64_t revoked_at;    /* OCSP_REVOKED */
+    int reason;            /* CRLReason, or -1: none given */
+    int64_t this_update, next_update;
+};
+
+/* ocsp_response_sign builds a signed, successful OCSPResponse for one
+ * SingleResponse (nonce: NULL for none, else echoed in a nonce extension)
+ * into out[0..out_cap). Returns 1 and *out_len, or 0 (too small, or the
+ * callback failed). */
+int ocsp_response_sign(const struct ocsp_signer *s, const struct ocsp_single *r, int64_t produced_at,
+                       const uint8_t *nonce, size_t nonce_len, uint8_t *out, size_t out_cap,
+                       size_t *out_len);
+
+/* ocsp_response_error writes the 5-octet OCSPResponse with only a status
+ * (malformedRequest, internalError, tryLater, sigRequired, unauthorized).
+ * Returns its length. */
+size_t ocsp_response_error(enum ocsp_resp_status st, uint8_t out[5]);
+
+/* ocsp_certid_build writes a CertID element for hash h, the issuer's name
+ * and key hashes (hash-length octets each) and a serial (INTEGER content
+ * octets). Returns 1 and *out_len, or 0 when it does not fit. */
+int ocsp_certid_build(enum ocsp_hash h, const uint8_t *name_hash, const uint8_t *key_hash,
+                      const uint8_t *serial, size_t serial_len, uint8_t *out, size_t out_cap,
+                      size_t *out_len);
+
+/* ocsp_hash_len is the digest length of h. */
+size_t ocsp_hash_len(enum ocsp_hash h);
+
+#endif

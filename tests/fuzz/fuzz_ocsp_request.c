@@ -1,0 +1,160 @@
+/* libFuzzer target: ocsp/request, differential against OpenSSL. The input is
+ * a request body exactly as a shard hands it over. Anything may be refused;
+ * nothing may be read outside the input; the views must lie inside it. And
+ * whatever revd accepts (OK, or UNSUPPORTED: well-formed with a hash revd
+ * does not answer for), OpenSSL's d2i_OCSP_REQUEST must accept too, using
+ * every byte, with the same first CertID (serial, name hash, key hash, the
+ * encoding itself), the same number of requests, nonce and signed flag.
+ * Otherwise abort(). The other way round is not checked: OpenSSL reads BER.
+ *
+ * One difference is by design: revd checks requestorName and the signature's
+ * certificates only for shape (ocsp/request.c), where OpenSSL decodes them in
+ * full (names canonicalized, certificates decoded). When OpenSSL refuses, the
+ * request is asked again without those two parts; only a refusal of that is
+ * a finding. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/err.h>
+#include <openssl/ocsp.h>
+#include <openssl/x509.h>
+
+#include "common/der.h"
+#include "ocsp/request.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static OCSP_REQUEST *openssl_parse(const uint8_t *p, size_t len) {
+    const unsigned char *q = p;
+    OCSP_REQUEST *req = d2i_OCSP_REQUEST(NULL, &q, (long)len);
+    if (req != NULL && (size_t)(q - p) != len) {
+        OCSP_REQUEST_free(req);
+        req = NULL;
+    }
+    ERR_clear_error();
+    return req;
+}
+
+/* The accepted request p[0..len) re-encoded without requestorName and
+ * without the signature's certs. Returns the length, or 0. */
+static size_t strip_uninterpreted(const uint8_t *p, size_t len, uint8_t *out, size_t cap) {
+    struct der top, req, tbs, el, wrap, sig;
+    struct derb b;
+    unsigned tag;
+    int present;
+    size_t out_len;
+    der_init(&top, p, len);
+    if (!der_get(&top, DER_SEQUENCE, &req) || !der_get(&req, DER_SEQUENCE, &tbs)) return 0;
+    derb_init(&b, out, cap);
+    derb_open(&b, DER_SEQUENCE);
+    derb_open(&b, DER_SEQUENCE);
+    while (tbs.len > 0) {
+        if (!der_get_any(&tbs, &tag, NULL, &el)) return 0;
+        if (tag != (DER_CONTEXT(1) | DER_CONSTRUCTED)) derb_raw(&b, el.p, el.len);
+    }
+    derb_close(&b);
+    if (!der_get_optional(&req, DER_CONTEXT(0) | DER_CONSTRUCTED, &present, &wrap)) return 0;
+    if (present) {
+        if (!der_get(&wrap, DER_SEQUENCE, &sig)) return 0;
+        derb_open(&b, DER_CONTEXT(0) | DER_CONSTRUCTED);
+        derb_open(&b, DER_SEQUENCE);
+        while (sig.len > 0) {
+            if (!der_get_any(&sig, &tag, NULL, &el)) return 0;
+            if (tag != (DER_CONTEXT(0) | DER_CONSTRUCTED)) derb_raw(&b, el.p, el.len);
+        }
+        derb_close(&b);
+        derb_close(&b);
+    }
+    derb_close(&b);
+    return derb_finish(&b, &out_len) ? out_len : 0;
+}
+
+static int inside(const uint8_t *data, size_t size, const uint8_t *p, size_t len) {
+    return p != NULL && p >= data && len <= size && (size_t)(p - data) <= size - len;
+}
+
+static int same(const uint8_t *a, size_t a_len, const uint8_t *b, size_t b_len) {
+    return a_len == b_len && (a_len == 0 || memcmp(a, b, a_len) == 0);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    struct ocsp_req r;
+    enum ocsp_req_result res = ocsp_request_parse(data, size, &r);
+    if (res == OCSP_REQ_MALFORMED) {
+        if (r.certid != NULL || r.nonce != NULL || r.num_requests != 0) abort();
+        return 0;
+    }
+    if (res != OCSP_REQ_OK && res != OCSP_REQ_UNSUPPORTED) abort();
+
+    /* Our own promises. */
+    static const size_t lens[] = {20, 32, 48, 64};
+    if (size > OCSP_REQ_MAX_BYTES) abort();
+    if (r.num_requests < 1 || r.num_requests > OCSP_REQ_MAX_REQUESTS) abort();
+    if (r.hash_len == 0 || !inside(data, size, r.name_hash, r.hash_len) ||
+        !inside(data, size, r.key_hash, r.hash_len))
+        abort();
+    if (res == OCSP_REQ_OK && ((unsigned)r.hash > OCSP_HASH_SHA512 || r.hash_len != lens[r.hash])) abort();
+    if (!inside(data, size, r.serial, r.serial_len) || r.serial_len > 21 || (r.serial[0] & 0x80) ||
+        (r.serial_len == 1 && r.serial[0] == 0) ||
+        (r.serial_len > 1 && r.serial[0] == 0 && !(r.serial[1] & 0x80)) ||
+        (r.serial_len == 21 && r.serial[0] != 0))
+        abort();
+    if (!inside(data, size, r.certid, r.certid_len) || r.certid[0] != DER_SEQUENCE) abort();
+    if (!inside(data, size, r.name_hash, r.hash_len) || r.name_hash < r.certid ||
+        r.serial + r.serial_len != r.certid + r.certid_len)
+        abort();
+    if (r.nonce != NULL) {
+        if (!inside(data, size, r.nonce, r.nonce_len) || r.nonce_len == 0 || r.nonce_len > OCSP_NONCE_MAX)
+            abort();
+    } else if (r.nonce_len != 0) {
+        abort();
+    }
+
+    /* OpenSSL's reading of the same bytes. */
+    OCSP_REQUEST *req = openssl_parse(data, size);
+    if (req == NULL) {
+        static uint8_t core[OCSP_REQ_MAX_BYTES];
+        size_t core_len = strip_uninterpreted(data, size, core, sizeof(core));
+        if (core_len == 0) abort();
+        req = openssl_parse(core, core_len);
+        if (req == NULL) abort(); /* we accept what OpenSSL refuses */
+    }
+    if ((size_t)OCSP_request_onereq_count(req) != r.num_requests) abort();
+    OCSP_CERTID *id = OCSP_onereq_get0_id(OCSP_request_onereq_get0(req, 0));
+    ASN1_OCTET_STRING *nh = NULL, *kh = NULL;
+    ASN1_INTEGER *serial = NULL;
+    if (id == NULL || OCSP_id_get0_info(&nh, NULL, &kh, &serial, id) != 1) abort();
+    if (!same(ASN1_STRING_get0_data(nh), (size_t)ASN1_STRING_length(nh), r.name_hash, r.hash_len)) abort();
+    if (!same(ASN1_STRING_get0_data(kh), (size_t)ASN1_STRING_length(kh), r.key_hash, r.hash_len)) abort();
+
+    unsigned char *enc = NULL;
+    int enc_len = i2d_ASN1_INTEGER(serial, &enc);
+    struct der d, content;
+    der_init(&d, enc, enc_len > 0 ? (size_t)enc_len : 0);
+    if (enc_len <= 0 || !der_get_integer(&d, &content) || d.len != 0 ||
+        !same(content.p, content.len, r.serial, r.serial_len))
+        abort();
+    OPENSSL_free(enc);
+    enc = NULL;
+    enc_len = i2d_OCSP_CERTID(id, &enc);
+    if (enc_len <= 0 || !same(enc, (size_t)enc_len, r.certid, r.certid_len)) abort();
+    OPENSSL_free(enc);
+
+    int i = OCSP_REQUEST_get_ext_by_NID(req, NID_id_pkix_OCSP_Nonce, -1);
+    if (r.nonce != NULL) {
+        if (i < 0) abort();
+        ASN1_OCTET_STRING *v = X509_EXTENSION_get_data(OCSP_REQUEST_get_ext(req, i));
+        der_init(&d, ASN1_STRING_get0_data(v), (size_t)ASN1_STRING_length(v));
+        if (!der_get(&d, DER_OCTET_STRING, &content) || d.len != 0 ||
+            !same(content.p, content.len, r.nonce, r.nonce_len))
+            abort();
+        if (OCSP_REQUEST_get_ext_by_NID(req, NID_id_pkix_OCSP_Nonce, i) >= 0) abort(); /* one only */
+    } else if (i >= 0) {
+        abort();
+    }
+    if (r.signed_request != OCSP_request_is_signed(req)) abort();
+    OCSP_REQUEST_free(req);
+    ERR_clear_error();
+    return 0;
+}
