@@ -11,6 +11,9 @@
 #include "common/fsutil.h"
 #include "common/rtime.h"
 #include "common/urls.h"
+#include "ocsp/table.h"
+
+#include <time.h>
 
 struct ca_responder {
     EVP_PKEY *key;
@@ -262,5 +265,77 @@ int ca_issuer_hashes(struct ca_core *c, const char *name, enum ocsp_hash h, uint
              EVP_Digest(bits->data, (size_t)bits->length, key_hash, &n, md, NULL);
     OPENSSL_free(der);
     if (!ok) return rerr_ssl(e, "hashing the issuer of CA %s failed", name);
+    return 1;
+}
+
+static double mono_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+int ca_ocsp_precompute(struct ca_core *c, const char *name, int64_t validity, struct ocsp_table **out,
+                       struct ca_precompute_stats *stats, struct rerr *e) {
+    memset(stats, 0, sizeof(*stats));
+    double t0 = mono_now();
+    struct ocsp_signer signer;
+    uint8_t nh[2][64], kh[2][64];
+    static const enum ocsp_hash hashes[2] = {OCSP_HASH_SHA1, OCSP_HASH_SHA256};
+    if (!ca_responder_signer(c, name, &signer, e)) return 0;
+    for (int h = 0; h < 2; h++)
+        if (!ca_issuer_hashes(c, name, hashes[h], nh[h], kh[h], e)) return 0;
+    struct ca *ca = core_find(c, name);
+    struct ocsp_table_builder *b = ocsp_table_builder_new((size_t)(ca->issued + ca->imported));
+    if (b == NULL) return rerr_set(e, "out of memory");
+    uint8_t prefix[5];
+    prefix[0] = K_CERT;
+    put_u32(prefix + 1, ca->id);
+    struct store_iter *it = store_iter_new(c->st, prefix, 5, NULL, 0);
+    const uint8_t *k, *v;
+    size_t kl, vl;
+    int64_t now = rtime_now();
+    int ok = 1;
+    uint8_t certid[256], resp[2][8192];
+    while (ok && store_iter_next(it, &k, &kl, &v, &vl)) {
+        struct crec r;
+        if (kl < 7 || k[5] != kl - 6 || !crec_decode(v, vl, &r)) {
+            ok = rerr_set(e, "index: a certificate record of CA %s is damaged", name);
+            break;
+        }
+        if (r.not_after < now) {
+            stats->skipped_expired++;
+            continue;
+        }
+        const uint8_t *serial = k + 6;
+        size_t slen = kl - 6;
+        const uint8_t *der[2];
+        size_t der_len[2];
+        for (int h = 0; h < 2 && ok; h++) {
+            size_t cl;
+            if (!ocsp_certid_build(hashes[h], nh[h], kh[h], serial, slen, certid, sizeof(certid), &cl)) {
+                ok = rerr_set(e, "cannot build a CertID");
+                break;
+            }
+            struct ocsp_single one = {certid, cl, r.status == CERT_REVOKED ? OCSP_REVOKED : OCSP_GOOD,
+                                      r.revoked_at, -1, now, now + validity};
+            if (r.status == CERT_REVOKED && r.reason != 0) one.reason = r.reason;
+            if (!ocsp_response_sign(&signer, &one, now, NULL, 0, resp[h], sizeof(resp[h]), &der_len[h])) {
+                ok = rerr_set(e, "signing a response of CA %s failed", name);
+                break;
+            }
+            der[h] = resp[h];
+            stats->responses++;
+        }
+        if (ok && !ocsp_table_builder_add(b, serial, slen, der, der_len, e)) ok = 0;
+        stats->certificates++;
+    }
+    store_iter_free(it);
+    if (!ok) {
+        ocsp_table_builder_free(b);
+        return 0;
+    }
+    *out = ocsp_table_builder_finish(b);
+    stats->seconds = mono_now() - t0;
+    if (*out == NULL) return rerr_set(e, "out of memory");
     return 1;
 }

@@ -32,4 +32,19 @@ int ca_responder_signer(struct ca_core *c, const char *ca, struct ocsp_signer *o
 int ca_issuer_hashes(struct ca_core *c, const char *ca, enum ocsp_hash h, uint8_t name_hash[64],
                      uint8_t key_hash[64], struct rerr *e);
 
+struct ocsp_table;
+
+struct ca_precompute_stats {
+    uint64_t certificates, skipped_expired, responses;
+    double seconds;
+};
+
+/* ca_ocsp_precompute signs, for every unexpired certificate of CA ca, its
+ * response for a SHA-1 and a SHA-256 CertID (thisUpdate now, nextUpdate
+ * now + validity) into a new table (*out, freed with ocsp_table_free).
+ * Reads the index; signs with the CA's responder (created if needed).
+ * CA-core thread. Returns 1, or 0 with e set. */
+int ca_ocsp_precompute(struct ca_core *c, const char *ca, int64_t validity, struct ocsp_table **out,
+                       struct ca_precompute_stats *stats, struct rerr *e);
+
 #endif

@@ -112,6 +112,14 @@ assert_file_mode "$REVD_DIR/keys/s256.ocsp.key" 600
 run_ok revd report --ca s256 --format csv
 assert_contains "$OUT" ",ca,ocsp-responder"
 
+step "precompute: two responses (SHA-1, SHA-256) per unexpired certificate"
+# s256 holds three end-entity certificates and its responder's certificate.
+run_ok revd ocsp precompute --ca s256
+assert_contains "$OUT" "precomputed 8 responses for 4 certificates of CA s256 (0 expired skipped)"
+bytes=$(printf '%s\n' "$OUT" | sed -n 's/.* \([0-9]*\) bytes of memory per response/\1/p')
+[ -n "$bytes" ] && [ "$bytes" -gt 300 ] && [ "$bytes" -lt 1024 ] || fail "memory per response: '$bytes'"
+run_fail 1 revd ocsp precompute --ca nope
+
 step "usage"
 run_fail 2 revd ocsp respond --ca s256 --serial 01 --out "$T/x.der" --hash md5
 run_fail 2 revd ocsp respond --ca s256 --serial 01

@@ -1,0 +1,182 @@
+#include "ocsp/table.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Arena record: u8 serial_len, serial, then per hash u32 length and the DER. */
+struct slot {
+    uint64_t fp;  /* fingerprint of the serial; 0: empty */
+    uint64_t off; /* offset of the record in the arena */
+};
+
+struct ocsp_table_builder {
+    uint8_t *arena;
+    size_t len, cap;
+    struct slot *slots;
+    size_t mask, num;
+};
+
+struct ocsp_table {
+    uint8_t *arena;
+    size_t len;
+    struct slot *slots;
+    size_t mask, num;
+};
+
+static uint64_t fingerprint(const uint8_t *s, size_t n) {
+    uint64_t h = 0xcbf29ce484222325ULL ^ n;
+    for (size_t i = 0; i < n; i++) h = (h ^ s[i]) * 0x100000001b3ULL;
+    h ^= h >> 31;
+    return h ? h : 1; /* 0 marks an empty slot */
+}
+
+static size_t slots_for(size_t num) {
+    size_t n = 16;
+    while (n < 2 * num) n <<= 1;
+    return n;
+}
+
+struct ocsp_table_builder *ocsp_table_builder_new(size_t num) {
+    struct ocsp_table_builder *b = calloc(1, sizeof(*b));
+    if (b == NULL) return NULL;
+    size_t n = slots_for(num);
+    b->slots = calloc(n, sizeof(struct slot));
+    b->cap = num * 1024 + 4096;
+    b->arena = malloc(b->cap);
+    if (b->slots == NULL || b->arena == NULL) {
+        ocsp_table_builder_free(b);
+        return NULL;
+    }
+    b->mask = n - 1;
+    return b;
+}
+
+void ocsp_table_builder_free(struct ocsp_table_builder *b) {
+    if (b == NULL) return;
+    free(b->arena);
+    free(b->slots);
+    free(b);
+}
+
+static const uint8_t *record_serial(const uint8_t *arena, uint64_t off, size_t *len) {
+    *len = arena[off];
+    return arena + off + 1;
+}
+
+/* The slot holding serial, or the empty slot where it would go. */
+static size_t probe(const struct slot *slots, size_t mask, const uint8_t *arena, const uint8_t *serial,
+                    size_t serial_len, uint64_t fp) {
+    size_t i = (size_t)fp & mask;
+    for (; slots[i].fp != 0; i = (i + 1) & mask) {
+        if (slots[i].fp != fp) continue;
+        size_t l;
+        const uint8_t *s = record_serial(arena, slots[i].off, &l);
+        if (l == serial_len && memcmp(s, serial, l) == 0) break;
+    }
+    return i;
+}
+
+static int grow_slots(struct ocsp_table_builder *b) {
+    size_t n = (b->mask + 1) * 2;
+    struct slot *s = calloc(n, sizeof(struct slot));
+    if (s == NULL) return 0;
+    for (size_t i = 0; i <= b->mask; i++) {
+        if (b->slots[i].fp == 0) continue;
+        size_t j = (size_t)b->slots[i].fp & (n - 1);
+        while (s[j].fp != 0) j = (j + 1) & (n - 1);
+        s[j] = b->slots[i];
+    }
+    free(b->slots);
+    b->slots = s;
+    b->mask = n - 1;
+    return 1;
+}
+
+int ocsp_table_builder_add(struct ocsp_table_builder *b, const uint8_t *serial, size_t serial_len,
+                           const uint8_t *const der[OCSP_TABLE_HASHES],
+                           const size_t der_len[OCSP_TABLE_HASHES], struct rerr *e) {
+    if (serial_len == 0 || serial_len > 21) return rerr_set(e, "serial of %zu octets", serial_len);
+    size_t need = 1 + serial_len;
+    for (int h = 0; h < OCSP_TABLE_HASHES; h++) {
+        if (der_len[h] > UINT32_MAX) return rerr_set(e, "response too large");
+        need += 4 + der_len[h];
+    }
+    if (2 * (b->num + 1) > b->mask + 1 && !grow_slots(b)) return rerr_set(e, "out of memory");
+    uint64_t fp = fingerprint(serial, serial_len);
+    size_t i = probe(b->slots, b->mask, b->arena, serial, serial_len, fp);
+    if (b->slots[i].fp != 0) return rerr_set(e, "serial added twice");
+    if (b->len + need > b->cap) {
+        size_t cap = b->cap * 2 > b->len + need ? b->cap * 2 : b->len + need;
+        uint8_t *a = realloc(b->arena, cap);
+        if (a == NULL) return rerr_set(e, "out of memory");
+        b->arena = a;
+        b->cap = cap;
+    }
+    uint8_t *p = b->arena + b->len;
+    *p++ = (uint8_t)serial_len;
+    memcpy(p, serial, serial_len);
+    p += serial_len;
+    for (int h = 0; h < OCSP_TABLE_HASHES; h++) {
+        uint32_t l = (uint32_t)der_len[h];
+        memcpy(p, &l, 4);
+        memcpy(p + 4, der[h], der_len[h]);
+        p += 4 + der_len[h];
+    }
+    b->slots[i].fp = fp;
+    b->slots[i].off = b->len;
+    b->len += need;
+    b->num++;
+    return 1;
+}
+
+struct ocsp_table *ocsp_table_builder_finish(struct ocsp_table_builder *b) {
+    struct ocsp_table *t = calloc(1, sizeof(*t));
+    if (t == NULL) {
+        ocsp_table_builder_free(b);
+        return NULL;
+    }
+    /* Give back the arena's slack: the table lives long. */
+    uint8_t *a = realloc(b->arena, b->len ? b->len : 1);
+    t->arena = a ? a : b->arena;
+    t->len = b->len;
+    t->slots = b->slots;
+    t->mask = b->mask;
+    t->num = b->num;
+    free(b);
+    return t;
+}
+
+int ocsp_table_find(const struct ocsp_table *t, const uint8_t *serial, size_t serial_len, enum ocsp_hash h,
+                    const uint8_t **out, size_t *out_len) {
+    if (t == NULL || serial_len == 0 || serial_len > 21) return 0;
+    int which = h == OCSP_HASH_SHA1 ? 0 : h == OCSP_HASH_SHA256 ? 1 : -1;
+    if (which < 0) return 0;
+    uint64_t fp = fingerprint(serial, serial_len);
+    size_t i = probe(t->slots, t->mask, t->arena, serial, serial_len, fp);
+    if (t->slots[i].fp == 0) return 0;
+    const uint8_t *p = t->arena + t->slots[i].off;
+    p += 1 + p[0];
+    for (int k = 0;; k++) {
+        uint32_t l;
+        memcpy(&l, p, 4);
+        if (k == which) {
+            *out = p + 4;
+            *out_len = l;
+            return 1;
+        }
+        p += 4 + l;
+    }
+}
+
+size_t ocsp_table_count(const struct ocsp_table *t) { return t ? t->num : 0; }
+
+size_t ocsp_table_bytes(const struct ocsp_table *t) {
+    return t ? t->len + (t->mask + 1) * sizeof(struct slot) + sizeof(*t) : 0;
+}
+
+void ocsp_table_free(struct ocsp_table *t) {
+    if (t == NULL) return;
+    free(t->arena);
+    free(t->slots);
+    free(t);
+}

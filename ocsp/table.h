@@ -1,0 +1,55 @@
+/* table: one CA's precomputed OCSP responses, frozen for reading.
+ *
+ * Built on a signing thread (ocsp_table_builder_*), then published read-only
+ * to every shard (shared immutable data, swapped whole as a new generation:
+ * STYLE "Memory and threads"). Lookups take a serial (INTEGER content
+ * octets) and a CertID hash and return a view of the signed response DER:
+ * no lock, no allocation, no copy.
+ *
+ * Layout: one arena holds every response back to back; an open-addressed
+ * index of 16-byte slots (serial fingerprint, arena offsets) at most half
+ * full. Memory per certificate: its responses (about 450 octets each with
+ * an ECDSA responder, the responder certificate included) + 32 octets of
+ * index. */
+#ifndef REVD_OCSP_TABLE_H
+#define REVD_OCSP_TABLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/rerr.h"
+#include "ocsp/request.h"
+
+/* The CertID hashes each certificate has a response for. */
+#define OCSP_TABLE_HASHES 2 /* SHA-1, SHA-256 */
+
+struct ocsp_table;
+struct ocsp_table_builder;
+
+/* ocsp_table_builder_new starts a table expecting about num entries (a
+ * hint). Returns NULL on out of memory. */
+struct ocsp_table_builder *ocsp_table_builder_new(size_t num);
+
+/* ocsp_table_builder_add adds the responses of one serial: der[h] for
+ * OCSP_HASH_SHA1 (h = 0) and OCSP_HASH_SHA256 (h = 1). A serial added twice
+ * replaces nothing: the second add fails. Returns 1, or 0 with e set. */
+int ocsp_table_builder_add(struct ocsp_table_builder *b, const uint8_t *serial, size_t serial_len,
+                           const uint8_t *const der[OCSP_TABLE_HASHES],
+                           const size_t der_len[OCSP_TABLE_HASHES], struct rerr *e);
+
+/* ocsp_table_builder_finish freezes the table (and frees b). NULL on out of
+ * memory. */
+struct ocsp_table *ocsp_table_builder_finish(struct ocsp_table_builder *b);
+void ocsp_table_builder_free(struct ocsp_table_builder *b);
+
+/* ocsp_table_find returns 1 with a view of the response for serial and
+ * hash h (SHA-1 or SHA-256), 0 when the table has none. Any thread. */
+int ocsp_table_find(const struct ocsp_table *t, const uint8_t *serial, size_t serial_len, enum ocsp_hash h,
+                    const uint8_t **out, size_t *out_len);
+
+size_t ocsp_table_count(const struct ocsp_table *t);
+/* ocsp_table_bytes: memory the table holds (arena + index). */
+size_t ocsp_table_bytes(const struct ocsp_table *t);
+void ocsp_table_free(struct ocsp_table *t);
+
+#endif

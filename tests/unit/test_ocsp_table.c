@@ -1,0 +1,132 @@
+/* ocsp/table: every response added is found again, byte for byte, by serial
+ * and hash; absent serials, other hashes and duplicates are refused; the
+ * index grows past its first size; memory per entry is what the header says. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "ocsp/table.h"
+
+static uint64_t rng = 88172645463325252ULL;
+static uint64_t next(void) {
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return rng;
+}
+
+#define N 50000
+
+struct entry {
+    uint8_t serial[21];
+    size_t serial_len;
+    uint8_t der[2][600];
+    size_t der_len[2];
+};
+
+static void fill(struct entry *en, size_t i) {
+    /* Serials of 1..21 octets; the first 16 entries are short ones. */
+    en->serial_len = i < 16 ? 1 + i : 16 + (next() % 6);
+    for (size_t k = 0; k < en->serial_len; k++) en->serial[k] = (uint8_t)next();
+    en->serial[0] = (uint8_t)((en->serial[0] & 0x7f) | 1);
+    if (i < 16) en->serial[0] = (uint8_t)(i + 1);
+    for (int h = 0; h < 2; h++) {
+        en->der_len[h] = 100 + next() % 500;
+        for (size_t k = 0; k < en->der_len[h]; k++) en->der[h][k] = (uint8_t)next();
+    }
+}
+
+static void test_roundtrip(void **state) {
+    struct entry *es = malloc(N * sizeof(*es));
+    assert_non_null(es);
+    struct ocsp_table_builder *b = ocsp_table_builder_new(16); /* a low hint: it must grow */
+    assert_non_null(b);
+    struct rerr e;
+    size_t added = 0, payload = 0;
+    for (size_t i = 0; i < N; i++) {
+        fill(&es[i], i);
+        const uint8_t *der[2] = {es[i].der[0], es[i].der[1]};
+        int ok = ocsp_table_builder_add(b, es[i].serial, es[i].serial_len, der, es[i].der_len, &e);
+        /* Random serials may repeat (the 16 short ones cannot collide with
+         * the others); a repeat must be refused, not stored twice. */
+        int dup = 0;
+        for (size_t j = 0; j < i && !dup; j++)
+            if (i < 64 && es[j].serial_len == es[i].serial_len && memcmp(es[j].serial, es[i].serial, es[i].serial_len) == 0)
+                dup = 1;
+        if (!dup) {
+            assert_true(ok);
+            added++;
+            payload += es[i].der_len[0] + es[i].der_len[1];
+        } else {
+            assert_false(ok);
+            es[i].serial_len = 0;
+        }
+    }
+    struct ocsp_table *t = ocsp_table_builder_finish(b);
+    assert_non_null(t);
+    assert_int_equal(ocsp_table_count(t), added);
+    for (size_t i = 0; i < N; i++) {
+        if (es[i].serial_len == 0) continue;
+        for (int h = 0; h < 2; h++) {
+            const uint8_t *p;
+            size_t l;
+            assert_true(ocsp_table_find(t, es[i].serial, es[i].serial_len, h ? OCSP_HASH_SHA256 : OCSP_HASH_SHA1, &p, &l));
+            assert_int_equal(l, es[i].der_len[h]);
+            assert_memory_equal(p, es[i].der[h], l);
+        }
+        const uint8_t *p;
+        size_t l;
+        assert_false(ocsp_table_find(t, es[i].serial, es[i].serial_len, OCSP_HASH_SHA384, &p, &l));
+    }
+    /* Absent: a serial one octet longer, and unseen random ones. */
+    uint8_t absent[21] = {0x7f, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20};
+    const uint8_t *p;
+    size_t l;
+    assert_false(ocsp_table_find(t, absent, 21, OCSP_HASH_SHA1, &p, &l));
+    assert_false(ocsp_table_find(t, absent, 0, OCSP_HASH_SHA1, &p, &l));
+    assert_false(ocsp_table_find(NULL, absent, 3, OCSP_HASH_SHA1, &p, &l));
+    /* Memory: the payload, the serials and their lengths, and at most
+     * 4 index slots of 16 octets per entry (the index is at most half full,
+     * and a power of two). */
+    size_t overhead = ocsp_table_bytes(t) - payload;
+    assert_true(overhead <= added * (22 + 8 + 64) + 1024);
+    ocsp_table_free(t);
+    free(es);
+}
+
+static void test_duplicate_and_bad(void **state) {
+    struct ocsp_table_builder *b = ocsp_table_builder_new(4);
+    struct rerr e;
+    uint8_t s[2] = {0x01, 0x02}, d[3] = {1, 2, 3};
+    const uint8_t *der[2] = {d, d};
+    size_t len[2] = {3, 2};
+    assert_true(ocsp_table_builder_add(b, s, 2, der, len, &e));
+    assert_false(ocsp_table_builder_add(b, s, 2, der, len, &e));
+    assert_false(ocsp_table_builder_add(b, s, 0, der, len, &e));
+    uint8_t big[22] = {1};
+    assert_false(ocsp_table_builder_add(b, big, 22, der, len, &e));
+    struct ocsp_table *t = ocsp_table_builder_finish(b);
+    const uint8_t *p;
+    size_t l;
+    assert_true(ocsp_table_find(t, s, 2, OCSP_HASH_SHA256, &p, &l));
+    assert_int_equal(l, 2);
+    assert_true(ocsp_table_find(t, s, 2, OCSP_HASH_SHA1, &p, &l));
+    assert_int_equal(l, 3);
+    assert_false(ocsp_table_find(t, s, 1, OCSP_HASH_SHA1, &p, &l));
+    ocsp_table_free(t);
+    ocsp_table_builder_free(NULL);
+    ocsp_table_free(NULL);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_roundtrip),
+        cmocka_unit_test(test_duplicate_and_bad),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
