@@ -23,29 +23,7 @@
 
 /* ---- inputs that end at a PROT_NONE page --------------------------------- */
 
-struct guard {
-    uint8_t *map;
-    size_t map_len;
-    const uint8_t *p; /* the copy: p[len] is the first byte of the PROT_NONE page */
-    size_t len;
-};
-
-static void guard_init(struct guard *g, const uint8_t *p, size_t len) {
-    size_t page = (size_t)sysconf(_SC_PAGESIZE);
-    size_t data_pages = (len + page - 1) / page;
-    if (data_pages == 0) data_pages = 1;
-    g->map_len = (data_pages + 1) * page;
-    void *m = mmap(NULL, g->map_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    assert_true(m != MAP_FAILED);
-    g->map = m;
-    assert_int_equal(mprotect(g->map + data_pages * page, page, PROT_NONE), 0);
-    uint8_t *dst = g->map + data_pages * page - len;
-    if (len > 0) memcpy(dst, p, len);
-    g->p = dst;
-    g->len = len;
-}
-
-static void guard_free(struct guard *g) { munmap(g->map, g->map_len); }
+#include "tests/unit/guard.h"
 
 /* ---- the cursor ------------------------------------------------------------ */
 

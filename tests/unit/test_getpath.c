@@ -73,39 +73,15 @@ static const char req3_b64[] =
 
 /* --- Guarded buffers ---------------------------------------------------- */
 
-struct guarded {
-    void *map;
-    size_t map_len;
-    uint8_t *p; /* p + len is the first byte of a PROT_NONE page */
-};
-
-static size_t page_size(void) {
-    long ps = sysconf(_SC_PAGESIZE);
-    assert_true(ps > 0);
-    return (size_t)ps;
-}
-
-/* Maps len bytes that end right before a PROT_NONE page. */
-static void guarded_alloc(struct guarded *g, size_t len) {
-    size_t ps = page_size();
-    size_t data_pages = (len + ps - 1) / ps;
-    g->map_len = (data_pages + 1) * ps;
-    g->map = mmap(NULL, g->map_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    assert_true(g->map != MAP_FAILED);
-    uint8_t *guard = (uint8_t *)g->map + data_pages * ps;
-    assert_int_equal(mprotect(guard, ps, PROT_NONE), 0);
-    g->p = guard - len;
-}
-
-static void guarded_free(struct guarded *g) { assert_int_equal(munmap(g->map, g->map_len), 0); }
+#include "tests/unit/guard.h"
 
 /* getpath_decode(s, len) with the input and an output of out_cap bytes each
  * right before a PROT_NONE page. On success the bytes are copied to got
  * (which holds out_cap bytes). */
 static int decode_guarded(const char *s, size_t len, size_t out_cap, uint8_t *got, size_t *got_len) {
-    struct guarded in, out;
-    guarded_alloc(&in, len);
-    guarded_alloc(&out, out_cap);
+    struct guard in, out;
+    guard_alloc(&in, len);
+    guard_alloc(&out, out_cap);
     memcpy(in.p, s, len);
     memset(out.p, 0xa5, out_cap);
     size_t n = (size_t)-1;
@@ -115,8 +91,8 @@ static int decode_guarded(const char *s, size_t len, size_t out_cap, uint8_t *go
         memcpy(got, out.p, n);
         *got_len = n;
     }
-    guarded_free(&in);
-    guarded_free(&out);
+    guard_free(&in);
+    guard_free(&out);
     return ok;
 }
 
@@ -322,8 +298,8 @@ static void test_guard_page_faults(void **state) {
         sa.sa_handler = segv_exit;
         sigaction(SIGSEGV, &sa, NULL);
         sigaction(SIGBUS, &sa, NULL);
-        struct guarded g;
-        guarded_alloc(&g, 5);
+        struct guard g;
+        guard_alloc(&g, 5);
         memcpy(g.p, "MQ==", 4);
         volatile uint8_t *p = g.p;
         (void)p[4];

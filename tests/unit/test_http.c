@@ -40,31 +40,7 @@ static const uint8_t ocsp_req[] = {
 
 /* --- Guarded buffers ---------------------------------------------------- */
 
-struct guarded {
-    void *map;
-    size_t map_len;
-    uint8_t *p; /* p + len is the first byte of a PROT_NONE page */
-};
-
-static size_t page_size(void) {
-    long ps = sysconf(_SC_PAGESIZE);
-    assert_true(ps > 0);
-    return (size_t)ps;
-}
-
-/* Maps len bytes that end right before a PROT_NONE page. */
-static void guarded_alloc(struct guarded *g, size_t len) {
-    size_t ps = page_size();
-    size_t data_pages = (len + ps - 1) / ps;
-    g->map_len = (data_pages + 1) * ps;
-    g->map = mmap(NULL, g->map_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    assert_true(g->map != MAP_FAILED);
-    uint8_t *guard = (uint8_t *)g->map + data_pages * ps;
-    assert_int_equal(mprotect(guard, ps, PROT_NONE), 0);
-    g->p = guard - len;
-}
-
-static void guarded_free(struct guarded *g) { assert_int_equal(munmap(g->map, g->map_len), 0); }
+#include "tests/unit/guard.h"
 
 /* --- Parsing helpers ---------------------------------------------------- */
 
@@ -84,8 +60,8 @@ static const void *rebase(const void *p, size_t n, const uint8_t *base, size_t l
 /* http_parse(s[0..len)) on a guarded copy; the views are checked to be
  * inside the copy and moved onto s. */
 static enum http_result parse_g(const void *s, size_t len, struct http_request *out) {
-    struct guarded g;
-    guarded_alloc(&g, len);
+    struct guard g;
+    guard_alloc(&g, len);
     if (len > 0) memcpy(g.p, s, len);
     memset(out, 0x5a, sizeof(*out));
     enum http_result res = http_parse(g.p, len, out);
@@ -110,7 +86,7 @@ static enum http_result parse_g(const void *s, size_t len, struct http_request *
         for (size_t i = 0; i < sizeof(statuses) / sizeof(statuses[0]); i++) known |= out->error_status == statuses[i];
         if (!known) fail_msg("error_status %d", out->error_status);
     }
-    guarded_free(&g);
+    guard_free(&g);
     return res;
 }
 
@@ -257,8 +233,8 @@ static void test_guard_page_faults(void **state) {
         sa.sa_handler = segv_exit;
         sigaction(SIGSEGV, &sa, NULL);
         sigaction(SIGBUS, &sa, NULL);
-        struct guarded g;
-        guarded_alloc(&g, 5);
+        struct guard g;
+        guard_alloc(&g, 5);
         memcpy(g.p, "GET /", 5);
         volatile uint8_t *p = g.p;
         (void)p[4];
