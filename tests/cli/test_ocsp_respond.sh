@@ -120,6 +120,32 @@ bytes=$(printf '%s\n' "$OUT" | sed -n 's/.* \([0-9]*\) bytes of memory per respo
 [ -n "$bytes" ] && [ "$bytes" -gt 300 ] && [ "$bytes" -lt 1024 ] || fail "memory per response: '$bytes'"
 run_fail 1 revd ocsp precompute --ca nope
 
+step "the responder is renewed when fewer than 10 of its 30 days are left"
+command -v faketime >/dev/null || skip "faketime (Debian package faketime) is not installed"
+leaf=$T/s256-good.pem
+ls=$(serial_of "$leaf")
+first_rsp=$(openssl ocsp -respin "$T/g.der" -resp_text -noverify 2>/dev/null | grep -c "OCSP Signing")
+for days in 15 21; do
+    ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" FAKETIME="+${days}d" LD_PRELOAD=$(dpkg -L libfaketime 2>/dev/null | grep 'libfaketime.so.1$' | head -1) \
+        "$REVD" ocsp respond --dir "$REVD_DIR" --ca s256 --serial "$ls" --out "$T/f$days.der" >/dev/null 2>&1 ||
+        fail "respond at +$days days failed"
+done
+run_ok revd log
+assert_eq "$(printf '%s\n' "$OUT" | grep -c '"op":"ocsp-responder","ca":"s256"')" 2 \
+    "responders of s256 after +15 days (kept) and +21 days (renewed)"
+at=$(( $(date +%s) + 21 * 86400 + 60 ))
+o=$(openssl ocsp -respin "$T/f21.der" -issuer "$REVD_DIR/ca/s256.pem" -cert "$leaf" \
+    -CAfile "$T/s256-chain.pem" -attime "$at" 2>&1) || fail "openssl ocsp at +21 days: $o"
+assert_contains "$o" "Response verify OK"
+# openssl checks the status times against the real clock even with
+# -attime: the response from +21 days is "not yet valid" today, and its
+# status follows that warning on a line of its own.
+assert_line "$o" "good"
+# The renewed responder's certificate is not the first one.
+a=$(openssl ocsp -respin "$T/g.der" -resp_text -noverify 2>/dev/null | grep -A1 "Serial Number" | tail -1)
+b=$(openssl ocsp -respin "$T/f21.der" -resp_text -noverify 2>/dev/null | grep -A1 "Serial Number" | tail -1)
+[ -n "$a" ] && [ "$a" != "$b" ] || fail "the responder certificate did not change ('$a' / '$b')"
+
 step "usage"
 run_fail 2 revd ocsp respond --ca s256 --serial 01 --out "$T/x.der" --hash md5
 run_fail 2 revd ocsp respond --ca s256 --serial 01
