@@ -1,0 +1,132 @@
+#include "shard/httpout.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+void httpout_date(int64_t t, char out[30]) {
+    static const char *const days[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+    static const char *const mons[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                       "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    time_t tt = (time_t)t;
+    struct tm tm;
+    gmtime_r(&tt, &tm);
+    char buf[64];
+    snprintf(buf, sizeof(buf), "%s, %02d %s %04d %02d:%02d:%02d GMT", days[tm.tm_wday % 7], tm.tm_mday,
+             mons[tm.tm_mon % 12], (tm.tm_year + 1900) % 10000, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    memcpy(out, buf, 29);
+    out[29] = '\0';
+}
+
+int64_t httpout_max_age(const struct httpout_cache *c, int64_t now) {
+    int64_t m = c->next_update - now;
+    if (c->refresh_at - now < m) m = c->refresh_at - now;
+    if (c->max_age_cap < m) m = c->max_age_cap;
+    return m > 0 ? m : 0;
+}
+
+static const char *reason_phrase(int status) {
+    switch (status) {
+    case 200: return "OK";
+    case 304: return "Not Modified";
+    case 400: return "Bad Request";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 411: return "Length Required";
+    case 413: return "Content Too Large";
+    case 414: return "URI Too Long";
+    case 415: return "Unsupported Media Type";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 503: return "Service Unavailable";
+    case 505: return "HTTP Version Not Supported";
+    }
+    return "Unknown";
+}
+
+/* Appends a formatted head; 0 when it does not fit. */
+__attribute__((format(printf, 3, 4))) static size_t head(uint8_t *out, size_t cap, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf((char *)out, cap, fmt, ap);
+    va_end(ap);
+    return n > 0 && (size_t)n < cap ? (size_t)n : 0;
+}
+
+static size_t with_body(uint8_t *out, size_t cap, size_t h, const uint8_t *body, size_t body_len, int head_only) {
+    if (h == 0) return 0;
+    if (head_only || body_len == 0) return h;
+    if (cap - h < body_len) return 0;
+    memcpy(out + h, body, body_len);
+    return h + body_len;
+}
+
+static size_t ocsp_head(uint8_t *out, size_t cap, int status, size_t body_len, const char *etag,
+                        const struct httpout_cache *c, int64_t now, int keep_alive) {
+    char date[30], lm[30], exp[30];
+    httpout_date(now, date);
+    httpout_date(c->this_update, lm);
+    httpout_date(c->next_update, exp);
+    char length[40] = "";
+    if (status == 200) snprintf(length, sizeof(length), "Content-Length: %zu\r\n", body_len);
+    return head(out, cap,
+                "HTTP/1.1 %d %s\r\n"
+                "%s%s"
+                "Date: %s\r\n"
+                "Last-Modified: %s\r\n"
+                "Expires: %s\r\n"
+                "ETag: \"%s\"\r\n"
+                "Cache-Control: max-age=%lld, public, no-transform, must-revalidate\r\n"
+                "%s\r\n",
+                status, reason_phrase(status),
+                status == 200 ? "Content-Type: application/ocsp-response\r\n" : "", length, date, lm, exp, etag,
+                (long long)httpout_max_age(c, now), keep_alive ? "" : "Connection: close\r\n");
+}
+
+size_t httpout_ocsp(uint8_t *out, size_t cap, const uint8_t *body, size_t body_len,
+                    const char etag[HTTPOUT_ETAG_LEN + 1], const struct httpout_cache *c, int64_t now,
+                    int keep_alive, int head_only) {
+    size_t h = ocsp_head(out, cap, 200, body_len, etag, c, now, keep_alive);
+    return with_body(out, cap, h, body, body_len, head_only);
+}
+
+size_t httpout_not_modified(uint8_t *out, size_t cap, const char etag[HTTPOUT_ETAG_LEN + 1],
+                            const struct httpout_cache *c, int64_t now, int keep_alive) {
+    return ocsp_head(out, cap, 304, 0, etag, c, now, keep_alive);
+}
+
+size_t httpout_uncached(uint8_t *out, size_t cap, int status, const char *content_type,
+                        const uint8_t *body, size_t body_len, int64_t now, int keep_alive, int head_only) {
+    char date[30];
+    httpout_date(now, date);
+    char ctype[96] = "";
+    if (content_type != NULL) snprintf(ctype, sizeof(ctype), "Content-Type: %s\r\n", content_type);
+    size_t h = head(out, cap,
+                    "HTTP/1.1 %d %s\r\n"
+                    "%s"
+                    "Content-Length: %zu\r\n"
+                    "Date: %s\r\n"
+                    "Cache-Control: max-age=0, no-cache\r\n"
+                    "%s\r\n",
+                    status, reason_phrase(status), ctype, body_len, date, keep_alive ? "" : "Connection: close\r\n");
+    return with_body(out, cap, h, body, body_len, head_only);
+}
+
+int httpout_etag_matches(const char *inm, size_t len, const char etag[HTTPOUT_ETAG_LEN + 1]) {
+    size_t i = 0;
+    while (i < len) {
+        while (i < len && (inm[i] == ' ' || inm[i] == '\t' || inm[i] == ',')) i++;
+        if (i >= len) break;
+        if (inm[i] == '*') return 1;
+        if (len - i >= 2 && inm[i] == 'W' && inm[i + 1] == '/') i += 2;
+        if (i >= len || inm[i] != '"') return 0; /* not an entity-tag: no match */
+        size_t start = ++i;
+        while (i < len && inm[i] != '"') i++;
+        if (i >= len) return 0;
+        if (i - start == HTTPOUT_ETAG_LEN && memcmp(inm + start, etag, HTTPOUT_ETAG_LEN) == 0) return 1;
+        i++;
+    }
+    return 0;
+}
