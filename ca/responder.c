@@ -11,6 +11,7 @@
 #include "common/fsutil.h"
 #include "common/rtime.h"
 #include "common/urls.h"
+#include "ocsp/gen.h"
 #include "ocsp/table.h"
 
 #include <time.h>
@@ -25,7 +26,7 @@ struct ca_responder {
     const EVP_MD *md;
     EVP_MD *md_fetched;   /* fetched once: OpenSSL 3 fetches cost per call */
     EVP_PKEY_CTX *pctx;   /* EVP_PKEY_sign_init done once; reused per signature */
-    int64_t not_after;
+    int64_t not_before, not_after;
     uint8_t key_hash[20];
 };
 
@@ -89,6 +90,9 @@ static int responder_finish(struct ca_responder *r, struct rerr *e) {
     if (!EVP_Digest(bits->data, (size_t)bits->length, r->key_hash, &hl, EVP_sha1(), NULL))
         return rerr_ssl(e, "SHA-1 failed");
     struct tm tm;
+    ASN1_TIME_to_tm(X509_get0_notBefore(r->cert), &tm);
+    r->not_before = rtime_from_civil(tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+                                     tm.tm_sec);
     ASN1_TIME_to_tm(X509_get0_notAfter(r->cert), &tm);
     r->not_after = rtime_from_civil(tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
                                     tm.tm_sec);
@@ -243,7 +247,12 @@ int ca_responder_signer(struct ca_core *c, const char *name, struct ocsp_signer 
         int got = responder_load(c, ca, &ca->responder, e);
         if (got < 0) return 0;
     }
-    if (ca->responder == NULL || ca->responder->not_after - rtime_now() < CA_RESPONDER_RENEW_S) {
+    /* Renewed when it nears its end, and when it is not valid yet (the clock
+     * went back, or it was made under a wrong clock): a response signed by
+     * it would not verify. */
+    int64_t now = rtime_now();
+    if (ca->responder == NULL || ca->responder->not_after - now < CA_RESPONDER_RENEW_S ||
+        ca->responder->not_before > now) {
         struct ca_responder *r = responder_issue(c, ca, e);
         if (r == NULL) return 0;
         core_responder_free(ca->responder);
@@ -350,4 +359,48 @@ int ca_ocsp_precompute(struct ca_core *c, const char *name, int64_t validity, st
     stats->seconds = mono_now() - t0;
     if (*out == NULL) return rerr_set(e, "out of memory");
     return 1;
+}
+
+int ca_ocsp_gen(struct ca_core *c, int64_t validity, struct gen **out, struct rerr *e) {
+    struct gen *g = calloc(1, sizeof(*g));
+    if (g == NULL) return rerr_set(e, "out of memory");
+    g->cas = calloc(c->num_cas + 1, sizeof(struct gen_ca));
+    if (g->cas == NULL) {
+        free(g);
+        return rerr_set(e, "out of memory");
+    }
+    for (size_t i = 0; i < c->num_cas; i++) {
+        struct ca *ca = c->cas[i];
+        if (ca->cert == NULL) continue; /* pending: nothing to answer for */
+        struct gen_ca *gc = &g->cas[g->num];
+        snprintf(gc->name, sizeof(gc->name), "%s", ca->name);
+        uint8_t nh[64], kh[64];
+        static const enum ocsp_hash hashes[2] = {OCSP_HASH_SHA1, OCSP_HASH_SHA256};
+        for (int h = 0; h < 2; h++) {
+            if (!ca_issuer_hashes(c, ca->name, hashes[h], nh, kh, e)) goto fail;
+            memcpy(gc->name_hash[h], nh, h == 0 ? 20 : 32);
+            memcpy(gc->key_hash[h], kh, h == 0 ? 20 : 32);
+        }
+        int dl = i2d_X509(ca->cert, NULL);
+        gc->cert_der = dl > 0 ? malloc((size_t)dl) : NULL;
+        if (gc->cert_der == NULL) {
+            rerr_set(e, "out of memory");
+            goto fail;
+        }
+        uint8_t *q = gc->cert_der;
+        gc->cert_len = (size_t)i2d_X509(ca->cert, &q);
+        struct ca_precompute_stats st;
+        int64_t now = rtime_now();
+        if (!ca_ocsp_precompute(c, ca->name, validity, &gc->table, &st, e)) goto fail;
+        gc->this_update = now;
+        gc->next_update = now + validity;
+        gc->refresh_at = now + validity / 2;
+        g->num++;
+    }
+    *out = g;
+    return 1;
+fail:
+    g->num++; /* free the partly built one too */
+    gen_free(g);
+    return 0;
 }

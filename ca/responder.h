@@ -47,4 +47,12 @@ struct ca_precompute_stats {
 int ca_ocsp_precompute(struct ca_core *c, const char *ca, int64_t validity, struct ocsp_table **out,
                        struct ca_precompute_stats *stats, struct rerr *e);
 
+struct gen;
+
+/* ca_ocsp_gen builds a generation (ocsp/gen.h) of every CA in DIR that has
+ * a certificate (disabled ones too: they still publish status): issuer
+ * hashes, certificate, and responses precomputed with validity (refresh at
+ * half of it). *out is freed with gen_free. CA-core thread. */
+int ca_ocsp_gen(struct ca_core *c, int64_t validity, struct gen **out, struct rerr *e);
+
 #endif

@@ -33,9 +33,12 @@ const char *cli_dir_from_args(int argc, char **argv);
  * Returns the command's exit status, or -1 when no server answers there. */
 int ctl_forward(const char *dir, int argc, char **argv);
 
-/* ctl_serve answers forwarded commands until SIGTERM or SIGINT. Returns the
- * exit status of `revd serve`. */
-int ctl_serve(struct ca_core *core, const char *dir, FILE *err);
+/* ctl_serve answers forwarded commands until SIGTERM or SIGINT. After each
+ * command, before its exit status is sent, it calls after(arg, argc, argv,
+ * status) when after is not NULL (the server publishes what changed there).
+ * Returns the exit status of `revd serve`. */
+int ctl_serve(struct ca_core *core, const char *dir, FILE *err,
+              void (*after)(void *arg, int argc, char **argv, int status), void *arg);
 
 /* demo_run is `revd demo` (cmd/demo.c). */
 int demo_run(struct cli *cli, int argc, char **argv);

@@ -188,6 +188,9 @@ static ssize_t sink_write(void *cookie, const char *buf, size_t size) {
 }
 
 
+static void (*after_cb)(void *arg, int argc, char **argv, int status);
+static void *after_arg;
+
 static void handle(struct ca_core *core, int fd) {
     struct ucred cred;
     socklen_t cl = sizeof(cred);
@@ -238,6 +241,8 @@ static void handle(struct ca_core *core, int fd) {
         } else if (ok) {
             struct cli cli = {.out = out, .err = err, .cwd = cwd, .core = core, .forwarded = 1};
             status = cli_run(&cli, (int)n, argv);
+            fflush(out);
+            if (after_cb != NULL) after_cb(after_arg, (int)n, argv, status);
         }
     }
     fclose(out);
@@ -247,7 +252,10 @@ static void handle(struct ca_core *core, int fd) {
     send_frame(fd, 'x', &st, 1);
 }
 
-int ctl_serve(struct ca_core *core, const char *dir, FILE *err) {
+int ctl_serve(struct ca_core *core, const char *dir, FILE *err,
+              void (*after)(void *arg, int argc, char **argv, int status), void *arg) {
+    after_cb = after;
+    after_arg = arg;
     struct sockaddr_un sa;
     if (!sock_path(dir, &sa)) {
         fprintf(err, "revd: %s: path too long for a Unix socket\n", dir);

@@ -3,7 +3,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Arena record: u8 serial_len, serial, then per hash u32 length and the DER. */
+#include <openssl/evp.h>
+
+#include "common/hex.h"
+
+/* Arena record: u8 serial_len, serial, then per hash: u32 length, the
+ * ETag (64 hex digits and a NUL), the DER. */
+#define ETAG_SPACE 65
 struct slot {
     uint64_t fp;  /* fingerprint of the serial; 0: empty */
     uint64_t off; /* offset of the record in the arena */
@@ -99,7 +105,7 @@ int ocsp_table_builder_add(struct ocsp_table_builder *b, const uint8_t *serial, 
     size_t need = 1 + serial_len;
     for (int h = 0; h < OCSP_TABLE_HASHES; h++) {
         if (der_len[h] > UINT32_MAX) return rerr_set(e, "response too large");
-        need += 4 + der_len[h];
+        need += 4 + ETAG_SPACE + der_len[h];
     }
     if (2 * (b->num + 1) > b->mask + 1 && !grow_slots(b)) return rerr_set(e, "out of memory");
     uint64_t fp = fingerprint(serial, serial_len);
@@ -119,8 +125,13 @@ int ocsp_table_builder_add(struct ocsp_table_builder *b, const uint8_t *serial, 
     for (int h = 0; h < OCSP_TABLE_HASHES; h++) {
         uint32_t l = (uint32_t)der_len[h];
         memcpy(p, &l, 4);
-        memcpy(p + 4, der[h], der_len[h]);
-        p += 4 + der_len[h];
+        uint8_t digest[32];
+        unsigned int dl = 32;
+        if (!EVP_Digest(der[h], der_len[h], digest, &dl, EVP_sha256(), NULL)) return rerr_set(e, "SHA-256 failed");
+        hex_encode(digest, 32, (char *)p + 4);
+        for (int k = 4; k < 4 + 64; k++) p[k] = (uint8_t)(p[k] >= 'A' && p[k] <= 'F' ? p[k] + 32 : p[k]);
+        memcpy(p + 4 + ETAG_SPACE, der[h], der_len[h]);
+        p += 4 + ETAG_SPACE + der_len[h];
     }
     b->slots[i].fp = fp;
     b->slots[i].off = b->len;
@@ -146,8 +157,8 @@ struct ocsp_table *ocsp_table_builder_finish(struct ocsp_table_builder *b) {
     return t;
 }
 
-int ocsp_table_find(const struct ocsp_table *t, const uint8_t *serial, size_t serial_len, enum ocsp_hash h,
-                    const uint8_t **out, size_t *out_len) {
+int ocsp_table_find_etag(const struct ocsp_table *t, const uint8_t *serial, size_t serial_len,
+                         enum ocsp_hash h, const uint8_t **out, size_t *out_len, const char **etag) {
     if (t == NULL || serial_len == 0 || serial_len > 21) return 0;
     int which = h == OCSP_HASH_SHA1 ? 0 : h == OCSP_HASH_SHA256 ? 1 : -1;
     if (which < 0) return 0;
@@ -160,12 +171,18 @@ int ocsp_table_find(const struct ocsp_table *t, const uint8_t *serial, size_t se
         uint32_t l;
         memcpy(&l, p, 4);
         if (k == which) {
-            *out = p + 4;
+            if (etag != NULL) *etag = (const char *)p + 4;
+            *out = p + 4 + ETAG_SPACE;
             *out_len = l;
             return 1;
         }
-        p += 4 + l;
+        p += 4 + ETAG_SPACE + l;
     }
+}
+
+int ocsp_table_find(const struct ocsp_table *t, const uint8_t *serial, size_t serial_len, enum ocsp_hash h,
+                    const uint8_t **out, size_t *out_len) {
+    return ocsp_table_find_etag(t, serial, serial_len, h, out, out_len, NULL);
 }
 
 size_t ocsp_table_count(const struct ocsp_table *t) { return t ? t->num : 0; }

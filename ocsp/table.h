@@ -6,7 +6,7 @@
  * octets) and a CertID hash and return a view of the signed response DER:
  * no lock, no allocation, no copy.
  *
- * Layout: one arena holds every response back to back; an open-addressed
+ * Layout: one arena holds every response (and its ETag) back to back; an open-addressed
  * index of 16-byte slots (serial fingerprint, arena offsets) at most half
  * full. Memory per certificate: its responses (about 450 octets each with
  * an ECDSA responder, the responder certificate included) + 32 octets of
@@ -46,6 +46,12 @@ void ocsp_table_builder_free(struct ocsp_table_builder *b);
  * hash h (SHA-1 or SHA-256), 0 when the table has none. Any thread. */
 int ocsp_table_find(const struct ocsp_table *t, const uint8_t *serial, size_t serial_len, enum ocsp_hash h,
                     const uint8_t **out, size_t *out_len);
+
+/* ocsp_table_find_etag is ocsp_table_find that also gives the response's
+ * ETag: the hex SHA-256 of its DER (64 characters, NUL-terminated), computed
+ * once when it was added. */
+int ocsp_table_find_etag(const struct ocsp_table *t, const uint8_t *serial, size_t serial_len,
+                         enum ocsp_hash h, const uint8_t **out, size_t *out_len, const char **etag);
 
 size_t ocsp_table_count(const struct ocsp_table *t);
 /* ocsp_table_bytes: memory the table holds (arena + index). */

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <openssl/evp.h>
 
 #include "ocsp/table.h"
 
@@ -70,31 +71,39 @@ static void test_roundtrip(void **state) {
     struct ocsp_table *t = ocsp_table_builder_finish(b);
     assert_non_null(t);
     assert_int_equal(ocsp_table_count(t), added);
+    const uint8_t *p;
+    size_t l;
     for (size_t i = 0; i < N; i++) {
         if (es[i].serial_len == 0) continue;
         for (int h = 0; h < 2; h++) {
-            const uint8_t *p;
-            size_t l;
             assert_true(ocsp_table_find(t, es[i].serial, es[i].serial_len, h ? OCSP_HASH_SHA256 : OCSP_HASH_SHA1, &p, &l));
             assert_int_equal(l, es[i].der_len[h]);
             assert_memory_equal(p, es[i].der[h], l);
         }
-        const uint8_t *p;
-        size_t l;
         assert_false(ocsp_table_find(t, es[i].serial, es[i].serial_len, OCSP_HASH_SHA384, &p, &l));
     }
     /* Absent: a serial one octet longer, and unseen random ones. */
     uint8_t absent[21] = {0x7f, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20};
-    const uint8_t *p;
-    size_t l;
     assert_false(ocsp_table_find(t, absent, 21, OCSP_HASH_SHA1, &p, &l));
     assert_false(ocsp_table_find(t, absent, 0, OCSP_HASH_SHA1, &p, &l));
     assert_false(ocsp_table_find(NULL, absent, 3, OCSP_HASH_SHA1, &p, &l));
-    /* Memory: the payload, the serials and their lengths, and at most
-     * 4 index slots of 16 octets per entry (the index is at most half full,
-     * and a power of two). */
+    /* Memory: the payload, the serials and their lengths, two lengths and
+     * two ETags (4 + 65 octets each), and at most 4 index slots of 16
+     * octets per entry (the index is at most half full, a power of two). */
     size_t overhead = ocsp_table_bytes(t) - payload;
-    assert_true(overhead <= added * (22 + 8 + 64) + 1024);
+    assert_true(overhead <= added * (22 + 2 * (4 + 65) + 64) + 1024);
+    /* Each ETag is the lower-case hex SHA-256 of its response. */
+    for (size_t i = 0; i < 100; i++) {
+        if (es[i].serial_len == 0) continue;
+        const char *etag;
+        assert_true(ocsp_table_find_etag(t, es[i].serial, es[i].serial_len, OCSP_HASH_SHA256, &p, &l, &etag));
+        uint8_t d[32];
+        unsigned int dl = 32;
+        EVP_Digest(es[i].der[1], es[i].der_len[1], d, &dl, EVP_sha256(), NULL);
+        char want[65];
+        for (int k = 0; k < 32; k++) snprintf(want + 2 * k, 3, "%02x", d[k]);
+        assert_string_equal(etag, want);
+    }
     ocsp_table_free(t);
     free(es);
 }

@@ -1,0 +1,39 @@
+/* gen: one generation of what the shards serve: per CA, its issuer hashes,
+ * its certificate (for AIA caIssuers) and its precomputed responses.
+ * Built on the CA-core thread, then read-only: the shards read it through
+ * an atomic pointer and the builder frees a generation only after every
+ * shard has passed a point where it holds no pointer into it (shard/). */
+#ifndef REVD_OCSP_GEN_H
+#define REVD_OCSP_GEN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ocsp/request.h"
+#include "ocsp/table.h"
+
+struct gen_ca {
+    char name[65];
+    uint8_t name_hash[2][32], key_hash[2][32]; /* [0] SHA-1 (20 used), [1] SHA-256 */
+    struct ocsp_table *table;                  /* owned */
+    int64_t this_update, next_update, refresh_at;
+    uint8_t *cert_der; /* owned */
+    size_t cert_len;
+};
+
+struct gen {
+    size_t num;
+    struct gen_ca *cas; /* owned */
+};
+
+/* gen_find_issuer: the CA whose issuer hashes (for h: SHA-1 or SHA-256)
+ * are name_hash and key_hash, or NULL. Any thread. */
+const struct gen_ca *gen_find_issuer(const struct gen *g, enum ocsp_hash h, const uint8_t *name_hash,
+                                     const uint8_t *key_hash);
+
+/* gen_find_name: the CA named name[0..len), or NULL. */
+const struct gen_ca *gen_find_name(const struct gen *g, const char *name, size_t len);
+
+void gen_free(struct gen *g);
+
+#endif

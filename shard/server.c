@@ -1,0 +1,468 @@
+#include "shard/server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "ocsp/gen.h"
+#include "ocsp/getpath.h"
+#include "ocsp/request.h"
+#include "ocsp/response.h"
+#include "shard/http.h"
+#include "shard/httpout.h"
+
+#define IN_CAP (HTTP_MAX_HEAD + HTTP_MAX_BODY)
+#define OUT_CAP (64 * 1024)
+/* Room one answer needs: the largest body (a CA certificate or response)
+ * and its head. Reading pauses while less is free. */
+#define ANSWER_MAX (16 * 1024)
+
+struct shard;
+
+struct conn {
+    struct shard *sh;
+    int fd;
+    struct event *ev_read, *ev_write, *ev_idle;
+    size_t in_len, out_len, out_off;
+    int closing; /* close once the output is written */
+    struct conn *next_free;
+    struct conn *next_all; /* every connection the shard ever made, for stop */
+    uint8_t in[IN_CAP];
+    uint8_t out[OUT_CAP];
+};
+
+struct shard {
+    struct server *srv;
+    int index, listen_fd;
+    pthread_t thread;
+    struct event_base *base;
+    struct event *ev_accept, *ev_tick;
+    struct conn *free_conns, *all_conns;
+    size_t num_conns;
+    _Atomic uint64_t ticks;
+    /* counters (issue #6 exports them) */
+    uint64_t requests, bad_requests, refused_conns;
+};
+
+struct server {
+    struct server_config cfg;
+    _Atomic(struct gen *) current;
+    atomic_int stopping;
+    int num_shards;
+    struct shard *shards;
+};
+
+static int64_t now_s(void) { return (int64_t)time(NULL); }
+
+/* ---- answers ---- */
+
+static void answer_ocsp_error(struct conn *c, enum ocsp_resp_status st, int keep_alive, int head_only) {
+    uint8_t body[5];
+    size_t n = ocsp_response_error(st, body);
+    c->out_len += httpout_uncached(c->out + c->out_len, OUT_CAP - c->out_len, 200, "application/ocsp-response",
+                                   body, n, now_s(), keep_alive, head_only);
+}
+
+static void answer_status(struct conn *c, int status, int keep_alive) {
+    c->out_len += httpout_uncached(c->out + c->out_len, OUT_CAP - c->out_len, status, NULL, NULL, 0, now_s(),
+                                   keep_alive, 0);
+}
+
+static void answer_ocsp(struct conn *c, const struct gen *g, const uint8_t *der, size_t len,
+                        const struct http_request *r) {
+    int head_only = r->method == HTTP_METHOD_HEAD;
+    struct ocsp_req q;
+    enum ocsp_req_result res = ocsp_request_parse(der, len, &q);
+    if (res == OCSP_REQ_MALFORMED) {
+        c->sh->bad_requests++;
+        answer_ocsp_error(c, OCSP_MALFORMED_REQUEST, r->keep_alive, head_only);
+        return;
+    }
+    const struct gen_ca *ca = res == OCSP_REQ_OK ? gen_find_issuer(g, q.hash, q.name_hash, q.key_hash) : NULL;
+    const uint8_t *resp;
+    size_t resp_len;
+    const char *etag;
+    /* An issuer revd does not serve, a serial it never issued, a hash it
+     * has no response for: unauthorized, never good (RFC 5019). */
+    if (ca == NULL || !ocsp_table_find_etag(ca->table, q.serial, q.serial_len, q.hash, &resp, &resp_len, &etag)) {
+        answer_ocsp_error(c, OCSP_UNAUTHORIZED, r->keep_alive, head_only);
+        return;
+    }
+    int64_t now = now_s();
+    if (now >= ca->next_update) { /* never serve a response past its nextUpdate */
+        answer_ocsp_error(c, OCSP_TRY_LATER, r->keep_alive, head_only);
+        return;
+    }
+    struct httpout_cache cache = {ca->this_update, ca->next_update, ca->refresh_at, c->sh->srv->cfg.max_age};
+    if (r->if_none_match != NULL && httpout_etag_matches(r->if_none_match, r->if_none_match_len, etag)) {
+        c->out_len += httpout_not_modified(c->out + c->out_len, OUT_CAP - c->out_len, etag, &cache, now, r->keep_alive);
+        return;
+    }
+    c->out_len += httpout_ocsp(c->out + c->out_len, OUT_CAP - c->out_len, resp, resp_len, etag, &cache, now,
+                               r->keep_alive, head_only);
+}
+
+static int target_is(const struct http_request *r, const char *s) {
+    size_t n = strlen(s);
+    return r->target_len == n && memcmp(r->target, s, n) == 0;
+}
+
+static int starts(const struct http_request *r, const char *s) {
+    size_t n = strlen(s);
+    return r->target_len >= n && memcmp(r->target, s, n) == 0;
+}
+
+static void handle(struct conn *c, const struct http_request *r) {
+    /* The generation is read once per request; it stays valid for this
+     * callback (server_publish waits for a tick before freeing). */
+    const struct gen *g = atomic_load_explicit(&c->sh->srv->current, memory_order_acquire);
+    int head_only = r->method == HTTP_METHOD_HEAD;
+    int get = r->method == HTTP_METHOD_GET || head_only;
+    c->sh->requests++;
+    if (target_is(r, "/healthz")) {
+        if (!get) return answer_status(c, 405, r->keep_alive);
+        static const uint8_t ok[] = "ok\n";
+        c->out_len += httpout_uncached(c->out + c->out_len, OUT_CAP - c->out_len, 200, "text/plain", ok, 3,
+                                       now_s(), r->keep_alive, head_only);
+        return;
+    }
+    if (starts(r, "/ca/") && r->target_len > 8 && memcmp(r->target + r->target_len - 4, ".der", 4) == 0) {
+        if (!get) return answer_status(c, 405, r->keep_alive);
+        const struct gen_ca *ca = gen_find_name(g, r->target + 4, r->target_len - 8);
+        if (ca == NULL) return answer_status(c, 404, r->keep_alive);
+        c->out_len += httpout_uncached(c->out + c->out_len, OUT_CAP - c->out_len, 200, "application/pkix-cert",
+                                       ca->cert_der, ca->cert_len, now_s(), r->keep_alive, head_only);
+        return;
+    }
+    if (target_is(r, "/ocsp") || target_is(r, "/ocsp/")) {
+        if (r->method != HTTP_METHOD_POST) return answer_status(c, 405, r->keep_alive);
+        answer_ocsp(c, g, r->body, r->body_len, r);
+        return;
+    }
+    if (starts(r, "/ocsp/")) {
+        if (!get) return answer_status(c, 405, r->keep_alive);
+        uint8_t der[OCSP_REQ_MAX_BYTES];
+        size_t len;
+        const char *q = memchr(r->target, '?', r->target_len);
+        size_t plen = (q ? (size_t)(q - r->target) : r->target_len) - 6;
+        if (!getpath_decode(r->target + 6, plen, der, sizeof(der), &len)) {
+            c->sh->bad_requests++;
+            answer_ocsp_error(c, OCSP_MALFORMED_REQUEST, r->keep_alive, head_only);
+            return;
+        }
+        answer_ocsp(c, g, der, len, r);
+        return;
+    }
+    answer_status(c, 404, r->keep_alive);
+}
+
+/* ---- connections ---- */
+
+static void conn_close(struct conn *c) {
+    event_del(c->ev_read);
+    event_del(c->ev_write);
+    event_del(c->ev_idle);
+    close(c->fd);
+    c->fd = -1;
+    struct shard *sh = c->sh;
+    sh->num_conns--;
+    c->next_free = sh->free_conns;
+    sh->free_conns = c;
+}
+
+static void on_write(evutil_socket_t fd, short what, void *arg);
+
+/* Writes what it can; returns 0 when the connection was closed. */
+static int flush(struct conn *c) {
+    while (c->out_off < c->out_len) {
+        ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            event_add(c->ev_write, NULL);
+            return 1;
+        }
+        if (n <= 0) {
+            conn_close(c);
+            return 0;
+        }
+        c->out_off += (size_t)n;
+    }
+    c->out_off = c->out_len = 0;
+    if (c->closing) {
+        conn_close(c);
+        return 0;
+    }
+    return 1;
+}
+
+/* Parses and answers the complete requests in the input while the output
+ * has room for another answer. */
+static void process(struct conn *c) {
+    while (!c->closing && c->in_len > 0 && OUT_CAP - c->out_len >= ANSWER_MAX) {
+        struct http_request r;
+        enum http_result res = http_parse(c->in, c->in_len, &r);
+        if (res == HTTP_AGAIN) break;
+        if (res == HTTP_ERROR) {
+            c->sh->bad_requests++;
+            answer_status(c, r.error_status, 0);
+            c->closing = 1;
+            c->in_len = 0;
+            break;
+        }
+        if (r.method == HTTP_METHOD_OTHER) answer_status(c, 405, r.keep_alive);
+        else handle(c, &r);
+        if (!r.keep_alive) c->closing = 1;
+        memmove(c->in, c->in + r.consumed, c->in_len - r.consumed);
+        c->in_len -= r.consumed;
+    }
+}
+
+/* pump answers and writes until it must wait: for input (reading on), for
+ * the socket to take more output (reading off: pipelined answers wait), or
+ * the connection is closed. */
+static void pump(struct conn *c) {
+    for (;;) {
+        process(c);
+        if (c->out_len == 0) break;
+        if (!flush(c)) return;    /* closed */
+        if (c->out_len > 0) {     /* the socket is full: on_write goes on */
+            event_del(c->ev_read);
+            return;
+        }
+        if (c->in_len == 0) break;
+    }
+    if (c->closing) event_del(c->ev_read);
+    else event_add(c->ev_read, NULL);
+}
+
+static void on_read(evutil_socket_t fd, short what, void *arg) {
+    struct conn *c = arg;
+    ssize_t n = recv(fd, c->in + c->in_len, IN_CAP - c->in_len, 0);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+    if (n <= 0) {
+        conn_close(c);
+        return;
+    }
+    c->in_len += (size_t)n;
+    struct timeval idle = {SERVER_IDLE_TIMEOUT_S, 0};
+    event_add(c->ev_idle, &idle);
+    pump(c);
+}
+
+static void on_write(evutil_socket_t fd, short what, void *arg) {
+    struct conn *c = arg;
+    if (!flush(c)) return;
+    if (c->out_len == 0) pump(c);
+}
+
+static void on_idle(evutil_socket_t fd, short what, void *arg) { conn_close(arg); }
+
+static void on_accept(evutil_socket_t lfd, short what, void *arg) {
+    struct shard *sh = arg;
+    for (int i = 0; i < 64; i++) {
+        int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) return;
+        if (sh->num_conns >= SERVER_MAX_CONNS_PER_SHARD) {
+            sh->refused_conns++;
+            close(fd);
+            continue;
+        }
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        struct conn *c = sh->free_conns;
+        if (c != NULL) {
+            sh->free_conns = c->next_free;
+        } else {
+            /* Warm-up: connections come from the pool after their first use. */
+            c = calloc(1, sizeof(*c));
+            if (c == NULL) {
+                close(fd);
+                continue;
+            }
+            c->sh = sh;
+            c->next_all = sh->all_conns;
+            sh->all_conns = c;
+            c->ev_read = event_new(sh->base, -1, 0, NULL, NULL);
+            c->ev_write = event_new(sh->base, -1, 0, NULL, NULL);
+            c->ev_idle = event_new(sh->base, -1, 0, NULL, NULL);
+        }
+        c->fd = fd;
+        c->in_len = c->out_len = c->out_off = 0;
+        c->closing = 0;
+        event_assign(c->ev_read, sh->base, fd, EV_READ | EV_PERSIST, on_read, c);
+        event_assign(c->ev_write, sh->base, fd, EV_WRITE, on_write, c);
+        event_assign(c->ev_idle, sh->base, -1, 0, on_idle, c);
+        sh->num_conns++;
+        struct timeval idle = {SERVER_IDLE_TIMEOUT_S, 0};
+        event_add(c->ev_read, NULL);
+        event_add(c->ev_idle, &idle);
+    }
+}
+
+static void on_tick(evutil_socket_t fd, short what, void *arg) {
+    struct shard *sh = arg;
+    atomic_fetch_add_explicit(&sh->ticks, 1, memory_order_release);
+    if (atomic_load(&sh->srv->stopping)) event_base_loopbreak(sh->base);
+}
+
+static void *shard_main(void *arg) {
+    struct shard *sh = arg;
+    event_base_dispatch(sh->base);
+    return NULL;
+}
+
+/* ---- start, publish, stop ---- */
+
+static int parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *len) {
+    char host[128];
+    const char *colon = strrchr(s, ':');
+    if (colon == NULL || colon == s || (size_t)(colon - s) >= sizeof(host)) return 0;
+    char *end;
+    long port = strtol(colon + 1, &end, 10);
+    if (*end != '\0' || port < 1 || port > 65535) return 0;
+    memcpy(host, s, (size_t)(colon - s));
+    host[colon - s] = '\0';
+    memset(ss, 0, sizeof(*ss));
+    if (host[0] == '[' && host[strlen(host) - 1] == ']') {
+        host[strlen(host) - 1] = '\0';
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
+        a->sin6_family = AF_INET6;
+        a->sin6_port = htons((uint16_t)port);
+        *len = sizeof(*a);
+        return inet_pton(AF_INET6, host + 1, &a->sin6_addr) == 1;
+    }
+    struct sockaddr_in *a = (struct sockaddr_in *)ss;
+    a->sin_family = AF_INET;
+    a->sin_port = htons((uint16_t)port);
+    *len = sizeof(*a);
+    return inet_pton(AF_INET, host, &a->sin_addr) == 1;
+}
+
+static int listen_socket(const struct sockaddr_storage *ss, socklen_t len, struct rerr *e, const char *what) {
+    int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int one = 1;
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0 ||
+        bind(fd, (const struct sockaddr *)ss, len) != 0 || listen(fd, 1024) != 0) {
+        rerr_set(e, "--listen %s: %s", what, strerror(errno));
+        if (fd >= 0) close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static void free_shards(struct server *s) {
+    for (int i = 0; i < s->num_shards; i++) {
+        struct shard *sh = &s->shards[i];
+        while (sh->all_conns != NULL) {
+            struct conn *c = sh->all_conns;
+            sh->all_conns = c->next_all;
+            if (c->fd >= 0) close(c->fd);
+            event_free(c->ev_read);
+            event_free(c->ev_write);
+            event_free(c->ev_idle);
+            free(c);
+        }
+        if (sh->ev_accept) event_free(sh->ev_accept);
+        if (sh->ev_tick) event_free(sh->ev_tick);
+        if (sh->base) event_base_free(sh->base);
+        if (sh->listen_fd >= 0) close(sh->listen_fd);
+    }
+    free(s->shards);
+}
+
+struct server *server_start(const struct server_config *cfg, struct gen *g, struct rerr *e) {
+    struct sockaddr_storage ss;
+    socklen_t sl;
+    if (!parse_listen(cfg->listen, &ss, &sl)) {
+        rerr_set(e, "--listen '%s': expected ADDRESS:PORT (127.0.0.1:8080, [::1]:8080)", cfg->listen);
+        gen_free(g);
+        return NULL;
+    }
+    struct server *s = calloc(1, sizeof(*s));
+    s->cfg = *cfg;
+    if (s->cfg.max_age <= 0) s->cfg.max_age = 3600;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    s->num_shards = cfg->threads > 0 ? cfg->threads : (int)(cores > 0 ? cores : 1);
+    s->shards = calloc((size_t)s->num_shards, sizeof(struct shard));
+    atomic_store(&s->current, g);
+    struct event_config *ec = event_config_new();
+    event_config_set_flag(ec, EVENT_BASE_FLAG_NOLOCK);
+    int ok = 1;
+    for (int i = 0; i < s->num_shards; i++) {
+        struct shard *sh = &s->shards[i];
+        sh->srv = s;
+        sh->index = i;
+        sh->listen_fd = -1;
+    }
+    for (int i = 0; i < s->num_shards && ok; i++) {
+        struct shard *sh = &s->shards[i];
+        sh->listen_fd = listen_socket(&ss, sl, e, cfg->listen);
+        sh->base = sh->listen_fd >= 0 ? event_base_new_with_config(ec) : NULL;
+        if (sh->base == NULL) {
+            if (sh->listen_fd >= 0) rerr_set(e, "cannot create an event loop");
+            ok = 0;
+            break;
+        }
+        sh->ev_accept = event_new(sh->base, sh->listen_fd, EV_READ | EV_PERSIST, on_accept, sh);
+        sh->ev_tick = event_new(sh->base, -1, EV_PERSIST, on_tick, sh);
+        struct timeval tick = {0, 50 * 1000};
+        event_add(sh->ev_accept, NULL);
+        event_add(sh->ev_tick, &tick);
+    }
+    event_config_free(ec);
+    if (!ok) {
+        free_shards(s);
+        gen_free(g);
+        free(s);
+        return NULL;
+    }
+    for (int i = 0; i < s->num_shards; i++) {
+        struct shard *sh = &s->shards[i];
+        pthread_create(&sh->thread, NULL, shard_main, sh);
+        if (cores > 0) {
+            cpu_set_t set;
+            CPU_ZERO(&set);
+            CPU_SET(i % cores, &set);
+            pthread_setaffinity_np(sh->thread, sizeof(set), &set);
+        }
+    }
+    return s;
+}
+
+void server_publish(struct server *s, struct gen *g) {
+    struct gen *old = atomic_exchange_explicit(&s->current, g, memory_order_acq_rel);
+    /* Each shard ticks between callbacks: once every shard has ticked twice
+     * after the swap, none is inside a callback that loaded the old one. */
+    uint64_t *seen = calloc((size_t)s->num_shards, sizeof(uint64_t));
+    for (int i = 0; i < s->num_shards; i++) seen[i] = atomic_load(&s->shards[i].ticks);
+    for (int i = 0; i < s->num_shards; i++)
+        while (atomic_load(&s->shards[i].ticks) < seen[i] + 2 && !atomic_load(&s->stopping)) {
+            struct timespec ts = {0, 5 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
+    free(seen);
+    gen_free(old);
+}
+
+void server_stop(struct server *s) {
+    if (s == NULL) return;
+    atomic_store(&s->stopping, 1);
+    for (int i = 0; i < s->num_shards; i++) pthread_join(s->shards[i].thread, NULL);
+    free_shards(s); /* closes the connections still open */
+    gen_free(atomic_load(&s->current));
+    free(s);
+}

@@ -1,0 +1,44 @@
+/* server: the shards. N threads, each pinned to a core, each with its own
+ * SO_REUSEPORT listener, libevent loop (EVENT_BASE_FLAG_NOLOCK), connection
+ * pool and counters; they share nothing mutable. What they serve is an
+ * immutable generation (ocsp/gen.h) read through an atomic pointer; a new
+ * one is published with server_publish, which frees the old one only after
+ * every shard has ticked past the swap (a shard holds no pointer into a
+ * generation across loop iterations).
+ *
+ * Routes: GET/HEAD /healthz; GET/HEAD /ca/NAME.der; POST /ocsp (and /ocsp/);
+ * GET /ocsp/{base64 of the DER request}. Answers from memory only: no lock,
+ * no disk, no signature on the request path. */
+#ifndef REVD_SHARD_SERVER_H
+#define REVD_SHARD_SERVER_H
+
+#include <stdint.h>
+
+#include "common/rerr.h"
+
+struct gen;
+struct server;
+
+#define SERVER_MAX_CONNS_PER_SHARD 4096
+#define SERVER_IDLE_TIMEOUT_S 30
+
+struct server_config {
+    const char *listen; /* "127.0.0.1:8080", "[::1]:8080" */
+    int threads;        /* 0: one per core */
+    int64_t max_age;    /* Cache-Control cap (default 3600) */
+};
+
+/* server_start binds every shard's listener and starts the threads serving
+ * g (the server owns it from then on). Returns the server, or NULL with e
+ * set (nothing left running). Main thread. */
+struct server *server_start(const struct server_config *cfg, struct gen *g, struct rerr *e);
+
+/* server_publish swaps in g (owned from then on) and frees the previous
+ * generation once no shard can hold a pointer into it (blocks the caller
+ * for at most about two shard ticks, 100 ms). Main (CA-core) thread. */
+void server_publish(struct server *s, struct gen *g);
+
+/* server_stop stops the shards, joins them and frees everything. */
+void server_stop(struct server *s);
+
+#endif
