@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# bench/ocsp_get.sh [SECONDS]: OCSP GET keep-alive against revd serve (one
+# shard, core 0) beside nginx serving the same response bytes as a static
+# file (one worker, core 0), with wrk on core 1, in the same run. Prints
+# requests/s, p99 latency and server CPU microseconds per request (from
+# /proc/PID/stat utime+stime). A first figure before issue #5's harness.
+# Needs: wrk, nginx-light (Debian), and a built ./revd.
+set -eu
+cd "$(dirname "$0")/.."
+SECS=${1:-8}
+command -v wrk >/dev/null && command -v nginx >/dev/null || { echo "bench: apt-get install wrk nginx-light" >&2; exit 77; }
+T=$(mktemp -d); trap 'kill $RPID 2>/dev/null; nginx -c $T/nginx.conf -s stop 2>/dev/null; rm -rf "$T"' EXIT
+R=$PWD/revd
+$R ca create-root --dir $T/d --name root --subject /CN=root >/dev/null
+$R ca create-sub --dir $T/d --name sub --parent root --subject /CN=sub >/dev/null
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=b -keyout /dev/null -out $T/b.csr 2>/dev/null
+$R issue --dir $T/d --ca sub --csr $T/b.csr > $T/b.pem
+openssl ocsp -issuer $T/d/ca/sub.pem -cert $T/b.pem -no_nonce -reqout $T/req.der >/dev/null 2>&1
+enc=$(base64 -w0 < $T/req.der | sed 's/+/%2B/g; s|/|%2F|g; s/=/%3D/g')
+taskset -c 0 $R serve --dir $T/d --listen 127.0.0.1:18180 --threads 1 2>$T/serve.log &
+RPID=$!
+for _ in $(seq 100); do grep -q 'revd: serving' $T/serve.log && break; sleep 0.1; done
+mkdir -p $T/www/ocsp
+curl -s "http://127.0.0.1:18180/ocsp/$enc" -o $T/www/ocsp/resp.der
+cat > $T/nginx.conf <<NGX
+worker_processes 1;
+pid $T/nginx.pid;
+error_log $T/nginx-error.log;
+events { worker_connections 1024; }
+http { access_log off; server { listen 127.0.0.1:18181;
+  location / { root $T/www; default_type application/ocsp-response; } } }
+NGX
+taskset -c 0 nginx -c $T/nginx.conf
+sleep 0.5
+NW=$(pgrep -P "$(cat $T/nginx.pid)" | head -1)
+cpu() { awk '{print $14+$15}' /proc/$1/stat; }
+tick_us=$(( 1000000 / $(getconf CLK_TCK) ))
+run() { # NAME PID URL
+    local c0 c1 o
+    c0=$(cpu $2); o=$(taskset -c 1 wrk -t1 -c50 -d${SECS}s --latency "$3"); c1=$(cpu $2)
+    echo "$o" | awk -v name="$1" -v c=$((c1 - c0)) -v t=$tick_us '
+        /requests in/ {n=$1} /Requests\/sec/ {r=$2} / 99%/ {p=$2}
+        END {printf "%-28s %10.0f req/s   p99 %-8s  %6.2f us CPU/req\n", name, r, p, c*t/n}'
+}
+echo "response: $(stat -c %s $T/www/ocsp/resp.der) bytes; wrk -t1 -c50 -d${SECS}s on core 1; servers on core 0"
+run "revd serve, GET keep-alive" $RPID "http://127.0.0.1:18180/ocsp/$enc"
+run "nginx, static file" $NW "http://127.0.0.1:18181/ocsp/resp.der"
