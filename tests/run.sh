@@ -4,7 +4,8 @@
 #      (tests/cli/test_*.sh against the real binary with real openssl);
 #   2. the same under ASan+UBSan;
 #   3. every fuzz target's corpus replayed under ASan+UBSan (the seeds in
-#      tests/fuzz/corpus/ and the third-party corpora in ../shared/corpora/).
+#      tests/fuzz/corpus/ and the third-party corpora in ../shared/corpora/);
+#   4. the threaded integration tests under ThreadSanitizer.
 # Ends with the line "N passed, N failed, N skipped".
 set -u
 cd "$(dirname "$0")/.."
@@ -87,6 +88,24 @@ if build SANITIZER=address,undefined; then
   replay_corpora build/san
 else
   record "sanitizer build" 1
+fi
+
+# ThreadSanitizer over the tests where threads meet: the shards serving
+# while the CA-core thread publishes new generations, the control socket
+# under a storm and kill -9.
+note "thread sanitizer build"
+if make -j"$JOBS" ERR=1 SANITIZER=thread BUILD=build/tsan all >/dev/null 2>&1; then
+  for t in test_serve_ocsp test_serve test_crash; do
+    out=$(mktemp)
+    TSAN_OPTIONS="halt_on_error=1 suppressions=$ROOT/tests/tsan.supp" ASAN_OPTIONS= UBSAN_OPTIONS= \
+      REVD_BIN="$ROOT/build/tsan/revd" REVD_TIMEOUT=180 timeout 600 bash "tests/cli/$t.sh" >"$out" 2>&1
+    rc=$?
+    if [ $rc -ne 0 ]; then sed 's/^/    /' "$out" | tail -40; fi
+    rm -f "$out"
+    record "tsan cli $t" $rc
+  done
+else
+  record "thread sanitizer build" 1
 fi
 
 echo
