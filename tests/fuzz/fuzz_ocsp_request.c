@@ -22,53 +22,9 @@
 
 #include "common/der.h"
 #include "ocsp/request.h"
+#include "tests/ocsp_openssl.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static OCSP_REQUEST *openssl_parse(const uint8_t *p, size_t len) {
-    const unsigned char *q = p;
-    OCSP_REQUEST *req = d2i_OCSP_REQUEST(NULL, &q, (long)len);
-    if (req != NULL && (size_t)(q - p) != len) {
-        OCSP_REQUEST_free(req);
-        req = NULL;
-    }
-    ERR_clear_error();
-    return req;
-}
-
-/* The accepted request p[0..len) re-encoded without requestorName and
- * without the signature's certs. Returns the length, or 0. */
-static size_t strip_uninterpreted(const uint8_t *p, size_t len, uint8_t *out, size_t cap) {
-    struct der top, req, tbs, el, wrap, sig;
-    struct derb b;
-    unsigned tag;
-    int present;
-    size_t out_len;
-    der_init(&top, p, len);
-    if (!der_get(&top, DER_SEQUENCE, &req) || !der_get(&req, DER_SEQUENCE, &tbs)) return 0;
-    derb_init(&b, out, cap);
-    derb_open(&b, DER_SEQUENCE);
-    derb_open(&b, DER_SEQUENCE);
-    while (tbs.len > 0) {
-        if (!der_get_any(&tbs, &tag, NULL, &el)) return 0;
-        if (tag != (DER_CONTEXT(1) | DER_CONSTRUCTED)) derb_raw(&b, el.p, el.len);
-    }
-    derb_close(&b);
-    if (!der_get_optional(&req, DER_CONTEXT(0) | DER_CONSTRUCTED, &present, &wrap)) return 0;
-    if (present) {
-        if (!der_get(&wrap, DER_SEQUENCE, &sig)) return 0;
-        derb_open(&b, DER_CONTEXT(0) | DER_CONSTRUCTED);
-        derb_open(&b, DER_SEQUENCE);
-        while (sig.len > 0) {
-            if (!der_get_any(&sig, &tag, NULL, &el)) return 0;
-            if (tag != (DER_CONTEXT(0) | DER_CONSTRUCTED)) derb_raw(&b, el.p, el.len);
-        }
-        derb_close(&b);
-        derb_close(&b);
-    }
-    derb_close(&b);
-    return derb_finish(&b, &out_len) ? out_len : 0;
-}
 
 static int inside(const uint8_t *data, size_t size, const uint8_t *p, size_t len) {
     return p != NULL && p >= data && len <= size && (size_t)(p - data) <= size - len;

@@ -7,7 +7,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 struct guard {
@@ -40,5 +42,31 @@ static inline void guard_init(struct guard *g, const uint8_t *src, size_t len) {
 }
 
 static inline void guard_free(struct guard *g) { assert_int_equal(munmap(g->map, g->map_len), 0); }
+
+static inline void guard_segv_exit_(int sig) { _exit(42); }
+
+/* guard_check_faults: reading the byte after a guarded buffer faults (run
+ * in a child, so the test binary lives on). */
+static inline void guard_check_faults(void) {
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof(sa));
+        sa.sa_handler = guard_segv_exit_;
+        sigaction(SIGSEGV, &sa, NULL);
+        sigaction(SIGBUS, &sa, NULL);
+        struct guard g;
+        guard_alloc(&g, 5);
+        memcpy(g.p, "MQ==", 4);
+        volatile uint8_t *p = g.p;
+        (void)p[4];
+        (void)p[5]; /* faults */
+        _exit(0);
+    }
+    int st = 0;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true((WIFEXITED(st) && WEXITSTATUS(st) == 42) || (WIFSIGNALED(st) && WTERMSIG(st) == SIGSEGV));
+}
 
 #endif
