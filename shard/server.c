@@ -69,16 +69,34 @@ static int64_t now_s(void) { return (int64_t)time(NULL); }
 
 /* ---- answers ---- */
 
+/* emit accounts for an answer the writers put at out + out_len. A writer
+ * returns 0 when the answer does not fit (a CA certificate larger than
+ * ANSWER_MAX, say): then the client gets a 500 and the connection closes,
+ * so pipelined answers never fall out of step with their requests. */
+static void emit(struct conn *c, size_t n) {
+    if (n > 0) {
+        c->out_len += n;
+        return;
+    }
+    static const char err[] = "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n"
+                              "Cache-Control: max-age=0, no-cache\r\nConnection: close\r\n\r\n";
+    if (OUT_CAP - c->out_len >= sizeof(err) - 1) {
+        memcpy(c->out + c->out_len, err, sizeof(err) - 1);
+        c->out_len += sizeof(err) - 1;
+    }
+    c->closing = 1;
+}
+
 static void answer_ocsp_error(struct conn *c, enum ocsp_resp_status st, int keep_alive, int head_only) {
     uint8_t body[5];
     size_t n = ocsp_response_error(st, body);
-    c->out_len += httpout_uncached(c->out + c->out_len, OUT_CAP - c->out_len, 200, "application/ocsp-response",
-                                   body, n, now_s(), keep_alive, head_only);
+    emit(c, httpout_uncached(c->out + c->out_len, OUT_CAP - c->out_len, 200, "application/ocsp-response", body, n,
+                             now_s(), keep_alive, head_only));
 }
 
 static void answer_status(struct conn *c, int status, int keep_alive) {
-    c->out_len += httpout_uncached(c->out + c->out_len, OUT_CAP - c->out_len, status, NULL, NULL, 0, now_s(),
-                                   keep_alive, 0);
+    emit(c, httpout_uncached(c->out + c->out_len, OUT_CAP - c->out_len, status, NULL, NULL, 0, now_s(), keep_alive,
+                             0));
 }
 
 static void answer_ocsp(struct conn *c, const struct gen *g, const uint8_t *der, size_t len,
@@ -108,11 +126,11 @@ static void answer_ocsp(struct conn *c, const struct gen *g, const uint8_t *der,
     }
     struct httpout_cache cache = {ca->this_update, ca->next_update, ca->refresh_at, c->sh->srv->cfg.max_age};
     if (r->if_none_match != NULL && httpout_etag_matches(r->if_none_match, r->if_none_match_len, etag)) {
-        c->out_len += httpout_not_modified(c->out + c->out_len, OUT_CAP - c->out_len, etag, &cache, now, r->keep_alive);
+        emit(c, httpout_not_modified(c->out + c->out_len, OUT_CAP - c->out_len, etag, &cache, now, r->keep_alive));
         return;
     }
-    c->out_len += httpout_ocsp(c->out + c->out_len, OUT_CAP - c->out_len, resp, resp_len, etag, &cache, now,
-                               r->keep_alive, head_only);
+    emit(c, httpout_ocsp(c->out + c->out_len, OUT_CAP - c->out_len, resp, resp_len, etag, &cache, now,
+                         r->keep_alive, head_only));
 }
 
 static int target_is(const struct http_request *r, const char *s) {
@@ -135,16 +153,16 @@ static void handle(struct conn *c, const struct http_request *r) {
     if (target_is(r, "/healthz")) {
         if (!get) return answer_status(c, 405, r->keep_alive);
         static const uint8_t ok[] = "ok\n";
-        c->out_len += httpout_uncached(c->out + c->out_len, OUT_CAP - c->out_len, 200, "text/plain", ok, 3,
-                                       now_s(), r->keep_alive, head_only);
+        emit(c, httpout_uncached(c->out + c->out_len, OUT_CAP - c->out_len, 200, "text/plain", ok, 3, now_s(),
+                                 r->keep_alive, head_only));
         return;
     }
     if (starts(r, "/ca/") && r->target_len > 8 && memcmp(r->target + r->target_len - 4, ".der", 4) == 0) {
         if (!get) return answer_status(c, 405, r->keep_alive);
         const struct gen_ca *ca = gen_find_name(g, r->target + 4, r->target_len - 8);
         if (ca == NULL) return answer_status(c, 404, r->keep_alive);
-        c->out_len += httpout_uncached(c->out + c->out_len, OUT_CAP - c->out_len, 200, "application/pkix-cert",
-                                       ca->cert_der, ca->cert_len, now_s(), r->keep_alive, head_only);
+        emit(c, httpout_uncached(c->out + c->out_len, OUT_CAP - c->out_len, 200, "application/pkix-cert",
+                                 ca->cert_der, ca->cert_len, now_s(), r->keep_alive, head_only));
         return;
     }
     if (target_is(r, "/ocsp") || target_is(r, "/ocsp/")) {
@@ -250,6 +268,10 @@ static void pump(struct conn *c) {
 
 static void on_read(evutil_socket_t fd, short what, void *arg) {
     struct conn *c = arg;
+    if (c->in_len == IN_CAP) { /* full of unanswered requests: answer first */
+        pump(c);
+        return;
+    }
     ssize_t n = recv(fd, c->in + c->in_len, IN_CAP - c->in_len, 0);
     if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
     if (n <= 0) {
