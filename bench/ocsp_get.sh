@@ -44,4 +44,18 @@ run() { # NAME PID URL
 }
 echo "response: $(stat -c %s $T/www/ocsp/resp.der) bytes; wrk -t1 -c50 -d${SECS}s on core 1; servers on core 0"
 run "revd serve, GET keep-alive" $RPID "http://127.0.0.1:18180/ocsp/$enc"
+# POST keep-alive: the same request as a body (wrk's Lua hook).
+cat > $T/post.lua <<LUA
+local f = io.open("$T/req.der", "rb"); local body = f:read("*a"); f:close()
+wrk.method = "POST"; wrk.body = body
+wrk.headers["Content-Type"] = "application/ocsp-request"
+LUA
+runpost() {
+    local c0 c1 o
+    c0=$(cpu $RPID); o=$(taskset -c 1 wrk -t1 -c50 -d${SECS}s --latency -s $T/post.lua "http://127.0.0.1:18180/ocsp"); c1=$(cpu $RPID)
+    echo "$o" | awk -v name="revd serve, POST keep-alive" -v c=$((c1 - c0)) -v t=$tick_us '
+        /requests in/ {n=$1} /Requests\/sec/ {r=$2} / 99%/ {p=$2} /Non-2xx/ {bad=$NF}
+        END {printf "%-28s %10.0f req/s   p99 %-8s  %6.2f us CPU/req%s\n", name, r, p, c*t/n, bad ? "  NON-2XX " bad : ""}'
+}
+runpost
 run "nginx, static file" $NW "http://127.0.0.1:18181/ocsp/resp.der"
