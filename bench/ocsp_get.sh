@@ -35,10 +35,11 @@ sleep 0.5
 NW=$(pgrep -P "$(cat $T/nginx.pid)" | head -1)
 cpu() { awk '{print $14+$15}' /proc/$1/stat; }
 tick_us=$(( 1000000 / $(getconf CLK_TCK) ))
-run() { # NAME PID URL
-    local c0 c1 o
-    c0=$(cpu $2); o=$(taskset -c 1 wrk -t1 -c50 -d${SECS}s --latency "$3"); c1=$(cpu $2)
-    echo "$o" | awk -v name="$1" -v c=$((c1 - c0)) -v t=$tick_us '
+run() { # NAME PID URL [wrk options...]
+    local c0 c1 o name=$1 pid=$2 url=$3
+    shift 3
+    c0=$(cpu $pid); o=$(taskset -c 1 wrk -t1 -c50 -d${SECS}s --latency "$@" "$url"); c1=$(cpu $pid)
+    echo "$o" | awk -v name="$name" -v c=$((c1 - c0)) -v t=$tick_us '
         /requests in/ {n=$1} /Requests\/sec/ {r=$2} / 99%/ {p=$2}
         END {printf "%-28s %10.0f req/s   p99 %-8s  %6.2f us CPU/req\n", name, r, p, c*t/n}'
 }
@@ -59,3 +60,6 @@ runpost() {
 }
 runpost
 run "nginx, static file" $NW "http://127.0.0.1:18181/ocsp/resp.der"
+# One connection per request (wrk reconnects after each "Connection: close").
+run "revd, GET, conn per request" $RPID "http://127.0.0.1:18180/ocsp/$enc" -H "Connection: close"
+run "nginx, conn per request" $NW "http://127.0.0.1:18181/ocsp/resp.der" -H "Connection: close"
