@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "common/hex.h"
 #include "common/rerr.h"
 
 #define CA_NAME_MAX 64
@@ -159,6 +160,19 @@ struct ca_import_result {
  * progress (may be NULL). */
 int ca_import_csv(struct ca_core *c, const char *ca, const char *path, FILE *progress,
                   struct ca_import_result *out, struct rerr *e);
+
+struct ca_change {
+    char ca[CA_NAME_MAX + 1];
+    uint8_t serial[HEX_SERIAL_MAX + 1];
+    size_t serial_len;
+};
+
+/* ca_take_changes hands over what changed in the published status since
+ * its last call: *out (malloc'd, caller frees; may be NULL) holds *num
+ * certificates whose status changed. Returns 1 when the change is larger
+ * than that (a new CA, a bulk import, too many to list): then everything
+ * is to be re-published. */
+int ca_take_changes(struct ca_core *c, struct ca_change **out, size_t *num);
 
 /* ca_oplog calls cb with every operations-log record (JSON text, len bytes)
  * from sequence number from_seq on, in order. cb returns 1 to go on. */

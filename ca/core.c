@@ -479,6 +479,7 @@ void ca_core_free(struct ca_core *c) {
     for (size_t i = 0; i < c->num_cas; i++) core_ca_free(c->cas[i]);
     free(c->cas);
     store_free(c->st);
+    free(c->changes);
     free(c->dir);
     free(c);
 }
@@ -547,3 +548,43 @@ int ca_oplog(struct ca_core *c, uint64_t from_seq,
 }
 
 const char *ca_notice(const struct ca_core *c) { return c->notice; }
+
+#define CHANGES_MAX 4096 /* past this many, a full re-publication is cheaper */
+
+void core_changed(struct ca_core *c, const struct ca *ca, const uint8_t *serial, size_t slen) {
+    if (c->changes_full) return;
+    if (c->num_changes >= CHANGES_MAX || slen > HEX_SERIAL_MAX + 1) {
+        core_changed_all(c);
+        return;
+    }
+    if (c->num_changes == c->cap_changes) {
+        size_t cap = c->cap_changes ? c->cap_changes * 2 : 16;
+        struct ca_change *n = realloc(c->changes, cap * sizeof(*n));
+        if (n == NULL) {
+            core_changed_all(c);
+            return;
+        }
+        c->changes = n;
+        c->cap_changes = cap;
+    }
+    struct ca_change *ch = &c->changes[c->num_changes++];
+    snprintf(ch->ca, sizeof(ch->ca), "%s", ca->name);
+    memcpy(ch->serial, serial, slen);
+    ch->serial_len = slen;
+}
+
+void core_changed_all(struct ca_core *c) {
+    c->changes_full = 1;
+    c->num_changes = 0;
+}
+
+int ca_take_changes(struct ca_core *c, struct ca_change **out, size_t *num) {
+    int full = c->changes_full;
+    *out = full ? NULL : c->changes;
+    *num = full ? 0 : c->num_changes;
+    if (full) free(c->changes);
+    c->changes = NULL;
+    c->num_changes = c->cap_changes = 0;
+    c->changes_full = 0;
+    return full;
+}

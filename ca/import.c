@@ -480,6 +480,7 @@ int ca_import_csv(struct ca_core *c, const char *name, const char *path, FILE *p
     ca->revoked += num_revoked - num_held;
     ca->held += num_held;
     ca->next_ext_part = next_ext;
+    core_changed_all(c);
     out->rows = n;
     out->revoked = num_revoked;
     out->seconds = now_sec() - t0;

@@ -77,7 +77,16 @@ struct ca_core {
     uint64_t oplog_seq;      /* last given out */
     uint64_t oplog_durable;  /* last written */
     char notice[768];   /* what the last call also did, for the user */
+    /* What changed in what is published, since ca_take_changes last ran. */
+    struct ca_change *changes;
+    size_t num_changes, cap_changes;
+    int changes_full;
 };
+
+/* core_changed notes that serial of ca has a new status (its responses
+ * must be re-signed); core_changed_all that everything must be. */
+void core_changed(struct ca_core *c, const struct ca *ca, const uint8_t *serial, size_t slen);
+void core_changed_all(struct ca_core *c);
 
 /* Certificate record, version 1:
  *   u8 version, u8 status, u8 reason, u8 flags, u32 partition,

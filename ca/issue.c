@@ -575,6 +575,7 @@ int ca_issue(struct ca_core *c, const struct ca_issue_params *p, char **out_pem,
         ca->issued--;
         goto out;
     }
+    core_changed(c, ca, serial, 16);
     *out_pem = cert_output(ca, der, (size_t)dl, p->with_chain, e);
     ok = *out_pem != NULL;
 out:

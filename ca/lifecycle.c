@@ -331,6 +331,7 @@ int ca_create(struct ca_core *c, const struct ca_create_params *p, struct rerr *
                  ca->name, fe.msg);
     core_add_ca(c, ca);
     ca = NULL;
+    core_changed_all(c);
     ok = 1;
 out:
     if (!ok) core_oplog_failure(c, op, p->name, NULL, 0, create_params_json(p), e);
@@ -544,6 +545,7 @@ int ca_import_cert(struct ca_core *c, const char *name, const uint8_t *cert, siz
     next.cert = x;
     x = NULL;
     *ca = next;
+    core_changed_all(c);
     ok = 1;
     struct rerr fe;
     if (!write_ca_files(c, ca, &fe))

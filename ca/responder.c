@@ -226,6 +226,7 @@ static struct ca_responder *responder_issue(struct ca_core *c, struct ca *ca, st
         ca->issued--;
         goto out;
     }
+    core_changed(c, ca, serial, 16);
     ok = 1;
 out:
     if (!ok) core_oplog_failure(c, "ocsp-responder", ca->name, NULL, 0, NULL, e);
@@ -295,16 +296,54 @@ static double mono_now(void) {
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* What signing a CA's responses needs, gathered once. */
+struct signing {
+    struct ocsp_signer signer;
+    uint8_t nh[2][64], kh[2][64];
+    int64_t now, validity;
+};
+
+static const enum ocsp_hash table_hashes[2] = {OCSP_HASH_SHA1, OCSP_HASH_SHA256};
+
+static int signing_init(struct ca_core *c, const char *name, int64_t validity, struct signing *sg, struct rerr *e) {
+    if (!ca_responder_signer(c, name, &sg->signer, e)) return 0;
+    for (int h = 0; h < 2; h++)
+        if (!ca_issuer_hashes(c, name, table_hashes[h], sg->nh[h], sg->kh[h], e)) return 0;
+    sg->now = rtime_now();
+    sg->validity = validity;
+    return 1;
+}
+
+/* Signs the SHA-1 and SHA-256 responses of one certificate record into
+ * resp[h] and adds them to b. */
+static int sign_into(const struct signing *sg, const uint8_t *serial, size_t slen, const struct crec *r,
+                     struct ocsp_table_builder *b, uint64_t *responses, struct rerr *e) {
+    uint8_t certid[256], resp[2][8192];
+    const uint8_t *der[2];
+    size_t der_len[2];
+    for (int h = 0; h < 2; h++) {
+        size_t cl;
+        if (!ocsp_certid_build(table_hashes[h], sg->nh[h], sg->kh[h], serial, slen, certid, sizeof(certid), &cl))
+            return rerr_set(e, "cannot build a CertID");
+        struct ocsp_single one = {certid, cl, r->status == CERT_REVOKED ? OCSP_REVOKED : OCSP_GOOD, r->revoked_at, -1,
+                                  sg->now, sg->now + sg->validity};
+        /* unspecified is sent as no reason (RFC 5280 5.3.1). */
+        if (r->status == CERT_REVOKED && r->reason != 0) one.reason = r->reason;
+        if (!ocsp_response_sign(&sg->signer, &one, sg->now, NULL, 0, resp[h], sizeof(resp[h]), &der_len[h]))
+            return rerr_set(e, "signing a response failed");
+        der[h] = resp[h];
+        (*responses)++;
+    }
+    ocsp_table_builder_set_times(b, sg->now, sg->now + sg->validity);
+    return ocsp_table_builder_add(b, serial, slen, der, der_len, e);
+}
+
 int ca_ocsp_precompute(struct ca_core *c, const char *name, int64_t validity, struct ocsp_table **out,
                        struct ca_precompute_stats *stats, struct rerr *e) {
     memset(stats, 0, sizeof(*stats));
     double t0 = mono_now();
-    struct ocsp_signer signer;
-    uint8_t nh[2][64], kh[2][64];
-    static const enum ocsp_hash hashes[2] = {OCSP_HASH_SHA1, OCSP_HASH_SHA256};
-    if (!ca_responder_signer(c, name, &signer, e)) return 0;
-    for (int h = 0; h < 2; h++)
-        if (!ca_issuer_hashes(c, name, hashes[h], nh[h], kh[h], e)) return 0;
+    struct signing sg;
+    if (!signing_init(c, name, validity, &sg, e)) return 0;
     struct ca *ca = core_find(c, name);
     struct ocsp_table_builder *b = ocsp_table_builder_new((size_t)(ca->issued + ca->imported));
     if (b == NULL) return rerr_set(e, "out of memory");
@@ -314,40 +353,18 @@ int ca_ocsp_precompute(struct ca_core *c, const char *name, int64_t validity, st
     struct store_iter *it = store_iter_new(c->st, prefix, 5, NULL, 0);
     const uint8_t *k, *v;
     size_t kl, vl;
-    int64_t now = rtime_now();
     int ok = 1;
-    uint8_t certid[256], resp[2][8192];
     while (ok && store_iter_next(it, &k, &kl, &v, &vl)) {
         struct crec r;
         if (kl < 7 || k[5] != kl - 6 || !crec_decode(v, vl, &r)) {
             ok = rerr_set(e, "index: a certificate record of CA %s is damaged", name);
             break;
         }
-        if (r.not_after < now) {
+        if (r.not_after < sg.now) {
             stats->skipped_expired++;
             continue;
         }
-        const uint8_t *serial = k + 6;
-        size_t slen = kl - 6;
-        const uint8_t *der[2];
-        size_t der_len[2];
-        for (int h = 0; h < 2 && ok; h++) {
-            size_t cl;
-            if (!ocsp_certid_build(hashes[h], nh[h], kh[h], serial, slen, certid, sizeof(certid), &cl)) {
-                ok = rerr_set(e, "cannot build a CertID");
-                break;
-            }
-            struct ocsp_single one = {certid, cl, r.status == CERT_REVOKED ? OCSP_REVOKED : OCSP_GOOD,
-                                      r.revoked_at, -1, now, now + validity};
-            if (r.status == CERT_REVOKED && r.reason != 0) one.reason = r.reason;
-            if (!ocsp_response_sign(&signer, &one, now, NULL, 0, resp[h], sizeof(resp[h]), &der_len[h])) {
-                ok = rerr_set(e, "signing a response of CA %s failed", name);
-                break;
-            }
-            der[h] = resp[h];
-            stats->responses++;
-        }
-        if (ok && !ocsp_table_builder_add(b, serial, slen, der, der_len, e)) ok = 0;
+        ok = sign_into(&sg, k + 6, kl - 6, &r, b, &stats->responses, e);
         stats->certificates++;
     }
     store_iter_free(it);
@@ -359,6 +376,50 @@ int ca_ocsp_precompute(struct ca_core *c, const char *name, int64_t validity, st
     stats->seconds = mono_now() - t0;
     if (*out == NULL) return rerr_set(e, "out of memory");
     return 1;
+}
+
+int ca_ocsp_overlay(struct ca_core *c, const char *name, const struct ocsp_table *old,
+                    const struct ca_change *changes, size_t num, int64_t validity, struct ocsp_table **out,
+                    struct rerr *e) {
+    struct signing sg;
+    if (!signing_init(c, name, validity, &sg, e)) return 0;
+    struct ca *ca = core_find(c, name);
+    struct ocsp_table_builder *b = ocsp_table_builder_new(ocsp_table_count(old) + num);
+    if (b == NULL) return rerr_set(e, "out of memory");
+    uint64_t responses = 0;
+    int ok = 1;
+    for (size_t i = 0; ok && i < num; i++) {
+        if (strcmp(changes[i].ca, name) != 0) continue;
+        /* The same serial twice in one batch: its newest record is signed once. */
+        int later = 0;
+        for (size_t j = i + 1; j < num && !later; j++)
+            later = strcmp(changes[j].ca, name) == 0 && changes[j].serial_len == changes[i].serial_len &&
+                    memcmp(changes[j].serial, changes[i].serial, changes[i].serial_len) == 0;
+        if (later) continue;
+        uint8_t key[KEY_MAX], *rec = NULL;
+        size_t kl = key_cert(key, ca->id, changes[i].serial, changes[i].serial_len), rl;
+        struct crec r;
+        int got = store_get(c->st, key, kl, &rec, &rl, e);
+        if (got < 0) ok = 0;
+        else if (got == 1 && crec_decode(rec, rl, &r)) ok = sign_into(&sg, changes[i].serial, changes[i].serial_len, &r, b, &responses, e);
+        free(rec);
+    }
+    if (ok && old != NULL) {
+        /* The older overlay entries that were not just re-signed. */
+        struct ocsp_table *fresh = ocsp_table_builder_finish(b);
+        b = NULL;
+        struct ocsp_table *merged = fresh ? ocsp_table_merge(old, fresh) : NULL;
+        ocsp_table_free(fresh);
+        if (merged == NULL) return rerr_set(e, "out of memory");
+        *out = merged;
+        return 1;
+    }
+    if (!ok) {
+        ocsp_table_builder_free(b);
+        return 0;
+    }
+    *out = ocsp_table_builder_finish(b);
+    return *out != NULL ? 1 : rerr_set(e, "out of memory");
 }
 
 int ca_ocsp_gen(struct ca_core *c, int64_t validity, struct gen **out, struct rerr *e) {
@@ -390,11 +451,7 @@ int ca_ocsp_gen(struct ca_core *c, int64_t validity, struct gen **out, struct re
         uint8_t *q = gc->cert_der;
         gc->cert_len = (size_t)i2d_X509(ca->cert, &q);
         struct ca_precompute_stats st;
-        int64_t now = rtime_now();
         if (!ca_ocsp_precompute(c, ca->name, validity, &gc->table, &st, e)) goto fail;
-        gc->this_update = now;
-        gc->next_update = now + validity;
-        gc->refresh_at = now + validity / 2;
         g->num++;
     }
     *out = g;

@@ -47,6 +47,13 @@ struct ca_precompute_stats {
 int ca_ocsp_precompute(struct ca_core *c, const char *ca, int64_t validity, struct ocsp_table **out,
                        struct ca_precompute_stats *stats, struct rerr *e);
 
+/* ca_ocsp_overlay signs, for each change of CA ca among changes[0..num),
+ * that certificate's responses, into a new overlay table that also keeps
+ * every entry of old (may be NULL) not re-signed now. CA-core thread. */
+int ca_ocsp_overlay(struct ca_core *c, const char *ca, const struct ocsp_table *old,
+                    const struct ca_change *changes, size_t num, int64_t validity, struct ocsp_table **out,
+                    struct rerr *e);
+
 struct gen;
 
 /* ca_ocsp_gen builds a generation (ocsp/gen.h) of every CA in DIR that has

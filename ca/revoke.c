@@ -180,6 +180,7 @@ int ca_revoke(struct ca_core *c, const char *name, const uint8_t *serial, size_t
             if (changed[i]) c->cas[i]->state = CA_STATE_ACTIVE;
         goto out;
     }
+    core_changed(c, ca, serial, slen);
     if (top != NULL)
         snprintf(c->notice, sizeof(c->notice), "CA %s is now disabled: its certificate is revoked (%s)%s",
                  top->name, rname, num_changed > 1 ? "; so are the CAs below it" : "");
@@ -229,6 +230,7 @@ int ca_unhold(struct ca_core *c, const char *name, const uint8_t *serial, size_t
         ca->held++;
         goto out;
     }
+    core_changed(c, ca, serial, slen);
     ok = 1;
 out:
     if (!ok) core_oplog_failure(c, "unhold", name, serial, slen, NULL, e);

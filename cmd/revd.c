@@ -10,6 +10,7 @@
 #include "ca/ca.h"
 #include "ca/responder.h"
 #include "ocsp/gen.h"
+#include "ocsp/table.h"
 #include "shard/server.h"
 #include "cmd/cli.h"
 
@@ -26,25 +27,82 @@ static int has_help(int argc, char **argv) {
 struct serve_state {
     struct ca_core *core;
     struct server *srv;
+    const struct gen *gen; /* the last published: read-only here, freed by the server */
 };
 
-/* After a command that changed the index, the shards get a new generation
- * before the command's client hears back. This first version re-signs every
- * response (docs/ocsp.md: the overlay of re-signed responses replaces it). */
+/* Overlays are folded into their base (bytes copied, nothing re-signed)
+ * once they pass this size or an eighth of the base. */
+#define OVERLAY_FOLD_MIN 1024
+
+/* A generation for what changed: the certificates whose status changed get
+ * their responses re-signed into their CA's overlay; a new CA or a bulk
+ * import re-signs everything. NULL (e set) on failure; *none when nothing
+ * changed. */
+static struct gen *next_gen(struct serve_state *st, int *none, struct rerr *e) {
+    struct ca_change *ch;
+    size_t n;
+    *none = 0;
+    int full = ca_take_changes(st->core, &ch, &n);
+    struct gen *g = NULL;
+    if (full) {
+        free(ch);
+        return ca_ocsp_gen(st->core, SERVE_VALIDITY_S, &g, e) ? g : NULL;
+    }
+    if (n == 0) {
+        *none = 1;
+        free(ch);
+        return NULL;
+    }
+    g = gen_clone(st->gen);
+    if (g == NULL) {
+        free(ch);
+        rerr_set(e, "out of memory");
+        return NULL;
+    }
+    for (size_t i = 0; i < g->num; i++) {
+        struct gen_ca *gc = &g->cas[i];
+        size_t k = 0;
+        while (k < n && strcmp(ch[k].ca, gc->name) != 0) k++;
+        if (k == n) continue; /* no change for this CA */
+        struct ocsp_table *over;
+        if (!ca_ocsp_overlay(st->core, gc->name, gc->overlay, ch, n, SERVE_VALIDITY_S, &over, e)) {
+            free(ch);
+            gen_free(g);
+            return NULL;
+        }
+        ocsp_table_free(gc->overlay);
+        gc->overlay = over;
+        size_t fold = ocsp_table_count(gc->table) / 8;
+        if (ocsp_table_count(over) > (fold > OVERLAY_FOLD_MIN ? fold : OVERLAY_FOLD_MIN)) {
+            struct ocsp_table *merged = ocsp_table_merge(gc->table, over);
+            if (merged != NULL) {
+                ocsp_table_free(gc->table);
+                ocsp_table_free(gc->overlay);
+                gc->table = merged;
+                gc->overlay = NULL;
+            }
+        }
+    }
+    free(ch);
+    return g;
+}
+
+/* After a command made through the socket, and before its client hears
+ * back, the shards get what it changed. */
 static void after_command(void *arg, int argc, char **argv, int status) {
     struct serve_state *st = arg;
-    if (st->srv == NULL || status != 0 || argc < 1) return;
-    static const char *const readers[] = {"status", "report", "log", "list", "show", "--help", "respond", "precompute"};
-    const char *word = strcmp(argv[0], "ca") == 0 || strcmp(argv[0], "ocsp") == 0 ? (argc > 1 ? argv[1] : "") : argv[0];
-    for (size_t i = 0; i < sizeof(readers) / sizeof(readers[0]); i++)
-        if (strcmp(word, readers[i]) == 0) return;
+    if (st->srv == NULL) return;
     struct rerr e;
-    struct gen *g;
-    if (!ca_ocsp_gen(st->core, SERVE_VALIDITY_S, &g, &e)) {
-        fprintf(stderr, "revd: re-signing after '%s' failed, still serving the previous responses: %s\n", word, e.msg);
+    int none;
+    struct gen *g = next_gen(st, &none, &e);
+    if (none) return;
+    if (g == NULL) {
+        fprintf(stderr, "revd: re-signing after '%s' failed, still serving the previous responses: %s\n",
+                argc > 0 ? argv[0] : "?", e.msg);
         return;
     }
     server_publish(st->srv, g);
+    st->gen = g;
 }
 
 static int run_serve(int argc, char **argv) {
@@ -78,18 +136,26 @@ static int run_serve(int argc, char **argv) {
         }
     }
     struct rerr e;
-    struct serve_state st = {NULL, NULL};
+    struct serve_state st = {NULL, NULL, NULL};
     if (!ca_core_open(dir, 0, &st.core, &e)) {
         fprintf(stderr, "revd: %s\n", e.msg);
         return 1;
     }
     if (cfg.listen != NULL) {
         struct gen *g;
+        struct ca_change *ch;
+        size_t n;
+        ca_take_changes(st.core, &ch, &n); /* what opening did is in the first generation */
+        free(ch);
         if (!ca_ocsp_gen(st.core, SERVE_VALIDITY_S, &g, &e) || (st.srv = server_start(&cfg, g, &e)) == NULL) {
             fprintf(stderr, "revd: %s\n", e.msg);
             ca_core_free(st.core);
             return 1;
         }
+        st.gen = g;
+        /* Responders created while building it are in it already. */
+        ca_take_changes(st.core, &ch, &n);
+        free(ch);
         fprintf(stderr, "revd: answering OCSP on http://%s\n", cfg.listen);
     }
     int rc = ctl_serve(st.core, dir, stderr, after_command, &st);

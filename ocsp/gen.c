@@ -20,10 +20,49 @@ const struct gen_ca *gen_find_name(const struct gen *g, const char *name, size_t
     return NULL;
 }
 
+int gen_find_response(const struct gen_ca *ca, const uint8_t *serial, size_t serial_len, enum ocsp_hash h,
+                      const uint8_t **out, size_t *out_len, const char **etag, int64_t *this_update,
+                      int64_t *next_update) {
+    const struct ocsp_table *t = ca->overlay;
+    if (!ocsp_table_find_etag(t, serial, serial_len, h, out, out_len, etag)) {
+        t = ca->table;
+        if (!ocsp_table_find_etag(t, serial, serial_len, h, out, out_len, etag)) return 0;
+    }
+    return ocsp_table_times(t, serial, serial_len, this_update, next_update);
+}
+
+struct gen *gen_clone(const struct gen *g) {
+    struct gen *n = calloc(1, sizeof(*n));
+    if (n == NULL) return NULL;
+    n->cas = calloc(g->num + 1, sizeof(struct gen_ca));
+    if (n->cas == NULL) {
+        free(n);
+        return NULL;
+    }
+    for (size_t i = 0; i < g->num; i++) {
+        struct gen_ca *d = &n->cas[i];
+        *d = g->cas[i];
+        d->cert_der = malloc(d->cert_len ? d->cert_len : 1);
+        if (d->cert_der == NULL) {
+            d->table = d->overlay = NULL;
+            n->num = i + 1;
+            gen_free(n);
+            return NULL;
+        }
+        memcpy(d->cert_der, g->cas[i].cert_der, d->cert_len);
+        ocsp_table_ref(d->table);
+        ocsp_table_ref(d->overlay);
+        n->num = i + 1;
+    }
+    n->num = g->num;
+    return n;
+}
+
 void gen_free(struct gen *g) {
     if (g == NULL) return;
     for (size_t i = 0; i < g->num; i++) {
         ocsp_table_free(g->cas[i].table);
+        ocsp_table_free(g->cas[i].overlay);
         free(g->cas[i].cert_der);
     }
     free(g->cas);

@@ -15,8 +15,9 @@
 struct gen_ca {
     char name[65];
     uint8_t name_hash[2][32], key_hash[2][32]; /* [0] SHA-1 (20 used), [1] SHA-256 */
-    struct ocsp_table *table;                  /* owned */
-    int64_t this_update, next_update, refresh_at;
+    struct ocsp_table *table;   /* a reference: generations share base tables */
+    struct ocsp_table *overlay; /* responses re-signed since table was built; a
+                                   reference; NULL when none. Looked up first. */
     uint8_t *cert_der; /* owned */
     size_t cert_len;
 };
@@ -34,6 +35,18 @@ const struct gen_ca *gen_find_issuer(const struct gen *g, enum ocsp_hash h, cons
 /* gen_find_name: the CA named name[0..len), or NULL. */
 const struct gen_ca *gen_find_name(const struct gen *g, const char *name, size_t len);
 
+/* gen_find_response looks serial up in ca's overlay, then its table: a view
+ * of the response for hash h, its ETag and its times. Returns 1 or 0. */
+int gen_find_response(const struct gen_ca *ca, const uint8_t *serial, size_t serial_len, enum ocsp_hash h,
+                      const uint8_t **out, size_t *out_len, const char **etag, int64_t *this_update,
+                      int64_t *next_update);
+
+/* gen_clone is a new generation with the same CAs (tables referenced,
+ * certificates copied), for the CA-core thread to change and publish.
+ * NULL on out of memory. */
+struct gen *gen_clone(const struct gen *g);
+
+/* gen_free drops the generation's references (CA-core thread). */
 void gen_free(struct gen *g);
 
 #endif

@@ -7,8 +7,8 @@
 
 #include "common/hex.h"
 
-/* Arena record: u8 serial_len, serial, then per hash: u32 length, the
- * ETag (64 hex digits and a NUL), the DER. */
+/* Arena record: u8 serial_len, serial, i64 thisUpdate, i64 nextUpdate,
+ * then per hash: u32 length, the ETag (64 hex digits and a NUL), the DER. */
 #define ETAG_SPACE 65
 struct slot {
     uint64_t fp;  /* fingerprint of the serial; 0: empty */
@@ -16,6 +16,7 @@ struct slot {
 };
 
 struct ocsp_table_builder {
+    int64_t this_update, next_update;
     uint8_t *arena;
     size_t len, cap;
     struct slot *slots;
@@ -23,6 +24,7 @@ struct ocsp_table_builder {
 };
 
 struct ocsp_table {
+    int refs;
     uint8_t *arena;
     size_t len;
     struct slot *slots;
@@ -102,7 +104,7 @@ int ocsp_table_builder_add(struct ocsp_table_builder *b, const uint8_t *serial, 
                            const uint8_t *const der[OCSP_TABLE_HASHES],
                            const size_t der_len[OCSP_TABLE_HASHES], struct rerr *e) {
     if (serial_len == 0 || serial_len > 21) return rerr_set(e, "serial of %zu octets", serial_len);
-    size_t need = 1 + serial_len;
+    size_t need = 1 + serial_len + 16;
     for (int h = 0; h < OCSP_TABLE_HASHES; h++) {
         if (der_len[h] > UINT32_MAX) return rerr_set(e, "response too large");
         need += 4 + ETAG_SPACE + der_len[h];
@@ -122,6 +124,9 @@ int ocsp_table_builder_add(struct ocsp_table_builder *b, const uint8_t *serial, 
     *p++ = (uint8_t)serial_len;
     memcpy(p, serial, serial_len);
     p += serial_len;
+    memcpy(p, &b->this_update, 8);
+    memcpy(p + 8, &b->next_update, 8);
+    p += 16;
     for (int h = 0; h < OCSP_TABLE_HASHES; h++) {
         uint32_t l = (uint32_t)der_len[h];
         memcpy(p, &l, 4);
@@ -148,6 +153,7 @@ struct ocsp_table *ocsp_table_builder_finish(struct ocsp_table_builder *b) {
     }
     /* Give back the arena's slack: the table lives long. */
     uint8_t *a = realloc(b->arena, b->len ? b->len : 1);
+    t->refs = 1;
     t->arena = a ? a : b->arena;
     t->len = b->len;
     t->slots = b->slots;
@@ -166,7 +172,7 @@ int ocsp_table_find_etag(const struct ocsp_table *t, const uint8_t *serial, size
     size_t i = probe(t->slots, t->mask, t->arena, serial, serial_len, fp);
     if (t->slots[i].fp == 0) return 0;
     const uint8_t *p = t->arena + t->slots[i].off;
-    p += 1 + p[0];
+    p += 1 + p[0] + 16;
     for (int k = 0;; k++) {
         uint32_t l;
         memcpy(&l, p, 4);
@@ -191,8 +197,79 @@ size_t ocsp_table_bytes(const struct ocsp_table *t) {
     return t ? t->len + (t->mask + 1) * sizeof(struct slot) + sizeof(*t) : 0;
 }
 
+void ocsp_table_builder_set_times(struct ocsp_table_builder *b, int64_t this_update, int64_t next_update) {
+    b->this_update = this_update;
+    b->next_update = next_update;
+}
+
+/* The record of serial, or NULL. */
+static const uint8_t *record_of(const struct ocsp_table *t, const uint8_t *serial, size_t serial_len) {
+    if (t == NULL || serial_len == 0 || serial_len > 21) return NULL;
+    uint64_t fp = fingerprint(serial, serial_len);
+    size_t i = probe(t->slots, t->mask, t->arena, serial, serial_len, fp);
+    return t->slots[i].fp == 0 ? NULL : t->arena + t->slots[i].off;
+}
+
+int ocsp_table_has(const struct ocsp_table *t, const uint8_t *serial, size_t serial_len) {
+    return record_of(t, serial, serial_len) != NULL;
+}
+
+int ocsp_table_times(const struct ocsp_table *t, const uint8_t *serial, size_t serial_len, int64_t *this_update,
+                     int64_t *next_update) {
+    const uint8_t *p = record_of(t, serial, serial_len);
+    if (p == NULL) return 0;
+    p += 1 + p[0];
+    memcpy(this_update, p, 8);
+    memcpy(next_update, p + 8, 8);
+    return 1;
+}
+
+/* Copies the record at off of t into b as it is (its times, DERs). */
+static int copy_record(struct ocsp_table_builder *b, const struct ocsp_table *t, uint64_t off) {
+    const uint8_t *p = t->arena + off;
+    size_t sl = p[0];
+    const uint8_t *serial = p + 1;
+    const uint8_t *q = p + 1 + sl;
+    memcpy(&b->this_update, q, 8);
+    memcpy(&b->next_update, q + 8, 8);
+    q += 16;
+    const uint8_t *der[OCSP_TABLE_HASHES];
+    size_t len[OCSP_TABLE_HASHES];
+    for (int h = 0; h < OCSP_TABLE_HASHES; h++) {
+        uint32_t l;
+        memcpy(&l, q, 4);
+        der[h] = q + 4 + ETAG_SPACE;
+        len[h] = l;
+        q += 4 + ETAG_SPACE + l;
+    }
+    struct rerr e;
+    return ocsp_table_builder_add(b, serial, sl, der, len, &e);
+}
+
+struct ocsp_table *ocsp_table_merge(const struct ocsp_table *base, const struct ocsp_table *over) {
+    struct ocsp_table_builder *b = ocsp_table_builder_new(ocsp_table_count(base) + ocsp_table_count(over));
+    if (b == NULL) return NULL;
+    for (size_t i = 0; over != NULL && i <= over->mask; i++)
+        if (over->slots[i].fp != 0 && !copy_record(b, over, over->slots[i].off)) goto fail;
+    for (size_t i = 0; base != NULL && i <= base->mask; i++) {
+        if (base->slots[i].fp == 0) continue;
+        const uint8_t *p = base->arena + base->slots[i].off;
+        if (ocsp_table_has(over, p + 1, p[0])) continue;
+        if (!copy_record(b, base, base->slots[i].off)) goto fail;
+    }
+    return ocsp_table_builder_finish(b);
+fail:
+    ocsp_table_builder_free(b);
+    return NULL;
+}
+
+struct ocsp_table *ocsp_table_ref(struct ocsp_table *t) {
+    if (t != NULL) t->refs++;
+    return t;
+}
+
 void ocsp_table_free(struct ocsp_table *t) {
-    if (t == NULL) return;
+    if (t == NULL || --t->refs > 0) return;
     free(t->arena);
     free(t->slots);
     free(t);

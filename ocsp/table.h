@@ -37,6 +37,10 @@ int ocsp_table_builder_add(struct ocsp_table_builder *b, const uint8_t *serial, 
                            const uint8_t *const der[OCSP_TABLE_HASHES],
                            const size_t der_len[OCSP_TABLE_HASHES], struct rerr *e);
 
+/* ocsp_table_builder_set_times gives the thisUpdate and nextUpdate of the
+ * responses added from now on (for the HTTP caching headers). */
+void ocsp_table_builder_set_times(struct ocsp_table_builder *b, int64_t this_update, int64_t next_update);
+
 /* ocsp_table_builder_finish freezes the table (and frees b). NULL on out of
  * memory. */
 struct ocsp_table *ocsp_table_builder_finish(struct ocsp_table_builder *b);
@@ -52,6 +56,24 @@ int ocsp_table_find(const struct ocsp_table *t, const uint8_t *serial, size_t se
  * once when it was added. */
 int ocsp_table_find_etag(const struct ocsp_table *t, const uint8_t *serial, size_t serial_len,
                          enum ocsp_hash h, const uint8_t **out, size_t *out_len, const char **etag);
+
+/* ocsp_table_times gives the thisUpdate and nextUpdate of serial's
+ * responses. Returns 1, or 0 when the table has none. */
+int ocsp_table_times(const struct ocsp_table *t, const uint8_t *serial, size_t serial_len, int64_t *this_update,
+                     int64_t *next_update);
+
+/* ocsp_table_has: whether the table holds serial. */
+int ocsp_table_has(const struct ocsp_table *t, const uint8_t *serial, size_t serial_len);
+
+/* ocsp_table_merge builds a new table of every entry of over and every entry
+ * of base whose serial over does not hold (over wins), copying bytes: no
+ * signing. NULL on out of memory. Either may be NULL. */
+struct ocsp_table *ocsp_table_merge(const struct ocsp_table *base, const struct ocsp_table *over);
+
+/* ocsp_table_ref takes another reference (generations share tables);
+ * ocsp_table_free drops one and frees the table with the last. One thread
+ * (the CA-core thread) manages references. */
+struct ocsp_table *ocsp_table_ref(struct ocsp_table *t);
 
 size_t ocsp_table_count(const struct ocsp_table *t);
 /* ocsp_table_bytes: memory the table holds (arena + index). */

@@ -113,18 +113,22 @@ static void answer_ocsp(struct conn *c, const struct gen *g, const uint8_t *der,
     const uint8_t *resp;
     size_t resp_len;
     const char *etag;
+    int64_t this_update, next_update;
     /* An issuer revd does not serve, a serial it never issued, a hash it
      * has no response for: unauthorized, never good (RFC 5019). */
-    if (ca == NULL || !ocsp_table_find_etag(ca->table, q.serial, q.serial_len, q.hash, &resp, &resp_len, &etag)) {
+    if (ca == NULL ||
+        !gen_find_response(ca, q.serial, q.serial_len, q.hash, &resp, &resp_len, &etag, &this_update, &next_update)) {
         answer_ocsp_error(c, OCSP_UNAUTHORIZED, r->keep_alive, head_only);
         return;
     }
     int64_t now = now_s();
-    if (now >= ca->next_update) { /* never serve a response past its nextUpdate */
+    if (now >= next_update) { /* never serve a response past its nextUpdate */
         answer_ocsp_error(c, OCSP_TRY_LATER, r->keep_alive, head_only);
         return;
     }
-    struct httpout_cache cache = {ca->this_update, ca->next_update, ca->refresh_at, c->sh->srv->cfg.max_age};
+    /* Refreshed at half its validity (docs/ocsp.md). */
+    struct httpout_cache cache = {this_update, next_update, this_update + (next_update - this_update) / 2,
+                                  c->sh->srv->cfg.max_age};
     if (r->if_none_match != NULL && httpout_etag_matches(r->if_none_match, r->if_none_match_len, etag)) {
         emit(c, httpout_not_modified(c->out + c->out_len, OUT_CAP - c->out_len, etag, &cache, now, r->keep_alive));
         return;

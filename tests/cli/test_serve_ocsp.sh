@@ -73,12 +73,34 @@ hl=$(curl -s -I "$URL/ocsp/$enc" | tr -d '\r' | sed -n 's/^Content-Length: //p')
 assert_eq "$hl" "$(stat -c %s "$T/get.der")" "HEAD's Content-Length"
 
 step "a revocation through the socket is what the next query answers"
+openssl ocsp -issuer "$D/ca/sub.pem" -cert "$T/later.pem" -no_nonce -reqout "$T/later-req.der" >/dev/null 2>&1
+later_enc=$(base64 -w0 < "$T/later-req.der" | sed 's/+/%2B/g; s|/|%2F|g; s/=/%3D/g')
+curl -s "$URL/ocsp/$later_enc" -o "$T/later-before.der"
 run_ok revd revoke --dir "$D" --ca sub --serial "$(serial_of "$T/later.pem")" --reason superseded
+# Only the revoked certificate's responses are re-signed: another
+# certificate's answer is byte for byte the one before.
+curl -s "$URL/ocsp/$enc" -o "$T/good-after.der"
+cmp -s "$T/get.der" "$T/good-after.der" || fail "an unrelated response was re-signed by a revocation"
+curl -s "$URL/ocsp/$later_enc" -o "$T/later-after.der"
+cmp -s "$T/later-before.der" "$T/later-after.der" && fail "the revoked certificate's response did not change"
 o=$(ocsp "$T/later.pem")
 assert_line "$o" "$T/later.pem: revoked"
 assert_contains "$o" "Reason: superseded"
 issue_to "$T/new.pem" --dir "$D" --ca sub --csr "$T/ee.csr"
 o=$(ocsp "$T/new.pem"); assert_line "$o" "$T/new.pem: good"
+o=$(ocsp "$T/later.pem"); assert_line "$o" "$T/later.pem: revoked"
+# A hold and its release, both through the overlay.
+run_ok revd revoke --dir "$D" --ca sub --serial "$(serial_of "$T/new.pem")" --reason certificateHold
+o=$(ocsp "$T/new.pem"); assert_line "$o" "$T/new.pem: revoked"; assert_contains "$o" "Reason: certificateHold"
+run_ok revd unhold --dir "$D" --ca sub --serial "$(serial_of "$T/new.pem")"
+o=$(ocsp "$T/new.pem"); assert_line "$o" "$T/new.pem: good"
+# A new CA re-publishes everything, and its certificates are answered.
+run_ok revd ca create-sub --dir "$D" --name sub2 --parent root --subject /CN=sub2
+issue_to "$T/s2.pem" --dir "$D" --ca sub2 --csr "$T/ee.csr"
+cat "$D/ca/sub2.pem" "$D/ca/root.pem" > "$T/chain2.pem"
+o=$(openssl ocsp -issuer "$D/ca/sub2.pem" -cert "$T/s2.pem" -url "$URL/ocsp" -CAfile "$T/chain2.pem" 2>&1)
+assert_line "$o" "$T/s2.pem: good"
+o=$(ocsp "$T/later.pem"); assert_line "$o" "$T/later.pem: revoked"
 
 step "other routes"
 assert_eq "$(curl -s "$URL/healthz")" "ok" "/healthz"

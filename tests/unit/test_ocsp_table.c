@@ -91,7 +91,7 @@ static void test_roundtrip(void **state) {
      * two ETags (4 + 65 octets each), and at most 4 index slots of 16
      * octets per entry (the index is at most half full, a power of two). */
     size_t overhead = ocsp_table_bytes(t) - payload;
-    assert_true(overhead <= added * (22 + 2 * (4 + 65) + 64) + 1024);
+    assert_true(overhead <= added * (22 + 16 + 2 * (4 + 65) + 64) + 1024);
     /* Each ETag is the lower-case hex SHA-256 of its response. */
     for (size_t i = 0; i < 100; i++) {
         if (es[i].serial_len == 0) continue;
@@ -132,10 +132,68 @@ static void test_duplicate_and_bad(void **state) {
     ocsp_table_free(NULL);
 }
 
+static struct ocsp_table *one(const char *serial_hex_bytes, size_t n, uint8_t fill, int64_t t0) {
+    struct ocsp_table_builder *b = ocsp_table_builder_new(n);
+    struct rerr e;
+    ocsp_table_builder_set_times(b, t0, t0 + 100);
+    for (size_t i = 0; i < n; i++) {
+        uint8_t serial[1] = {(uint8_t)serial_hex_bytes[i]};
+        uint8_t d0[3] = {fill, (uint8_t)i, 0}, d1[4] = {fill, (uint8_t)i, 1, 1};
+        const uint8_t *der[2] = {d0, d1};
+        size_t len[2] = {3, 4};
+        assert_true(ocsp_table_builder_add(b, serial, 1, der, len, &e));
+    }
+    return ocsp_table_builder_finish(b);
+}
+
+/* An overlay wins over the base; merging copies without changing a byte;
+ * times come with each entry; references count. */
+static void test_merge_times_refs(void **state) {
+    struct ocsp_table *base = one("\x01\x02\x03\x04", 4, 0xaa, 1000);
+    struct ocsp_table *over = one("\x02\x09", 2, 0xbb, 2000);
+    struct ocsp_table *m = ocsp_table_merge(base, over);
+    assert_int_equal(ocsp_table_count(m), 5);
+    const uint8_t *p;
+    size_t l;
+    int64_t tu, nu;
+    uint8_t s2 = 2, s1 = 1, s9 = 9;
+    assert_true(ocsp_table_find(m, &s2, 1, OCSP_HASH_SHA1, &p, &l));
+    assert_int_equal(p[0], 0xbb); /* the overlay's */
+    assert_true(ocsp_table_times(m, &s2, 1, &tu, &nu));
+    assert_int_equal(tu, 2000);
+    assert_int_equal(nu, 2100);
+    assert_true(ocsp_table_find(m, &s1, 1, OCSP_HASH_SHA256, &p, &l));
+    assert_int_equal(l, 4);
+    assert_int_equal(p[0], 0xaa);
+    assert_true(ocsp_table_times(m, &s1, 1, &tu, &nu));
+    assert_int_equal(tu, 1000);
+    assert_true(ocsp_table_has(m, &s9, 1));
+    uint8_t s7 = 7;
+    assert_false(ocsp_table_has(m, &s7, 1));
+    assert_false(ocsp_table_times(m, &s7, 1, &tu, &nu));
+    /* ETags survive the copy. */
+    const char *e1, *e2;
+    assert_true(ocsp_table_find_etag(base, &s1, 1, OCSP_HASH_SHA1, &p, &l, &e1));
+    assert_true(ocsp_table_find_etag(m, &s1, 1, OCSP_HASH_SHA1, &p, &l, &e2));
+    assert_string_equal(e1, e2);
+    /* NULL sides. */
+    struct ocsp_table *m2 = ocsp_table_merge(NULL, over);
+    assert_int_equal(ocsp_table_count(m2), 2);
+    /* References: the second free releases. */
+    assert_ptr_equal(ocsp_table_ref(base), base);
+    ocsp_table_free(base);
+    assert_true(ocsp_table_find(base, &s1, 1, OCSP_HASH_SHA1, &p, &l)); /* still alive */
+    ocsp_table_free(base);
+    ocsp_table_free(over);
+    ocsp_table_free(m);
+    ocsp_table_free(m2);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_roundtrip),
         cmocka_unit_test(test_duplicate_and_bad),
+        cmocka_unit_test(test_merge_times_refs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
