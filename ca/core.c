@@ -133,6 +133,12 @@ const char *ca_state_name(enum ca_state s) {
     return "?";
 }
 
+int64_t core_asn1_time(const ASN1_TIME *t) {
+    struct tm tm;
+    if (!ASN1_TIME_to_tm(t, &tm)) return 0;
+    return rtime_from_civil(tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
 const EVP_MD *core_sig_md(enum ca_key_type t) {
     return t == CA_KEY_EC_P384 ? EVP_sha384() : EVP_sha256();
 }

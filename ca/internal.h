@@ -127,7 +127,7 @@ void put_u64(uint8_t *p, uint64_t v);
 uint64_t get_u64(const uint8_t *p);
 
 struct ca *core_find(const struct ca_core *c, const char *name);
-/* core_find_active finds name and checks that it may issue. */
+/* core_find_or_err finds name, or sets e to say there is no such CA. */
 struct ca *core_find_or_err(const struct ca_core *c, const char *name, struct rerr *e);
 
 /* core_put_ca adds the CA record to b. */
@@ -172,6 +172,9 @@ uint32_t core_default_partition_size(uint32_t max_bytes, size_t issuer_name_len,
 int core_new_serial(struct ca_core *c, const struct ca *ca, uint8_t out[16], struct rerr *e);
 
 const EVP_MD *core_sig_md(enum ca_key_type t);
+
+/* core_asn1_time converts an ASN1_TIME to Unix seconds (0 if unreadable). */
+int64_t core_asn1_time(const ASN1_TIME *t);
 
 /* core_add_ca takes ownership of ca; core_ca_free frees one not added. */
 void core_add_ca(struct ca_core *c, struct ca *ca);

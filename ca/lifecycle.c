@@ -134,14 +134,8 @@ static int record_ca_cert(struct ca_core *c, struct store_batch *b, struct ca *p
     struct crec r = {0};
     r.flags = CREC_F_CA;
     r.partition = URLS_PART_CA;
-    ASN1_TIME_to_tm(X509_get0_notBefore(x), NULL);
-    struct tm tm;
-    ASN1_TIME_to_tm(X509_get0_notBefore(x), &tm);
-    r.not_before = rtime_from_civil(tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-                                    tm.tm_min, tm.tm_sec);
-    ASN1_TIME_to_tm(X509_get0_notAfter(x), &tm);
-    r.not_after = rtime_from_civil(tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-                                   tm.tm_min, tm.tm_sec);
+    r.not_before = core_asn1_time(X509_get0_notBefore(x));
+    r.not_after = core_asn1_time(X509_get0_notAfter(x));
     snprintf(r.template_name, sizeof(r.template_name), "%s", template_name);
     uint8_t *der = NULL;
     int dl = i2d_X509(x, &der);
@@ -167,12 +161,6 @@ static int record_ca_cert(struct ca_core *c, struct store_batch *b, struct ca *p
     return 1;
 }
 
-static int64_t asn1_time_unix(const ASN1_TIME *t) {
-    struct tm tm;
-    if (!ASN1_TIME_to_tm(t, &tm)) return 0;
-    return rtime_from_civil(tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                            tm.tm_sec);
-}
 
 int ca_create(struct ca_core *c, const struct ca_create_params *p, struct rerr *e) {
     X509_NAME *subj = NULL;
@@ -296,7 +284,7 @@ int ca_create(struct ca_core *c, const struct ca_create_params *p, struct rerr *
         goto out;
     }
     ca->not_before = now;
-    ca->not_after = asn1_time_unix(X509_get0_notAfter(ca->cert));
+    ca->not_after = core_asn1_time(X509_get0_notAfter(ca->cert));
     ca->state = CA_STATE_ACTIVE;
     ca->id = c->next_ca_id;
     /* The key first: a crash after it leaves an unused key file that the next
@@ -514,8 +502,8 @@ int ca_import_cert(struct ca_core *c, const char *name, const uint8_t *cert, siz
     struct ca next = *ca;
     next.depth = depth;
     next.path_len = (int)X509_get_pathlen(x);
-    next.not_before = asn1_time_unix(X509_get0_notBefore(x));
-    next.not_after = asn1_time_unix(X509_get0_notAfter(x));
+    next.not_before = core_asn1_time(X509_get0_notBefore(x));
+    next.not_after = core_asn1_time(X509_get0_notAfter(x));
     next.cert_pem = x509_pem(x);
     next.chain_pem = chain_pem;
     char *line = X509_NAME_oneline(X509_get_subject_name(x), NULL, 0);

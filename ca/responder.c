@@ -89,13 +89,8 @@ static int responder_finish(struct ca_responder *r, struct rerr *e) {
     unsigned int hl = 20;
     if (!EVP_Digest(bits->data, (size_t)bits->length, r->key_hash, &hl, EVP_sha1(), NULL))
         return rerr_ssl(e, "SHA-1 failed");
-    struct tm tm;
-    ASN1_TIME_to_tm(X509_get0_notBefore(r->cert), &tm);
-    r->not_before = rtime_from_civil(tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                                     tm.tm_sec);
-    ASN1_TIME_to_tm(X509_get0_notAfter(r->cert), &tm);
-    r->not_after = rtime_from_civil(tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                                    tm.tm_sec);
+    r->not_before = core_asn1_time(X509_get0_notBefore(r->cert));
+    r->not_after = core_asn1_time(X509_get0_notAfter(r->cert));
     return 1;
 }
 

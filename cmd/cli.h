@@ -13,7 +13,6 @@ struct cli {
     FILE *out, *err;     /* where the command writes; not owned */
     const char *cwd;     /* relative file arguments are taken from here */
     struct ca_core *core; /* set by `revd serve`; NULL: the command opens DIR */
-    int forwarded;       /* 1 inside the server */
 };
 
 /* cli_run runs argv (argv[0] is the command word after "revd") and returns

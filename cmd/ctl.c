@@ -239,7 +239,7 @@ static void handle(struct ca_core *core, int fd) {
         if (ok && (strcmp(argv[0], "serve") == 0 || strcmp(argv[0], "demo") == 0)) {
             fprintf(err, "revd: '%s' cannot run through a running server\n", argv[0]);
         } else if (ok) {
-            struct cli cli = {.out = out, .err = err, .cwd = cwd, .core = core, .forwarded = 1};
+            struct cli cli = {.out = out, .err = err, .cwd = cwd, .core = core};
             status = cli_run(&cli, (int)n, argv);
             fflush(out);
             if (after_cb != NULL) after_cb(after_arg, (int)n, argv, status);

@@ -170,7 +170,7 @@ int main(int argc, char **argv) {
         return 2;
     }
     if (strcmp(argv[1], "serve") == 0) return run_serve(argc - 1, argv + 1);
-    struct cli cli = {.out = stdout, .err = stderr, .cwd = NULL, .core = NULL, .forwarded = 0};
+    struct cli cli = {.out = stdout, .err = stderr, .cwd = NULL, .core = NULL};
     const char *cmd = argv[1];
     int local_only = strcmp(cmd, "demo") == 0 || strcmp(cmd, "--help") == 0 ||
                      strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0 || has_help(argc, argv);
