@@ -42,6 +42,12 @@ size_t key_cert(uint8_t out[KEY_MAX], uint32_t ca_id, const uint8_t *serial, siz
     return 6 + slen;
 }
 
+size_t key_resp(uint8_t out[KEY_MAX], uint32_t ca_id, const uint8_t *serial, size_t slen) {
+    size_t n = key_cert(out, ca_id, serial, slen);
+    out[0] = K_RESP;
+    return n;
+}
+
 size_t key_revoked(uint8_t out[KEY_MAX], uint32_t ca_id, uint32_t part, const uint8_t *serial,
                    size_t slen) {
     out[0] = K_REVOKED;

@@ -39,6 +39,7 @@
 #define K_OPLOG 'o'
 #define K_META 'm'
 #define K_RESPONDER 'R'
+#define K_RESP 's'
 
 /* The largest key: 'r' + 4 + 4 + 1 + 21. */
 #define KEY_MAX 64
@@ -120,6 +121,8 @@ size_t key_cert(uint8_t out[KEY_MAX], uint32_t ca_id, const uint8_t *serial, siz
 size_t key_revoked(uint8_t out[KEY_MAX], uint32_t ca_id, uint32_t part, const uint8_t *serial,
                    size_t slen);
 size_t key_part(uint8_t out[KEY_MAX], uint32_t ca_id, uint32_t part);
+/* key_resp: the signed OCSP responses of a certificate (ca/responder.c). */
+size_t key_resp(uint8_t out[KEY_MAX], uint32_t ca_id, const uint8_t *serial, size_t slen);
 
 void put_u32(uint8_t *p, uint32_t v);
 uint32_t get_u32(const uint8_t *p);

@@ -293,25 +293,109 @@ static double mono_now(void) {
 
 /* What signing a CA's responses needs, gathered once. */
 struct signing {
+    struct ca_core *c;
+    uint32_t ca_id;
     struct ocsp_signer signer;
     uint8_t nh[2][64], kh[2][64];
     int64_t now, validity;
+    struct store_batch *persist; /* NULL: what is signed is not stored */
 };
 
 static const enum ocsp_hash table_hashes[2] = {OCSP_HASH_SHA1, OCSP_HASH_SHA256};
 
-static int signing_init(struct ca_core *c, const char *name, int64_t validity, struct signing *sg, struct rerr *e) {
+static int signing_init(struct ca_core *c, const char *name, int64_t validity, int persist, struct signing *sg,
+                        struct rerr *e) {
+    memset(sg, 0, sizeof(*sg));
     if (!ca_responder_signer(c, name, &sg->signer, e)) return 0;
     for (int h = 0; h < 2; h++)
         if (!ca_issuer_hashes(c, name, table_hashes[h], sg->nh[h], sg->kh[h], e)) return 0;
+    sg->c = c;
+    sg->ca_id = core_find(c, name)->id;
     sg->now = rtime_now();
     sg->validity = validity;
+    if (persist && (sg->persist = store_batch_new()) == NULL) return rerr_set(e, "out of memory");
     return 1;
 }
 
-/* Signs the SHA-1 and SHA-256 responses of one certificate record into
- * resp[h] and adds them to b. */
-static int sign_into(const struct signing *sg, const uint8_t *serial, size_t slen, const struct crec *r,
+/* Stored responses are a cache of signatures: written without syncing the
+ * WAL (a crash loses some, and they are signed again), in batches. */
+#define PERSIST_BATCH 1024
+
+static int signing_flush(struct signing *sg, struct rerr *e) {
+    if (sg->persist == NULL || store_batch_count(sg->persist) == 0) return 1;
+    int ok = store_write(sg->c->st, sg->persist, 0, e);
+    store_batch_clear(sg->persist);
+    return ok;
+}
+
+static int signing_done(struct signing *sg, int ok, struct rerr *e) {
+    if (ok) ok = signing_flush(sg, e);
+    store_batch_free(sg->persist);
+    sg->persist = NULL;
+    return ok;
+}
+
+/* The stored record of a certificate's responses (key_resp), version 1:
+ *   u8 version, u8 status, u8 reason, u8 0, i64 revoked_at, i64 thisUpdate,
+ *   i64 nextUpdate, the SHA-1 issuer key hash (20), then per CertID hash
+ *   (SHA-1, SHA-256): u32 length, the response DER.
+ * It is taken again only while status, reason and revocation time are
+ * those of the certificate record and the issuer key is the same. */
+#define SREC_FIXED 52
+
+static uint8_t srec_reason(const struct crec *r) { return r->status == CERT_REVOKED ? r->reason : 0; }
+static int64_t srec_revoked_at(const struct crec *r) { return r->status == CERT_REVOKED ? r->revoked_at : 0; }
+
+static int persist_put(struct signing *sg, const uint8_t *serial, size_t slen, const struct crec *r,
+                       const uint8_t *const der[2], const size_t len[2], struct rerr *e) {
+    uint8_t buf[SREC_FIXED + 2 * (4 + 8192)];
+    uint8_t *p = buf;
+    *p++ = 1;
+    *p++ = r->status;
+    *p++ = srec_reason(r);
+    *p++ = 0;
+    put_u64(p, (uint64_t)srec_revoked_at(r));
+    put_u64(p + 8, (uint64_t)sg->now);
+    put_u64(p + 16, (uint64_t)(sg->now + sg->validity));
+    memcpy(p + 24, sg->kh[0], 20);
+    p += 44;
+    for (int h = 0; h < 2; h++) {
+        put_u32(p, (uint32_t)len[h]);
+        memcpy(p + 4, der[h], len[h]);
+        p += 4 + len[h];
+    }
+    uint8_t key[KEY_MAX];
+    size_t kl = key_resp(key, sg->ca_id, serial, slen);
+    store_batch_put(sg->persist, key, kl, buf, (size_t)(p - buf));
+    return store_batch_count(sg->persist) < PERSIST_BATCH || signing_flush(sg, e);
+}
+
+/* A stored record still usable for r: not expiring within this margin,
+ * not from the future. */
+#define REUSE_MARGIN_S 300
+
+static int srec_usable(const struct signing *sg, const struct crec *r, const uint8_t *v, size_t vl,
+                       const uint8_t *der[2], size_t len[2], int64_t *this_update, int64_t *next_update) {
+    if (vl < SREC_FIXED || v[0] != 1 || v[1] != r->status || v[2] != srec_reason(r) || v[3] != 0) return 0;
+    if ((int64_t)get_u64(v + 4) != srec_revoked_at(r) || memcmp(v + 28, sg->kh[0], 20) != 0) return 0;
+    *this_update = (int64_t)get_u64(v + 12);
+    *next_update = (int64_t)get_u64(v + 20);
+    if (*this_update > sg->now + 60 || *next_update <= sg->now + REUSE_MARGIN_S) return 0;
+    size_t off = 48;
+    for (int h = 0; h < 2; h++) {
+        if (vl - off < 4) return 0;
+        size_t l = get_u32(v + off);
+        if (l == 0 || l > vl - off - 4) return 0;
+        der[h] = v + off + 4;
+        len[h] = l;
+        off += 4 + l;
+    }
+    return off == vl;
+}
+
+/* Signs the SHA-1 and SHA-256 responses of one certificate record, adds
+ * them to b and, when persisting, stores them. */
+static int sign_into(struct signing *sg, const uint8_t *serial, size_t slen, const struct crec *r,
                      struct ocsp_table_builder *b, uint64_t *responses, struct rerr *e) {
     uint8_t certid[256], resp[2][8192];
     const uint8_t *der[2];
@@ -330,22 +414,36 @@ static int sign_into(const struct signing *sg, const uint8_t *serial, size_t sle
         (*responses)++;
     }
     ocsp_table_builder_set_times(b, sg->now, sg->now + sg->validity);
-    return ocsp_table_builder_add(b, serial, slen, der, der_len, e);
+    if (!ocsp_table_builder_add(b, serial, slen, der, der_len, e)) return 0;
+    return sg->persist == NULL || persist_put(sg, serial, slen, r, der, der_len, e);
 }
 
-int ca_ocsp_precompute(struct ca_core *c, const char *name, int64_t validity, struct ocsp_table **out,
+/* Key order of two (len, serial) suffixes: the index's byte order. */
+static int suffix_cmp(const uint8_t *a, size_t al, const uint8_t *b, size_t bl) {
+    int c = memcmp(a, b, al < bl ? al : bl);
+    return c != 0 ? c : (al > bl) - (al < bl);
+}
+
+int ca_ocsp_precompute(struct ca_core *c, const char *name, int64_t validity, int flags, struct ocsp_table **out,
                        struct ca_precompute_stats *stats, struct rerr *e) {
     memset(stats, 0, sizeof(*stats));
     double t0 = mono_now();
     struct signing sg;
-    if (!signing_init(c, name, validity, &sg, e)) return 0;
+    if (!signing_init(c, name, validity, (flags & CA_OCSP_PERSIST) != 0, &sg, e)) return 0;
     struct ca *ca = core_find(c, name);
     struct ocsp_table_builder *b = ocsp_table_builder_new((size_t)(ca->issued + ca->imported));
-    if (b == NULL) return rerr_set(e, "out of memory");
-    uint8_t prefix[5];
+    if (b == NULL) return signing_done(&sg, 0, e) || rerr_set(e, "out of memory");
+    uint8_t prefix[5], sprefix[5];
     prefix[0] = K_CERT;
     put_u32(prefix + 1, ca->id);
+    sprefix[0] = K_RESP;
+    put_u32(sprefix + 1, ca->id);
     struct store_iter *it = store_iter_new(c->st, prefix, 5, NULL, 0);
+    /* The stored responses, walked beside the certificates (same order). */
+    struct store_iter *sit = (flags & (CA_OCSP_REUSE | CA_OCSP_PERSIST)) ? store_iter_new(c->st, sprefix, 5, NULL, 0) : NULL;
+    const uint8_t *sk = NULL, *sv = NULL;
+    size_t skl = 0, svl = 0;
+    int shave = sit != NULL && store_iter_next(sit, &sk, &skl, &sv, &svl);
     const uint8_t *k, *v;
     size_t kl, vl;
     int ok = 1;
@@ -355,14 +453,34 @@ int ca_ocsp_precompute(struct ca_core *c, const char *name, int64_t validity, st
             ok = rerr_set(e, "index: a certificate record of CA %s is damaged", name);
             break;
         }
+        /* Stored responses of certificates before this one have none (they
+         * cannot be: records are not deleted); skip them. */
+        while (shave && suffix_cmp(sk + 5, skl - 5, k + 5, kl - 5) < 0)
+            shave = store_iter_next(sit, &sk, &skl, &sv, &svl);
+        int stored = shave && suffix_cmp(sk + 5, skl - 5, k + 5, kl - 5) == 0;
         if (r.not_after < sg.now) {
             stats->skipped_expired++;
+            if (stored && sg.persist != NULL) { /* no longer answered: drop it */
+                store_batch_delete(sg.persist, sk, skl);
+                if (store_batch_count(sg.persist) >= PERSIST_BATCH) ok = signing_flush(&sg, e);
+            }
             continue;
         }
-        ok = sign_into(&sg, k + 6, kl - 6, &r, b, &stats->responses, e);
+        const uint8_t *der[2];
+        size_t len[2];
+        int64_t tu, nu;
+        if (stored && (flags & CA_OCSP_REUSE) && srec_usable(&sg, &r, sv, svl, der, len, &tu, &nu)) {
+            ocsp_table_builder_set_times(b, tu, nu);
+            ok = ocsp_table_builder_add(b, k + 6, kl - 6, der, len, e);
+            stats->reused++;
+        } else {
+            ok = sign_into(&sg, k + 6, kl - 6, &r, b, &stats->responses, e);
+        }
         stats->certificates++;
     }
     store_iter_free(it);
+    store_iter_free(sit);
+    ok = signing_done(&sg, ok, e);
     if (!ok) {
         ocsp_table_builder_free(b);
         return 0;
@@ -377,10 +495,10 @@ int ca_ocsp_overlay(struct ca_core *c, const char *name, const struct ocsp_table
                     const struct ca_change *changes, size_t num, int64_t validity, struct ocsp_table **out,
                     struct rerr *e) {
     struct signing sg;
-    if (!signing_init(c, name, validity, &sg, e)) return 0;
+    if (!signing_init(c, name, validity, 1, &sg, e)) return 0;
     struct ca *ca = core_find(c, name);
-    struct ocsp_table_builder *b = ocsp_table_builder_new(ocsp_table_count(old) + num);
-    if (b == NULL) return rerr_set(e, "out of memory");
+    struct ocsp_table_builder *b = ocsp_table_builder_new(num);
+    if (b == NULL) return signing_done(&sg, 0, e) || rerr_set(e, "out of memory");
     uint64_t responses = 0;
     int ok = 1;
     for (size_t i = 0; ok && i < num; i++) {
@@ -399,25 +517,29 @@ int ca_ocsp_overlay(struct ca_core *c, const char *name, const struct ocsp_table
         else if (got == 1 && crec_decode(rec, rl, &r)) ok = sign_into(&sg, changes[i].serial, changes[i].serial_len, &r, b, &responses, e);
         free(rec);
     }
-    if (ok && old != NULL) {
-        /* The older overlay entries that were not just re-signed. */
-        struct ocsp_table *fresh = ocsp_table_builder_finish(b);
-        b = NULL;
-        struct ocsp_table *merged = fresh ? ocsp_table_merge(old, fresh) : NULL;
-        ocsp_table_free(fresh);
-        if (merged == NULL) return rerr_set(e, "out of memory");
-        *out = merged;
-        return 1;
-    }
+    ok = signing_done(&sg, ok, e);
     if (!ok) {
         ocsp_table_builder_free(b);
         return 0;
     }
-    *out = ocsp_table_builder_finish(b);
-    return *out != NULL ? 1 : rerr_set(e, "out of memory");
+    struct ocsp_table *fresh = ocsp_table_builder_finish(b);
+    if (fresh == NULL) return rerr_set(e, "out of memory");
+    if (old == NULL) {
+        *out = fresh;
+        return 1;
+    }
+    /* The older overlay entries that were not just re-signed stay. */
+    struct ocsp_table *merged = ocsp_table_merge(old, fresh);
+    ocsp_table_free(fresh);
+    if (merged == NULL) return rerr_set(e, "out of memory");
+    *out = merged;
+    return 1;
 }
 
-int ca_ocsp_gen(struct ca_core *c, int64_t validity, struct gen **out, struct rerr *e) {
+int ca_ocsp_gen(struct ca_core *c, int64_t validity, struct gen **out, struct ca_precompute_stats *stats,
+                struct rerr *e) {
+    double t0 = mono_now();
+    if (stats != NULL) memset(stats, 0, sizeof(*stats));
     struct gen *g = calloc(1, sizeof(*g));
     if (g == NULL) return rerr_set(e, "out of memory");
     g->cas = calloc(c->num_cas + 1, sizeof(struct gen_ca));
@@ -446,10 +568,18 @@ int ca_ocsp_gen(struct ca_core *c, int64_t validity, struct gen **out, struct re
         uint8_t *q = gc->cert_der;
         gc->cert_len = (size_t)i2d_X509(ca->cert, &q);
         struct ca_precompute_stats st;
-        if (!ca_ocsp_precompute(c, ca->name, validity, &gc->table, &st, e)) goto fail;
+        if (!ca_ocsp_precompute(c, ca->name, validity, CA_OCSP_REUSE | CA_OCSP_PERSIST, &gc->table, &st, e))
+            goto fail;
+        if (stats != NULL) {
+            stats->certificates += st.certificates;
+            stats->reused += st.reused;
+            stats->responses += st.responses;
+            stats->skipped_expired += st.skipped_expired;
+        }
         g->num++;
     }
     *out = g;
+    if (stats != NULL) stats->seconds = mono_now() - t0;
     return 1;
 fail:
     g->num++; /* free the partly built one too */

@@ -35,21 +35,33 @@ int ca_issuer_hashes(struct ca_core *c, const char *ca, enum ocsp_hash h, uint8_
 struct ocsp_table;
 
 struct ca_precompute_stats {
-    uint64_t certificates, skipped_expired, responses;
+    uint64_t certificates, skipped_expired, responses, reused;
     double seconds;
 };
 
-/* ca_ocsp_precompute signs, for every unexpired certificate of CA ca, its
- * response for a SHA-1 and a SHA-256 CertID (thisUpdate now, nextUpdate
- * now + validity) into a new table (*out, freed with ocsp_table_free).
- * Reads the index; signs with the CA's responder (created if needed).
- * CA-core thread. Returns 1, or 0 with e set. */
-int ca_ocsp_precompute(struct ca_core *c, const char *ca, int64_t validity, struct ocsp_table **out,
+/* Flags of ca_ocsp_precompute. Signed responses are stored in the index
+ * (key_resp: docs/index.md) so that a restart takes them again instead of
+ * signing everything: CA_OCSP_REUSE takes a stored response when it still
+ * matches the certificate's status and stays valid for five more minutes;
+ * CA_OCSP_PERSIST stores what is signed (WAL not synced: it is a cache) and
+ * drops the stored responses of expired certificates. */
+#define CA_OCSP_REUSE 1
+#define CA_OCSP_PERSIST 2
+
+/* ca_ocsp_precompute builds, for every unexpired certificate of CA ca, its
+ * responses for a SHA-1 and a SHA-256 CertID (signed now: thisUpdate now,
+ * nextUpdate now + validity; or stored, per flags) into a new table (*out,
+ * freed with ocsp_table_free). Reads the index; signs with the CA's
+ * responder (created if needed). CA-core thread. Returns 1, or 0 with e
+ * set. */
+int ca_ocsp_precompute(struct ca_core *c, const char *ca, int64_t validity, int flags, struct ocsp_table **out,
                        struct ca_precompute_stats *stats, struct rerr *e);
 
 /* ca_ocsp_overlay signs, for each change of CA ca among changes[0..num),
- * that certificate's responses, into a new overlay table that also keeps
- * every entry of old (may be NULL) not re-signed now. CA-core thread. */
+ * that certificate's responses (and stores them, as CA_OCSP_PERSIST), into
+ * a new overlay table that also keeps every entry of old (may be NULL) not
+ * re-signed now. A change is a status change or a refresh. CA-core
+ * thread. */
 int ca_ocsp_overlay(struct ca_core *c, const char *ca, const struct ocsp_table *old,
                     const struct ca_change *changes, size_t num, int64_t validity, struct ocsp_table **out,
                     struct rerr *e);
@@ -58,8 +70,10 @@ struct gen;
 
 /* ca_ocsp_gen builds a generation (ocsp/gen.h) of every CA in DIR that has
  * a certificate (disabled ones too: they still publish status): issuer
- * hashes, certificate, and responses precomputed with validity (refresh at
- * half of it). *out is freed with gen_free. CA-core thread. */
-int ca_ocsp_gen(struct ca_core *c, int64_t validity, struct gen **out, struct rerr *e);
+ * hashes, certificate, and responses (stored ones reused, the rest signed
+ * with validity and stored). *out is freed with gen_free; stats (may be
+ * NULL) sums every CA's. CA-core thread. */
+int ca_ocsp_gen(struct ca_core *c, int64_t validity, struct gen **out, struct ca_precompute_stats *stats,
+                struct rerr *e);
 
 #endif

@@ -35,9 +35,15 @@ int ctl_forward(const char *dir, int argc, char **argv);
 /* ctl_serve answers forwarded commands until SIGTERM or SIGINT. After each
  * command, before its exit status is sent, it calls after(arg, argc, argv,
  * status) when after is not NULL (the server publishes what changed there).
+ * Between commands it calls tick(arg) when tick is not NULL, and waits for
+ * the next command at most the milliseconds tick returns (0 to 1000).
  * Returns the exit status of `revd serve`. */
 int ctl_serve(struct ca_core *core, const char *dir, FILE *err,
-              void (*after)(void *arg, int argc, char **argv, int status), void *arg);
+              void (*after)(void *arg, int argc, char **argv, int status), int (*tick)(void *arg), void *arg);
+
+/* serve_run is `revd serve` (cmd/serve.c); argv[0] is "serve". Main
+ * thread, which becomes the CA-core thread. */
+int serve_run(int argc, char **argv);
 
 /* demo_run is `revd demo` (cmd/demo.c). */
 int demo_run(struct cli *cli, int argc, char **argv);

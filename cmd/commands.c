@@ -596,7 +596,7 @@ static int run_ocsp_precompute(struct cli *cli, struct opts *o, const char *pos)
     struct rerr e;
     struct ocsp_table *t = NULL;
     struct ca_precompute_stats st;
-    int ok = ca_ocsp_precompute(c, o->ca, RESPONSE_VALIDITY_S, &t, &st, &e);
+    int ok = ca_ocsp_precompute(c, o->ca, RESPONSE_VALIDITY_S, 0, &t, &st, &e);
     close_core(c, owned);
     if (!ok) return fail(cli, e.msg);
     size_t bytes = ocsp_table_bytes(t);

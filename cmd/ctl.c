@@ -190,6 +190,7 @@ static ssize_t sink_write(void *cookie, const char *buf, size_t size) {
 
 static void (*after_cb)(void *arg, int argc, char **argv, int status);
 static void *after_arg;
+static int (*tick_cb)(void *arg);
 
 static void handle(struct ca_core *core, int fd) {
     struct ucred cred;
@@ -253,8 +254,9 @@ static void handle(struct ca_core *core, int fd) {
 }
 
 int ctl_serve(struct ca_core *core, const char *dir, FILE *err,
-              void (*after)(void *arg, int argc, char **argv, int status), void *arg) {
+              void (*after)(void *arg, int argc, char **argv, int status), int (*tick)(void *arg), void *arg) {
     after_cb = after;
+    tick_cb = tick;
     after_arg = arg;
     struct sockaddr_un sa;
     if (!sock_path(dir, &sa)) {
@@ -287,9 +289,13 @@ int ctl_serve(struct ca_core *core, const char *dir, FILE *err,
     signal(SIGPIPE, SIG_IGN);
     fprintf(err, "revd: serving %s on %s\n", dir, sa.sun_path);
     fflush(err);
+    int wait_ms = 1000;
     while (!stopping) {
         struct pollfd p = {fd, POLLIN, 0};
-        int r = poll(&p, 1, 1000);
+        int r = poll(&p, 1, wait_ms);
+        /* Background work (refresh) runs between commands, in slices. */
+        wait_ms = tick_cb != NULL ? tick_cb(after_arg) : 1000;
+        if (wait_ms < 0 || wait_ms > 1000) wait_ms = 1000;
         if (r <= 0) continue;
         int c = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
         if (c < 0) continue;

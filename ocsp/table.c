@@ -210,6 +210,35 @@ static const uint8_t *record_of(const struct ocsp_table *t, const uint8_t *seria
     return t->slots[i].fp == 0 ? NULL : t->arena + t->slots[i].off;
 }
 
+int ocsp_table_next(const struct ocsp_table *t, size_t *pos, const uint8_t **serial, size_t *serial_len,
+                    int64_t *this_update, int64_t *next_update) {
+    if (t == NULL || *pos >= t->len) return 0;
+    const uint8_t *p = t->arena + *pos;
+    *serial_len = p[0];
+    *serial = p + 1;
+    const uint8_t *q = p + 1 + p[0];
+    memcpy(this_update, q, 8);
+    memcpy(next_update, q + 8, 8);
+    q += 16;
+    for (int h = 0; h < OCSP_TABLE_HASHES; h++) {
+        uint32_t l;
+        memcpy(&l, q, 4);
+        q += 4 + ETAG_SPACE + l;
+    }
+    *pos = (size_t)(q - t->arena);
+    return 1;
+}
+
+int64_t ocsp_refresh_at(const uint8_t *serial, size_t serial_len, int64_t this_update, int64_t next_update) {
+    int64_t v = next_update - this_update;
+    if (v <= 0) return this_update;
+    uint64_t h = fingerprint(serial, serial_len) ^ ((uint64_t)this_update * 0x9e3779b97f4a7c15ULL);
+    h ^= h >> 29;
+    h *= 0xbf58476d1ce4e5b9ULL;
+    h ^= h >> 32;
+    return this_update + v / 2 - (int64_t)(h % (uint64_t)(v / 8 + 1));
+}
+
 int ocsp_table_has(const struct ocsp_table *t, const uint8_t *serial, size_t serial_len) {
     return record_of(t, serial, serial_len) != NULL;
 }

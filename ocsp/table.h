@@ -62,6 +62,18 @@ int ocsp_table_find_etag(const struct ocsp_table *t, const uint8_t *serial, size
 int ocsp_table_times(const struct ocsp_table *t, const uint8_t *serial, size_t serial_len, int64_t *this_update,
                      int64_t *next_update);
 
+/* ocsp_table_next walks the entries in arena order: *pos starts at 0.
+ * Returns 1 with a view of the serial and its times, 0 past the last. */
+int ocsp_table_next(const struct ocsp_table *t, size_t *pos, const uint8_t **serial, size_t *serial_len,
+                    int64_t *this_update, int64_t *next_update);
+
+/* ocsp_refresh_at is when the response of serial signed for
+ * [this_update, next_update) is re-signed: at half its validity, earlier by
+ * a jitter of up to an eighth of it drawn from the serial and this_update,
+ * so that responses signed together are not all refreshed (nor all expire
+ * from caches) together. Pure; the shards use it for Cache-Control. */
+int64_t ocsp_refresh_at(const uint8_t *serial, size_t serial_len, int64_t this_update, int64_t next_update);
+
 /* ocsp_table_has: whether the table holds serial. */
 int ocsp_table_has(const struct ocsp_table *t, const uint8_t *serial, size_t serial_len);
 

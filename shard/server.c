@@ -57,9 +57,18 @@ struct shard {
     uint64_t requests, bad_requests, refused_conns;
 };
 
+/* A generation swapped out, freed once every shard has ticked twice since
+ * (seen: the shards' tick counters at the swap). */
+struct retired {
+    struct gen *gen;
+    struct retired *next;
+    uint64_t seen[];
+};
+
 struct server {
     struct server_config cfg;
     _Atomic(struct gen *) current;
+    struct retired *retired; /* CA-core thread only */
     atomic_int stopping;
     int num_shards;
     struct shard *shards;
@@ -126,8 +135,9 @@ static void answer_ocsp(struct conn *c, const struct gen *g, const uint8_t *der,
         answer_ocsp_error(c, OCSP_TRY_LATER, r->keep_alive, head_only);
         return;
     }
-    /* Refreshed at half its validity (docs/ocsp.md). */
-    struct httpout_cache cache = {this_update, next_update, this_update + (next_update - this_update) / 2,
+    /* Caches keep it no longer than until it is re-signed (ocsp/table.h). */
+    struct httpout_cache cache = {this_update, next_update,
+                                  ocsp_refresh_at(q.serial, q.serial_len, this_update, next_update),
                                   c->sh->srv->cfg.max_age};
     if (r->if_none_match != NULL && httpout_etag_matches(r->if_none_match, r->if_none_match_len, etag)) {
         emit(c, httpout_not_modified(c->out + c->out_len, OUT_CAP - c->out_len, etag, &cache, now, r->keep_alive));
@@ -420,7 +430,7 @@ struct server *server_start(const struct server_config *cfg, struct gen *g, stru
     }
     struct server *s = calloc(1, sizeof(*s));
     s->cfg = *cfg;
-    if (s->cfg.max_age <= 0) s->cfg.max_age = 3600;
+    if (s->cfg.max_age < 0) s->cfg.max_age = 3600;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     s->num_shards = cfg->threads > 0 ? cfg->threads : (int)(cores > 0 ? cores : 1);
     s->shards = calloc((size_t)s->num_shards, sizeof(struct shard));
@@ -471,17 +481,47 @@ struct server *server_start(const struct server_config *cfg, struct gen *g, stru
 
 void server_publish(struct server *s, struct gen *g) {
     struct gen *old = atomic_exchange_explicit(&s->current, g, memory_order_acq_rel);
-    /* Each shard ticks between callbacks: once every shard has ticked twice
-     * after the swap, none is inside a callback that loaded the old one. */
-    uint64_t *seen = calloc((size_t)s->num_shards, sizeof(uint64_t));
-    for (int i = 0; i < s->num_shards; i++) seen[i] = atomic_load(&s->shards[i].ticks);
-    for (int i = 0; i < s->num_shards; i++)
-        while (atomic_load(&s->shards[i].ticks) < seen[i] + 2 && !atomic_load(&s->stopping)) {
-            struct timespec ts = {0, 5 * 1000 * 1000};
-            nanosleep(&ts, NULL);
+    struct retired *r = malloc(sizeof(*r) + (size_t)s->num_shards * sizeof(uint64_t));
+    if (r == NULL) {
+        /* Out of memory: wait out the shards here instead. */
+        uint64_t seen[1];
+        for (int i = 0; i < s->num_shards; i++) {
+            seen[0] = atomic_load(&s->shards[i].ticks);
+            while (atomic_load(&s->shards[i].ticks) < seen[0] + 2 && !atomic_load(&s->stopping)) {
+                struct timespec ts = {0, 5 * 1000 * 1000};
+                nanosleep(&ts, NULL);
+            }
         }
-    free(seen);
-    gen_free(old);
+        gen_free(old);
+        return;
+    }
+    r->gen = old;
+    for (int i = 0; i < s->num_shards; i++) r->seen[i] = atomic_load(&s->shards[i].ticks);
+    r->next = s->retired;
+    s->retired = r;
+    server_reclaim(s);
+}
+
+int server_reclaim(struct server *s) {
+    int left = 0;
+    for (struct retired **p = &s->retired; *p != NULL;) {
+        struct retired *r = *p;
+        /* Each shard ticks between callbacks: once every shard has ticked
+         * twice after the swap, none is inside a callback that loaded the
+         * old generation. */
+        int done = 1;
+        for (int i = 0; i < s->num_shards && done; i++)
+            done = atomic_load_explicit(&s->shards[i].ticks, memory_order_acquire) >= r->seen[i] + 2;
+        if (!done) {
+            left++;
+            p = &r->next;
+            continue;
+        }
+        *p = r->next;
+        gen_free(r->gen);
+        free(r);
+    }
+    return left;
 }
 
 void server_stop(struct server *s) {
@@ -489,6 +529,12 @@ void server_stop(struct server *s) {
     atomic_store(&s->stopping, 1);
     for (int i = 0; i < s->num_shards; i++) pthread_join(s->shards[i].thread, NULL);
     free_shards(s); /* closes the connections still open */
+    while (s->retired != NULL) {
+        struct retired *r = s->retired;
+        s->retired = r->next;
+        gen_free(r->gen);
+        free(r);
+    }
     gen_free(atomic_load(&s->current));
     free(s);
 }

@@ -25,7 +25,7 @@ struct server;
 struct server_config {
     const char *listen; /* "127.0.0.1:8080", "[::1]:8080" */
     int threads;        /* 0: one per core */
-    int64_t max_age;    /* Cache-Control cap (default 3600) */
+    int64_t max_age;    /* Cache-Control cap (default 3600; 0: max-age=0) */
 };
 
 /* server_start binds every shard's listener and starts the threads serving
@@ -33,10 +33,16 @@ struct server_config {
  * set (nothing left running). Main thread. */
 struct server *server_start(const struct server_config *cfg, struct gen *g, struct rerr *e);
 
-/* server_publish swaps in g (owned from then on) and frees the previous
- * generation once no shard can hold a pointer into it (blocks the caller
- * for at most about two shard ticks, 100 ms). Main (CA-core) thread. */
+/* server_publish swaps in g (owned from then on): every shard answers from
+ * it from the next request on. The previous generation is retired, and
+ * freed by a later server_publish or server_reclaim once no shard can hold
+ * a pointer into it (two shard ticks, about 100 ms). Does not wait. Main
+ * (CA-core) thread. */
 void server_publish(struct server *s, struct gen *g);
+
+/* server_reclaim frees the retired generations no shard can still read;
+ * returns how many are left. Main (CA-core) thread. */
+int server_reclaim(struct server *s);
 
 /* server_stop stops the shards, joins them and frees everything. */
 void server_stop(struct server *s);

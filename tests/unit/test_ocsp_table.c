@@ -189,11 +189,66 @@ static void test_merge_times_refs(void **state) {
     ocsp_table_free(m2);
 }
 
+/* ocsp_table_next visits every entry once, in the order added, with its
+ * times; the walk of a merged table sees the overlay's times. */
+static void test_walk(void **state) {
+    struct ocsp_table *base = one("\x01\x02\x03\x04", 4, 0xaa, 1000);
+    size_t pos = 0, n = 0, sl;
+    const uint8_t *s;
+    int64_t tu, nu;
+    while (ocsp_table_next(base, &pos, &s, &sl, &tu, &nu)) {
+        assert_int_equal(sl, 1);
+        assert_int_equal(s[0], n + 1);
+        assert_int_equal(tu, 1000);
+        assert_int_equal(nu, 1100);
+        n++;
+    }
+    assert_int_equal(n, 4);
+    assert_false(ocsp_table_next(base, &pos, &s, &sl, &tu, &nu)); /* stays at the end */
+    struct ocsp_table *over = one("\x02", 1, 0xbb, 2000);
+    struct ocsp_table *m = ocsp_table_merge(base, over);
+    pos = n = 0;
+    int seen2 = 0;
+    while (ocsp_table_next(m, &pos, &s, &sl, &tu, &nu)) {
+        n++;
+        if (s[0] == 2) seen2 = tu == 2000;
+    }
+    assert_int_equal(n, 4);
+    assert_true(seen2);
+    pos = 0;
+    assert_false(ocsp_table_next(NULL, &pos, &s, &sl, &tu, &nu));
+    ocsp_table_free(base);
+    ocsp_table_free(over);
+    ocsp_table_free(m);
+}
+
+/* Refresh times fall in [half - an eighth, half] of the validity, depend
+ * only on the serial and thisUpdate, and spread. */
+static void test_refresh_at(void **state) {
+    const int64_t tu = 1700000000, v = 4 * 86400;
+    int64_t lo = INT64_MAX, hi = INT64_MIN;
+    for (int i = 0; i < 10000; i++) {
+        uint8_t serial[16];
+        for (int k = 0; k < 16; k++) serial[k] = (uint8_t)next();
+        int64_t at = ocsp_refresh_at(serial, 16, tu, tu + v);
+        assert_true(at <= tu + v / 2);
+        assert_true(at >= tu + v / 2 - v / 8);
+        assert_int_equal(at, ocsp_refresh_at(serial, 16, tu, tu + v));
+        if (at < lo) lo = at;
+        if (at > hi) hi = at;
+    }
+    assert_true(hi - lo > v / 8 - v / 64); /* spread over (nearly) the whole window */
+    uint8_t one_serial = 1;
+    assert_int_equal(ocsp_refresh_at(&one_serial, 1, tu, tu), tu); /* no validity: due at once */
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_roundtrip),
         cmocka_unit_test(test_duplicate_and_bad),
         cmocka_unit_test(test_merge_times_refs),
+        cmocka_unit_test(test_walk),
+        cmocka_unit_test(test_refresh_at),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,305 @@
+/* serve: `revd serve`. Holds DIR and answers the other commands over its
+ * socket; with --listen it also runs the shards (shard/server) over
+ * generations of signed responses (ocsp/gen) that this thread, the CA-core
+ * thread, builds: at start (stored responses reused), after every command
+ * that changed a status, and by the refresher, which re-signs each response
+ * at about half its validity (ocsp_refresh_at) between commands. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ca/ca.h"
+#include "ca/responder.h"
+#include "cmd/cli.h"
+#include "common/rtime.h"
+#include "ocsp/gen.h"
+#include "ocsp/table.h"
+#include "shard/server.h"
+
+#define VALIDITY_DEFAULT_S (4 * 86400)
+#define VALIDITY_MIN_S (8 * 3600)
+#define VALIDITY_MAX_S (7 * 86400)
+
+/* The refresher signs, in one pass, every response due within
+ * REFRESH_SLACK_S, at most REFRESH_BATCH of them (about 80 ms of signing on
+ * one core), and looks again at least every REFRESH_IDLE_S. */
+#define REFRESH_SLACK_S 10
+#define REFRESH_BATCH 4096
+#define REFRESH_IDLE_S 60
+#define REFRESH_RETRY_S 10
+
+/* Overlays are folded into their base (bytes copied, nothing re-signed)
+ * once they pass max(OVERLAY_FOLD_MIN, min(base / 8, OVERLAY_FOLD_MAX)):
+ * every publication copies the overlay, so it stays small. */
+#define OVERLAY_FOLD_MIN 1024
+#define OVERLAY_FOLD_MAX 16384
+
+struct serve_state {
+    struct ca_core *core;
+    struct server *srv;
+    const struct gen *gen; /* the last published: read-only here, freed by the server */
+    int64_t validity;
+    int64_t next_scan; /* when the refresher looks again */
+    uint64_t refreshed, refresh_failures;
+};
+
+static const char usage[] =
+    "usage: revd serve [--dir DIR] [--listen ADDRESS:PORT] [--threads N] [--validity DURATION]\n"
+    "                  [--max-age SECONDS]\n";
+
+/* parse_duration reads "N", "Ns", "Nm", "Nh" or "Nd" into seconds. */
+static int parse_duration(const char *s, int64_t *out) {
+    char *end;
+    long long n = strtoll(s, &end, 10);
+    if (end == s || n < 0 || n > 100000000LL || s[0] == '-' || s[0] == '+') return 0;
+    int64_t unit = 1;
+    if (*end == 's') unit = 1, end++;
+    else if (*end == 'm') unit = 60, end++;
+    else if (*end == 'h') unit = 3600, end++;
+    else if (*end == 'd') unit = 86400, end++;
+    if (*end != '\0') return 0;
+    *out = (int64_t)n * unit;
+    return 1;
+}
+
+/* A generation with the responses of changes[0..n) re-signed into their
+ * CA's overlay. NULL (e set) on failure. */
+static struct gen *apply_changes(struct serve_state *st, const struct ca_change *ch, size_t n, struct rerr *e) {
+    struct gen *g = gen_clone(st->gen);
+    if (g == NULL) {
+        rerr_set(e, "out of memory");
+        return NULL;
+    }
+    for (size_t i = 0; i < g->num; i++) {
+        struct gen_ca *gc = &g->cas[i];
+        size_t k = 0;
+        while (k < n && strcmp(ch[k].ca, gc->name) != 0) k++;
+        if (k == n) continue; /* no change for this CA */
+        struct ocsp_table *over;
+        if (!ca_ocsp_overlay(st->core, gc->name, gc->overlay, ch, n, st->validity, &over, e)) {
+            gen_free(g);
+            return NULL;
+        }
+        ocsp_table_free(gc->overlay);
+        gc->overlay = over;
+        size_t fold = ocsp_table_count(gc->table) / 8;
+        if (fold > OVERLAY_FOLD_MAX) fold = OVERLAY_FOLD_MAX;
+        if (fold < OVERLAY_FOLD_MIN) fold = OVERLAY_FOLD_MIN;
+        if (ocsp_table_count(over) > fold) {
+            struct ocsp_table *merged = ocsp_table_merge(gc->table, over);
+            if (merged != NULL) {
+                ocsp_table_free(gc->table);
+                ocsp_table_free(gc->overlay);
+                gc->table = merged;
+                gc->overlay = NULL;
+            }
+        }
+    }
+    return g;
+}
+
+/* A generation for what the last command changed: the certificates whose
+ * status changed get their responses re-signed into their CA's overlay; a
+ * new CA or a bulk import rebuilds every table (stored responses reused).
+ * NULL (e set) on failure; *none when nothing changed. */
+static struct gen *next_gen(struct serve_state *st, int *none, struct rerr *e) {
+    struct ca_change *ch;
+    size_t n;
+    *none = 0;
+    int full = ca_take_changes(st->core, &ch, &n);
+    struct gen *g = NULL;
+    if (full) {
+        free(ch);
+        return ca_ocsp_gen(st->core, st->validity, &g, NULL, e) ? g : NULL;
+    }
+    if (n == 0) {
+        *none = 1;
+        free(ch);
+        return NULL;
+    }
+    g = apply_changes(st, ch, n, e);
+    free(ch);
+    return g;
+}
+
+static void publish(struct serve_state *st, struct gen *g) {
+    server_publish(st->srv, g);
+    st->gen = g;
+    /* Re-signing may have rotated a responder: those changes are in g. */
+    struct ca_change *ch;
+    size_t n;
+    ca_take_changes(st->core, &ch, &n);
+    free(ch);
+}
+
+/* After a command made through the socket, and before its client hears
+ * back, the shards get what it changed. */
+static void after_command(void *arg, int argc, char **argv, int status) {
+    struct serve_state *st = arg;
+    if (st->srv == NULL) return;
+    struct rerr e;
+    int none;
+    struct gen *g = next_gen(st, &none, &e);
+    if (none) return;
+    if (g == NULL) {
+        fprintf(stderr, "revd: re-signing after '%s' failed, still serving the previous responses: %s\n",
+                argc > 0 ? argv[0] : "?", e.msg);
+        return;
+    }
+    publish(st, g);
+}
+
+struct due {
+    struct ca_change *list;
+    size_t n;
+    int64_t by, next; /* take what is due by `by`; next: the earliest of the rest */
+};
+
+static void collect(struct due *d, const char *ca, const struct ocsp_table *t, const struct ocsp_table *shadow) {
+    size_t pos = 0;
+    const uint8_t *serial;
+    size_t sl;
+    int64_t tu, nu;
+    while (ocsp_table_next(t, &pos, &serial, &sl, &tu, &nu)) {
+        if (shadow != NULL && ocsp_table_has(shadow, serial, sl)) continue;
+        int64_t at = ocsp_refresh_at(serial, sl, tu, nu);
+        if (at > d->by || d->n == REFRESH_BATCH) {
+            if (at < d->next) d->next = at;
+            continue;
+        }
+        struct ca_change *c = &d->list[d->n++];
+        snprintf(c->ca, sizeof(c->ca), "%s", ca);
+        memcpy(c->serial, serial, sl);
+        c->serial_len = sl;
+    }
+}
+
+/* The refresher: between commands, re-signs the responses that are due. */
+static int refresh_tick(void *arg) {
+    struct serve_state *st = arg;
+    if (st->srv == NULL) return 1000;
+    server_reclaim(st->srv);
+    int64_t now = rtime_now();
+    if (now < st->next_scan) return 1000;
+    struct due d = {malloc(REFRESH_BATCH * sizeof(struct ca_change)), 0, now + REFRESH_SLACK_S, now + REFRESH_IDLE_S};
+    if (d.list == NULL) {
+        st->next_scan = now + REFRESH_RETRY_S;
+        return 1000;
+    }
+    for (size_t i = 0; i < st->gen->num; i++) {
+        const struct gen_ca *gc = &st->gen->cas[i];
+        collect(&d, gc->name, gc->overlay, NULL);
+        collect(&d, gc->name, gc->table, gc->overlay);
+    }
+    int more = d.n == REFRESH_BATCH;
+    if (d.n > 0) {
+        struct rerr e;
+        struct gen *g = apply_changes(st, d.list, d.n, &e);
+        if (g == NULL) {
+            st->refresh_failures++;
+            fprintf(stderr, "revd: refreshing %zu responses failed (retrying in %d s): %s\n", d.n, REFRESH_RETRY_S,
+                    e.msg);
+            free(d.list);
+            st->next_scan = now + REFRESH_RETRY_S;
+            return 1000;
+        }
+        publish(st, g);
+        st->refreshed += d.n;
+        if (more) fprintf(stderr, "revd: refreshed %zu responses (%llu so far), more are due\n", d.n,
+                          (unsigned long long)st->refreshed);
+    }
+    free(d.list);
+    if (more) {
+        st->next_scan = now;
+        return 0;
+    }
+    st->next_scan = d.next - REFRESH_SLACK_S > now ? d.next - REFRESH_SLACK_S : now + 1;
+    return 1000;
+}
+
+int serve_run(int argc, char **argv) {
+    const char *dir = cli_dir_from_args(argc, argv);
+    struct server_config cfg = {.listen = NULL, .threads = 0, .max_age = 3600};
+    int64_t validity = VALIDITY_DEFAULT_S;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0) {
+            printf("%s\n"
+                   "Holds DIR and answers the other commands over DIR/revd.sock (mode 0600), so\n"
+                   "that they keep working while it runs. With --listen, it also answers OCSP\n"
+                   "(POST /ocsp, GET /ocsp/{base64}), /ca/NAME.der and /healthz over HTTP on N\n"
+                   "shards (default: one per core), from precomputed responses: stored ones are\n"
+                   "reused at start, a changed status is re-signed before the command returns,\n"
+                   "and every response is re-signed at about half its validity.\n\n"
+                   "  --validity DURATION  response validity, 8h to 7d (default 4d); N, Ns, Nm,\n"
+                   "                       Nh or Nd\n"
+                   "  --max-age SECONDS    Cache-Control max-age cap (default 3600); the answer's\n"
+                   "                       max-age never reaches past its nextUpdate or refresh\n\n"
+                   "SIGTERM or SIGINT stops it.\n",
+                   usage);
+            return 0;
+        }
+        if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc) i++;
+        else if (strncmp(argv[i], "--dir=", 6) == 0) continue;
+        else if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc) cfg.listen = argv[++i];
+        else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {
+            char *end;
+            long n = strtol(argv[++i], &end, 10);
+            if (*end != '\0' || n < 1 || n > 256) {
+                fprintf(stderr, "revd: --threads must be 1 to 256\n%s", usage);
+                return 2;
+            }
+            cfg.threads = (int)n;
+        } else if (strcmp(argv[i], "--validity") == 0 && i + 1 < argc) {
+            i++;
+            if (!parse_duration(argv[i], &validity) || validity < VALIDITY_MIN_S || validity > VALIDITY_MAX_S) {
+                fprintf(stderr, "revd: --validity '%s': must be 8h to 7d (as 8h, 96h, 4d, 28800)\n%s", argv[i],
+                        usage);
+                return 2;
+            }
+        } else if (strcmp(argv[i], "--max-age") == 0 && i + 1 < argc) {
+            i++;
+            char *end;
+            long long n = strtoll(argv[i], &end, 10);
+            if (*end != '\0' || end == argv[i] || n < 0 || n > VALIDITY_MAX_S) {
+                fprintf(stderr, "revd: --max-age '%s': must be 0 to 604800 seconds\n%s", argv[i], usage);
+                return 2;
+            }
+            cfg.max_age = n;
+        } else {
+            fprintf(stderr, "revd: unknown option '%s'\n%s", argv[i], usage);
+            return 2;
+        }
+    }
+    struct rerr e;
+    struct serve_state st = {.core = NULL, .validity = validity};
+    if (!ca_core_open(dir, 0, &st.core, &e)) {
+        fprintf(stderr, "revd: %s\n", e.msg);
+        return 1;
+    }
+    if (cfg.listen != NULL) {
+        struct gen *g;
+        struct ca_change *ch;
+        size_t n;
+        ca_take_changes(st.core, &ch, &n); /* what opening did is in the first generation */
+        free(ch);
+        struct ca_precompute_stats ps;
+        if (!ca_ocsp_gen(st.core, validity, &g, &ps, &e) || (st.srv = server_start(&cfg, g, &e)) == NULL) {
+            fprintf(stderr, "revd: %s\n", e.msg);
+            ca_core_free(st.core);
+            return 1;
+        }
+        st.gen = g;
+        /* Responders created while building it are in it already. */
+        ca_take_changes(st.core, &ch, &n);
+        free(ch);
+        fprintf(stderr,
+                "revd: responses for %llu certificates: %llu reused from the index, %llu responses signed (%.2f s)\n"
+                "revd: answering OCSP on http://%s\n",
+                (unsigned long long)ps.certificates, (unsigned long long)ps.reused,
+                (unsigned long long)ps.responses, ps.seconds, cfg.listen);
+    }
+    int rc = ctl_serve(st.core, dir, stderr, after_command, refresh_tick, &st);
+    server_stop(st.srv);
+    ca_core_free(st.core);
+    return rc;
+}
