@@ -54,22 +54,30 @@ static int serial_of(const char *pem, uint8_t *out, size_t *len, char hex[64]) {
     return 1;
 }
 
+#define DEMO_USAGE "usage: revd demo [--dir DIR] [--listen ADDRESS:PORT | --no-serve]\n"
+
 int demo_run(struct cli *cli, int argc, char **argv) {
-    const char *dir = "./demo";
+    const char *dir = "./demo", *listen = "127.0.0.1:8080";
+    int serve = 1;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0) {
             fprintf(cli->out,
-                    "usage: revd demo [--dir DIR]\n\n"
+                    DEMO_USAGE "\n"
                     "Creates a demo hierarchy in DIR (default ./demo) when it is absent: root CA\n"
                     "demo-root, issuing CA demo-issuing, %d certificates, a few revoked; writes a\n"
-                    "sample certificate and key under DIR/sample/, and prints commands to try.\n",
+                    "sample certificate and key under DIR/sample/, prints commands to try, then\n"
+                    "runs `revd serve` on DIR, answering OCSP on --listen (default 127.0.0.1:8080,\n"
+                    "the URL in the demo certificates) until SIGTERM or SIGINT (Ctrl-C).\n"
+                    "--no-serve stops after creating.\n",
                     DEMO_CERTS);
             return 0;
         }
         if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc) dir = argv[++i];
         else if (strncmp(argv[i], "--dir=", 6) == 0) dir = argv[i] + 6;
+        else if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc) listen = argv[++i];
+        else if (strcmp(argv[i], "--no-serve") == 0) serve = 0;
         else {
-            fprintf(cli->err, "revd: unknown option '%s'\nusage: revd demo [--dir DIR]\n", argv[i]);
+            fprintf(cli->err, "revd: unknown option '%s'\n" DEMO_USAGE, argv[i]);
             return 2;
         }
     }
@@ -170,11 +178,24 @@ int demo_run(struct cli *cli, int argc, char **argv) {
             "  # issue your own\n"
             "  openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=me.demo.test \\\n"
             "      -keyout me.key -out me.csr\n"
-            "  ./revd issue --dir %s --ca demo-issuing --csr me.csr --san DNS:me.demo.test > me.pem\n"
-            "\nOCSP and CRL serving on 127.0.0.1:8080 are not built yet (issues #3 and #4).\n",
+            "  ./revd issue --dir %s --ca demo-issuing --csr me.csr --san DNS:me.demo.test > me.pem\n",
             dir, dir, dir, dir, dir, good_hex, dir, revoked_hex, dir, dir, dir);
+    if (serve)
+        fprintf(cli->out,
+                "  # OCSP, while the server below runs (the certificates' OCSP URL is http://127.0.0.1:8080/ocsp)\n"
+                "  cat %s/ca/demo-issuing.pem %s/ca/demo-root.pem > demo-chain.pem\n"
+                "  openssl ocsp -issuer %s/ca/demo-issuing.pem -cert %s/sample/good.pem -url http://%s/ocsp -CAfile demo-chain.pem\n"
+                "  openssl ocsp -issuer %s/ca/demo-issuing.pem -cert %s/sample/revoked.pem -url http://%s/ocsp -CAfile demo-chain.pem\n"
+                "  # revoke the good one: the next OCSP answer says revoked\n"
+                "  ./revd revoke --dir %s --ca demo-issuing --serial %s --reason keyCompromise\n"
+                "\nCRL serving is not built yet (issue #4). Serving the demo on %s (Ctrl-C stops it):\n\n",
+                dir, dir, dir, dir, listen, dir, dir, listen, dir, good_hex, listen);
     status = 0;
 out:
     ca_core_free(c);
-    return status;
+    if (status != 0 || !serve) return status;
+    fflush(cli->out);
+    char a0[] = "serve", a1[] = "--dir", a3[] = "--listen";
+    char *sargv[] = {a0, a1, (char *)dir, a3, (char *)listen, NULL};
+    return serve_run(5, sargv);
 }

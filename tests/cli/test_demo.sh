@@ -8,7 +8,7 @@ export REVD_TIMEOUT=300
 X=$T/demo-x
 
 step "demo --dir"
-run_ok revd demo --dir "$X"
+run_ok revd demo --dir "$X" --no-serve
 [ -n "$OUT" ] || fail "revd demo printed nothing (it should print commands to try)"
 assert_contains "$OUT" "revd " "demo stdout (commands to try)"
 [ -s "$X/ca/demo-root.pem" ] || fail "DIR/ca/demo-root.pem missing"
@@ -60,7 +60,7 @@ run_ok revd status --dir "$X" --ca demo-issuing --serial "$(serial_of "$leaf")"
 step "second run keeps the hierarchy"
 root_fp=$(openssl x509 -in "$X/ca/demo-root.pem" -noout -fingerprint -sha256)
 iss_fp=$(openssl x509 -in "$X/ca/demo-issuing.pem" -noout -fingerprint -sha256)
-run_ok revd demo --dir "$X"
+run_ok revd demo --dir "$X" --no-serve
 assert_eq "$(openssl x509 -in "$X/ca/demo-root.pem" -noout -fingerprint -sha256)" "$root_fp" "demo-root after a second run"
 assert_eq "$(openssl x509 -in "$X/ca/demo-issuing.pem" -noout -fingerprint -sha256)" "$iss_fp" "demo-issuing after a second run"
 run_ok revd ca list --dir "$X"
@@ -68,8 +68,27 @@ assert_eq "$(printf '%s\n' "$OUT" | awk '$1 ~ /^demo-/' | wc -l)" 2 "demo CAs af
 
 step "default directory ./demo"
 mkdir -p "$T/w" && cd "$T/w" || fail "cd"
-_run env -u REVD_DIR timeout -k 5 "$REVD_TIMEOUT" "$REVD" demo
+_run env -u REVD_DIR timeout -k 5 "$REVD_TIMEOUT" "$REVD" demo --no-serve
 [ "$RC" -eq 0 ] || fail "revd demo (no --dir) failed"
 [ -s "$T/w/demo/ca/demo-root.pem" ] || fail "revd demo without --dir did not create ./demo/ca/demo-root.pem"
+
+step "without --no-serve, the demo serves OCSP: the sample certificates answer good and revoked"
+PORT=$(( 20000 + RANDOM % 20000 ))
+"$REVD" demo --dir "$X" --listen "127.0.0.1:$PORT" >"$T/demo-serve.out" 2>"$T/demo-serve.log" </dev/null &
+SRV=$!
+BG_PIDS="$BG_PIDS $SRV"
+for _ in $(seq 300); do grep -q '^revd: serving' "$T/demo-serve.log" && break; kill -0 $SRV 2>/dev/null || break; sleep 0.1; done
+grep -q '^revd: serving' "$T/demo-serve.log" || fail "revd demo did not start serving: $(cat "$T/demo-serve.log")"
+assert_contains "$(cat "$T/demo-serve.out")" "openssl ocsp -issuer" "the demo's commands to try"
+cat "$X/ca/demo-issuing.pem" "$X/ca/demo-root.pem" >"$T/demo-chain.pem"
+for s in good revoked; do
+    o=$(openssl ocsp -issuer "$X/ca/demo-issuing.pem" -cert "$X/sample/$s.pem" -url "http://127.0.0.1:$PORT/ocsp" \
+        -CAfile "$T/demo-chain.pem" 2>&1)
+    assert_contains "$o" "Response verify OK"
+    assert_line "$o" "$X/sample/$s.pem: $s"
+done
+kill -TERM $SRV
+wait $SRV
+assert_eq "$?" 0 "revd demo's exit status after SIGTERM"
 
 pass
