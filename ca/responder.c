@@ -254,7 +254,36 @@ int ca_responder_signer(struct ca_core *c, const char *name, struct ocsp_signer 
         core_responder_free(ca->responder);
         ca->responder = r;
     }
-    struct ca_responder *r = ca->responder;
+    ca_responder_signer_of(ca->responder, out);
+    return 1;
+}
+
+struct ca_responder *ca_responder_dup(struct ca_core *c, const char *name, struct rerr *e) {
+    struct ocsp_signer unused;
+    if (!ca_responder_signer(c, name, &unused, e)) return NULL;
+    const struct ca_responder *src = core_find(c, name)->responder;
+    struct ca_responder *r = calloc(1, sizeof(*r));
+    if (r == NULL) {
+        rerr_set(e, "out of memory");
+        return NULL;
+    }
+    if (EVP_PKEY_up_ref(src->key) != 1 || X509_up_ref(src->cert) != 1) {
+        free(r);
+        rerr_ssl(e, "cannot share the responder key");
+        return NULL;
+    }
+    r->key = src->key;
+    r->cert = src->cert;
+    if (!responder_finish(r, e)) {
+        core_responder_free(r);
+        return NULL;
+    }
+    return r;
+}
+
+void ca_responder_put(struct ca_responder *r) { core_responder_free(r); }
+
+void ca_responder_signer_of(struct ca_responder *r, struct ocsp_signer *out) {
     memcpy(out->key_hash, r->key_hash, sizeof(out->key_hash));
     out->sigalg = r->sigalg;
     out->sigalg_len = r->sigalg_len;
@@ -262,7 +291,6 @@ int ca_responder_signer(struct ca_core *c, const char *name, struct ocsp_signer 
     out->cert_len = r->cert_len;
     out->sign = sign_cb;
     out->arg = r;
-    return 1;
 }
 
 int ca_issuer_hashes(struct ca_core *c, const char *name, enum ocsp_hash h, uint8_t name_hash[64],
@@ -552,13 +580,9 @@ int ca_ocsp_gen(struct ca_core *c, int64_t validity, struct gen **out, struct ca
         if (ca->cert == NULL) continue; /* pending: nothing to answer for */
         struct gen_ca *gc = &g->cas[g->num];
         snprintf(gc->name, sizeof(gc->name), "%s", ca->name);
-        uint8_t nh[64], kh[64];
-        static const enum ocsp_hash hashes[2] = {OCSP_HASH_SHA1, OCSP_HASH_SHA256};
-        for (int h = 0; h < 2; h++) {
-            if (!ca_issuer_hashes(c, ca->name, hashes[h], nh, kh, e)) goto fail;
-            memcpy(gc->name_hash[h], nh, h == 0 ? 20 : 32);
-            memcpy(gc->key_hash[h], kh, h == 0 ? 20 : 32);
-        }
+        gc->id = ca->id;
+        for (int h = 0; h <= OCSP_HASH_SHA512; h++)
+            if (!ca_issuer_hashes(c, ca->name, (enum ocsp_hash)h, gc->name_hash[h], gc->key_hash[h], e)) goto fail;
         int dl = i2d_X509(ca->cert, NULL);
         gc->cert_der = dl > 0 ? malloc((size_t)dl) : NULL;
         if (gc->cert_der == NULL) {

@@ -27,6 +27,18 @@
  * next call for this CA or ca_core_free. Returns 1, or 0 with e set. */
 int ca_responder_signer(struct ca_core *c, const char *ca, struct ocsp_signer *out, struct rerr *e);
 
+/* ca_responder_dup: a copy of CA ca's current responder (rotated first when
+ * due) for use on another thread: its own signing context, the key and
+ * certificate shared by reference. Freed with core_responder_free
+ * (ca/internal.h) or ca_responder_put. CA-core thread; NULL with e set. */
+struct ca_responder;
+struct ca_responder *ca_responder_dup(struct ca_core *c, const char *ca, struct rerr *e);
+void ca_responder_put(struct ca_responder *r);
+
+/* ca_responder_signer_of: the signer of r (valid while r lives); signs on
+ * one thread at a time. */
+void ca_responder_signer_of(struct ca_responder *r, struct ocsp_signer *out);
+
 /* ca_issuer_hashes writes the CertID issuer hashes of CA ca for h: the hash
  * of its subject name's DER and of its public key's bits. */
 int ca_issuer_hashes(struct ca_core *c, const char *ca, enum ocsp_hash h, uint8_t name_hash[64],

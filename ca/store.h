@@ -5,7 +5,9 @@
  * sync=1 is on disk (synced WAL) when store_write returns. The key layout is
  * in ca/internal.h and docs/index.md.
  *
- * Thread: a store may be used from one thread at a time (the CA core's). */
+ * Thread: a store may be used from one thread at a time (the CA core's),
+ * except store_get, which other threads may call at the same time (the
+ * signing lane: RocksDB's reads are thread-safe). */
 #ifndef REVD_CA_STORE_H
 #define REVD_CA_STORE_H
 

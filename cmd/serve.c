@@ -8,7 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <unistd.h>
+
 #include "ca/ca.h"
+#include "ca/lane.h"
 #include "ca/responder.h"
 #include "cmd/cli.h"
 #include "common/rtime.h"
@@ -37,6 +40,7 @@
 struct serve_state {
     struct ca_core *core;
     struct server *srv;
+    struct lane *lane;
     const struct gen *gen; /* the last published: read-only here, freed by the server */
     int64_t validity;
     int64_t next_scan; /* when the refresher looks again */
@@ -45,7 +49,8 @@ struct serve_state {
 
 static const char usage[] =
     "usage: revd serve [--dir DIR] [--listen ADDRESS:PORT] [--threads N] [--validity DURATION]\n"
-    "                  [--max-age SECONDS]\n";
+    "                  [--max-age SECONDS] [--nonce echo|off] [--unknown unauthorized|signed]\n"
+    "                  [--sign-rate N]\n";
 
 /* parse_duration reads "N", "Ns", "Nm", "Nh" or "Nd" into seconds. */
 static int parse_duration(const char *s, int64_t *out) {
@@ -125,6 +130,9 @@ static struct gen *next_gen(struct serve_state *st, int *none, struct rerr *e) {
 static void publish(struct serve_state *st, struct gen *g) {
     server_publish(st->srv, g);
     st->gen = g;
+    struct rerr e;
+    if (st->lane != NULL && !lane_update(st->lane, st->core, &e))
+        fprintf(stderr, "revd: the signing lane keeps its previous CAs: %s\n", e.msg);
     /* Re-signing may have rotated a responder: those changes are in g. */
     struct ca_change *ch;
     size_t n;
@@ -219,7 +227,7 @@ static int refresh_tick(void *arg) {
 
 int serve_run(int argc, char **argv) {
     const char *dir = cli_dir_from_args(argc, argv);
-    struct server_config cfg = {.listen = NULL, .threads = 0, .max_age = 3600};
+    struct server_config cfg = {.listen = NULL, .threads = 0, .max_age = 3600, .lane = {.rate = 1000}};
     int64_t validity = VALIDITY_DEFAULT_S;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0) {
@@ -233,7 +241,17 @@ int serve_run(int argc, char **argv) {
                    "  --validity DURATION  response validity, 8h to 7d (default 4d); N, Ns, Nm,\n"
                    "                       Nh or Nd\n"
                    "  --max-age SECONDS    Cache-Control max-age cap (default 3600); the answer's\n"
-                   "                       max-age never reaches past its nextUpdate or refresh\n\n"
+                   "                       max-age never reaches past its nextUpdate or refresh\n"
+                   "  --nonce echo|off     echo: a request with a nonce gets a freshly signed\n"
+                   "                       response carrying it (the signing lane); off (default):\n"
+                   "                       the precomputed response, without a nonce (RFC 5019)\n"
+                   "  --unknown unauthorized|signed\n"
+                   "                       a serial the CA never issued: unauthorized (default)\n"
+                   "                       or a signed \"unknown\" (the signing lane)\n"
+                   "  --sign-rate N        signatures per second the signing lane may make for\n"
+                   "                       nonces, SHA-384/512 CertIDs and unknown serials\n"
+                   "                       (default 1000; 0: none). Past it, the precomputed\n"
+                   "                       answer, or tryLater for a SHA-384/512 CertID.\n\n"
                    "SIGTERM or SIGINT stops it.\n",
                    usage);
             return 0;
@@ -265,6 +283,29 @@ int serve_run(int argc, char **argv) {
                 return 2;
             }
             cfg.max_age = n;
+        } else if (strcmp(argv[i], "--nonce") == 0 && i + 1 < argc) {
+            i++;
+            if (strcmp(argv[i], "echo") != 0 && strcmp(argv[i], "off") != 0) {
+                fprintf(stderr, "revd: --nonce '%s': must be echo or off\n%s", argv[i], usage);
+                return 2;
+            }
+            cfg.lane.nonce_echo = strcmp(argv[i], "echo") == 0;
+        } else if (strcmp(argv[i], "--unknown") == 0 && i + 1 < argc) {
+            i++;
+            if (strcmp(argv[i], "unauthorized") != 0 && strcmp(argv[i], "signed") != 0) {
+                fprintf(stderr, "revd: --unknown '%s': must be unauthorized or signed\n%s", argv[i], usage);
+                return 2;
+            }
+            cfg.lane.unknown_signed = strcmp(argv[i], "signed") == 0;
+        } else if (strcmp(argv[i], "--sign-rate") == 0 && i + 1 < argc) {
+            i++;
+            char *end;
+            long long n = strtoll(argv[i], &end, 10);
+            if (*end != '\0' || end == argv[i] || n < 0 || n > 10000000) {
+                fprintf(stderr, "revd: --sign-rate '%s': must be 0 to 10000000 per second\n%s", argv[i], usage);
+                return 2;
+            }
+            cfg.lane.rate = (uint32_t)n;
         } else {
             fprintf(stderr, "revd: unknown option '%s'\n%s", argv[i], usage);
             return 2;
@@ -283,8 +324,31 @@ int serve_run(int argc, char **argv) {
         ca_take_changes(st.core, &ch, &n); /* what opening did is in the first generation */
         free(ch);
         struct ca_precompute_stats ps;
-        if (!ca_ocsp_gen(st.core, validity, &g, &ps, &e) || (st.srv = server_start(&cfg, g, &e)) == NULL) {
+        if (cfg.threads == 0) {
+            long cores = sysconf(_SC_NPROCESSORS_ONLN);
+            cfg.threads = cores > 0 ? (int)(cores < 256 ? cores : 256) : 1;
+        }
+        if (!ca_ocsp_gen(st.core, validity, &g, &ps, &e)) {
             fprintf(stderr, "revd: %s\n", e.msg);
+            ca_core_free(st.core);
+            return 1;
+        }
+        if (cfg.lane.rate > 0) {
+            st.lane = lane_new(st.core, cfg.threads, validity, cfg.lane.unknown_signed, &e);
+            if (st.lane == NULL) {
+                fprintf(stderr, "revd: %s\n", e.msg);
+                gen_free(g);
+                ca_core_free(st.core);
+                return 1;
+            }
+            cfg.lane.submit = lane_submit;
+            cfg.lane.arg = st.lane;
+        }
+        if ((st.srv = server_start(&cfg, g, &e)) == NULL || (st.lane && !lane_start(st.lane, server_job_done, st.srv, &e))) {
+            fprintf(stderr, "revd: %s\n", e.msg);
+            lane_stop(st.lane);
+            server_stop(st.srv);
+            lane_free(st.lane);
             ca_core_free(st.core);
             return 1;
         }
@@ -299,7 +363,10 @@ int serve_run(int argc, char **argv) {
                 (unsigned long long)ps.responses, ps.seconds, cfg.listen);
     }
     int rc = ctl_serve(st.core, dir, stderr, after_command, refresh_tick, &st);
+    /* The lane first: it hands answers to the shards. */
+    lane_stop(st.lane);
     server_stop(st.srv);
+    lane_free(st.lane);
     ca_core_free(st.core);
     return rc;
 }

@@ -1,17 +1,22 @@
 #include "ocsp/gen.h"
 
+#include "ocsp/response.h"
+
 #include <stdlib.h>
 #include <string.h>
 
 const struct gen_ca *gen_find_issuer(const struct gen *g, enum ocsp_hash h, const uint8_t *name_hash,
                                      const uint8_t *key_hash) {
-    int k = h == OCSP_HASH_SHA1 ? 0 : h == OCSP_HASH_SHA256 ? 1 : -1;
-    if (k < 0) return NULL;
-    size_t len = k == 0 ? 20 : 32;
+    if ((unsigned)h > OCSP_HASH_SHA512) return NULL;
+    size_t len = ocsp_hash_len(h);
     for (size_t i = 0; i < g->num; i++)
-        if (memcmp(g->cas[i].key_hash[k], key_hash, len) == 0 && memcmp(g->cas[i].name_hash[k], name_hash, len) == 0)
+        if (memcmp(g->cas[i].key_hash[h], key_hash, len) == 0 && memcmp(g->cas[i].name_hash[h], name_hash, len) == 0)
             return &g->cas[i];
     return NULL;
+}
+
+int gen_has_serial(const struct gen_ca *ca, const uint8_t *serial, size_t serial_len) {
+    return ocsp_table_has(ca->overlay, serial, serial_len) || ocsp_table_has(ca->table, serial, serial_len);
 }
 
 const struct gen_ca *gen_find_name(const struct gen *g, const char *name, size_t len) {

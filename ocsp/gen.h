@@ -14,7 +14,8 @@
 
 struct gen_ca {
     char name[65];
-    uint8_t name_hash[2][32], key_hash[2][32]; /* [0] SHA-1 (20 used), [1] SHA-256 */
+    uint32_t id; /* the CA's number in the index (ocsp/job.h: ca_id) */
+    uint8_t name_hash[4][64], key_hash[4][64]; /* per enum ocsp_hash; its digest length used */
     struct ocsp_table *table;   /* a reference: generations share base tables */
     struct ocsp_table *overlay; /* responses re-signed since table was built; a
                                    reference; NULL when none. Looked up first. */
@@ -27,8 +28,8 @@ struct gen {
     struct gen_ca *cas; /* owned */
 };
 
-/* gen_find_issuer: the CA whose issuer hashes (for h: SHA-1 or SHA-256)
- * are name_hash and key_hash, or NULL. Any thread. */
+/* gen_find_issuer: the CA whose issuer hashes (for h) are name_hash and
+ * key_hash, or NULL. Any thread. */
 const struct gen_ca *gen_find_issuer(const struct gen *g, enum ocsp_hash h, const uint8_t *name_hash,
                                      const uint8_t *key_hash);
 
@@ -40,6 +41,9 @@ const struct gen_ca *gen_find_name(const struct gen *g, const char *name, size_t
 int gen_find_response(const struct gen_ca *ca, const uint8_t *serial, size_t serial_len, enum ocsp_hash h,
                       const uint8_t **out, size_t *out_len, const char **etag, int64_t *this_update,
                       int64_t *next_update);
+
+/* gen_has_serial: whether ca has responses for serial (in either table). */
+int gen_has_serial(const struct gen_ca *ca, const uint8_t *serial, size_t serial_len);
 
 /* gen_clone is a new generation with the same CAs (tables referenced,
  * certificates copied), for the CA-core thread to change and publish.

@@ -15,9 +15,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sys/eventfd.h>
+
 #include <event2/event.h>
 
+#include "common/spsc.h"
 #include "ocsp/gen.h"
+#include "ocsp/job.h"
+#include "ocsp/table.h"
 #include "ocsp/getpath.h"
 #include "ocsp/request.h"
 #include "ocsp/response.h"
@@ -35,6 +40,8 @@ struct shard;
 struct conn {
     struct shard *sh;
     int fd;
+    uint64_t id;  /* the shard's count of accepted connections when this one came */
+    int waiting;  /* a job is at the signing lane: requests after it wait */
     struct event *ev_read, *ev_write, *ev_idle;
     size_t in_len, out_len, out_off;
     int closing; /* close once the output is written */
@@ -53,8 +60,19 @@ struct shard {
     struct conn *free_conns, *all_conns;
     size_t num_conns;
     _Atomic uint64_t ticks;
-    /* counters (issue #6 exports them) */
-    uint64_t requests, bad_requests, refused_conns;
+    uint64_t next_conn_id;
+    /* The signing lane: a fixed pool of jobs, the ring answered jobs come
+     * back on (the lane pushes), its eventfd, and a token bucket. */
+    struct ocsp_job *jobs;
+    struct ocsp_job *free_jobs[SERVER_LANE_JOBS];
+    int num_free_jobs;
+    struct spsc done;
+    int done_fd;
+    struct event *ev_done;
+    double tokens;
+    struct timespec refilled;
+    /* counters (issue #6 exports them); written by the shard only */
+    _Atomic uint64_t requests, bad_requests, refused_conns, lane_jobs, lane_fallbacks, expired;
 };
 
 /* A generation swapped out, freed once every shard has ticked twice since
@@ -75,6 +93,11 @@ struct server {
 };
 
 static int64_t now_s(void) { return (int64_t)time(NULL); }
+
+/* A counter only its shard writes: no atomic read-modify-write. */
+static inline void bump(_Atomic uint64_t *x) {
+    atomic_store_explicit(x, atomic_load_explicit(x, memory_order_relaxed) + 1, memory_order_relaxed);
+}
 
 /* ---- answers ---- */
 
@@ -108,43 +131,121 @@ static void answer_status(struct conn *c, int status, int keep_alive) {
                              0));
 }
 
+/* Writes a precomputed (or lane-signed) response with its caching heads,
+ * or 304 when the client holds it already. */
+static void answer_stored(struct conn *c, const uint8_t *resp, size_t resp_len, const char *etag, int64_t this_update,
+                          int64_t next_update, const uint8_t *serial, size_t serial_len, const char *inm,
+                          size_t inm_len, int keep_alive, int head_only) {
+    int64_t now = now_s();
+    if (now >= next_update) { /* never serve a response past its nextUpdate */
+        bump(&c->sh->expired);
+        answer_ocsp_error(c, OCSP_TRY_LATER, keep_alive, head_only);
+        return;
+    }
+    /* Caches keep it no longer than until it is re-signed (ocsp/table.h). */
+    struct httpout_cache cache = {this_update, next_update,
+                                  ocsp_refresh_at(serial, serial_len, this_update, next_update),
+                                  c->sh->srv->cfg.max_age};
+    if (inm != NULL && httpout_etag_matches(inm, inm_len, etag)) {
+        emit(c, httpout_not_modified(c->out + c->out_len, OUT_CAP - c->out_len, etag, &cache, now, keep_alive));
+        return;
+    }
+    emit(c, httpout_ocsp(c->out + c->out_len, OUT_CAP - c->out_len, resp, resp_len, etag, &cache, now, keep_alive,
+                         head_only));
+}
+
+/* Takes a token from the shard's bucket (rate/shards per second, a tenth
+ * of a second of burst, at least 8). */
+static int lane_token(struct shard *sh) {
+    const struct server_lane *ln = &sh->srv->cfg.lane;
+    double per_shard = (double)ln->rate / sh->srv->num_shards;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
+    double dt = (double)(now.tv_sec - sh->refilled.tv_sec) + (now.tv_nsec - sh->refilled.tv_nsec) / 1e9;
+    sh->refilled = now;
+    double burst = per_shard / 10 > 8 ? per_shard / 10 : 8;
+    sh->tokens += dt * per_shard;
+    if (sh->tokens > burst) sh->tokens = burst;
+    if (sh->tokens < 1) return 0;
+    sh->tokens -= 1;
+    return 1;
+}
+
+/* Sends the question to the signing lane; the connection waits for the
+ * answer (server_job_done). Returns 0 when the lane is off, over its rate
+ * or full: the caller answers without it. */
+static int to_lane(struct conn *c, const struct gen_ca *ca, const struct ocsp_req *q, const struct http_request *r,
+                   int with_nonce) {
+    struct shard *sh = c->sh;
+    const struct server_lane *ln = &sh->srv->cfg.lane;
+    if (ln->submit == NULL || sh->num_free_jobs == 0 || !lane_token(sh)) return 0;
+    struct ocsp_job *j = sh->free_jobs[--sh->num_free_jobs];
+    j->shard = sh->index;
+    j->conn = c;
+    j->conn_id = c->id;
+    j->ca_id = ca->id;
+    j->hash = q->hash;
+    memcpy(j->serial, q->serial, q->serial_len);
+    j->serial_len = q->serial_len;
+    j->nonce_len = 0;
+    if (with_nonce && q->nonce != NULL && q->nonce_len <= sizeof(j->nonce)) {
+        memcpy(j->nonce, q->nonce, q->nonce_len);
+        j->nonce_len = q->nonce_len;
+    }
+    j->keep_alive = r->keep_alive;
+    j->head_only = r->method == HTTP_METHOD_HEAD;
+    if (!ln->submit(ln->arg, j)) {
+        sh->free_jobs[sh->num_free_jobs++] = j;
+        return 0;
+    }
+    bump(&sh->lane_jobs);
+    c->waiting = 1;
+    return 1;
+}
+
 static void answer_ocsp(struct conn *c, const struct gen *g, const uint8_t *der, size_t len,
                         const struct http_request *r) {
     int head_only = r->method == HTTP_METHOD_HEAD;
     struct ocsp_req q;
     enum ocsp_req_result res = ocsp_request_parse(der, len, &q);
     if (res == OCSP_REQ_MALFORMED) {
-        c->sh->bad_requests++;
+        bump(&c->sh->bad_requests);
         answer_ocsp_error(c, OCSP_MALFORMED_REQUEST, r->keep_alive, head_only);
         return;
     }
+    /* An issuer revd does not serve: unauthorized (RFC 5019). */
     const struct gen_ca *ca = res == OCSP_REQ_OK ? gen_find_issuer(g, q.hash, q.name_hash, q.key_hash) : NULL;
+    if (ca == NULL) {
+        answer_ocsp_error(c, OCSP_UNAUTHORIZED, r->keep_alive, head_only);
+        return;
+    }
+    const struct server_lane *ln = &c->sh->srv->cfg.lane;
     const uint8_t *resp;
     size_t resp_len;
     const char *etag;
     int64_t this_update, next_update;
-    /* An issuer revd does not serve, a serial it never issued, a hash it
-     * has no response for: unauthorized, never good (RFC 5019). */
-    if (ca == NULL ||
-        !gen_find_response(ca, q.serial, q.serial_len, q.hash, &resp, &resp_len, &etag, &this_update, &next_update)) {
-        answer_ocsp_error(c, OCSP_UNAUTHORIZED, r->keep_alive, head_only);
+    /* The tables hold SHA-1 and SHA-256 CertIDs' responses. */
+    int found = gen_find_response(ca, q.serial, q.serial_len, q.hash, &resp, &resp_len, &etag, &this_update,
+                                  &next_update);
+    int known = found || gen_has_serial(ca, q.serial, q.serial_len);
+    int echo = ln->nonce_echo && q.nonce != NULL;
+    if (found && !echo) {
+        answer_stored(c, resp, resp_len, etag, this_update, next_update, q.serial, q.serial_len, r->if_none_match,
+                      r->if_none_match_len, r->keep_alive, head_only);
         return;
     }
-    int64_t now = now_s();
-    if (now >= next_update) { /* never serve a response past its nextUpdate */
+    /* The lane signs what the tables cannot answer: a nonce to echo, a
+     * SHA-384/512 CertID, a never-issued serial under --unknown signed. */
+    int want = known || ln->unknown_signed;
+    if (want && to_lane(c, ca, &q, r, echo)) return;
+    if (want && ln->submit != NULL) bump(&c->sh->lane_fallbacks);
+    if (found) /* the lane is saturated: the precomputed answer, without the nonce */
+        answer_stored(c, resp, resp_len, etag, this_update, next_update, q.serial, q.serial_len, r->if_none_match,
+                      r->if_none_match_len, r->keep_alive, head_only);
+    else if (known) /* SHA-384/512 while the lane is saturated */
         answer_ocsp_error(c, OCSP_TRY_LATER, r->keep_alive, head_only);
-        return;
-    }
-    /* Caches keep it no longer than until it is re-signed (ocsp/table.h). */
-    struct httpout_cache cache = {this_update, next_update,
-                                  ocsp_refresh_at(q.serial, q.serial_len, this_update, next_update),
-                                  c->sh->srv->cfg.max_age};
-    if (r->if_none_match != NULL && httpout_etag_matches(r->if_none_match, r->if_none_match_len, etag)) {
-        emit(c, httpout_not_modified(c->out + c->out_len, OUT_CAP - c->out_len, etag, &cache, now, r->keep_alive));
-        return;
-    }
-    emit(c, httpout_ocsp(c->out + c->out_len, OUT_CAP - c->out_len, resp, resp_len, etag, &cache, now,
-                         r->keep_alive, head_only));
+    else /* a serial this CA never issued: never good */
+        answer_ocsp_error(c, OCSP_UNAUTHORIZED, r->keep_alive, head_only);
 }
 
 static int target_is(const struct http_request *r, const char *s) {
@@ -163,7 +264,7 @@ static void handle(struct conn *c, const struct http_request *r) {
     const struct gen *g = atomic_load_explicit(&c->sh->srv->current, memory_order_acquire);
     int head_only = r->method == HTTP_METHOD_HEAD;
     int get = r->method == HTTP_METHOD_GET || head_only;
-    c->sh->requests++;
+    bump(&c->sh->requests);
     if (target_is(r, "/healthz")) {
         if (!get) return answer_status(c, 405, r->keep_alive);
         static const uint8_t ok[] = "ok\n";
@@ -191,7 +292,7 @@ static void handle(struct conn *c, const struct http_request *r) {
         const char *q = memchr(r->target, '?', r->target_len);
         size_t plen = (q ? (size_t)(q - r->target) : r->target_len) - 6;
         if (!getpath_decode(r->target + 6, plen, der, sizeof(der), &len)) {
-            c->sh->bad_requests++;
+            bump(&c->sh->bad_requests);
             answer_ocsp_error(c, OCSP_MALFORMED_REQUEST, r->keep_alive, head_only);
             return;
         }
@@ -243,12 +344,12 @@ static int flush(struct conn *c) {
 /* Parses and answers the complete requests in the input while the output
  * has room for another answer. */
 static void process(struct conn *c) {
-    while (!c->closing && c->in_len > 0 && OUT_CAP - c->out_len >= ANSWER_MAX) {
+    while (!c->closing && !c->waiting && c->in_len > 0 && OUT_CAP - c->out_len >= ANSWER_MAX) {
         struct http_request r;
         enum http_result res = http_parse(c->in, c->in_len, &r);
         if (res == HTTP_AGAIN) break;
         if (res == HTTP_ERROR) {
-            c->sh->bad_requests++;
+            bump(&c->sh->bad_requests);
             answer_status(c, r.error_status, 0);
             c->closing = 1;
             c->in_len = 0;
@@ -256,7 +357,8 @@ static void process(struct conn *c) {
         }
         if (r.method == HTTP_METHOD_OTHER) answer_status(c, 405, r.keep_alive);
         else handle(c, &r);
-        if (!r.keep_alive) c->closing = 1;
+        /* Waiting for the lane, the connection closes after its answer. */
+        if (!r.keep_alive && !c->waiting) c->closing = 1;
         memmove(c->in, c->in + r.consumed, c->in_len - r.consumed);
         c->in_len -= r.consumed;
     }
@@ -276,8 +378,49 @@ static void pump(struct conn *c) {
         }
         if (c->in_len == 0) break;
     }
-    if (c->closing) event_del(c->ev_read);
+    /* While the lane answers, reading pauses: pipelined requests wait in the
+     * socket (a closed peer is seen after the answer). */
+    if (c->closing || c->waiting) event_del(c->ev_read);
     else event_add(c->ev_read, NULL);
+}
+
+/* ---- the signing lane's answers ---- */
+
+void server_job_done(void *arg, struct ocsp_job *job) {
+    struct server *s = arg;
+    struct shard *sh = &s->shards[job->shard];
+    /* The ring holds the whole pool: it cannot be full. */
+    spsc_push(&sh->done, job);
+    uint64_t one = 1;
+    ssize_t n = write(sh->done_fd, &one, sizeof(one));
+    (void)n;
+}
+
+static void on_done(evutil_socket_t fd, short what, void *arg) {
+    struct shard *sh = arg;
+    uint64_t n;
+    ssize_t r = read(fd, &n, sizeof(n));
+    (void)r;
+    struct ocsp_job *j;
+    while ((j = spsc_pop(&sh->done)) != NULL) {
+        struct conn *c = j->conn;
+        if (c->fd >= 0 && c->id == j->conn_id && c->waiting) {
+            c->waiting = 0;
+            if (j->status != OCSP_SUCCESSFUL)
+                answer_ocsp_error(c, j->status, j->keep_alive, j->head_only);
+            else if (j->nonce_len > 0) /* for this request only: not for caches */
+                emit(c, httpout_uncached(c->out + c->out_len, OUT_CAP - c->out_len, 200, "application/ocsp-response",
+                                         j->resp, j->resp_len, now_s(), j->keep_alive, j->head_only));
+            else
+                answer_stored(c, j->resp, j->resp_len, j->etag, j->this_update, j->next_update, j->serial,
+                              j->serial_len, NULL, 0, j->keep_alive, j->head_only);
+            if (!j->keep_alive) c->closing = 1;
+            sh->free_jobs[sh->num_free_jobs++] = j;
+            pump(c);
+            continue;
+        }
+        sh->free_jobs[sh->num_free_jobs++] = j; /* the connection went away */
+    }
 }
 
 static void on_read(evutil_socket_t fd, short what, void *arg) {
@@ -312,7 +455,7 @@ static void on_accept(evutil_socket_t lfd, short what, void *arg) {
         int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) return;
         if (sh->num_conns >= SERVER_MAX_CONNS_PER_SHARD) {
-            sh->refused_conns++;
+            bump(&sh->refused_conns);
             close(fd);
             continue;
         }
@@ -336,8 +479,9 @@ static void on_accept(evutil_socket_t lfd, short what, void *arg) {
             c->ev_idle = event_new(sh->base, -1, 0, NULL, NULL);
         }
         c->fd = fd;
+        c->id = ++sh->next_conn_id;
         c->in_len = c->out_len = c->out_off = 0;
-        c->closing = 0;
+        c->closing = c->waiting = 0;
         event_assign(c->ev_read, sh->base, fd, EV_READ | EV_PERSIST, on_read, c);
         event_assign(c->ev_write, sh->base, fd, EV_WRITE, on_write, c);
         event_assign(c->ev_idle, sh->base, -1, 0, on_idle, c);
@@ -414,6 +558,10 @@ static void free_shards(struct server *s) {
         }
         if (sh->ev_accept) event_free(sh->ev_accept);
         if (sh->ev_tick) event_free(sh->ev_tick);
+        if (sh->ev_done) event_free(sh->ev_done);
+        if (sh->done_fd >= 0) close(sh->done_fd);
+        spsc_free(&sh->done);
+        free(sh->jobs);
         if (sh->base) event_base_free(sh->base);
         if (sh->listen_fd >= 0) close(sh->listen_fd);
     }
@@ -443,6 +591,7 @@ struct server *server_start(const struct server_config *cfg, struct gen *g, stru
         sh->srv = s;
         sh->index = i;
         sh->listen_fd = -1;
+        sh->done_fd = -1;
     }
     for (int i = 0; i < s->num_shards && ok; i++) {
         struct shard *sh = &s->shards[i];
@@ -453,6 +602,19 @@ struct server *server_start(const struct server_config *cfg, struct gen *g, stru
             ok = 0;
             break;
         }
+        sh->jobs = calloc(SERVER_LANE_JOBS, sizeof(struct ocsp_job));
+        sh->done_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        if (sh->jobs == NULL || sh->done_fd < 0 || !spsc_init(&sh->done, SERVER_LANE_JOBS)) {
+            rerr_set(e, "cannot set up a shard: %s", strerror(errno ? errno : ENOMEM));
+            ok = 0;
+            break;
+        }
+        for (int k = 0; k < SERVER_LANE_JOBS; k++) sh->free_jobs[k] = &sh->jobs[k];
+        sh->num_free_jobs = SERVER_LANE_JOBS;
+        clock_gettime(CLOCK_MONOTONIC_COARSE, &sh->refilled);
+        sh->tokens = 1e18; /* a full bucket: clamped to the burst on first use */
+        sh->ev_done = event_new(sh->base, sh->done_fd, EV_READ | EV_PERSIST, on_done, sh);
+        event_add(sh->ev_done, NULL);
         sh->ev_accept = event_new(sh->base, sh->listen_fd, EV_READ | EV_PERSIST, on_accept, sh);
         sh->ev_tick = event_new(sh->base, -1, EV_PERSIST, on_tick, sh);
         struct timeval tick = {0, 50 * 1000};
@@ -522,6 +684,19 @@ int server_reclaim(struct server *s) {
         free(r);
     }
     return left;
+}
+
+void server_stats(const struct server *s, struct server_stats *out) {
+    memset(out, 0, sizeof(*out));
+    for (int i = 0; i < s->num_shards; i++) {
+        const struct shard *sh = &s->shards[i];
+        out->requests += atomic_load_explicit(&sh->requests, memory_order_relaxed);
+        out->bad_requests += atomic_load_explicit(&sh->bad_requests, memory_order_relaxed);
+        out->refused_conns += atomic_load_explicit(&sh->refused_conns, memory_order_relaxed);
+        out->lane_jobs += atomic_load_explicit(&sh->lane_jobs, memory_order_relaxed);
+        out->lane_fallbacks += atomic_load_explicit(&sh->lane_fallbacks, memory_order_relaxed);
+        out->expired += atomic_load_explicit(&sh->expired, memory_order_relaxed);
+    }
 }
 
 void server_stop(struct server *s) {

@@ -18,6 +18,18 @@
 
 struct gen;
 struct server;
+struct ocsp_job;
+
+/* The signing lane as the shards see it (ca/lane.h): questions the tables
+ * cannot answer go there, within a rate, and come back through
+ * server_job_done. */
+struct server_lane {
+    int (*submit)(void *arg, struct ocsp_job *job); /* NULL: no lane */
+    void *arg;
+    int nonce_echo;     /* --nonce echo: a request's nonce gets a fresh response */
+    int unknown_signed; /* --unknown signed: a never-issued serial gets "unknown" */
+    uint32_t rate;      /* signatures per second, all shards together */
+};
 
 #define SERVER_MAX_CONNS_PER_SHARD 4096
 #define SERVER_IDLE_TIMEOUT_S 30
@@ -26,7 +38,12 @@ struct server_config {
     const char *listen; /* "127.0.0.1:8080", "[::1]:8080" */
     int threads;        /* 0: one per core */
     int64_t max_age;    /* Cache-Control cap (default 3600; 0: max-age=0) */
+    struct server_lane lane;
 };
+
+/* Jobs in flight per shard: past that (or past the rate) the shard answers
+ * without the lane. */
+#define SERVER_LANE_JOBS 64
 
 /* server_start binds every shard's listener and starts the threads serving
  * g (the server owns it from then on). Returns the server, or NULL with e
@@ -43,6 +60,17 @@ void server_publish(struct server *s, struct gen *g);
 /* server_reclaim frees the retired generations no shard can still read;
  * returns how many are left. Main (CA-core) thread. */
 int server_reclaim(struct server *s);
+
+/* server_job_done hands an answered job back to its shard (the lane's
+ * thread; arg is the server). Never blocks. */
+void server_job_done(void *arg, struct ocsp_job *job);
+
+/* server_stats: counters summed over the shards (read while they run: a
+ * moment's view). */
+struct server_stats {
+    uint64_t requests, bad_requests, refused_conns, lane_jobs, lane_fallbacks, expired;
+};
+void server_stats(const struct server *s, struct server_stats *out);
 
 /* server_stop stops the shards, joins them and frees everything. */
 void server_stop(struct server *s);

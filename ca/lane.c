@@ -1,0 +1,242 @@
+#include "ca/lane.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "ca/internal.h"
+#include "ca/responder.h"
+#include "common/hex.h"
+#include "common/rtime.h"
+#include "common/spsc.h"
+#include "ocsp/job.h"
+#include "ocsp/response.h"
+
+/* Each shard's queue holds at most its pool of jobs (shard/server.c). */
+#define LANE_QUEUE 256
+
+/* What the lane knows of one CA: taken on the CA-core thread, then
+ * read-only. */
+struct lane_ca {
+    uint32_t id;
+    uint8_t nh[4][64], kh[4][64]; /* issuer hashes per enum ocsp_hash */
+    struct ca_responder *resp;    /* the lane's own copy */
+};
+
+struct lane_snap {
+    int refs; /* under lane.mu */
+    size_t num;
+    struct lane_ca *cas;
+};
+
+struct lane {
+    struct store *st;
+    int64_t validity;
+    int unknown_signed;
+    int num_shards;
+    struct spsc *queues; /* one per shard: the shard pushes, the lane pops */
+    int efd;             /* wakes the lane */
+    pthread_t thread;
+    int started;
+    atomic_int stopping;
+    _Atomic uint64_t signed_count;
+    void (*done)(void *arg, struct ocsp_job *job);
+    void *done_arg;
+    pthread_mutex_t mu; /* guards snap and refs: the lane's thread and the CA-core thread */
+    struct lane_snap *snap;
+};
+
+static void snap_free(struct lane_snap *s) {
+    if (s == NULL) return;
+    for (size_t i = 0; i < s->num; i++) ca_responder_put(s->cas[i].resp);
+    free(s->cas);
+    free(s);
+}
+
+static void snap_put(struct lane *l, struct lane_snap *s) {
+    pthread_mutex_lock(&l->mu);
+    int last = --s->refs == 0;
+    pthread_mutex_unlock(&l->mu);
+    if (last) snap_free(s);
+}
+
+struct lane *lane_new(struct ca_core *c, int num_shards, int64_t validity, int unknown_signed, struct rerr *e) {
+    struct lane *l = calloc(1, sizeof(*l));
+    if (l == NULL) {
+        rerr_set(e, "out of memory");
+        return NULL;
+    }
+    l->st = c->st;
+    l->validity = validity;
+    l->unknown_signed = unknown_signed;
+    l->num_shards = num_shards;
+    l->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    pthread_mutex_init(&l->mu, NULL);
+    l->queues = calloc((size_t)num_shards, sizeof(struct spsc));
+    int ok = l->efd >= 0 && l->queues != NULL;
+    for (int i = 0; ok && i < num_shards; i++) ok = spsc_init(&l->queues[i], LANE_QUEUE);
+    if (!ok || !lane_update(l, c, e)) {
+        if (!ok) rerr_set(e, "cannot set up the signing lane: %s", strerror(errno ? errno : ENOMEM));
+        lane_free(l);
+        return NULL;
+    }
+    return l;
+}
+
+int lane_update(struct lane *l, struct ca_core *c, struct rerr *e) {
+    struct lane_snap *s = calloc(1, sizeof(*s));
+    if (s == NULL || (s->cas = calloc(c->num_cas + 1, sizeof(struct lane_ca))) == NULL) {
+        free(s);
+        return rerr_set(e, "out of memory");
+    }
+    s->refs = 1;
+    for (size_t i = 0; i < c->num_cas; i++) {
+        const struct ca *ca = c->cas[i];
+        if (ca->cert == NULL) continue;
+        struct lane_ca *lc = &s->cas[s->num];
+        lc->id = ca->id;
+        for (int h = 0; h < 4; h++)
+            if (!ca_issuer_hashes(c, ca->name, (enum ocsp_hash)h, lc->nh[h], lc->kh[h], e)) {
+                snap_free(s);
+                return 0;
+            }
+        if ((lc->resp = ca_responder_dup(c, ca->name, e)) == NULL) {
+            snap_free(s);
+            return 0;
+        }
+        s->num++;
+    }
+    pthread_mutex_lock(&l->mu);
+    struct lane_snap *old = l->snap;
+    l->snap = s;
+    int last = old != NULL && --old->refs == 0;
+    pthread_mutex_unlock(&l->mu);
+    if (last) snap_free(old);
+    return 1;
+}
+
+int lane_submit(void *lane, struct ocsp_job *job) {
+    struct lane *l = lane;
+    if (!spsc_push(&l->queues[job->shard], job)) return 0;
+    uint64_t one = 1;
+    ssize_t n = write(l->efd, &one, sizeof(one)); /* EAGAIN: the counter is full, the lane awake */
+    (void)n;
+    return 1;
+}
+
+uint64_t lane_signed(const struct lane *l) { return atomic_load(&l->signed_count); }
+
+/* Answers one job: the certificate's status from the index, signed now. */
+static void answer(struct lane *l, const struct lane_snap *s, struct ocsp_job *j) {
+    j->status = OCSP_UNAUTHORIZED;
+    const struct lane_ca *ca = NULL;
+    for (size_t i = 0; i < s->num && ca == NULL; i++)
+        if (s->cas[i].id == j->ca_id) ca = &s->cas[i];
+    if (ca == NULL || j->serial_len == 0 || j->serial_len > 21) return;
+    uint8_t key[KEY_MAX], *rec = NULL;
+    size_t kl = key_cert(key, ca->id, j->serial, j->serial_len), rl;
+    struct rerr e;
+    int got = store_get(l->st, key, kl, &rec, &rl, &e);
+    struct crec r;
+    int64_t now = rtime_now();
+    struct ocsp_single one = {NULL, 0, OCSP_UNKNOWN, 0, -1, now, now + l->validity};
+    if (got < 0) {
+        j->status = OCSP_TRY_LATER;
+        return;
+    }
+    if (got == 1 && crec_decode(rec, rl, &r)) {
+        one.status = r.status == CERT_REVOKED ? OCSP_REVOKED : OCSP_GOOD;
+        one.revoked_at = r.revoked_at;
+        if (r.status == CERT_REVOKED && r.reason != 0) one.reason = r.reason;
+    } else if (got == 1 || !l->unknown_signed) {
+        free(rec);
+        return; /* damaged record, or never issued: unauthorized */
+    }
+    free(rec);
+    uint8_t certid[256];
+    if (!ocsp_certid_build(j->hash, ca->nh[j->hash], ca->kh[j->hash], j->serial, j->serial_len, certid,
+                           sizeof(certid), &one.certid_len)) {
+        j->status = OCSP_INTERNAL_ERROR;
+        return;
+    }
+    one.certid = certid;
+    struct ocsp_signer signer;
+    ca_responder_signer_of(ca->resp, &signer);
+    if (!ocsp_response_sign(&signer, &one, now, j->nonce_len ? j->nonce : NULL, j->nonce_len, j->resp,
+                            sizeof(j->resp), &j->resp_len)) {
+        j->status = OCSP_INTERNAL_ERROR;
+        return;
+    }
+    uint8_t digest[32];
+    unsigned int dl = 32;
+    EVP_Digest(j->resp, j->resp_len, digest, &dl, EVP_sha256(), NULL);
+    hex_encode(digest, 32, j->etag);
+    for (int i = 0; i < 64; i++)
+        if (j->etag[i] >= 'A' && j->etag[i] <= 'F') j->etag[i] = (char)(j->etag[i] + 32);
+    j->etag[64] = '\0';
+    j->this_update = one.this_update;
+    j->next_update = one.next_update;
+    j->status = OCSP_SUCCESSFUL;
+    atomic_fetch_add(&l->signed_count, 1);
+}
+
+static void *lane_main(void *arg) {
+    struct lane *l = arg;
+    while (!atomic_load(&l->stopping)) {
+        struct pollfd p = {l->efd, POLLIN, 0};
+        poll(&p, 1, 100);
+        uint64_t n;
+        ssize_t r = read(l->efd, &n, sizeof(n));
+        (void)r;
+        pthread_mutex_lock(&l->mu);
+        struct lane_snap *s = l->snap;
+        s->refs++;
+        pthread_mutex_unlock(&l->mu);
+        for (int more = 1; more && !atomic_load(&l->stopping);) {
+            more = 0;
+            for (int i = 0; i < l->num_shards; i++) {
+                struct ocsp_job *j = spsc_pop(&l->queues[i]);
+                if (j == NULL) continue;
+                more = 1;
+                answer(l, s, j);
+                l->done(l->done_arg, j);
+            }
+        }
+        snap_put(l, s);
+    }
+    return NULL;
+}
+
+int lane_start(struct lane *l, void (*done)(void *arg, struct ocsp_job *job), void *arg, struct rerr *e) {
+    l->done = done;
+    l->done_arg = arg;
+    if (pthread_create(&l->thread, NULL, lane_main, l) != 0) return rerr_set(e, "cannot start the signing lane");
+    l->started = 1;
+    return 1;
+}
+
+void lane_stop(struct lane *l) {
+    if (l == NULL) return;
+    atomic_store(&l->stopping, 1);
+    if (l->started) pthread_join(l->thread, NULL);
+    l->started = 0;
+}
+
+void lane_free(struct lane *l) {
+    if (l == NULL) return;
+    lane_stop(l);
+    for (int i = 0; l->queues != NULL && i < l->num_shards; i++) spsc_free(&l->queues[i]);
+    free(l->queues);
+    if (l->efd >= 0) close(l->efd);
+    snap_free(l->snap);
+    pthread_mutex_destroy(&l->mu);
+    free(l);
+}
