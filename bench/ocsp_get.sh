@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # bench/ocsp_get.sh [SECONDS]: OCSP GET keep-alive against revd serve (one
-# shard, core 0) beside nginx serving the same response bytes as a static
+# shard, core 0; io_uring, and a second one on libevent) beside nginx serving the same response bytes as a static
 # file (one worker, core 0), with wrk on core 1, in the same run. Prints
 # requests/s, p99 latency and server CPU microseconds per request (from
 # /proc/PID/stat utime+stime). A first figure before issue #5's harness.
@@ -9,7 +9,7 @@ set -eu
 cd "$(dirname "$0")/.."
 SECS=${1:-8}
 command -v wrk >/dev/null && command -v nginx >/dev/null || { echo "bench: apt-get install wrk nginx-light" >&2; exit 77; }
-T=$(mktemp -d); trap 'kill $RPID 2>/dev/null; nginx -c $T/nginx.conf -s stop 2>/dev/null; rm -rf "$T"' EXIT
+T=$(mktemp -d); trap 'kill $RPID $LPID 2>/dev/null; nginx -c $T/nginx.conf -s stop 2>/dev/null; rm -rf "$T"' EXIT
 R=$PWD/revd
 $R ca create-root --dir $T/d --name root --subject /CN=root >/dev/null
 $R ca create-sub --dir $T/d --name sub --parent root --subject /CN=sub >/dev/null
@@ -17,9 +17,13 @@ openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=b 
 $R issue --dir $T/d --ca sub --csr $T/b.csr > $T/b.pem
 openssl ocsp -issuer $T/d/ca/sub.pem -cert $T/b.pem -no_nonce -reqout $T/req.der >/dev/null 2>&1
 enc=$(base64 -w0 < $T/req.der | sed 's/+/%2B/g; s|/|%2F|g; s/=/%3D/g')
+cp -a $T/d $T/d2 # a second server (libevent) needs its own directory: one process holds an index
 taskset -c 0 $R serve --dir $T/d --listen 127.0.0.1:18180 --threads 1 2>$T/serve.log &
 RPID=$!
-for _ in $(seq 100); do grep -q 'revd: serving' $T/serve.log && break; sleep 0.1; done
+taskset -c 0 $R serve --dir $T/d2 --listen 127.0.0.1:18182 --threads 1 --io libevent 2>$T/serve2.log &
+LPID=$!
+for _ in $(seq 100); do grep -q 'revd: serving' $T/serve.log && grep -q 'revd: serving' $T/serve2.log && break; sleep 0.1; done
+grep -o '1 shards, [a-z_]*' $T/serve.log $T/serve2.log
 mkdir -p $T/www/ocsp
 curl -s "http://127.0.0.1:18180/ocsp/$enc" -o $T/www/ocsp/resp.der
 cat > $T/nginx.conf <<NGX
@@ -45,6 +49,7 @@ run() { # NAME PID URL [wrk options...]
 }
 echo "response: $(stat -c %s $T/www/ocsp/resp.der) bytes; wrk -t1 -c50 -d${SECS}s on core 1; servers on core 0"
 run "revd serve, GET keep-alive" $RPID "http://127.0.0.1:18180/ocsp/$enc"
+run "revd libevent, GET k-a" $LPID "http://127.0.0.1:18182/ocsp/$enc"
 # POST keep-alive: the same request as a body (wrk's Lua hook).
 cat > $T/post.lua <<LUA
 local f = io.open("$T/req.der", "rb"); local body = f:read("*a"); f:close()
@@ -62,4 +67,5 @@ runpost
 run "nginx, static file" $NW "http://127.0.0.1:18181/ocsp/resp.der"
 # One connection per request (wrk reconnects after each "Connection: close").
 run "revd, GET, conn per request" $RPID "http://127.0.0.1:18180/ocsp/$enc" -H "Connection: close"
+run "revd libevent, conn/req" $LPID "http://127.0.0.1:18182/ocsp/$enc" -H "Connection: close"
 run "nginx, conn per request" $NW "http://127.0.0.1:18181/ocsp/resp.der" -H "Connection: close"

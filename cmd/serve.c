@@ -50,7 +50,7 @@ struct serve_state {
 static const char usage[] =
     "usage: revd serve [--dir DIR] [--listen ADDRESS:PORT] [--threads N] [--validity DURATION]\n"
     "                  [--max-age SECONDS] [--nonce echo|off] [--unknown unauthorized|signed]\n"
-    "                  [--sign-rate N]\n";
+    "                  [--sign-rate N] [--io uring|libevent]\n";
 
 /* parse_duration reads "N", "Ns", "Nm", "Nh" or "Nd" into seconds. */
 static int parse_duration(const char *s, int64_t *out) {
@@ -251,7 +251,9 @@ int serve_run(int argc, char **argv) {
                    "  --sign-rate N        signatures per second the signing lane may make for\n"
                    "                       nonces, SHA-384/512 CertIDs and unknown serials\n"
                    "                       (default 1000; 0: none). Past it, the precomputed\n"
-                   "                       answer, or tryLater for a SHA-384/512 CertID.\n\n"
+                   "                       answer, or tryLater for a SHA-384/512 CertID.\n"
+                   "  --io uring|libevent  the shards' event loop (default: io_uring, or libevent\n"
+                   "                       where io_uring is unavailable, said once at start)\n\n"
                    "SIGTERM or SIGINT stops it.\n",
                    usage);
             return 0;
@@ -297,6 +299,14 @@ int serve_run(int argc, char **argv) {
                 return 2;
             }
             cfg.lane.unknown_signed = strcmp(argv[i], "signed") == 0;
+        } else if (strcmp(argv[i], "--io") == 0 && i + 1 < argc) {
+            i++;
+            if (strcmp(argv[i], "uring") == 0) cfg.io = SERVER_IO_URING;
+            else if (strcmp(argv[i], "libevent") == 0) cfg.io = SERVER_IO_LIBEVENT;
+            else {
+                fprintf(stderr, "revd: --io '%s': must be uring or libevent\n%s", argv[i], usage);
+                return 2;
+            }
         } else if (strcmp(argv[i], "--sign-rate") == 0 && i + 1 < argc) {
             i++;
             char *end;
@@ -358,9 +368,9 @@ int serve_run(int argc, char **argv) {
         free(ch);
         fprintf(stderr,
                 "revd: responses for %llu certificates: %llu reused from the index, %llu responses signed (%.2f s)\n"
-                "revd: answering OCSP on http://%s\n",
+                "revd: answering OCSP on http://%s (%d shards, %s)\n",
                 (unsigned long long)ps.certificates, (unsigned long long)ps.reused,
-                (unsigned long long)ps.responses, ps.seconds, cfg.listen);
+                (unsigned long long)ps.responses, ps.seconds, cfg.listen, cfg.threads, server_io_name(st.srv));
     }
     int rc = ctl_serve(st.core, dir, stderr, after_command, refresh_tick, &st);
     /* The lane first: it hands answers to the shards. */

@@ -17,8 +17,6 @@
 
 #include <sys/eventfd.h>
 
-#include <event2/event.h>
-
 #include "common/spsc.h"
 #include "ocsp/gen.h"
 #include "ocsp/job.h"
@@ -28,76 +26,7 @@
 #include "ocsp/response.h"
 #include "shard/http.h"
 #include "shard/httpout.h"
-
-#define IN_CAP (HTTP_MAX_HEAD + HTTP_MAX_BODY)
-#define OUT_CAP (64 * 1024)
-/* Room one answer needs: the largest body (a CA certificate or response)
- * and its head. Reading pauses while less is free. */
-#define ANSWER_MAX (16 * 1024)
-
-struct shard;
-
-struct conn {
-    struct shard *sh;
-    int fd;
-    uint64_t id;  /* the shard's count of accepted connections when this one came */
-    int waiting;  /* a job is at the signing lane: requests after it wait */
-    struct event *ev_read, *ev_write, *ev_idle;
-    size_t in_len, out_len, out_off;
-    int closing; /* close once the output is written */
-    struct conn *next_free;
-    struct conn *next_all; /* every connection the shard ever made, for stop */
-    uint8_t in[IN_CAP];
-    uint8_t out[OUT_CAP];
-};
-
-struct shard {
-    struct server *srv;
-    int index, listen_fd;
-    pthread_t thread;
-    struct event_base *base;
-    struct event *ev_accept, *ev_tick;
-    struct conn *free_conns, *all_conns;
-    size_t num_conns;
-    _Atomic uint64_t ticks;
-    uint64_t next_conn_id;
-    /* The signing lane: a fixed pool of jobs, the ring answered jobs come
-     * back on (the lane pushes), its eventfd, and a token bucket. */
-    struct ocsp_job *jobs;
-    struct ocsp_job *free_jobs[SERVER_LANE_JOBS];
-    int num_free_jobs;
-    struct spsc done;
-    int done_fd;
-    struct event *ev_done;
-    double tokens;
-    struct timespec refilled;
-    /* counters (issue #6 exports them); written by the shard only */
-    _Atomic uint64_t requests, bad_requests, refused_conns, lane_jobs, lane_fallbacks, expired;
-};
-
-/* A generation swapped out, freed once every shard has ticked twice since
- * (seen: the shards' tick counters at the swap). */
-struct retired {
-    struct gen *gen;
-    struct retired *next;
-    uint64_t seen[];
-};
-
-struct server {
-    struct server_config cfg;
-    _Atomic(struct gen *) current;
-    struct retired *retired; /* CA-core thread only */
-    atomic_int stopping;
-    int num_shards;
-    struct shard *shards;
-};
-
-static int64_t now_s(void) { return (int64_t)time(NULL); }
-
-/* A counter only its shard writes: no atomic read-modify-write. */
-static inline void bump(_Atomic uint64_t *x) {
-    atomic_store_explicit(x, atomic_load_explicit(x, memory_order_relaxed) + 1, memory_order_relaxed);
-}
+#include "shard/internal.h"
 
 /* ---- answers ---- */
 
@@ -304,46 +233,7 @@ static void handle(struct conn *c, const struct http_request *r) {
 
 /* ---- connections ---- */
 
-static void conn_close(struct conn *c) {
-    event_del(c->ev_read);
-    event_del(c->ev_write);
-    event_del(c->ev_idle);
-    close(c->fd);
-    c->fd = -1;
-    struct shard *sh = c->sh;
-    sh->num_conns--;
-    c->next_free = sh->free_conns;
-    sh->free_conns = c;
-}
-
-static void on_write(evutil_socket_t fd, short what, void *arg);
-
-/* Writes what it can; returns 0 when the connection was closed. */
-static int flush(struct conn *c) {
-    while (c->out_off < c->out_len) {
-        ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            event_add(c->ev_write, NULL);
-            return 1;
-        }
-        if (n <= 0) {
-            conn_close(c);
-            return 0;
-        }
-        c->out_off += (size_t)n;
-    }
-    c->out_off = c->out_len = 0;
-    if (c->closing) {
-        conn_close(c);
-        return 0;
-    }
-    return 1;
-}
-
-/* Parses and answers the complete requests in the input while the output
- * has room for another answer. */
-static void process(struct conn *c) {
+void conn_process(struct conn *c) {
     while (!c->closing && !c->waiting && c->in_len > 0 && OUT_CAP - c->out_len >= ANSWER_MAX) {
         struct http_request r;
         enum http_result res = http_parse(c->in, c->in_len, &r);
@@ -364,24 +254,49 @@ static void process(struct conn *c) {
     }
 }
 
-/* pump answers and writes until it must wait: for input (reading on), for
- * the socket to take more output (reading off: pipelined answers wait), or
- * the connection is closed. */
-static void pump(struct conn *c) {
-    for (;;) {
-        process(c);
-        if (c->out_len == 0) break;
-        if (!flush(c)) return;    /* closed */
-        if (c->out_len > 0) {     /* the socket is full: on_write goes on */
-            event_del(c->ev_read);
-            return;
-        }
-        if (c->in_len == 0) break;
+static void kick(struct conn *c) {
+    if (c->sh->srv->uring) uring_kick(c);
+    else ev_kick(c);
+}
+
+struct conn *shard_conn_take(struct shard *sh, int fd) {
+    if (sh->num_conns >= SERVER_MAX_CONNS_PER_SHARD) {
+        bump(&sh->refused_conns);
+        close(fd);
+        return NULL;
     }
-    /* While the lane answers, reading pauses: pipelined requests wait in the
-     * socket (a closed peer is seen after the answer). */
-    if (c->closing || c->waiting) event_del(c->ev_read);
-    else event_add(c->ev_read, NULL);
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    struct conn *c = sh->free_conns;
+    if (c != NULL) {
+        sh->free_conns = c->next_free;
+    } else {
+        /* Warm-up: connections come from the pool after their first use. */
+        c = calloc(1, sizeof(*c));
+        if (c == NULL) {
+            close(fd);
+            return NULL;
+        }
+        c->sh = sh;
+        c->next_all = sh->all_conns;
+        sh->all_conns = c;
+    }
+    c->fd = fd;
+    c->id = ++sh->next_conn_id;
+    c->in_len = c->out_len = c->out_off = 0;
+    c->closing = c->waiting = 0;
+    c->recv_busy = c->send_busy = c->dead = 0;
+    c->last_active = now_s();
+    sh->num_conns++;
+    return c;
+}
+
+void shard_conn_put(struct conn *c) {
+    struct shard *sh = c->sh;
+    c->fd = -1;
+    sh->num_conns--;
+    c->next_free = sh->free_conns;
+    sh->free_conns = c;
 }
 
 /* ---- the signing lane's answers ---- */
@@ -396,15 +311,11 @@ void server_job_done(void *arg, struct ocsp_job *job) {
     (void)n;
 }
 
-static void on_done(evutil_socket_t fd, short what, void *arg) {
-    struct shard *sh = arg;
-    uint64_t n;
-    ssize_t r = read(fd, &n, sizeof(n));
-    (void)r;
+void shard_done_drain(struct shard *sh) {
     struct ocsp_job *j;
     while ((j = spsc_pop(&sh->done)) != NULL) {
         struct conn *c = j->conn;
-        if (c->fd >= 0 && c->id == j->conn_id && c->waiting) {
+        if (c->fd >= 0 && !c->dead && c->id == j->conn_id && c->waiting) {
             c->waiting = 0;
             if (j->status != OCSP_SUCCESSFUL)
                 answer_ocsp_error(c, j->status, j->keep_alive, j->head_only);
@@ -416,92 +327,11 @@ static void on_done(evutil_socket_t fd, short what, void *arg) {
                               j->serial_len, NULL, 0, j->keep_alive, j->head_only);
             if (!j->keep_alive) c->closing = 1;
             sh->free_jobs[sh->num_free_jobs++] = j;
-            pump(c);
+            kick(c);
             continue;
         }
         sh->free_jobs[sh->num_free_jobs++] = j; /* the connection went away */
     }
-}
-
-static void on_read(evutil_socket_t fd, short what, void *arg) {
-    struct conn *c = arg;
-    if (c->in_len == IN_CAP) { /* full of unanswered requests: answer first */
-        pump(c);
-        return;
-    }
-    ssize_t n = recv(fd, c->in + c->in_len, IN_CAP - c->in_len, 0);
-    if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
-    if (n <= 0) {
-        conn_close(c);
-        return;
-    }
-    c->in_len += (size_t)n;
-    struct timeval idle = {SERVER_IDLE_TIMEOUT_S, 0};
-    event_add(c->ev_idle, &idle);
-    pump(c);
-}
-
-static void on_write(evutil_socket_t fd, short what, void *arg) {
-    struct conn *c = arg;
-    if (!flush(c)) return;
-    if (c->out_len == 0) pump(c);
-}
-
-static void on_idle(evutil_socket_t fd, short what, void *arg) { conn_close(arg); }
-
-static void on_accept(evutil_socket_t lfd, short what, void *arg) {
-    struct shard *sh = arg;
-    for (int i = 0; i < 64; i++) {
-        int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0) return;
-        if (sh->num_conns >= SERVER_MAX_CONNS_PER_SHARD) {
-            bump(&sh->refused_conns);
-            close(fd);
-            continue;
-        }
-        int one = 1;
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-        struct conn *c = sh->free_conns;
-        if (c != NULL) {
-            sh->free_conns = c->next_free;
-        } else {
-            /* Warm-up: connections come from the pool after their first use. */
-            c = calloc(1, sizeof(*c));
-            if (c == NULL) {
-                close(fd);
-                continue;
-            }
-            c->sh = sh;
-            c->next_all = sh->all_conns;
-            sh->all_conns = c;
-            c->ev_read = event_new(sh->base, -1, 0, NULL, NULL);
-            c->ev_write = event_new(sh->base, -1, 0, NULL, NULL);
-            c->ev_idle = event_new(sh->base, -1, 0, NULL, NULL);
-        }
-        c->fd = fd;
-        c->id = ++sh->next_conn_id;
-        c->in_len = c->out_len = c->out_off = 0;
-        c->closing = c->waiting = 0;
-        event_assign(c->ev_read, sh->base, fd, EV_READ | EV_PERSIST, on_read, c);
-        event_assign(c->ev_write, sh->base, fd, EV_WRITE, on_write, c);
-        event_assign(c->ev_idle, sh->base, -1, 0, on_idle, c);
-        sh->num_conns++;
-        struct timeval idle = {SERVER_IDLE_TIMEOUT_S, 0};
-        event_add(c->ev_read, NULL);
-        event_add(c->ev_idle, &idle);
-    }
-}
-
-static void on_tick(evutil_socket_t fd, short what, void *arg) {
-    struct shard *sh = arg;
-    atomic_fetch_add_explicit(&sh->ticks, 1, memory_order_release);
-    if (atomic_load(&sh->srv->stopping)) event_base_loopbreak(sh->base);
-}
-
-static void *shard_main(void *arg) {
-    struct shard *sh = arg;
-    event_base_dispatch(sh->base);
-    return NULL;
 }
 
 /* ---- start, publish, stop ---- */
@@ -551,18 +381,14 @@ static void free_shards(struct server *s) {
             struct conn *c = sh->all_conns;
             sh->all_conns = c->next_all;
             if (c->fd >= 0) close(c->fd);
-            event_free(c->ev_read);
-            event_free(c->ev_write);
-            event_free(c->ev_idle);
+            ev_conn_free(c);
             free(c);
         }
-        if (sh->ev_accept) event_free(sh->ev_accept);
-        if (sh->ev_tick) event_free(sh->ev_tick);
-        if (sh->ev_done) event_free(sh->ev_done);
+        if (s->uring) uring_shard_free(sh);
+        else ev_shard_free(sh);
         if (sh->done_fd >= 0) close(sh->done_fd);
         spsc_free(&sh->done);
         free(sh->jobs);
-        if (sh->base) event_base_free(sh->base);
         if (sh->listen_fd >= 0) close(sh->listen_fd);
     }
     free(s->shards);
@@ -577,14 +403,33 @@ struct server *server_start(const struct server_config *cfg, struct gen *g, stru
         return NULL;
     }
     struct server *s = calloc(1, sizeof(*s));
+    if (s == NULL) {
+        rerr_set(e, "out of memory");
+        gen_free(g);
+        return NULL;
+    }
     s->cfg = *cfg;
     if (s->cfg.max_age < 0) s->cfg.max_age = 3600;
+    const char *why = NULL;
+    s->uring = cfg->io != SERVER_IO_LIBEVENT && uring_probe(&why);
+    if (!s->uring && cfg->io == SERVER_IO_URING) {
+        rerr_set(e, "--io uring: io_uring is unavailable here (%s)", why);
+        free(s);
+        gen_free(g);
+        return NULL;
+    }
+    if (!s->uring && cfg->io == SERVER_IO_AUTO)
+        fprintf(stderr, "revd: io_uring is unavailable here (%s): the shards run on libevent\n", why);
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     s->num_shards = cfg->threads > 0 ? cfg->threads : (int)(cores > 0 ? cores : 1);
     s->shards = calloc((size_t)s->num_shards, sizeof(struct shard));
+    if (s->shards == NULL) {
+        rerr_set(e, "out of memory");
+        free(s);
+        gen_free(g);
+        return NULL;
+    }
     atomic_store(&s->current, g);
-    struct event_config *ec = event_config_new();
-    event_config_set_flag(ec, EVENT_BASE_FLAG_NOLOCK);
     int ok = 1;
     for (int i = 0; i < s->num_shards; i++) {
         struct shard *sh = &s->shards[i];
@@ -596,9 +441,7 @@ struct server *server_start(const struct server_config *cfg, struct gen *g, stru
     for (int i = 0; i < s->num_shards && ok; i++) {
         struct shard *sh = &s->shards[i];
         sh->listen_fd = listen_socket(&ss, sl, e, cfg->listen);
-        sh->base = sh->listen_fd >= 0 ? event_base_new_with_config(ec) : NULL;
-        if (sh->base == NULL) {
-            if (sh->listen_fd >= 0) rerr_set(e, "cannot create an event loop");
+        if (sh->listen_fd < 0) {
             ok = 0;
             break;
         }
@@ -613,15 +456,8 @@ struct server *server_start(const struct server_config *cfg, struct gen *g, stru
         sh->num_free_jobs = SERVER_LANE_JOBS;
         clock_gettime(CLOCK_MONOTONIC_COARSE, &sh->refilled);
         sh->tokens = 1e18; /* a full bucket: clamped to the burst on first use */
-        sh->ev_done = event_new(sh->base, sh->done_fd, EV_READ | EV_PERSIST, on_done, sh);
-        event_add(sh->ev_done, NULL);
-        sh->ev_accept = event_new(sh->base, sh->listen_fd, EV_READ | EV_PERSIST, on_accept, sh);
-        sh->ev_tick = event_new(sh->base, -1, EV_PERSIST, on_tick, sh);
-        struct timeval tick = {0, 50 * 1000};
-        event_add(sh->ev_accept, NULL);
-        event_add(sh->ev_tick, &tick);
+        ok = s->uring ? uring_shard_init(sh, e) : ev_shard_init(sh, e);
     }
-    event_config_free(ec);
     if (!ok) {
         free_shards(s);
         gen_free(g);
@@ -630,7 +466,7 @@ struct server *server_start(const struct server_config *cfg, struct gen *g, stru
     }
     for (int i = 0; i < s->num_shards; i++) {
         struct shard *sh = &s->shards[i];
-        pthread_create(&sh->thread, NULL, shard_main, sh);
+        pthread_create(&sh->thread, NULL, s->uring ? uring_shard_main : ev_shard_main, sh);
         if (cores > 0) {
             cpu_set_t set;
             CPU_ZERO(&set);
@@ -640,6 +476,8 @@ struct server *server_start(const struct server_config *cfg, struct gen *g, stru
     }
     return s;
 }
+
+const char *server_io_name(const struct server *s) { return s->uring ? "io_uring" : "libevent"; }
 
 void server_publish(struct server *s, struct gen *g) {
     struct gen *old = atomic_exchange_explicit(&s->current, g, memory_order_acq_rel);

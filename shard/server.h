@@ -1,6 +1,7 @@
 /* server: the shards. N threads, each pinned to a core, each with its own
- * SO_REUSEPORT listener, libevent loop (EVENT_BASE_FLAG_NOLOCK), connection
- * pool and counters; they share nothing mutable. What they serve is an
+ * SO_REUSEPORT listener, event loop (io_uring: shard/loop_uring.c; or
+ * libevent: shard/loop_ev.c), connection pool and counters; they share
+ * nothing mutable. What they serve is an
  * immutable generation (ocsp/gen.h) read through an atomic pointer; a new
  * one is published with server_publish, which frees the old one only after
  * every shard has ticked past the swap (a shard holds no pointer into a
@@ -34,8 +35,15 @@ struct server_lane {
 #define SERVER_MAX_CONNS_PER_SHARD 4096
 #define SERVER_IDLE_TIMEOUT_S 30
 
+enum server_io {
+    SERVER_IO_AUTO,     /* io_uring, or libevent where io_uring is unavailable (said once) */
+    SERVER_IO_URING,    /* io_uring or fail */
+    SERVER_IO_LIBEVENT, /* libevent */
+};
+
 struct server_config {
     const char *listen; /* "127.0.0.1:8080", "[::1]:8080" */
+    enum server_io io;
     int threads;        /* 0: one per core */
     int64_t max_age;    /* Cache-Control cap (default 3600; 0: max-age=0) */
     struct server_lane lane;
@@ -49,6 +57,9 @@ struct server_config {
  * g (the server owns it from then on). Returns the server, or NULL with e
  * set (nothing left running). Main thread. */
 struct server *server_start(const struct server_config *cfg, struct gen *g, struct rerr *e);
+
+/* server_io_name: the event loop the shards run on ("io_uring", "libevent"). */
+const char *server_io_name(const struct server *s);
 
 /* server_publish swaps in g (owned from then on): every shard answers from
  * it from the next request on. The previous generation is retired, and

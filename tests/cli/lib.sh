@@ -8,6 +8,8 @@
 #   REVD_BIN      the binary to test (default: build/rel/revd under the repo root)
 #   REVD_TIMEOUT  seconds one revd command may take (default 60)
 #   KEEP_TMP=1    keep the temporary directory (its path is printed) for debugging
+#   REVD_IO       uring or libevent: the shards' event loop for the tests that
+#                 serve over HTTP (they pass "${IO_ARGS[@]}" to revd serve)
 #   KEEP_GOING=1  report every failed check instead of stopping at the first
 #                 (for triage; later failures may follow from earlier ones)
 #
@@ -23,6 +25,8 @@ REVD=${REVD_BIN:-$REPO_ROOT/build/rel/revd}
 case "$REVD" in /*) ;; *) REVD=$PWD/$REVD ;; esac
 REVD_TIMEOUT=${REVD_TIMEOUT:-60}
 PY=/usr/bin/python3
+IO_ARGS=()
+[ -n "${REVD_IO:-}" ] && IO_ARGS=(--io "$REVD_IO")
 STEP=""
 
 skip() { echo "SKIP: $TEST_NAME: $*"; exit 77; }

@@ -29,7 +29,7 @@ run_ok revd ca create-root --dir "$T/other" --name other --subject /CN=other --b
 issue_to "$T/other.pem" --dir "$T/other" --ca other --csr "$T/ee.csr"
 
 step "revd serve --listen"
-"$REVD" serve --dir "$D" --listen "127.0.0.1:$PORT" --threads 2 >"$T/serve.log" 2>&1 </dev/null &
+"$REVD" serve --dir "$D" --listen "127.0.0.1:$PORT" "${IO_ARGS[@]}" --threads 2 >"$T/serve.log" 2>&1 </dev/null &
 SRV=$!
 BG_PIDS="$BG_PIDS $SRV"
 for _ in $(seq 300); do grep -q '^revd: serving' "$T/serve.log" && break; kill -0 $SRV 2>/dev/null || break; sleep 0.1; done

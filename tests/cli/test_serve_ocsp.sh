@@ -19,11 +19,15 @@ cat "$D/ca/sub.pem" "$D/ca/root.pem" > "$T/chain.pem"
 
 PORT=$(( 20000 + RANDOM % 20000 ))
 URL=http://127.0.0.1:$PORT
-"$REVD" serve --dir "$D" --listen "127.0.0.1:$PORT" --threads 2 >"$T/serve.log" 2>&1 </dev/null &
+"$REVD" serve --dir "$D" --listen "127.0.0.1:$PORT" "${IO_ARGS[@]}" --threads 2 >"$T/serve.log" 2>&1 </dev/null &
 SRV=$!
 BG_PIDS="$BG_PIDS $SRV"
 for _ in $(seq 300); do grep -q '^revd: serving' "$T/serve.log" && break; kill -0 $SRV 2>/dev/null || break; sleep 0.1; done
 grep -q '^revd: serving' "$T/serve.log" || fail "revd serve did not start: $(cat "$T/serve.log")"
+case "${REVD_IO:-}" in
+uring) assert_contains "$(cat "$T/serve.log")" "2 shards, io_uring)" "the event loop asked for" ;;
+libevent) assert_contains "$(cat "$T/serve.log")" "2 shards, libevent)" "the event loop asked for" ;;
+esac
 
 ocsp() { # CERT [openssl ocsp options...]
     local cert=$1; shift

@@ -44,10 +44,10 @@ start_server() {
     if [ "${1:-}" = faketime ]; then
         ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" LD_PRELOAD=$FT_LIB \
             FAKETIME_TIMESTAMP_FILE=$CLOCK FAKETIME_NO_CACHE=1 \
-            "$REVD" serve --dir "$D" --listen "127.0.0.1:$PORT" --threads 2 --validity 8h --max-age 86400 \
+            "$REVD" serve --dir "$D" --listen "127.0.0.1:$PORT" "${IO_ARGS[@]}" --threads 2 --validity 8h --max-age 86400 \
             >"$T/serve.log" 2>&1 </dev/null &
     else
-        "$REVD" serve --dir "$D" --listen "127.0.0.1:$PORT" --threads 2 >"$T/serve.log" 2>&1 </dev/null &
+        "$REVD" serve --dir "$D" --listen "127.0.0.1:$PORT" "${IO_ARGS[@]}" --threads 2 >"$T/serve.log" 2>&1 </dev/null &
     fi
     SRV=$!
     BG_PIDS="$BG_PIDS $SRV"

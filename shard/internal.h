@@ -1,0 +1,145 @@
+/* shard/internal.h: what the server (shard/server.c: answers, connections'
+ * request processing, start, publish, stop) shares with its two event-loop
+ * backends, io_uring (shard/loop_uring.c, the default) and libevent
+ * (shard/loop_ev.c, the fallback). Not for use outside shard/.
+ *
+ * Thread: everything of a shard and its connections belongs to the shard's
+ * thread, except the atomics noted. */
+#ifndef REVD_SHARD_INTERNAL_H
+#define REVD_SHARD_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <liburing.h>
+
+#include "common/rerr.h"
+#include "common/spsc.h"
+#include "shard/http.h"
+#include "shard/server.h"
+
+#define IN_CAP (HTTP_MAX_HEAD + HTTP_MAX_BODY)
+#define OUT_CAP (64 * 1024)
+/* Room one answer needs: the largest body (a CA certificate or response)
+ * and its head. Reading pauses while less is free. */
+#define ANSWER_MAX (16 * 1024)
+
+/* Shards tick this often: the generation reclaim counts ticks; the
+ * io_uring loop sweeps idle connections on them. */
+#define TICK_MS 50
+
+struct shard;
+struct event;
+struct event_base;
+
+struct conn {
+    struct shard *sh;
+    int fd;       /* -1: in the pool */
+    uint64_t id;  /* the shard's count of accepted connections when this one came */
+    int waiting;  /* a job is at the signing lane: requests after it wait */
+    int closing;  /* close once the output is written */
+    size_t in_len, out_len, out_off;
+    /* libevent */
+    struct event *ev_read, *ev_write, *ev_idle;
+    /* io_uring */
+    int recv_busy, send_busy; /* an operation is in flight */
+    int dead;                 /* shut down: closed once nothing is in flight */
+    int64_t last_active;      /* seconds: for the idle sweep */
+    struct conn *next_free;
+    struct conn *next_all; /* every connection the shard ever made, for stop */
+    uint8_t in[IN_CAP];
+    uint8_t out[OUT_CAP];
+};
+
+struct shard {
+    struct server *srv;
+    int index, listen_fd;
+    pthread_t thread;
+    struct conn *free_conns, *all_conns;
+    size_t num_conns;
+    _Atomic uint64_t ticks;
+    uint64_t next_conn_id;
+    /* The signing lane: a fixed pool of jobs, the ring answered jobs come
+     * back on (the lane pushes), its eventfd, and a token bucket. */
+    struct ocsp_job *jobs;
+    struct ocsp_job *free_jobs[SERVER_LANE_JOBS];
+    int num_free_jobs;
+    struct spsc done;
+    int done_fd;
+    double tokens;
+    struct timespec refilled;
+    /* libevent */
+    struct event_base *base;
+    struct event *ev_accept, *ev_tick, *ev_done;
+    /* io_uring */
+    struct io_uring ring;
+    int ring_ok;
+    uint64_t done_buf;
+    struct __kernel_timespec tick_ts;
+    int stop_seen;
+    /* counters (issue #6 exports them); written by the shard only */
+    _Atomic uint64_t requests, bad_requests, refused_conns, lane_jobs, lane_fallbacks, expired;
+};
+
+/* A generation swapped out, freed once every shard has ticked twice since
+ * (seen: the shards' tick counters at the swap). */
+struct retired {
+    struct gen *gen;
+    struct retired *next;
+    uint64_t seen[];
+};
+
+struct server {
+    struct server_config cfg;
+    int uring; /* the backend: 1 io_uring, 0 libevent */
+    _Atomic(struct gen *) current;
+    struct retired *retired; /* CA-core thread only */
+    atomic_int stopping;
+    int num_shards;
+    struct shard *shards;
+};
+
+/* A counter only its shard writes: no atomic read-modify-write. */
+static inline void bump(_Atomic uint64_t *x) {
+    atomic_store_explicit(x, atomic_load_explicit(x, memory_order_relaxed) + 1, memory_order_relaxed);
+}
+
+static inline int64_t now_s(void) { return (int64_t)time(NULL); }
+
+/* conn_process parses and answers the complete requests in c's input while
+ * its output has room for another answer and it is not waiting for the
+ * lane (server.c). */
+void conn_process(struct conn *c);
+
+/* shard_conn_take: a connection for fd from the shard's pool (NULL: over
+ * the cap or out of memory; fd is then closed). shard_conn_put returns it
+ * (fd already closed). */
+struct conn *shard_conn_take(struct shard *sh, int fd);
+void shard_conn_put(struct conn *c);
+
+/* shard_done_drain answers the connections whose lane jobs came back, then
+ * kicks each (the backend's continue). */
+void shard_done_drain(struct shard *sh);
+
+/* The backends. *_init prepares a shard's loop (the listener and done_fd
+ * are open); *_main is its thread; *_kick goes on with a connection after
+ * its input or output changed outside the loop's callbacks; *_conn_free
+ * and *_shard_free release what the backend made. */
+int ev_shard_init(struct shard *sh, struct rerr *e);
+void *ev_shard_main(void *arg);
+void ev_kick(struct conn *c);
+void ev_conn_free(struct conn *c);
+void ev_shard_free(struct shard *sh);
+
+/* uring_probe: whether io_uring works here (a ring can be made, with the
+ * operations the loop uses); *why says why not. */
+int uring_probe(const char **why);
+int uring_shard_init(struct shard *sh, struct rerr *e);
+void *uring_shard_main(void *arg);
+void uring_kick(struct conn *c);
+void uring_shard_free(struct shard *sh);
+
+#endif

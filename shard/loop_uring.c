@@ -1,0 +1,217 @@
+/* loop_uring: the io_uring backend of the shards (shard/internal.h), the
+ * default. Completion-based: a multishot accept on the shard's listener, a
+ * recv and a send per connection at most in flight, a timeout for the
+ * tick, a read of the lane's eventfd. One submission per loop turn carries
+ * every operation the turn's completions asked for.
+ *
+ * A connection's input is only moved (a request consumed) while no recv is
+ * in flight into it: recv is armed only once every complete request in the
+ * input has been answered, with room for another answer. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "shard/internal.h"
+
+#define RING_ENTRIES 4096
+
+enum { UD_ACCEPT = 1, UD_TICK = 2, UD_DONE = 3 };
+#define OP_RECV 0
+#define OP_SEND 1
+
+static struct io_uring_sqe *sqe_get(struct shard *sh) {
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&sh->ring);
+    while (sqe == NULL) { /* the queue is full: hand it to the kernel */
+        io_uring_submit(&sh->ring);
+        sqe = io_uring_get_sqe(&sh->ring);
+    }
+    return sqe;
+}
+
+int uring_probe(const char **why) {
+    struct io_uring r;
+    int rc = io_uring_queue_init(8, &r, 0);
+    if (rc < 0) {
+        *why = strerror(-rc);
+        return 0;
+    }
+    struct io_uring_probe *p = io_uring_get_probe_ring(&r);
+    int ok = p != NULL && io_uring_opcode_supported(p, IORING_OP_ACCEPT) &&
+             io_uring_opcode_supported(p, IORING_OP_RECV) && io_uring_opcode_supported(p, IORING_OP_SEND) &&
+             io_uring_opcode_supported(p, IORING_OP_TIMEOUT) && io_uring_opcode_supported(p, IORING_OP_READ);
+    if (p != NULL) io_uring_free_probe(p);
+    io_uring_queue_exit(&r);
+    if (!ok) *why = "the kernel lacks an operation the shards use (accept, recv, send, timeout, read)";
+    return ok;
+}
+
+static void arm_accept(struct shard *sh) {
+    struct io_uring_sqe *sqe = sqe_get(sh);
+    io_uring_prep_multishot_accept(sqe, sh->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+    io_uring_sqe_set_data64(sqe, UD_ACCEPT);
+}
+
+static void arm_tick(struct shard *sh) {
+    struct io_uring_sqe *sqe = sqe_get(sh);
+    io_uring_prep_timeout(sqe, &sh->tick_ts, 0, 0);
+    io_uring_sqe_set_data64(sqe, UD_TICK);
+}
+
+static void arm_done(struct shard *sh) {
+    struct io_uring_sqe *sqe = sqe_get(sh);
+    io_uring_prep_read(sqe, sh->done_fd, &sh->done_buf, sizeof(sh->done_buf), 0);
+    io_uring_sqe_set_data64(sqe, UD_DONE);
+}
+
+static void finish_close(struct conn *c) {
+    close(c->fd);
+    shard_conn_put(c);
+}
+
+/* conn_shut closes c once nothing is in flight on it (a shutdown ends an
+ * outstanding recv). */
+static void conn_shut(struct conn *c) {
+    if (c->dead) return;
+    c->dead = 1;
+    if (c->recv_busy || c->send_busy) shutdown(c->fd, SHUT_RDWR);
+    else finish_close(c);
+}
+
+void uring_kick(struct conn *c) {
+    if (c->dead) return;
+    struct shard *sh = c->sh;
+    if (!c->recv_busy) conn_process(c);
+    if (c->out_len > c->out_off && !c->send_busy) {
+        struct io_uring_sqe *sqe = sqe_get(sh);
+        io_uring_prep_send(sqe, c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
+        io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)c | OP_SEND);
+        c->send_busy = 1;
+    }
+    if (c->closing) {
+        if (!c->send_busy) conn_shut(c);
+        return;
+    }
+    if (!c->recv_busy && !c->waiting && c->in_len < IN_CAP && OUT_CAP - c->out_len >= ANSWER_MAX) {
+        struct io_uring_sqe *sqe = sqe_get(sh);
+        io_uring_prep_recv(sqe, c->fd, c->in + c->in_len, IN_CAP - c->in_len, 0);
+        io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)c | OP_RECV);
+        c->recv_busy = 1;
+    }
+}
+
+static void on_conn(struct conn *c, int op, int res) {
+    if (op == OP_RECV) c->recv_busy = 0;
+    else c->send_busy = 0;
+    if (c->dead) {
+        if (!c->recv_busy && !c->send_busy) finish_close(c);
+        return;
+    }
+    if (op == OP_RECV) {
+        if (res <= 0) { /* the peer closed, or an error */
+            conn_shut(c);
+            return;
+        }
+        c->in_len += (size_t)res;
+        c->last_active = now_s();
+    } else {
+        if (res < 0) {
+            conn_shut(c);
+            return;
+        }
+        c->out_off += (size_t)res;
+        if (c->out_off == c->out_len) c->out_off = c->out_len = 0;
+    }
+    uring_kick(c);
+}
+
+static void on_accept(struct shard *sh, struct io_uring_cqe *cqe) {
+    if (cqe->res >= 0) {
+        struct conn *c = shard_conn_take(sh, cqe->res);
+        if (c != NULL) uring_kick(c);
+    }
+    /* A multishot accept that ended (or a kernel without it: -EINVAL) is
+     * armed again; without multishot, as a plain accept. */
+    if (!(cqe->flags & IORING_CQE_F_MORE)) {
+        if (cqe->res == -EINVAL) {
+            struct io_uring_sqe *sqe = sqe_get(sh);
+            io_uring_prep_accept(sqe, sh->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+            io_uring_sqe_set_data64(sqe, UD_ACCEPT);
+        } else {
+            arm_accept(sh);
+        }
+    }
+}
+
+static void on_tick(struct shard *sh) {
+    uint64_t t = atomic_fetch_add_explicit(&sh->ticks, 1, memory_order_release) + 1;
+    if (atomic_load(&sh->srv->stopping)) sh->stop_seen = 1;
+    if (t % (1000 / TICK_MS) == 0) { /* once a second: idle connections */
+        int64_t now = now_s();
+        for (struct conn *c = sh->all_conns; c != NULL; c = c->next_all)
+            if (c->fd >= 0 && !c->dead && !c->waiting && now - c->last_active >= SERVER_IDLE_TIMEOUT_S) conn_shut(c);
+    }
+    arm_tick(sh);
+}
+
+void *uring_shard_main(void *arg) {
+    struct shard *sh = arg;
+    /* liburing 2.3 has no io_uring_enable_rings: the register call itself. */
+    if ((sh->ring.flags & IORING_SETUP_R_DISABLED) &&
+        syscall(__NR_io_uring_register, sh->ring.ring_fd, IORING_REGISTER_ENABLE_RINGS, NULL, 0) != 0) {
+        fprintf(stderr, "revd: shard %d: cannot enable its io_uring: %s\n", sh->index, strerror(errno));
+        return NULL;
+    }
+    arm_accept(sh);
+    arm_tick(sh);
+    arm_done(sh);
+    while (!sh->stop_seen) {
+        int rc = io_uring_submit_and_wait(&sh->ring, 1);
+        if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) {
+            fprintf(stderr, "revd: shard %d: io_uring: %s\n", sh->index, strerror(-rc));
+            break;
+        }
+        struct io_uring_cqe *cqe;
+        unsigned head, n = 0;
+        io_uring_for_each_cqe(&sh->ring, head, cqe) {
+            uint64_t ud = io_uring_cqe_get_data64(cqe);
+            n++;
+            if (ud == UD_ACCEPT) on_accept(sh, cqe);
+            else if (ud == UD_TICK) on_tick(sh);
+            else if (ud == UD_DONE) {
+                shard_done_drain(sh);
+                arm_done(sh);
+            } else {
+                on_conn((struct conn *)(uintptr_t)(ud & ~(uint64_t)1), (int)(ud & 1), cqe->res);
+            }
+        }
+        io_uring_cq_advance(&sh->ring, n);
+    }
+    return NULL;
+}
+
+int uring_shard_init(struct shard *sh, struct rerr *e) {
+    struct io_uring_params p;
+    memset(&p, 0, sizeof(p));
+    /* One thread submits (the shard's, which enables the ring); completions
+     * are run when it enters the kernel, not by interrupting it. */
+    p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_R_DISABLED;
+    int rc = io_uring_queue_init_params(RING_ENTRIES, &sh->ring, &p);
+    if (rc == -EINVAL) { /* an older kernel */
+        memset(&p, 0, sizeof(p));
+        rc = io_uring_queue_init_params(RING_ENTRIES, &sh->ring, &p);
+    }
+    if (rc < 0) return rerr_set(e, "io_uring: %s", strerror(-rc));
+    sh->ring_ok = 1;
+    sh->tick_ts.tv_sec = 0;
+    sh->tick_ts.tv_nsec = TICK_MS * 1000000LL;
+    return 1;
+}
+
+void uring_shard_free(struct shard *sh) {
+    if (sh->ring_ok) io_uring_queue_exit(&sh->ring);
+    sh->ring_ok = 0;
+}
