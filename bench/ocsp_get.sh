@@ -9,7 +9,7 @@ set -eu
 cd "$(dirname "$0")/.."
 SECS=${1:-8}
 command -v wrk >/dev/null && command -v nginx >/dev/null || { echo "bench: apt-get install wrk nginx-light" >&2; exit 77; }
-T=$(mktemp -d); trap 'kill $RPID $LPID 2>/dev/null; nginx -c $T/nginx.conf -s stop 2>/dev/null; rm -rf "$T"' EXIT
+T=$(mktemp -d); trap 'kill $RPID $LPID $CPID 2>/dev/null; nginx -c $T/nginx.conf -s stop 2>/dev/null; rm -rf "$T"' EXIT
 R=$PWD/revd
 $R ca create-root --dir $T/d --name root --subject /CN=root >/dev/null
 $R ca create-sub --dir $T/d --name sub --parent root --subject /CN=sub >/dev/null
@@ -35,6 +35,13 @@ http { access_log off; server { listen 127.0.0.1:18181;
   location / { root $T/www; default_type application/ocsp-response; } } }
 NGX
 taskset -c 0 nginx -c $T/nginx.conf
+# cfssl ocspserve (Debian golang-cfssl), serving the same response bytes, when installed.
+CPID=""
+if command -v cfssl >/dev/null; then
+    base64 -w0 $T/www/ocsp/resp.der > $T/cfssl-responses.txt; echo >> $T/cfssl-responses.txt
+    taskset -c 0 cfssl ocspserve -address 127.0.0.1 -port 18183 -responses $T/cfssl-responses.txt -loglevel 5 2>$T/cfssl.log &
+    CPID=$!
+fi
 sleep 0.5
 NW=$(pgrep -P "$(cat $T/nginx.pid)" | head -1)
 cpu() { awk '{print $14+$15}' /proc/$1/stat; }
@@ -56,16 +63,23 @@ local f = io.open("$T/req.der", "rb"); local body = f:read("*a"); f:close()
 wrk.method = "POST"; wrk.body = body
 wrk.headers["Content-Type"] = "application/ocsp-request"
 LUA
-runpost() {
+runpost() { # NAME PID URL
     local c0 c1 o
-    c0=$(cpu $RPID); o=$(taskset -c 1 wrk -t1 -c50 -d${SECS}s --latency -s $T/post.lua "http://127.0.0.1:18180/ocsp"); c1=$(cpu $RPID)
-    echo "$o" | awk -v name="revd serve, POST keep-alive" -v c=$((c1 - c0)) -v t=$tick_us '
+    c0=$(cpu $2); o=$(taskset -c 1 wrk -t1 -c50 -d${SECS}s --latency -s $T/post.lua "$3"); c1=$(cpu $2)
+    echo "$o" | awk -v name="$1" -v c=$((c1 - c0)) -v t=$tick_us '
         /requests in/ {n=$1} /Requests\/sec/ {r=$2} / 99%/ {p=$2} /Non-2xx/ {bad=$NF}
         END {printf "%-28s %10.0f req/s   p99 %-8s  %6.2f us CPU/req%s\n", name, r, p, c*t/n, bad ? "  NON-2XX " bad : ""}'
 }
-runpost
+runpost "revd serve, POST keep-alive" $RPID "http://127.0.0.1:18180/ocsp"
 run "nginx, static file" $NW "http://127.0.0.1:18181/ocsp/resp.der"
+if [ -n "$CPID" ]; then
+    # The Go runtime's threads are all pinned to core 0 too; CPU counts the process.
+    run "cfssl ocspserve, GET k-a" $CPID "http://127.0.0.1:18183/$enc"
+    runpost "cfssl ocspserve, POST k-a" $CPID "http://127.0.0.1:18183/"
+fi
 # One connection per request (wrk reconnects after each "Connection: close").
 run "revd, GET, conn per request" $RPID "http://127.0.0.1:18180/ocsp/$enc" -H "Connection: close"
 run "revd libevent, conn/req" $LPID "http://127.0.0.1:18182/ocsp/$enc" -H "Connection: close"
 run "nginx, conn per request" $NW "http://127.0.0.1:18181/ocsp/resp.der" -H "Connection: close"
+[ -n "$CPID" ] && run "cfssl ocspserve, conn/req" $CPID "http://127.0.0.1:18183/$enc" -H "Connection: close"
+exit 0
