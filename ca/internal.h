@@ -82,6 +82,7 @@ struct ca_core {
     struct ca_change *changes;
     size_t num_changes, cap_changes;
     int changes_full;
+    int sign_threads; /* threads that sign OCSP responses in bulk (ca_ocsp_set_threads) */
 };
 
 /* core_changed notes that serial of ca has a new status (its responses

@@ -1,6 +1,7 @@
 #include "ca/responder.h"
 
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -258,10 +259,9 @@ int ca_responder_signer(struct ca_core *c, const char *name, struct ocsp_signer 
     return 1;
 }
 
-struct ca_responder *ca_responder_dup(struct ca_core *c, const char *name, struct rerr *e) {
-    struct ocsp_signer unused;
-    if (!ca_responder_signer(c, name, &unused, e)) return NULL;
-    const struct ca_responder *src = core_find(c, name)->responder;
+/* A copy of src for another thread: the key and certificate shared by
+ * reference, its own signing context. */
+static struct ca_responder *responder_copy(const struct ca_responder *src, struct rerr *e) {
     struct ca_responder *r = calloc(1, sizeof(*r));
     if (r == NULL) {
         rerr_set(e, "out of memory");
@@ -279,6 +279,12 @@ struct ca_responder *ca_responder_dup(struct ca_core *c, const char *name, struc
         return NULL;
     }
     return r;
+}
+
+struct ca_responder *ca_responder_dup(struct ca_core *c, const char *name, struct rerr *e) {
+    struct ocsp_signer unused;
+    if (!ca_responder_signer(c, name, &unused, e)) return NULL;
+    return responder_copy(core_find(c, name)->responder, e);
 }
 
 void ca_responder_put(struct ca_responder *r) { core_responder_free(r); }
@@ -421,30 +427,140 @@ static int srec_usable(const struct signing *sg, const struct crec *r, const uin
     return off == vl;
 }
 
-/* Signs the SHA-1 and SHA-256 responses of one certificate record, adds
- * them to b and, when persisting, stores them. */
-static int sign_into(struct signing *sg, const uint8_t *serial, size_t slen, const struct crec *r,
-                     struct ocsp_table_builder *b, uint64_t *responses, struct rerr *e) {
-    uint8_t certid[256], resp[2][8192];
-    const uint8_t *der[2];
-    size_t der_len[2];
+/* Signing in bulk: certificates are gathered in batches of SIGN_BATCH,
+ * each batch signed by up to sign_threads threads (each with its own copy
+ * of the responder: a signing context is for one thread), then added to
+ * the table and stored in order, on the calling thread. */
+#define SIGN_BATCH 512
+#define SIGN_THREADS_MAX 256
+#define SIGN_RESP_MAX 8192
+
+struct sign_item {
+    uint8_t serial[21];
+    size_t slen;
+    struct crec r; /* status, reason, revoked_at (der not kept) */
+    size_t len[2];
+    uint8_t der[2][SIGN_RESP_MAX];
+};
+
+struct sign_pool {
+    struct signing *sg;
+    struct ocsp_table_builder *b;
+    uint64_t *responses;
+    int threads;
+    struct ca_responder *resp[SIGN_THREADS_MAX]; /* [0]: none, the caller signs with sg->signer */
+    struct sign_item *items;
+    size_t n, cap;
+};
+
+struct sign_part {
+    struct sign_pool *p;
+    int k, ok;
+};
+
+static int sign_item(const struct signing *sg, const struct ocsp_signer *signer, struct sign_item *it) {
+    uint8_t certid[256];
     for (int h = 0; h < 2; h++) {
         size_t cl;
-        if (!ocsp_certid_build(table_hashes[h], sg->nh[h], sg->kh[h], serial, slen, certid, sizeof(certid), &cl))
-            return rerr_set(e, "cannot build a CertID");
+        if (!ocsp_certid_build(table_hashes[h], sg->nh[h], sg->kh[h], it->serial, it->slen, certid, sizeof(certid),
+                               &cl))
+            return 0;
+        const struct crec *r = &it->r;
         struct ocsp_single one = {certid, cl, r->status == CERT_REVOKED ? OCSP_REVOKED : OCSP_GOOD, r->revoked_at, -1,
                                   sg->now, sg->now + sg->validity};
         /* unspecified is sent as no reason (RFC 5280 5.3.1). */
         if (r->status == CERT_REVOKED && r->reason != 0) one.reason = r->reason;
-        if (!ocsp_response_sign(&sg->signer, &one, sg->now, NULL, 0, resp[h], sizeof(resp[h]), &der_len[h]))
-            return rerr_set(e, "signing a response failed");
-        der[h] = resp[h];
-        (*responses)++;
+        if (!ocsp_response_sign(signer, &one, sg->now, NULL, 0, it->der[h], SIGN_RESP_MAX, &it->len[h])) return 0;
     }
-    ocsp_table_builder_set_times(b, sg->now, sg->now + sg->validity);
-    if (!ocsp_table_builder_add(b, serial, slen, der, der_len, e)) return 0;
-    return sg->persist == NULL || persist_put(sg, serial, slen, r, der, der_len, e);
+    return 1;
 }
+
+static void *sign_part_run(void *arg) {
+    struct sign_part *pt = arg;
+    struct sign_pool *p = pt->p;
+    struct ocsp_signer own;
+    const struct ocsp_signer *signer = &p->sg->signer;
+    if (pt->k > 0) {
+        ca_responder_signer_of(p->resp[pt->k], &own);
+        signer = &own;
+    }
+    size_t lo = p->n * (size_t)pt->k / (size_t)p->threads, hi = p->n * (size_t)(pt->k + 1) / (size_t)p->threads;
+    pt->ok = 1;
+    for (size_t i = lo; i < hi && pt->ok; i++) pt->ok = sign_item(p->sg, signer, &p->items[i]);
+    return NULL;
+}
+
+static int pool_init(struct sign_pool *p, struct signing *sg, const char *name, struct ocsp_table_builder *b,
+                     uint64_t *responses, size_t expect, struct rerr *e) {
+    memset(p, 0, sizeof(*p));
+    p->sg = sg;
+    p->b = b;
+    p->responses = responses;
+    p->cap = expect < SIGN_BATCH ? (expect > 0 ? expect : 1) : SIGN_BATCH;
+    p->items = malloc(p->cap * sizeof(struct sign_item));
+    if (p->items == NULL) return rerr_set(e, "out of memory");
+    /* Threads only where there is enough to share: 64 certificates each. */
+    int t = sg->c->sign_threads > 0 ? sg->c->sign_threads : 1;
+    if ((size_t)t > p->cap / 64 + 1) t = (int)(p->cap / 64 + 1);
+    if (t > SIGN_THREADS_MAX) t = SIGN_THREADS_MAX;
+    p->threads = 1;
+    for (int k = 1; k < t; k++) {
+        /* The responder signing_init made current: no rotation here, which
+         * would free what sg->signer points to. */
+        if ((p->resp[k] = responder_copy(core_find(sg->c, name)->responder, e)) == NULL) return 0;
+        p->threads++;
+    }
+    return 1;
+}
+
+static void pool_free(struct sign_pool *p) {
+    for (int k = 1; k < p->threads; k++) ca_responder_put(p->resp[k]);
+    free(p->items);
+    p->items = NULL;
+}
+
+/* Signs what is gathered, then adds it to the table and stores it. */
+static int pool_flush(struct sign_pool *p, struct rerr *e) {
+    if (p->n == 0) return 1;
+    struct sign_part parts[SIGN_THREADS_MAX];
+    pthread_t tid[SIGN_THREADS_MAX];
+    int started[SIGN_THREADS_MAX] = {0};
+    for (int k = 0; k < p->threads; k++) parts[k] = (struct sign_part){p, k, 0};
+    for (int k = 1; k < p->threads; k++) started[k] = pthread_create(&tid[k], NULL, sign_part_run, &parts[k]) == 0;
+    sign_part_run(&parts[0]);
+    int ok = parts[0].ok;
+    for (int k = 1; k < p->threads; k++) {
+        if (started[k]) pthread_join(tid[k], NULL);
+        else sign_part_run(&parts[k]); /* no thread: sign that part here */
+        ok = ok && parts[k].ok;
+    }
+    if (!ok) return rerr_set(e, "signing a response failed");
+    struct signing *sg = p->sg;
+    for (size_t i = 0; i < p->n; i++) {
+        struct sign_item *it = &p->items[i];
+        const uint8_t *der[2] = {it->der[0], it->der[1]};
+        ocsp_table_builder_set_times(p->b, sg->now, sg->now + sg->validity);
+        if (!ocsp_table_builder_add(p->b, it->serial, it->slen, der, it->len, e)) return 0;
+        if (sg->persist != NULL && !persist_put(sg, it->serial, it->slen, &it->r, der, it->len, e)) return 0;
+        *p->responses += 2;
+    }
+    p->n = 0;
+    return 1;
+}
+
+/* sign_into gathers one certificate record to sign (its responses are in
+ * the table once the batch is flushed). */
+static int sign_into(struct sign_pool *p, const uint8_t *serial, size_t slen, const struct crec *r, struct rerr *e) {
+    if (slen == 0 || slen > 21) return rerr_set(e, "serial of %zu octets", slen);
+    struct sign_item *it = &p->items[p->n++];
+    memcpy(it->serial, serial, slen);
+    it->slen = slen;
+    it->r = *r;
+    it->r.der = NULL;
+    return p->n < p->cap || pool_flush(p, e);
+}
+
+void ca_ocsp_set_threads(struct ca_core *c, int threads) { c->sign_threads = threads; }
 
 /* Key order of two (len, serial) suffixes: the index's byte order. */
 static int suffix_cmp(const uint8_t *a, size_t al, const uint8_t *b, size_t bl) {
@@ -461,6 +577,12 @@ int ca_ocsp_precompute(struct ca_core *c, const char *name, int64_t validity, in
     struct ca *ca = core_find(c, name);
     struct ocsp_table_builder *b = ocsp_table_builder_new((size_t)(ca->issued + ca->imported));
     if (b == NULL) return signing_done(&sg, 0, e) || rerr_set(e, "out of memory");
+    struct sign_pool pool;
+    if (!pool_init(&pool, &sg, name, b, &stats->responses, SIGN_BATCH, e)) {
+        pool_free(&pool);
+        ocsp_table_builder_free(b);
+        return signing_done(&sg, 0, e);
+    }
     uint8_t prefix[5], sprefix[5];
     prefix[0] = K_CERT;
     put_u32(prefix + 1, ca->id);
@@ -502,10 +624,12 @@ int ca_ocsp_precompute(struct ca_core *c, const char *name, int64_t validity, in
             ok = ocsp_table_builder_add(b, k + 6, kl - 6, der, len, e);
             stats->reused++;
         } else {
-            ok = sign_into(&sg, k + 6, kl - 6, &r, b, &stats->responses, e);
+            ok = sign_into(&pool, k + 6, kl - 6, &r, e);
         }
         stats->certificates++;
     }
+    if (ok) ok = pool_flush(&pool, e);
+    pool_free(&pool);
     store_iter_free(it);
     store_iter_free(sit);
     ok = signing_done(&sg, ok, e);
@@ -528,6 +652,12 @@ int ca_ocsp_overlay(struct ca_core *c, const char *name, const struct ocsp_table
     struct ocsp_table_builder *b = ocsp_table_builder_new(num);
     if (b == NULL) return signing_done(&sg, 0, e) || rerr_set(e, "out of memory");
     uint64_t responses = 0;
+    struct sign_pool pool;
+    if (!pool_init(&pool, &sg, name, b, &responses, num, e)) {
+        pool_free(&pool);
+        ocsp_table_builder_free(b);
+        return signing_done(&sg, 0, e);
+    }
     int ok = 1;
     for (size_t i = 0; ok && i < num; i++) {
         if (strcmp(changes[i].ca, name) != 0) continue;
@@ -542,9 +672,11 @@ int ca_ocsp_overlay(struct ca_core *c, const char *name, const struct ocsp_table
         struct crec r;
         int got = store_get(c->st, key, kl, &rec, &rl, e);
         if (got < 0) ok = 0;
-        else if (got == 1 && crec_decode(rec, rl, &r)) ok = sign_into(&sg, changes[i].serial, changes[i].serial_len, &r, b, &responses, e);
+        else if (got == 1 && crec_decode(rec, rl, &r)) ok = sign_into(&pool, changes[i].serial, changes[i].serial_len, &r, e);
         free(rec);
     }
+    if (ok) ok = pool_flush(&pool, e);
+    pool_free(&pool);
     ok = signing_done(&sg, ok, e);
     if (!ok) {
         ocsp_table_builder_free(b);

@@ -60,6 +60,11 @@ struct ca_precompute_stats {
 #define CA_OCSP_REUSE 1
 #define CA_OCSP_PERSIST 2
 
+/* ca_ocsp_set_threads: how many threads sign responses in bulk (building a
+ * table, a refresh pass): each gets its own copy of the responder. Default
+ * 1. CA-core thread. */
+void ca_ocsp_set_threads(struct ca_core *c, int threads);
+
 /* ca_ocsp_precompute builds, for every unexpired certificate of CA ca, its
  * responses for a SHA-1 and a SHA-256 CertID (signed now: thisUpdate now,
  * nextUpdate now + validity; or stored, per flags) into a new table (*out,

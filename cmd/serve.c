@@ -237,7 +237,8 @@ int serve_run(int argc, char **argv) {
                    "(POST /ocsp, GET /ocsp/{base64}), /ca/NAME.der and /healthz over HTTP on N\n"
                    "shards (default: one per core), from precomputed responses: stored ones are\n"
                    "reused at start, a changed status is re-signed before the command returns,\n"
-                   "and every response is re-signed at about half its validity.\n\n"
+                   "and every response is re-signed at about half its validity. Bulk signing\n"
+                   "(the first start, a new CA, an import, refresh passes) uses N threads.\n\n"
                    "  --validity DURATION  response validity, 8h to 7d (default 4d); N, Ns, Nm,\n"
                    "                       Nh or Nd\n"
                    "  --max-age SECONDS    Cache-Control max-age cap (default 3600); the answer's\n"
@@ -338,6 +339,9 @@ int serve_run(int argc, char **argv) {
             long cores = sysconf(_SC_NPROCESSORS_ONLN);
             cfg.threads = cores > 0 ? (int)(cores < 256 ? cores : 256) : 1;
         }
+        /* Tables are built and refresh passes signed on as many threads as
+         * there are shards (each with its own responder copy). */
+        ca_ocsp_set_threads(st.core, cfg.threads);
         if (!ca_ocsp_gen(st.core, validity, &g, &ps, &e)) {
             fprintf(stderr, "revd: %s\n", e.msg);
             ca_core_free(st.core);

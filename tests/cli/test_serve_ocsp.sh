@@ -154,6 +154,25 @@ PY
 kill -0 "$SRV" 2>/dev/null || fail "revd serve died: $(tail -3 "$T/serve.log")"
 o=$(ocsp "$T/good.pem"); assert_line "$o" "$T/good.pem: good"
 
+step "a bulk import through the socket: every table rebuilt, signed on two threads"
+"$PY" - "$T/bulk.csv" <<'PY'
+import sys
+with open(sys.argv[1], "w") as f:
+    for i in range(1, 1501):
+        if i % 3 == 0: f.write("%X,2031-01-01,revoked,2025-01-02T03:04:05Z,affiliationChanged\n" % (0x5000000 + i))
+        else: f.write("%X,2031-01-01,good\n" % (0x5000000 + i))
+PY
+run_ok revd import --dir "$D" --ca sub --file "$T/bulk.csv"
+for serial in 0x5000001 0x5000003 0x50005DB; do
+    o=$(openssl ocsp -issuer "$D/ca/sub.pem" -serial "$serial" -url "$URL/ocsp" -CAfile "$T/chain.pem" 2>&1)
+    assert_contains "$o" "Response verify OK"
+    case $serial in
+    0x5000003) assert_line "$o" "$serial: revoked"; assert_contains "$o" "Reason: affiliationChanged" ;;
+    *) assert_line "$o" "$serial: good" ;;
+    esac
+done
+o=$(ocsp "$T/rev.pem"); assert_line "$o" "$T/rev.pem: revoked" "a revoked certificate after the rebuild"
+
 step "SIGTERM stops it"
 kill -TERM "$SRV"
 for _ in $(seq 50); do kill -0 "$SRV" 2>/dev/null || break; sleep 0.1; done
