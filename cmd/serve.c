@@ -50,7 +50,7 @@ struct serve_state {
 static const char usage[] =
     "usage: revd serve [--dir DIR] [--listen ADDRESS:PORT] [--threads N] [--validity DURATION]\n"
     "                  [--max-age SECONDS] [--nonce echo|off] [--unknown unauthorized|signed]\n"
-    "                  [--sign-rate N] [--io uring|libevent]\n";
+    "                  [--sign-rate N] [--io uring|libevent] [--idle-timeout S] [--read-timeout S]\n";
 
 /* parse_duration reads "N", "Ns", "Nm", "Nh" or "Nd" into seconds. */
 static int parse_duration(const char *s, int64_t *out) {
@@ -254,7 +254,10 @@ int serve_run(int argc, char **argv) {
                    "                       (default 1000; 0: none). Past it, the precomputed\n"
                    "                       answer, or tryLater for a SHA-384/512 CertID.\n"
                    "  --io uring|libevent  the shards' event loop (default: io_uring, or libevent\n"
-                   "                       where io_uring is unavailable, said once at start)\n\n"
+                   "                       where io_uring is unavailable, said once at start)\n"
+                   "  --idle-timeout S     close a connection S seconds after its last bytes (30)\n"
+                   "  --read-timeout S     close one whose request is still unfinished S seconds\n"
+                   "                       after it began (10)\n\n"
                    "SIGTERM or SIGINT stops it.\n",
                    usage);
             return 0;
@@ -308,6 +311,16 @@ int serve_run(int argc, char **argv) {
                 fprintf(stderr, "revd: --io '%s': must be uring or libevent\n%s", argv[i], usage);
                 return 2;
             }
+        } else if ((strcmp(argv[i], "--idle-timeout") == 0 || strcmp(argv[i], "--read-timeout") == 0) && i + 1 < argc) {
+            const char *opt = argv[i++];
+            char *end;
+            long n = strtol(argv[i], &end, 10);
+            if (*end != '\0' || end == argv[i] || n < 1 || n > 86400) {
+                fprintf(stderr, "revd: %s '%s': must be 1 to 86400 seconds\n%s", opt, argv[i], usage);
+                return 2;
+            }
+            if (opt[2] == 'i') cfg.idle_timeout = (int)n;
+            else cfg.read_timeout = (int)n;
         } else if (strcmp(argv[i], "--sign-rate") == 0 && i + 1 < argc) {
             i++;
             char *end;
@@ -379,6 +392,17 @@ int serve_run(int argc, char **argv) {
     int rc = ctl_serve(st.core, dir, stderr, after_command, refresh_tick, &st);
     /* The lane first: it hands answers to the shards. */
     lane_stop(st.lane);
+    if (st.srv != NULL) {
+        struct server_stats ss;
+        server_stats(st.srv, &ss);
+        fprintf(stderr,
+                "revd: served %llu requests (%llu malformed), refused %llu connections; signing lane: %llu signed,"
+                " %llu answered without it; %llu tryLater past nextUpdate; %llu responses refreshed\n",
+                (unsigned long long)ss.requests, (unsigned long long)ss.bad_requests,
+                (unsigned long long)ss.refused_conns, (unsigned long long)(st.lane ? lane_signed(st.lane) : 0),
+                (unsigned long long)ss.lane_fallbacks, (unsigned long long)ss.expired,
+                (unsigned long long)st.refreshed);
+    }
     server_stop(st.srv);
     lane_free(st.lane);
     ca_core_free(st.core);

@@ -43,11 +43,12 @@ struct conn {
     int closing;  /* close once the output is written */
     size_t in_len, out_len, out_off;
     /* libevent */
-    struct event *ev_read, *ev_write, *ev_idle;
+    struct event *ev_read, *ev_write;
     /* io_uring */
     int recv_busy, send_busy; /* an operation is in flight */
     int dead;                 /* shut down: closed once nothing is in flight */
-    int64_t last_active;      /* seconds: for the idle sweep */
+    int64_t last_active;      /* seconds: when bytes last came (the sweep) */
+    int64_t partial_since;    /* seconds: when the unfinished request in `in` began; 0: none */
     struct conn *next_free;
     struct conn *next_all; /* every connection the shard ever made, for stop */
     uint8_t in[IN_CAP];
@@ -119,6 +120,10 @@ void conn_process(struct conn *c);
  * (fd already closed). */
 struct conn *shard_conn_take(struct shard *sh, int fd);
 void shard_conn_put(struct conn *c);
+
+/* shard_sweep closes (with close_fn) the connections past the idle or the
+ * read timeout. The backends call it once a second. */
+void shard_sweep(struct shard *sh, void (*close_fn)(struct conn *c));
 
 /* shard_done_drain answers the connections whose lane jobs came back, then
  * kicks each (the backend's continue). */

@@ -14,7 +14,6 @@
 static void conn_close(struct conn *c) {
     event_del(c->ev_read);
     event_del(c->ev_write);
-    event_del(c->ev_idle);
     close(c->fd);
     shard_conn_put(c);
 }
@@ -75,8 +74,7 @@ static void on_read(evutil_socket_t fd, short what, void *arg) {
         return;
     }
     c->in_len += (size_t)n;
-    struct timeval idle = {SERVER_IDLE_TIMEOUT_S, 0};
-    event_add(c->ev_idle, &idle);
+    c->last_active = now_s();
     ev_kick(c);
 }
 
@@ -85,8 +83,6 @@ static void on_write(evutil_socket_t fd, short what, void *arg) {
     if (!flush(c)) return;
     if (c->out_len == 0) ev_kick(c);
 }
-
-static void on_idle(evutil_socket_t fd, short what, void *arg) { conn_close(arg); }
 
 static void on_accept(evutil_socket_t lfd, short what, void *arg) {
     struct shard *sh = arg;
@@ -98,20 +94,17 @@ static void on_accept(evutil_socket_t lfd, short what, void *arg) {
         if (c->ev_read == NULL) {
             c->ev_read = event_new(sh->base, -1, 0, NULL, NULL);
             c->ev_write = event_new(sh->base, -1, 0, NULL, NULL);
-            c->ev_idle = event_new(sh->base, -1, 0, NULL, NULL);
         }
         event_assign(c->ev_read, sh->base, fd, EV_READ | EV_PERSIST, on_read, c);
         event_assign(c->ev_write, sh->base, fd, EV_WRITE, on_write, c);
-        event_assign(c->ev_idle, sh->base, -1, 0, on_idle, c);
-        struct timeval idle = {SERVER_IDLE_TIMEOUT_S, 0};
         event_add(c->ev_read, NULL);
-        event_add(c->ev_idle, &idle);
     }
 }
 
 static void on_tick(evutil_socket_t fd, short what, void *arg) {
     struct shard *sh = arg;
-    atomic_fetch_add_explicit(&sh->ticks, 1, memory_order_release);
+    uint64_t t = atomic_fetch_add_explicit(&sh->ticks, 1, memory_order_release) + 1;
+    if (t % (1000 / TICK_MS) == 0) shard_sweep(sh, conn_close); /* once a second */
     if (atomic_load(&sh->srv->stopping)) event_base_loopbreak(sh->base);
 }
 
@@ -149,7 +142,6 @@ int ev_shard_init(struct shard *sh, struct rerr *e) {
 void ev_conn_free(struct conn *c) {
     if (c->ev_read) event_free(c->ev_read);
     if (c->ev_write) event_free(c->ev_write);
-    if (c->ev_idle) event_free(c->ev_idle);
 }
 
 void ev_shard_free(struct shard *sh) {

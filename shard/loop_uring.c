@@ -149,11 +149,7 @@ static void on_accept(struct shard *sh, struct io_uring_cqe *cqe) {
 static void on_tick(struct shard *sh) {
     uint64_t t = atomic_fetch_add_explicit(&sh->ticks, 1, memory_order_release) + 1;
     if (atomic_load(&sh->srv->stopping)) sh->stop_seen = 1;
-    if (t % (1000 / TICK_MS) == 0) { /* once a second: idle connections */
-        int64_t now = now_s();
-        for (struct conn *c = sh->all_conns; c != NULL; c = c->next_all)
-            if (c->fd >= 0 && !c->dead && !c->waiting && now - c->last_active >= SERVER_IDLE_TIMEOUT_S) conn_shut(c);
-    }
+    if (t % (1000 / TICK_MS) == 0) shard_sweep(sh, conn_shut); /* once a second */
     arm_tick(sh);
 }
 

@@ -234,6 +234,7 @@ static void handle(struct conn *c, const struct http_request *r) {
 /* ---- connections ---- */
 
 void conn_process(struct conn *c) {
+    int consumed = 0;
     while (!c->closing && !c->waiting && c->in_len > 0 && OUT_CAP - c->out_len >= ANSWER_MAX) {
         struct http_request r;
         enum http_result res = http_parse(c->in, c->in_len, &r);
@@ -251,6 +252,21 @@ void conn_process(struct conn *c) {
         if (!r.keep_alive && !c->waiting) c->closing = 1;
         memmove(c->in, c->in + r.consumed, c->in_len - r.consumed);
         c->in_len -= r.consumed;
+        consumed = 1;
+    }
+    /* The read timeout runs from the first byte of an unfinished request. */
+    if (c->in_len == 0) c->partial_since = 0;
+    else if (consumed || c->partial_since == 0) c->partial_since = c->last_active;
+}
+
+void shard_sweep(struct shard *sh, void (*close_fn)(struct conn *c)) {
+    const struct server_config *cfg = &sh->srv->cfg;
+    int64_t now = now_s();
+    for (struct conn *c = sh->all_conns; c != NULL; c = c->next_all) {
+        if (c->fd < 0 || c->dead || c->waiting) continue;
+        if (now - c->last_active >= cfg->idle_timeout ||
+            (c->partial_since != 0 && now - c->partial_since >= cfg->read_timeout))
+            close_fn(c);
     }
 }
 
@@ -287,6 +303,7 @@ struct conn *shard_conn_take(struct shard *sh, int fd) {
     c->closing = c->waiting = 0;
     c->recv_busy = c->send_busy = c->dead = 0;
     c->last_active = now_s();
+    c->partial_since = 0;
     sh->num_conns++;
     return c;
 }
@@ -410,6 +427,8 @@ struct server *server_start(const struct server_config *cfg, struct gen *g, stru
     }
     s->cfg = *cfg;
     if (s->cfg.max_age < 0) s->cfg.max_age = 3600;
+    if (s->cfg.idle_timeout <= 0) s->cfg.idle_timeout = SERVER_IDLE_TIMEOUT_S;
+    if (s->cfg.read_timeout <= 0) s->cfg.read_timeout = SERVER_READ_TIMEOUT_S;
     const char *why = NULL;
     s->uring = cfg->io != SERVER_IO_LIBEVENT && uring_probe(&why);
     if (!s->uring && cfg->io == SERVER_IO_URING) {

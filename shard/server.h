@@ -33,7 +33,11 @@ struct server_lane {
 };
 
 #define SERVER_MAX_CONNS_PER_SHARD 4096
+/* Defaults: a connection with nothing to answer is closed after the idle
+ * timeout since its last bytes; one holding part of a request, after the
+ * read timeout since that request began (slow senders). */
 #define SERVER_IDLE_TIMEOUT_S 30
+#define SERVER_READ_TIMEOUT_S 10
 
 enum server_io {
     SERVER_IO_AUTO,     /* io_uring, or libevent where io_uring is unavailable (said once) */
@@ -46,6 +50,7 @@ struct server_config {
     enum server_io io;
     int threads;        /* 0: one per core */
     int64_t max_age;    /* Cache-Control cap (default 3600; 0: max-age=0) */
+    int idle_timeout, read_timeout; /* seconds; 0: the defaults above */
     struct server_lane lane;
 };
 
