@@ -152,13 +152,16 @@ static void answer(struct lane *l, const struct lane_snap *s, struct ocsp_job *j
         j->status = OCSP_TRY_LATER;
         return;
     }
-    if (got == 1 && crec_decode(rec, rl, &r)) {
+    int decoded = got == 1 && crec_decode(rec, rl, &r);
+    if (decoded && r.not_after >= now) {
         one.status = r.status == CERT_REVOKED ? OCSP_REVOKED : OCSP_GOOD;
         one.revoked_at = r.revoked_at;
         if (r.status == CERT_REVOKED && r.reason != 0) one.reason = r.reason;
-    } else if (got == 1 || !l->unknown_signed) {
+    } else if ((got == 1 && !decoded) || !l->unknown_signed) {
+        /* Damaged, or never issued, or expired (the tables do not answer
+         * for expired certificates either): unauthorized. */
         free(rec);
-        return; /* damaged record, or never issued: unauthorized */
+        return;
     }
     free(rec);
     uint8_t certid[256];

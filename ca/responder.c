@@ -248,8 +248,11 @@ int ca_responder_signer(struct ca_core *c, const char *name, struct ocsp_signer 
      * went back, or it was made under a wrong clock): a response signed by
      * it would not verify. */
     int64_t now = rtime_now();
-    if (ca->responder == NULL || ca->responder->not_after - now < CA_RESPONDER_RENEW_S ||
-        ca->responder->not_before > now) {
+    /* In the CA's own last days a new responder could not outlive the one
+     * there is (its end is capped at the CA's): it is kept. */
+    int nearing = ca->responder != NULL && ca->responder->not_after - now < CA_RESPONDER_RENEW_S &&
+                  ca->responder->not_after < ca->not_after;
+    if (ca->responder == NULL || nearing || ca->responder->not_before > now) {
         struct ca_responder *r = responder_issue(c, ca, e);
         if (r == NULL) return 0;
         core_responder_free(ca->responder);
@@ -645,7 +648,8 @@ int ca_ocsp_precompute(struct ca_core *c, const char *name, int64_t validity, in
 
 int ca_ocsp_overlay(struct ca_core *c, const char *name, const struct ocsp_table *old,
                     const struct ca_change *changes, size_t num, int64_t validity, struct ocsp_table **out,
-                    struct rerr *e) {
+                    size_t *signed_count, struct rerr *e) {
+    if (signed_count != NULL) *signed_count = 0;
     struct signing sg;
     if (!signing_init(c, name, validity, 1, &sg, e)) return 0;
     struct ca *ca = core_find(c, name);
@@ -672,7 +676,10 @@ int ca_ocsp_overlay(struct ca_core *c, const char *name, const struct ocsp_table
         struct crec r;
         int got = store_get(c->st, key, kl, &rec, &rl, e);
         if (got < 0) ok = 0;
-        else if (got == 1 && crec_decode(rec, rl, &r)) ok = sign_into(&pool, changes[i].serial, changes[i].serial_len, &r, e);
+        else if (got == 1 && crec_decode(rec, rl, &r)) {
+            ok = sign_into(&pool, changes[i].serial, changes[i].serial_len, &r, e);
+            if (signed_count != NULL) (*signed_count)++;
+        }
         free(rec);
     }
     if (ok) ok = pool_flush(&pool, e);

@@ -77,11 +77,12 @@ int ca_ocsp_precompute(struct ca_core *c, const char *ca, int64_t validity, int 
 /* ca_ocsp_overlay signs, for each change of CA ca among changes[0..num),
  * that certificate's responses (and stores them, as CA_OCSP_PERSIST), into
  * a new overlay table that also keeps every entry of old (may be NULL) not
- * re-signed now. A change is a status change or a refresh. CA-core
- * thread. */
+ * re-signed now. A change is a status change or a refresh. *signed_count
+ * (may be NULL): the certificates signed (a change whose record is missing
+ * or damaged is skipped). CA-core thread. */
 int ca_ocsp_overlay(struct ca_core *c, const char *ca, const struct ocsp_table *old,
                     const struct ca_change *changes, size_t num, int64_t validity, struct ocsp_table **out,
-                    struct rerr *e);
+                    size_t *signed_count, struct rerr *e);
 
 struct gen;
 

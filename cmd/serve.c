@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <time.h>
 
 #include <unistd.h>
 
@@ -24,9 +26,12 @@
 #define VALIDITY_MAX_S (7 * 86400)
 
 /* The refresher signs, in one pass, every response due within
- * REFRESH_SLACK_S, at most REFRESH_BATCH of them (about 80 ms of signing on
- * one core), and looks again at least every REFRESH_IDLE_S. */
+ * REFRESH_SLACK_S, as many as take about REFRESH_PASS_S to sign (measured
+ * on the last pass; REFRESH_BATCH_MIN to REFRESH_BATCH certificates), and
+ * looks again at least every REFRESH_IDLE_S. */
 #define REFRESH_SLACK_S 10
+#define REFRESH_PASS_S 0.1
+#define REFRESH_BATCH_MIN 16
 #define REFRESH_BATCH 4096
 #define REFRESH_IDLE_S 60
 #define REFRESH_RETRY_S 10
@@ -44,7 +49,13 @@ struct serve_state {
     const struct gen *gen; /* the last published: read-only here, freed by the server */
     int64_t validity;
     int64_t next_scan; /* when the refresher looks again */
-    uint64_t refreshed, refresh_failures;
+    size_t refresh_batch;
+    uint64_t refreshed, refresh_failures, publish_failures;
+    /* Changes whose publication failed, retried from retry_at. */
+    struct ca_change *pending;
+    size_t npending;
+    int pending_full;
+    int64_t retry_at;
 };
 
 static const char usage[] =
@@ -68,8 +79,11 @@ static int parse_duration(const char *s, int64_t *out) {
 }
 
 /* A generation with the responses of changes[0..n) re-signed into their
- * CA's overlay. NULL (e set) on failure. */
-static struct gen *apply_changes(struct serve_state *st, const struct ca_change *ch, size_t n, struct rerr *e) {
+ * CA's overlay (*signed_count, when not NULL: how many certificates were).
+ * NULL (e set) on failure. */
+static struct gen *apply_changes(struct serve_state *st, const struct ca_change *ch, size_t n, size_t *signed_count,
+                                 struct rerr *e) {
+    if (signed_count != NULL) *signed_count = 0;
     struct gen *g = gen_clone(st->gen);
     if (g == NULL) {
         rerr_set(e, "out of memory");
@@ -81,10 +95,12 @@ static struct gen *apply_changes(struct serve_state *st, const struct ca_change 
         while (k < n && strcmp(ch[k].ca, gc->name) != 0) k++;
         if (k == n) continue; /* no change for this CA */
         struct ocsp_table *over;
-        if (!ca_ocsp_overlay(st->core, gc->name, gc->overlay, ch, n, st->validity, &over, e)) {
+        size_t done = 0;
+        if (!ca_ocsp_overlay(st->core, gc->name, gc->overlay, ch, n, st->validity, &over, &done, e)) {
             gen_free(g);
             return NULL;
         }
+        if (signed_count != NULL) *signed_count += done;
         ocsp_table_free(gc->overlay);
         gc->overlay = over;
         size_t fold = ocsp_table_count(gc->table) / 8;
@@ -103,28 +119,52 @@ static struct gen *apply_changes(struct serve_state *st, const struct ca_change 
     return g;
 }
 
-/* A generation for what the last command changed: the certificates whose
- * status changed get their responses re-signed into their CA's overlay; a
- * new CA or a bulk import rebuilds every table (stored responses reused).
- * NULL (e set) on failure; *none when nothing changed. */
+/* A generation for what changed (a command, a responder rotated while
+ * signing) plus what an earlier failure left pending: the certificates
+ * whose status changed get their responses re-signed into their CA's
+ * overlay; a new CA or a bulk import rebuilds every table (stored
+ * responses reused). NULL on failure, with the changes kept pending for
+ * the next try (e set); *none when nothing changed. */
 static struct gen *next_gen(struct serve_state *st, int *none, struct rerr *e) {
     struct ca_change *ch;
     size_t n;
     *none = 0;
-    int full = ca_take_changes(st->core, &ch, &n);
-    struct gen *g = NULL;
-    if (full) {
+    int full = ca_take_changes(st->core, &ch, &n) || st->pending_full;
+    if (st->npending > 0) { /* the pending ones first, in their order */
+        struct ca_change *all = malloc((st->npending + n + 1) * sizeof(*all));
+        if (all == NULL) {
+            free(ch);
+            st->pending_full = 1; /* out of memory: rebuild everything later */
+            rerr_set(e, "out of memory");
+            return NULL;
+        }
+        memcpy(all, st->pending, st->npending * sizeof(*all));
+        if (n > 0) memcpy(all + st->npending, ch, n * sizeof(*all));
+        n += st->npending;
         free(ch);
-        return ca_ocsp_gen(st->core, st->validity, &g, NULL, e) ? g : NULL;
+        free(st->pending);
+        ch = all;
+        st->pending = NULL;
+        st->npending = 0;
     }
-    if (n == 0) {
+    st->pending_full = 0;
+    struct gen *g = NULL;
+    if (!full && n == 0) {
         *none = 1;
         free(ch);
         return NULL;
     }
-    g = apply_changes(st, ch, n, e);
-    free(ch);
-    return g;
+    if (full ? ca_ocsp_gen(st->core, st->validity, &g, NULL, e) : (g = apply_changes(st, ch, n, NULL, e)) != NULL) {
+        free(ch);
+        return g;
+    }
+    /* Kept for the next try: a revocation is never left unpublished. */
+    st->pending_full = full;
+    st->pending = full ? NULL : ch;
+    st->npending = full ? 0 : n;
+    if (full) free(ch);
+    st->retry_at = rtime_now() + REFRESH_RETRY_S;
+    return NULL;
 }
 
 static void publish(struct serve_state *st, struct gen *g) {
@@ -133,11 +173,22 @@ static void publish(struct serve_state *st, struct gen *g) {
     struct rerr e;
     if (st->lane != NULL && !lane_update(st->lane, st->core, &e))
         fprintf(stderr, "revd: the signing lane keeps its previous CAs: %s\n", e.msg);
-    /* Re-signing may have rotated a responder: those changes are in g. */
-    struct ca_change *ch;
-    size_t n;
-    ca_take_changes(st->core, &ch, &n);
-    free(ch);
+}
+
+/* Publishes what changed; says so when that fails (what failed stays
+ * pending and is retried by the refresher). */
+static void publish_changes(struct serve_state *st, const char *after) {
+    struct rerr e;
+    int none;
+    struct gen *g = next_gen(st, &none, &e);
+    if (none) return;
+    if (g == NULL) {
+        st->publish_failures++;
+        fprintf(stderr, "revd: re-signing after %s failed (retrying in %d s), still serving the previous responses: %s\n",
+                after, REFRESH_RETRY_S, e.msg);
+        return;
+    }
+    publish(st, g);
 }
 
 /* After a command made through the socket, and before its client hears
@@ -145,21 +196,14 @@ static void publish(struct serve_state *st, struct gen *g) {
 static void after_command(void *arg, int argc, char **argv, int status) {
     struct serve_state *st = arg;
     if (st->srv == NULL) return;
-    struct rerr e;
-    int none;
-    struct gen *g = next_gen(st, &none, &e);
-    if (none) return;
-    if (g == NULL) {
-        fprintf(stderr, "revd: re-signing after '%s' failed, still serving the previous responses: %s\n",
-                argc > 0 ? argv[0] : "?", e.msg);
-        return;
-    }
-    publish(st, g);
+    char what[64];
+    snprintf(what, sizeof(what), "'%s'", argc > 0 ? argv[0] : "?");
+    publish_changes(st, what);
 }
 
 struct due {
     struct ca_change *list;
-    size_t n;
+    size_t n, max;
     int64_t by, next; /* take what is due by `by`; next: the earliest of the rest */
 };
 
@@ -171,7 +215,7 @@ static void collect(struct due *d, const char *ca, const struct ocsp_table *t, c
     while (ocsp_table_next(t, &pos, &serial, &sl, &tu, &nu)) {
         if (shadow != NULL && ocsp_table_has(shadow, serial, sl)) continue;
         int64_t at = ocsp_refresh_at(serial, sl, tu, nu);
-        if (at > d->by || d->n == REFRESH_BATCH) {
+        if (at > d->by || d->n == d->max) {
             if (at < d->next) d->next = at;
             continue;
         }
@@ -182,14 +226,24 @@ static void collect(struct due *d, const char *ca, const struct ocsp_table *t, c
     }
 }
 
-/* The refresher: between commands, re-signs the responses that are due. */
+static double mono(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* The refresher: between commands, publishes what is pending, then
+ * re-signs the responses that are due, in passes sized to take about
+ * REFRESH_PASS_S each (whatever the key type). */
 static int refresh_tick(void *arg) {
     struct serve_state *st = arg;
     if (st->srv == NULL) return 1000;
     server_reclaim(st->srv);
     int64_t now = rtime_now();
+    if (now >= st->retry_at) publish_changes(st, "a background change");
     if (now < st->next_scan) return 1000;
-    struct due d = {malloc(REFRESH_BATCH * sizeof(struct ca_change)), 0, now + REFRESH_SLACK_S, now + REFRESH_IDLE_S};
+    struct due d = {malloc(st->refresh_batch * sizeof(struct ca_change)), 0, st->refresh_batch, now + REFRESH_SLACK_S,
+                    now + REFRESH_IDLE_S};
     if (d.list == NULL) {
         st->next_scan = now + REFRESH_RETRY_S;
         return 1000;
@@ -199,10 +253,13 @@ static int refresh_tick(void *arg) {
         collect(&d, gc->name, gc->overlay, NULL);
         collect(&d, gc->name, gc->table, gc->overlay);
     }
-    int more = d.n == REFRESH_BATCH;
+    int more = d.n == d.max;
     if (d.n > 0) {
         struct rerr e;
-        struct gen *g = apply_changes(st, d.list, d.n, &e);
+        size_t done = 0;
+        double t0 = mono();
+        struct gen *g = apply_changes(st, d.list, d.n, &done, &e);
+        double dt = mono() - t0;
         if (g == NULL) {
             st->refresh_failures++;
             fprintf(stderr, "revd: refreshing %zu responses failed (retrying in %d s): %s\n", d.n, REFRESH_RETRY_S,
@@ -212,7 +269,22 @@ static int refresh_tick(void *arg) {
             return 1000;
         }
         publish(st, g);
-        st->refreshed += d.n;
+        st->refreshed += done;
+        /* Next pass: about REFRESH_PASS_S of signing. */
+        if (done > 0) {
+            double per = dt / (double)done, want = REFRESH_PASS_S / (per > 1e-7 ? per : 1e-7);
+            st->refresh_batch = want < REFRESH_BATCH_MIN ? REFRESH_BATCH_MIN
+                                : want > REFRESH_BATCH   ? REFRESH_BATCH
+                                                         : (size_t)want;
+        }
+        if (done < d.n) { /* records missing or damaged: never busy-loop on them */
+            st->refresh_failures++;
+            fprintf(stderr, "revd: %zu of %zu due responses could not be re-signed (their index records are "
+                            "missing or damaged); looking again in %d s\n", d.n - done, d.n, REFRESH_RETRY_S);
+            free(d.list);
+            st->next_scan = now + REFRESH_RETRY_S;
+            return 1000;
+        }
         if (more) fprintf(stderr, "revd: refreshed %zu responses (%llu so far), more are due\n", d.n,
                           (unsigned long long)st->refreshed);
     }
@@ -335,8 +407,15 @@ int serve_run(int argc, char **argv) {
             return 2;
         }
     }
+    /* Up to SERVER_MAX_CONNS_PER_SHARD connections per shard: the soft
+     * descriptor limit (often 1024) is raised to the hard one. */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
     struct rerr e;
-    struct serve_state st = {.core = NULL, .validity = validity};
+    struct serve_state st = {.core = NULL, .validity = validity, .refresh_batch = 256};
     if (!ca_core_open(dir, 0, &st.core, &e)) {
         fprintf(stderr, "revd: %s\n", e.msg);
         return 1;
@@ -405,6 +484,7 @@ int serve_run(int argc, char **argv) {
     }
     server_stop(st.srv);
     lane_free(st.lane);
+    free(st.pending);
     ca_core_free(st.core);
     return rc;
 }

@@ -81,6 +81,8 @@ struct shard {
     uint64_t done_buf;
     struct __kernel_timespec tick_ts;
     int stop_seen;
+    int no_multishot;  /* the kernel has no multishot accept: plain accepts */
+    int accept_paused; /* out of descriptors or memory: accepting again at the next tick */
     /* counters (issue #6 exports them); written by the shard only */
     _Atomic uint64_t requests, bad_requests, refused_conns, lane_jobs, lane_fallbacks, expired;
 };
@@ -109,6 +111,11 @@ static inline void bump(_Atomic uint64_t *x) {
 }
 
 static inline int64_t now_s(void) { return (int64_t)time(NULL); }
+
+/* shard_fatal: a shard's loop cannot go on (its listener would keep
+ * taking connections nobody answers, and generations could no longer be
+ * reclaimed): says so and ends the process. Does not return. */
+_Noreturn void shard_fatal(struct shard *sh, const char *what, int err);
 
 /* conn_process parses and answers the complete requests in c's input while
  * its output has room for another answer and it is not waiting for the

@@ -88,7 +88,15 @@ static void on_accept(evutil_socket_t lfd, short what, void *arg) {
     struct shard *sh = arg;
     for (int i = 0; i < 64; i++) {
         int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0) return;
+        if (fd < 0) {
+            /* Out of descriptors or memory: the listener stays readable, so
+             * stop watching it until the next tick instead of spinning. */
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+                event_del(sh->ev_accept);
+                sh->accept_paused = 1;
+            }
+            return;
+        }
         struct conn *c = shard_conn_take(sh, fd);
         if (c == NULL) continue;
         if (c->ev_read == NULL) {
@@ -105,6 +113,10 @@ static void on_tick(evutil_socket_t fd, short what, void *arg) {
     struct shard *sh = arg;
     uint64_t t = atomic_fetch_add_explicit(&sh->ticks, 1, memory_order_release) + 1;
     if (t % (1000 / TICK_MS) == 0) shard_sweep(sh, conn_close); /* once a second */
+    if (sh->accept_paused) {
+        sh->accept_paused = 0;
+        event_add(sh->ev_accept, NULL);
+    }
     if (atomic_load(&sh->srv->stopping)) event_base_loopbreak(sh->base);
 }
 
@@ -117,7 +129,7 @@ static void on_done(evutil_socket_t fd, short what, void *arg) {
 
 void *ev_shard_main(void *arg) {
     struct shard *sh = arg;
-    event_base_dispatch(sh->base);
+    if (event_base_dispatch(sh->base) < 0) shard_fatal(sh, "its event loop failed", EIO);
     return NULL;
 }
 

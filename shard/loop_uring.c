@@ -51,7 +51,8 @@ int uring_probe(const char **why) {
 
 static void arm_accept(struct shard *sh) {
     struct io_uring_sqe *sqe = sqe_get(sh);
-    io_uring_prep_multishot_accept(sqe, sh->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+    if (sh->no_multishot) io_uring_prep_accept(sqe, sh->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+    else io_uring_prep_multishot_accept(sqe, sh->listen_fd, NULL, NULL, SOCK_CLOEXEC);
     io_uring_sqe_set_data64(sqe, UD_ACCEPT);
 }
 
@@ -128,63 +129,78 @@ static void on_conn(struct conn *c, int op, int res) {
     uring_kick(c);
 }
 
-static void on_accept(struct shard *sh, struct io_uring_cqe *cqe) {
-    if (cqe->res >= 0) {
-        struct conn *c = shard_conn_take(sh, cqe->res);
+static void on_accept(struct shard *sh, int res, unsigned flags) {
+    if (res >= 0) {
+        struct conn *c = shard_conn_take(sh, res);
         if (c != NULL) uring_kick(c);
     }
-    /* A multishot accept that ended (or a kernel without it: -EINVAL) is
-     * armed again; without multishot, as a plain accept. */
-    if (!(cqe->flags & IORING_CQE_F_MORE)) {
-        if (cqe->res == -EINVAL) {
-            struct io_uring_sqe *sqe = sqe_get(sh);
-            io_uring_prep_accept(sqe, sh->listen_fd, NULL, NULL, SOCK_CLOEXEC);
-            io_uring_sqe_set_data64(sqe, UD_ACCEPT);
-        } else {
-            arm_accept(sh);
-        }
+    if (flags & IORING_CQE_F_MORE) return; /* the multishot accept goes on */
+    if (res == -EINVAL && !sh->no_multishot) {
+        sh->no_multishot = 1; /* a kernel before 5.19 */
+        arm_accept(sh);
+    } else if (res == -EMFILE || res == -ENFILE || res == -ENOBUFS || res == -ENOMEM || res == -EINVAL) {
+        sh->accept_paused = 1; /* accepting again at once would fail at once: at the next tick */
+    } else {
+        arm_accept(sh);
     }
 }
 
 static void on_tick(struct shard *sh) {
     uint64_t t = atomic_fetch_add_explicit(&sh->ticks, 1, memory_order_release) + 1;
     if (atomic_load(&sh->srv->stopping)) sh->stop_seen = 1;
+    if (sh->accept_paused) {
+        sh->accept_paused = 0;
+        arm_accept(sh);
+    }
     if (t % (1000 / TICK_MS) == 0) shard_sweep(sh, conn_shut); /* once a second */
     arm_tick(sh);
 }
+
+/* Completions are copied out and the queue advanced before any is
+ * handled: handling may submit, and a submission must never wait on a
+ * completion queue this loop is still holding. */
+#define CQE_BATCH 512
+
+struct cqe_copy {
+    uint64_t ud;
+    int res;
+    unsigned flags;
+};
 
 void *uring_shard_main(void *arg) {
     struct shard *sh = arg;
     /* liburing 2.3 has no io_uring_enable_rings: the register call itself. */
     if ((sh->ring.flags & IORING_SETUP_R_DISABLED) &&
-        syscall(__NR_io_uring_register, sh->ring.ring_fd, IORING_REGISTER_ENABLE_RINGS, NULL, 0) != 0) {
-        fprintf(stderr, "revd: shard %d: cannot enable its io_uring: %s\n", sh->index, strerror(errno));
-        return NULL;
-    }
+        syscall(__NR_io_uring_register, sh->ring.ring_fd, IORING_REGISTER_ENABLE_RINGS, NULL, 0) != 0)
+        shard_fatal(sh, "cannot enable its io_uring", errno);
     arm_accept(sh);
     arm_tick(sh);
     arm_done(sh);
+    static _Thread_local struct cqe_copy batch[CQE_BATCH];
     while (!sh->stop_seen) {
         int rc = io_uring_submit_and_wait(&sh->ring, 1);
-        if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) {
-            fprintf(stderr, "revd: shard %d: io_uring: %s\n", sh->index, strerror(-rc));
-            break;
-        }
-        struct io_uring_cqe *cqe;
-        unsigned head, n = 0;
-        io_uring_for_each_cqe(&sh->ring, head, cqe) {
-            uint64_t ud = io_uring_cqe_get_data64(cqe);
-            n++;
-            if (ud == UD_ACCEPT) on_accept(sh, cqe);
-            else if (ud == UD_TICK) on_tick(sh);
-            else if (ud == UD_DONE) {
-                shard_done_drain(sh);
-                arm_done(sh);
-            } else {
-                on_conn((struct conn *)(uintptr_t)(ud & ~(uint64_t)1), (int)(ud & 1), cqe->res);
+        if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) shard_fatal(sh, "io_uring_enter", -rc);
+        for (;;) {
+            struct io_uring_cqe *cqe;
+            unsigned head, n = 0;
+            io_uring_for_each_cqe(&sh->ring, head, cqe) {
+                if (n == CQE_BATCH) break;
+                batch[n++] = (struct cqe_copy){io_uring_cqe_get_data64(cqe), cqe->res, cqe->flags};
+            }
+            if (n == 0) break;
+            io_uring_cq_advance(&sh->ring, n);
+            for (unsigned i = 0; i < n; i++) {
+                uint64_t ud = batch[i].ud;
+                if (ud == UD_ACCEPT) on_accept(sh, batch[i].res, batch[i].flags);
+                else if (ud == UD_TICK) on_tick(sh);
+                else if (ud == UD_DONE) {
+                    shard_done_drain(sh);
+                    arm_done(sh);
+                } else {
+                    on_conn((struct conn *)(uintptr_t)(ud & ~(uint64_t)1), (int)(ud & 1), batch[i].res);
+                }
             }
         }
-        io_uring_cq_advance(&sh->ring, n);
     }
     return NULL;
 }

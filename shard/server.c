@@ -233,6 +233,12 @@ static void handle(struct conn *c, const struct http_request *r) {
 
 /* ---- connections ---- */
 
+_Noreturn void shard_fatal(struct shard *sh, const char *what, int err) {
+    fprintf(stderr, "revd: shard %d: %s: %s; stopping the server\n", sh->index, what, strerror(err));
+    fflush(stderr);
+    _exit(70);
+}
+
 void conn_process(struct conn *c) {
     int consumed = 0;
     while (!c->closing && !c->waiting && c->in_len > 0 && OUT_CAP - c->out_len >= ANSWER_MAX) {
@@ -394,6 +400,9 @@ static int listen_socket(const struct sockaddr_storage *ss, socklen_t len, struc
 static void free_shards(struct server *s) {
     for (int i = 0; i < s->num_shards; i++) {
         struct shard *sh = &s->shards[i];
+        /* The ring first: it cancels what is in flight on the connections'
+         * buffers. */
+        if (s->uring) uring_shard_free(sh);
         while (sh->all_conns != NULL) {
             struct conn *c = sh->all_conns;
             sh->all_conns = c->next_all;
@@ -401,8 +410,7 @@ static void free_shards(struct server *s) {
             ev_conn_free(c);
             free(c);
         }
-        if (s->uring) uring_shard_free(sh);
-        else ev_shard_free(sh);
+        if (!s->uring) ev_shard_free(sh);
         if (sh->done_fd >= 0) close(sh->done_fd);
         spsc_free(&sh->done);
         free(sh->jobs);
@@ -465,7 +473,9 @@ struct server *server_start(const struct server_config *cfg, struct gen *g, stru
             break;
         }
         sh->jobs = calloc(SERVER_LANE_JOBS, sizeof(struct ocsp_job));
-        sh->done_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        /* io_uring reads it (a non-blocking eventfd may complete a read with
+         * -EAGAIN on some kernels); libevent reads it when readable. */
+        sh->done_fd = eventfd(0, EFD_CLOEXEC | (s->uring ? 0 : EFD_NONBLOCK));
         if (sh->jobs == NULL || sh->done_fd < 0 || !spsc_init(&sh->done, SERVER_LANE_JOBS)) {
             rerr_set(e, "cannot set up a shard: %s", strerror(errno ? errno : ENOMEM));
             ok = 0;
@@ -485,7 +495,8 @@ struct server *server_start(const struct server_config *cfg, struct gen *g, stru
     }
     for (int i = 0; i < s->num_shards; i++) {
         struct shard *sh = &s->shards[i];
-        pthread_create(&sh->thread, NULL, s->uring ? uring_shard_main : ev_shard_main, sh);
+        int rc = pthread_create(&sh->thread, NULL, s->uring ? uring_shard_main : ev_shard_main, sh);
+        if (rc != 0) shard_fatal(sh, "cannot start its thread", rc);
         if (cores > 0) {
             cpu_set_t set;
             CPU_ZERO(&set);

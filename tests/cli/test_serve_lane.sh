@@ -155,6 +155,23 @@ o=$(ocsp "$T/good.pem" -sha384 -no_nonce); assert_contains "$o" "trylater"
 o=$(ocsp "$T/good.pem"); assert_contains "$o" "WARNING: no nonce in response"; assert_line "$o" "$T/good.pem: good"
 stop_server
 
+step "a CA in its last days keeps its responder: no new one per command"
+run_ok revd ca create-root --dir "$D" --name short --subject /CN=short --days 5
+make_csr s1 "/CN=s1.example"
+start_server
+issue_to "$T/s1.pem" --dir "$D" --ca short --csr "$T/s1.csr"
+run_ok revd log --dir "$D"
+before=$(printf '%s\n' "$OUT" | grep -c '"op":"ocsp-responder","ca":"short"')
+for i in 1 2 3; do issue_to "$T/s1-$i.pem" --dir "$D" --ca short --csr "$T/s1.csr"; done
+run_ok revd revoke --dir "$D" --ca short --serial "$(serial_of "$T/s1-1.pem")" --reason keyCompromise
+run_ok revd log --dir "$D"
+assert_eq "$(printf '%s\n' "$OUT" | grep -c '"op":"ocsp-responder","ca":"short"')" "$before" "responders issued for CA short"
+openssl x509 -in "$D/ca/short.pem" > "$T/short-chain.pem"
+o=$(openssl ocsp -issuer "$D/ca/short.pem" -cert "$T/s1-1.pem" -url "$URL/ocsp" -CAfile "$T/short-chain.pem" 2>&1)
+assert_contains "$o" "Response verify OK"
+assert_line "$o" "$T/s1-1.pem: revoked"
+stop_server
+
 step "pipelined: a lane answer and a table answer come back in order"
 start_server
 "$PY" - 127.0.0.1 "$PORT" "$T/q-sha384.der" "$T/qn.der" <<'PY' || fail "pipelining across the lane: see above"
