@@ -26,7 +26,7 @@ else
 BUILD ?= build/rel
 endif
 
-LIB_DIRS := common ca ocsp shard
+LIB_DIRS := common ca ocsp shard crl
 LIB_SRC  := $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CMD_SRC  := $(wildcard cmd/*.c)

@@ -114,6 +114,7 @@ void rev_value_encode(const struct crec *r, uint8_t out[REV_VALUE_LEN]) {
     out[8] = r->reason;
     out[9] = (r->flags & CREC_F_INVALIDITY) ? 1 : 0;
     put_u64(out + 10, (uint64_t)r->invalidity);
+    put_u64(out + 18, (uint64_t)r->not_after);
 }
 
 static const char *const key_names[] = {"ec-p256", "ec-p384", "rsa-2048", "rsa-3072", "rsa-4096"};

@@ -114,8 +114,10 @@ int crec_encode(const struct crec *r, uint8_t **out, size_t *out_len);
 int crec_decode(const uint8_t *p, size_t len, struct crec *out);
 
 /* The revocation entry value: i64 revoked_at, u8 reason, u8 has_invalidity,
- * i64 invalidity. */
-#define REV_VALUE_LEN 18
+ * i64 invalidity, i64 not_after (the certificate's: it leaves the CRL once
+ * expired). Entries written before not_after was kept are 18 octets. */
+#define REV_VALUE_LEN_V1 18
+#define REV_VALUE_LEN 26
 void rev_value_encode(const struct crec *r, uint8_t out[REV_VALUE_LEN]);
 
 size_t key_cert(uint8_t out[KEY_MAX], uint32_t ca_id, const uint8_t *serial, size_t slen);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "ca/ca.h"
+#include "ca/crl.h"
 #include "ca/responder.h"
 #include "ocsp/response.h"
 #include "ocsp/table.h"
@@ -29,6 +30,7 @@ enum {
     O_HELP = 1000, O_DIR, O_NAME, O_SUBJECT, O_KEY, O_DAYS, O_HOURS, O_BASE_URL, O_PSIZE,
     O_COMPLETE, O_MAXB, O_PARENT, O_PATHLEN, O_CERT, O_CHAIN, O_JSON, O_CA, O_CSR, O_TEMPLATE,
     O_SAN, O_IDEM, O_SERIAL, O_REASON, O_INVALIDITY, O_FORMAT, O_SINCE, O_FILE, O_FROM, O_HASH, O_OUT,
+    O_PARTITION, O_ALL,
 };
 
 struct opts {
@@ -36,8 +38,8 @@ struct opts {
         *template_name, *san, *idem, *serial, *reason, *invalidity, *format, *since, *file;
     long days, hours, psize, maxb, path_len;
     unsigned long long seq_from;
-    const char *hash, *out;
-    int complete, json, with_chain, help, days_set, hours_set;
+    const char *hash, *out, *partition;
+    int complete, json, with_chain, help, days_set, hours_set, all;
 };
 
 struct cmd {
@@ -610,6 +612,124 @@ static int run_ocsp_precompute(struct cli *cli, struct opts *o, const char *pos)
     return 0;
 }
 
+/* ---- crl ---- */
+
+/* The CRLs --partition names (a number, "ca", or "all"/none with --all):
+ * indices into list. */
+static int crl_pick(struct cli *cli, const struct opts *o, const struct ca_crl_ref *list, size_t n, size_t *idx,
+                    size_t *nidx) {
+    *nidx = 0;
+    if (o->partition == NULL || o->all) {
+        for (size_t i = 0; i < n; i++) idx[(*nidx)++] = i;
+        return 1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char num[16];
+        snprintf(num, sizeof(num), "%u", list[i].part);
+        int ca_scope = list[i].part == URLS_PART_CA;
+        if ((ca_scope && strcmp(o->partition, "ca") == 0) || (!ca_scope && strcmp(o->partition, num) == 0)) {
+            idx[(*nidx)++] = i;
+            return 1;
+        }
+    }
+    return failf(cli, "CA %s has no CRL partition '%.40s' (revd crl list --ca %s)", o->ca, o->partition, o->ca) &&
+           0;
+}
+
+static void json_str(FILE *f, const char *s) {
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\') fputc('\\', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+static int run_crl_list(struct cli *cli, struct opts *o, const char *pos) {
+    struct ca_core *c;
+    int owned;
+    if (!open_core(cli, o, 0, &c, &owned)) return 1;
+    struct rerr e;
+    struct ca_crl_ref *list;
+    size_t n;
+    int ok = ca_crl_list(c, o->ca, &list, &n, &e);
+    close_core(c, owned);
+    if (!ok) return fail(cli, e.msg);
+    if (o->json) { /* the array of URLs, as CCADB asks CAs to disclose */
+        fputc('[', cli->out);
+        for (size_t i = 0; i < n; i++) {
+            if (i) fputc(',', cli->out);
+            json_str(cli->out, list[i].url);
+        }
+        fputs("]\n", cli->out);
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            char part[16];
+            if (list[i].part == URLS_PART_CA) snprintf(part, sizeof(part), "ca");
+            else snprintf(part, sizeof(part), "%u", list[i].part);
+            fprintf(cli->out, "%s\t%s\tcrl/%s\n", part, list[i].url, list[i].file);
+        }
+    }
+    free(list);
+    return 0;
+}
+
+/* rebuild (build, sign, check, number, write the files) or show (the
+ * last numbers, what a build would hold). */
+static int crl_each(struct cli *cli, struct opts *o, int rebuild) {
+    struct ca_core *c;
+    int owned;
+    if (!open_core(cli, o, 0, &c, &owned)) return 1;
+    struct rerr e;
+    struct ca_crl_ref *list;
+    size_t n;
+    if (!ca_crl_list(c, o->ca, &list, &n, &e)) {
+        close_core(c, owned);
+        return fail(cli, e.msg);
+    }
+    size_t *idx = malloc((n + 1) * sizeof(size_t)), nidx = 0;
+    int status = 0;
+    if (idx == NULL || !crl_pick(cli, o, list, n, idx, &nidx)) status = 1;
+    for (size_t k = 0; status == 0 && k < nidx; k++) {
+        const struct ca_crl_ref *r = &list[idx[k]];
+        if (rebuild) {
+            struct ca_crl crl;
+            if (!ca_crl_build(c, o->ca, r, CA_CRL_VALIDITY_DEFAULT_S, &crl, &e) || !ca_crl_write_file(c, &crl, &e)) {
+                free(crl.der);
+                status = fail(cli, e.msg);
+                break;
+            }
+            char tu[21], nu[21];
+            rtime_format(crl.this_update, tu);
+            rtime_format(crl.next_update, nu);
+            fprintf(cli->out, "crl/%s: number %llu, %zu entries, %zu bytes, thisUpdate %s, nextUpdate %s (%.1f ms)\n",
+                    r->file, (unsigned long long)crl.number, crl.entries, crl.der_len, tu, nu,
+                    crl.build_seconds * 1e3);
+            free(crl.der);
+        } else {
+            uint64_t num;
+            int64_t tu;
+            int got = ca_crl_last(c, o->ca, r, &num, &tu, &e);
+            if (got < 0) {
+                status = fail(cli, e.msg);
+                break;
+            }
+            char tus[21] = "-", part[16] = "ca";
+            if (got == 1) rtime_format(tu, tus);
+            if (r->part != URLS_PART_CA) snprintf(part, sizeof(part), "%u", r->part);
+            fprintf(cli->out, "partition: %s\nurl: %s\nfile: crl/%s\nlast-number: %llu\nlast-this-update: %s\n\n",
+                    part, r->url, r->file, (unsigned long long)num, tus);
+        }
+    }
+    free(idx);
+    free(list);
+    close_core(c, owned);
+    return status;
+}
+
+static int run_crl_rebuild(struct cli *cli, struct opts *o, const char *pos) { return crl_each(cli, o, 1); }
+static int run_crl_show(struct cli *cli, struct opts *o, const char *pos) { return crl_each(cli, o, 0); }
+
 /* ---- the table ---- */
 
 #define CREATE_OPTS O_NAME, O_SUBJECT, O_KEY, O_DAYS, O_BASE_URL, O_PSIZE, O_COMPLETE, O_MAXB
@@ -627,6 +747,8 @@ static const int a_import[] = {O_CA, O_FILE, 0};
 static const int a_log[] = {O_FROM, 0};
 static const int a_respond[] = {O_CA, O_SERIAL, O_HASH, O_OUT, 0};
 static const int a_precompute[] = {O_CA, 0};
+static const int a_crl_list[] = {O_CA, O_JSON, 0};
+static const int a_crl_each[] = {O_CA, O_PARTITION, O_ALL, 0};
 
 #define KEY_HELP "  --key ec-p256|ec-p384|rsa-2048|rsa-3072|rsa-4096   key type (default ec-p256)\n"
 #define CRL_HELP                                                                                   \
@@ -677,6 +799,23 @@ static const struct cmd ocsp_cmds[] = {
      "CertIDs) into memory, as the responder will at start, and reports how long it\n"
      "took and the memory per response. Writes nothing (a measurement, for now).\n",
      a_precompute, run_ocsp_precompute, 0, 0},
+    {NULL, NULL, NULL, NULL, NULL, 0, 0},
+};
+
+static const struct cmd crl_cmds[] = {
+    {"list", "revd crl list --ca NAME [--json]",
+     "Lists every CRL of a CA: partition, URL (the CDP of its certificates and the\n"
+     "CRL's issuingDistributionPoint), file under DIR/crl/. --json prints the JSON\n"
+     "array of the URLs (the form CCADB asks CAs to disclose).\n",
+     a_crl_list, run_crl_list, 0, 0},
+    {"show", "revd crl show --ca NAME [--partition N|ca]",
+     "Shows a CA's CRLs (or one): URL, file, the last CRL number and thisUpdate.\n", a_crl_each, run_crl_show, 0,
+     0},
+    {"rebuild", "revd crl rebuild --ca NAME [--partition N|ca | --all]",
+     "Builds, signs and checks a CA's CRLs (all, or one partition) from the index,\n"
+     "each with the next CRL number, valid 7 days, and publishes them as files under\n"
+     "DIR/crl/ (temporary file, fsync, rename).\n",
+     a_crl_each, run_crl_rebuild, 0, 0},
     {NULL, NULL, NULL, NULL, NULL, 0, 0},
 };
 
@@ -743,6 +882,8 @@ static const struct option long_opts[] = {
     {"from", required_argument, NULL, O_FROM},
     {"hash", required_argument, NULL, O_HASH},
     {"out", required_argument, NULL, O_OUT},
+    {"partition", required_argument, NULL, O_PARTITION},
+    {"all", no_argument, NULL, O_ALL},
     {NULL, 0, NULL, 0},
 };
 
@@ -849,6 +990,8 @@ static int run_cmd(struct cli *cli, const struct cmd *c, int argc, char **argv) 
         case O_FROM: o.since = optarg; break;
         case O_HASH: o.hash = optarg; break;
         case O_OUT: o.out = optarg; break;
+        case O_PARTITION: o.partition = optarg; break;
+        case O_ALL: o.all = 1; break;
         }
         if (num != NULL && !parse_long(optarg, num))
             return usage_error(cli, c, "--%s needs a whole number", opt_name(id));
@@ -905,6 +1048,10 @@ void cli_usage(FILE *f) {
           "  log               the operations log (JSON lines)\n"
           "OCSP:\n"
           "  ocsp respond      sign one certificate's OCSP response from the index\n"
+          "CRLs:\n"
+          "  crl list          every CRL URL of a CA (--json: for CCADB)\n"
+          "  crl show          a CA's CRLs and their last numbers\n"
+          "  crl rebuild       build, sign and publish a CA's CRLs as files under DIR/crl/\n"
           "Running:\n"
           "  demo              create a demo CA in ./demo and show how to use it\n"
           "  serve             hold DIR and answer the commands above over DIR/revd.sock\n"
@@ -935,6 +1082,16 @@ int cli_run(struct cli *cli, int argc, char **argv) {
         word = argv[1];
         argc--;
         argv++;
+    } else if (strcmp(word, "crl") == 0) {
+        if (argc < 2 || strcmp(argv[1], "--help") == 0) {
+            FILE *f = argc < 2 ? cli->err : cli->out;
+            fputs("usage: revd crl list|show|rebuild [options]\nrevd crl SUBCOMMAND --help describes one.\n", f);
+            return argc < 2 ? 2 : 0;
+        }
+        table = crl_cmds;
+        word = argv[1];
+        argc--;
+        argv++;
     } else if (strcmp(word, "ca") == 0) {
         if (argc < 2 || strcmp(argv[1], "--help") == 0) {
             FILE *f = argc < 2 ? cli->err : cli->out;
@@ -950,6 +1107,6 @@ int cli_run(struct cli *cli, int argc, char **argv) {
     for (const struct cmd *c = table; c->name; c++)
         if (strcmp(c->name, word) == 0) return run_cmd(cli, c, argc, argv);
     fprintf(cli->err, "revd: unknown command '%s%.60s'\nusage: revd COMMAND [options] (see revd --help)\n",
-            table == ca_cmds ? "ca " : table == ocsp_cmds ? "ocsp " : "", word);
+            table == ca_cmds ? "ca " : table == ocsp_cmds ? "ocsp " : table == crl_cmds ? "crl " : "", word);
     return 2;
 }

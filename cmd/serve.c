@@ -16,6 +16,8 @@
 #include "ca/lane.h"
 #include "ca/responder.h"
 #include "cmd/cli.h"
+#include "cmd/crlpub.h"
+#include "crl/set.h"
 #include "common/rtime.h"
 #include "ocsp/gen.h"
 #include "ocsp/table.h"
@@ -46,6 +48,7 @@ struct serve_state {
     struct ca_core *core;
     struct server *srv;
     struct lane *lane;
+    struct crlpub *crl;
     const struct gen *gen; /* the last published: read-only here, freed by the server */
     int64_t validity;
     int64_t next_scan; /* when the refresher looks again */
@@ -61,7 +64,8 @@ struct serve_state {
 static const char usage[] =
     "usage: revd serve [--dir DIR] [--listen ADDRESS:PORT] [--threads N] [--validity DURATION]\n"
     "                  [--max-age SECONDS] [--nonce echo|off] [--unknown unauthorized|signed]\n"
-    "                  [--sign-rate N] [--io uring|libevent] [--idle-timeout S] [--read-timeout S]\n";
+    "                  [--sign-rate N] [--io uring|libevent] [--idle-timeout S] [--read-timeout S]\n"
+    "                  [--crl-validity DURATION] [--crl-coalesce DURATION]\n";
 
 /* parse_duration reads "N", "Ns", "Nm", "Nh" or "Nd" into seconds. */
 static int parse_duration(const char *s, int64_t *out) {
@@ -148,6 +152,10 @@ static struct gen *next_gen(struct serve_state *st, int *none, struct rerr *e) {
         st->npending = 0;
     }
     st->pending_full = 0;
+    if (st->crl != NULL) {
+        if (full) crlpub_changed_all(st->crl);
+        else crlpub_changed(st->crl, ch, n);
+    }
     struct gen *g = NULL;
     if (!full && n == 0) {
         *none = 1;
@@ -156,6 +164,7 @@ static struct gen *next_gen(struct serve_state *st, int *none, struct rerr *e) {
     }
     if (full ? ca_ocsp_gen(st->core, st->validity, &g, NULL, e) : (g = apply_changes(st, ch, n, NULL, e)) != NULL) {
         free(ch);
+        if (full && st->crl != NULL) g->crls = crl_set_ref(crlpub_set(st->crl));
         return g;
     }
     /* Kept for the next try: a revocation is never left unpublished. */
@@ -241,7 +250,16 @@ static int refresh_tick(void *arg) {
     server_reclaim(st->srv);
     int64_t now = rtime_now();
     if (now >= st->retry_at) publish_changes(st, "a background change");
-    if (now < st->next_scan) return 1000;
+    int wait = 1000;
+    if (st->crl != NULL && crlpub_tick(st->crl, &wait)) {
+        struct gen *g = gen_clone(st->gen);
+        if (g != NULL) { /* the new CRLs, every shard at once */
+            crl_set_free(g->crls);
+            g->crls = crl_set_ref(crlpub_set(st->crl));
+            publish(st, g);
+        }
+    }
+    if (now < st->next_scan) return wait;
     struct due d = {malloc(st->refresh_batch * sizeof(struct ca_change)), 0, st->refresh_batch, now + REFRESH_SLACK_S,
                     now + REFRESH_IDLE_S};
     if (d.list == NULL) {
@@ -294,13 +312,13 @@ static int refresh_tick(void *arg) {
         return 0;
     }
     st->next_scan = d.next - REFRESH_SLACK_S > now ? d.next - REFRESH_SLACK_S : now + 1;
-    return 1000;
+    return wait;
 }
 
 int serve_run(int argc, char **argv) {
     const char *dir = cli_dir_from_args(argc, argv);
     struct server_config cfg = {.listen = NULL, .threads = 0, .max_age = 3600, .lane = {.rate = 1000}};
-    int64_t validity = VALIDITY_DEFAULT_S;
+    int64_t validity = VALIDITY_DEFAULT_S, crl_validity = 7 * 86400, crl_coalesce_ms = 1000;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0) {
             printf("%s\n"
@@ -329,7 +347,12 @@ int serve_run(int argc, char **argv) {
                    "                       where io_uring is unavailable, said once at start)\n"
                    "  --idle-timeout S     close a connection S seconds after its last bytes (30)\n"
                    "  --read-timeout S     close one whose request is still unfinished S seconds\n"
-                   "                       after it began (10)\n\n"
+                   "                       after it began (10)\n"
+                   "  --crl-validity D     CRL validity, 1h to 30d (default 7d); re-signed at half\n"
+                   "  --crl-coalesce D     how long after a revocation its CRL partition is rebuilt\n"
+                   "                       (default 1s; 0ms to 10m; Nms accepted): revocations\n"
+                   "                       within it share one rebuild\n\n"
+                   "With --listen, CRLs are served at /crl/... and published under DIR/crl/.\n\n"
                    "SIGTERM or SIGINT stops it.\n",
                    usage);
             return 0;
@@ -393,6 +416,31 @@ int serve_run(int argc, char **argv) {
             }
             if (opt[2] == 'i') cfg.idle_timeout = (int)n;
             else cfg.read_timeout = (int)n;
+        } else if (strcmp(argv[i], "--crl-validity") == 0 && i + 1 < argc) {
+            i++;
+            if (!parse_duration(argv[i], &crl_validity) || crl_validity < 3600 || crl_validity > 30 * 86400) {
+                fprintf(stderr, "revd: --crl-validity '%s': must be 1h to 30d\n%s", argv[i], usage);
+                return 2;
+            }
+        } else if (strcmp(argv[i], "--crl-coalesce") == 0 && i + 1 < argc) {
+            i++;
+            size_t l = strlen(argv[i]);
+            int64_t v;
+            char tmp[32];
+            int ok;
+            if (l > 2 && l < sizeof(tmp) && strcmp(argv[i] + l - 2, "ms") == 0) {
+                memcpy(tmp, argv[i], l - 2);
+                tmp[l - 2] = '\0';
+                ok = parse_duration(tmp, &v) && strspn(tmp, "0123456789") == l - 2;
+                crl_coalesce_ms = v;
+            } else {
+                ok = parse_duration(argv[i], &v);
+                crl_coalesce_ms = v * 1000;
+            }
+            if (!ok || crl_coalesce_ms > 600000) {
+                fprintf(stderr, "revd: --crl-coalesce '%s': must be 0ms to 10m\n%s", argv[i], usage);
+                return 2;
+            }
         } else if (strcmp(argv[i], "--sign-rate") == 0 && i + 1 < argc) {
             i++;
             char *end;
@@ -434,11 +482,14 @@ int serve_run(int argc, char **argv) {
         /* Tables are built and refresh passes signed on as many threads as
          * there are shards (each with its own responder copy). */
         ca_ocsp_set_threads(st.core, cfg.threads);
-        if (!ca_ocsp_gen(st.core, validity, &g, &ps, &e)) {
+        if ((st.crl = crlpub_new(st.core, crl_validity, crl_coalesce_ms, &e)) == NULL ||
+            !ca_ocsp_gen(st.core, validity, &g, &ps, &e)) {
             fprintf(stderr, "revd: %s\n", e.msg);
+            crlpub_free(st.crl);
             ca_core_free(st.core);
             return 1;
         }
+        g->crls = crl_set_ref(crlpub_set(st.crl));
         if (cfg.lane.rate > 0) {
             st.lane = lane_new(st.core, cfg.threads, validity, cfg.lane.unknown_signed, &e);
             if (st.lane == NULL) {
@@ -455,6 +506,7 @@ int serve_run(int argc, char **argv) {
             lane_stop(st.lane);
             server_stop(st.srv);
             lane_free(st.lane);
+            crlpub_free(st.crl);
             ca_core_free(st.core);
             return 1;
         }
@@ -484,6 +536,13 @@ int serve_run(int argc, char **argv) {
     }
     server_stop(st.srv);
     lane_free(st.lane);
+    if (st.crl != NULL) {
+        struct crlpub_stats cs;
+        crlpub_stats(st.crl, &cs);
+        fprintf(stderr, "revd: CRLs: %llu built, %llu failed builds\n", (unsigned long long)cs.built,
+                (unsigned long long)cs.failures);
+    }
+    crlpub_free(st.crl);
     free(st.pending);
     ca_core_free(st.core);
     return rc;

@@ -1,6 +1,7 @@
 #include "ocsp/gen.h"
 
 #include "ocsp/response.h"
+#include "crl/set.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -60,6 +61,7 @@ struct gen *gen_clone(const struct gen *g) {
         n->num = i + 1;
     }
     n->num = g->num;
+    n->crls = crl_set_ref(g->crls);
     return n;
 }
 
@@ -71,5 +73,6 @@ void gen_free(struct gen *g) {
         free(g->cas[i].cert_der);
     }
     free(g->cas);
+    crl_set_free(g->crls);
     free(g);
 }

@@ -23,9 +23,12 @@ struct gen_ca {
     size_t cert_len;
 };
 
+struct crl_set;
+
 struct gen {
     size_t num;
-    struct gen_ca *cas; /* owned */
+    struct gen_ca *cas;   /* owned */
+    struct crl_set *crls; /* the CRLs served (crl/set.h), a reference; may be NULL */
 };
 
 /* gen_find_issuer: the CA whose issuer hashes (for h) are name_hash and

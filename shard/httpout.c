@@ -1,5 +1,7 @@
 #include "shard/httpout.h"
 
+#include "common/rtime.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -63,8 +65,8 @@ static size_t with_body(uint8_t *out, size_t cap, size_t h, const uint8_t *body,
     return h + body_len;
 }
 
-static size_t ocsp_head(uint8_t *out, size_t cap, int status, size_t body_len, const char *etag,
-                        const struct httpout_cache *c, int64_t now, int keep_alive) {
+static size_t cached_head(uint8_t *out, size_t cap, int status, const char *ctype, size_t body_len,
+                          const char *etag, const struct httpout_cache *c, int64_t now, int keep_alive) {
     char date[30], lm[30], exp[30];
     httpout_date(now, date);
     httpout_date(c->this_update, lm);
@@ -81,20 +83,50 @@ static size_t ocsp_head(uint8_t *out, size_t cap, int status, size_t body_len, c
                 "Cache-Control: max-age=%lld, public, no-transform, must-revalidate\r\n"
                 "%s\r\n",
                 status, reason_phrase(status),
-                status == 200 ? "Content-Type: application/ocsp-response\r\n" : "", length, date, lm, exp, etag,
+                status == 200 ? ctype : "", length, date, lm, exp, etag,
                 (long long)httpout_max_age(c, now), keep_alive ? "" : "Connection: close\r\n");
 }
 
 size_t httpout_ocsp(uint8_t *out, size_t cap, const uint8_t *body, size_t body_len,
                     const char etag[HTTPOUT_ETAG_LEN + 1], const struct httpout_cache *c, int64_t now,
                     int keep_alive, int head_only) {
-    size_t h = ocsp_head(out, cap, 200, body_len, etag, c, now, keep_alive);
+    size_t h = cached_head(out, cap, 200, "Content-Type: application/ocsp-response\r\n", body_len, etag, c, now,
+                           keep_alive);
     return with_body(out, cap, h, body, body_len, head_only);
+}
+
+size_t httpout_crl_head(uint8_t *out, size_t cap, size_t body_len, const char etag[HTTPOUT_ETAG_LEN + 1],
+                        const struct httpout_cache *c, int64_t now, int keep_alive) {
+    return cached_head(out, cap, 200, "Content-Type: application/pkix-crl\r\n", body_len, etag, c, now, keep_alive);
+}
+
+int httpout_parse_date(const char *s, size_t n, int64_t *out) {
+    /* IMF-fixdate only (RFC 9110 5.6.7): "Sun, 06 Nov 1994 08:49:37 GMT". */
+    static const char mons[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+    if (n != 29 || s[3] != ',' || s[4] != ' ' || s[7] != ' ' || s[11] != ' ' || s[16] != ' ' || s[19] != ':' ||
+        s[22] != ':' || s[25] != ' ' || memcmp(s + 26, "GMT", 3) != 0)
+        return 0;
+    int mon = -1;
+    for (int i = 0; i < 12; i++)
+        if (memcmp(s + 8, mons + 3 * i, 3) == 0) mon = i;
+    int v[6];
+    const int at[6] = {5, 12, 17, 20, 23, 0}, len[6] = {2, 4, 2, 2, 2, 0};
+    for (int k = 0; k < 5; k++) {
+        v[k] = 0;
+        for (int j = 0; j < len[k]; j++) {
+            char ch = s[at[k] + j];
+            if (ch < '0' || ch > '9') return 0;
+            v[k] = v[k] * 10 + (ch - '0');
+        }
+    }
+    if (mon < 0 || v[0] < 1 || v[0] > 31 || v[2] > 23 || v[3] > 59 || v[4] > 60) return 0;
+    *out = rtime_from_civil(v[1], mon + 1, v[0], v[2], v[3], v[4]);
+    return 1;
 }
 
 size_t httpout_not_modified(uint8_t *out, size_t cap, const char etag[HTTPOUT_ETAG_LEN + 1],
                             const struct httpout_cache *c, int64_t now, int keep_alive) {
-    return ocsp_head(out, cap, 304, 0, etag, c, now, keep_alive);
+    return cached_head(out, cap, 304, "", 0, etag, c, now, keep_alive);
 }
 
 size_t httpout_uncached(uint8_t *out, size_t cap, int status, const char *content_type,

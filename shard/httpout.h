@@ -39,6 +39,16 @@ size_t httpout_ocsp(uint8_t *out, size_t cap, const uint8_t *body, size_t body_l
                     const char etag[HTTPOUT_ETAG_LEN + 1], const struct httpout_cache *c, int64_t now,
                     int keep_alive, int head_only);
 
+/* httpout_crl_head writes the head of a 200 answer carrying a CRL
+ * (application/pkix-crl) of body_len octets, with the caching headers; the
+ * body is sent from the CRL itself. */
+size_t httpout_crl_head(uint8_t *out, size_t cap, size_t body_len, const char etag[HTTPOUT_ETAG_LEN + 1],
+                        const struct httpout_cache *c, int64_t now, int keep_alive);
+
+/* httpout_parse_date reads an IMF-fixdate (If-Modified-Since) into Unix
+ * seconds. Returns 1, or 0 for anything else. */
+int httpout_parse_date(const char *s, size_t n, int64_t *out);
+
 /* httpout_not_modified writes a 304 with the same validators and caching
  * headers (no body). */
 size_t httpout_not_modified(uint8_t *out, size_t cap, const char etag[HTTPOUT_ETAG_LEN + 1],

@@ -12,6 +12,8 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 #include <time.h>
 
 #include <liburing.h>
@@ -32,6 +34,7 @@
 #define TICK_MS 50
 
 struct shard;
+struct crl_blob;
 struct event;
 struct event_base;
 
@@ -42,6 +45,12 @@ struct conn {
     int waiting;  /* a job is at the signing lane: requests after it wait */
     int closing;  /* close once the output is written */
     size_t in_len, out_len, out_off;
+    /* A large body sent from where it lives (a CRL), after out: a
+     * reference held until it is sent; nothing more is answered meanwhile. */
+    struct crl_blob *ext;
+    size_t ext_off;
+    struct iovec iov[2]; /* io_uring sendmsg: out, then ext */
+    struct msghdr msg;
     /* libevent */
     struct event *ev_read, *ev_write;
     /* io_uring */
@@ -127,6 +136,17 @@ void conn_process(struct conn *c);
  * (fd already closed). */
 struct conn *shard_conn_take(struct shard *sh, int fd);
 void shard_conn_put(struct conn *c);
+
+/* conn_iov fills c->iov (and c->msg) with what is left to send: the
+ * output buffer, then the external body. Returns the iovec count. */
+int conn_iov(struct conn *c);
+
+/* conn_sent advances past n octets sent; when the external body is done
+ * its reference is dropped. Returns 1 when everything is sent. */
+int conn_sent(struct conn *c, size_t n);
+
+/* conn_drop_ext drops the external body (a connection closing). */
+void conn_drop_ext(struct conn *c);
 
 /* shard_sweep closes (with close_fn) the connections past the idle or the
  * read timeout. The backends call it once a second. */

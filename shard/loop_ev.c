@@ -18,10 +18,12 @@ static void conn_close(struct conn *c) {
     shard_conn_put(c);
 }
 
-/* Writes what it can; returns 0 when the connection was closed. */
+/* Writes what it can (the output, then an external body); returns 0 when
+ * the connection was closed. */
 static int flush(struct conn *c) {
-    while (c->out_off < c->out_len) {
-        ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
+    while (c->out_off < c->out_len || c->ext != NULL) {
+        conn_iov(c);
+        ssize_t n = sendmsg(c->fd, &c->msg, MSG_NOSIGNAL);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
             event_add(c->ev_write, NULL);
@@ -31,9 +33,8 @@ static int flush(struct conn *c) {
             conn_close(c);
             return 0;
         }
-        c->out_off += (size_t)n;
+        conn_sent(c, (size_t)n);
     }
-    c->out_off = c->out_len = 0;
     if (c->closing) {
         conn_close(c);
         return 0;
@@ -47,9 +48,9 @@ static int flush(struct conn *c) {
 void ev_kick(struct conn *c) {
     for (;;) {
         conn_process(c);
-        if (c->out_len == 0) break;
-        if (!flush(c)) return;    /* closed */
-        if (c->out_len > 0) {     /* the socket is full: on_write goes on */
+        if (c->out_len == 0 && c->ext == NULL) break;
+        if (!flush(c)) return;                /* closed */
+        if (c->out_len > 0 || c->ext != NULL) { /* the socket is full: on_write goes on */
             event_del(c->ev_read);
             return;
         }
@@ -81,7 +82,7 @@ static void on_read(evutil_socket_t fd, short what, void *arg) {
 static void on_write(evutil_socket_t fd, short what, void *arg) {
     struct conn *c = arg;
     if (!flush(c)) return;
-    if (c->out_len == 0) ev_kick(c);
+    if (c->out_len == 0 && c->ext == NULL) ev_kick(c);
 }
 
 static void on_accept(evutil_socket_t lfd, short what, void *arg) {

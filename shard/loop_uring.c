@@ -86,9 +86,14 @@ void uring_kick(struct conn *c) {
     if (c->dead) return;
     struct shard *sh = c->sh;
     if (!c->recv_busy) conn_process(c);
-    if (c->out_len > c->out_off && !c->send_busy) {
+    if ((c->out_len > c->out_off || c->ext != NULL) && !c->send_busy) {
         struct io_uring_sqe *sqe = sqe_get(sh);
-        io_uring_prep_send(sqe, c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
+        if (c->ext != NULL) { /* the output, then the external body: c->msg lives until completion */
+            conn_iov(c);
+            io_uring_prep_sendmsg(sqe, c->fd, &c->msg, MSG_NOSIGNAL);
+        } else {
+            io_uring_prep_send(sqe, c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
+        }
         io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)c | OP_SEND);
         c->send_busy = 1;
     }
@@ -123,8 +128,7 @@ static void on_conn(struct conn *c, int op, int res) {
             conn_shut(c);
             return;
         }
-        c->out_off += (size_t)res;
-        if (c->out_off == c->out_len) c->out_off = c->out_len = 0;
+        conn_sent(c, (size_t)res);
     }
     uring_kick(c);
 }

@@ -27,6 +27,7 @@
 #include "shard/http.h"
 #include "shard/httpout.h"
 #include "shard/internal.h"
+#include "crl/set.h"
 
 /* ---- answers ---- */
 
@@ -177,6 +178,64 @@ static void answer_ocsp(struct conn *c, const struct gen *g, const uint8_t *der,
         answer_ocsp_error(c, OCSP_UNAUTHORIZED, r->keep_alive, head_only);
 }
 
+/* A CRL: its head into the output, its body sent from the blob itself
+ * (up to a megabyte) with a reference held until it is. */
+static void answer_crl(struct conn *c, const struct gen *g, const struct http_request *r) {
+    const char *q = memchr(r->target, '?', r->target_len);
+    size_t plen = q ? (size_t)(q - r->target) : r->target_len;
+    struct crl_blob *b = crl_set_find(g->crls, r->target, plen);
+    if (b == NULL) return answer_status(c, 404, r->keep_alive);
+    int64_t now = now_s();
+    struct httpout_cache cache = {b->this_update, b->next_update, b->refresh_at, c->sh->srv->cfg.max_age};
+    int64_t since;
+    if ((r->if_none_match != NULL && httpout_etag_matches(r->if_none_match, r->if_none_match_len, b->etag)) ||
+        (r->if_none_match == NULL && r->if_modified_since != NULL &&
+         httpout_parse_date(r->if_modified_since, r->if_modified_since_len, &since) && since >= b->this_update)) {
+        emit(c, httpout_not_modified(c->out + c->out_len, OUT_CAP - c->out_len, b->etag, &cache, now, r->keep_alive));
+        return;
+    }
+    size_t h = httpout_crl_head(c->out + c->out_len, OUT_CAP - c->out_len, b->len, b->etag, &cache, now,
+                                r->keep_alive);
+    emit(c, h);
+    if (h == 0 || r->method == HTTP_METHOD_HEAD) return;
+    c->ext = crl_blob_ref(b);
+    c->ext_off = 0;
+}
+
+int conn_iov(struct conn *c) {
+    int n = 0;
+    if (c->out_len > c->out_off) c->iov[n++] = (struct iovec){c->out + c->out_off, c->out_len - c->out_off};
+    if (c->ext != NULL && c->ext_off < c->ext->len)
+        c->iov[n++] = (struct iovec){c->ext->der + c->ext_off, c->ext->len - c->ext_off};
+    memset(&c->msg, 0, sizeof(c->msg));
+    c->msg.msg_iov = c->iov;
+    c->msg.msg_iovlen = (size_t)n;
+    return n;
+}
+
+int conn_sent(struct conn *c, size_t n) {
+    size_t a = c->out_len - c->out_off;
+    if (n <= a) {
+        c->out_off += n;
+        n = 0;
+    } else {
+        c->out_off = c->out_len;
+        n -= a;
+    }
+    if (c->out_off == c->out_len) c->out_off = c->out_len = 0;
+    if (c->ext != NULL) {
+        c->ext_off += n;
+        if (c->ext_off >= c->ext->len) conn_drop_ext(c);
+    }
+    return c->out_len == 0 && c->ext == NULL;
+}
+
+void conn_drop_ext(struct conn *c) {
+    crl_blob_put(c->ext);
+    c->ext = NULL;
+    c->ext_off = 0;
+}
+
 static int target_is(const struct http_request *r, const char *s) {
     size_t n = strlen(s);
     return r->target_len == n && memcmp(r->target, s, n) == 0;
@@ -208,6 +267,10 @@ static void handle(struct conn *c, const struct http_request *r) {
         emit(c, httpout_uncached(c->out + c->out_len, OUT_CAP - c->out_len, 200, "application/pkix-cert",
                                  ca->cert_der, ca->cert_len, now_s(), r->keep_alive, head_only));
         return;
+    }
+    if (starts(r, "/crl/")) {
+        if (!get) return answer_status(c, 405, r->keep_alive);
+        return answer_crl(c, g, r);
     }
     if (target_is(r, "/ocsp") || target_is(r, "/ocsp/")) {
         if (r->method != HTTP_METHOD_POST) return answer_status(c, 405, r->keep_alive);
@@ -241,7 +304,7 @@ _Noreturn void shard_fatal(struct shard *sh, const char *what, int err) {
 
 void conn_process(struct conn *c) {
     int consumed = 0;
-    while (!c->closing && !c->waiting && c->in_len > 0 && OUT_CAP - c->out_len >= ANSWER_MAX) {
+    while (!c->closing && !c->waiting && c->ext == NULL && c->in_len > 0 && OUT_CAP - c->out_len >= ANSWER_MAX) {
         struct http_request r;
         enum http_result res = http_parse(c->in, c->in_len, &r);
         if (res == HTTP_AGAIN) break;
@@ -304,6 +367,8 @@ struct conn *shard_conn_take(struct shard *sh, int fd) {
         sh->all_conns = c;
     }
     c->fd = fd;
+    c->ext = NULL;
+    c->ext_off = 0;
     c->id = ++sh->next_conn_id;
     c->in_len = c->out_len = c->out_off = 0;
     c->closing = c->waiting = 0;
@@ -316,6 +381,7 @@ struct conn *shard_conn_take(struct shard *sh, int fd) {
 
 void shard_conn_put(struct conn *c) {
     struct shard *sh = c->sh;
+    conn_drop_ext(c);
     c->fd = -1;
     sh->num_conns--;
     c->next_free = sh->free_conns;
@@ -407,6 +473,7 @@ static void free_shards(struct server *s) {
             struct conn *c = sh->all_conns;
             sh->all_conns = c->next_all;
             if (c->fd >= 0) close(c->fd);
+            conn_drop_ext(c);
             ev_conn_free(c);
             free(c);
         }

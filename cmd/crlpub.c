@@ -1,0 +1,237 @@
+#include "cmd/crlpub.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ca/crl.h"
+#include "common/urls.h"
+#include "crl/set.h"
+
+#define BACKOFF_MAX_MS 60000
+
+/* One CRL the publisher keeps: which, when it is next due. */
+struct slot {
+    char ca[CA_NAME_MAX + 1];
+    struct ca_crl_ref ref;
+    int64_t due_ms;     /* rebuild at (0: not dirty) */
+    int64_t refresh_at; /* re-sign at (half its validity), seconds */
+    int failures;       /* in a row: the backoff */
+};
+
+struct crlpub {
+    struct ca_core *c;
+    int64_t validity, coalesce_ms;
+    struct slot *slots; /* sorted by (ca, part) */
+    size_t n;
+    struct crl_set *set;
+    int reload;
+    struct crlpub_stats st;
+};
+
+static int64_t now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int slot_cmp(const void *a, const void *b) {
+    const struct slot *x = a, *y = b;
+    int c = strcmp(x->ca, y->ca);
+    return c != 0 ? c : (x->ref.part > y->ref.part) - (x->ref.part < y->ref.part);
+}
+
+static struct slot *find(const struct crlpub *p, const char *ca, uint32_t part) {
+    struct slot key;
+    snprintf(key.ca, sizeof(key.ca), "%s", ca);
+    key.ref.part = part;
+    return bsearch(&key, p->slots, p->n, sizeof(key), slot_cmp);
+}
+
+/* Lists every CRL of every CA with a certificate; slots already known keep
+ * their state, new ones are due at once. */
+static int load(struct crlpub *p, struct rerr *e) {
+    size_t cap = p->n + 64, n = 0;
+    struct slot *s = malloc(cap * sizeof(*s));
+    if (s == NULL) return rerr_set(e, "out of memory");
+    for (size_t i = 0; i < ca_count(p->c); i++) {
+        struct ca_info info;
+        ca_info_at(p->c, i, &info);
+        if (info.state == CA_STATE_PENDING) continue;
+        struct ca_crl_ref *refs;
+        size_t nr;
+        if (!ca_crl_list(p->c, info.name, &refs, &nr, e)) {
+            free(s);
+            return 0;
+        }
+        if (n + nr > cap) {
+            cap = 2 * (n + nr);
+            struct slot *s2 = realloc(s, cap * sizeof(*s));
+            if (s2 == NULL) {
+                free(refs);
+                free(s);
+                return rerr_set(e, "out of memory");
+            }
+            s = s2;
+        }
+        for (size_t k = 0; k < nr; k++) {
+            struct slot *d = &s[n++];
+            memset(d, 0, sizeof(*d));
+            snprintf(d->ca, sizeof(d->ca), "%s", info.name);
+            d->ref = refs[k];
+            const struct slot *old = find(p, d->ca, d->ref.part);
+            if (old != NULL) {
+                d->due_ms = old->due_ms;
+                d->refresh_at = old->refresh_at;
+                d->failures = old->failures;
+            } else {
+                d->due_ms = 1; /* never built by this server: now */
+            }
+        }
+        free(refs);
+    }
+    qsort(s, n, sizeof(*s), slot_cmp);
+    free(p->slots);
+    p->slots = s;
+    p->n = n;
+    return 1;
+}
+
+/* Builds, checks, numbers and publishes one CRL (file, then blob). */
+static struct crl_blob *build_one(struct crlpub *p, struct slot *s, struct rerr *e) {
+    struct ca_crl crl;
+    if (!ca_crl_build(p->c, s->ca, &s->ref, p->validity, &crl, e)) return NULL;
+    struct crl_blob *b = NULL;
+    if (ca_crl_write_file(p->c, &crl, e)) {
+        b = crl_blob_new(s->ref.path, crl.der, crl.der_len, crl.number, crl.this_update, crl.next_update,
+                         crl.this_update + p->validity / 2);
+        if (b == NULL) rerr_set(e, "out of memory");
+    }
+    p->st.last_build_ms = crl.build_seconds * 1e3;
+    free(crl.der);
+    if (b != NULL) s->refresh_at = b->refresh_at;
+    return b;
+}
+
+/* Rebuilds every slot due by now (ms); returns 1 when the set changed. */
+static int rebuild_due(struct crlpub *p, int64_t now, struct rerr *first_err) {
+    struct crl_blob **fresh = NULL;
+    size_t nf = 0, cap = 0;
+    int64_t secs = now / 1000;
+    for (size_t i = 0; i < p->n; i++) {
+        struct slot *s = &p->slots[i];
+        int due = (s->due_ms != 0 && s->due_ms <= now) || (s->refresh_at != 0 && s->refresh_at <= secs);
+        if (!due) continue;
+        struct rerr e;
+        struct crl_blob *b = build_one(p, s, &e);
+        if (b == NULL) {
+            /* The previous CRL stays served; retried with a backoff. */
+            p->st.failures++;
+            s->failures++;
+            int64_t back = 1000LL << (s->failures < 6 ? s->failures : 6);
+            s->due_ms = now + (back < BACKOFF_MAX_MS ? back : BACKOFF_MAX_MS);
+            fprintf(stderr, "revd: CRL %s: %s (retrying in %lld ms)\n", s->ref.url, e.msg,
+                    (long long)(s->due_ms - now));
+            if (first_err != NULL && first_err->msg[0] == '\0') *first_err = e;
+            continue;
+        }
+        s->due_ms = 0;
+        s->failures = 0;
+        p->st.built++;
+        if (nf == cap) {
+            cap = cap ? 2 * cap : 64;
+            struct crl_blob **f2 = realloc(fresh, cap * sizeof(*f2));
+            if (f2 == NULL) {
+                crl_blob_put(b);
+                break;
+            }
+            fresh = f2;
+        }
+        fresh[nf++] = b;
+    }
+    int changed = 0;
+    if (nf > 0) {
+        struct crl_set *ns = crl_set_with(p->set, fresh, nf);
+        if (ns != NULL) {
+            crl_set_free(p->set);
+            p->set = ns;
+            changed = 1;
+        }
+        for (size_t i = 0; i < nf; i++) crl_blob_put(fresh[i]); /* the set holds its own */
+    }
+    free(fresh);
+    return changed;
+}
+
+struct crlpub *crlpub_new(struct ca_core *c, int64_t validity, int64_t coalesce_ms, struct rerr *e) {
+    struct crlpub *p = calloc(1, sizeof(*p));
+    if (p == NULL) {
+        rerr_set(e, "out of memory");
+        return NULL;
+    }
+    p->c = c;
+    p->validity = validity;
+    p->coalesce_ms = coalesce_ms;
+    e->msg[0] = '\0';
+    if (!load(p, e)) {
+        crlpub_free(p);
+        return NULL;
+    }
+    rebuild_due(p, now_ms(), e);
+    if (e->msg[0] != '\0') { /* at start, every CRL must be built */
+        crlpub_free(p);
+        return NULL;
+    }
+    if (p->set == NULL && (p->set = crl_set_with(NULL, NULL, 0)) == NULL) {
+        rerr_set(e, "out of memory");
+        crlpub_free(p);
+        return NULL;
+    }
+    return p;
+}
+
+struct crl_set *crlpub_set(const struct crlpub *p) { return p->set; }
+
+void crlpub_changed(struct crlpub *p, const struct ca_change *ch, size_t n) {
+    int64_t due = now_ms() + p->coalesce_ms;
+    for (size_t i = 0; i < n; i++) {
+        struct ca_cert_status cs;
+        struct rerr e;
+        if (!ca_status(p->c, ch[i].ca, ch[i].serial, ch[i].serial_len, &cs, &e) || !cs.found) continue;
+        struct slot *s = find(p, ch[i].ca, cs.partition);
+        if (s == NULL) { /* a partition (or CA) this publisher has not seen: list again */
+            p->reload = 1;
+            continue;
+        }
+        /* Coalescing: the first change starts the window; later ones ride it. */
+        if (s->due_ms == 0 || s->due_ms > due) s->due_ms = due;
+    }
+}
+
+void crlpub_changed_all(struct crlpub *p) { p->reload = 1; }
+
+int crlpub_tick(struct crlpub *p, int *wait_ms) {
+    int64_t now = now_ms();
+    if (p->reload) {
+        struct rerr e;
+        if (load(p, &e)) p->reload = 0;
+        else fprintf(stderr, "revd: listing the CRLs failed (retrying): %s\n", e.msg);
+    }
+    int changed = rebuild_due(p, now, NULL);
+    /* Next: the earliest dirty slot, at most a second away. */
+    int64_t next = now + 1000;
+    for (size_t i = 0; i < p->n; i++)
+        if (p->slots[i].due_ms != 0 && p->slots[i].due_ms < next) next = p->slots[i].due_ms;
+    *wait_ms = (int)(next > now ? next - now : 0);
+    return changed;
+}
+
+void crlpub_stats(const struct crlpub *p, struct crlpub_stats *out) { *out = p->st; }
+
+void crlpub_free(struct crlpub *p) {
+    if (p == NULL) return;
+    crl_set_free(p->set);
+    free(p->slots);
+    free(p);
+}

@@ -1,0 +1,47 @@
+/* crlpub: the CRL publisher of `revd serve`. It keeps every CA's CRLs
+ * built (ca/crl), published as files under DIR/crl/ and as a crl_set for
+ * the shards; a revocation marks its partition dirty, and dirty partitions
+ * are rebuilt once the coalescing window has passed (a burst rebuilds each
+ * partition once); every CRL is re-signed at half its validity. A failed
+ * build is logged, counted and retried with a backoff while the previous
+ * CRL stays served.
+ *
+ * Thread: the CA-core thread. */
+#ifndef REVD_CMD_CRLPUB_H
+#define REVD_CMD_CRLPUB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ca/ca.h"
+#include "common/rerr.h"
+
+struct crlpub;
+struct crl_set;
+
+struct crlpub_stats {
+    uint64_t built, failures;
+    double last_build_ms;
+};
+
+/* crlpub_new builds, checks and publishes every CRL of every CA in c.
+ * NULL with e set on failure. */
+struct crlpub *crlpub_new(struct ca_core *c, int64_t validity, int64_t coalesce_ms, struct rerr *e);
+
+/* crlpub_set: the current set (the publisher keeps its own reference). */
+struct crl_set *crlpub_set(const struct crlpub *p);
+
+/* crlpub_changed notes certificates whose status changed (their
+ * partitions are rebuilt after the coalescing window); crlpub_changed_all
+ * that CAs or partitions may have appeared (an import, a new CA). */
+void crlpub_changed(struct crlpub *p, const struct ca_change *ch, size_t n);
+void crlpub_changed_all(struct crlpub *p);
+
+/* crlpub_tick rebuilds what is due. Returns 1 when the set changed;
+ * *wait_ms: how soon it wants to be called again (at most 1000). */
+int crlpub_tick(struct crlpub *p, int *wait_ms);
+
+void crlpub_stats(const struct crlpub *p, struct crlpub_stats *out);
+void crlpub_free(struct crlpub *p);
+
+#endif
