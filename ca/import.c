@@ -412,7 +412,8 @@ int ca_import_csv(struct ca_core *c, const char *name, const char *path, FILE *p
         qsort(revoked, num_revoked, sizeof(*revoked), cmp_part_serial);
         if ((w = sst_begin(c, &ssts, "r", e)) == NULL) goto fail_sst;
         for (size_t i = 0; i < num_revoked; i++) {
-            struct crec cr = {.revoked_at = revoked[i]->revoked_at, .reason = revoked[i]->reason};
+            struct crec cr = {.revoked_at = revoked[i]->revoked_at, .reason = revoked[i]->reason,
+                              .not_after = revoked[i]->not_after};
             uint8_t v[REV_VALUE_LEN];
             rev_value_encode(&cr, v);
             size_t kl = key_revoked(key, ca->id, revoked[i]->part, revoked[i]->serial, revoked[i]->slen);

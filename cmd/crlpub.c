@@ -43,6 +43,7 @@ static int slot_cmp(const void *a, const void *b) {
 }
 
 static struct slot *find(const struct crlpub *p, const char *ca, uint32_t part) {
+    if (p->n == 0) return NULL;
     struct slot key;
     snprintf(key.ca, sizeof(key.ca), "%s", ca);
     key.ref.part = part;
