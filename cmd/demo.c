@@ -186,10 +186,14 @@ int demo_run(struct cli *cli, int argc, char **argv) {
                 "  cat %s/ca/demo-issuing.pem %s/ca/demo-root.pem > demo-chain.pem\n"
                 "  openssl ocsp -issuer %s/ca/demo-issuing.pem -cert %s/sample/good.pem -url http://%s/ocsp -CAfile demo-chain.pem\n"
                 "  openssl ocsp -issuer %s/ca/demo-issuing.pem -cert %s/sample/revoked.pem -url http://%s/ocsp -CAfile demo-chain.pem\n"
-                "  # revoke the good one: the next OCSP answer says revoked\n"
+                "  # the CRL of the sample's partition (its CDP), and a check against it\n"
+                "  curl -s http://%s/crl/demo-issuing/0.crl | openssl crl -inform DER -noout -text | head -20\n"
+                "  curl -s http://%s/crl/demo-issuing/0.crl | openssl crl -inform DER -out demo-0.crl.pem\n"
+                "  openssl verify -crl_check -CAfile demo-chain.pem -CRLfile demo-0.crl.pem %s/sample/good.pem\n"
+                "  # revoke the good one: the next OCSP answer says revoked, the CRL a second later\n"
                 "  ./revd revoke --dir %s --ca demo-issuing --serial %s --reason keyCompromise\n"
-                "\nCRL serving is not built yet (issue #4). Serving the demo on %s (Ctrl-C stops it):\n\n",
-                dir, dir, dir, dir, listen, dir, dir, listen, dir, good_hex, listen);
+                "\nServing the demo on %s (Ctrl-C stops it):\n\n",
+                dir, dir, dir, dir, listen, dir, dir, listen, listen, listen, dir, dir, good_hex, listen);
     status = 0;
 out:
     ca_core_free(c);
