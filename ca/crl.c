@@ -10,6 +10,7 @@
 #include <openssl/objects.h>
 #include <openssl/x509.h>
 
+#include "ca/crlarchive.h"
 #include "ca/internal.h"
 #include "common/der.h"
 #include "common/fsutil.h"
@@ -296,6 +297,9 @@ int ca_crl_build(struct ca_core *c, const char *name, const struct ca_crl_ref *r
         ok = store_write(c->st, b, 1, e);
         store_batch_free(b);
     }
+    /* Every CRL signed is archived before it can be published (after its
+     * number is taken: a failure leaves a gap, never a number twice). */
+    if (ok) ok = crlarchive_append(c->dir, ca->name, ref->part, p.number, p.this_update, out->der, out->der_len, e);
     OPENSSL_free(issuer);
     free(ce);
     free(ents);

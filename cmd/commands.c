@@ -15,6 +15,7 @@
 
 #include "ca/ca.h"
 #include "ca/crl.h"
+#include "ca/crlarchive.h"
 #include "ca/responder.h"
 #include "ocsp/response.h"
 #include "ocsp/table.h"
@@ -30,7 +31,7 @@ enum {
     O_HELP = 1000, O_DIR, O_NAME, O_SUBJECT, O_KEY, O_DAYS, O_HOURS, O_BASE_URL, O_PSIZE,
     O_COMPLETE, O_MAXB, O_PARENT, O_PATHLEN, O_CERT, O_CHAIN, O_JSON, O_CA, O_CSR, O_TEMPLATE,
     O_SAN, O_IDEM, O_SERIAL, O_REASON, O_INVALIDITY, O_FORMAT, O_SINCE, O_FILE, O_FROM, O_HASH, O_OUT,
-    O_PARTITION, O_ALL,
+    O_PARTITION, O_ALL, O_NUMBER,
 };
 
 struct opts {
@@ -38,7 +39,7 @@ struct opts {
         *template_name, *san, *idem, *serial, *reason, *invalidity, *format, *since, *file;
     long days, hours, psize, maxb, path_len;
     unsigned long long seq_from;
-    const char *hash, *out, *partition;
+    const char *hash, *out, *partition, *number;
     int complete, json, with_chain, help, days_set, hours_set, all;
 };
 
@@ -728,6 +729,67 @@ static int crl_each(struct cli *cli, struct opts *o, int rebuild) {
 }
 
 static int run_crl_rebuild(struct cli *cli, struct opts *o, const char *pos) { return crl_each(cli, o, 1); }
+
+struct history {
+    struct cli *cli;
+    int has_part, has_number, found;
+    uint32_t part;
+    uint64_t number;
+    const char *out;
+    struct rerr e;
+};
+
+static int history_cb(void *arg, const struct crlarchive_rec *r, const uint8_t *der) {
+    struct history *h = arg;
+    if (h->has_part && r->part != h->part) return 1;
+    if (h->has_number && r->number != h->number) return 1;
+    h->found++;
+    if (h->out != NULL) { /* the one asked for, written out */
+        char buf[PATH_MAX];
+        if (!fs_write_atomic(resolve(h->cli, h->out, buf), der, r->der_len, 0644, &h->e)) h->found = -1;
+        return 0;
+    }
+    char tu[21], part[16] = "ca";
+    rtime_format(r->this_update, tu);
+    if (r->part != URLS_PART_CA) snprintf(part, sizeof(part), "%u", r->part);
+    fprintf(h->cli->out, "%s\t%llu\t%s\t%zu\t%zu\n", part, (unsigned long long)r->number, tu, r->der_len, r->comp_len);
+    return 1;
+}
+
+static int run_crl_history(struct cli *cli, struct opts *o, const char *pos) {
+    struct ca_core *c;
+    int owned;
+    if (!open_core(cli, o, 0, &c, &owned)) return 1;
+    struct ca_info info;
+    struct rerr e;
+    int known = ca_info_get(c, o->ca, &info, &e);
+    close_core(c, owned);
+    if (!known) return fail(cli, e.msg);
+    struct history h = {.cli = cli, .out = o->out};
+    if (o->partition != NULL) {
+        long v;
+        h.has_part = 1;
+        if (strcmp(o->partition, "ca") == 0) h.part = URLS_PART_CA;
+        else if (parse_long(o->partition, &v) && v >= 0 && v < (long)URLS_PART_CA) h.part = (uint32_t)v;
+        else return usage_fail(cli, "--partition: a partition number or ca");
+    }
+    if (o->number != NULL) {
+        char *end;
+        errno = 0;
+        h.number = strtoull(o->number, &end, 10);
+        if (errno != 0 || end == o->number || *end != '\0') return usage_fail(cli, "--number: a CRL number");
+        h.has_number = 1;
+    }
+    if (o->out != NULL && (!h.has_part || !h.has_number))
+        return usage_fail(cli, "--out needs --partition and --number (one CRL)");
+    if (o->out == NULL) fprintf(cli->out, "partition\tnumber\tthis-update\tbytes\tcompressed\n");
+    if (!crlarchive_each(o->dir, o->ca, o->out != NULL, history_cb, &h, &e)) return fail(cli, e.msg);
+    if (h.found < 0) return fail(cli, h.e.msg);
+    if (o->out != NULL && h.found == 0)
+        return failf(cli, "the archive of CA %s has no CRL %s of partition %s", o->ca, o->number, o->partition);
+    if (o->out != NULL) fprintf(cli->out, "wrote %s\n", o->out);
+    return 0;
+}
 static int run_crl_show(struct cli *cli, struct opts *o, const char *pos) { return crl_each(cli, o, 0); }
 
 /* ---- the table ---- */
@@ -749,6 +811,7 @@ static const int a_respond[] = {O_CA, O_SERIAL, O_HASH, O_OUT, 0};
 static const int a_precompute[] = {O_CA, 0};
 static const int a_crl_list[] = {O_CA, O_JSON, 0};
 static const int a_crl_each[] = {O_CA, O_PARTITION, O_ALL, 0};
+static const int a_crl_history[] = {O_CA, O_PARTITION, O_NUMBER, O_OUT, 0};
 
 #define KEY_HELP "  --key ec-p256|ec-p384|rsa-2048|rsa-3072|rsa-4096   key type (default ec-p256)\n"
 #define CRL_HELP                                                                                   \
@@ -816,6 +879,11 @@ static const struct cmd crl_cmds[] = {
      "each with the next CRL number, valid 7 days, and publishes them as files under\n"
      "DIR/crl/ (temporary file, fsync, rename).\n",
      a_crl_each, run_crl_rebuild, 0, 0},
+    {"history", "revd crl history --ca NAME [--partition N|ca] [--number K --out FILE]",
+     "Lists every CRL the CA has signed, from its archive (DIR/crl-archive/NAME.log,\n"
+     "zstd-compressed): partition, number, thisUpdate, size. With --partition,\n"
+     "--number and --out, writes that CRL (DER) to FILE.\n",
+     a_crl_history, run_crl_history, 0, 0},
     {NULL, NULL, NULL, NULL, NULL, 0, 0},
 };
 
@@ -884,6 +952,7 @@ static const struct option long_opts[] = {
     {"out", required_argument, NULL, O_OUT},
     {"partition", required_argument, NULL, O_PARTITION},
     {"all", no_argument, NULL, O_ALL},
+    {"number", required_argument, NULL, O_NUMBER},
     {NULL, 0, NULL, 0},
 };
 
@@ -992,6 +1061,7 @@ static int run_cmd(struct cli *cli, const struct cmd *c, int argc, char **argv) 
         case O_OUT: o.out = optarg; break;
         case O_PARTITION: o.partition = optarg; break;
         case O_ALL: o.all = 1; break;
+        case O_NUMBER: o.number = optarg; break;
         }
         if (num != NULL && !parse_long(optarg, num))
             return usage_error(cli, c, "--%s needs a whole number", opt_name(id));
@@ -1017,7 +1087,7 @@ static int run_cmd(struct cli *cli, const struct cmd *c, int argc, char **argv) 
         case O_SERIAL: v = o.serial; break;
         case O_FILE: v = o.file; break;
         case O_FORMAT: v = o.format; break;
-        case O_OUT: v = o.out; break;
+        case O_OUT: required = c->run != run_crl_history; v = o.out; break;
         case O_CHAIN: required = c->run == run_import_ca; v = o.chain; break;
         default: required = 0;
         }
@@ -1052,6 +1122,7 @@ void cli_usage(FILE *f) {
           "  crl list          every CRL URL of a CA (--json: for CCADB)\n"
           "  crl show          a CA's CRLs and their last numbers\n"
           "  crl rebuild       build, sign and publish a CA's CRLs as files under DIR/crl/\n"
+          "  crl history       every CRL a CA has signed, from its archive\n"
           "Running:\n"
           "  demo              create a demo CA in ./demo and show how to use it\n"
           "  serve             hold DIR and answer the commands above over DIR/revd.sock\n"
@@ -1085,7 +1156,7 @@ int cli_run(struct cli *cli, int argc, char **argv) {
     } else if (strcmp(word, "crl") == 0) {
         if (argc < 2 || strcmp(argv[1], "--help") == 0) {
             FILE *f = argc < 2 ? cli->err : cli->out;
-            fputs("usage: revd crl list|show|rebuild [options]\nrevd crl SUBCOMMAND --help describes one.\n", f);
+            fputs("usage: revd crl list|show|rebuild|history [options]\nrevd crl SUBCOMMAND --help describes one.\n", f);
             return argc < 2 ? 2 : 0;
         }
         table = crl_cmds;

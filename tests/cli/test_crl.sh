@@ -127,4 +127,18 @@ run_fail 1 revd crl rebuild --ca sub --partition 9
 run_ok revd crl rebuild --ca sub --partition ca
 assert_match "$OUT" "crl/sub/ca.crl: number 2"
 
+step "crl history: every CRL signed, from the zstd archive"
+run_ok revd crl history --ca sub
+assert_eq "$(printf '%s\n' "$OUT" | tail -n +2 | wc -l)" 6 "archived CRLs of sub (4 + partition 1 + ca again)"
+assert_match "$OUT" "$(printf '1\t2\t')"
+run_ok revd crl history --ca sub --partition 1 --number 2 --out "$T/h.der"
+cmp -s "$T/h.der" "$D/crl/sub/1.crl" || fail "the archived CRL 2 of partition 1 is not the one published"
+run_ok revd crl history --ca sub --partition 1 --number 1 --out "$T/h1.der"
+cmp -s "$T/h1.der" "$T/before.crl" || fail "the archived CRL 1 of partition 1 is not the one published then"
+run_fail 1 revd crl history --ca sub --partition 1 --number 9 --out "$T/h9.der"
+run_fail 2 revd crl history --ca sub --out "$T/hx.der"
+printf 'garbage' >>"$D/crl-archive/sub.log"
+run_fail 1 revd crl history --ca sub
+assert_contains "$ERR" "damaged record"
+
 pass

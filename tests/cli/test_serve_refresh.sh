@@ -44,7 +44,7 @@ start_server() {
     if [ "${1:-}" = faketime ]; then
         ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" LD_PRELOAD=$FT_LIB \
             FAKETIME_TIMESTAMP_FILE=$CLOCK FAKETIME_NO_CACHE=1 \
-            "$REVD" serve --dir "$D" --listen "127.0.0.1:$PORT" "${IO_ARGS[@]}" --threads 2 --validity 8h --max-age 86400 \
+            "$REVD" serve --dir "$D" --listen "127.0.0.1:$PORT" "${IO_ARGS[@]}" --threads 2 --validity 8h --max-age 86400 --crl-validity 2h \
             >"$T/serve.log" 2>&1 </dev/null &
     else
         "$REVD" serve --dir "$D" --listen "127.0.0.1:$PORT" "${IO_ARGS[@]}" --threads 2 >"$T/serve.log" 2>&1 </dev/null &
@@ -107,6 +107,8 @@ echo "+0" >"$CLOCK"
 start_server faketime
 fetch "$T/good.pem" "$T/f0.der"
 t0=$(this_update "$T/f0.der")
+curl -s "$URL/crl/sub/0.crl" -o "$T/crl0.der"
+crl_n0=$(openssl crl -inform DER -in "$T/crl0.der" -noout -crlnumber | sed 's/^crlNumber=//')
 max_age() { # CERT: the max-age of its GET answer
     curl -s -D - -o /dev/null "$URL/ocsp/$(enc_of "$1")" | tr -d '\r' |
         sed -n 's/^Cache-Control: max-age=\([0-9]*\), public, no-transform, must-revalidate$/\1/p'
@@ -131,6 +133,12 @@ wait_refresh() {
     fail "not re-signed at $1: thisUpdate $t2 and $t3, wanted $2 or later; log: $(cat "$T/serve.log")"
 }
 wait_refresh "+2d" $((t0 + 2 * 86400 - 60))
+# The CRLs (valid 2 hours) were re-signed too: a higher number, a later thisUpdate, still valid.
+curl -s "$URL/crl/sub/0.crl" -o "$T/crl1.der"
+crl_n1=$(openssl crl -inform DER -in "$T/crl1.der" -noout -crlnumber | sed 's/^crlNumber=//')
+[ $(( crl_n1 )) -gt $(( crl_n0 )) ] || fail "the CRL was not re-signed two days in (number $crl_n0, then $crl_n1)"
+o=$(FAKETIME="+2d" LD_PRELOAD=$FT_LIB openssl crl -inform DER -in "$T/crl1.der" -noout -nextupdate | sed 's/^nextUpdate=//')
+[ "$(epoch "$o")" -gt $(( $(now) + 2 * 86400 )) ] || fail "the re-signed CRL's nextUpdate ($o) is not in the (moved) future"
 nu=$(epoch "$(openssl ocsp -respin "$T/f2.der" -resp_text -noverify 2>/dev/null | sed -n 's/^ *Next Update: //p' | head -1)")
 assert_eq "$((nu - t2))" 28800 "the refreshed response's validity (--validity 8h)"
 a=$(max_age "$T/good.pem")

@@ -1,0 +1,118 @@
+#include "ca/crlarchive.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <zstd.h>
+
+#include "common/fsutil.h"
+
+#define HEAD_LEN 32
+
+static void put32(uint8_t *p, uint32_t v) {
+    for (int i = 3; i >= 0; i--, v >>= 8) p[i] = (uint8_t)v;
+}
+static void put64(uint8_t *p, uint64_t v) {
+    for (int i = 7; i >= 0; i--, v >>= 8) p[i] = (uint8_t)v;
+}
+static uint32_t get32(const uint8_t *p) {
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+static uint64_t get64(const uint8_t *p) { return (uint64_t)get32(p) << 32 | get32(p + 4); }
+
+static int path_of(const char *dir, const char *ca, char *out, size_t cap) {
+    return snprintf(out, cap, "%s/crl-archive/%s.log", dir, ca) < (int)cap;
+}
+
+int crlarchive_append(const char *dir, const char *ca, uint32_t part, uint64_t number, int64_t this_update,
+                      const uint8_t *der, size_t len, struct rerr *e) {
+    char path[PATH_MAX], adir[PATH_MAX];
+    if (!path_of(dir, ca, path, sizeof(path)) || snprintf(adir, sizeof(adir), "%s/crl-archive", dir) >= (int)sizeof(adir))
+        return rerr_set(e, "CRL archive path too long");
+    if (len > CRLARCHIVE_MAX_DER) return rerr_set(e, "CRL of %zu bytes too large to archive", len);
+    if (!fs_mkdirs(adir, 0700, e)) return 0;
+    size_t bound = ZSTD_compressBound(len);
+    uint8_t *rec = malloc(HEAD_LEN + bound);
+    if (rec == NULL) return rerr_set(e, "out of memory");
+    size_t cl = ZSTD_compress(rec + HEAD_LEN, bound, der, len, 3);
+    if (ZSTD_isError(cl)) {
+        free(rec);
+        return rerr_set(e, "zstd: %s", ZSTD_getErrorName(cl));
+    }
+    memcpy(rec, "RCRL", 4);
+    put32(rec + 4, part);
+    put64(rec + 8, number);
+    put64(rec + 16, (uint64_t)this_update);
+    put32(rec + 24, (uint32_t)len);
+    put32(rec + 28, (uint32_t)cl);
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    int ok = fd >= 0;
+    size_t total = HEAD_LEN + cl, off = 0;
+    while (ok && off < total) {
+        ssize_t n = write(fd, rec + off, total - off);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) ok = 0;
+        else off += (size_t)n;
+    }
+    if (ok && fsync(fd) != 0) ok = 0;
+    if (!ok) rerr_set(e, "%s: cannot append: %s", path, strerror(errno));
+    if (fd >= 0) close(fd);
+    free(rec);
+    return ok;
+}
+
+int crlarchive_each(const char *dir, const char *ca, int want_der,
+                    int (*cb)(void *arg, const struct crlarchive_rec *r, const uint8_t *der), void *arg,
+                    struct rerr *e) {
+    char path[PATH_MAX];
+    if (!path_of(dir, ca, path, sizeof(path))) return rerr_set(e, "CRL archive path too long");
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) return errno == ENOENT ? 1 : rerr_set(e, "%s: %s", path, strerror(errno));
+    uint8_t h[HEAD_LEN];
+    uint64_t off = 0;
+    int ok = 1;
+    uint8_t *comp = NULL, *der = NULL;
+    for (;;) {
+        size_t got = fread(h, 1, HEAD_LEN, f);
+        if (got == 0) break;
+        struct crlarchive_rec r = {get32(h + 4), get64(h + 8), (int64_t)get64(h + 16), get32(h + 24), get32(h + 28),
+                                   off};
+        /* Hostile until parsed: the magic, and lengths under the caps. */
+        if (got != HEAD_LEN || memcmp(h, "RCRL", 4) != 0 || r.der_len == 0 || r.der_len > CRLARCHIVE_MAX_DER ||
+            r.comp_len == 0 || r.comp_len > ZSTD_compressBound(r.der_len)) {
+            ok = rerr_set(e, "%s: damaged record at offset %llu", path, (unsigned long long)off);
+            break;
+        }
+        free(comp);
+        free(der);
+        comp = malloc(r.comp_len);
+        der = want_der ? malloc(r.der_len) : NULL;
+        if (comp == NULL || (want_der && der == NULL)) {
+            ok = rerr_set(e, "out of memory");
+            break;
+        }
+        if (fread(comp, 1, r.comp_len, f) != r.comp_len) {
+            ok = rerr_set(e, "%s: truncated record at offset %llu", path, (unsigned long long)off);
+            break;
+        }
+        if (want_der) {
+            size_t n = ZSTD_decompress(der, r.der_len, comp, r.comp_len);
+            if (ZSTD_isError(n) || n != r.der_len) {
+                ok = rerr_set(e, "%s: record at offset %llu does not decompress", path, (unsigned long long)off);
+                break;
+            }
+        }
+        off += HEAD_LEN + r.comp_len;
+        if (!cb(arg, &r, der)) break;
+    }
+    free(comp);
+    free(der);
+    fclose(f);
+    return ok;
+}
