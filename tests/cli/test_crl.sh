@@ -113,6 +113,18 @@ if command -v certtool >/dev/null; then
     assert_not_contains "$o" "Verified." "certtool with the wrong CA"
 fi
 
+step "Go's crypto/x509: ParseRevocationList, CheckSignatureFrom"
+if command -v go >/dev/null; then
+    o=$(cd "$T" && HOME="$T" GOCACHE="$T/gocache" GOFLAGS= GO111MODULE=off timeout 120 go run "$REPO_ROOT/tests/go/crlcheck.go" \
+        "$D/crl/sub/1.crl" "$D/ca/sub.pem" "$(serial_of "$T/c4.pem")" "$(serial_of "$T/c5.pem")" 2>&1) ||
+        fail "Go rejected partition 1's CRL: $o"
+    assert_contains "$o" "ok: number"
+    o=$(cd "$T" && HOME="$T" GOCACHE="$T/gocache" GO111MODULE=off timeout 120 go run "$REPO_ROOT/tests/go/crlcheck.go" \
+        "$D/crl/sub/1.crl" "$D/ca/root.pem" 2>&1) && fail "Go accepted the CRL with the wrong CA: $o"
+    o=$(cd "$T" && HOME="$T" GOCACHE="$T/gocache" GO111MODULE=off timeout 120 go run "$REPO_ROOT/tests/go/crlcheck.go" \
+        "$D/crl/root/ca.crl" "$D/ca/root.pem" 2>&1) || fail "Go rejected the root's CA-scope CRL: $o"
+fi
+
 step "unhold: the certificate leaves the next CRL; numbers only grow"
 run_ok revd unhold --ca sub --serial "$(serial_of "$T/c5.pem")"
 cp "$D/crl/sub/1.crl" "$T/before.crl"
