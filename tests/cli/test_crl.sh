@@ -139,6 +139,43 @@ run_fail 1 revd crl rebuild --ca sub --partition 9
 run_ok revd crl rebuild --ca sub --partition ca
 assert_match "$OUT" "crl/sub/ca.crl: number 2"
 
+step "imported certificates keep their CDP: a CRL for each such URL"
+create_root legacy
+cat >"$T/legacy.csv" <<'CSV'
+0A0B0C,2031-01-01,revoked,2024-03-04T05:06:07Z,keyCompromise,http://legacy.example/crl/7.crl
+0A0B0D,2031-01-01,good,,,http://legacy.example/crl/7.crl
+0A0B0E,2031-01-01,revoked,2024-03-04T05:06:07Z,superseded,http://legacy.example/crl/8.crl
+0A0B0F,2031-01-01,revoked,2024-03-04T05:06:07Z
+CSV
+run_ok revd import --ca legacy --file "$T/legacy.csv"
+run_ok revd crl list --ca legacy --json
+assert_contains "$OUT" '"http://legacy.example/crl/7.crl"'
+assert_contains "$OUT" '"http://legacy.example/crl/8.crl"'
+assert_contains "$OUT" '"http://127.0.0.1:8080/crl/legacy/0.crl"'
+run_ok revd crl rebuild --ca legacy
+f7=$(revd crl list --ca legacy | awk '$2 == "http://legacy.example/crl/7.crl" {print $3}')
+[ -n "$f7" ] && [ -s "$D/$f7" ] || fail "no file for the imported CDP 7.crl ($f7)"
+o=$(openssl crl -inform DER -in "$D/$f7" -noout -text)
+assert_contains "$o" "URI:http://legacy.example/crl/7.crl"
+assert_contains "$o" "0A0B0C"
+assert_not_contains "$o" "0A0B0E" "a certificate of the other imported CDP"
+assert_contains "$(openssl crl -inform DER -in "$D/crl/legacy/0.crl" -noout -text)" "0A0B0F"
+
+step "a --complete-crl CA: one CRL at {base}/crl/NAME.crl"
+create_root whole --complete-crl
+issue_to "$T/w1.pem" --ca whole --csr "$T/ee.csr"
+run_ok revd revoke --ca whole --serial "$(serial_of "$T/w1.pem")"
+run_ok revd crl list --ca whole --json
+assert_eq "$OUT" '["http://127.0.0.1:8080/crl/whole/ca.crl","http://127.0.0.1:8080/crl/whole.crl"]' "a complete CRL CA's CRLs"
+run_ok revd crl rebuild --ca whole
+[ -s "$D/crl/whole.crl" ] || fail "DIR/crl/whole.crl missing"
+o=$(openssl crl -inform DER -in "$D/crl/whole.crl" -noout -text)
+assert_contains "$o" "URI:http://127.0.0.1:8080/crl/whole.crl"
+assert_not_contains "$o" "Only User Certificates" "a complete CRL has no scope flag"
+openssl crl -inform DER -in "$D/crl/whole.crl" -out "$T/whole.pem"
+o=$(openssl verify -crl_check -CAfile "$D/ca/whole.pem" -CRLfile "$T/whole.pem" "$T/w1.pem" 2>&1)
+assert_contains "$o" "certificate revoked"
+
 step "crl history: every CRL signed, from the zstd archive"
 run_ok revd crl history --ca sub
 assert_eq "$(printf '%s\n' "$OUT" | tail -n +2 | wc -l)" 6 "archived CRLs of sub (4 + partition 1 + ca again)"
