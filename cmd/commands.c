@@ -637,6 +637,13 @@ static int crl_pick(struct cli *cli, const struct opts *o, const struct ca_crl_r
            0;
 }
 
+/* A CRL's partition as operators write it: its number, or "ca". */
+static const char *part_label(uint32_t part, char out[16]) {
+    if (part == URLS_PART_CA) return "ca";
+    snprintf(out, 16, "%u", part);
+    return out;
+}
+
 static void json_str(FILE *f, const char *s) {
     fputc('"', f);
     for (; *s; s++) {
@@ -666,9 +673,7 @@ static int run_crl_list(struct cli *cli, struct opts *o, const char *pos) {
     } else {
         for (size_t i = 0; i < n; i++) {
             char part[16];
-            if (list[i].part == URLS_PART_CA) snprintf(part, sizeof(part), "ca");
-            else snprintf(part, sizeof(part), "%u", list[i].part);
-            fprintf(cli->out, "%s\t%s\tcrl/%s\n", part, list[i].url, list[i].file);
+            fprintf(cli->out, "%s\t%s\tcrl/%s\n", part_label(list[i].part, part), list[i].url, list[i].file);
         }
     }
     free(list);
@@ -715,11 +720,10 @@ static int crl_each(struct cli *cli, struct opts *o, int rebuild) {
                 status = fail(cli, e.msg);
                 break;
             }
-            char tus[21] = "-", part[16] = "ca";
+            char tus[21] = "-", part[16];
             if (got == 1) rtime_format(tu, tus);
-            if (r->part != URLS_PART_CA) snprintf(part, sizeof(part), "%u", r->part);
             fprintf(cli->out, "partition: %s\nurl: %s\nfile: crl/%s\nlast-number: %llu\nlast-this-update: %s\n\n",
-                    part, r->url, r->file, (unsigned long long)num, tus);
+                    part_label(r->part, part), r->url, r->file, (unsigned long long)num, tus);
         }
     }
     free(idx);
@@ -749,10 +753,10 @@ static int history_cb(void *arg, const struct crlarchive_rec *r, const uint8_t *
         if (!fs_write_atomic(resolve(h->cli, h->out, buf), der, r->der_len, 0644, &h->e)) h->found = -1;
         return 0;
     }
-    char tu[21], part[16] = "ca";
+    char tu[21], part[16];
     rtime_format(r->this_update, tu);
-    if (r->part != URLS_PART_CA) snprintf(part, sizeof(part), "%u", r->part);
-    fprintf(h->cli->out, "%s\t%llu\t%s\t%zu\t%zu\n", part, (unsigned long long)r->number, tu, r->der_len, r->comp_len);
+    fprintf(h->cli->out, "%s\t%llu\t%s\t%zu\t%zu\n", part_label(r->part, part), (unsigned long long)r->number, tu,
+            r->der_len, r->comp_len);
     return 1;
 }
 
