@@ -1,5 +1,6 @@
 #include "ca/crl.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -326,4 +327,51 @@ int ca_crl_write_file(struct ca_core *c, const struct ca_crl *crl, struct rerr *
     if (slash != NULL) *slash = '\0';
     if (!fs_mkdirs(dir, 0755, e)) return 0;
     return fs_write_atomic(path, crl->der, crl->der_len, 0644, e);
+}
+
+int ca_crl_load_file(struct ca_core *c, const char *name, const struct ca_crl_ref *ref, struct ca_crl *out,
+                     struct rerr *e) {
+    memset(out, 0, sizeof(*out));
+    struct ca *ca = core_find_or_err(c, name, e);
+    if (ca == NULL || ca->cert == NULL) return ca == NULL ? -1 : rerr_set(e, "CA %s is pending", name);
+    char path[PATH_MAX];
+    if (snprintf(path, sizeof(path), "%s/crl/%s", c->dir, ref->file) >= (int)sizeof(path))
+        return rerr_set(e, "CRL path too long");
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) return rerr_set(e, "%s: %s", path, strerror(errno));
+    /* The file is read back under a cap: a CRL is at most a few MB. */
+    uint8_t *der = malloc(CRLARCHIVE_MAX_DER + 1);
+    size_t len = der ? fread(der, 1, CRLARCHIVE_MAX_DER + 1, f) : 0;
+    fclose(f);
+    if (der == NULL || len == 0 || len > CRLARCHIVE_MAX_DER) {
+        free(der);
+        return rerr_set(e, "%s: empty, unreadable or too large", path);
+    }
+    uint64_t last;
+    int64_t last_this;
+    int ok = ca_crl_last(c, name, ref, &last, &last_this, e) == 1;
+    const uint8_t *q = der;
+    X509_CRL *x = ok ? d2i_X509_CRL(NULL, &q, (long)len) : NULL;
+    ASN1_INTEGER *num = x ? X509_CRL_get_ext_d2i(x, NID_crl_number, NULL, NULL) : NULL;
+    int64_t tu = 0, nu = 0;
+    if (x != NULL) {
+        tu = core_asn1_time(X509_CRL_get0_lastUpdate(x));
+        nu = X509_CRL_get0_nextUpdate(x) ? core_asn1_time(X509_CRL_get0_nextUpdate(x)) : 0;
+    }
+    ok = ok && x != NULL && q == der + len && num != NULL && ASN1_INTEGER_get(num) == (long)last && tu == last_this &&
+         nu > tu && signature_ok(ca, der, len);
+    if (ok) out->entries = (size_t)sk_X509_REVOKED_num(X509_CRL_get_REVOKED(x));
+    ASN1_INTEGER_free(num);
+    X509_CRL_free(x);
+    if (!ok) {
+        free(der);
+        return rerr_set(e, "%s: not the last CRL built (number, time or signature)", path);
+    }
+    out->ref = *ref;
+    out->number = last;
+    out->this_update = tu;
+    out->next_update = nu;
+    out->der = der;
+    out->der_len = len;
+    return 1;
 }

@@ -53,6 +53,14 @@ int ca_crl_build(struct ca_core *c, const char *ca, const struct ca_crl_ref *ref
  * file, fsync, rename: a reader never sees half of it). */
 int ca_crl_write_file(struct ca_core *c, const struct ca_crl *crl, struct rerr *e);
 
+/* ca_crl_load_file reads back the CRL of ref published under DIR/crl/ (at
+ * a restart, so as not to sign every CRL again): it must parse, verify
+ * against the CA certificate and carry the last number stored. Returns 1
+ * with out filled (free out->der), 0 when there is none or it does not
+ * qualify (e says why), -1 on an I/O error. */
+int ca_crl_load_file(struct ca_core *c, const char *ca, const struct ca_crl_ref *ref, struct ca_crl *out,
+                     struct rerr *e);
+
 /* ca_crl_last: the number and thisUpdate of the last CRL built for ref;
  * 0 when none was. */
 int ca_crl_last(struct ca_core *c, const char *ca, const struct ca_crl_ref *ref, uint64_t *number,

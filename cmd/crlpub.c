@@ -179,7 +179,33 @@ struct crlpub *crlpub_new(struct ca_core *c, int64_t validity, int64_t coalesce_
         crlpub_free(p);
         return NULL;
     }
-    rebuild_due(p, now_ms(), e);
+    /* A restart takes back the CRLs it published while they are before
+     * their re-signing time; the rest are built now. */
+    int64_t now = now_ms();
+    struct crl_blob **kept = malloc((p->n + 1) * sizeof(*kept));
+    size_t nk = 0;
+    for (size_t i = 0; kept != NULL && i < p->n; i++) {
+        struct slot *s = &p->slots[i];
+        struct ca_crl crl;
+        struct rerr le;
+        if (ca_crl_load_file(c, s->ca, &s->ref, &crl, &le) != 1) continue;
+        int64_t half = crl.this_update + (crl.next_update - crl.this_update) / 2;
+        if (half > now / 1000 + 60) {
+            struct crl_blob *b = crl_blob_new(s->ref.path, crl.der, crl.der_len, crl.number, crl.this_update,
+                                              crl.next_update, half);
+            if (b != NULL) {
+                kept[nk++] = b;
+                s->due_ms = 0;
+                s->refresh_at = half;
+                p->st.reused++;
+            }
+        }
+        free(crl.der);
+    }
+    if (nk > 0) p->set = crl_set_with(NULL, kept, nk);
+    for (size_t i = 0; i < nk; i++) crl_blob_put(kept[i]);
+    free(kept);
+    rebuild_due(p, now, e);
     if (e->msg[0] != '\0') { /* at start, every CRL must be built */
         crlpub_free(p);
         return NULL;

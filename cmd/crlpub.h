@@ -20,12 +20,13 @@ struct crlpub;
 struct crl_set;
 
 struct crlpub_stats {
-    uint64_t built, failures;
+    uint64_t built, failures, reused; /* reused: taken back from DIR/crl/ at start */
     double last_build_ms;
 };
 
-/* crlpub_new builds, checks and publishes every CRL of every CA in c.
- * NULL with e set on failure. */
+/* crlpub_new takes back the CRLs published under DIR/crl/ that are still
+ * the last ones built and before their re-signing time, and builds, checks
+ * and publishes the others. NULL with e set on failure. */
 struct crlpub *crlpub_new(struct ca_core *c, int64_t validity, int64_t coalesce_ms, struct rerr *e);
 
 /* crlpub_set: the current set (the publisher keeps its own reference). */

@@ -539,8 +539,8 @@ int serve_run(int argc, char **argv) {
     if (st.crl != NULL) {
         struct crlpub_stats cs;
         crlpub_stats(st.crl, &cs);
-        fprintf(stderr, "revd: CRLs: %llu built, %llu failed builds\n", (unsigned long long)cs.built,
-                (unsigned long long)cs.failures);
+        fprintf(stderr, "revd: CRLs: %llu built, %llu taken back at start, %llu failed builds\n",
+                (unsigned long long)cs.built, (unsigned long long)cs.reused, (unsigned long long)cs.failures);
     }
     crlpub_free(st.crl);
     free(st.pending);
