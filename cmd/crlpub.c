@@ -189,7 +189,10 @@ struct crlpub *crlpub_new(struct ca_core *c, int64_t validity, int64_t coalesce_
         struct ca_crl crl;
         struct rerr le;
         if (ca_crl_load_file(c, s->ca, &s->ref, &crl, &le) != 1) continue;
+        /* Re-signed at half its validity, or half of --crl-validity when
+         * that is shorter (the operator shortened it). */
         int64_t half = crl.this_update + (crl.next_update - crl.this_update) / 2;
+        if (crl.this_update + p->validity / 2 < half) half = crl.this_update + p->validity / 2;
         if (half > now / 1000 + 60) {
             struct crl_blob *b = crl_blob_new(s->ref.path, crl.der, crl.der_len, crl.number, crl.this_update,
                                               crl.next_update, half);
