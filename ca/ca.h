@@ -106,6 +106,21 @@ struct ca_issue_params {
  * the root. The certificate is in the index when this returns. */
 int ca_issue(struct ca_core *c, const struct ca_issue_params *p, char **out_pem, struct rerr *e);
 
+/* A serial as INTEGER content octets. */
+struct ca_serial {
+    uint8_t bytes[HEX_SERIAL_MAX + 1];
+    size_t len;
+};
+
+/* ca_revoke_many revokes serials[0..n) of CA ca with one reason, in one
+ * atomic, synced write: all of them or none (a serial the CA never issued,
+ * one already revoked, a CA certificate, a serial listed twice: nothing is
+ * revoked, and e names it). One log record per certificate. At most
+ * CA_REVOKE_MANY_MAX serials. */
+#define CA_REVOKE_MANY_MAX 200000
+int ca_revoke_many(struct ca_core *c, const char *ca, const struct ca_serial *serials, size_t n, int reason,
+                   int64_t invalidity, struct rerr *e);
+
 /* ca_revoke revokes serial with an RFC 5280 reason; invalidity 0: none.
  * A revoked certificate stays revoked; one on hold may be revoked for good.
  * Revoking the certificate of a CA in DIR (through its parent) also

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/hex.h"
 #include "common/reason.h"
 #include "common/rtime.h"
 #include "common/urls.h"
@@ -191,6 +192,103 @@ out:
     free(changed);
     store_batch_free(b);
     free(rec);
+    return ok;
+}
+
+static int cmp_serial_slot(const void *a, const void *b) {
+    const struct ca_serial *x = a, *y = b;
+    if (x->len != y->len) return x->len < y->len ? -1 : 1;
+    return memcmp(x->bytes, y->bytes, x->len);
+}
+
+int ca_revoke_many(struct ca_core *c, const char *name, const struct ca_serial *serials, size_t n, int reason,
+                   int64_t invalidity, struct rerr *e) {
+    struct store_batch *b = NULL;
+    struct ca_serial *sorted = NULL;
+    int ok = 0;
+    uint64_t held_before = 0, revoked_before = 0;
+    const char *rname = reason_name(reason);
+    c->notice[0] = '\0';
+    struct ca *ca = core_find_or_err(c, name, e);
+    if (ca == NULL) goto out;
+    held_before = ca->held;
+    revoked_before = ca->revoked;
+    if (rname == NULL || reason == 7 || reason == REASON_REMOVE_FROM_CRL) {
+        rerr_set(e, "reason %d is not a revocation reason (%s)", reason, reason_list());
+        goto out;
+    }
+    if (n == 0 || n > CA_REVOKE_MANY_MAX) {
+        rerr_set(e, "a bulk revocation takes 1 to %d serials, not %zu", CA_REVOKE_MANY_MAX, n);
+        goto out;
+    }
+    int64_t now = rtime_now();
+    if (invalidity != 0 && invalidity > now) {
+        rerr_set(e, "--invalidity-date is in the future (it is when the key was known or suspected to be compromised)");
+        goto out;
+    }
+    /* The same serial twice: refused (the whole file is checked first). */
+    sorted = malloc(n * sizeof(*sorted));
+    if (sorted == NULL) {
+        rerr_set(e, "out of memory");
+        goto out;
+    }
+    memcpy(sorted, serials, n * sizeof(*sorted));
+    qsort(sorted, n, sizeof(*sorted), cmp_serial_slot);
+    for (size_t i = 1; i < n; i++)
+        if (cmp_serial_slot(&sorted[i - 1], &sorted[i]) == 0) {
+            char hex[2 * (HEX_SERIAL_MAX + 1) + 1];
+            hex_encode_serial(sorted[i].bytes, sorted[i].len, hex);
+            rerr_set(e, "serial %s is listed twice", hex);
+            goto out;
+        }
+    b = store_batch_new();
+    for (size_t i = 0; i < n; i++) {
+        const uint8_t *serial = serials[i].bytes;
+        size_t slen = serials[i].len;
+        uint8_t *rec = NULL;
+        struct crec r;
+        char hex[2 * (HEX_SERIAL_MAX + 1) + 1];
+        hex_encode_serial(serial, slen, hex);
+        if (load_cert(c, ca, serial, slen, &rec, &r, e) != 1) goto out;
+        int was_held = r.status == CERT_REVOKED && r.reason == REASON_CERTIFICATE_HOLD;
+        const char *why = NULL;
+        if (r.flags & CREC_F_CA) why = "is a CA certificate: revoke it alone (revd revoke --serial), which also disables the CAs below it";
+        else if (r.status == CERT_REVOKED && !was_held) why = "was already revoked (a revocation is final)";
+        else if (was_held && reason == REASON_CERTIFICATE_HOLD) why = "is already on hold";
+        if (why != NULL) {
+            rerr_set(e, "serial %s %s; nothing was revoked", hex, why);
+            free(rec);
+            goto out;
+        }
+        if (!was_held) r.revoked_at = now;
+        r.status = CERT_REVOKED;
+        r.reason = (uint8_t)reason;
+        r.invalidity = invalidity;
+        r.flags = (uint8_t)((r.flags & ~CREC_F_INVALIDITY) | (invalidity ? CREC_F_INVALIDITY : 0));
+        put_cert(b, ca, serial, slen, &r);
+        free(rec);
+        if (was_held) ca->held--;
+        if (reason == REASON_CERTIFICATE_HOLD) ca->held++;
+        else ca->revoked++;
+        /* One log record per certificate, as for single revocations. */
+        core_oplog(c, b, "revoke", ca->name, serial, slen,
+                   json_pack("{s:s?,s:I,s:b}", "reason", rname, "invalidity_date", (json_int_t)invalidity, "bulk", 1),
+                   "ok");
+    }
+    core_put_ca(c, b, ca);
+    if (!core_commit(c, b, e)) goto out;
+    for (size_t i = 0; i < n; i++) core_changed(c, ca, serials[i].bytes, serials[i].len);
+    ok = 1;
+out:
+    if (!ok && ca != NULL) {
+        ca->held = held_before;
+        ca->revoked = revoked_before;
+    }
+    if (!ok)
+        core_oplog_failure(c, "revoke", name, NULL, 0, json_pack("{s:s?,s:I}", "reason", rname, "count", (json_int_t)n),
+                           e);
+    store_batch_free(b);
+    free(sorted);
     return ok;
 }
 

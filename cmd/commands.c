@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <jansson.h>
 #include <limits.h>
+#include <time.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -334,10 +335,74 @@ static int parse_serial(struct cli *cli, struct opts *o, uint8_t *s, size_t *len
     return 1;
 }
 
+/* Bulk revocation: --file holds one serial (hex) per line; blank lines
+ * and # comments are skipped. Checked whole before anything is written. */
+#define SERIALS_FILE_MAX (16u << 20)
+
+static int revoke_file(struct cli *cli, struct opts *o, int reason, int64_t inval) {
+    char buf[PATH_MAX];
+    uint8_t *text;
+    size_t len;
+    struct rerr e;
+    if (!fs_read_file(resolve(cli, o->file, buf), SERIALS_FILE_MAX, &text, &len, &e)) return fail(cli, e.msg);
+    size_t cap = 1024, n = 0, line = 0;
+    struct ca_serial *list = malloc(cap * sizeof(*list));
+    int status = list == NULL ? fail(cli, "out of memory") : 0;
+    char *save = NULL;
+    for (char *l = strtok_r((char *)text, "\n", &save); status == 0 && l != NULL; l = strtok_r(NULL, "\n", &save)) {
+        line++;
+        size_t ll = strlen(l);
+        while (ll > 0 && (l[ll - 1] == '\r' || l[ll - 1] == ' ' || l[ll - 1] == '\t')) l[--ll] = '\0';
+        while (*l == ' ' || *l == '\t') l++;
+        if (*l == '\0' || *l == '#') continue;
+        if (n == CA_REVOKE_MANY_MAX) {
+            status = failf(cli, "%s: more than %d serials; split the file", o->file, CA_REVOKE_MANY_MAX);
+            break;
+        }
+        if (n == cap) {
+            struct ca_serial *l2 = realloc(list, 2 * cap * sizeof(*list));
+            if (l2 == NULL) {
+                status = fail(cli, "out of memory");
+                break;
+            }
+            list = l2;
+            cap *= 2;
+        }
+        if (!hex_parse_serial(l, list[n].bytes, &list[n].len)) {
+            status = failf(cli, "%s line %zu: '%.60s' is not a serial (hex, at most 20 octets)", o->file, line, l);
+            break;
+        }
+        n++;
+    }
+    free(text);
+    if (status == 0 && n == 0) status = failf(cli, "%s holds no serial", o->file);
+    if (status != 0) {
+        free(list);
+        return status;
+    }
+    struct ca_core *c;
+    int owned;
+    if (!open_core(cli, o, 0, &c, &owned)) {
+        free(list);
+        return 1;
+    }
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int ok = ca_revoke_many(c, o->ca, list, n, reason, inval, &e);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    close_core(c, owned);
+    free(list);
+    if (!ok) return fail(cli, e.msg);
+    fprintf(cli->out, "revoked %zu certificates (%s) in %.2f s\n", n, reason_name(reason),
+            (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
+    return 0;
+}
+
 static int run_revoke(struct cli *cli, struct opts *o, const char *pos) {
     uint8_t serial[HEX_SERIAL_MAX + 1];
     size_t slen;
-    if (!parse_serial(cli, o, serial, &slen)) return 1;
+    if (o->file != NULL && o->serial != NULL) return usage_fail(cli, "--serial and --file: one or the other");
+    if (o->file == NULL && !parse_serial(cli, o, serial, &slen)) return 1;
     int reason = 0;
     if (o->reason != NULL && !reason_parse(o->reason, &reason)) {
         fprintf(cli->err, "revd: --reason %.80s: expected one of %s\n", o->reason, reason_list());
@@ -346,6 +411,7 @@ static int run_revoke(struct cli *cli, struct opts *o, const char *pos) {
     int64_t inval = 0;
     if (o->invalidity != NULL && !rtime_parse(o->invalidity, &inval))
         return fail(cli, "--invalidity-date: expected YYYY-MM-DDTHH:MM:SSZ, YYYY-MM-DD or @SECONDS");
+    if (o->file != NULL) return revoke_file(cli, o, reason, inval);
     struct ca_core *c;
     int owned;
     if (!open_core(cli, o, 0, &c, &owned)) return 1;
@@ -806,7 +872,7 @@ static const int a_caimport[] = {O_NAME, O_CERT, O_CHAIN, 0};
 static const int a_list[] = {O_JSON, 0};
 static const int a_none[] = {0};
 static const int a_issue[] = {O_CA, O_CSR, O_TEMPLATE, O_DAYS, O_HOURS, O_SAN, O_IDEM, O_CHAIN, O_PATHLEN, 0};
-static const int a_revoke[] = {O_CA, O_SERIAL, O_REASON, O_INVALIDITY, 0};
+static const int a_revoke[] = {O_CA, O_SERIAL, O_FILE, O_REASON, O_INVALIDITY, 0};
 static const int a_serial[] = {O_CA, O_SERIAL, 0};
 static const int a_report[] = {O_CA, O_FORMAT, O_SINCE, 0};
 static const int a_import[] = {O_CA, O_FILE, 0};
@@ -902,10 +968,13 @@ static const struct cmd top_cmds[] = {
      "  --chain               also print the issuing CA and its parents (not the root)\n"
      "  --path-len N          pathLen of a sub-ca certificate (default 0)\n",
      a_issue, run_issue, 0, 0},
-    {"revoke", "revd revoke --ca NAME --serial HEX [--reason R] [--invalidity-date TIME]",
+    {"revoke", "revd revoke --ca NAME (--serial HEX | --file SERIALS) [--reason R] [--invalidity-date TIME]",
      "Revokes a certificate. R: unspecified (default), keyCompromise, cACompromise,\n"
      "affiliationChanged, superseded, cessationOfOperation, certificateHold,\n"
-     "privilegeWithdrawn, aACompromise. Only certificateHold can be undone (revd unhold).\n",
+     "privilegeWithdrawn, aACompromise. Only certificateHold can be undone (revd unhold).\n"
+     "  --file SERIALS        revoke every serial in the file (hex, one per line; blank\n"
+     "                        lines and # comments skipped; at most 200,000) with the\n"
+     "                        same reason, in one atomic write: all of them or none\n",
      a_revoke, run_revoke, 0, 0},
     {"unhold", "revd unhold --ca NAME --serial HEX", "Releases a certificateHold.\n", a_serial, run_unhold, 0, 0},
     {"status", "revd status --ca NAME --serial HEX",
@@ -1088,8 +1157,8 @@ static int run_cmd(struct cli *cli, const struct cmd *c, int argc, char **argv) 
         case O_CERT: v = o.cert; break;
         case O_CA: v = o.ca; break;
         case O_CSR: v = o.csr; break;
-        case O_SERIAL: v = o.serial; break;
-        case O_FILE: v = o.file; break;
+        case O_SERIAL: required = !(c->run == run_revoke && o.file != NULL); v = o.serial; break;
+        case O_FILE: required = c->run != run_revoke; v = o.file; break;
         case O_FORMAT: v = o.format; break;
         case O_OUT: required = c->run != run_crl_history; v = o.out; break;
         case O_CHAIN: required = c->run == run_import_ca; v = o.chain; break;

@@ -115,8 +115,13 @@ static struct crl_blob *build_one(struct crlpub *p, struct slot *s, struct rerr 
     return b;
 }
 
-/* Rebuilds every slot due by now (ms); returns 1 when the set changed. */
-static int rebuild_due(struct crlpub *p, int64_t now, struct rerr *first_err) {
+/* A tick builds CRLs for at most this long (more wait for the next tick),
+ * so that commands keep their turn; the first build at start has no cap. */
+#define TICK_BUDGET_MS 100
+
+/* Rebuilds the slots due by now (ms), within budget_ms (0: no cap);
+ * returns 1 when the set changed. */
+static int rebuild_due(struct crlpub *p, int64_t now, int64_t budget_ms, struct rerr *first_err) {
     struct crl_blob **fresh = NULL;
     size_t nf = 0, cap = 0;
     int64_t secs = now / 1000;
@@ -124,6 +129,7 @@ static int rebuild_due(struct crlpub *p, int64_t now, struct rerr *first_err) {
         struct slot *s = &p->slots[i];
         int due = (s->due_ms != 0 && s->due_ms <= now) || (s->refresh_at != 0 && s->refresh_at <= secs);
         if (!due) continue;
+        if (budget_ms > 0 && now_ms() - now > budget_ms) break; /* the rest: next tick */
         struct rerr e;
         struct crl_blob *b = build_one(p, s, &e);
         if (b == NULL) {
@@ -208,7 +214,7 @@ struct crlpub *crlpub_new(struct ca_core *c, int64_t validity, int64_t coalesce_
     if (nk > 0) p->set = crl_set_with(NULL, kept, nk);
     for (size_t i = 0; i < nk; i++) crl_blob_put(kept[i]);
     free(kept);
-    rebuild_due(p, now, e);
+    rebuild_due(p, now, 0, e);
     if (e->msg[0] != '\0') { /* at start, every CRL must be built */
         crlpub_free(p);
         return NULL;
@@ -239,7 +245,14 @@ void crlpub_changed(struct crlpub *p, const struct ca_change *ch, size_t n) {
     }
 }
 
-void crlpub_changed_all(struct crlpub *p) { p->reload = 1; }
+void crlpub_changed_all(struct crlpub *p) {
+    /* Anything may have changed: every CRL is rebuilt after the window
+     * (and the list read again for new CAs and partitions). */
+    int64_t due = now_ms() + p->coalesce_ms;
+    for (size_t i = 0; i < p->n; i++)
+        if (p->slots[i].due_ms == 0 || p->slots[i].due_ms > due) p->slots[i].due_ms = due;
+    p->reload = 1;
+}
 
 int crlpub_tick(struct crlpub *p, int *wait_ms) {
     int64_t now = now_ms();
@@ -248,11 +261,13 @@ int crlpub_tick(struct crlpub *p, int *wait_ms) {
         if (load(p, &e)) p->reload = 0;
         else fprintf(stderr, "revd: listing the CRLs failed (retrying): %s\n", e.msg);
     }
-    int changed = rebuild_due(p, now, NULL);
-    /* Next: the earliest dirty slot, at most a second away. */
-    int64_t next = now + 1000;
-    for (size_t i = 0; i < p->n; i++)
+    int changed = rebuild_due(p, now, TICK_BUDGET_MS, NULL);
+    /* Next: the earliest dirty slot (or one left over), at most a second away. */
+    int64_t next = now + 1000, secs = now / 1000;
+    for (size_t i = 0; i < p->n; i++) {
         if (p->slots[i].due_ms != 0 && p->slots[i].due_ms < next) next = p->slots[i].due_ms;
+        if (p->slots[i].refresh_at != 0 && p->slots[i].refresh_at <= secs) next = now;
+    }
     *wait_ms = (int)(next > now ? next - now : 0);
     return changed;
 }

@@ -34,7 +34,8 @@ struct crl_set *crlpub_set(const struct crlpub *p);
 
 /* crlpub_changed notes certificates whose status changed (their
  * partitions are rebuilt after the coalescing window); crlpub_changed_all
- * that CAs or partitions may have appeared (an import, a new CA). */
+ * that anything may have changed (an import, a new CA, more changes than
+ * the core lists): every CRL is rebuilt after the window. */
 void crlpub_changed(struct crlpub *p, const struct ca_change *ch, size_t n);
 void crlpub_changed_all(struct crlpub *p);
 

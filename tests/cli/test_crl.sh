@@ -176,6 +176,35 @@ openssl crl -inform DER -in "$D/crl/whole.crl" -out "$T/whole.pem"
 o=$(openssl verify -crl_check -CAfile "$D/ca/whole.pem" -CRLfile "$T/whole.pem" "$T/w1.pem" 2>&1)
 assert_contains "$o" "certificate revoked"
 
+step "revoke --file: all of the serials or none"
+for i in 1 2 3 4; do issue_to "$T/b$i.pem" --ca sub --csr "$T/ee.csr"; done
+printf '# a comment\n%s\n\n %s \n' "$(serial_of "$T/b1.pem")" "$(serial_of "$T/b2.pem")" >"$T/bulk.txt"
+cp "$T/bulk.txt" "$T/bulk-bad.txt"; echo "0BADC0DE" >>"$T/bulk-bad.txt"
+before=$(snapshot sub)
+run_fail 1 revd revoke --ca sub --file "$T/bulk-bad.txt"
+assert_contains "$ERR" "0BADC0DE"
+assert_unchanged "$before" sub
+cp "$T/bulk.txt" "$T/bulk-dup.txt"; serial_of "$T/b1.pem" >>"$T/bulk-dup.txt"
+run_fail 1 revd revoke --ca sub --file "$T/bulk-dup.txt"
+assert_contains "$ERR" "listed twice"
+cp "$T/bulk.txt" "$T/bulk-rev.txt"; serial_of "$T/c1.pem" >>"$T/bulk-rev.txt"
+run_fail 1 revd revoke --ca sub --file "$T/bulk-rev.txt"
+assert_contains "$ERR" "already revoked"
+printf 'zz\n' >"$T/bulk-junk.txt"
+run_fail 1 revd revoke --ca sub --file "$T/bulk-junk.txt"
+assert_contains "$ERR" "line 1"
+run_fail 2 revd revoke --ca sub --file "$T/bulk.txt" --serial "$(serial_of "$T/b3.pem")"
+run_ok revd revoke --ca sub --file "$T/bulk.txt" --reason cessationOfOperation
+assert_match "$OUT" "^revoked 2 certificates \(cessationOfOperation\)"
+for i in 1 2; do
+    run_ok revd status --ca sub --serial "$(serial_of "$T/b$i.pem")"
+    assert_eq "$(printf '%s\n' "$OUT" | head -1)" revoked "status of b$i after the bulk revocation"
+done
+run_ok revd status --ca sub --serial "$(serial_of "$T/b3.pem")"
+assert_eq "$(printf '%s\n' "$OUT" | head -1)" good "b3, not in the file"
+run_ok revd log
+assert_eq "$(printf '%s\n' "$OUT" | grep -c '"bulk":true')" 2 "one log record per certificate"
+
 step "crl history: every CRL signed, from the zstd archive"
 run_ok revd crl history --ca sub
 assert_eq "$(printf '%s\n' "$OUT" | tail -n +2 | wc -l)" 6 "archived CRLs of sub (4 + partition 1 + ca again)"
@@ -189,5 +218,13 @@ run_fail 2 revd crl history --ca sub --out "$T/hx.der"
 printf 'garbage' >>"$D/crl-archive/sub.log"
 run_fail 1 revd crl history --ca sub
 assert_contains "$ERR" "damaged record"
+
+step "a revoked certificate leaves the CRL once it has expired (last: it moves the clock a year on)"
+if command -v faketime >/dev/null && FT_LIB=$(dpkg -L libfaketime 2>/dev/null | grep 'libfaketime.so.1$' | head -1) && [ -n "$FT_LIB" ]; then
+    assert_match "$(openssl crl -inform DER -in "$D/crl/sub/1.crl" -noout -text)" "$(serial_of "$T/c4.pem")"
+    o=$(ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" FAKETIME="+400d" LD_PRELOAD=$FT_LIB \
+        "$REVD" crl rebuild --dir "$D" --ca sub --partition 1 2>&1) || fail "rebuild a year on: $o"
+    assert_match "$o" "crl/sub/1.crl: number [0-9]+, 0 entries"
+fi
 
 pass

@@ -88,6 +88,26 @@ sleep 1.6
 assert_eq "$(( $(number "$D/crl/sub/0.crl") ))" "$(( n0 + 1 ))" "partition 0's number after one revocation in the burst"
 assert_eq "$(( $(number "$D/crl/sub/1.crl") ))" "$(( n1 + 1 ))" "partition 1's number after two revocations in the burst"
 
+step "a bulk revocation through the socket: each partition it touches rebuilt once"
+: >"$T/bulk.txt"
+for i in 7 8 9 10 11 12 13 14; do
+    issue_to "$T/c$i.pem" --dir "$D" --ca sub --csr "$T/ee.csr"
+    serial_of "$T/c$i.pem" >>"$T/bulk.txt"
+done
+sleep 1.6 # the new partitions' first CRLs
+declare -A nb
+for p in 0 1 2 3; do nb[$p]=$(number "$D/crl/sub/$p.crl"); done
+run_ok revd revoke --dir "$D" --ca sub --file "$T/bulk.txt" --reason keyCompromise
+assert_match "$OUT" "revoked 8 certificates"
+o=$(openssl ocsp -issuer "$D/ca/sub.pem" -cert "$T/c13.pem" -url "$URL/ocsp" -CAfile "$T/chain.pem" 2>&1)
+assert_line "$o" "$T/c13.pem: revoked" "OCSP right after the bulk revocation returns"
+sleep 1.6
+assert_eq "$(( $(number "$D/crl/sub/0.crl") ))" "$(( nb[0] ))" "partition 0, untouched by the bulk revocation"
+for p in 1 2 3; do
+    assert_eq "$(( $(number "$D/crl/sub/$p.crl") ))" "$(( nb[$p] + 1 ))" "partition $p after the bulk revocation"
+done
+assert_eq "$(openssl crl -inform DER -in "$D/crl/sub/2.crl" -noout -text | grep -c 'Serial Number')" 4 "partition 2's entries"
+
 step "a 200 KB CRL arrives whole, also to a slow reader while a newer one replaces it"
 curl -s "$URL/crl/big/0.crl" -o "$T/big.der"
 cmp -s "$T/big.der" "$D/crl/big/0.crl" || fail "the big CRL differs from its file"
