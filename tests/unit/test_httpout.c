@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <time.h>
 
 #include "shard/httpout.h"
 
@@ -121,8 +122,29 @@ static void test_etag(void **state) {
     assert_false(httpout_etag_matches(q, strlen(q) - 1, etag));
 }
 
+/* The hand-made IMF-fixdate equals strftime's over gmtime, for times from
+ * 1900 to 9999 (leap days, centuries, negative times included). */
+static void test_date_vs_strftime(void **state) {
+    uint64_t x = 0x9e3779b97f4a7c15ULL;
+    for (int i = 0; i < 200000; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        int64_t t = -2208988800LL + (int64_t)(x % (253402300799ULL + 2208988800ULL));
+        if (i < 4) t = (int64_t[]){0, 951782400 /* 2000-02-29 */, -1, 253402300799LL}[i];
+        char mine[30], ref[64];
+        httpout_date(t, mine);
+        time_t tt = (time_t)t;
+        struct tm tm;
+        gmtime_r(&tt, &tm);
+        strftime(ref, sizeof(ref), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+        assert_string_equal(mine, ref);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_date_vs_strftime),
         cmocka_unit_test(test_date),
         cmocka_unit_test(test_max_age),
         cmocka_unit_test(test_ocsp_200),
