@@ -2,8 +2,6 @@
 
 #include "common/rtime.h"
 
-#include <stdarg.h>
-#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -71,15 +69,6 @@ static const char *reason_phrase(int status) {
     case 505: return "HTTP Version Not Supported";
     }
     return "Unknown";
-}
-
-/* Appends a formatted head; 0 when it does not fit. */
-__attribute__((format(printf, 3, 4))) static size_t head(uint8_t *out, size_t cap, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf((char *)out, cap, fmt, ap);
-    va_end(ap);
-    return n > 0 && (size_t)n < cap ? (size_t)n : 0;
 }
 
 static size_t with_body(uint8_t *out, size_t cap, size_t h, const uint8_t *body, size_t body_len, int head_only) {
@@ -202,18 +191,26 @@ size_t httpout_not_modified(uint8_t *out, size_t cap, const char etag[HTTPOUT_ET
 
 size_t httpout_uncached(uint8_t *out, size_t cap, int status, const char *content_type,
                         const uint8_t *body, size_t body_len, int64_t now, int keep_alive, int head_only) {
-    char date[30];
-    httpout_date(now, date);
-    char ctype[96] = "";
-    if (content_type != NULL) snprintf(ctype, sizeof(ctype), "Content-Type: %s\r\n", content_type);
-    size_t h = head(out, cap,
-                    "HTTP/1.1 %d %s\r\n"
-                    "%s"
-                    "Content-Length: %zu\r\n"
-                    "Date: %s\r\n"
-                    "Cache-Control: max-age=0, no-cache\r\n"
-                    "%s\r\n",
-                    status, reason_phrase(status), ctype, body_len, date, keep_alive ? "" : "Connection: close\r\n");
+    /* On the request path too (unauthorized, tryLater): no stdio. */
+    struct app a = {out, cap, 0};
+    app_str(&a, "HTTP/1.1 ");
+    app_u64(&a, (uint64_t)status);
+    app_str(&a, " ");
+    app_str(&a, reason_phrase(status));
+    app_str(&a, "\r\n");
+    if (content_type != NULL) {
+        app_str(&a, "Content-Type: ");
+        app_str(&a, content_type);
+        app_str(&a, "\r\n");
+    }
+    app_str(&a, "Content-Length: ");
+    app_u64(&a, body_len);
+    app_str(&a, "\r\nDate: ");
+    app_mem(&a, date_now(now), 29);
+    app_str(&a, "\r\nCache-Control: max-age=0, no-cache\r\n");
+    if (!keep_alive) app_str(&a, "Connection: close\r\n");
+    app_str(&a, "\r\n");
+    size_t h = a.len < cap ? a.len : 0;
     return with_body(out, cap, h, body, body_len, head_only);
 }
 
