@@ -73,6 +73,21 @@ $(BUILD)/bench/%: bench/%.c $(LIB_OBJ) $(BUILD)/.flags
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_BASE) $(LDFLAGS) -o $@ $< $(LIB_OBJ) $(LDLIBS_BASE)
 
+# The HTTP load generator: standalone (libc and libm only), so no LIB_OBJ.
+# `make loadgen` builds $(BUILD)/bench/loadgen.
+.PHONY: loadgen
+loadgen: $(BUILD)/bench/loadgen
+$(BUILD)/bench/loadgen: bench/loadgen.c $(BUILD)/.flags
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $(LDFLAGS) -o $@ $< -lm -pthread
+
+# issue #5's scenarios at a small scale, revd beside its peers (bench/README.md).
+.PHONY: bench-quick
+bench-quick: $(BUILD)/bench/loadgen
+	@scripts/deps.sh bench
+	$(MAKE) revd
+	bash bench/quick.sh
+
 unit: $(UNIT_BIN)
 fuzz-replay: $(REPLAY_BIN)
 bench-bins: $(BENCH_BIN)

@@ -1,6 +1,7 @@
 #!/bin/sh
-# scripts/deps.sh run|test|fuzz: installs the Debian packages revd needs (run),
-# its test suite needs (test) or the libFuzzer build needs (fuzz), only those missing. Needs root (or sudo) when
+# scripts/deps.sh run|test|fuzz|bench: installs the Debian packages revd needs (run),
+# its test suite needs (test), the libFuzzer build needs (fuzz) or the
+# benchmarks' peers need (bench), only those missing. Needs root (or sudo) when
 # anything is missing; says what to install otherwise.
 set -e
 RUN_PKGS="build-essential pkg-config libssl-dev openssl librocksdb-dev libevent-dev liburing-dev libzstd-dev libjansson-dev"
@@ -9,7 +10,8 @@ case "$1" in
   run) want="$RUN_PKGS" ;;
   test) want="$TEST_PKGS" ;;
   fuzz) want="$RUN_PKGS clang" ;;
-  *) echo "usage: scripts/deps.sh run|test|fuzz" >&2; exit 2 ;;
+  bench) want="$RUN_PKGS python3 python3-cryptography nginx-light curl golang-cfssl" ;;
+  *) echo "usage: scripts/deps.sh run|test|fuzz|bench" >&2; exit 2 ;;
 esac
 missing=""
 for p in $want; do
