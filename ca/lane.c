@@ -10,11 +10,9 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-
 #include "ca/internal.h"
 #include "ca/responder.h"
-#include "common/hex.h"
+#include "common/etag.h"
 #include "common/rtime.h"
 #include "common/spsc.h"
 #include "ocsp/job.h"
@@ -178,13 +176,7 @@ static void answer(struct lane *l, const struct lane_snap *s, struct ocsp_job *j
         j->status = OCSP_INTERNAL_ERROR;
         return;
     }
-    uint8_t digest[32];
-    unsigned int dl = 32;
-    EVP_Digest(j->resp, j->resp_len, digest, &dl, EVP_sha256(), NULL);
-    hex_encode(digest, 32, j->etag);
-    for (int i = 0; i < 64; i++)
-        if (j->etag[i] >= 'A' && j->etag[i] <= 'F') j->etag[i] = (char)(j->etag[i] + 32);
-    j->etag[64] = '\0';
+    etag_of(j->resp, j->resp_len, j->etag);
     j->this_update = one.this_update;
     j->next_update = one.next_update;
     j->status = OCSP_SUCCESSFUL;

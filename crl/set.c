@@ -3,9 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/evp.h>
-
-#include "common/hex.h"
+#include "common/etag.h"
 
 struct crl_set {
     int refs;
@@ -33,16 +31,10 @@ struct crl_blob *crl_blob_new(const char *path, const uint8_t *der, size_t len, 
     b->refresh_at = refresh_at;
     b->len = len;
     memcpy(b->der, der, len);
-    uint8_t d[32];
-    unsigned int dl = 32;
-    if (!EVP_Digest(der, len, d, &dl, EVP_sha256(), NULL)) {
+    if (!etag_of(der, len, b->etag)) {
         free(b);
         return NULL;
     }
-    hex_encode(d, 32, b->etag);
-    for (int i = 0; i < 64; i++)
-        if (b->etag[i] >= 'A' && b->etag[i] <= 'F') b->etag[i] = (char)(b->etag[i] + 32);
-    b->etag[64] = '\0';
     return b;
 }
 

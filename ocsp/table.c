@@ -3,9 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/evp.h>
-
-#include "common/hex.h"
+#include "common/etag.h"
 
 /* Arena record: u8 serial_len, serial, i64 thisUpdate, i64 nextUpdate,
  * then per hash: u32 length, the ETag (64 hex digits and a NUL), the DER. */
@@ -130,11 +128,7 @@ int ocsp_table_builder_add(struct ocsp_table_builder *b, const uint8_t *serial, 
     for (int h = 0; h < OCSP_TABLE_HASHES; h++) {
         uint32_t l = (uint32_t)der_len[h];
         memcpy(p, &l, 4);
-        uint8_t digest[32];
-        unsigned int dl = 32;
-        if (!EVP_Digest(der[h], der_len[h], digest, &dl, EVP_sha256(), NULL)) return rerr_set(e, "SHA-256 failed");
-        hex_encode(digest, 32, (char *)p + 4);
-        for (int k = 4; k < 4 + 64; k++) p[k] = (uint8_t)(p[k] >= 'A' && p[k] <= 'F' ? p[k] + 32 : p[k]);
+        if (!etag_of(der[h], der_len[h], (char *)p + 4)) return rerr_set(e, "SHA-256 failed");
         memcpy(p + 4 + ETAG_SPACE, der[h], der_len[h]);
         p += 4 + ETAG_SPACE + der_len[h];
     }
