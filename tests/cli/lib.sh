@@ -128,6 +128,23 @@ run_fail_arg() {
     _check_fail_output
 }
 
+# serve_wait LOG: the revd serve started in the background as $SRV (added to
+# BG_PIDS here) says it serves, within 30 s; fails otherwise.
+serve_wait() {
+    BG_PIDS="$BG_PIDS $SRV"
+    for _ in $(seq 300); do grep -q '^revd: serving' "$1" && return 0; kill -0 "$SRV" 2>/dev/null || break; sleep 0.1; done
+    fail "revd serve did not start: $(cat "$1")"
+}
+
+# serve_bg LOG ARGS...: `revd serve ARGS` in the background, output in LOG,
+# pid in SRV, until it says it serves.
+serve_bg() {
+    local log=$1; shift
+    "$REVD" serve "$@" >"$log" 2>&1 </dev/null &
+    SRV=$!
+    serve_wait "$log"
+}
+
 # ---------------------------------------------------------------- asserts
 assert_eq() { # ACTUAL EXPECTED WHAT
     [ "$1" = "$2" ] || fail "$3: expected '$2', got '$1'"

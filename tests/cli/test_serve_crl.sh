@@ -27,12 +27,7 @@ cat "$D/ca/sub.pem" "$D/ca/root.pem" >"$T/chain.pem"
 
 PORT=$(( 20000 + RANDOM % 20000 ))
 URL=http://127.0.0.1:$PORT
-"$REVD" serve --dir "$D" --listen "127.0.0.1:$PORT" "${IO_ARGS[@]}" --threads 2 --crl-coalesce 500ms \
-    >"$T/serve.log" 2>&1 </dev/null &
-SRV=$!
-BG_PIDS="$BG_PIDS $SRV"
-for _ in $(seq 300); do grep -q '^revd: serving' "$T/serve.log" && break; kill -0 $SRV 2>/dev/null || break; sleep 0.1; done
-grep -q '^revd: serving' "$T/serve.log" || fail "revd serve did not start: $(cat "$T/serve.log")"
+serve_bg "$T/serve.log" --dir "$D" --listen "127.0.0.1:$PORT" "${IO_ARGS[@]}" --threads 2 --crl-coalesce 500ms
 number() { openssl crl -inform DER -in "$1" -noout -crlnumber | sed 's/^crlNumber=//'; }
 
 step "GET: the caching headers; the bytes are the file's"
@@ -140,21 +135,14 @@ assert_match "$(cat "$T/serve.log")" "revd: CRLs: [0-9]+ built, 0 taken back at 
 
 step "a restart takes back the published CRLs instead of signing them again"
 cp "$D/crl/sub/0.crl" "$T/before-restart.crl"
-"$REVD" serve --dir "$D" --listen "127.0.0.1:$PORT" "${IO_ARGS[@]}" --threads 2 >"$T/serve2.log" 2>&1 </dev/null &
-SRV=$!
-BG_PIDS="$BG_PIDS $SRV"
-for _ in $(seq 300); do grep -q '^revd: serving' "$T/serve2.log" && break; kill -0 $SRV 2>/dev/null || break; sleep 0.1; done
-grep -q '^revd: serving' "$T/serve2.log" || fail "revd serve did not restart: $(cat "$T/serve2.log")"
+serve_bg "$T/serve2.log" --dir "$D" --listen "127.0.0.1:$PORT" "${IO_ARGS[@]}" --threads 2
 curl -s "$URL/crl/sub/0.crl" -o "$T/after-restart.crl"
 cmp -s "$T/after-restart.crl" "$T/before-restart.crl" || fail "the CRL served after a restart is not the one published before"
 # Tampered with on disk: not taken back (signature), built again.
 kill -TERM "$SRV"; wait "$SRV"
 assert_match "$(cat "$T/serve2.log")" "revd: CRLs: 0 built, [1-9][0-9]* taken back at start, 0 failed builds"
 printf 'x' >>"$D/crl/sub/1.crl"
-"$REVD" serve --dir "$D" --listen "127.0.0.1:$PORT" "${IO_ARGS[@]}" --threads 2 >"$T/serve3.log" 2>&1 </dev/null &
-SRV=$!
-BG_PIDS="$BG_PIDS $SRV"
-for _ in $(seq 300); do grep -q '^revd: serving' "$T/serve3.log" && break; kill -0 $SRV 2>/dev/null || break; sleep 0.1; done
+serve_bg "$T/serve3.log" --dir "$D" --listen "127.0.0.1:$PORT" "${IO_ARGS[@]}" --threads 2
 curl -s "$URL/crl/sub/1.crl" -o "$T/p1.der"
 openssl crl -inform DER -in "$T/p1.der" -noout 2>/dev/null || fail "the tampered CRL was served"
 cmp -s "$T/p1.der" "$D/crl/sub/1.crl" || fail "DIR/crl/sub/1.crl was not rewritten"

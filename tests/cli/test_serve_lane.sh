@@ -24,12 +24,7 @@ PORT=$(( 20000 + RANDOM % 20000 ))
 URL=http://127.0.0.1:$PORT
 SRV=""
 start_server() { # serve options...
-    : >"$T/serve.log"
-    "$REVD" serve --dir "$D" --listen "127.0.0.1:$PORT" "${IO_ARGS[@]}" --threads 2 "$@" >"$T/serve.log" 2>&1 </dev/null &
-    SRV=$!
-    BG_PIDS="$BG_PIDS $SRV"
-    for _ in $(seq 300); do grep -q '^revd: serving' "$T/serve.log" && break; kill -0 $SRV 2>/dev/null || break; sleep 0.1; done
-    grep -q '^revd: serving' "$T/serve.log" || fail "revd serve did not start: $(cat "$T/serve.log")"
+    serve_bg "$T/serve.log" --dir "$D" --listen "127.0.0.1:$PORT" "${IO_ARGS[@]}" --threads 2 "$@"
 }
 stop_server() {
     kill -TERM "$SRV"

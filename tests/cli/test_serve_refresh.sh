@@ -46,13 +46,11 @@ start_server() {
             FAKETIME_TIMESTAMP_FILE=$CLOCK FAKETIME_NO_CACHE=1 \
             "$REVD" serve --dir "$D" --listen "127.0.0.1:$PORT" "${IO_ARGS[@]}" --threads 2 --validity 8h --max-age 86400 --crl-validity 2h \
             >"$T/serve.log" 2>&1 </dev/null &
+        SRV=$!
+        serve_wait "$T/serve.log"
     else
-        "$REVD" serve --dir "$D" --listen "127.0.0.1:$PORT" "${IO_ARGS[@]}" --threads 2 >"$T/serve.log" 2>&1 </dev/null &
+        serve_bg "$T/serve.log" --dir "$D" --listen "127.0.0.1:$PORT" "${IO_ARGS[@]}" --threads 2
     fi
-    SRV=$!
-    BG_PIDS="$BG_PIDS $SRV"
-    for _ in $(seq 300); do grep -q '^revd: serving' "$T/serve.log" && break; kill -0 $SRV 2>/dev/null || break; sleep 0.1; done
-    grep -q '^revd: serving' "$T/serve.log" || fail "revd serve did not start: $(cat "$T/serve.log")"
 }
 stop_server() {
     kill -TERM "$SRV"

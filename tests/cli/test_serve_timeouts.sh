@@ -13,12 +13,7 @@ run_fail 2 revd serve --dir "$D" --listen 127.0.0.1:1 --idle-timeout 0
 run_fail 2 revd serve --dir "$D" --listen 127.0.0.1:1 --read-timeout x
 
 PORT=$(( 20000 + RANDOM % 20000 ))
-"$REVD" serve --dir "$D" --listen "127.0.0.1:$PORT" "${IO_ARGS[@]}" --threads 1 --idle-timeout 3 --read-timeout 2 \
-    >"$T/serve.log" 2>&1 </dev/null &
-SRV=$!
-BG_PIDS="$BG_PIDS $SRV"
-for _ in $(seq 300); do grep -q '^revd: serving' "$T/serve.log" && break; kill -0 $SRV 2>/dev/null || break; sleep 0.1; done
-grep -q '^revd: serving' "$T/serve.log" || fail "revd serve did not start: $(cat "$T/serve.log")"
+serve_bg "$T/serve.log" --dir "$D" --listen "127.0.0.1:$PORT" "${IO_ARGS[@]}" --threads 1 --idle-timeout 3 --read-timeout 2
 
 step "slow, idle and busy clients"
 "$PY" - 127.0.0.1 "$PORT" <<'PY' || fail "timeouts: see above"
