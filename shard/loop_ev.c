@@ -125,7 +125,9 @@ static void on_done(evutil_socket_t fd, short what, void *arg) {
     uint64_t n;
     ssize_t r = read(fd, &n, sizeof(n));
     (void)r;
-    shard_done_drain(arg);
+    struct shard *sh = arg;
+    shard_done_drain(sh);
+    if (atomic_load(&sh->srv->stopping)) event_base_loopbreak(sh->base);
 }
 
 void *ev_shard_main(void *arg) {

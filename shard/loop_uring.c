@@ -199,6 +199,7 @@ void *uring_shard_main(void *arg) {
                 else if (ud == UD_TICK) on_tick(sh);
                 else if (ud == UD_DONE) {
                     shard_done_drain(sh);
+                    if (atomic_load(&sh->srv->stopping)) sh->stop_seen = 1; /* server_stop's wake-up */
                     arm_done(sh);
                 } else {
                     on_conn((struct conn *)(uintptr_t)(ud & ~(uint64_t)1), (int)(ud & 1), batch[i].res);
