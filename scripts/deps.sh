@@ -10,7 +10,7 @@ case "$1" in
   run) want="$RUN_PKGS" ;;
   test) want="$TEST_PKGS" ;;
   fuzz) want="$RUN_PKGS clang" ;;
-  bench) want="$RUN_PKGS python3 python3-cryptography nginx-light curl golang-cfssl" ;;
+  bench) want="$RUN_PKGS python3 python3-cryptography nginx-light curl golang-cfssl gnuplot-nox" ;;
   *) echo "usage: scripts/deps.sh run|test|fuzz|bench" >&2; exit 2 ;;
 esac
 missing=""
