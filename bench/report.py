@@ -108,10 +108,11 @@ r = ratio(a, b)
 target("10: >= 80% of openssl speed", r >= 0.8 if r else None, "%.0f%%" % (100 * r) if r else "")
 m = by_name.get("memory per response")
 if m:
-    per = m["rss_kb"] * 1024 / m["certificates"]
+    # Two precomputed responses per certificate: SHA-1 and SHA-256 CertIDs.
+    per = m["rss_kb"] * 1024 / (2 * m["certificates"])
     target("11: <= 1 KiB RSS per response", per <= 1024 if m["certificates"] >= 10**6 else None,
-           "%.0f bytes (the whole RSS over %d certificates%s)" % (per, m["certificates"],
-                                                                   "" if m["certificates"] >= 10**6 else ": fixed costs dominate below 10^6"))
+           "%.0f bytes: the whole RSS over the %d responses of %d certificates (two each)%s"
+           % (per, 2 * m["certificates"], m["certificates"], "" if m["certificates"] >= 10**6 else "; fixed costs dominate below 10^6"))
 s = get("cold start to serving", "start_ms")
 if s is not None:
     at = get("cold start to serving", "certificates")

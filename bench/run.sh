@@ -36,14 +36,24 @@ PY=/usr/bin/python3
 for c in nginx openssl curl; do command -v $c >/dev/null || { echo "bench: $c is missing (scripts/deps.sh bench)" >&2; exit 77; }; done
 T=${BENCH_TMP:-$(mktemp -d)}; chmod 711 "$T"
 PIDS=""
-trap 'kill $PIDS 2>/dev/null; nginx -c $T/nginx.conf -s stop 2>/dev/null; rm -rf "$T"' EXIT
+trap 'kill $PIDS 2>/dev/null; wait 2>/dev/null; nginx -c $T/nginx.conf -s stop 2>/dev/null; rm -rf "$T"' EXIT
 mkdir -p bench/results
 RES=$T/results.jsonl
 : >"$RES"
 tick_us=$(( 1000000 / $(getconf CLK_TCK) ))
 cpu() { awk '{print $14+$15}' /proc/$1/stat; }
 rss_kb() { awk '/VmRSS/ {print $2}' /proc/$1/status; }
-wait_port() { for _ in $(seq 600); do curl -s -o /dev/null "http://127.0.0.1:$1/" && return 0; sleep 0.05; done; return 1; }
+# wait_port PORT [PID]: until something answers HTTP on PORT: 30 s, or as
+# long as PID lives (a first start signs every response: minutes at 10^7).
+wait_port() {
+    local i=0
+    until curl -s -o /dev/null "http://127.0.0.1:$1/"; do
+        i=$((i + 1))
+        if [ -n "${2:-}" ]; then kill -0 "$2" 2>/dev/null || { note "bench: the server on port $1 exited"; return 1; }
+        elif [ $i -gt 600 ]; then note "bench: nothing answers on port $1"; return 1; fi
+        sleep 0.05
+    done
+}
 ms_since() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
 
 # run SCENARIO NAME PID URL [loadgen options]: one measurement, a JSON line.
@@ -105,29 +115,26 @@ $PY bench/mkreqs.py $T/d/ca/sub.pem $T/req-serials.txt $T/nonce.txt --nonce
 $PY bench/mkreqs.py $T/d/ca/sub.pem $T/unknown.txt $T/unknown-reqs.txt
 note "   $(ms_since $t0) ms"
 
-note "== servers: revd (io_uring), revd --nonce echo, trivial, nginx, cfssl, openssl ocsp: all on core 0"
-P1=$(( 20000 + RANDOM % 20000 )); P2=$((P1 + 1)); PN=$((P1 + 2)); PC=$((P1 + 3)); PT=$((P1 + 4)); PO=$((P1 + 5))
+note "== servers: revd (io_uring, --nonce echo), trivial, nginx, cfssl, openssl ocsp: all on core 0"
+P1=$(( 20000 + RANDOM % 20000 )); PN=$((P1 + 2)); PC=$((P1 + 3)); PT=$((P1 + 4)); PO=$((P1 + 5))
 # The first start signs every response (all cores); the second is the
 # cold start: responses on disk, loaded and checked (scenario 12).
 t0=$(date +%s%N)
 $R serve --dir $T/d --listen 127.0.0.1:$P1 --threads 1 2>$T/serve.log &
 RP=$!; PIDS="$PIDS $RP"
-wait_port $P1
+wait_port $P1 $RP
 first_ms=$(ms_since $t0)
 kill -TERM $RP; wait $RP 2>/dev/null || true
+# Requests without a nonce are answered from the precomputed responses
+# either way; --nonce echo serves scenario 5 from the same server.
 t0=$(date +%s%N)
-$R serve --dir $T/d --listen 127.0.0.1:$P1 --threads 1 2>$T/serve.log &
+$R serve --dir $T/d --listen 127.0.0.1:$P1 --threads 1 --nonce echo --sign-rate 1000000 2>$T/serve.log &
 RP=$!; PIDS="$PIDS $RP"
-wait_port $P1
+wait_port $P1 $RP
 start_ms=$(ms_since $t0)
 taskset -a -p -c 0 $RP >/dev/null
 rss=$(rss_kb $RP)
 row "{\"scenario\": \"12\", \"name\": \"cold start to serving\", \"start_ms\": $start_ms, \"first_ms\": $first_ms, \"certificates\": $((NCERTS + PSIZE))}"
-cp -a $T/d $T/d2
-rm -f $T/d2/revd.sock
-taskset -c 0 $R serve --dir $T/d2 --listen 127.0.0.1:$P2 --threads 1 --nonce echo --sign-rate 1000000 2>$T/serve2.log &
-RP2=$!; PIDS="$PIDS $RP2"
-wait_port $P2
 rsz=$(( $(head -1 $T/reqs.txt | base64 -d | curl -s --data-binary @- -H 'Content-Type: application/ocsp-request' http://127.0.0.1:$P1/ocsp | wc -c) ))
 taskset -c 0 $TRIV --port $PT --size $rsz &
 TP=$!; PIDS="$PIDS $TP"
@@ -187,13 +194,13 @@ run 2 "revd POST keep-alive" $RP http://127.0.0.1:$P1/ocsp --requests $T/reqs.tx
 run 3 "revd conn per request" $RP http://127.0.0.1:$P1/ocsp --requests $T/reqs.txt --close
 run 3 "nginx conn per request" $NW http://127.0.0.1:$PN/ocsp/resp.der --close
 run 4 "revd never-issued flood" $RP http://127.0.0.1:$P1/ocsp --requests $T/unknown-reqs.txt
-run 5 "revd nonce echo" $RP2 http://127.0.0.1:$P2/ocsp --requests $T/nonce.txt --method POST
+run 5 "revd nonce echo" $RP http://127.0.0.1:$P1/ocsp --requests $T/nonce.txt --method POST
 
 crlkb=$(( $(stat -c %s $T/www/crl/0.crl) / 1024 ))
 note "== 6: CRL download, a full partition ($crlkb KB)"
 run 6 "revd CRL ($crlkb KB)" $RP http://127.0.0.1:$P1/crl/full/0.crl --connections 8
 run 6 "nginx CRL file ($crlkb KB)" $NW http://127.0.0.1:$PN/crl/0.crl --connections 8
-kill $RP2 $TP $OP $CP 2>/dev/null || true
+kill $TP $OP $CP 2>/dev/null || true
 nginx -c $T/nginx.conf -s stop 2>/dev/null || true
 
 note "== 7-8: revocation to answer (OCSP, CRL), under load"
@@ -245,11 +252,11 @@ import glob, http.client, json, subprocess, sys, time
 from cryptography import x509
 revd, d, port, res, slices, nmass, peak = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5], int(sys.argv[6]), int(sys.argv[7])
 parts = sys.argv[8:]
-conn = http.client.HTTPConnection("127.0.0.1", port)
 lst = subprocess.run([revd, "crl", "list", "--dir", d, "--ca", "sub"], capture_output=True, text=True, check=True).stdout.split()
 paths = ["/" + u.split("/", 3)[3] for u in lst if u.startswith("http")]
-def entries():
+def entries():  # a new connection each time: the re-signing may outlast the idle timeout
     n = 0
+    conn = http.client.HTTPConnection("127.0.0.1", port)
     for p in paths:
         conn.request("GET", p)
         n += len(x509.load_der_x509_crl(conn.getresponse().read()))

@@ -562,7 +562,10 @@ int ca_oplog(struct ca_core *c, uint64_t from_seq,
 
 const char *ca_notice(const struct ca_core *c) { return c->notice; }
 
-#define CHANGES_MAX 4096 /* past this many, a full re-publication is cheaper */
+/* Past this many changes a full re-publication is cheaper. Above the
+ * 200,000 of one `revd revoke --file`: a mass revocation re-signs only
+ * what it revoked instead of reloading every table. */
+#define CHANGES_MAX 262144
 
 void core_changed(struct ca_core *c, const struct ca *ca, const uint8_t *serial, size_t slen) {
     if (c->changes_full) return;

@@ -646,6 +646,12 @@ int ca_ocsp_precompute(struct ca_core *c, const char *name, int64_t validity, in
     return 1;
 }
 
+/* qsort order of two changes (pointers to them): by serial. */
+static int change_cmp(const void *a, const void *b) {
+    const struct ca_change *x = *(const struct ca_change *const *)a, *y = *(const struct ca_change *const *)b;
+    return suffix_cmp(x->serial, x->serial_len, y->serial, y->serial_len);
+}
+
 int ca_ocsp_overlay(struct ca_core *c, const char *name, const struct ocsp_table *old,
                     const struct ca_change *changes, size_t num, int64_t validity, struct ocsp_table **out,
                     size_t *signed_count, struct rerr *e) {
@@ -662,26 +668,34 @@ int ca_ocsp_overlay(struct ca_core *c, const char *name, const struct ocsp_table
         ocsp_table_builder_free(b);
         return signing_done(&sg, 0, e);
     }
+    /* This CA's changes, by serial: the same serial twice in one batch is
+     * signed once (from its record as it is now). */
+    const struct ca_change **mine = malloc((num + 1) * sizeof(*mine));
+    size_t nmine = 0;
+    if (mine == NULL) {
+        pool_free(&pool);
+        ocsp_table_builder_free(b);
+        return signing_done(&sg, 0, e) || rerr_set(e, "out of memory");
+    }
+    for (size_t i = 0; i < num; i++)
+        if (strcmp(changes[i].ca, name) == 0) mine[nmine++] = &changes[i];
+    qsort(mine, nmine, sizeof(*mine), change_cmp);
     int ok = 1;
-    for (size_t i = 0; ok && i < num; i++) {
-        if (strcmp(changes[i].ca, name) != 0) continue;
-        /* The same serial twice in one batch: its newest record is signed once. */
-        int later = 0;
-        for (size_t j = i + 1; j < num && !later; j++)
-            later = strcmp(changes[j].ca, name) == 0 && changes[j].serial_len == changes[i].serial_len &&
-                    memcmp(changes[j].serial, changes[i].serial, changes[i].serial_len) == 0;
-        if (later) continue;
+    for (size_t k = 0; ok && k < nmine; k++) {
+        const struct ca_change *ch = mine[k];
+        if (k + 1 < nmine && change_cmp(&mine[k], &mine[k + 1]) == 0) continue;
         uint8_t key[KEY_MAX], *rec = NULL;
-        size_t kl = key_cert(key, ca->id, changes[i].serial, changes[i].serial_len), rl;
+        size_t kl = key_cert(key, ca->id, ch->serial, ch->serial_len), rl;
         struct crec r;
         int got = store_get(c->st, key, kl, &rec, &rl, e);
         if (got < 0) ok = 0;
         else if (got == 1 && crec_decode(rec, rl, &r)) {
-            ok = sign_into(&pool, changes[i].serial, changes[i].serial_len, &r, e);
+            ok = sign_into(&pool, ch->serial, ch->serial_len, &r, e);
             if (signed_count != NULL) (*signed_count)++;
         }
         free(rec);
     }
+    free(mine);
     if (ok) ok = pool_flush(&pool, e);
     pool_free(&pool);
     ok = signing_done(&sg, ok, e);

@@ -98,9 +98,11 @@ static int grow_slots(struct ocsp_table_builder *b) {
     return 1;
 }
 
-int ocsp_table_builder_add(struct ocsp_table_builder *b, const uint8_t *serial, size_t serial_len,
-                           const uint8_t *const der[OCSP_TABLE_HASHES],
-                           const size_t der_len[OCSP_TABLE_HASHES], struct rerr *e) {
+/* add_record adds a record; etags: the ETags of der (copied from a table)
+ * or NULL (computed here). */
+static int add_record(struct ocsp_table_builder *b, const uint8_t *serial, size_t serial_len,
+                      const uint8_t *const der[OCSP_TABLE_HASHES], const size_t der_len[OCSP_TABLE_HASHES],
+                      const uint8_t *const etags[OCSP_TABLE_HASHES], struct rerr *e) {
     if (serial_len == 0 || serial_len > 21) return rerr_set(e, "serial of %zu octets", serial_len);
     size_t need = 1 + serial_len + 16;
     for (int h = 0; h < OCSP_TABLE_HASHES; h++) {
@@ -128,7 +130,8 @@ int ocsp_table_builder_add(struct ocsp_table_builder *b, const uint8_t *serial, 
     for (int h = 0; h < OCSP_TABLE_HASHES; h++) {
         uint32_t l = (uint32_t)der_len[h];
         memcpy(p, &l, 4);
-        if (!etag_of(der[h], der_len[h], (char *)p + 4)) return rerr_set(e, "SHA-256 failed");
+        if (etags != NULL) memcpy(p + 4, etags[h], ETAG_SPACE);
+        else if (!etag_of(der[h], der_len[h], (char *)p + 4)) return rerr_set(e, "SHA-256 failed");
         memcpy(p + 4 + ETAG_SPACE, der[h], der_len[h]);
         p += 4 + ETAG_SPACE + der_len[h];
     }
@@ -137,6 +140,12 @@ int ocsp_table_builder_add(struct ocsp_table_builder *b, const uint8_t *serial, 
     b->len += need;
     b->num++;
     return 1;
+}
+
+int ocsp_table_builder_add(struct ocsp_table_builder *b, const uint8_t *serial, size_t serial_len,
+                           const uint8_t *const der[OCSP_TABLE_HASHES],
+                           const size_t der_len[OCSP_TABLE_HASHES], struct rerr *e) {
+    return add_record(b, serial, serial_len, der, der_len, NULL, e);
 }
 
 struct ocsp_table *ocsp_table_builder_finish(struct ocsp_table_builder *b) {
@@ -256,17 +265,18 @@ static int copy_record(struct ocsp_table_builder *b, const struct ocsp_table *t,
     memcpy(&b->this_update, q, 8);
     memcpy(&b->next_update, q + 8, 8);
     q += 16;
-    const uint8_t *der[OCSP_TABLE_HASHES];
+    const uint8_t *der[OCSP_TABLE_HASHES], *etags[OCSP_TABLE_HASHES];
     size_t len[OCSP_TABLE_HASHES];
     for (int h = 0; h < OCSP_TABLE_HASHES; h++) {
         uint32_t l;
         memcpy(&l, q, 4);
+        etags[h] = q + 4;
         der[h] = q + 4 + ETAG_SPACE;
         len[h] = l;
         q += 4 + ETAG_SPACE + l;
     }
     struct rerr e;
-    return ocsp_table_builder_add(b, serial, sl, der, len, &e);
+    return add_record(b, serial, sl, der, len, etags, &e); /* the ETags as they are: same bytes */
 }
 
 struct ocsp_table *ocsp_table_merge(const struct ocsp_table *base, const struct ocsp_table *over) {

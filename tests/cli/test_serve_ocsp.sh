@@ -173,6 +173,27 @@ for serial in 0x5000001 0x5000003 0x50005DB; do
 done
 o=$(ocsp "$T/rev.pem"); assert_line "$o" "$T/rev.pem: revoked" "a revoked certificate after the rebuild"
 
+step "a mass revocation (5,000, past the old full-rebuild threshold) is re-signed before revoke returns"
+"$PY" - "$T/mass.csv" "$T/mass.txt" <<'PY'
+import sys
+with open(sys.argv[1], "w") as f, open(sys.argv[2], "w") as m:
+    for i in range(1, 6001):
+        f.write("%X,2031-01-01,good\n" % (0x6000000 + i))
+        if i <= 5000: m.write("%X\n" % (0x6000000 + i))
+PY
+run_ok revd import --dir "$D" --ca sub --file "$T/mass.csv"
+run_ok revd revoke --dir "$D" --ca sub --file "$T/mass.txt" --reason cessationOfOperation
+assert_contains "$OUT" "revoked 5000 certificates"
+for serial in 0x6000001 0x6000800 0x6001388 0x6001389; do
+    o=$(openssl ocsp -issuer "$D/ca/sub.pem" -serial "$serial" -url "$URL/ocsp" -CAfile "$T/chain.pem" 2>&1)
+    assert_contains "$o" "Response verify OK"
+    case $serial in
+    0x6001389) assert_line "$o" "$serial: good" ;; # the 5,001st: not in the list
+    *) assert_line "$o" "$serial: revoked"; assert_contains "$o" "Reason: cessationOfOperation" ;;
+    esac
+done
+assert_not_contains "$(cat "$T/serve.log")" "failed"
+
 step "SIGTERM stops it"
 kill -TERM "$SRV"
 for _ in $(seq 50); do kill -0 "$SRV" 2>/dev/null || break; sleep 0.1; done
