@@ -146,7 +146,7 @@ stop_server
 
 step "--sign-rate 0: no lane; SHA-384 gets tryLater, a nonce the precomputed answer"
 start_server --nonce echo --sign-rate 0
-o=$(ocsp "$T/good.pem" -sha384 -no_nonce); assert_contains "$o" "trylater"
+o=$(ocsp "$T/good.pem" -sha384 -no_nonce); assert_contains "$o" "trylater" "the answer ($o)"
 o=$(ocsp "$T/good.pem"); assert_contains "$o" "WARNING: no nonce in response"; assert_line "$o" "$T/good.pem: good"
 stop_server
 
