@@ -36,7 +36,7 @@ PY=/usr/bin/python3
 for c in nginx openssl curl; do command -v $c >/dev/null || { echo "bench: $c is missing (scripts/deps.sh bench)" >&2; exit 77; }; done
 T=${BENCH_TMP:-$(mktemp -d)}; chmod 711 "$T"
 PIDS=""
-trap 'kill $PIDS 2>/dev/null; wait 2>/dev/null; nginx -c $T/nginx.conf -s stop 2>/dev/null; rm -rf "$T"' EXIT
+trap 'rc=$?; set +e; kill $PIDS 2>/dev/null; wait 2>/dev/null; nginx -c $T/nginx.conf -s stop 2>/dev/null; rm -rf "$T"; exit $rc' EXIT
 mkdir -p bench/results
 RES=$T/results.jsonl
 : >"$RES"
