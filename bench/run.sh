@@ -70,7 +70,7 @@ ms_since() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
 # run SCENARIO NAME PID URL [loadgen options]: one measurement, a JSON line.
 run() {
     local sc=$1 name=$2 pid=$3 url=$4; shift 4
-    local c0 c1 l0 l1 out
+    local c0 c1 out
     c0=$(cpu "$pid")
     out=$(taskset -c 1 "$LG" --url "$url" --duration "$SECS" --json "$@")
     c1=$(cpu "$pid")
