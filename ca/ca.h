@@ -195,4 +195,34 @@ int ca_oplog(struct ca_core *c, uint64_t from_seq,
              int (*cb)(void *arg, uint64_t seq, const char *json, size_t len), void *arg,
              struct rerr *e);
 
+/* ---- the audit log (ca/audit.c) ----
+ * The operations log is the audit log: every state change, refused ones
+ * included, and every use of a CA key for a certificate or a CRL, one JSON
+ * record each (seq, time, op, ca, serial, params, result, principal,
+ * source, prev). prev is the SHA-256 (hex) of the previous record's stored
+ * bytes (64 zeros for the first), and 'm' "audit_head" holds the last
+ * record's seq and hash, written with it: an edited, removed or reordered
+ * record breaks the chain or the head. */
+
+/* ca_set_actor names who makes the calls that follow and from where
+ * ("uid:1000(alice)", "unix pid=42"); copied, truncated to fit. */
+void ca_set_actor(struct ca_core *c, const char *principal, const char *source);
+
+struct ca_audit_result {
+    uint64_t records;   /* records read */
+    uint64_t unchained; /* leading records written before the chain (no prev) */
+    uint64_t last_seq;
+    char head[65];      /* hex SHA-256 of the last record */
+    uint64_t problems;
+};
+
+/* ca_audit_verify walks the whole log and calls problem(arg, seq, msg) for
+ * each thing wrong (seq 0: not about one record). With anchor_seq > 0,
+ * record anchor_seq must hash to anchor_hex (a head saved earlier).
+ * Returns 1 when the log could be read (problems counted in out), 0 with e
+ * set when the index could not. */
+int ca_audit_verify(struct ca_core *c, uint64_t anchor_seq, const char *anchor_hex,
+                    void (*problem)(void *arg, uint64_t seq, const char *msg), void *arg,
+                    struct ca_audit_result *out, struct rerr *e);
+
 #endif

@@ -11,6 +11,7 @@
 
 #include <openssl/pem.h>
 #include <openssl/rand.h>
+#include <openssl/sha.h>
 
 #include "common/fsutil.h"
 #include "common/rtime.h"
@@ -292,23 +293,45 @@ char *core_oplog_encode(struct ca_core *c, uint8_t key[9], const char *op, const
     rtime_format(rtime_now(), when);
     char hex[2 * (HEX_SERIAL_MAX + 1) + 1] = "";
     if (serial != NULL) hex_encode_serial(serial, slen, hex);
+    char prev[65];
+    for (int i = 0; i < 32; i++) snprintf(prev + 2 * i, 3, "%02x", c->oplog_hash[i]);
     c->oplog_seq++;
     /* The CA name and the result may quote hostile bytes: jsafe_string. */
-    json_t *j = json_pack("{s:I,s:s,s:s,s:o,s:s?,s:o,s:o}", "seq", (json_int_t)c->oplog_seq,
+    json_t *j = json_pack("{s:I,s:s,s:s,s:o,s:s?,s:o,s:o,s:o,s:o,s:s}", "seq", (json_int_t)c->oplog_seq,
                           "time", when, "op", op, "ca", jsafe_string(ca ? ca : ""), "serial",
                           serial ? hex : NULL, "params", params ? params : json_object(), "result",
-                          jsafe_string(result));
+                          jsafe_string(result), "principal", jsafe_string(c->principal[0] ? c->principal : "unknown"),
+                          "source", jsafe_string(c->source), "prev", prev);
     char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
     if (s == NULL) { /* out of memory: the record still says what happened */
-        s = malloc(128);
+        s = malloc(256);
         if (s == NULL) abort();
-        snprintf(s, 128, "{\"seq\":%llu,\"time\":\"%s\",\"op\":\"%s\",\"result\":\"unrecorded\"}",
-                 (unsigned long long)c->oplog_seq, when, op);
+        snprintf(s, 256, "{\"seq\":%llu,\"time\":\"%s\",\"op\":\"%s\",\"result\":\"unrecorded\",\"prev\":\"%s\"}",
+                 (unsigned long long)c->oplog_seq, when, op, prev);
     }
+    SHA256((const uint8_t *)s, strlen(s), c->oplog_hash);
     key[0] = K_OPLOG;
     put_u64(key + 1, c->oplog_seq);
     return s;
+}
+
+void core_oplog_rollback(struct ca_core *c) {
+    c->oplog_seq = c->oplog_durable;
+    memcpy(c->oplog_hash, c->oplog_hash_durable, 32);
+}
+
+void core_oplog_written(struct ca_core *c) {
+    c->oplog_durable = c->oplog_seq;
+    memcpy(c->oplog_hash_durable, c->oplog_hash, 32);
+}
+
+size_t core_oplog_head(const struct ca_core *c, uint8_t key[16], uint8_t val[AUDIT_HEAD_LEN]) {
+    static const char k[] = "maudit_head";
+    memcpy(key, k, sizeof(k) - 1);
+    put_u64(val, c->oplog_seq);
+    memcpy(val + 8, c->oplog_hash, 32);
+    return sizeof(k) - 1;
 }
 
 void core_oplog(struct ca_core *c, struct store_batch *b, const char *op, const char *ca,
@@ -317,14 +340,17 @@ void core_oplog(struct ca_core *c, struct store_batch *b, const char *op, const 
     char *s = core_oplog_encode(c, key, op, ca, serial, slen, params, result);
     store_batch_put(b, key, 9, s, strlen(s));
     free(s);
+    uint8_t hk[16], hv[AUDIT_HEAD_LEN];
+    size_t hl = core_oplog_head(c, hk, hv);
+    store_batch_put(b, hk, hl, hv, sizeof(hv));
 }
 
 int core_commit(struct ca_core *c, struct store_batch *b, struct rerr *e) {
     if (!store_write(c->st, b, 1, e)) {
-        c->oplog_seq = c->oplog_durable;
+        core_oplog_rollback(c);
         return 0;
     }
-    c->oplog_durable = c->oplog_seq;
+    core_oplog_written(c);
     return 1;
 }
 
@@ -457,8 +483,13 @@ static int load_cas(struct ca_core *c, struct rerr *e) {
     }
     uint8_t op = K_OPLOG;
     it = store_iter_new(c->st, &op, 1, NULL, 0);
-    if (store_iter_last(it, &k, &kl) && kl == 9) c->oplog_seq = get_u64(k + 1);
-    c->oplog_durable = c->oplog_seq;
+    if (store_iter_last(it, &k, &kl) && kl == 9) {
+        size_t ll;
+        const uint8_t *last = store_iter_value(it, &ll);
+        c->oplog_seq = get_u64(k + 1);
+        SHA256(last, ll, c->oplog_hash);
+    }
+    core_oplog_written(c);
     store_iter_free(it);
     return 1;
 }

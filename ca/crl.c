@@ -9,6 +9,7 @@
 
 #include <openssl/evp.h>
 #include <openssl/objects.h>
+#include <openssl/sha.h>
 #include <openssl/x509.h>
 
 #include "ca/crlarchive.h"
@@ -288,6 +289,19 @@ int ca_crl_build(struct ca_core *c, const char *name, const struct ca_crl_ref *r
         ok = rerr_ssl(e, "the new CRL of CA %s partition %u does not verify: not published", name, ref->part);
     if (ok && (p.number <= last || p.this_update < last_this))
         ok = rerr_set(e, "the new CRL of CA %s partition %u goes backwards: not published", name, ref->part);
+    /* The CA key signed: the audit log says so, with the number (same
+     * synced write), or says why what it signed is not published. */
+    json_t *params = NULL;
+    if (out->der != NULL) {
+        uint8_t h[32];
+        char hx[65], tu[21];
+        SHA256(out->der, out->der_len, h);
+        for (int i = 0; i < 32; i++) snprintf(hx + 2 * i, 3, "%02x", h[i]);
+        rtime_format(p.this_update, tu);
+        params = json_pack("{s:o,s:I,s:I,s:s,s:s}", "partition",
+                           ref->part == URLS_PART_CA ? json_string("ca") : json_integer((json_int_t)ref->part), "number",
+                           (json_int_t)p.number, "entries", (json_int_t)n, "this_update", tu, "sha256", hx);
+    }
     if (ok) {
         uint8_t k[KEY_MAX], v[16];
         size_t kl = key_crlnum(k, ca->id, ref->part);
@@ -295,9 +309,15 @@ int ca_crl_build(struct ca_core *c, const char *name, const struct ca_crl_ref *r
         put_u64(v + 8, (uint64_t)p.this_update);
         struct store_batch *b = store_batch_new();
         store_batch_put(b, k, kl, v, 16);
-        ok = store_write(c->st, b, 1, e);
+        core_oplog(c, b, "crl-sign", ca->name, NULL, 0, params, "ok");
+        params = NULL;
+        ok = core_commit(c, b, e);
         store_batch_free(b);
+    } else if (params != NULL) {
+        core_oplog_failure(c, "crl-sign", ca->name, NULL, 0, params, e);
+        params = NULL;
     }
+    json_decref(params);
     /* Every CRL signed is archived before it can be published (after its
      * number is taken: a failure leaves a gap, never a number twice). */
     if (ok) ok = crlarchive_append(c->dir, ca->name, ref->part, p.number, p.this_update, out->der, out->der_len, e);

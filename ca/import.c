@@ -361,10 +361,13 @@ int ca_import_csv(struct ca_core *c, const char *name, const char *path, FILE *p
     uint8_t okey[9];
     op_json = core_oplog_encode(c, okey, "import", ca->name, NULL, 0, params, "ok");
     params = NULL;
-    if ((w = sst_begin(c, &ssts, "o", e)) == NULL || !store_sst_put(w, okey, 9, op_json, strlen(op_json), e) ||
-        !sst_end(w, e)) {
+    /* With the audit head ('m' sorts before 'o'), in the same file. */
+    uint8_t hkey[16], hval[AUDIT_HEAD_LEN];
+    size_t hkl = core_oplog_head(c, hkey, hval);
+    if ((w = sst_begin(c, &ssts, "o", e)) == NULL || !store_sst_put(w, hkey, hkl, hval, sizeof(hval), e) ||
+        !store_sst_put(w, okey, 9, op_json, strlen(op_json), e) || !sst_end(w, e)) {
         w = NULL;
-        c->oplog_seq = c->oplog_durable;
+        core_oplog_rollback(c);
         free(new_uris);
         goto out;
     }
@@ -474,7 +477,7 @@ int ca_import_csv(struct ca_core *c, const char *name, const char *path, FILE *p
     }
     w = NULL;
     if (!store_ingest(c->st, (const char *const *)ssts.paths, ssts.num, e)) goto fail_sst;
-    c->oplog_durable = c->oplog_seq;
+    core_oplog_written(c);
     free(new_uris);
     ca->slots = slots;
     ca->imported += n;
@@ -489,7 +492,7 @@ int ca_import_csv(struct ca_core *c, const char *name, const char *path, FILE *p
     goto out;
 fail_sst:
     free(new_uris);
-    c->oplog_seq = c->oplog_durable;
+    core_oplog_rollback(c);
 out:
     if (!ok) core_oplog_failure(c, "import", name, NULL, 0, params, e);
     else json_decref(params);

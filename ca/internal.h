@@ -14,6 +14,8 @@
  *   'o' seq:8                         -> operations-log record (JSON)
  *   'R' ca_id:4                        -> the CA's OCSP responder certificate (DER)
  *   'm' "next_ca_id"                  -> u32
+ *   'm' "audit_head"                  -> seq:8 sha256:32 of the last 'o' record,
+ *                                        written with it (ca/audit.c)
  */
 #ifndef REVD_CA_INTERNAL_H
 #define REVD_CA_INTERNAL_H
@@ -77,6 +79,10 @@ struct ca_core {
     uint32_t next_ca_id;
     uint64_t oplog_seq;      /* last given out */
     uint64_t oplog_durable;  /* last written */
+    /* The SHA-256 of the last record given out, and of the last written:
+     * each record carries its predecessor's (ca/audit.c). */
+    uint8_t oplog_hash[32], oplog_hash_durable[32];
+    char principal[128], source[160]; /* who asks, and from where (ca_set_actor) */
     char notice[768];   /* what the last call also did, for the user */
     /* What changed in what is published, since ca_take_changes last ran. */
     struct ca_change *changes;
@@ -144,6 +150,15 @@ int core_put_ca(struct ca_core *c, struct store_batch *b, const struct ca *ca);
  * result ("ok" or the error). */
 void core_oplog(struct ca_core *c, struct store_batch *b, const char *op, const char *ca,
                 const uint8_t *serial, size_t slen, json_t *params, const char *result);
+
+/* core_oplog_rollback forgets the records given out since the last
+ * successful write (it failed); core_oplog_written makes them the durable
+ * ones. core_oplog_head fills the 'm' "audit_head" key and value for the
+ * last record given out; returns the key length. */
+void core_oplog_rollback(struct ca_core *c);
+void core_oplog_written(struct ca_core *c);
+#define AUDIT_HEAD_LEN 40
+size_t core_oplog_head(const struct ca_core *c, uint8_t key[16], uint8_t val[AUDIT_HEAD_LEN]);
 
 /* core_oplog_encode is core_oplog's record: it fills key and returns the
  * malloc'd JSON value (takes params). core_ca_encode likewise for a CA record. */

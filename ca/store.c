@@ -180,6 +180,10 @@ int store_iter_last(struct store_iter *it, const uint8_t **k, size_t *kl) {
     return in_prefix(it, k, kl);
 }
 
+const uint8_t *store_iter_value(struct store_iter *it, size_t *vl) {
+    return (const uint8_t *)rocksdb_iter_value(it->it, vl);
+}
+
 void store_iter_free(struct store_iter *it) {
     if (it == NULL) return;
     rocksdb_iter_destroy(it->it);

@@ -52,6 +52,9 @@ int store_iter_next(struct store_iter *it, const uint8_t **k, size_t *kl, const 
 /* store_iter_last positions on the last key with the prefix; returns 1 and
  * views of it, or 0 when there is none. */
 int store_iter_last(struct store_iter *it, const uint8_t **k, size_t *kl);
+/* store_iter_value: a view of the value where the iterator stands (after a
+ * store_iter_last that returned 1). */
+const uint8_t *store_iter_value(struct store_iter *it, size_t *vl);
 void store_iter_free(struct store_iter *it);
 
 /* Bulk loading: sorted SST files, ingested atomically (all or none).

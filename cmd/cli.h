@@ -5,6 +5,7 @@
 #ifndef REVD_CMD_CLI_H
 #define REVD_CMD_CLI_H
 
+#include <stddef.h>
 #include <stdio.h>
 
 struct ca_core;
@@ -21,6 +22,10 @@ int cli_run(struct cli *cli, int argc, char **argv);
 
 /* cli_usage prints the top-level help. */
 void cli_usage(FILE *f);
+
+/* cli_local_user writes "uid:N(name)" for uid into out (the principal of a
+ * local command in the audit log). */
+void cli_local_user(unsigned uid, char *out, size_t size);
 
 /* cli_dir_from_args finds --dir in argv, else $REVD_DIR, else ./revd-data. */
 const char *cli_dir_from_args(int argc, char **argv);

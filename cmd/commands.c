@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <jansson.h>
 #include <limits.h>
+#include <pwd.h>
 #include <time.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -32,7 +33,7 @@ enum {
     O_HELP = 1000, O_DIR, O_NAME, O_SUBJECT, O_KEY, O_DAYS, O_HOURS, O_BASE_URL, O_PSIZE,
     O_COMPLETE, O_MAXB, O_PARENT, O_PATHLEN, O_CERT, O_CHAIN, O_JSON, O_CA, O_CSR, O_TEMPLATE,
     O_SAN, O_IDEM, O_SERIAL, O_REASON, O_INVALIDITY, O_FORMAT, O_SINCE, O_FILE, O_FROM, O_HASH, O_OUT,
-    O_PARTITION, O_ALL, O_NUMBER,
+    O_PARTITION, O_ALL, O_NUMBER, O_ANCHOR,
 };
 
 struct opts {
@@ -40,7 +41,7 @@ struct opts {
         *template_name, *san, *idem, *serial, *reason, *invalidity, *format, *since, *file;
     long days, hours, psize, maxb, path_len;
     unsigned long long seq_from;
-    const char *hash, *out, *partition, *number;
+    const char *hash, *out, *partition, *number, *anchor;
     int complete, json, with_chain, help, days_set, hours_set, all;
 };
 
@@ -103,6 +104,10 @@ static int open_core(struct cli *cli, struct opts *o, int create, struct ca_core
     struct rerr e;
     if (!ca_core_open(o->dir, create, out, &e)) return fail(cli, e.msg) - 1;
     *owned = 1;
+    char who[96], from[32];
+    cli_local_user(getuid(), who, sizeof(who));
+    snprintf(from, sizeof(from), "cli pid=%ld", (long)getpid());
+    ca_set_actor(*out, who, from);
     return 1;
 }
 
@@ -496,7 +501,10 @@ struct report_state {
     int json, n;
 };
 
+/* csv_field writes s as one RFC 4180 field. A field a spreadsheet would
+ * take for a formula (=, +, -, @ first) gets a leading apostrophe. */
 static void csv_field(FILE *f, const char *s) {
+    if (s[0] == '=' || s[0] == '+' || s[0] == '-' || s[0] == '@') fputc('\'', f);
     if (strpbrk(s, ",\"\n\r") == NULL) {
         fputs(s, f);
         return;
@@ -599,6 +607,106 @@ static int run_log(struct cli *cli, struct opts *o, const char *pos) {
     int ok = ca_oplog(c, o->seq_from, log_line, cli->out, &e);
     close_core(c, owned);
     return ok ? 0 : fail(cli, e.msg);
+}
+
+/* ---- audit verify / export ---- */
+
+static void audit_problem(void *arg, uint64_t seq, const char *msg) {
+    struct cli *cli = arg;
+    if (seq > 0) fprintf(cli->out, "record %llu %s\n", (unsigned long long)seq, msg);
+    else fprintf(cli->out, "%s\n", msg);
+}
+
+static int run_audit_verify(struct cli *cli, struct opts *o, const char *pos) {
+    unsigned long long aseq = 0;
+    char ahex[65] = "";
+    if (o->anchor != NULL) {
+        const char *colon = strchr(o->anchor, ':');
+        char *end;
+        errno = 0;
+        aseq = strtoull(o->anchor, &end, 10);
+        if (colon == NULL || end != colon || errno != 0 || aseq == 0 || strlen(colon + 1) != 64 ||
+            strspn(colon + 1, "0123456789abcdef") != 64)
+            return usage_fail(cli, "--anchor must be SEQ:SHA256 (as `revd audit verify` printed it, lowercase hex)");
+        memcpy(ahex, colon + 1, 65);
+    }
+    struct ca_core *c;
+    int owned;
+    if (!open_core(cli, o, 0, &c, &owned)) return 1;
+    struct rerr e;
+    struct ca_audit_result r;
+    int ok = ca_audit_verify(c, aseq, ahex, audit_problem, cli, &r, &e);
+    close_core(c, owned);
+    if (!ok) return fail(cli, e.msg);
+    if (r.problems > 0) {
+        fprintf(cli->out, "audit log: %llu records, %llu problem%s: it was tampered with\n",
+                (unsigned long long)r.records, (unsigned long long)r.problems, r.problems == 1 ? "" : "s");
+        return 1;
+    }
+    fprintf(cli->out, "audit log: %llu records, chain intact", (unsigned long long)r.records);
+    if (r.unchained > 0)
+        fprintf(cli->out, " (the first %llu predate the chain and are not covered)", (unsigned long long)r.unchained);
+    fprintf(cli->out, "\nhead: %llu:%s\n", (unsigned long long)r.last_seq, r.records ? r.head : "");
+    return 0;
+}
+
+struct export_state {
+    FILE *out;
+    int json, n, bad;
+};
+
+static int export_record(void *arg, uint64_t seq, const char *text, size_t len) {
+    struct export_state *st = arg;
+    if (st->json) {
+        fputs(st->n++ ? ",\n" : "[\n", st->out);
+        fwrite(text, 1, len, st->out);
+        return !ferror(st->out);
+    }
+    json_error_t je;
+    json_t *j = json_loadb(text, len, 0, &je);
+    if (!json_is_object(j)) {
+        json_decref(j);
+        st->bad = 1;
+        return 0;
+    }
+    static const char *const cols[] = {"time", "principal", "source", "op", "ca", "serial", "result"};
+    fprintf(st->out, "%llu", (unsigned long long)seq);
+    for (size_t i = 0; i < sizeof(cols) / sizeof(cols[0]); i++) {
+        const char *v = json_string_value(json_object_get(j, cols[i]));
+        fputc(',', st->out);
+        csv_field(st->out, v ? v : "");
+    }
+    char *params = json_dumps(json_object_get(j, "params"), JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+    fputc(',', st->out);
+    csv_field(st->out, params ? params : "");
+    free(params);
+    const char *prev = json_string_value(json_object_get(j, "prev"));
+    fprintf(st->out, ",%s\n", prev ? prev : "");
+    json_decref(j);
+    st->n++;
+    return !ferror(st->out);
+}
+
+static int run_audit_export(struct cli *cli, struct opts *o, const char *pos) {
+    struct export_state st = {cli->out, 0, 0, 0};
+    if (strcmp(o->format, "json") == 0) st.json = 1;
+    else if (strcmp(o->format, "csv") != 0) return usage_fail(cli, "--format must be json or csv");
+    if (o->since != NULL) {
+        long v;
+        if (!parse_long(o->since, &v) || v < 0) return usage_fail(cli, "--from must be a sequence number (0 or more)");
+        o->seq_from = (unsigned long long)v;
+    }
+    struct ca_core *c;
+    int owned;
+    if (!open_core(cli, o, 0, &c, &owned)) return 1;
+    if (!st.json) fputs("seq,time,principal,source,op,ca,serial,result,params,prev\n", cli->out);
+    struct rerr e;
+    int ok = ca_oplog(c, o->seq_from, export_record, &st, &e);
+    close_core(c, owned);
+    if (!ok) return fail(cli, e.msg);
+    if (st.bad) return fail(cli, "a log record is not JSON: run revd audit verify");
+    if (st.json) fputs(st.n ? "\n]\n" : "[]\n", cli->out);
+    return 0;
 }
 
 /* ---- ocsp respond ---- */
@@ -877,6 +985,8 @@ static const int a_serial[] = {O_CA, O_SERIAL, 0};
 static const int a_report[] = {O_CA, O_FORMAT, O_SINCE, 0};
 static const int a_import[] = {O_CA, O_FILE, 0};
 static const int a_log[] = {O_FROM, 0};
+static const int a_audit_verify[] = {O_ANCHOR, 0};
+static const int a_audit_export[] = {O_FORMAT, O_FROM, 0};
 static const int a_respond[] = {O_CA, O_SERIAL, O_HASH, O_OUT, 0};
 static const int a_precompute[] = {O_CA, 0};
 static const int a_crl_list[] = {O_CA, O_JSON, 0};
@@ -957,6 +1067,24 @@ static const struct cmd crl_cmds[] = {
     {NULL, NULL, NULL, NULL, NULL, 0, 0},
 };
 
+static const struct cmd audit_cmds[] = {
+    {"verify", "revd audit verify [--anchor SEQ:SHA256]",
+     "Checks the audit log's hash chain: every record must carry the SHA-256 of the\n"
+     "one before it, the sequence must have no gap, and the last record must match\n"
+     "the head written with it. Prints each problem (edited, removed, reordered or\n"
+     "added records) with its record number and exits 1; else prints the record\n"
+     "count and the head (SEQ:SHA256), which you may keep elsewhere and pass back:\n"
+     "  --anchor SEQ:SHA256   record SEQ must still hash to this (a head kept\n"
+     "                        earlier): detects a log rewritten whole\n",
+     a_audit_verify, run_audit_verify, 0, 0},
+    {"export", "revd audit export --format json|csv [--from SEQ]",
+     "Writes the audit log: json, an array of the records as stored (one per line);\n"
+     "csv, seq,time,principal,source,op,ca,serial,result,params,prev (RFC 4180;\n"
+     "params as JSON).\n",
+     a_audit_export, run_audit_export, 0, 0},
+    {NULL, NULL, NULL, NULL, NULL, 0, 0},
+};
+
 static const struct cmd top_cmds[] = {
     {"issue", "revd issue --ca NAME --csr FILE [options]",
      "Issues a certificate from a CSR and prints it (PEM).\n"
@@ -1026,6 +1154,7 @@ static const struct option long_opts[] = {
     {"partition", required_argument, NULL, O_PARTITION},
     {"all", no_argument, NULL, O_ALL},
     {"number", required_argument, NULL, O_NUMBER},
+    {"anchor", required_argument, NULL, O_ANCHOR},
     {NULL, 0, NULL, 0},
 };
 
@@ -1035,6 +1164,15 @@ static const char *opt_name(int id) {
     return "?";
 }
 
+
+void cli_local_user(unsigned uid, char *out, size_t size) {
+    struct passwd pw, *r = NULL;
+    char buf[1024];
+    if (getpwuid_r((uid_t)uid, &pw, buf, sizeof(buf), &r) == 0 && r != NULL)
+        snprintf(out, size, "uid:%u(%.64s)", uid, r->pw_name);
+    else
+        snprintf(out, size, "uid:%u", uid);
+}
 
 const char *cli_dir_from_args(int argc, char **argv) {
     /* As getopt_long reads it: the last --dir wins, and "--di" is the
@@ -1135,6 +1273,7 @@ static int run_cmd(struct cli *cli, const struct cmd *c, int argc, char **argv) 
         case O_PARTITION: o.partition = optarg; break;
         case O_ALL: o.all = 1; break;
         case O_NUMBER: o.number = optarg; break;
+        case O_ANCHOR: o.anchor = optarg; break;
         }
         if (num != NULL && !parse_long(optarg, num))
             return usage_error(cli, c, "--%s needs a whole number", opt_name(id));
@@ -1189,6 +1328,9 @@ void cli_usage(FILE *f) {
           "  report            every certificate, as CSV or JSON\n"
           "  import            bulk-load another CA's inventory (CSV)\n"
           "  log               the operations log (JSON lines)\n"
+          "Audit:\n"
+          "  audit verify      check the audit log's hash chain (edits, removals, reordering)\n"
+          "  audit export      the audit log as JSON or CSV\n"
           "OCSP:\n"
           "  ocsp respond      sign one certificate's OCSP response from the index\n"
           "CRLs:\n"
@@ -1236,6 +1378,16 @@ int cli_run(struct cli *cli, int argc, char **argv) {
         word = argv[1];
         argc--;
         argv++;
+    } else if (strcmp(word, "audit") == 0) {
+        if (argc < 2 || strcmp(argv[1], "--help") == 0) {
+            FILE *f = argc < 2 ? cli->err : cli->out;
+            fputs("usage: revd audit verify|export [options]\nrevd audit SUBCOMMAND --help describes one.\n", f);
+            return argc < 2 ? 2 : 0;
+        }
+        table = audit_cmds;
+        word = argv[1];
+        argc--;
+        argv++;
     } else if (strcmp(word, "ca") == 0) {
         if (argc < 2 || strcmp(argv[1], "--help") == 0) {
             FILE *f = argc < 2 ? cli->err : cli->out;
@@ -1251,6 +1403,6 @@ int cli_run(struct cli *cli, int argc, char **argv) {
     for (const struct cmd *c = table; c->name; c++)
         if (strcmp(c->name, word) == 0) return run_cmd(cli, c, argc, argv);
     fprintf(cli->err, "revd: unknown command '%s%.60s'\nusage: revd COMMAND [options] (see revd --help)\n",
-            table == ca_cmds ? "ca " : table == ocsp_cmds ? "ocsp " : table == crl_cmds ? "crl " : "", word);
+            table == ca_cmds ? "ca " : table == ocsp_cmds ? "ocsp " : table == crl_cmds ? "crl " : table == audit_cmds ? "audit " : "", word);
     return 2;
 }

@@ -241,7 +241,12 @@ static void handle(struct ca_core *core, int fd) {
             fprintf(err, "revd: '%s' cannot run through a running server\n", argv[0]);
         } else if (ok) {
             struct cli cli = {.out = out, .err = err, .cwd = cwd, .core = core};
+            char who[96], from[48];
+            cli_local_user(cred.uid, who, sizeof(who));
+            snprintf(from, sizeof(from), "unix pid=%ld", (long)cred.pid);
+            ca_set_actor(core, who, from);
             status = cli_run(&cli, (int)n, argv);
+            ca_set_actor(core, "revd serve", "internal");
             fflush(out);
             if (after_cb != NULL) after_cb(after_arg, (int)n, argv, status);
         }

@@ -468,6 +468,7 @@ int serve_run(int argc, char **argv) {
         fprintf(stderr, "revd: %s\n", e.msg);
         return 1;
     }
+    ca_set_actor(st.core, "revd serve", "internal");
     if (cfg.listen != NULL) {
         struct gen *g;
         struct ca_change *ch;
