@@ -46,6 +46,10 @@ int ctl_forward(const char *dir, int argc, char **argv);
 int ctl_serve(struct ca_core *core, const char *dir, FILE *err,
               void (*after)(void *arg, int argc, char **argv, int status), int (*tick)(void *arg), void *arg);
 
+/* ctl_command_started: CLOCK_MONOTONIC seconds when the command being
+ * answered (or the last one) was received. */
+double ctl_command_started(void);
+
 /* serve_run is `revd serve` (cmd/serve.c); argv[0] is "serve". Main
  * thread, which becomes the CA-core thread. */
 int serve_run(int argc, char **argv);

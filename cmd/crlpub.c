@@ -8,6 +8,7 @@
 #include "ca/crl.h"
 #include "common/urls.h"
 #include "crl/set.h"
+#include "shard/metrics.h"
 
 #define BACKOFF_MAX_MS 60000
 
@@ -18,6 +19,7 @@ struct slot {
     int64_t due_ms;     /* rebuild at (0: not dirty) */
     int64_t refresh_at; /* re-sign at (half its validity), seconds */
     int failures;       /* in a row: the backoff */
+    int64_t noted_ms;   /* the first status change not yet in a published CRL (0: none) */
 };
 
 struct crlpub {
@@ -28,6 +30,7 @@ struct crlpub {
     struct crl_set *set;
     int reload;
     struct crlpub_stats st;
+    struct metrics_core *m; /* NULL: not counted */
 };
 
 static int64_t now_ms(void) {
@@ -110,6 +113,7 @@ static struct crl_blob *build_one(struct crlpub *p, struct slot *s, struct rerr 
         if (b == NULL) rerr_set(e, "out of memory");
     }
     p->st.last_build_ms = crl.build_seconds * 1e3;
+    if (p->m != NULL && b != NULL) metrics_observe(&p->m->crl_build, MHK_US, (uint64_t)(crl.build_seconds * 1e6));
     free(crl.der);
     if (b != NULL) s->refresh_at = b->refresh_at;
     return b;
@@ -135,6 +139,7 @@ static int rebuild_due(struct crlpub *p, int64_t now, int64_t budget_ms, struct 
         if (b == NULL) {
             /* The previous CRL stays served; retried with a backoff. */
             p->st.failures++;
+            if (p->m != NULL) metrics_add(&p->m->crl_failures, 1);
             s->failures++;
             int64_t back = 1000LL << (s->failures < 6 ? s->failures : 6);
             s->due_ms = now + (back < BACKOFF_MAX_MS ? back : BACKOFF_MAX_MS);
@@ -146,6 +151,14 @@ static int rebuild_due(struct crlpub *p, int64_t now, int64_t budget_ms, struct 
         s->due_ms = 0;
         s->failures = 0;
         p->st.built++;
+        if (p->m != NULL) {
+            metrics_add(&p->m->crl_builds, 1);
+            if (s->noted_ms != 0) {
+                int64_t d = now_ms() - s->noted_ms;
+                metrics_observe(&p->m->revoke_crl, MHK_US, d > 0 ? (uint64_t)d * 1000 : 0);
+            }
+        }
+        s->noted_ms = 0;
         if (nf == cap) {
             cap = cap ? 2 * cap : 64;
             struct crl_blob **f2 = realloc(fresh, cap * sizeof(*f2));
@@ -242,8 +255,11 @@ void crlpub_changed(struct crlpub *p, const struct ca_change *ch, size_t n) {
         }
         /* Coalescing: the first change starts the window; later ones ride it. */
         if (s->due_ms == 0 || s->due_ms > due) s->due_ms = due;
+        if (s->noted_ms == 0) s->noted_ms = due - p->coalesce_ms;
     }
 }
+
+void crlpub_set_metrics(struct crlpub *p, struct metrics_core *m) { p->m = m; }
 
 void crlpub_changed_all(struct crlpub *p) {
     /* Anything may have changed: every CRL is rebuilt after the window

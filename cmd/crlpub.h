@@ -46,4 +46,9 @@ int crlpub_tick(struct crlpub *p, int *wait_ms);
 void crlpub_stats(const struct crlpub *p, struct crlpub_stats *out);
 void crlpub_free(struct crlpub *p);
 
+/* crlpub_set_metrics: builds, failures, build time and the time from a
+ * status change to its CRL are counted into m from now on (shard/metrics.h). */
+struct metrics_core;
+void crlpub_set_metrics(struct crlpub *p, struct metrics_core *m);
+
 #endif

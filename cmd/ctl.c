@@ -192,7 +192,11 @@ static void (*after_cb)(void *arg, int argc, char **argv, int status);
 static void *after_arg;
 static int (*tick_cb)(void *arg);
 
+static double command_t0;
+double ctl_command_started(void) { return command_t0; }
+
 static void handle(struct ca_core *core, int fd) {
+    command_t0 = mono();
     struct ucred cred;
     socklen_t cl = sizeof(cred);
     if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) != 0 ||

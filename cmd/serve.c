@@ -21,6 +21,7 @@
 #include "common/rtime.h"
 #include "ocsp/gen.h"
 #include "ocsp/table.h"
+#include "shard/metrics.h"
 #include "shard/server.h"
 
 #define VALIDITY_DEFAULT_S (4 * 86400)
@@ -65,7 +66,7 @@ static const char usage[] =
     "usage: revd serve [--dir DIR] [--listen ADDRESS:PORT] [--threads N] [--validity DURATION]\n"
     "                  [--max-age SECONDS] [--nonce echo|off] [--unknown unauthorized|signed]\n"
     "                  [--sign-rate N] [--io uring|libevent] [--idle-timeout S] [--read-timeout S]\n"
-    "                  [--crl-validity DURATION] [--crl-coalesce DURATION]\n";
+    "                  [--crl-validity DURATION] [--crl-coalesce DURATION] [--no-metrics]\n";
 
 /* parse_duration reads "N", "Ns", "Nm", "Nh" or "Nd" into seconds. */
 static int parse_duration(const char *s, int64_t *out) {
@@ -80,6 +81,12 @@ static int parse_duration(const char *s, int64_t *out) {
     if (*end != '\0') return 0;
     *out = (int64_t)n * unit;
     return 1;
+}
+
+static double mono(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 /* A generation with the responses of changes[0..n) re-signed into their
@@ -179,6 +186,11 @@ static struct gen *next_gen(struct serve_state *st, int *none, struct rerr *e) {
 static void publish(struct serve_state *st, struct gen *g) {
     server_publish(st->srv, g);
     st->gen = g;
+    struct metrics_core *m = server_core_metrics(st->srv);
+    metrics_add(&m->publications, 1);
+    uint64_t certs = 0;
+    for (size_t i = 0; i < g->num; i++) certs += ocsp_table_count(g->cas[i].table);
+    atomic_store_explicit(&m->responses, certs, memory_order_relaxed);
     struct rerr e;
     if (st->lane != NULL && !lane_update(st->lane, st->core, &e))
         fprintf(stderr, "revd: the signing lane keeps its previous CAs: %s\n", e.msg);
@@ -193,6 +205,7 @@ static void publish_changes(struct serve_state *st, const char *after) {
     if (none) return;
     if (g == NULL) {
         st->publish_failures++;
+        metrics_add(&server_core_metrics(st->srv)->publish_failures, 1);
         fprintf(stderr, "revd: re-signing after %s failed (retrying in %d s), still serving the previous responses: %s\n",
                 after, REFRESH_RETRY_S, e.msg);
         return;
@@ -207,7 +220,12 @@ static void after_command(void *arg, int argc, char **argv, int status) {
     if (st->srv == NULL) return;
     char what[64];
     snprintf(what, sizeof(what), "'%s'", argc > 0 ? argv[0] : "?");
+    struct metrics_core *m = server_core_metrics(st->srv);
+    uint64_t before = atomic_load_explicit(&m->publications, memory_order_relaxed);
     publish_changes(st, what);
+    if (atomic_load_explicit(&m->publications, memory_order_relaxed) != before)
+        metrics_observe(&m->revoke_ocsp, MHK_US, (uint64_t)((mono() - ctl_command_started()) * 1e6));
+    atomic_store_explicit(&m->sign_queue, st->npending, memory_order_relaxed);
 }
 
 struct due {
@@ -233,12 +251,6 @@ static void collect(struct due *d, const char *ca, const struct ocsp_table *t, c
         memcpy(c->serial, serial, sl);
         c->serial_len = sl;
     }
-}
-
-static double mono(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 /* The refresher: between commands, publishes what is pending, then
@@ -288,6 +300,7 @@ static int refresh_tick(void *arg) {
         }
         publish(st, g);
         st->refreshed += done;
+        metrics_add(&server_core_metrics(st->srv)->refreshed, done);
         /* Next pass: about REFRESH_PASS_S of signing. */
         if (done > 0) {
             double per = dt / (double)done, want = REFRESH_PASS_S / (per > 1e-7 ? per : 1e-7);
@@ -352,6 +365,8 @@ int serve_run(int argc, char **argv) {
                    "  --crl-coalesce D     how long after a revocation its CRL partition is rebuilt\n"
                    "                       (default 1s; 0ms to 10m; Nms accepted): revocations\n"
                    "                       within it share one rebuild\n\n"
+                   "  --no-metrics         GET /metrics answers 404 (default: the Prometheus text\n"
+                   "                       format, every shard's counters summed; docs/metrics.md)\n\n"
                    "With --listen, CRLs are served at /crl/... and published under DIR/crl/.\n\n"
                    "SIGTERM or SIGINT stops it.\n",
                    usage);
@@ -441,6 +456,8 @@ int serve_run(int argc, char **argv) {
                 fprintf(stderr, "revd: --crl-coalesce '%s': must be 0ms to 10m\n%s", argv[i], usage);
                 return 2;
             }
+        } else if (strcmp(argv[i], "--no-metrics") == 0) {
+            cfg.no_metrics = 1;
         } else if (strcmp(argv[i], "--sign-rate") == 0 && i + 1 < argc) {
             i++;
             char *end;
@@ -512,6 +529,13 @@ int serve_run(int argc, char **argv) {
             return 1;
         }
         st.gen = g;
+        struct metrics_core *m = server_core_metrics(st.srv);
+        crlpub_set_metrics(st.crl, m);
+        struct crlpub_stats cs0;
+        crlpub_stats(st.crl, &cs0);
+        metrics_add(&m->crl_builds, cs0.built);
+        atomic_store_explicit(&m->responses, ps.certificates, memory_order_relaxed);
+        atomic_store_explicit(&m->reloaded_at, rtime_now(), memory_order_relaxed);
         /* Responders created while building it are in it already. */
         ca_take_changes(st.core, &ch, &n);
         free(ch);

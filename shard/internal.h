@@ -21,6 +21,7 @@
 #include "common/rerr.h"
 #include "common/spsc.h"
 #include "shard/http.h"
+#include "shard/metrics.h"
 #include "shard/server.h"
 
 #define IN_CAP (HTTP_MAX_HEAD + HTTP_MAX_BODY)
@@ -58,6 +59,8 @@ struct conn {
     int dead;                 /* shut down: closed once nothing is in flight */
     int64_t last_active;      /* seconds: when bytes last came (the sweep) */
     int64_t partial_since;    /* seconds: when the unfinished request in `in` began; 0: none */
+    enum metric_kind kind;    /* what the request being answered asked for */
+    uint64_t t0_ns;           /* when it was complete in `in` (the latency histogram) */
     struct conn *next_free;
     struct conn *next_all; /* every connection the shard ever made, for stop */
     uint8_t in[IN_CAP];
@@ -94,6 +97,7 @@ struct shard {
     int accept_paused; /* out of descriptors or memory: accepting again at the next tick */
     /* counters (issue #6 exports them); written by the shard only */
     _Atomic uint64_t requests, bad_requests, refused_conns, lane_jobs, lane_fallbacks, expired;
+    struct shard_metrics m; /* GET /metrics (shard/metrics.h) */
 };
 
 /* A generation swapped out, freed once every shard has ticked twice since
@@ -112,6 +116,7 @@ struct server {
     atomic_int stopping;
     int num_shards;
     struct shard *shards;
+    struct metrics_core core_metrics; /* written by the CA-core thread */
 };
 
 /* A counter only its shard writes: no atomic read-modify-write. */
@@ -120,6 +125,12 @@ static inline void bump(_Atomic uint64_t *x) {
 }
 
 static inline int64_t now_s(void) { return (int64_t)time(NULL); }
+
+static inline uint64_t now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
 
 /* shard_fatal: a shard's loop cannot go on (its listener would keep
  * taking connections nobody answers, and generations could no longer be

@@ -36,10 +36,16 @@
  * ANSWER_MAX, say): then the client gets a 500 and the connection closes,
  * so pipelined answers never fall out of step with their requests. */
 static void emit(struct conn *c, size_t n) {
+    struct shard_metrics *m = &c->sh->m;
     if (n > 0) {
+        /* Counted by the status the writer put there: "HTTP/1.1 NNN ". */
+        const uint8_t *h = c->out + c->out_len;
+        int status = n > 12 ? (h[9] - '0') * 100 + (h[10] - '0') * 10 + (h[11] - '0') : 0;
+        metrics_add(&m->requests[c->kind][metrics_code_index(status)], 1);
         c->out_len += n;
         return;
     }
+    metrics_add(&m->requests[c->kind][metrics_code_index(500)], 1);
     static const char err[] = "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n"
                               "Cache-Control: max-age=0, no-cache\r\nConnection: close\r\n\r\n";
     if (OUT_CAP - c->out_len >= sizeof(err) - 1) {
@@ -50,6 +56,7 @@ static void emit(struct conn *c, size_t n) {
 }
 
 static void answer_ocsp_error(struct conn *c, enum ocsp_resp_status st, int keep_alive, int head_only) {
+    metrics_add(&c->sh->m.ocsp_status[st < 7 ? st : OCSP_INTERNAL_ERROR], 1);
     uint8_t body[5];
     size_t n = ocsp_response_error(st, body);
     emit(c, httpout_uncached(c->out + c->out_len, OUT_CAP - c->out_len, 200, "application/ocsp-response", body, n,
@@ -72,6 +79,8 @@ static void answer_stored(struct conn *c, const uint8_t *resp, size_t resp_len, 
         answer_ocsp_error(c, OCSP_TRY_LATER, keep_alive, head_only);
         return;
     }
+    metrics_add(&c->sh->m.ocsp_status[OCSP_SUCCESSFUL], 1);
+    metrics_observe(&c->sh->m.age, MHK_AGE_S, now > this_update ? (uint64_t)(now - this_update) : 0);
     /* Caches keep it no longer than until it is re-signed (ocsp/table.h). */
     struct httpout_cache cache = {this_update, next_update,
                                   ocsp_refresh_at(serial, serial_len, this_update, next_update),
@@ -138,14 +147,18 @@ static void answer_ocsp(struct conn *c, const struct gen *g, const uint8_t *der,
     int head_only = r->method == HTTP_METHOD_HEAD;
     struct ocsp_req q;
     enum ocsp_req_result res = ocsp_request_parse(der, len, &q);
+    struct shard_metrics *m = &c->sh->m;
     if (res == OCSP_REQ_MALFORMED) {
         bump(&c->sh->bad_requests);
+        metrics_add(&m->hostile[MH_BAD_DER], 1);
         answer_ocsp_error(c, OCSP_MALFORMED_REQUEST, r->keep_alive, head_only);
         return;
     }
+    if (res == OCSP_REQ_OK) metrics_add(&m->ocsp_requests[q.hash & 3][q.nonce != NULL], 1);
     /* An issuer revd does not serve: unauthorized (RFC 5019). */
     const struct gen_ca *ca = res == OCSP_REQ_OK ? gen_find_issuer(g, q.hash, q.name_hash, q.key_hash) : NULL;
     if (ca == NULL) {
+        metrics_add(&m->hostile[MH_UNKNOWN_ISSUER], 1);
         answer_ocsp_error(c, OCSP_UNAUTHORIZED, r->keep_alive, head_only);
         return;
     }
@@ -158,6 +171,7 @@ static void answer_ocsp(struct conn *c, const struct gen *g, const uint8_t *der,
     int found = gen_find_response(ca, q.serial, q.serial_len, q.hash, &resp, &resp_len, &etag, &this_update,
                                   &next_update);
     int known = found || gen_has_serial(ca, q.serial, q.serial_len);
+    if (!known) metrics_add(&m->hostile[MH_UNKNOWN_SERIAL], 1);
     int echo = ln->nonce_echo && q.nonce != NULL;
     if (found && !echo) {
         answer_stored(c, resp, resp_len, etag, this_update, next_update, q.serial, q.serial_len, r->if_none_match,
@@ -236,6 +250,19 @@ void conn_drop_ext(struct conn *c) {
     c->ext_off = 0;
 }
 
+/* GET /metrics: every shard's counters summed, with the CA-core's. */
+static void answer_metrics(struct conn *c, const struct http_request *r) {
+    struct server *s = c->sh->srv;
+    const struct shard_metrics *ms[256];
+    int n = s->num_shards < 256 ? s->num_shards : 256;
+    for (int i = 0; i < n; i++) ms[i] = &s->shards[i].m;
+    static _Thread_local char text[ANSWER_MAX - 512];
+    size_t len = metrics_render(ms, n, &s->core_metrics, text, sizeof(text));
+    if (len == 0) return answer_status(c, 500, r->keep_alive);
+    emit(c, httpout_uncached(c->out + c->out_len, OUT_CAP - c->out_len, 200, "text/plain; version=0.0.4",
+                             (const uint8_t *)text, len, now_s(), r->keep_alive, r->method == HTTP_METHOD_HEAD));
+}
+
 static int target_is(const struct http_request *r, const char *s) {
     size_t n = strlen(s);
     return r->target_len == n && memcmp(r->target, s, n) == 0;
@@ -253,7 +280,14 @@ static void handle(struct conn *c, const struct http_request *r) {
     int head_only = r->method == HTTP_METHOD_HEAD;
     int get = r->method == HTTP_METHOD_GET || head_only;
     bump(&c->sh->requests);
+    c->kind = MK_OTHER;
+    if (target_is(r, "/metrics") && !c->sh->srv->cfg.no_metrics) {
+        c->kind = MK_METRICS;
+        if (!get) return answer_status(c, 405, r->keep_alive);
+        return answer_metrics(c, r);
+    }
     if (target_is(r, "/healthz")) {
+        c->kind = MK_HEALTHZ;
         if (!get) return answer_status(c, 405, r->keep_alive);
         static const uint8_t ok[] = "ok\n";
         emit(c, httpout_uncached(c->out + c->out_len, OUT_CAP - c->out_len, 200, "text/plain", ok, 3, now_s(),
@@ -261,6 +295,7 @@ static void handle(struct conn *c, const struct http_request *r) {
         return;
     }
     if (starts(r, "/ca/") && r->target_len > 8 && memcmp(r->target + r->target_len - 4, ".der", 4) == 0) {
+        c->kind = MK_CA_CERT;
         if (!get) return answer_status(c, 405, r->keep_alive);
         const struct gen_ca *ca = gen_find_name(g, r->target + 4, r->target_len - 8);
         if (ca == NULL) return answer_status(c, 404, r->keep_alive);
@@ -269,15 +304,18 @@ static void handle(struct conn *c, const struct http_request *r) {
         return;
     }
     if (starts(r, "/crl/")) {
+        c->kind = MK_CRL;
         if (!get) return answer_status(c, 405, r->keep_alive);
         return answer_crl(c, g, r);
     }
     if (target_is(r, "/ocsp") || target_is(r, "/ocsp/")) {
+        c->kind = MK_OCSP_POST;
         if (r->method != HTTP_METHOD_POST) return answer_status(c, 405, r->keep_alive);
         answer_ocsp(c, g, r->body, r->body_len, r);
         return;
     }
     if (starts(r, "/ocsp/")) {
+        c->kind = MK_OCSP_GET;
         if (!get) return answer_status(c, 405, r->keep_alive);
         uint8_t der[OCSP_REQ_MAX_BYTES];
         size_t len;
@@ -285,6 +323,7 @@ static void handle(struct conn *c, const struct http_request *r) {
         size_t plen = (q ? (size_t)(q - r->target) : r->target_len) - 6;
         if (!getpath_decode(r->target + 6, plen, der, sizeof(der), &len)) {
             bump(&c->sh->bad_requests);
+            metrics_add(&c->sh->m.hostile[MH_BAD_DER], 1);
             answer_ocsp_error(c, OCSP_MALFORMED_REQUEST, r->keep_alive, head_only);
             return;
         }
@@ -308,15 +347,20 @@ void conn_process(struct conn *c) {
         struct http_request r;
         enum http_result res = http_parse(c->in, c->in_len, &r);
         if (res == HTTP_AGAIN) break;
+        c->kind = MK_OTHER;
         if (res == HTTP_ERROR) {
             bump(&c->sh->bad_requests);
+            int big = r.error_status == 413 || r.error_status == 414 || r.error_status == 431;
+            metrics_add(&c->sh->m.hostile[big ? MH_OVERSIZED : MH_BAD_HTTP], 1);
             answer_status(c, r.error_status, 0);
             c->closing = 1;
             c->in_len = 0;
             break;
         }
+        c->t0_ns = now_ns();
         if (r.method == HTTP_METHOD_OTHER) answer_status(c, 405, r.keep_alive);
         else handle(c, &r);
+        if (!c->waiting) metrics_observe(&c->sh->m.latency, MHK_LATENCY_NS, now_ns() - c->t0_ns);
         /* Waiting for the lane, the connection closes after its answer. */
         if (!r.keep_alive && !c->waiting) c->closing = 1;
         memmove(c->in, c->in + r.consumed, c->in_len - r.consumed);
@@ -333,9 +377,13 @@ void shard_sweep(struct shard *sh, void (*close_fn)(struct conn *c)) {
     int64_t now = now_s();
     for (struct conn *c = sh->all_conns; c != NULL; c = c->next_all) {
         if (c->fd < 0 || c->dead || c->waiting) continue;
-        if (now - c->last_active >= cfg->idle_timeout ||
-            (c->partial_since != 0 && now - c->partial_since >= cfg->read_timeout))
+        if (c->partial_since != 0 && now - c->partial_since >= cfg->read_timeout) {
+            metrics_add(&sh->m.hostile[MH_READ_TIMEOUT], 1);
             close_fn(c);
+        } else if (now - c->last_active >= cfg->idle_timeout) {
+            metrics_add(&sh->m.idle_closed, 1);
+            close_fn(c);
+        }
     }
 }
 
@@ -347,6 +395,7 @@ static void kick(struct conn *c) {
 struct conn *shard_conn_take(struct shard *sh, int fd) {
     if (sh->num_conns >= SERVER_MAX_CONNS_PER_SHARD) {
         bump(&sh->refused_conns);
+        metrics_add(&sh->m.hostile[MH_CONN_REFUSED], 1);
         close(fd);
         return NULL;
     }
@@ -376,6 +425,8 @@ struct conn *shard_conn_take(struct shard *sh, int fd) {
     c->last_active = now_s();
     c->partial_since = 0;
     sh->num_conns++;
+    metrics_add(&sh->m.conns_accepted, 1);
+    atomic_store_explicit(&sh->m.conns_open, sh->num_conns, memory_order_relaxed);
     return c;
 }
 
@@ -384,6 +435,7 @@ void shard_conn_put(struct conn *c) {
     conn_drop_ext(c);
     c->fd = -1;
     sh->num_conns--;
+    atomic_store_explicit(&sh->m.conns_open, sh->num_conns, memory_order_relaxed);
     c->next_free = sh->free_conns;
     sh->free_conns = c;
 }
@@ -406,6 +458,8 @@ void shard_done_drain(struct shard *sh) {
         struct conn *c = j->conn;
         if (c->fd >= 0 && !c->dead && c->id == j->conn_id && c->waiting) {
             c->waiting = 0;
+            if (j->status == OCSP_SUCCESSFUL && j->nonce_len > 0) /* answer_stored counts the others */
+                metrics_add(&sh->m.ocsp_status[OCSP_SUCCESSFUL], 1);
             if (j->status != OCSP_SUCCESSFUL)
                 answer_ocsp_error(c, j->status, j->keep_alive, j->head_only);
             else if (j->nonce_len > 0) /* for this request only: not for caches */
@@ -414,6 +468,7 @@ void shard_done_drain(struct shard *sh) {
             else
                 answer_stored(c, j->resp, j->resp_len, j->etag, j->this_update, j->next_update, j->serial,
                               j->serial_len, NULL, 0, j->keep_alive, j->head_only);
+            metrics_observe(&sh->m.latency, MHK_LATENCY_NS, now_ns() - c->t0_ns);
             if (!j->keep_alive) c->closing = 1;
             sh->free_jobs[sh->num_free_jobs++] = j;
             kick(c);
@@ -633,6 +688,8 @@ void server_stats(const struct server *s, struct server_stats *out) {
         out->expired += atomic_load_explicit(&sh->expired, memory_order_relaxed);
     }
 }
+
+struct metrics_core *server_core_metrics(struct server *s) { return &s->core_metrics; }
 
 void server_stop(struct server *s) {
     if (s == NULL) return;

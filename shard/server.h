@@ -51,6 +51,7 @@ struct server_config {
     int threads;        /* 0: one per core */
     int64_t max_age;    /* Cache-Control cap (default 3600; 0: max-age=0) */
     int idle_timeout, read_timeout; /* seconds; 0: the defaults above */
+    int no_metrics;     /* 1: GET /metrics answers 404 */
     struct server_lane lane;
 };
 
@@ -87,6 +88,10 @@ struct server_stats {
     uint64_t requests, bad_requests, refused_conns, lane_jobs, lane_fallbacks, expired;
 };
 void server_stats(const struct server *s, struct server_stats *out);
+
+/* server_core_metrics: the CA-core thread's figures that /metrics also
+ * reports (shard/metrics.h); written by that thread only. */
+struct metrics_core *server_core_metrics(struct server *s);
 
 /* server_stop stops the shards, joins them and frees everything. */
 void server_stop(struct server *s);
