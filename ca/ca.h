@@ -195,6 +195,14 @@ int ca_oplog(struct ca_core *c, uint64_t from_seq,
              int (*cb)(void *arg, uint64_t seq, const char *json, size_t len), void *arg,
              struct rerr *e);
 
+/* ca_reload_keys re-reads the private key of every CA that has a
+ * certificate from DIR/keys (a key replaced on disk, a restored backup),
+ * and drops the cached OCSP responders (re-read from the index on next
+ * use). A key that does not load or does not match its certificate is
+ * reported through problem (if not NULL) and the CA keeps the key it had.
+ * Returns the number of keys loaded. */
+size_t ca_reload_keys(struct ca_core *c, void (*problem)(void *arg, const char *msg), void *arg);
+
 /* ---- the audit log (ca/audit.c) ----
  * The operations log is the audit log: every state change, refused ones
  * included, and every use of a CA key for a certificate or a CRL, one JSON

@@ -404,6 +404,31 @@ EVP_PKEY *core_ca_key(struct ca_core *c, struct ca *ca, struct rerr *e) {
     return ca->key;
 }
 
+size_t ca_reload_keys(struct ca_core *c, void (*problem)(void *arg, const char *msg), void *arg) {
+    size_t loaded = 0;
+    for (size_t i = 0; i < c->num_cas; i++) {
+        struct ca *ca = c->cas[i];
+        if (ca->cert == NULL) continue; /* pending: no certificate to match yet */
+        EVP_PKEY *old = ca->key;
+        ca->key = NULL;
+        struct rerr e;
+        if (core_ca_key(c, ca, &e) == NULL) {
+            ca->key = old;
+            if (problem != NULL) {
+                char msg[CA_NAME_MAX + sizeof(e.msg) + 40];
+                snprintf(msg, sizeof(msg), "CA %s keeps the key it had: %s", ca->name, e.msg);
+                problem(arg, msg);
+            }
+            continue;
+        }
+        EVP_PKEY_free(old);
+        core_responder_free(ca->responder);
+        ca->responder = NULL;
+        loaded++;
+    }
+    return loaded;
+}
+
 int core_partition_url(const struct ca *ca, uint32_t part, char out[256]) {
     if (part == URLS_PART_CA) return urls_crl_ca_scope(ca->base_url, ca->name, out);
     if (ca->complete_crl) return urls_crl_complete(ca->base_url, ca->name, out);

@@ -46,6 +46,10 @@ int ctl_forward(const char *dir, int argc, char **argv);
 int ctl_serve(struct ca_core *core, const char *dir, FILE *err,
               void (*after)(void *arg, int argc, char **argv, int status), int (*tick)(void *arg), void *arg);
 
+/* ctl_take_hup: whether SIGHUP came since the last call (ctl_serve
+ * catches it and wakes up to run tick at once). */
+int ctl_take_hup(void);
+
 /* ctl_command_started: CLOCK_MONOTONIC seconds when the command being
  * answered (or the last one) was received. */
 double ctl_command_started(void);

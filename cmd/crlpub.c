@@ -261,6 +261,11 @@ void crlpub_changed(struct crlpub *p, const struct ca_change *ch, size_t n) {
 
 void crlpub_set_metrics(struct crlpub *p, struct metrics_core *m) { p->m = m; }
 
+void crlpub_set_timing(struct crlpub *p, int64_t validity, int64_t coalesce_ms) {
+    p->validity = validity;
+    p->coalesce_ms = coalesce_ms;
+}
+
 void crlpub_changed_all(struct crlpub *p) {
     /* Anything may have changed: every CRL is rebuilt after the window
      * (and the list read again for new CAs and partitions). */

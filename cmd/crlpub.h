@@ -46,6 +46,10 @@ int crlpub_tick(struct crlpub *p, int *wait_ms);
 void crlpub_stats(const struct crlpub *p, struct crlpub_stats *out);
 void crlpub_free(struct crlpub *p);
 
+/* crlpub_set_timing: a new --crl-validity (the next CRLs built) and
+ * --crl-coalesce (the next changes). */
+void crlpub_set_timing(struct crlpub *p, int64_t validity, int64_t coalesce_ms);
+
 /* crlpub_set_metrics: builds, failures, build time and the time from a
  * status change to its CRL are counted into m from now on (shard/metrics.h). */
 struct metrics_core;

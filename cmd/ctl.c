@@ -40,8 +40,15 @@ static int sock_path(const char *dir, struct sockaddr_un *sa) {
     return n > 0 && (size_t)n < sizeof(sa->sun_path);
 }
 
-static volatile sig_atomic_t stopping;
+static volatile sig_atomic_t stopping, hup;
 static void on_signal(int sig) { stopping = sig; }
+static void on_hup(int sig) { hup = 1; }
+
+int ctl_take_hup(void) {
+    if (!hup) return 0;
+    hup = 0;
+    return 1;
+}
 
 static double mono(void) {
     struct timespec ts;
@@ -295,6 +302,8 @@ int ctl_serve(struct ca_core *core, const char *dir, FILE *err,
     act.sa_handler = on_signal;
     sigaction(SIGTERM, &act, NULL);
     sigaction(SIGINT, &act, NULL);
+    act.sa_handler = on_hup;
+    sigaction(SIGHUP, &act, NULL);
     signal(SIGPIPE, SIG_IGN);
     fprintf(err, "revd: serving %s on %s\n", dir, sa.sun_path);
     fflush(err);

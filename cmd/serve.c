@@ -4,6 +4,7 @@
  * thread, builds: at start (stored responses reused), after every command
  * that changed a status, and by the refresher, which re-signs each response
  * at about half its validity (ocsp_refresh_at) between commands. */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 #include "cmd/cli.h"
 #include "cmd/crlpub.h"
 #include "crl/set.h"
+#include "common/conf.h"
 #include "common/rtime.h"
 #include "ocsp/gen.h"
 #include "ocsp/table.h"
@@ -45,6 +47,14 @@
 #define OVERLAY_FOLD_MIN 1024
 #define OVERLAY_FOLD_MAX 16384
 
+/* The settings of `revd serve`: defaults, then DIR/revd.conf (or
+ * --config), then the command line; read again on SIGHUP. */
+struct serve_opts {
+    struct server_config cfg;
+    int64_t validity, crl_validity, crl_coalesce_ms;
+    int drain_timeout; /* seconds */
+};
+
 struct serve_state {
     struct ca_core *core;
     struct server *srv;
@@ -60,13 +70,21 @@ struct serve_state {
     size_t npending;
     int pending_full;
     int64_t retry_at;
+    /* The settings, and what reading them again needs (SIGHUP). */
+    const char *dir, *config_path;
+    int argc;
+    char **argv;
+    struct serve_opts opts;
+    struct conf *conf;
+    char *listen; /* opts.cfg.listen, kept across reloads */
 };
 
 static const char usage[] =
     "usage: revd serve [--dir DIR] [--listen ADDRESS:PORT] [--threads N] [--validity DURATION]\n"
     "                  [--max-age SECONDS] [--nonce echo|off] [--unknown unauthorized|signed]\n"
     "                  [--sign-rate N] [--io uring|libevent] [--idle-timeout S] [--read-timeout S]\n"
-    "                  [--crl-validity DURATION] [--crl-coalesce DURATION] [--no-metrics]\n";
+    "                  [--crl-validity DURATION] [--crl-coalesce DURATION] [--no-metrics]\n"
+    "                  [--drain-timeout S] [--config FILE]\n";
 
 /* parse_duration reads "N", "Ns", "Nm", "Nh" or "Nd" into seconds. */
 static int parse_duration(const char *s, int64_t *out) {
@@ -328,20 +346,242 @@ static int refresh_tick(void *arg) {
     return wait;
 }
 
+static void opts_default(struct serve_opts *o) {
+    memset(o, 0, sizeof(*o));
+    o->cfg.max_age = 3600;
+    o->cfg.lane.rate = 1000;
+    o->validity = VALIDITY_DEFAULT_S;
+    o->crl_validity = 7 * 86400;
+    o->crl_coalesce_ms = 1000;
+    o->drain_timeout = 10;
+}
+
+/* The settings, as options (--NAME VALUE) and as configuration keys. */
+static const char *const setting_names[] = {
+    "listen", "threads", "validity", "max-age", "nonce", "unknown", "sign-rate", "io", "idle-timeout",
+    "read-timeout", "crl-validity", "crl-coalesce", "metrics", "drain-timeout", NULL,
+};
+
+static int is_setting(const char *name) {
+    for (const char *const *n = setting_names; *n; n++)
+        if (strcmp(*n, name) == 0) return 1;
+    return 0;
+}
+
+/* set_opt applies one setting. Returns 1, or 0 with why set to what the
+ * value must be. The strings are kept (argv or the loaded file). */
+static int set_opt(struct serve_opts *o, const char *name, const char *v, char *why, size_t wl) {
+    char *end;
+    if (strcmp(name, "listen") == 0) {
+        o->cfg.listen = v;
+    } else if (strcmp(name, "threads") == 0) {
+        long n = strtol(v, &end, 10);
+        if (*end != '\0' || end == v || n < 1 || n > 256) return snprintf(why, wl, "must be 1 to 256"), 0;
+        o->cfg.threads = (int)n;
+    } else if (strcmp(name, "validity") == 0) {
+        if (!parse_duration(v, &o->validity) || o->validity < VALIDITY_MIN_S || o->validity > VALIDITY_MAX_S)
+            return snprintf(why, wl, "must be 8h to 7d (as 8h, 96h, 4d, 28800)"), 0;
+    } else if (strcmp(name, "max-age") == 0) {
+        long long n = strtoll(v, &end, 10);
+        if (*end != '\0' || end == v || n < 0 || n > VALIDITY_MAX_S)
+            return snprintf(why, wl, "must be 0 to 604800 seconds"), 0;
+        o->cfg.max_age = n;
+    } else if (strcmp(name, "nonce") == 0) {
+        if (strcmp(v, "echo") != 0 && strcmp(v, "off") != 0) return snprintf(why, wl, "must be echo or off"), 0;
+        o->cfg.lane.nonce_echo = strcmp(v, "echo") == 0;
+    } else if (strcmp(name, "unknown") == 0) {
+        if (strcmp(v, "unauthorized") != 0 && strcmp(v, "signed") != 0)
+            return snprintf(why, wl, "must be unauthorized or signed"), 0;
+        o->cfg.lane.unknown_signed = strcmp(v, "signed") == 0;
+    } else if (strcmp(name, "io") == 0) {
+        if (strcmp(v, "uring") == 0) o->cfg.io = SERVER_IO_URING;
+        else if (strcmp(v, "libevent") == 0) o->cfg.io = SERVER_IO_LIBEVENT;
+        else return snprintf(why, wl, "must be uring or libevent"), 0;
+    } else if (strcmp(name, "idle-timeout") == 0 || strcmp(name, "read-timeout") == 0) {
+        long n = strtol(v, &end, 10);
+        if (*end != '\0' || end == v || n < 1 || n > 86400) return snprintf(why, wl, "must be 1 to 86400 seconds"), 0;
+        if (name[0] == 'i') o->cfg.idle_timeout = (int)n;
+        else o->cfg.read_timeout = (int)n;
+    } else if (strcmp(name, "crl-validity") == 0) {
+        if (!parse_duration(v, &o->crl_validity) || o->crl_validity < 3600 || o->crl_validity > 30 * 86400)
+            return snprintf(why, wl, "must be 1h to 30d"), 0;
+    } else if (strcmp(name, "crl-coalesce") == 0) {
+        size_t l = strlen(v);
+        int64_t d;
+        char tmp[32];
+        int ok;
+        if (l > 2 && l < sizeof(tmp) && strcmp(v + l - 2, "ms") == 0) {
+            memcpy(tmp, v, l - 2);
+            tmp[l - 2] = '\0';
+            ok = parse_duration(tmp, &d) && strspn(tmp, "0123456789") == l - 2;
+        } else {
+            ok = parse_duration(v, &d);
+            d *= 1000;
+        }
+        if (!ok || d > 600000) return snprintf(why, wl, "must be 0ms to 10m"), 0;
+        o->crl_coalesce_ms = d;
+    } else if (strcmp(name, "sign-rate") == 0) {
+        long long n = strtoll(v, &end, 10);
+        if (*end != '\0' || end == v || n < 0 || n > 10000000)
+            return snprintf(why, wl, "must be 0 to 10000000 per second"), 0;
+        o->cfg.lane.rate = (uint32_t)n;
+    } else if (strcmp(name, "metrics") == 0) {
+        if (strcmp(v, "on") != 0 && strcmp(v, "off") != 0) return snprintf(why, wl, "must be on or off"), 0;
+        o->cfg.no_metrics = strcmp(v, "off") == 0;
+    } else if (strcmp(name, "drain-timeout") == 0) {
+        long n = strtol(v, &end, 10);
+        if (*end != '\0' || end == v || n < 0 || n > 600) return snprintf(why, wl, "must be 0 to 600 seconds"), 0;
+        o->drain_timeout = (int)n;
+    } else {
+        return snprintf(why, wl, "unknown setting"), 0;
+    }
+    return 1;
+}
+
+/* load_opts fills o: defaults, the configuration file (config_path; NULL:
+ * DIR/revd.conf when it exists), then argv's options. *conf keeps the
+ * file's strings (conf_free it when o is done with). Messages go to err;
+ * returns 0 on a bad setting (2: a usage error on the command line). */
+static int load_opts(const char *dir, const char *config_path, int argc, char **argv, struct serve_opts *o,
+                     struct conf **conf, FILE *err) {
+    opts_default(o);
+    *conf = NULL;
+    char def[PATH_MAX];
+    const char *path = config_path;
+    if (path == NULL) {
+        snprintf(def, sizeof(def), "%s/revd.conf", dir);
+        if (access(def, F_OK) == 0) path = def;
+    }
+    char why[160];
+    if (path != NULL) {
+        struct rerr e;
+        if (!conf_load(path, conf, &e)) {
+            fprintf(err, "revd: %s\n", e.msg);
+            return 0;
+        }
+        for (size_t i = 0; i < (*conf)->num; i++) {
+            const struct conf_entry *ce = &(*conf)->entries[i];
+            if (!is_setting(ce->key)) {
+                fprintf(err, "revd: %s:%u: unknown setting '%s' (the settings are revd serve's options without --: "
+                             "listen, threads, validity, max-age, nonce, unknown, sign-rate, io, idle-timeout, "
+                             "read-timeout, crl-validity, crl-coalesce, metrics, drain-timeout)\n",
+                        path, ce->line, ce->key);
+                return 0;
+            }
+            if (!set_opt(o, ce->key, ce->value, why, sizeof(why))) {
+                fprintf(err, "revd: %s:%u: %s '%s': %s\n", path, ce->line, ce->key, ce->value, why);
+                return 0;
+            }
+        }
+    }
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if ((strcmp(a, "--dir") == 0 || strcmp(a, "--config") == 0) && i + 1 < argc) {
+            i++;
+            continue;
+        }
+        if (strncmp(a, "--dir=", 6) == 0 || strncmp(a, "--config=", 9) == 0) continue;
+        if (strcmp(a, "--no-metrics") == 0) {
+            o->cfg.no_metrics = 1;
+            continue;
+        }
+        if (strncmp(a, "--", 2) != 0 || !is_setting(a + 2) || strcmp(a + 2, "metrics") == 0 || i + 1 >= argc) {
+            fprintf(err, "revd: %s '%s'\n%s", strncmp(a, "--", 2) == 0 && is_setting(a + 2) ? "option needs a value:"
+                                                                                              : "unknown option", a,
+                    usage);
+            return 2;
+        }
+        if (!set_opt(o, a + 2, argv[i + 1], why, sizeof(why))) {
+            fprintf(err, "revd: %s '%s': %s\n%s", a, argv[i + 1], why, usage);
+            return 2;
+        }
+        i++;
+    }
+    return 1;
+}
+
+static const char *config_from_args(int argc, char **argv) {
+    const char *c = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) c = argv[++i];
+        else if (strncmp(argv[i], "--config=", 9) == 0) c = argv[i] + 9;
+    }
+    return c;
+}
+
+static void key_problem(void *arg, const char *msg) { fprintf(stderr, "revd: reload: %s\n", msg); }
+
+/* SIGHUP: the configuration read again and the settings a running server
+ * can change applied; the CA keys re-read. A bad file changes nothing. */
+static void reload(struct serve_state *st) {
+    struct serve_opts n;
+    struct conf *conf;
+    int r = load_opts(st->dir, st->config_path, st->argc, st->argv, &n, &conf, stderr);
+    if (r != 1) {
+        fprintf(stderr, "revd: reload refused: the running settings stay\n");
+        conf_free(conf);
+        return;
+    }
+    const struct serve_opts *o = &st->opts;
+    char fixed[256] = "";
+    if (st->srv != NULL) {
+        const char *l0 = st->listen ? st->listen : "", *l1 = n.cfg.listen ? n.cfg.listen : "";
+        if (strcmp(l0, l1) != 0) strcat(fixed, " listen");
+        if (n.cfg.threads != 0 && n.cfg.threads != o->cfg.threads) strcat(fixed, " threads");
+        if (n.cfg.io != o->cfg.io) strcat(fixed, " io");
+        if (n.validity != o->validity) strcat(fixed, " validity");
+        if (n.cfg.lane.unknown_signed != o->cfg.lane.unknown_signed) strcat(fixed, " unknown");
+        if ((n.cfg.lane.rate == 0) != (o->cfg.lane.rate == 0)) strcat(fixed, " sign-rate(0)");
+    }
+    if (fixed[0] != '\0')
+        fprintf(stderr, "revd: reload: changed, but applied only at the next start:%s\n", fixed);
+    /* What a running server changes now. */
+    st->opts.cfg.max_age = n.cfg.max_age;
+    st->opts.cfg.lane.nonce_echo = n.cfg.lane.nonce_echo;
+    if (o->cfg.lane.rate != 0 && n.cfg.lane.rate != 0) st->opts.cfg.lane.rate = n.cfg.lane.rate;
+    st->opts.cfg.idle_timeout = n.cfg.idle_timeout;
+    st->opts.cfg.read_timeout = n.cfg.read_timeout;
+    st->opts.cfg.no_metrics = n.cfg.no_metrics;
+    st->opts.crl_validity = n.crl_validity;
+    st->opts.crl_coalesce_ms = n.crl_coalesce_ms;
+    st->opts.drain_timeout = n.drain_timeout;
+    /* No running setting points into the file's strings (listen is a copy). */
+    conf_free(st->conf);
+    st->conf = conf;
+    if (st->srv != NULL) {
+        server_set_live(st->srv, &st->opts.cfg);
+        atomic_store_explicit(&server_core_metrics(st->srv)->reloaded_at, rtime_now(), memory_order_relaxed);
+    }
+    if (st->crl != NULL) crlpub_set_timing(st->crl, st->opts.crl_validity, st->opts.crl_coalesce_ms);
+    size_t keys = ca_reload_keys(st->core, key_problem, NULL);
+    struct rerr e;
+    if (st->lane != NULL && !lane_update(st->lane, st->core, &e))
+        fprintf(stderr, "revd: reload: the signing lane keeps its previous CAs: %s\n", e.msg);
+    fprintf(stderr, "revd: reloaded the configuration%s%s and %zu CA keys\n", conf ? " from " : "",
+            conf ? conf->path : " (no settings file: the defaults and the command line)", keys);
+}
+
+static int serve_tick(void *arg) {
+    struct serve_state *st = arg;
+    if (ctl_take_hup()) reload(st);
+    return refresh_tick(arg);
+}
+
 int serve_run(int argc, char **argv) {
     const char *dir = cli_dir_from_args(argc, argv);
-    struct server_config cfg = {.listen = NULL, .threads = 0, .max_age = 3600, .lane = {.rate = 1000}};
-    int64_t validity = VALIDITY_DEFAULT_S, crl_validity = 7 * 86400, crl_coalesce_ms = 1000;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0) {
             printf("%s\n"
                    "Holds DIR and answers the other commands over DIR/revd.sock (mode 0600), so\n"
                    "that they keep working while it runs. With --listen, it also answers OCSP\n"
-                   "(POST /ocsp, GET /ocsp/{base64}), /ca/NAME.der and /healthz over HTTP on N\n"
-                   "shards (default: one per core), from precomputed responses: stored ones are\n"
+                   "(POST /ocsp, GET /ocsp/{base64}), /ca/NAME.der, /healthz and /metrics over HTTP\n"
+                   "on N shards (default: one per core), from precomputed responses: stored ones are\n"
                    "reused at start, a changed status is re-signed before the command returns,\n"
                    "and every response is re-signed at about half its validity. Bulk signing\n"
                    "(the first start, a new CA, an import, refresh passes) uses N threads.\n\n"
+                   "  --config FILE        settings file (default DIR/revd.conf when it exists):\n"
+                   "                       `name = value` lines, names as the options below\n"
+                   "                       without --; options given here override it\n"
                    "  --validity DURATION  response validity, 8h to 7d (default 4d); N, Ns, Nm,\n"
                    "                       Nh or Nd\n"
                    "  --max-age SECONDS    Cache-Control max-age cap (default 3600); the answer's\n"
@@ -364,114 +604,33 @@ int serve_run(int argc, char **argv) {
                    "  --crl-validity D     CRL validity, 1h to 30d (default 7d); re-signed at half\n"
                    "  --crl-coalesce D     how long after a revocation its CRL partition is rebuilt\n"
                    "                       (default 1s; 0ms to 10m; Nms accepted): revocations\n"
-                   "                       within it share one rebuild\n\n"
-                   "  --no-metrics         GET /metrics answers 404 (default: the Prometheus text\n"
-                   "                       format, every shard's counters summed; docs/metrics.md)\n\n"
+                   "                       within it share one rebuild\n"
+                   "  --no-metrics         GET /metrics answers 404 (in the file: metrics = off;\n"
+                   "                       default: the Prometheus text format, docs/metrics.md)\n"
+                   "  --drain-timeout S    on SIGTERM, how long answers in progress may take before\n"
+                   "                       the connections are cut (default 10; 0 to 600)\n\n"
                    "With --listen, CRLs are served at /crl/... and published under DIR/crl/.\n\n"
-                   "SIGTERM or SIGINT stops it.\n",
+                   "SIGHUP reads the settings file again: max-age, nonce, sign-rate, idle-timeout,\n"
+                   "read-timeout, crl-validity, crl-coalesce, metrics and drain-timeout change at\n"
+                   "once, without dropping a connection (the others at the next start), and the CA\n"
+                   "keys are read again from DIR/keys (a key that fails to load or match is said\n"
+                   "and the old one kept). A file with an error changes nothing.\n"
+                   "SIGTERM or SIGINT stops it: no new connection, the answers in progress are\n"
+                   "sent, then every connection is closed.\n",
                    usage);
             return 0;
         }
-        if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc) i++;
-        else if (strncmp(argv[i], "--dir=", 6) == 0) continue;
-        else if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc) cfg.listen = argv[++i];
-        else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {
-            char *end;
-            long n = strtol(argv[++i], &end, 10);
-            if (*end != '\0' || n < 1 || n > 256) {
-                fprintf(stderr, "revd: --threads must be 1 to 256\n%s", usage);
-                return 2;
-            }
-            cfg.threads = (int)n;
-        } else if (strcmp(argv[i], "--validity") == 0 && i + 1 < argc) {
-            i++;
-            if (!parse_duration(argv[i], &validity) || validity < VALIDITY_MIN_S || validity > VALIDITY_MAX_S) {
-                fprintf(stderr, "revd: --validity '%s': must be 8h to 7d (as 8h, 96h, 4d, 28800)\n%s", argv[i],
-                        usage);
-                return 2;
-            }
-        } else if (strcmp(argv[i], "--max-age") == 0 && i + 1 < argc) {
-            i++;
-            char *end;
-            long long n = strtoll(argv[i], &end, 10);
-            if (*end != '\0' || end == argv[i] || n < 0 || n > VALIDITY_MAX_S) {
-                fprintf(stderr, "revd: --max-age '%s': must be 0 to 604800 seconds\n%s", argv[i], usage);
-                return 2;
-            }
-            cfg.max_age = n;
-        } else if (strcmp(argv[i], "--nonce") == 0 && i + 1 < argc) {
-            i++;
-            if (strcmp(argv[i], "echo") != 0 && strcmp(argv[i], "off") != 0) {
-                fprintf(stderr, "revd: --nonce '%s': must be echo or off\n%s", argv[i], usage);
-                return 2;
-            }
-            cfg.lane.nonce_echo = strcmp(argv[i], "echo") == 0;
-        } else if (strcmp(argv[i], "--unknown") == 0 && i + 1 < argc) {
-            i++;
-            if (strcmp(argv[i], "unauthorized") != 0 && strcmp(argv[i], "signed") != 0) {
-                fprintf(stderr, "revd: --unknown '%s': must be unauthorized or signed\n%s", argv[i], usage);
-                return 2;
-            }
-            cfg.lane.unknown_signed = strcmp(argv[i], "signed") == 0;
-        } else if (strcmp(argv[i], "--io") == 0 && i + 1 < argc) {
-            i++;
-            if (strcmp(argv[i], "uring") == 0) cfg.io = SERVER_IO_URING;
-            else if (strcmp(argv[i], "libevent") == 0) cfg.io = SERVER_IO_LIBEVENT;
-            else {
-                fprintf(stderr, "revd: --io '%s': must be uring or libevent\n%s", argv[i], usage);
-                return 2;
-            }
-        } else if ((strcmp(argv[i], "--idle-timeout") == 0 || strcmp(argv[i], "--read-timeout") == 0) && i + 1 < argc) {
-            const char *opt = argv[i++];
-            char *end;
-            long n = strtol(argv[i], &end, 10);
-            if (*end != '\0' || end == argv[i] || n < 1 || n > 86400) {
-                fprintf(stderr, "revd: %s '%s': must be 1 to 86400 seconds\n%s", opt, argv[i], usage);
-                return 2;
-            }
-            if (opt[2] == 'i') cfg.idle_timeout = (int)n;
-            else cfg.read_timeout = (int)n;
-        } else if (strcmp(argv[i], "--crl-validity") == 0 && i + 1 < argc) {
-            i++;
-            if (!parse_duration(argv[i], &crl_validity) || crl_validity < 3600 || crl_validity > 30 * 86400) {
-                fprintf(stderr, "revd: --crl-validity '%s': must be 1h to 30d\n%s", argv[i], usage);
-                return 2;
-            }
-        } else if (strcmp(argv[i], "--crl-coalesce") == 0 && i + 1 < argc) {
-            i++;
-            size_t l = strlen(argv[i]);
-            int64_t v;
-            char tmp[32];
-            int ok;
-            if (l > 2 && l < sizeof(tmp) && strcmp(argv[i] + l - 2, "ms") == 0) {
-                memcpy(tmp, argv[i], l - 2);
-                tmp[l - 2] = '\0';
-                ok = parse_duration(tmp, &v) && strspn(tmp, "0123456789") == l - 2;
-                crl_coalesce_ms = v;
-            } else {
-                ok = parse_duration(argv[i], &v);
-                crl_coalesce_ms = v * 1000;
-            }
-            if (!ok || crl_coalesce_ms > 600000) {
-                fprintf(stderr, "revd: --crl-coalesce '%s': must be 0ms to 10m\n%s", argv[i], usage);
-                return 2;
-            }
-        } else if (strcmp(argv[i], "--no-metrics") == 0) {
-            cfg.no_metrics = 1;
-        } else if (strcmp(argv[i], "--sign-rate") == 0 && i + 1 < argc) {
-            i++;
-            char *end;
-            long long n = strtoll(argv[i], &end, 10);
-            if (*end != '\0' || end == argv[i] || n < 0 || n > 10000000) {
-                fprintf(stderr, "revd: --sign-rate '%s': must be 0 to 10000000 per second\n%s", argv[i], usage);
-                return 2;
-            }
-            cfg.lane.rate = (uint32_t)n;
-        } else {
-            fprintf(stderr, "revd: unknown option '%s'\n%s", argv[i], usage);
-            return 2;
-        }
     }
+    struct serve_opts opts;
+    struct conf *conf;
+    const char *config_path = config_from_args(argc, argv);
+    int lr = load_opts(dir, config_path, argc, argv, &opts, &conf, stderr);
+    if (lr != 1) {
+        conf_free(conf);
+        return lr == 2 ? 2 : 1;
+    }
+    struct server_config cfg = opts.cfg;
+    int64_t validity = opts.validity, crl_validity = opts.crl_validity, crl_coalesce_ms = opts.crl_coalesce_ms;
     /* Up to SERVER_MAX_CONNS_PER_SHARD connections per shard: the soft
      * descriptor limit (often 1024) is raised to the hard one. */
     struct rlimit rl;
@@ -480,7 +639,8 @@ int serve_run(int argc, char **argv) {
         setrlimit(RLIMIT_NOFILE, &rl);
     }
     struct rerr e;
-    struct serve_state st = {.core = NULL, .validity = validity, .refresh_batch = 256};
+    struct serve_state st = {.core = NULL, .validity = validity, .refresh_batch = 256, .dir = dir,
+                             .config_path = config_path, .argc = argc, .argv = argv, .opts = opts, .conf = conf};
     if (!ca_core_open(dir, 0, &st.core, &e)) {
         fprintf(stderr, "revd: %s\n", e.msg);
         return 1;
@@ -545,7 +705,17 @@ int serve_run(int argc, char **argv) {
                 (unsigned long long)ps.certificates, (unsigned long long)ps.reused,
                 (unsigned long long)ps.responses, ps.seconds, cfg.listen, cfg.threads, server_io_name(st.srv));
     }
-    int rc = ctl_serve(st.core, dir, stderr, after_command, refresh_tick, &st);
+    if (cfg.listen != NULL) st.opts.cfg.threads = cfg.threads;
+    st.listen = cfg.listen ? strdup(cfg.listen) : NULL;
+    st.opts.cfg.listen = st.listen;
+    int rc = ctl_serve(st.core, dir, stderr, after_command, serve_tick, &st);
+    /* Drain: no new connection; what is in progress is answered. The lane
+     * keeps running meanwhile (a connection may wait on it). */
+    if (st.srv != NULL) {
+        int left = server_drain(st.srv, st.opts.drain_timeout * 1000);
+        fprintf(stderr, "revd: drained the connections%s", left ? "" : "\n");
+        if (left) fprintf(stderr, ": %d still open after %d s, closed\n", left, st.opts.drain_timeout);
+    }
     /* The lane first: it hands answers to the shards. */
     lane_stop(st.lane);
     if (st.srv != NULL) {
@@ -570,5 +740,7 @@ int serve_run(int argc, char **argv) {
     crlpub_free(st.crl);
     free(st.pending);
     ca_core_free(st.core);
+    conf_free(st.conf);
+    free(st.listen);
     return rc;
 }

@@ -95,6 +95,7 @@ struct shard {
     int stop_seen;
     int no_multishot;  /* the kernel has no multishot accept: plain accepts */
     int accept_paused; /* out of descriptors or memory: accepting again at the next tick */
+    int drain_seen;    /* draining: the listener is closed; idle connections close at each tick */
     /* counters (issue #6 exports them); written by the shard only */
     _Atomic uint64_t requests, bad_requests, refused_conns, lane_jobs, lane_fallbacks, expired;
     struct shard_metrics m; /* GET /metrics (shard/metrics.h) */
@@ -117,7 +118,16 @@ struct server {
     int num_shards;
     struct shard *shards;
     struct metrics_core core_metrics; /* written by the CA-core thread */
+    /* The settings a reload may change (server_set_live), read by the
+     * shards with relaxed loads: each on its own, no pairing needed. */
+    _Atomic int64_t live_max_age;
+    _Atomic uint32_t live_rate;
+    atomic_int live_nonce_echo, live_idle_timeout, live_read_timeout, live_no_metrics;
+    atomic_int draining; /* server_drain: stop accepting, close idle connections */
 };
+
+static inline int64_t live_i64(const _Atomic int64_t *x) { return atomic_load_explicit(x, memory_order_relaxed); }
+static inline int live_int(const atomic_int *x) { return atomic_load_explicit(x, memory_order_relaxed); }
 
 /* A counter only its shard writes: no atomic read-modify-write. */
 static inline void bump(_Atomic uint64_t *x) {
@@ -162,6 +172,12 @@ void conn_drop_ext(struct conn *c);
 /* shard_sweep closes (with close_fn) the connections past the idle or the
  * read timeout. The backends call it once a second. */
 void shard_sweep(struct shard *sh, void (*close_fn)(struct conn *c));
+
+/* shard_drain_tick: while the server drains, closes (with close_fn) every
+ * connection with nothing in progress: no request begun, nothing to send,
+ * no lane job. Returns 1 the first time it sees the drain (the backend
+ * then stops accepting and closes its listener). */
+int shard_drain_tick(struct shard *sh, void (*close_fn)(struct conn *c));
 
 /* shard_done_drain answers the connections whose lane jobs came back, then
  * kicks each (the backend's continue). */

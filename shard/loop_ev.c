@@ -114,7 +114,13 @@ static void on_tick(evutil_socket_t fd, short what, void *arg) {
     struct shard *sh = arg;
     uint64_t t = atomic_fetch_add_explicit(&sh->ticks, 1, memory_order_release) + 1;
     if (t % (1000 / TICK_MS) == 0) shard_sweep(sh, conn_close); /* once a second */
-    if (sh->accept_paused) {
+    if (shard_drain_tick(sh, conn_close)) { /* draining: no new connection */
+        event_del(sh->ev_accept);
+        close(sh->listen_fd);
+        sh->listen_fd = -1;
+        sh->accept_paused = 0;
+    }
+    if (sh->accept_paused && !sh->drain_seen) {
         sh->accept_paused = 0;
         event_add(sh->ev_accept, NULL);
     }

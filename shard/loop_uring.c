@@ -19,7 +19,7 @@
 
 #define RING_ENTRIES 4096
 
-enum { UD_ACCEPT = 1, UD_TICK = 2, UD_DONE = 3 };
+enum { UD_ACCEPT = 1, UD_TICK = 2, UD_DONE = 3, UD_CANCEL = 5 };
 #define OP_RECV 0
 #define OP_SEND 1
 
@@ -134,11 +134,14 @@ static void on_conn(struct conn *c, int op, int res) {
 }
 
 static void on_accept(struct shard *sh, int res, unsigned flags) {
-    if (res >= 0) {
+    if (res >= 0 && sh->drain_seen) { /* accepted before the cancel took effect */
+        close(res);
+    } else if (res >= 0) {
         struct conn *c = shard_conn_take(sh, res);
         if (c != NULL) uring_kick(c);
     }
     if (flags & IORING_CQE_F_MORE) return; /* the multishot accept goes on */
+    if (sh->drain_seen) return;             /* cancelled: draining */
     if (res == -EINVAL && !sh->no_multishot) {
         sh->no_multishot = 1; /* a kernel before 5.19 */
         arm_accept(sh);
@@ -152,7 +155,17 @@ static void on_accept(struct shard *sh, int res, unsigned flags) {
 static void on_tick(struct shard *sh) {
     uint64_t t = atomic_fetch_add_explicit(&sh->ticks, 1, memory_order_release) + 1;
     if (atomic_load(&sh->srv->stopping)) sh->stop_seen = 1;
-    if (sh->accept_paused) {
+    if (shard_drain_tick(sh, conn_shut)) {
+        /* Draining: no new connection; the listener goes (the pending
+         * accept holds its own reference until cancelled). */
+        struct io_uring_sqe *sqe = sqe_get(sh);
+        io_uring_prep_cancel64(sqe, UD_ACCEPT, 0);
+        io_uring_sqe_set_data64(sqe, UD_CANCEL);
+        close(sh->listen_fd);
+        sh->listen_fd = -1;
+        sh->accept_paused = 0;
+    }
+    if (sh->accept_paused && !sh->drain_seen) {
         sh->accept_paused = 0;
         arm_accept(sh);
     }
@@ -197,6 +210,7 @@ void *uring_shard_main(void *arg) {
                 uint64_t ud = batch[i].ud;
                 if (ud == UD_ACCEPT) on_accept(sh, batch[i].res, batch[i].flags);
                 else if (ud == UD_TICK) on_tick(sh);
+                else if (ud == UD_CANCEL) continue;
                 else if (ud == UD_DONE) {
                     shard_done_drain(sh);
                     if (atomic_load(&sh->srv->stopping)) sh->stop_seen = 1; /* server_stop's wake-up */

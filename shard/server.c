@@ -84,7 +84,7 @@ static void answer_stored(struct conn *c, const uint8_t *resp, size_t resp_len, 
     /* Caches keep it no longer than until it is re-signed (ocsp/table.h). */
     struct httpout_cache cache = {this_update, next_update,
                                   ocsp_refresh_at(serial, serial_len, this_update, next_update),
-                                  c->sh->srv->cfg.max_age};
+                                  live_i64(&c->sh->srv->live_max_age)};
     if (inm != NULL && httpout_etag_matches(inm, inm_len, etag)) {
         emit(c, httpout_not_modified(c->out + c->out_len, OUT_CAP - c->out_len, etag, &cache, now, keep_alive));
         return;
@@ -96,8 +96,7 @@ static void answer_stored(struct conn *c, const uint8_t *resp, size_t resp_len, 
 /* Takes a token from the shard's bucket (rate/shards per second, a tenth
  * of a second of burst, at least 8). */
 static int lane_token(struct shard *sh) {
-    const struct server_lane *ln = &sh->srv->cfg.lane;
-    double per_shard = (double)ln->rate / sh->srv->num_shards;
+    double per_shard = (double)atomic_load_explicit(&sh->srv->live_rate, memory_order_relaxed) / sh->srv->num_shards;
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
     double dt = (double)(now.tv_sec - sh->refilled.tv_sec) + (now.tv_nsec - sh->refilled.tv_nsec) / 1e9;
@@ -172,7 +171,7 @@ static void answer_ocsp(struct conn *c, const struct gen *g, const uint8_t *der,
                                   &next_update);
     int known = found || gen_has_serial(ca, q.serial, q.serial_len);
     if (!known) metrics_add(&m->hostile[MH_UNKNOWN_SERIAL], 1);
-    int echo = ln->nonce_echo && q.nonce != NULL;
+    int echo = live_int(&c->sh->srv->live_nonce_echo) && q.nonce != NULL;
     if (found && !echo) {
         answer_stored(c, resp, resp_len, etag, this_update, next_update, q.serial, q.serial_len, r->if_none_match,
                       r->if_none_match_len, r->keep_alive, head_only);
@@ -200,7 +199,7 @@ static void answer_crl(struct conn *c, const struct gen *g, const struct http_re
     struct crl_blob *b = crl_set_find(g->crls, r->target, plen);
     if (b == NULL) return answer_status(c, 404, r->keep_alive);
     int64_t now = now_s();
-    struct httpout_cache cache = {b->this_update, b->next_update, b->refresh_at, c->sh->srv->cfg.max_age};
+    struct httpout_cache cache = {b->this_update, b->next_update, b->refresh_at, live_i64(&c->sh->srv->live_max_age)};
     int64_t since;
     if ((r->if_none_match != NULL && httpout_etag_matches(r->if_none_match, r->if_none_match_len, b->etag)) ||
         (r->if_none_match == NULL && r->if_modified_since != NULL &&
@@ -281,7 +280,7 @@ static void handle(struct conn *c, const struct http_request *r) {
     int get = r->method == HTTP_METHOD_GET || head_only;
     bump(&c->sh->requests);
     c->kind = MK_OTHER;
-    if (target_is(r, "/metrics") && !c->sh->srv->cfg.no_metrics) {
+    if (target_is(r, "/metrics") && !live_int(&c->sh->srv->live_no_metrics)) {
         c->kind = MK_METRICS;
         if (!get) return answer_status(c, 405, r->keep_alive);
         return answer_metrics(c, r);
@@ -373,18 +372,29 @@ void conn_process(struct conn *c) {
 }
 
 void shard_sweep(struct shard *sh, void (*close_fn)(struct conn *c)) {
-    const struct server_config *cfg = &sh->srv->cfg;
     int64_t now = now_s();
+    int read_timeout = live_int(&sh->srv->live_read_timeout), idle_timeout = live_int(&sh->srv->live_idle_timeout);
     for (struct conn *c = sh->all_conns; c != NULL; c = c->next_all) {
         if (c->fd < 0 || c->dead || c->waiting) continue;
-        if (c->partial_since != 0 && now - c->partial_since >= cfg->read_timeout) {
+        if (c->partial_since != 0 && now - c->partial_since >= read_timeout) {
             metrics_add(&sh->m.hostile[MH_READ_TIMEOUT], 1);
             close_fn(c);
-        } else if (now - c->last_active >= cfg->idle_timeout) {
+        } else if (now - c->last_active >= idle_timeout) {
             metrics_add(&sh->m.idle_closed, 1);
             close_fn(c);
         }
     }
+}
+
+int shard_drain_tick(struct shard *sh, void (*close_fn)(struct conn *c)) {
+    if (!atomic_load_explicit(&sh->srv->draining, memory_order_acquire)) return 0;
+    for (struct conn *c = sh->all_conns; c != NULL; c = c->next_all) {
+        if (c->fd < 0 || c->dead || c->waiting || c->in_len > 0 || c->out_len > 0 || c->ext != NULL) continue;
+        close_fn(c);
+    }
+    if (sh->drain_seen) return 0;
+    sh->drain_seen = 1;
+    return 1;
 }
 
 static void kick(struct conn *c) {
@@ -556,9 +566,7 @@ struct server *server_start(const struct server_config *cfg, struct gen *g, stru
         return NULL;
     }
     s->cfg = *cfg;
-    if (s->cfg.max_age < 0) s->cfg.max_age = 3600;
-    if (s->cfg.idle_timeout <= 0) s->cfg.idle_timeout = SERVER_IDLE_TIMEOUT_S;
-    if (s->cfg.read_timeout <= 0) s->cfg.read_timeout = SERVER_READ_TIMEOUT_S;
+    server_set_live(s, cfg);
     const char *why = NULL;
     s->uring = cfg->io != SERVER_IO_LIBEVENT && uring_probe(&why);
     if (!s->uring && cfg->io == SERVER_IO_URING) {
@@ -690,6 +698,29 @@ void server_stats(const struct server *s, struct server_stats *out) {
 }
 
 struct metrics_core *server_core_metrics(struct server *s) { return &s->core_metrics; }
+
+void server_set_live(struct server *s, const struct server_config *cfg) {
+    atomic_store_explicit(&s->live_max_age, cfg->max_age < 0 ? 3600 : cfg->max_age, memory_order_relaxed);
+    atomic_store_explicit(&s->live_rate, cfg->lane.rate, memory_order_relaxed);
+    atomic_store_explicit(&s->live_nonce_echo, cfg->lane.nonce_echo, memory_order_relaxed);
+    atomic_store_explicit(&s->live_idle_timeout, cfg->idle_timeout > 0 ? cfg->idle_timeout : SERVER_IDLE_TIMEOUT_S,
+                          memory_order_relaxed);
+    atomic_store_explicit(&s->live_read_timeout, cfg->read_timeout > 0 ? cfg->read_timeout : SERVER_READ_TIMEOUT_S,
+                          memory_order_relaxed);
+    atomic_store_explicit(&s->live_no_metrics, cfg->no_metrics, memory_order_relaxed);
+}
+
+int server_drain(struct server *s, int timeout_ms) {
+    atomic_store_explicit(&s->draining, 1, memory_order_release);
+    for (int waited = 0;; waited += 20) {
+        uint64_t open = 0;
+        for (int i = 0; i < s->num_shards; i++)
+            open += atomic_load_explicit(&s->shards[i].m.conns_open, memory_order_relaxed);
+        if (open == 0 || waited >= timeout_ms) return (int)open;
+        struct timespec ts = {0, 20 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+}
 
 void server_stop(struct server *s) {
     if (s == NULL) return;

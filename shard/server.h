@@ -93,6 +93,19 @@ void server_stats(const struct server *s, struct server_stats *out);
  * reports (shard/metrics.h); written by that thread only. */
 struct metrics_core *server_core_metrics(struct server *s);
 
+/* server_set_live applies the settings of cfg a reload may change:
+ * max_age, lane.rate (when the server has a lane), lane.nonce_echo,
+ * idle_timeout, read_timeout, no_metrics. The others stay as at start.
+ * Shards see them from their next request or tick. CA-core thread. */
+void server_set_live(struct server *s, const struct server_config *cfg);
+
+/* server_drain stops every shard accepting (their listeners are closed),
+ * lets the requests in progress be answered and sent, closes each
+ * connection as soon as it has nothing in progress, and waits until none
+ * is open or timeout_ms has passed. Returns how many were still open
+ * (server_stop then closes them). CA-core thread, before server_stop. */
+int server_drain(struct server *s, int timeout_ms);
+
 /* server_stop stops the shards, joins them and frees everything. */
 void server_stop(struct server *s);
 
