@@ -28,7 +28,9 @@
 struct ca_core;
 
 enum ca_key_type { CA_KEY_EC_P256, CA_KEY_EC_P384, CA_KEY_RSA_2048, CA_KEY_RSA_3072, CA_KEY_RSA_4096 };
-enum ca_state { CA_STATE_ACTIVE, CA_STATE_DISABLED, CA_STATE_PENDING };
+/* deleted: issues nothing, still publishes until purge_at (the restore
+ * window); purged: its keys destroyed, publishes nothing, its records kept. */
+enum ca_state { CA_STATE_ACTIVE, CA_STATE_DISABLED, CA_STATE_PENDING, CA_STATE_DELETED, CA_STATE_PURGED };
 enum cert_status { CERT_GOOD = 0, CERT_REVOKED = 1 };
 
 int ca_key_type_parse(const char *s, enum ca_key_type *out);
@@ -72,6 +74,22 @@ int ca_import_cert(struct ca_core *c, const char *name, const uint8_t *cert, siz
 
 int ca_set_enabled(struct ca_core *c, const char *name, int enabled, struct rerr *e);
 
+/* ca_delete deletes a CA with a restore window of restore_days (7 to
+ * 3650): it issues nothing from now on, its status stays published (and
+ * revocable) until the window ends, then ca_purge_due destroys its keys.
+ * Refused while a CA under it is not deleted. */
+#define CA_RESTORE_DAYS_MIN 7
+#define CA_RESTORE_DAYS_MAX 3650
+int ca_delete(struct ca_core *c, const char *name, int restore_days, struct rerr *e);
+
+/* ca_restore undoes ca_delete within the window: the CA is as it was. */
+int ca_restore(struct ca_core *c, const char *name, struct rerr *e);
+
+/* ca_purge_due purges every deleted CA whose window ended by now: its key
+ * files (CA and OCSP responder) are removed, it publishes nothing more;
+ * its records and audit log stay. *purged: how many. */
+int ca_purge_due(struct ca_core *c, int64_t now, size_t *purged, struct rerr *e);
+
 struct ca_info {
     const char *name, *parent, *subject, *base_url, *cert_path;
     enum ca_state state;
@@ -80,6 +98,8 @@ struct ca_info {
     uint32_t partition_size, crl_max_bytes;
     int64_t not_before, not_after;
     uint64_t issued, revoked, held, imported;
+    int64_t purge_at; /* deleted: when the restore window ends */
+    int publishes;    /* its OCSP responses and CRLs are served now */
 };
 
 /* ca_count / ca_info_at enumerate the CAs in creation order; ca_info_get
@@ -202,6 +222,31 @@ int ca_oplog(struct ca_core *c, uint64_t from_seq,
  * reported through problem (if not NULL) and the CA keeps the key it had.
  * Returns the number of keys loaded. */
 size_t ca_reload_keys(struct ca_core *c, void (*problem)(void *arg, const char *msg), void *arg);
+
+/* ---- events (ca/events.c) ----
+ * One JSON object per line, appended to DIR/events.jsonl: time, type,
+ * severity (0 info, 1-39 low, 40-69 medium, 70-89 high, 90-100 critical)
+ * and its level word, ca, serial, principal, details, and audit_seq when
+ * it comes from an audit-log record. Types: cert.issued (80 when a root
+ * issues anything but a CA certificate), cert.revoked, cert.released,
+ * ca.created, ca.disabled, ca.enabled, ca.deleted, ca.restored, ca.purged,
+ * ocsp.signer_rotated, cert.expiring, cert.expired, crl.publish_failed. */
+struct json_t;
+const char *ca_severity_label(int severity);
+/* ca_events_set_path: where events go ("" or NULL: DIR/events.jsonl). */
+void ca_events_set_path(struct ca_core *c, const char *path);
+/* ca_events_reopen: the file is opened again at the next event (after a
+ * log rotation). */
+void ca_events_reopen(struct ca_core *c);
+/* ca_event writes one event now; takes details (may be NULL). */
+void ca_event(struct ca_core *c, const char *type, int severity, const char *ca, const uint8_t *serial, size_t slen,
+              struct json_t *details);
+/* ca_expiry_scan: at most once a day (the last scan's time is kept in the
+ * index), a cert.expiring event for every unrevoked certificate whose
+ * notAfter is within warn_days, and a cert.expired event for each whose
+ * notAfter passed since the last scan. Counts in *expiring, *expired. */
+int ca_expiry_scan(struct ca_core *c, int64_t now, int warn_days, uint64_t *expiring, uint64_t *expired,
+                   struct rerr *e);
 
 /* ---- the audit log (ca/audit.c) ----
  * The operations log is the audit log: every state change, refused ones

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <openssl/pem.h>
 #include <openssl/rand.h>
@@ -137,6 +138,8 @@ const char *ca_state_name(enum ca_state s) {
     case CA_STATE_ACTIVE: return "active";
     case CA_STATE_DISABLED: return "disabled";
     case CA_STATE_PENDING: return "pending";
+    case CA_STATE_DELETED: return "deleted";
+    case CA_STATE_PURGED: return "purged";
     }
     return "?";
 }
@@ -170,7 +173,7 @@ int ca_name_valid(const char *name, struct rerr *e) {
 
 /* CA records as JSON: small, few, and easy to extend. */
 static json_t *ca_to_json(const struct ca *ca) {
-    return json_pack("{s:I,s:s,s:s,s:s,s:s,s:s,s:I,s:b,s:I,s:i,s:i,s:I,s:I,s:I,s:s,s:s*,s:s*,"
+    json_t *j = json_pack("{s:I,s:s,s:s,s:s,s:s,s:s,s:I,s:b,s:I,s:i,s:i,s:I,s:I,s:I,s:s,s:s*,s:s*,"
                      "s:I,s:I,s:I,s:I,s:I,s:I}",
                      "id", (json_int_t)ca->id, "name", ca->name, "parent", ca->parent, "state",
                      ca_state_name(ca->state), "key", ca_key_type_name(ca->key_type), "base_url",
@@ -183,6 +186,24 @@ static json_t *ca_to_json(const struct ca *ca) {
                      "issued", (json_int_t)ca->issued, "revoked", (json_int_t)ca->revoked, "held",
                      (json_int_t)ca->held, "imported", (json_int_t)ca->imported, "next_ext_part",
                      (json_int_t)ca->next_ext_part);
+    if (j != NULL && (ca->state == CA_STATE_DELETED || ca->state == CA_STATE_PURGED)) {
+        json_object_set_new(j, "purge_at", json_integer((json_int_t)ca->purge_at));
+        json_object_set_new(j, "state_before", json_string(ca_state_name(ca->state_before)));
+    }
+    return j;
+}
+
+int core_ca_publishes(const struct ca *ca, int64_t now) {
+    if (ca->cert == NULL || ca->state == CA_STATE_PURGED) return 0;
+    return ca->state != CA_STATE_DELETED || now < ca->purge_at;
+}
+
+static enum ca_state state_parse(const char *s) {
+    return strcmp(s, "active") == 0     ? CA_STATE_ACTIVE
+           : strcmp(s, "disabled") == 0 ? CA_STATE_DISABLED
+           : strcmp(s, "deleted") == 0  ? CA_STATE_DELETED
+           : strcmp(s, "purged") == 0   ? CA_STATE_PURGED
+                                        : CA_STATE_PENDING;
 }
 
 void core_ca_free(struct ca *ca) {
@@ -223,9 +244,11 @@ static struct ca *ca_from_json(const struct ca_core *c, json_t *j, struct rerr *
     ca->id = (uint32_t)id;
     snprintf(ca->name, sizeof(ca->name), "%s", name);
     snprintf(ca->parent, sizeof(ca->parent), "%s", parent);
-    ca->state = strcmp(state, "active") == 0     ? CA_STATE_ACTIVE
-                : strcmp(state, "disabled") == 0 ? CA_STATE_DISABLED
-                                                 : CA_STATE_PENDING;
+    ca->state = state_parse(state);
+    json_t *pa = json_object_get(j, "purge_at");
+    const char *before = json_string_value(json_object_get(j, "state_before"));
+    if (json_is_integer(pa)) ca->purge_at = (int64_t)json_integer_value(pa);
+    ca->state_before = before ? state_parse(before) : CA_STATE_DISABLED;
     if (!ca_key_type_parse(key, &ca->key_type)) ca->key_type = CA_KEY_EC_P256;
     snprintf(ca->base_url, sizeof(ca->base_url), "%s", base);
     ca->partition_size = (uint32_t)psize;
@@ -337,9 +360,15 @@ size_t core_oplog_head(const struct ca_core *c, uint8_t key[16], uint8_t val[AUD
 void core_oplog(struct ca_core *c, struct store_batch *b, const char *op, const char *ca,
                 const uint8_t *serial, size_t slen, json_t *params, const char *result) {
     uint8_t key[9];
+    int ok = strcmp(result, "ok") == 0;
+    if (ok && params != NULL) json_incref(params);
     char *s = core_oplog_encode(c, key, op, ca, serial, slen, params, result);
     store_batch_put(b, key, 9, s, strlen(s));
     free(s);
+    if (ok) {
+        core_event_pending(c, op, ca, serial, slen, params);
+        json_decref(params); /* the reference taken above */
+    }
     uint8_t hk[16], hv[AUDIT_HEAD_LEN];
     size_t hl = core_oplog_head(c, hk, hv);
     store_batch_put(b, hk, hl, hv, sizeof(hv));
@@ -348,9 +377,11 @@ void core_oplog(struct ca_core *c, struct store_batch *b, const char *op, const 
 int core_commit(struct ca_core *c, struct store_batch *b, struct rerr *e) {
     if (!store_write(c->st, b, 1, e)) {
         core_oplog_rollback(c);
+        core_events_flush(c, 0);
         return 0;
     }
     core_oplog_written(c);
+    core_events_flush(c, 1);
     return 1;
 }
 
@@ -535,6 +566,7 @@ int ca_core_open(const char *dir, int create, struct ca_core **out, struct rerr 
     struct ca_core *c = calloc(1, sizeof(*c));
     if (c == NULL) return rerr_set(e, "out of memory");
     c->dir = strdup(dir);
+    c->events_fd = -1;
     if (!store_open(path, create, &c->st, e) || !load_cas(c, e)) {
         ca_core_free(c);
         return 0;
@@ -550,6 +582,8 @@ void ca_core_free(struct ca_core *c) {
     store_free(c->st);
     free(c->changes);
     free(c->dir);
+    if (c->events_fd >= 0) close(c->events_fd);
+    free(c->ev_pending);
     free(c);
 }
 
@@ -584,6 +618,8 @@ void ca_info_at(const struct ca_core *c, size_t i, struct ca_info *out) {
     out->revoked = ca->revoked;
     out->held = ca->held;
     out->imported = ca->imported;
+    out->purge_at = ca->purge_at;
+    out->publishes = core_ca_publishes(ca, rtime_now());
 }
 
 int ca_info_get(const struct ca_core *c, const char *name, struct ca_info *out, struct rerr *e) {

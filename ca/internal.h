@@ -20,6 +20,7 @@
 #ifndef REVD_CA_INTERNAL_H
 #define REVD_CA_INTERNAL_H
 
+#include <limits.h>
 #include <stdint.h>
 
 #include <jansson.h>
@@ -69,7 +70,13 @@ struct ca {
     uint64_t issued, revoked, held, imported;
     uint32_t next_ext_part; /* next partition number for an imported CDP */
     struct ca_responder *responder; /* loaded on first use (ca/responder.c) */
+    int64_t purge_at;               /* deleted: the end of the restore window */
+    enum ca_state state_before;     /* deleted: the state ca_restore gives back */
 };
+
+/* core_ca_publishes: whether ca's OCSP responses and CRLs are served at now
+ * (it has a certificate, and is not purged nor past its restore window). */
+int core_ca_publishes(const struct ca *ca, int64_t now);
 
 struct ca_core {
     char *dir;
@@ -83,6 +90,12 @@ struct ca_core {
      * each record carries its predecessor's (ca/audit.c). */
     uint8_t oplog_hash[32], oplog_hash_durable[32];
     char principal[128], source[160]; /* who asks, and from where (ca_set_actor) */
+    /* Events (ca/events.c): the file, and the lines of records not yet durable. */
+    char events_path[PATH_MAX];
+    int events_fd; /* -1: opened on the next event */
+    uint64_t events_failures;
+    char *ev_pending;
+    size_t ev_pending_len;
     char notice[768];   /* what the last call also did, for the user */
     /* What changed in what is published, since ca_take_changes last ran. */
     struct ca_change *changes;
@@ -150,6 +163,13 @@ int core_put_ca(struct ca_core *c, struct store_batch *b, const struct ca *ca);
  * result ("ok" or the error). */
 void core_oplog(struct ca_core *c, struct store_batch *b, const char *op, const char *ca,
                 const uint8_t *serial, size_t slen, json_t *params, const char *result);
+
+/* core_event_pending queues the event an operations-log record (just
+ * encoded, so c->oplog_seq is its seq) makes, if any; core_events_flush
+ * writes the queue when durable, and empties it. */
+void core_event_pending(struct ca_core *c, const char *op, const char *ca, const uint8_t *serial, size_t slen,
+                        json_t *params);
+void core_events_flush(struct ca_core *c, int durable);
 
 /* core_oplog_rollback forgets the records given out since the last
  * successful write (it failed); core_oplog_written makes them the durable

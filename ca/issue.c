@@ -381,7 +381,10 @@ int ca_issue(struct ca_core *c, const struct ca_issue_params *p, char **out_pem,
     if (ca == NULL) goto out;
     if (ca->state != CA_STATE_ACTIVE) {
         rerr_set(e, "CA %s is %s and issues nothing%s", ca->name, ca_state_name(ca->state),
-                 ca->state == CA_STATE_DISABLED ? " (revd ca enable to resume)" : " (revd ca import first)");
+                 ca->state == CA_STATE_DISABLED  ? " (revd ca enable to resume)"
+                 : ca->state == CA_STATE_DELETED ? " (revd ca restore to undo the deletion)"
+                 : ca->state == CA_STATE_PURGED  ? " (its keys are destroyed)"
+                                                 : " (revd ca import first)");
         goto out;
     }
     const struct tmpl *t = find_template(tname);

@@ -98,7 +98,7 @@ int lane_update(struct lane *l, struct ca_core *c, struct rerr *e) {
     s->refs = 1;
     for (size_t i = 0; i < c->num_cas; i++) {
         const struct ca *ca = c->cas[i];
-        if (ca->cert == NULL) continue;
+        if (!core_ca_publishes(ca, rtime_now())) continue;
         struct lane_ca *lc = &s->cas[s->num];
         lc->id = ca->id;
         for (int h = 0; h < 4; h++)

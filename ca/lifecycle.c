@@ -3,11 +3,14 @@
 #include "ca/internal.h"
 #include "common/jsonsafe.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
@@ -560,6 +563,11 @@ int ca_set_enabled(struct ca_core *c, const char *name, int enabled, struct rerr
         rerr_set(e, "CA %s is pending (it has no certificate yet: revd ca import)", name);
         goto out;
     }
+    if (ca->state == CA_STATE_DELETED || ca->state == CA_STATE_PURGED) {
+        rerr_set(e, "CA %s is %s%s", name, ca_state_name(ca->state),
+                 ca->state == CA_STATE_DELETED ? " (revd ca restore first)" : " (its keys are destroyed)");
+        goto out;
+    }
     if (enabled && !core_chain_unrevoked(c, ca, e)) goto out;
     enum ca_state old = ca->state;
     ca->state = enabled ? CA_STATE_ACTIVE : CA_STATE_DISABLED;
@@ -575,4 +583,134 @@ out:
     if (!ok) core_oplog_failure(c, op, name, NULL, 0, NULL, e);
     store_batch_free(b);
     return ok;
+}
+
+/* ---- deletion with a restore window ---- */
+
+int ca_delete(struct ca_core *c, const char *name, int restore_days, struct rerr *e) {
+    int64_t now = rtime_now();
+    json_t *params = json_pack("{s:i}", "restore_days", restore_days);
+    struct ca *ca = core_find_or_err(c, name, e);
+    struct store_batch *b = NULL;
+    int ok = 0;
+    if (ca == NULL) goto out;
+    if (restore_days < CA_RESTORE_DAYS_MIN || restore_days > CA_RESTORE_DAYS_MAX) {
+        rerr_set(e, "--restore-days must be %d to %d", CA_RESTORE_DAYS_MIN, CA_RESTORE_DAYS_MAX);
+        goto out;
+    }
+    if (ca->state == CA_STATE_DELETED || ca->state == CA_STATE_PURGED) {
+        rerr_set(e, "CA %s is %s already", name, ca_state_name(ca->state));
+        goto out;
+    }
+    for (size_t i = 0; i < c->num_cas; i++) {
+        const struct ca *k = c->cas[i];
+        if (strcmp(k->parent, ca->name) == 0 && k->state != CA_STATE_DELETED && k->state != CA_STATE_PURGED) {
+            rerr_set(e, "CA %s has a subordinate CA that is not deleted: %s (delete it first)", name, k->name);
+            goto out;
+        }
+    }
+    struct ca saved = *ca;
+    ca->state_before = ca->state;
+    ca->state = CA_STATE_DELETED;
+    ca->purge_at = now + (int64_t)restore_days * 86400;
+    char pa[21];
+    rtime_format(ca->purge_at, pa);
+    json_object_set_new(params, "purge_at", json_string(pa));
+    b = store_batch_new();
+    core_put_ca(c, b, ca);
+    core_oplog(c, b, "ca-delete", name, NULL, 0, params, "ok");
+    params = NULL;
+    if (!core_commit(c, b, e)) {
+        ca->state = saved.state;
+        ca->state_before = saved.state_before;
+        ca->purge_at = saved.purge_at;
+        goto out;
+    }
+    ok = 1;
+out:
+    if (!ok) core_oplog_failure(c, "ca-delete", name, NULL, 0, params, e);
+    else json_decref(params);
+    store_batch_free(b);
+    return ok;
+}
+
+int ca_restore(struct ca_core *c, const char *name, struct rerr *e) {
+    struct ca *ca = core_find_or_err(c, name, e);
+    struct store_batch *b = NULL;
+    int ok = 0;
+    if (ca == NULL) goto out;
+    if (ca->state != CA_STATE_DELETED) {
+        rerr_set(e, "CA %s is %s, not deleted: nothing to restore%s", name, ca_state_name(ca->state),
+                 ca->state == CA_STATE_PURGED ? " (the restore window ended and its keys are destroyed)" : "");
+        goto out;
+    }
+    if (rtime_now() >= ca->purge_at) {
+        char pa[21];
+        rtime_format(ca->purge_at, pa);
+        rerr_set(e, "the restore window of CA %s ended at %s", name, pa);
+        goto out;
+    }
+    const struct ca *parent = ca->parent[0] ? core_find(c, ca->parent) : NULL;
+    if (parent != NULL && (parent->state == CA_STATE_DELETED || parent->state == CA_STATE_PURGED)) {
+        rerr_set(e, "CA %s's parent %s is %s (restore it first)", name, parent->name, ca_state_name(parent->state));
+        goto out;
+    }
+    ca->state = ca->state_before == CA_STATE_ACTIVE ? CA_STATE_ACTIVE : CA_STATE_DISABLED;
+    if (ca->cert == NULL) ca->state = CA_STATE_PENDING;
+    int64_t pa = ca->purge_at;
+    ca->purge_at = 0;
+    b = store_batch_new();
+    core_put_ca(c, b, ca);
+    core_oplog(c, b, "ca-restore", name, NULL, 0, json_pack("{s:s}", "state", ca_state_name(ca->state)), "ok");
+    if (!core_commit(c, b, e)) {
+        ca->state = CA_STATE_DELETED;
+        ca->purge_at = pa;
+        goto out;
+    }
+    ok = 1;
+out:
+    if (!ok) core_oplog_failure(c, "ca-restore", name, NULL, 0, NULL, e);
+    store_batch_free(b);
+    return ok;
+}
+
+int ca_purge_due(struct ca_core *c, int64_t now, size_t *purged, struct rerr *e) {
+    *purged = 0;
+    for (size_t i = 0; i < c->num_cas; i++) {
+        struct ca *ca = c->cas[i];
+        if (ca->state != CA_STATE_DELETED || now < ca->purge_at) continue;
+        /* The record first (synced): a crash after it leaves key files that
+         * nothing uses, never a purged CA that could still sign. */
+        ca->state = CA_STATE_PURGED;
+        struct store_batch *b = store_batch_new();
+        core_put_ca(c, b, ca);
+        core_oplog(c, b, "ca-purge", ca->name, NULL, 0, NULL, "ok");
+        int ok = core_commit(c, b, e);
+        store_batch_free(b);
+        if (!ok) {
+            ca->state = CA_STATE_DELETED;
+            return 0;
+        }
+        EVP_PKEY_free(ca->key);
+        ca->key = NULL;
+        core_responder_free(ca->responder);
+        ca->responder = NULL;
+        static const char *const suffix[] = {".key", ".ocsp.key"};
+        for (int k = 0; k < 2; k++) {
+            char path[PATH_MAX];
+            snprintf(path, sizeof(path), "%s/keys/%s%s", c->dir, ca->name, suffix[k]);
+            if (unlink(path) != 0 && errno != ENOENT)
+                fprintf(stderr, "revd: purging CA %s: cannot remove %s: %s\n", ca->name, path, strerror(errno));
+        }
+        char kd[PATH_MAX];
+        snprintf(kd, sizeof(kd), "%s/keys", c->dir);
+        int dfd = open(kd, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd >= 0) {
+            fsync(dfd);
+            close(dfd);
+        }
+        core_changed_all(c);
+        (*purged)++;
+    }
+    return 1;
 }

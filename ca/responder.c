@@ -730,7 +730,7 @@ int ca_ocsp_gen(struct ca_core *c, int64_t validity, struct gen **out, struct ca
     }
     for (size_t i = 0; i < c->num_cas; i++) {
         struct ca *ca = c->cas[i];
-        if (ca->cert == NULL) continue; /* pending: nothing to answer for */
+        if (!core_ca_publishes(ca, rtime_now())) continue; /* pending, purged: nothing to answer for */
         struct gen_ca *gc = &g->cas[g->num];
         snprintf(gc->name, sizeof(gc->name), "%s", ca->name);
         gc->id = ca->id;

@@ -116,6 +116,10 @@ int ca_revoke(struct ca_core *c, const char *name, const uint8_t *serial, size_t
     json_t *params = json_pack("{s:s?,s:I}", "reason", rname, "invalidity_date", (json_int_t)invalidity);
     struct ca *ca = core_find_or_err(c, name, e);
     if (ca == NULL) goto out;
+    if (ca->state == CA_STATE_PURGED) {
+        rerr_set(e, "CA %s is purged: its keys are destroyed and its status is no longer published", ca->name);
+        goto out;
+    }
     if (rname == NULL || reason == 7 || reason == REASON_REMOVE_FROM_CRL) {
         rerr_set(e, "reason %d is not a revocation reason (%s)", reason, reason_list());
         goto out;
@@ -211,6 +215,10 @@ int ca_revoke_many(struct ca_core *c, const char *name, const struct ca_serial *
     c->notice[0] = '\0';
     struct ca *ca = core_find_or_err(c, name, e);
     if (ca == NULL) goto out;
+    if (ca->state == CA_STATE_PURGED) {
+        rerr_set(e, "CA %s is purged: its keys are destroyed and its status is no longer published", ca->name);
+        goto out;
+    }
     held_before = ca->held;
     revoked_before = ca->revoked;
     if (rname == NULL || reason == 7 || reason == REASON_REMOVE_FROM_CRL) {
@@ -298,6 +306,10 @@ int ca_unhold(struct ca_core *c, const char *name, const uint8_t *serial, size_t
     int ok = 0;
     struct ca *ca = core_find_or_err(c, name, e);
     if (ca == NULL) goto out;
+    if (ca->state == CA_STATE_PURGED) {
+        rerr_set(e, "CA %s is purged: its keys are destroyed and its status is no longer published", ca->name);
+        goto out;
+    }
     struct crec r;
     if (load_cert(c, ca, serial, slen, &rec, &r, e) != 1) goto out;
     if (r.status != CERT_REVOKED) {

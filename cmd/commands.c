@@ -33,7 +33,7 @@ enum {
     O_HELP = 1000, O_DIR, O_NAME, O_SUBJECT, O_KEY, O_DAYS, O_HOURS, O_BASE_URL, O_PSIZE,
     O_COMPLETE, O_MAXB, O_PARENT, O_PATHLEN, O_CERT, O_CHAIN, O_JSON, O_CA, O_CSR, O_TEMPLATE,
     O_SAN, O_IDEM, O_SERIAL, O_REASON, O_INVALIDITY, O_FORMAT, O_SINCE, O_FILE, O_FROM, O_HASH, O_OUT,
-    O_PARTITION, O_ALL, O_NUMBER, O_ANCHOR,
+    O_PARTITION, O_ALL, O_NUMBER, O_ANCHOR, O_RESTORE_DAYS,
 };
 
 struct opts {
@@ -42,7 +42,8 @@ struct opts {
     long days, hours, psize, maxb, path_len;
     unsigned long long seq_from;
     const char *hash, *out, *partition, *number, *anchor;
-    int complete, json, with_chain, help, days_set, hours_set, all;
+    int complete, json, with_chain, help, days_set, hours_set, all, restore_days_set;
+    long restore_days;
 };
 
 struct cmd {
@@ -221,6 +222,17 @@ static json_t *info_json(const struct ca_info *i) {
                      (json_int_t)i->imported, "certificate", i->cert_path);
 }
 
+/* info_json_full: info_json, and for a deleted CA when its window ends. */
+static json_t *info_json_full(const struct ca_info *i) {
+    json_t *j = info_json(i);
+    if (j != NULL && i->state == CA_STATE_DELETED) {
+        char pa[21];
+        rtime_format(i->purge_at, pa);
+        json_object_set_new(j, "restore_until", json_string(pa));
+    }
+    return j;
+}
+
 static int run_list(struct cli *cli, struct opts *o, const char *pos) {
     struct ca_core *c;
     int owned;
@@ -232,7 +244,7 @@ static int run_list(struct cli *cli, struct opts *o, const char *pos) {
         struct ca_info info;
         ca_info_at(c, i, &info);
         if (o->json) {
-            json_array_append_new(arr, info_json(&info));
+            json_array_append_new(arr, info_json_full(&info));
             continue;
         }
         char na[21];
@@ -261,7 +273,7 @@ static int run_show(struct cli *cli, struct opts *o, const char *name) {
         close_core(c, owned);
         return fail(cli, e.msg);
     }
-    json_t *j = info_json(&i);
+    json_t *j = info_json_full(&i);
     if (o->json) {
         json_dumpf(j, cli->out, JSON_INDENT(2));
         fputc('\n', cli->out);
@@ -294,6 +306,40 @@ static int set_enabled(struct cli *cli, struct opts *o, const char *name, int en
 }
 
 static int run_enable(struct cli *cli, struct opts *o, const char *name) { return set_enabled(cli, o, name, 1); }
+
+static int run_delete(struct cli *cli, struct opts *o, const char *name) {
+    long days = o->restore_days_set ? o->restore_days : 30;
+    if (days < CA_RESTORE_DAYS_MIN || days > CA_RESTORE_DAYS_MAX)
+        return usage_fail(cli, "--restore-days must be 7 to 3650");
+    struct ca_core *c;
+    int owned;
+    if (!open_core(cli, o, 0, &c, &owned)) return 1;
+    struct rerr e;
+    int ok = ca_delete(c, name, (int)days, &e);
+    struct ca_info i;
+    if (ok && ca_info_get(c, name, &i, &e)) {
+        char pa[21];
+        rtime_format(i.purge_at, pa);
+        fprintf(cli->out,
+                "CA %s is deleted: it issues nothing; its OCSP responses and CRLs are served until %s,\n"
+                "then its keys are destroyed (revd ca restore %s undoes this until then)\n",
+                name, pa, name);
+    }
+    close_core(c, owned);
+    return ok ? 0 : fail(cli, e.msg);
+}
+
+static int run_restore(struct cli *cli, struct opts *o, const char *name) {
+    struct ca_core *c;
+    int owned;
+    if (!open_core(cli, o, 0, &c, &owned)) return 1;
+    struct rerr e;
+    int ok = ca_restore(c, name, &e);
+    struct ca_info i;
+    if (ok && ca_info_get(c, name, &i, &e)) fprintf(cli->out, "CA %s is restored: %s\n", name, ca_state_name(i.state));
+    close_core(c, owned);
+    return ok ? 0 : fail(cli, e.msg);
+}
 static int run_disable(struct cli *cli, struct opts *o, const char *name) { return set_enabled(cli, o, name, 0); }
 
 /* ---- issue / revoke / unhold / status ---- */
@@ -986,6 +1032,7 @@ static const int a_report[] = {O_CA, O_FORMAT, O_SINCE, 0};
 static const int a_import[] = {O_CA, O_FILE, 0};
 static const int a_log[] = {O_FROM, 0};
 static const int a_audit_verify[] = {O_ANCHOR, 0};
+static const int a_delete[] = {O_RESTORE_DAYS, 0};
 static const int a_audit_export[] = {O_FORMAT, O_FROM, 0};
 static const int a_respond[] = {O_CA, O_SERIAL, O_HASH, O_OUT, 0};
 static const int a_precompute[] = {O_CA, 0};
@@ -1026,6 +1073,17 @@ static const struct cmd ca_cmds[] = {
     {"disable", "revd ca disable NAME", "Stops a CA issuing; it still publishes status.\n", a_none,
      run_disable, 1, 0},
     {"enable", "revd ca enable NAME", "Lets a disabled CA issue again.\n", a_none, run_enable, 1, 0},
+    {"delete", "revd ca delete NAME [--restore-days N]",
+     "Deletes a CA, with a window in which it can be restored: from now on it issues\n"
+     "nothing, while its OCSP responses and CRLs are still served and its\n"
+     "certificates can still be revoked; when the window ends, a running revd serve\n"
+     "purges it within the hour: its key files (CA and OCSP responder) are removed\n"
+     "and its status is no longer published. Its records and audit log stay.\n"
+     "Refused while a CA under it is not deleted.\n"
+     "  --restore-days N      the window, 7 to 3650 days (default 30)\n",
+     a_delete, run_delete, 1, 0},
+    {"restore", "revd ca restore NAME", "Undoes revd ca delete within the restore window: the CA is as it was.\n",
+     a_none, run_restore, 1, 0},
     {NULL, NULL, NULL, NULL, NULL, 0, 0},
 };
 
@@ -1155,6 +1213,7 @@ static const struct option long_opts[] = {
     {"all", no_argument, NULL, O_ALL},
     {"number", required_argument, NULL, O_NUMBER},
     {"anchor", required_argument, NULL, O_ANCHOR},
+    {"restore-days", required_argument, NULL, O_RESTORE_DAYS},
     {NULL, 0, NULL, 0},
 };
 
@@ -1274,6 +1333,7 @@ static int run_cmd(struct cli *cli, const struct cmd *c, int argc, char **argv) 
         case O_ALL: o.all = 1; break;
         case O_NUMBER: o.number = optarg; break;
         case O_ANCHOR: o.anchor = optarg; break;
+        case O_RESTORE_DAYS: num = &o.restore_days; o.restore_days_set = 1; break;
         }
         if (num != NULL && !parse_long(optarg, num))
             return usage_error(cli, c, "--%s needs a whole number", opt_name(id));
@@ -1320,6 +1380,8 @@ void cli_usage(FILE *f) {
           "  ca csr            create a CA key and CSR for a parent outside revd\n"
           "  ca import         install the certificate an outside parent signed\n"
           "  ca list | show NAME | disable NAME | enable NAME\n"
+          "  ca delete NAME    delete a CA, restorable for --restore-days (default 30)\n"
+          "  ca restore NAME   undo a deletion within its window\n"
           "Certificates:\n"
           "  issue             issue a certificate from a CSR\n"
           "  revoke            revoke a certificate (RFC 5280 reasons)\n"
@@ -1391,7 +1453,8 @@ int cli_run(struct cli *cli, int argc, char **argv) {
     } else if (strcmp(word, "ca") == 0) {
         if (argc < 2 || strcmp(argv[1], "--help") == 0) {
             FILE *f = argc < 2 ? cli->err : cli->out;
-            fputs("usage: revd ca create-root|create-sub|csr|import|list|show|disable|enable [options]\n"
+            fputs("usage: revd ca create-root|create-sub|csr|import|list|show|disable|enable|delete|restore"
+                  " [options]\n"
                   "revd ca SUBCOMMAND --help describes one.\n", f);
             return argc < 2 ? 2 : 0;
         }

@@ -6,6 +6,8 @@
 #include <time.h>
 
 #include "ca/crl.h"
+
+#include <jansson.h>
 #include "common/urls.h"
 #include "crl/set.h"
 #include "shard/metrics.h"
@@ -31,6 +33,7 @@ struct crlpub {
     int reload;
     struct crlpub_stats st;
     struct metrics_core *m; /* NULL: not counted */
+    int set_changed;        /* the set lost CRLs outside a rebuild (drop_unpublished) */
 };
 
 static int64_t now_ms(void) {
@@ -53,6 +56,39 @@ static struct slot *find(const struct crlpub *p, const char *ca, uint32_t part) 
     return bsearch(&key, p->slots, p->n, sizeof(key), slot_cmp);
 }
 
+/* Drops from the set the CRLs of CAs that publish nothing any more (purged,
+ * past their restore window): their URLs answer 404 from then on. */
+static void drop_unpublished(struct crlpub *p) {
+    size_t m = crl_set_count(p->set), keep = 0;
+    struct crl_blob **kept = malloc((m + 1) * sizeof(*kept));
+    if (kept == NULL) return;
+    for (size_t i = 0; i < m; i++) {
+        struct crl_blob *b = crl_set_at(p->set, i);
+        /* b->path is /crl/NAME/...: the CA's name is its second segment. */
+        const char *name = strncmp(b->path, "/crl/", 5) == 0 ? b->path + 5 : NULL;
+        const char *slash = name ? strchr(name, '/') : NULL;
+        char ca[CA_NAME_MAX + 1];
+        struct ca_info info;
+        struct rerr e;
+        int publishes = 1;
+        if (slash != NULL && (size_t)(slash - name) <= CA_NAME_MAX) {
+            memcpy(ca, name, (size_t)(slash - name));
+            ca[slash - name] = '\0';
+            publishes = ca_info_get(p->c, ca, &info, &e) && info.publishes;
+        }
+        if (publishes) kept[keep++] = b;
+    }
+    if (keep < m) {
+        struct crl_set *ns = crl_set_with(NULL, kept, keep);
+        if (ns != NULL) {
+            crl_set_free(p->set);
+            p->set = ns;
+            p->set_changed = 1;
+        }
+    }
+    free(kept);
+}
+
 /* Lists every CRL of every CA with a certificate; slots already known keep
  * their state, new ones are due at once. */
 static int load(struct crlpub *p, struct rerr *e) {
@@ -62,7 +98,7 @@ static int load(struct crlpub *p, struct rerr *e) {
     for (size_t i = 0; i < ca_count(p->c); i++) {
         struct ca_info info;
         ca_info_at(p->c, i, &info);
-        if (info.state == CA_STATE_PENDING) continue;
+        if (!info.publishes) continue; /* pending, purged, past its restore window */
         struct ca_crl_ref *refs;
         size_t nr;
         if (!ca_crl_list(p->c, info.name, &refs, &nr, e)) {
@@ -99,6 +135,7 @@ static int load(struct crlpub *p, struct rerr *e) {
     free(p->slots);
     p->slots = s;
     p->n = n;
+    drop_unpublished(p);
     return 1;
 }
 
@@ -145,6 +182,9 @@ static int rebuild_due(struct crlpub *p, int64_t now, int64_t budget_ms, struct 
             s->due_ms = now + (back < BACKOFF_MAX_MS ? back : BACKOFF_MAX_MS);
             fprintf(stderr, "revd: CRL %s: %s (retrying in %lld ms)\n", s->ref.url, e.msg,
                     (long long)(s->due_ms - now));
+            ca_event(p->c, "crl.publish_failed", 70, s->ca, NULL, 0,
+                     json_pack("{s:s,s:s,s:i,s:I}", "url", s->ref.url, "error", e.msg, "failures_in_a_row",
+                               s->failures, "retry_in_ms", (json_int_t)(s->due_ms - now)));
             if (first_err != NULL && first_err->msg[0] == '\0') *first_err = e;
             continue;
         }
@@ -282,7 +322,8 @@ int crlpub_tick(struct crlpub *p, int *wait_ms) {
         if (load(p, &e)) p->reload = 0;
         else fprintf(stderr, "revd: listing the CRLs failed (retrying): %s\n", e.msg);
     }
-    int changed = rebuild_due(p, now, TICK_BUDGET_MS, NULL);
+    int changed = rebuild_due(p, now, TICK_BUDGET_MS, NULL) || p->set_changed;
+    p->set_changed = 0;
     /* Next: the earliest dirty slot (or one left over), at most a second away. */
     int64_t next = now + 1000, secs = now / 1000;
     for (size_t i = 0; i < p->n; i++) {

@@ -52,7 +52,9 @@
 struct serve_opts {
     struct server_config cfg;
     int64_t validity, crl_validity, crl_coalesce_ms;
-    int drain_timeout; /* seconds */
+    int drain_timeout;     /* seconds */
+    int expiry_warn_days;  /* cert.expiring events from this many days before notAfter */
+    const char *events_file; /* NULL: DIR/events.jsonl */
 };
 
 struct serve_state {
@@ -77,6 +79,7 @@ struct serve_state {
     struct serve_opts opts;
     struct conf *conf;
     char *listen; /* opts.cfg.listen, kept across reloads */
+    int64_t next_expiry;
 };
 
 static const char usage[] =
@@ -84,7 +87,8 @@ static const char usage[] =
     "                  [--max-age SECONDS] [--nonce echo|off] [--unknown unauthorized|signed]\n"
     "                  [--sign-rate N] [--io uring|libevent] [--idle-timeout S] [--read-timeout S]\n"
     "                  [--crl-validity DURATION] [--crl-coalesce DURATION] [--no-metrics]\n"
-    "                  [--drain-timeout S] [--config FILE]\n";
+    "                  [--drain-timeout S] [--expiry-warn-days N] [--events-file PATH]\n"
+    "                  [--config FILE]\n";
 
 /* parse_duration reads "N", "Ns", "Nm", "Nh" or "Nd" into seconds. */
 static int parse_duration(const char *s, int64_t *out) {
@@ -354,12 +358,14 @@ static void opts_default(struct serve_opts *o) {
     o->crl_validity = 7 * 86400;
     o->crl_coalesce_ms = 1000;
     o->drain_timeout = 10;
+    o->expiry_warn_days = 45;
 }
 
 /* The settings, as options (--NAME VALUE) and as configuration keys. */
 static const char *const setting_names[] = {
     "listen", "threads", "validity", "max-age", "nonce", "unknown", "sign-rate", "io", "idle-timeout",
-    "read-timeout", "crl-validity", "crl-coalesce", "metrics", "drain-timeout", NULL,
+    "read-timeout", "crl-validity", "crl-coalesce", "metrics", "drain-timeout", "expiry-warn-days", "events-file",
+    NULL,
 };
 
 static int is_setting(const char *name) {
@@ -432,6 +438,13 @@ static int set_opt(struct serve_opts *o, const char *name, const char *v, char *
         long n = strtol(v, &end, 10);
         if (*end != '\0' || end == v || n < 0 || n > 600) return snprintf(why, wl, "must be 0 to 600 seconds"), 0;
         o->drain_timeout = (int)n;
+    } else if (strcmp(name, "expiry-warn-days") == 0) {
+        long n = strtol(v, &end, 10);
+        if (*end != '\0' || end == v || n < 0 || n > 365) return snprintf(why, wl, "must be 0 to 365 days"), 0;
+        o->expiry_warn_days = (int)n;
+    } else if (strcmp(name, "events-file") == 0) {
+        if (v[0] != '/' || strlen(v) >= PATH_MAX - 1) return snprintf(why, wl, "must be an absolute path"), 0;
+        o->events_file = v;
     } else {
         return snprintf(why, wl, "unknown setting"), 0;
     }
@@ -464,7 +477,8 @@ static int load_opts(const char *dir, const char *config_path, int argc, char **
             if (!is_setting(ce->key)) {
                 fprintf(err, "revd: %s:%u: unknown setting '%s' (the settings are revd serve's options without --: "
                              "listen, threads, validity, max-age, nonce, unknown, sign-rate, io, idle-timeout, "
-                             "read-timeout, crl-validity, crl-coalesce, metrics, drain-timeout)\n",
+                             "read-timeout, crl-validity, crl-coalesce, metrics, drain-timeout, expiry-warn-days, "
+                             "events-file)\n",
                         path, ce->line, ce->key);
                 return 0;
             }
@@ -545,6 +559,10 @@ static void reload(struct serve_state *st) {
     st->opts.crl_validity = n.crl_validity;
     st->opts.crl_coalesce_ms = n.crl_coalesce_ms;
     st->opts.drain_timeout = n.drain_timeout;
+    st->opts.expiry_warn_days = n.expiry_warn_days;
+    /* The events file is opened again (after a rotation, or a new path). */
+    ca_events_set_path(st->core, n.events_file);
+    st->opts.events_file = NULL; /* n's strings go with the old conf below */
     /* No running setting points into the file's strings (listen is a copy). */
     conf_free(st->conf);
     st->conf = conf;
@@ -561,9 +579,38 @@ static void reload(struct serve_state *st) {
             conf ? conf->path : " (no settings file: the defaults and the command line)", keys);
 }
 
+/* Every hour: deleted CAs whose restore window ended are purged (their
+ * keys destroyed, their status no longer published: the next generation
+ * leaves them out), and expiry events (ca_expiry_scan itself runs once a
+ * day: it keeps its last time in the index). */
+static void hourly_tick(struct serve_state *st) {
+    int64_t now = rtime_now();
+    if (now < st->next_expiry) return;
+    st->next_expiry = now + 3600;
+    uint64_t soon, gone;
+    struct rerr e;
+    size_t purged;
+    if (!ca_purge_due(st->core, now, &purged, &e))
+        fprintf(stderr, "revd: purging deleted CAs failed (again in an hour): %s\n", e.msg);
+    else if (purged > 0)
+        fprintf(stderr, "revd: purged %zu deleted CA%s whose restore window ended\n", purged, purged > 1 ? "s" : "");
+    /* The next window's end, if sooner than the hour. */
+    for (size_t i = 0; i < ca_count(st->core); i++) {
+        struct ca_info info;
+        ca_info_at(st->core, i, &info);
+        if (info.state == CA_STATE_DELETED && info.purge_at < st->next_expiry) st->next_expiry = info.purge_at;
+    }
+    if (!ca_expiry_scan(st->core, now, st->opts.expiry_warn_days, &soon, &gone, &e))
+        fprintf(stderr, "revd: expiry scan failed (again in an hour): %s\n", e.msg);
+    else if (soon + gone > 0)
+        fprintf(stderr, "revd: expiry: %llu certificates expire within %d days, %llu expired since the last look\n",
+                (unsigned long long)soon, st->opts.expiry_warn_days, (unsigned long long)gone);
+}
+
 static int serve_tick(void *arg) {
     struct serve_state *st = arg;
     if (ctl_take_hup()) reload(st);
+    hourly_tick(st);
     return refresh_tick(arg);
 }
 
@@ -608,7 +655,10 @@ int serve_run(int argc, char **argv) {
                    "  --no-metrics         GET /metrics answers 404 (in the file: metrics = off;\n"
                    "                       default: the Prometheus text format, docs/metrics.md)\n"
                    "  --drain-timeout S    on SIGTERM, how long answers in progress may take before\n"
-                   "                       the connections are cut (default 10; 0 to 600)\n\n"
+                   "                       the connections are cut (default 10; 0 to 600)\n"
+                   "  --expiry-warn-days N cert.expiring events, once a day, for certificates that\n"
+                   "                       expire within N days (default 45; 0: none)\n"
+                   "  --events-file PATH   where events go (default DIR/events.jsonl; docs/events.md)\n\n"
                    "With --listen, CRLs are served at /crl/... and published under DIR/crl/.\n\n"
                    "SIGHUP reads the settings file again: max-age, nonce, sign-rate, idle-timeout,\n"
                    "read-timeout, crl-validity, crl-coalesce, metrics and drain-timeout change at\n"
@@ -646,6 +696,7 @@ int serve_run(int argc, char **argv) {
         return 1;
     }
     ca_set_actor(st.core, "revd serve", "internal");
+    ca_events_set_path(st.core, opts.events_file);
     if (cfg.listen != NULL) {
         struct gen *g;
         struct ca_change *ch;
