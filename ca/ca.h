@@ -165,6 +165,12 @@ struct ca_cert_status {
     char crl_url[256];
 };
 
+/* ca_cert_pem: the certificate with this serial (PEM, malloc'd in *pem).
+ * Returns 1, 0 when the CA never issued it (e says so; imported
+ * certificates have no certificate bytes: 0 too), -1 on an index error. */
+int ca_cert_pem(struct ca_core *c, const char *ca, const uint8_t *serial, size_t serial_len, char **pem,
+                struct rerr *e);
+
 /* ca_status: found=0 for a serial this CA never issued (not an error). */
 int ca_status(struct ca_core *c, const char *ca, const uint8_t *serial, size_t serial_len,
               struct ca_cert_status *out, struct rerr *e);

@@ -13,6 +13,7 @@
  *   'i' ca_id:4 key                   -> idempotency: sha256(request):32 serial
  *   'o' seq:8                         -> operations-log record (JSON)
  *   'R' ca_id:4                        -> the CA's OCSP responder certificate (DER)
+ *   'C' name                          -> admin API credential (JSON, ca/cred.c)
  *   'm' "next_ca_id"                  -> u32
  *   'm' "audit_head"                  -> seq:8 sha256:32 of the last 'o' record,
  *                                        written with it (ca/audit.c)

@@ -35,6 +35,26 @@ static int load_cert(struct ca_core *c, const struct ca *ca, const uint8_t *seri
     return 1;
 }
 
+int ca_cert_pem(struct ca_core *c, const char *name, const uint8_t *serial, size_t slen, char **pem,
+                struct rerr *e) {
+    *pem = NULL;
+    const struct ca *ca = core_find_or_err(c, name, e);
+    if (ca == NULL) return 0;
+    uint8_t *rec = NULL;
+    struct crec r;
+    int got = load_cert(c, ca, serial, slen, &rec, &r, e);
+    if (got != 1) return got;
+    if (r.der_len == 0) {
+        free(rec);
+        return rerr_set(e, "CA %s has no certificate bytes for this serial (imported: only its status is known)",
+                        ca->name);
+    }
+    *pem = der_to_pem(r.der, r.der_len);
+    free(rec);
+    if (*pem == NULL) return rerr_set(e, "out of memory") - 1;
+    return 1;
+}
+
 /* Writes the new record and its revocation entry (or its removal). */
 static void put_cert(struct store_batch *b, const struct ca *ca, const uint8_t *serial, size_t slen,
                      const struct crec *r) {

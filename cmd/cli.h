@@ -37,14 +37,18 @@ const char *cli_dir_from_args(int argc, char **argv);
  * Returns the command's exit status, or -1 when no server answers there. */
 int ctl_forward(const char *dir, int argc, char **argv);
 
-/* ctl_serve answers forwarded commands until SIGTERM or SIGINT. After each
- * command, before its exit status is sent, it calls after(arg, argc, argv,
- * status) when after is not NULL (the server publishes what changed there).
- * Between commands it calls tick(arg) when tick is not NULL, and waits for
- * the next command at most the milliseconds tick returns (0 to 1000).
- * Returns the exit status of `revd serve`. */
+/* ctl_serve answers forwarded commands on base (the CA-core thread's
+ * event loop, which may carry other listeners: the admin API) until
+ * SIGTERM or SIGINT. After each command, before its exit status is sent, it
+ * calls after(arg, argc, argv, status) when after is not NULL (the server
+ * publishes what changed there). Between commands it calls tick(arg) when
+ * tick is not NULL, again after at most the milliseconds tick returns (0 to
+ * 1000), and at once after a command or SIGHUP. Returns the exit status of
+ * `revd serve`. */
+struct event_base;
 int ctl_serve(struct ca_core *core, const char *dir, FILE *err,
-              void (*after)(void *arg, int argc, char **argv, int status), int (*tick)(void *arg), void *arg);
+              void (*after)(void *arg, int argc, char **argv, int status), int (*tick)(void *arg), void *arg,
+              struct event_base *base);
 
 /* ctl_take_hup: whether SIGHUP came since the last call (ctl_serve
  * catches it and wakes up to run tick at once). */

@@ -9,6 +9,8 @@
 #include <jansson.h>
 #include <limits.h>
 #include <pwd.h>
+
+#include <openssl/crypto.h>
 #include <time.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -18,6 +20,7 @@
 #include "ca/ca.h"
 #include "ca/crl.h"
 #include "ca/crlarchive.h"
+#include "ca/cred.h"
 #include "ca/responder.h"
 #include "ocsp/response.h"
 #include "ocsp/table.h"
@@ -33,7 +36,7 @@ enum {
     O_HELP = 1000, O_DIR, O_NAME, O_SUBJECT, O_KEY, O_DAYS, O_HOURS, O_BASE_URL, O_PSIZE,
     O_COMPLETE, O_MAXB, O_PARENT, O_PATHLEN, O_CERT, O_CHAIN, O_JSON, O_CA, O_CSR, O_TEMPLATE,
     O_SAN, O_IDEM, O_SERIAL, O_REASON, O_INVALIDITY, O_FORMAT, O_SINCE, O_FILE, O_FROM, O_HASH, O_OUT,
-    O_PARTITION, O_ALL, O_NUMBER, O_ANCHOR, O_RESTORE_DAYS,
+    O_PARTITION, O_ALL, O_NUMBER, O_ANCHOR, O_RESTORE_DAYS, O_ROLE, O_NAMES,
 };
 
 struct opts {
@@ -41,7 +44,7 @@ struct opts {
         *template_name, *san, *idem, *serial, *reason, *invalidity, *format, *since, *file;
     long days, hours, psize, maxb, path_len;
     unsigned long long seq_from;
-    const char *hash, *out, *partition, *number, *anchor;
+    const char *hash, *out, *partition, *number, *anchor, *role, *names;
     int complete, json, with_chain, help, days_set, hours_set, all, restore_days_set;
     long restore_days;
 };
@@ -755,6 +758,134 @@ static int run_audit_export(struct cli *cli, struct opts *o, const char *pos) {
     return 0;
 }
 
+/* ---- admin: the HTTPS API's PKI and credentials ---- */
+
+static int run_admin_init(struct cli *cli, struct opts *o, const char *pos) {
+    struct ca_core *c;
+    int owned;
+    if (!open_core(cli, o, 1, &c, &owned)) return 1;
+    struct rerr e;
+    struct ca_admin_paths p;
+    int ok = ca_admin_init(c, o->names, &e) && ca_admin_paths(c, &p, &e);
+    if (ok)
+        fprintf(cli->out,
+                "admin PKI ready: CA %s (give it to clients, to check the server)\n"
+                "server certificate %s, key %s\n"
+                "next: revd admin issue-credential --name NAME --role admin --out DIR; then\n"
+                "revd serve --admin-listen 127.0.0.1:8443\n",
+                p.ca_pem, p.server_pem, p.server_key);
+    close_core(c, owned);
+    return ok ? 0 : fail(cli, e.msg);
+}
+
+static int run_admin_issue(struct cli *cli, struct opts *o, const char *pos) {
+    enum cred_role role;
+    if (!cred_role_parse(o->role, &role))
+        return usage_fail(cli, "--role must be admin, issuer, revoker or auditor");
+    long days = o->days_set ? o->days : 365;
+    char b1[PATH_MAX], b2[PATH_MAX];
+    uint8_t *csr = NULL;
+    size_t csr_len = 0;
+    struct rerr e;
+    if (o->csr != NULL && !fs_read_file(resolve(cli, o->csr, b1), 65536, &csr, &csr_len, &e)) return fail(cli, e.msg);
+    const char *dir = resolve(cli, o->out, b2);
+    if (!fs_mkdirs(dir, 0700, &e)) {
+        free(csr);
+        return fail(cli, e.msg);
+    }
+    struct ca_core *c;
+    int owned;
+    if (!open_core(cli, o, 0, &c, &owned)) {
+        free(csr);
+        return 1;
+    }
+    char *cert = NULL, *key = NULL;
+    struct ca_admin_paths p;
+    int ok = ca_admin_paths(c, &p, &e) && ca_cred_issue(c, o->name, role, o->ca, o->template_name, (int)days, csr,
+                                                         csr_len, &cert, csr ? NULL : &key, &e);
+    free(csr);
+    uint8_t *ca_pem = NULL;
+    size_t ca_len = 0;
+    char path[PATH_MAX + 80];
+    if (ok) ok = fs_read_file(p.ca_pem, FILE_MAX_BYTES, &ca_pem, &ca_len, &e);
+    if (ok) {
+        snprintf(path, sizeof(path), "%s/%s.pem", dir, o->name);
+        ok = fs_write_atomic(path, cert, strlen(cert), 0644, &e);
+    }
+    if (ok && key != NULL) {
+        snprintf(path, sizeof(path), "%s/%s.key", dir, o->name);
+        ok = fs_write_atomic(path, key, strlen(key), 0600, &e);
+    }
+    if (ok) {
+        snprintf(path, sizeof(path), "%s/ca.pem", dir);
+        ok = fs_write_atomic(path, ca_pem, ca_len, 0644, &e);
+    }
+    if (ok)
+        fprintf(cli->out, "credential %s (%s) written to %s: %s.pem%s%s%s, and ca.pem (the admin CA)\n", o->name,
+                o->role, dir, o->name, key ? ", " : "", key ? o->name : "", key ? ".key" : "");
+    if (ok && key != NULL) fprintf(cli->out, "its key %s/%s.key is unencrypted: hand it over and delete it here\n",
+                                   dir, o->name);
+    if (key != NULL) {
+        OPENSSL_cleanse(key, strlen(key));
+        free(key);
+    }
+    free(cert);
+    free(ca_pem);
+    close_core(c, owned);
+    return ok ? 0 : fail(cli, e.msg);
+}
+
+static int cred_line(void *arg, const struct ca_cred *k) {
+    struct cli *cli = arg;
+    char na[21];
+    rtime_format(k->not_after, na);
+    fprintf(cli->out, "%-24s %-8s %-8s %-20s %-24s %s\n", k->name, cred_role_name(k->role),
+            k->revoked ? "revoked" : "valid", na, k->cas[0] ? k->cas : "-", k->templates[0] ? k->templates : "-");
+    return 1;
+}
+
+static int cred_json(void *arg, const struct ca_cred *k) {
+    char na[21];
+    rtime_format(k->not_after, na);
+    json_array_append_new(arg, json_pack("{s:s,s:s,s:b,s:s,s:s,s:s,s:s}", "name", k->name, "role",
+                                         cred_role_name(k->role), "revoked", k->revoked, "not_after", na, "cas",
+                                         k->cas, "templates", k->templates, "serial", k->serial));
+    return 1;
+}
+
+static int run_admin_list(struct cli *cli, struct opts *o, const char *pos) {
+    struct ca_core *c;
+    int owned;
+    if (!open_core(cli, o, 0, &c, &owned)) return 1;
+    struct rerr e;
+    int ok;
+    if (o->json) {
+        json_t *arr = json_array();
+        ok = ca_cred_each(c, cred_json, arr, &e);
+        if (ok) {
+            json_dumpf(arr, cli->out, JSON_INDENT(2));
+            fputc('\n', cli->out);
+        }
+        json_decref(arr);
+    } else {
+        fprintf(cli->out, "%-24s %-8s %-8s %-20s %-24s %s\n", "NAME", "ROLE", "STATE", "NOT-AFTER", "CAS", "TEMPLATES");
+        ok = ca_cred_each(c, cred_line, cli, &e);
+    }
+    close_core(c, owned);
+    return ok ? 0 : fail(cli, e.msg);
+}
+
+static int run_admin_revoke(struct cli *cli, struct opts *o, const char *name) {
+    struct ca_core *c;
+    int owned;
+    if (!open_core(cli, o, 0, &c, &owned)) return 1;
+    struct rerr e;
+    int ok = ca_cred_revoke(c, name, &e);
+    if (ok) fprintf(cli->out, "credential %s is revoked: refused from its next request\n", name);
+    close_core(c, owned);
+    return ok ? 0 : fail(cli, e.msg);
+}
+
 /* ---- ocsp respond ---- */
 
 /* The default validity of a response (issue #3 makes it configurable). */
@@ -1033,6 +1164,8 @@ static const int a_import[] = {O_CA, O_FILE, 0};
 static const int a_log[] = {O_FROM, 0};
 static const int a_audit_verify[] = {O_ANCHOR, 0};
 static const int a_delete[] = {O_RESTORE_DAYS, 0};
+static const int a_admin_init[] = {O_NAMES, 0};
+static const int a_admin_issue[] = {O_NAME, O_ROLE, O_CA, O_TEMPLATE, O_DAYS, O_CSR, O_OUT, 0};
 static const int a_audit_export[] = {O_FORMAT, O_FROM, 0};
 static const int a_respond[] = {O_CA, O_SERIAL, O_HASH, O_OUT, 0};
 static const int a_precompute[] = {O_CA, 0};
@@ -1143,6 +1276,33 @@ static const struct cmd audit_cmds[] = {
     {NULL, NULL, NULL, NULL, NULL, 0, 0},
 };
 
+static const struct cmd admin_cmds[] = {
+    {"init", "revd admin init [--names LIST]",
+     "Makes the admin API's PKI under DIR/admin: revd's own admin CA (ca.pem, ca.key)\n"
+     "and the HTTPS server's certificate (server.pem, server.key) for LIST. Run again,\n"
+     "it keeps the admin CA and makes a new server certificate.\n"
+     "  --names LIST          the server's names (default DNS:localhost,IP:127.0.0.1,IP:::1)\n",
+     a_admin_init, run_admin_init, 0, 1},
+    {"issue-credential",
+     "revd admin issue-credential --name N --role admin|issuer|revoker|auditor [--ca LIST]\n"
+     "                            [--template LIST] [--days N] [--csr FILE] --out DIR",
+     "Issues a client certificate for the admin API (docs/admin.md) and writes\n"
+     "DIR/N.pem, DIR/N.key (a new P-256 key, mode 0600; none with --csr) and DIR/ca.pem.\n"
+     "  --role R              admin: CA lifecycle, CRL rebuilds, credentials; issuer:\n"
+     "                        issue, get, describe; revoker: revoke, unhold, status;\n"
+     "                        auditor: reports and the audit log, read-only\n"
+     "  --ca LIST             the CAs an issuer or revoker may act on (a,b or *)\n"
+     "  --template LIST       the templates an issuer may use (a,b or *)\n"
+     "  --days N              validity, 1 to 825 (default 365)\n"
+     "  --csr FILE            certify this CSR's key instead of making one\n",
+     a_admin_issue, run_admin_issue, 0, 0},
+    {"list-credentials", "revd admin list-credentials [--json]",
+     "Lists the credentials: name, role, state, notAfter, scope.\n", a_list, run_admin_list, 0, 0},
+    {"revoke-credential", "revd admin revoke-credential NAME",
+     "Revokes a credential: the admin API refuses it from its next request.\n", a_none, run_admin_revoke, 1, 0},
+    {NULL, NULL, NULL, NULL, NULL, 0, 0},
+};
+
 static const struct cmd top_cmds[] = {
     {"issue", "revd issue --ca NAME --csr FILE [options]",
      "Issues a certificate from a CSR and prints it (PEM).\n"
@@ -1214,6 +1374,8 @@ static const struct option long_opts[] = {
     {"number", required_argument, NULL, O_NUMBER},
     {"anchor", required_argument, NULL, O_ANCHOR},
     {"restore-days", required_argument, NULL, O_RESTORE_DAYS},
+    {"role", required_argument, NULL, O_ROLE},
+    {"names", required_argument, NULL, O_NAMES},
     {NULL, 0, NULL, 0},
 };
 
@@ -1334,6 +1496,8 @@ static int run_cmd(struct cli *cli, const struct cmd *c, int argc, char **argv) 
         case O_NUMBER: o.number = optarg; break;
         case O_ANCHOR: o.anchor = optarg; break;
         case O_RESTORE_DAYS: num = &o.restore_days; o.restore_days_set = 1; break;
+        case O_ROLE: o.role = optarg; break;
+        case O_NAMES: o.names = optarg; break;
         }
         if (num != NULL && !parse_long(optarg, num))
             return usage_error(cli, c, "--%s needs a whole number", opt_name(id));
@@ -1354,12 +1518,14 @@ static int run_cmd(struct cli *cli, const struct cmd *c, int argc, char **argv) 
         case O_SUBJECT: v = o.subject; break;
         case O_PARENT: v = o.parent; break;
         case O_CERT: v = o.cert; break;
-        case O_CA: v = o.ca; break;
-        case O_CSR: v = o.csr; break;
+        case O_CSR: required = c->run != run_admin_issue; v = o.csr; break;
         case O_SERIAL: required = !(c->run == run_revoke && o.file != NULL); v = o.serial; break;
         case O_FILE: required = c->run != run_revoke; v = o.file; break;
         case O_FORMAT: v = o.format; break;
         case O_OUT: required = c->run != run_crl_history; v = o.out; break;
+        case O_ROLE: v = o.role; break;
+        case O_CA: required = c->run != run_admin_issue; v = o.ca; break;
+        case O_TEMPLATE: required = 0; break;
         case O_CHAIN: required = c->run == run_import_ca; v = o.chain; break;
         default: required = 0;
         }
@@ -1390,6 +1556,9 @@ void cli_usage(FILE *f) {
           "  report            every certificate, as CSV or JSON\n"
           "  import            bulk-load another CA's inventory (CSV)\n"
           "  log               the operations log (JSON lines)\n"
+          "Admin API (HTTPS, docs/admin.md):\n"
+          "  admin init        make the admin CA and the server's certificate\n"
+          "  admin issue-credential | list-credentials | revoke-credential NAME\n"
           "Audit:\n"
           "  audit verify      check the audit log's hash chain (edits, removals, reordering)\n"
           "  audit export      the audit log as JSON or CSV\n"
@@ -1440,6 +1609,17 @@ int cli_run(struct cli *cli, int argc, char **argv) {
         word = argv[1];
         argc--;
         argv++;
+    } else if (strcmp(word, "admin") == 0) {
+        if (argc < 2 || strcmp(argv[1], "--help") == 0) {
+            FILE *f = argc < 2 ? cli->err : cli->out;
+            fputs("usage: revd admin init|issue-credential|list-credentials|revoke-credential [options]\n"
+                  "revd admin SUBCOMMAND --help describes one.\n", f);
+            return argc < 2 ? 2 : 0;
+        }
+        table = admin_cmds;
+        word = argv[1];
+        argc--;
+        argv++;
     } else if (strcmp(word, "audit") == 0) {
         if (argc < 2 || strcmp(argv[1], "--help") == 0) {
             FILE *f = argc < 2 ? cli->err : cli->out;
@@ -1466,6 +1646,6 @@ int cli_run(struct cli *cli, int argc, char **argv) {
     for (const struct cmd *c = table; c->name; c++)
         if (strcmp(c->name, word) == 0) return run_cmd(cli, c, argc, argv);
     fprintf(cli->err, "revd: unknown command '%s%.60s'\nusage: revd COMMAND [options] (see revd --help)\n",
-            table == ca_cmds ? "ca " : table == ocsp_cmds ? "ocsp " : table == crl_cmds ? "crl " : table == audit_cmds ? "audit " : "", word);
+            table == ca_cmds ? "ca " : table == ocsp_cmds ? "ocsp " : table == crl_cmds ? "crl " : table == audit_cmds ? "audit " : table == admin_cmds ? "admin " : "", word);
     return 2;
 }

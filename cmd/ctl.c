@@ -10,6 +10,8 @@
 #include "common/jsonsafe.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <event2/event.h>
 #include <jansson.h>
 #include <limits.h>
 #include <poll.h>
@@ -41,8 +43,19 @@ static int sock_path(const char *dir, struct sockaddr_un *sa) {
 }
 
 static volatile sig_atomic_t stopping, hup;
-static void on_signal(int sig) { stopping = sig; }
-static void on_hup(int sig) { hup = 1; }
+/* The signal handlers set the flags (which a command in progress also
+ * reads) and wake the loop through this pipe. */
+static int sig_pipe[2] = {-1, -1};
+static void on_signal(int sig) {
+    int saved = errno;
+    if (sig == SIGHUP) hup = 1;
+    else stopping = sig;
+    if (sig_pipe[1] >= 0) {
+        ssize_t n = write(sig_pipe[1], "s", 1);
+        (void)n;
+    }
+    errno = saved;
+}
 
 int ctl_take_hup(void) {
     if (!hup) return 0;
@@ -269,8 +282,45 @@ static void handle(struct ca_core *core, int fd) {
     send_frame(fd, 'x', &st, 1);
 }
 
+struct loop {
+    struct event_base *base;
+    struct ca_core *core;
+    int fd;
+    struct event *tick;
+};
+
+static void on_ctl(evutil_socket_t fd, short what, void *arg) {
+    struct loop *l = arg;
+    int c = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+    if (c < 0) return;
+    handle(l->core, c);
+    close(c);
+    /* Background work gets its turn between commands. */
+    event_active(l->tick, EV_TIMEOUT, 0);
+}
+
+/* Background work (refresh, CRLs, reload) in slices, each asking when it
+ * wants the next. */
+static void on_tick(evutil_socket_t fd, short what, void *arg) {
+    struct loop *l = arg;
+    int wait_ms = tick_cb != NULL ? tick_cb(after_arg) : 1000;
+    if (wait_ms < 0 || wait_ms > 1000) wait_ms = 1000;
+    struct timeval tv = {wait_ms / 1000, (wait_ms % 1000) * 1000};
+    evtimer_add(l->tick, &tv);
+}
+
+static void on_sig_pipe(evutil_socket_t fd, short what, void *arg) {
+    struct loop *l = arg;
+    char buf[64];
+    while (read(fd, buf, sizeof(buf)) > 0) {
+    }
+    if (stopping) event_base_loopbreak(l->base);
+    else if (hup) event_active(l->tick, EV_TIMEOUT, 0);
+}
+
 int ctl_serve(struct ca_core *core, const char *dir, FILE *err,
-              void (*after)(void *arg, int argc, char **argv, int status), int (*tick)(void *arg), void *arg) {
+              void (*after)(void *arg, int argc, char **argv, int status), int (*tick)(void *arg), void *arg,
+              struct event_base *base) {
     after_cb = after;
     tick_cb = tick;
     after_arg = arg;
@@ -298,30 +348,38 @@ int ctl_serve(struct ca_core *core, const char *dir, FILE *err,
         if (fd >= 0) close(fd);
         return 1;
     }
+    signal(SIGPIPE, SIG_IGN);
+    if (sig_pipe[0] < 0 && pipe2(sig_pipe, O_NONBLOCK | O_CLOEXEC) != 0) {
+        fprintf(err, "revd: cannot make a pipe: %s\n", strerror(errno));
+        close(fd);
+        return 1;
+    }
     struct sigaction act = {0};
     act.sa_handler = on_signal;
     sigaction(SIGTERM, &act, NULL);
     sigaction(SIGINT, &act, NULL);
-    act.sa_handler = on_hup;
     sigaction(SIGHUP, &act, NULL);
-    signal(SIGPIPE, SIG_IGN);
-    fprintf(err, "revd: serving %s on %s\n", dir, sa.sun_path);
-    fflush(err);
-    int wait_ms = 1000;
-    while (!stopping) {
-        struct pollfd p = {fd, POLLIN, 0};
-        int r = poll(&p, 1, wait_ms);
-        /* Background work (refresh) runs between commands, in slices. */
-        wait_ms = tick_cb != NULL ? tick_cb(after_arg) : 1000;
-        if (wait_ms < 0 || wait_ms > 1000) wait_ms = 1000;
-        if (r <= 0) continue;
-        int c = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
-        if (c < 0) continue;
-        handle(core, c);
-        close(c);
+    struct loop l = {base, core, fd, NULL};
+    struct event *ev_ctl = event_new(base, fd, EV_READ | EV_PERSIST, on_ctl, &l);
+    l.tick = evtimer_new(base, on_tick, &l);
+    struct event *ev_sig = event_new(base, sig_pipe[0], EV_READ | EV_PERSIST, on_sig_pipe, &l);
+    if (ev_ctl == NULL || l.tick == NULL || ev_sig == NULL || event_add(ev_ctl, NULL) != 0 ||
+        event_add(ev_sig, NULL) != 0) {
+        fprintf(err, "revd: cannot set up the control loop\n");
+        stopping = -1;
+    } else {
+        fprintf(err, "revd: serving %s on %s\n", dir, sa.sun_path);
+        fflush(err);
+        struct timeval first = {1, 0};
+        evtimer_add(l.tick, &first);
+        if (!stopping) event_base_dispatch(base);
     }
+    if (ev_ctl != NULL) event_free(ev_ctl);
+    if (l.tick != NULL) event_free(l.tick);
+    if (ev_sig != NULL) event_free(ev_sig);
     close(fd);
     unlink(sa.sun_path);
+    if (stopping < 0) return 1;
     fprintf(err, "revd: stopped (signal %d)\n", (int)stopping);
     return 0;
 }

@@ -13,6 +13,8 @@
 
 #include <unistd.h>
 
+#include <event2/event.h>
+
 #include "ca/ca.h"
 #include "ca/lane.h"
 #include "ca/responder.h"
@@ -759,7 +761,9 @@ int serve_run(int argc, char **argv) {
     if (cfg.listen != NULL) st.opts.cfg.threads = cfg.threads;
     st.listen = cfg.listen ? strdup(cfg.listen) : NULL;
     st.opts.cfg.listen = st.listen;
-    int rc = ctl_serve(st.core, dir, stderr, after_command, serve_tick, &st);
+    struct event_base *base = event_base_new();
+    if (base == NULL) fprintf(stderr, "revd: cannot make the control loop\n");
+    int rc = base != NULL ? ctl_serve(st.core, dir, stderr, after_command, serve_tick, &st, base) : 1;
     /* Drain: no new connection; what is in progress is answered. The lane
      * keeps running meanwhile (a connection may wait on it). */
     if (st.srv != NULL) {
@@ -793,5 +797,6 @@ int serve_run(int argc, char **argv) {
     ca_core_free(st.core);
     conf_free(st.conf);
     free(st.listen);
+    if (base != NULL) event_base_free(base);
     return rc;
 }
