@@ -3,7 +3,7 @@
 # `make ERR=1` adds -Werror. Flag changes rebuild (the flags are a dependency).
 
 CC       ?= cc
-PKGS     := openssl rocksdb libevent liburing libzstd jansson
+PKGS     := openssl rocksdb libevent libevent_openssl liburing libzstd jansson
 TESTPKGS := cmocka
 
 WARN := -Wall -Wextra -Wformat=2 -Wshadow -Wvla -Wwrite-strings \

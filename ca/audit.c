@@ -14,6 +14,12 @@ void ca_set_actor(struct ca_core *c, const char *principal, const char *source) 
     snprintf(c->source, sizeof(c->source), "%s", source ? source : "");
 }
 
+void ca_audit_refused(struct ca_core *c, const char *op, const char *ca, json_t *params, const char *why) {
+    struct rerr w;
+    snprintf(w.msg, sizeof(w.msg), "%s", why);
+    core_oplog_failure(c, op, ca, NULL, 0, params, &w);
+}
+
 static void to_hex(const uint8_t h[32], char out[65]) {
     for (int i = 0; i < 32; i++) snprintf(out + 2 * i, 3, "%02x", h[i]);
 }

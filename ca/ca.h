@@ -267,6 +267,11 @@ int ca_expiry_scan(struct ca_core *c, int64_t now, int warn_days, uint64_t *expi
  * ("uid:1000(alice)", "unix pid=42"); copied, truncated to fit. */
 void ca_set_actor(struct ca_core *c, const char *principal, const char *source);
 
+/* ca_audit_refused records a call refused before it reached the CA core
+ * (the admin API's role and scope checks) under the current actor: op,
+ * ca (may be NULL), params (a JSON object, taken; may be NULL), why. */
+void ca_audit_refused(struct ca_core *c, const char *op, const char *ca, struct json_t *params, const char *why);
+
 struct ca_audit_result {
     uint64_t records;   /* records read */
     uint64_t unchained; /* leading records written before the chain (no prev) */

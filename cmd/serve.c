@@ -18,6 +18,7 @@
 #include "ca/ca.h"
 #include "ca/lane.h"
 #include "ca/responder.h"
+#include "cmd/admin.h"
 #include "cmd/cli.h"
 #include "cmd/crlpub.h"
 #include "crl/set.h"
@@ -57,6 +58,8 @@ struct serve_opts {
     int drain_timeout;     /* seconds */
     int expiry_warn_days;  /* cert.expiring events from this many days before notAfter */
     const char *events_file; /* NULL: DIR/events.jsonl */
+    const char *admin_listen; /* NULL: no admin API */
+    int require_approval;
 };
 
 struct serve_state {
@@ -81,6 +84,7 @@ struct serve_state {
     struct serve_opts opts;
     struct conf *conf;
     char *listen; /* opts.cfg.listen, kept across reloads */
+    struct admin *admin;
     int64_t next_expiry;
 };
 
@@ -90,7 +94,7 @@ static const char usage[] =
     "                  [--sign-rate N] [--io uring|libevent] [--idle-timeout S] [--read-timeout S]\n"
     "                  [--crl-validity DURATION] [--crl-coalesce DURATION] [--no-metrics]\n"
     "                  [--drain-timeout S] [--expiry-warn-days N] [--events-file PATH]\n"
-    "                  [--config FILE]\n";
+    "                  [--admin-listen ADDRESS:PORT] [--require-approval] [--config FILE]\n";
 
 /* parse_duration reads "N", "Ns", "Nm", "Nh" or "Nd" into seconds. */
 static int parse_duration(const char *s, int64_t *out) {
@@ -237,6 +241,17 @@ static void publish_changes(struct serve_state *st, const char *after) {
     publish(st, g);
 }
 
+/* The admin API changed something: the shards get it before the answer. */
+static void admin_changed(void *arg, const char *what) {
+    struct serve_state *st = arg;
+    if (st->srv != NULL) publish_changes(st, what);
+}
+
+static void admin_crl_rebuild(void *arg) {
+    struct serve_state *st = arg;
+    if (st->crl != NULL) crlpub_changed_all(st->crl);
+}
+
 /* After a command made through the socket, and before its client hears
  * back, the shards get what it changed. */
 static void after_command(void *arg, int argc, char **argv, int status) {
@@ -367,7 +382,7 @@ static void opts_default(struct serve_opts *o) {
 static const char *const setting_names[] = {
     "listen", "threads", "validity", "max-age", "nonce", "unknown", "sign-rate", "io", "idle-timeout",
     "read-timeout", "crl-validity", "crl-coalesce", "metrics", "drain-timeout", "expiry-warn-days", "events-file",
-    NULL,
+    "admin-listen", "require-approval", NULL,
 };
 
 static int is_setting(const char *name) {
@@ -444,6 +459,11 @@ static int set_opt(struct serve_opts *o, const char *name, const char *v, char *
         long n = strtol(v, &end, 10);
         if (*end != '\0' || end == v || n < 0 || n > 365) return snprintf(why, wl, "must be 0 to 365 days"), 0;
         o->expiry_warn_days = (int)n;
+    } else if (strcmp(name, "admin-listen") == 0) {
+        o->admin_listen = v;
+    } else if (strcmp(name, "require-approval") == 0) {
+        if (strcmp(v, "on") != 0 && strcmp(v, "off") != 0) return snprintf(why, wl, "must be on or off"), 0;
+        o->require_approval = strcmp(v, "on") == 0;
     } else if (strcmp(name, "events-file") == 0) {
         if (v[0] != '/' || strlen(v) >= PATH_MAX - 1) return snprintf(why, wl, "must be an absolute path"), 0;
         o->events_file = v;
@@ -480,7 +500,7 @@ static int load_opts(const char *dir, const char *config_path, int argc, char **
                 fprintf(err, "revd: %s:%u: unknown setting '%s' (the settings are revd serve's options without --: "
                              "listen, threads, validity, max-age, nonce, unknown, sign-rate, io, idle-timeout, "
                              "read-timeout, crl-validity, crl-coalesce, metrics, drain-timeout, expiry-warn-days, "
-                             "events-file)\n",
+                             "events-file, admin-listen, require-approval)\n",
                         path, ce->line, ce->key);
                 return 0;
             }
@@ -501,7 +521,12 @@ static int load_opts(const char *dir, const char *config_path, int argc, char **
             o->cfg.no_metrics = 1;
             continue;
         }
-        if (strncmp(a, "--", 2) != 0 || !is_setting(a + 2) || strcmp(a + 2, "metrics") == 0 || i + 1 >= argc) {
+        if (strcmp(a, "--require-approval") == 0) {
+            o->require_approval = 1;
+            continue;
+        }
+        if (strncmp(a, "--", 2) != 0 || !is_setting(a + 2) || strcmp(a + 2, "metrics") == 0 ||
+            strcmp(a + 2, "require-approval") == 0 || i + 1 >= argc) {
             fprintf(err, "revd: %s '%s'\n%s", strncmp(a, "--", 2) == 0 && is_setting(a + 2) ? "option needs a value:"
                                                                                               : "unknown option", a,
                     usage);
@@ -530,6 +555,7 @@ static void key_problem(void *arg, const char *msg) { fprintf(stderr, "revd: rel
 /* SIGHUP: the configuration read again and the settings a running server
  * can change applied; the CA keys re-read. A bad file changes nothing. */
 static void reload(struct serve_state *st) {
+    struct rerr e0;
     struct serve_opts n;
     struct conf *conf;
     int r = load_opts(st->dir, st->config_path, st->argc, st->argv, &n, &conf, stderr);
@@ -573,6 +599,10 @@ static void reload(struct serve_state *st) {
         atomic_store_explicit(&server_core_metrics(st->srv)->reloaded_at, rtime_now(), memory_order_relaxed);
     }
     if (st->crl != NULL) crlpub_set_timing(st->crl, st->opts.crl_validity, st->opts.crl_coalesce_ms);
+    if (n.require_approval != o->require_approval || (n.admin_listen == NULL) != (st->admin == NULL))
+        fprintf(stderr, "revd: reload: admin-listen and require-approval change at the next start\n");
+    if (st->admin != NULL && !admin_reload_cert(st->admin, &e0))
+        fprintf(stderr, "revd: reload: the admin API keeps its certificate: %s\n", e0.msg);
     size_t keys = ca_reload_keys(st->core, key_problem, NULL);
     struct rerr e;
     if (st->lane != NULL && !lane_update(st->lane, st->core, &e))
@@ -660,7 +690,11 @@ int serve_run(int argc, char **argv) {
                    "                       the connections are cut (default 10; 0 to 600)\n"
                    "  --expiry-warn-days N cert.expiring events, once a day, for certificates that\n"
                    "                       expire within N days (default 45; 0: none)\n"
-                   "  --events-file PATH   where events go (default DIR/events.jsonl; docs/events.md)\n\n"
+                   "  --events-file PATH   where events go (default DIR/events.jsonl; docs/events.md)\n"
+                   "  --admin-listen ADDRESS:PORT\n"
+                   "                       the HTTPS admin API (docs/admin.md; revd admin init first)\n"
+                   "  --require-approval   over the admin API, CA creation and deletion wait for a\n"
+                   "                       second admin's approval\n\n"
                    "With --listen, CRLs are served at /crl/... and published under DIR/crl/.\n\n"
                    "SIGHUP reads the settings file again: max-age, nonce, sign-rate, idle-timeout,\n"
                    "read-timeout, crl-validity, crl-coalesce, metrics and drain-timeout change at\n"
@@ -763,7 +797,20 @@ int serve_run(int argc, char **argv) {
     st.opts.cfg.listen = st.listen;
     struct event_base *base = event_base_new();
     if (base == NULL) fprintf(stderr, "revd: cannot make the control loop\n");
-    int rc = base != NULL ? ctl_serve(st.core, dir, stderr, after_command, serve_tick, &st, base) : 1;
+    int rc = base != NULL ? 0 : 1;
+    if (base != NULL && opts.admin_listen != NULL) {
+        struct admin_hooks hooks = {admin_changed, admin_crl_rebuild, &st};
+        st.admin = admin_start(base, st.core, opts.admin_listen, opts.require_approval, &hooks, &e);
+        if (st.admin == NULL) {
+            fprintf(stderr, "revd: %s\n", e.msg);
+            rc = 1;
+        } else {
+            fprintf(stderr, "revd: admin API on https://%s%s\n", opts.admin_listen,
+                    opts.require_approval ? " (CA creation and deletion need a second admin)" : "");
+        }
+    }
+    if (rc == 0) rc = ctl_serve(st.core, dir, stderr, after_command, serve_tick, &st, base);
+    admin_free(st.admin);
     /* Drain: no new connection; what is in progress is answered. The lane
      * keeps running meanwhile (a connection may wait on it). */
     if (st.srv != NULL) {

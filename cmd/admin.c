@@ -1,0 +1,1036 @@
+/* admin: the HTTPS admin API (cmd/admin.h, docs/admin.md). */
+#include "cmd/admin.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <jansson.h>
+#include <openssl/bn.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include "ca/ca.h"
+#include "ca/cred.h"
+#include "common/hex.h"
+#include "common/jsonsafe.h"
+#include "common/reason.h"
+#include "common/rtime.h"
+
+/* What a request asks for. */
+enum op {
+    OP_LIST_CAS, OP_GET_CA, OP_CREATE_CA, OP_DISABLE, OP_ENABLE, OP_DELETE, OP_RESTORE, OP_CRL_REBUILD,
+    OP_ISSUE, OP_GET_CERT, OP_REVOKE, OP_UNHOLD, OP_REPORT, OP_AUDIT, OP_AUDIT_VERIFY,
+    OP_CRED_LIST, OP_CRED_ISSUE, OP_CRED_REVOKE, OP_APPROVALS, OP_APPROVE, OP_NUM
+};
+
+static const char *const op_names[OP_NUM] = {
+    "list CAs", "describe a CA", "create a CA", "disable a CA", "enable a CA", "delete a CA", "restore a CA",
+    "rebuild CRLs", "issue", "get a certificate", "revoke", "unhold", "report", "read the audit log",
+    "verify the audit log", "list credentials", "issue a credential", "revoke a credential", "list approvals",
+    "approve",
+};
+
+/* Which roles may do what; scoped roles only within their CAs (and, for
+ * issue, templates). */
+static int role_may(enum cred_role r, enum op op) {
+    switch (r) {
+    case ROLE_ADMIN:
+        return op == OP_LIST_CAS || op == OP_GET_CA || op == OP_CREATE_CA || op == OP_DISABLE || op == OP_ENABLE ||
+               op == OP_DELETE || op == OP_RESTORE || op == OP_CRL_REBUILD || op == OP_CRED_LIST ||
+               op == OP_CRED_ISSUE || op == OP_CRED_REVOKE || op == OP_APPROVALS || op == OP_APPROVE;
+    case ROLE_ISSUER: return op == OP_ISSUE || op == OP_GET_CERT || op == OP_GET_CA;
+    case ROLE_REVOKER: return op == OP_REVOKE || op == OP_UNHOLD || op == OP_GET_CERT;
+    case ROLE_AUDITOR:
+        return op == OP_LIST_CAS || op == OP_GET_CA || op == OP_GET_CERT || op == OP_REPORT || op == OP_AUDIT ||
+               op == OP_AUDIT_VERIFY || op == OP_CRED_LIST;
+    }
+    return 0;
+}
+
+static const char *role_summary(enum cred_role r) {
+    switch (r) {
+    case ROLE_ADMIN: return "CA lifecycle, CRL rebuilds, credentials, approvals";
+    case ROLE_ISSUER: return "issue, get, describe, within its CAs and templates";
+    case ROLE_REVOKER: return "revoke, unhold, status, within its CAs";
+    case ROLE_AUDITOR: return "reports, the audit log, reads";
+    }
+    return "";
+}
+
+struct approval {
+    char id[33];
+    enum op op;
+    char ca[CA_NAME_MAX + 1];
+    json_t *body;
+    char by[CRED_NAME_MAX + 1];
+    int64_t at;
+};
+
+struct admin {
+    struct event_base *base;
+    struct ca_core *core;
+    struct admin_hooks hooks;
+    struct evhttp *http;
+    SSL_CTX *ctx;
+    int require_approval;
+    struct approval approvals[ADMIN_APPROVALS_MAX];
+    int napprovals;
+};
+
+/* One request being answered. */
+struct call {
+    struct admin *a;
+    struct evhttp_request *req;
+    struct ca_cred cred;
+    char principal[CRED_NAME_MAX + 32];
+    char source[96];
+    char method[8];
+    char path[512];
+    enum op op;
+    char ca[CA_NAME_MAX + 1];
+    char arg[CRED_NAME_MAX + 1]; /* a serial (hex), a credential's name, an approval id */
+    json_t *body;                /* a JSON object; never NULL once parsed */
+    struct evkeyvalq query;
+};
+
+/* serial_octets: a certificate's serial as INTEGER content octets (what
+ * hex_encode_serial and the index take). Returns the length, 0 if it does
+ * not fit (or is not positive). */
+static size_t serial_octets(const ASN1_INTEGER *sn, uint8_t out[HEX_SERIAL_MAX + 1]) {
+    BIGNUM *bn = ASN1_INTEGER_to_BN(sn, NULL);
+    size_t len = 0;
+    if (bn != NULL && !BN_is_negative(bn) && !BN_is_zero(bn) && BN_num_bytes(bn) <= HEX_SERIAL_MAX) {
+        int n = BN_bn2bin(bn, out + 1);
+        if (out[1] & 0x80) { /* a leading zero keeps it positive */
+            out[0] = 0;
+            len = (size_t)n + 1;
+        } else {
+            memmove(out, out + 1, (size_t)n);
+            len = (size_t)n;
+        }
+    }
+    BN_free(bn);
+    return len;
+}
+
+/* ---- answers ---- */
+
+static const char *phrase(int status) {
+    switch (status) {
+    case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 409: return "Conflict";
+    case 413: return "Content Too Large";
+    case 415: return "Unsupported Media Type";
+    case 422: return "Unprocessable Content";
+    case 500: return "Internal Server Error";
+    }
+    return "Status";
+}
+
+static void reply(struct evhttp_request *req, int status, json_t *body) {
+    char *s = body ? json_dumps(body, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+    json_decref(body);
+    struct evbuffer *b = evbuffer_new();
+    if (s == NULL || b == NULL) {
+        if (b) evbuffer_free(b);
+        free(s);
+        evhttp_send_error(req, 500, NULL);
+        return;
+    }
+    evbuffer_add(b, s, strlen(s));
+    evbuffer_add(b, "\n", 1);
+    free(s);
+    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+    evhttp_add_header(h, "Content-Type", "application/json");
+    evhttp_add_header(h, "Cache-Control", "no-store");
+    evhttp_send_reply(req, status, phrase(status), b);
+    evbuffer_free(b);
+}
+
+__attribute__((format(printf, 4, 5))) static void fail(struct call *k, int status, const char *code, const char *fmt,
+                                                       ...) {
+    char msg[600];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    reply(k->req, status, json_pack("{s:s,s:o}", "error", code, "message", jsafe_string(msg)));
+}
+
+/* A refusal the audit log keeps (role, scope, approval): who, what, why. */
+__attribute__((format(printf, 3, 4))) static void forbid(struct call *k, const char *code, const char *fmt, ...) {
+    char msg[600];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    ca_audit_refused(k->a->core, "admin-forbidden", k->ca[0] ? k->ca : NULL,
+                     json_pack("{s:s,s:o,s:s}", "method", k->method, "path", jsafe_string(k->path), "operation",
+                               op_names[k->op]),
+                     msg);
+    reply(k->req, 403, json_pack("{s:s,s:o}", "error", code, "message", jsafe_string(msg)));
+}
+
+/* A CA core refusal: 404 for what does not exist, else 422. */
+static void refused(struct call *k, const struct rerr *e) {
+    int nf = strncmp(e->msg, "no CA named", 11) == 0 || strstr(e->msg, "has no certificate with serial") != NULL ||
+             strncmp(e->msg, "no credential named", 19) == 0;
+    fail(k, nf ? 404 : 422, nf ? "not_found" : "refused", "%s", e->msg);
+}
+
+/* ---- the request's body ---- */
+
+/* fields: the names the body may hold, NULL-terminated; required: those it
+ * must. Answers 400 and returns 0 otherwise. */
+static int fields_ok(struct call *k, const char *const *fields, const char *const *required) {
+    const char *key;
+    json_t *v;
+    json_object_foreach(k->body, key, v) {
+        int known = 0;
+        for (const char *const *f = fields; *f && !known; f++) known = strcmp(*f, key) == 0;
+        if (!known) {
+            char list[400] = "";
+            for (const char *const *f = fields; *f; f++) {
+                if (list[0]) strncat(list, ", ", sizeof(list) - strlen(list) - 1);
+                strncat(list, *f, sizeof(list) - strlen(list) - 1);
+            }
+            char shown[80];
+            snprintf(shown, sizeof(shown), "%s", key);
+            json_t *q = jsafe_string(shown);
+            fail(k, 400, "bad_request", "unknown field '%s' (this call takes: %s)", json_string_value(q),
+                 list[0] ? list : "no fields");
+            json_decref(q);
+            return 0;
+        }
+    }
+    for (const char *const *r = required; r && *r; r++)
+        if (json_object_get(k->body, *r) == NULL) {
+            fail(k, 400, "bad_request", "missing field %s", *r);
+            return 0;
+        }
+    return 1;
+}
+
+/* str/num: a field's value, with its type checked (400 otherwise). */
+static int str(struct call *k, const char *name, const char **out) {
+    json_t *v = json_object_get(k->body, name);
+    *out = NULL;
+    if (v == NULL || json_is_null(v)) return 1;
+    if (!json_is_string(v) || strlen(json_string_value(v)) != json_string_length(v)) {
+        fail(k, 400, "bad_request", "field %s must be a string (without NUL)", name);
+        return 0;
+    }
+    *out = json_string_value(v);
+    return 1;
+}
+
+static int num(struct call *k, const char *name, long long lo, long long hi, long long *out, int *set) {
+    json_t *v = json_object_get(k->body, name);
+    if (set) *set = 0;
+    if (v == NULL || json_is_null(v)) return 1;
+    if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi) {
+        fail(k, 400, "bad_request", "field %s must be a whole number from %lld to %lld", name, lo, hi);
+        return 0;
+    }
+    *out = json_integer_value(v);
+    if (set) *set = 1;
+    return 1;
+}
+
+static int boolean(struct call *k, const char *name, int *out) {
+    json_t *v = json_object_get(k->body, name);
+    if (v == NULL || json_is_null(v)) return 1;
+    if (!json_is_boolean(v)) {
+        fail(k, 400, "bad_request", "field %s must be true or false", name);
+        return 0;
+    }
+    *out = json_is_true(v);
+    return 1;
+}
+
+/* ---- the operations ---- */
+
+static json_t *ca_json(const struct ca_info *i) {
+    char nb[21], na[21];
+    rtime_format(i->not_before, nb);
+    rtime_format(i->not_after, na);
+    json_t *j = json_pack("{s:s,s:s,s:s,s:o,s:s,s:s,s:s,s:i,s:s,s:s,s:I,s:I,s:I,s:I,s:I}", "name", i->name, "state",
+                          ca_state_name(i->state), "parent", i->parent, "subject", jsafe_string(i->subject), "key",
+                          ca_key_type_name(i->key), "not_before", nb, "not_after", na, "depth", i->depth, "base_url",
+                          i->base_url, "crl_mode", i->complete_crl ? "complete" : "partitioned", "partition_size",
+                          (json_int_t)i->partition_size, "issued", (json_int_t)i->issued, "revoked",
+                          (json_int_t)i->revoked, "on_hold", (json_int_t)i->held, "imported",
+                          (json_int_t)i->imported);
+    if (j != NULL && i->state == CA_STATE_DELETED) {
+        char pa[21];
+        rtime_format(i->purge_at, pa);
+        json_object_set_new(j, "restore_until", json_string(pa));
+    }
+    return j;
+}
+
+static void changed(struct call *k, const char *what) {
+    if (k->a->hooks.changed != NULL) k->a->hooks.changed(k->a->hooks.arg, what);
+}
+
+static void do_list_cas(struct call *k) {
+    json_t *arr = json_array();
+    for (size_t i = 0; i < ca_count(k->a->core); i++) {
+        struct ca_info info;
+        ca_info_at(k->a->core, i, &info);
+        json_array_append_new(arr, ca_json(&info));
+    }
+    reply(k->req, 200, json_pack("{s:o}", "cas", arr));
+}
+
+static void do_get_ca(struct call *k) {
+    struct ca_info info;
+    struct rerr e;
+    if (!ca_info_get(k->a->core, k->ca, &info, &e)) return refused(k, &e);
+    reply(k->req, 200, ca_json(&info));
+}
+
+static const char *const f_create[] = {"name", "parent", "subject", "key", "days", "base_url", "partition_size",
+                                       "complete_crl", "path_len", NULL};
+static const char *const r_create[] = {"name", "subject", NULL};
+
+static int create_params(struct call *k, struct ca_create_params *p) {
+    memset(p, 0, sizeof(*p));
+    p->key = CA_KEY_EC_P256;
+    p->path_len = -1;
+    const char *key = NULL;
+    long long days = 0, psize = 0, plen = -1;
+    int plen_set = 0;
+    if (!fields_ok(k, f_create, r_create) || !str(k, "name", &p->name) || !str(k, "parent", &p->parent) ||
+        !str(k, "subject", &p->subject) || !str(k, "key", &key) || !str(k, "base_url", &p->base_url) ||
+        !num(k, "days", 1, 36500, &days, NULL) || !num(k, "partition_size", 1, 100000000, &psize, NULL) ||
+        !num(k, "path_len", 0, 100, &plen, &plen_set) || !boolean(k, "complete_crl", &p->complete_crl))
+        return 0;
+    if (key != NULL && !ca_key_type_parse(key, &p->key)) {
+        fail(k, 400, "bad_request", "field key must be ec-p256, ec-p384, rsa-2048, rsa-3072 or rsa-4096");
+        return 0;
+    }
+    p->days = (int)days;
+    p->partition_size = (uint32_t)psize;
+    p->path_len = plen_set ? (int)plen : (p->parent ? 0 : -1);
+    return 1;
+}
+
+static void do_create(struct call *k) {
+    struct ca_create_params p;
+    if (!create_params(k, &p)) return;
+    struct rerr e;
+    if (!ca_create(k->a->core, &p, &e)) return refused(k, &e);
+    changed(k, "a new CA");
+    struct ca_info info;
+    if (!ca_info_get(k->a->core, p.name, &info, &e)) return refused(k, &e);
+    reply(k->req, 201, ca_json(&info));
+}
+
+static const char *const f_none[] = {NULL};
+static const char *const f_delete[] = {"restore_days", NULL};
+
+static void do_lifecycle(struct call *k) {
+    struct rerr e;
+    int ok;
+    long long days = 30;
+    switch (k->op) {
+    case OP_DISABLE:
+    case OP_ENABLE:
+        if (!fields_ok(k, f_none, NULL)) return;
+        ok = ca_set_enabled(k->a->core, k->ca, k->op == OP_ENABLE, &e);
+        break;
+    case OP_DELETE:
+        if (!fields_ok(k, f_delete, NULL) ||
+            !num(k, "restore_days", CA_RESTORE_DAYS_MIN, CA_RESTORE_DAYS_MAX, &days, NULL))
+            return;
+        ok = ca_delete(k->a->core, k->ca, (int)days, &e);
+        break;
+    default:
+        if (!fields_ok(k, f_none, NULL)) return;
+        ok = ca_restore(k->a->core, k->ca, &e);
+    }
+    if (!ok) return refused(k, &e);
+    changed(k, op_names[k->op]);
+    struct ca_info info;
+    if (!ca_info_get(k->a->core, k->ca, &info, &e)) return refused(k, &e);
+    reply(k->req, 200, ca_json(&info));
+}
+
+static void do_crl_rebuild(struct call *k) {
+    if (!fields_ok(k, f_none, NULL)) return;
+    struct ca_info info;
+    struct rerr e;
+    if (!ca_info_get(k->a->core, k->ca, &info, &e)) return refused(k, &e);
+    ca_audit_refused(k->a->core, "admin-crl-rebuild", k->ca, NULL, "scheduled");
+    if (k->a->hooks.crl_rebuild != NULL) k->a->hooks.crl_rebuild(k->a->hooks.arg);
+    reply(k->req, 202, json_pack("{s:s,s:s}", "ca", k->ca, "status", "every CRL is rebuilt within a second"));
+}
+
+static int serial_arg(struct call *k, uint8_t out[HEX_SERIAL_MAX + 1], size_t *len) {
+    if (!hex_parse_serial(k->arg, out, len)) {
+        fail(k, 400, "bad_request", "'%s' is not a serial (hex, at most 20 octets)", k->arg);
+        return 0;
+    }
+    return 1;
+}
+
+static const char *const f_issue[] = {"csr", "template", "days", "hours", "san", "idempotency_key", "path_len", NULL};
+static const char *const r_issue[] = {"csr", NULL};
+
+static void do_issue(struct call *k, const char *tpl) {
+    struct ca_issue_params p;
+    memset(&p, 0, sizeof(p));
+    const char *csr;
+    long long days = 0, hours = 0, plen = -1;
+    int dset, hset;
+    if (!str(k, "csr", &csr) || !str(k, "san", &p.san) || !str(k, "idempotency_key", &p.idempotency_key) ||
+        !num(k, "days", 1, 36500, &days, &dset) || !num(k, "hours", 1, 876000, &hours, &hset) ||
+        !num(k, "path_len", 0, 100, &plen, NULL))
+        return;
+    if (csr == NULL) return fail(k, 400, "bad_request", "field csr must be a PEM certificate request");
+    if (dset && hset) return fail(k, 400, "bad_request", "fields days and hours exclude each other");
+    p.ca = k->ca;
+    p.template_name = tpl;
+    p.csr = (const uint8_t *)csr;
+    p.csr_len = strlen(csr);
+    p.validity = dset ? days * 86400 : hset ? hours * 3600 : 0;
+    p.path_len = (int)plen;
+    p.with_chain = 1;
+    char *pem = NULL;
+    struct rerr e;
+    if (!ca_issue(k->a->core, &p, &pem, &e)) return refused(k, &e);
+    BIO *bio = BIO_new_mem_buf(pem, -1);
+    X509 *x = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
+    BIO_free(bio);
+    char hex[2 * (HEX_SERIAL_MAX + 1) + 1] = "";
+    uint8_t so[HEX_SERIAL_MAX + 1];
+    size_t sl = x != NULL ? serial_octets(X509_get0_serialNumber(x), so) : 0;
+    if (sl > 0) hex_encode_serial(so, sl, hex);
+    X509_free(x);
+    changed(k, "an issuance");
+    reply(k->req, 201, json_pack("{s:s,s:s,s:s,s:s}", "ca", k->ca, "serial", hex, "template", tpl, "certificate", pem));
+    free(pem);
+}
+
+static void do_get_cert(struct call *k) {
+    uint8_t serial[HEX_SERIAL_MAX + 1];
+    size_t slen;
+    if (!serial_arg(k, serial, &slen)) return;
+    struct ca_cert_status st;
+    struct rerr e;
+    if (!ca_status(k->a->core, k->ca, serial, slen, &st, &e)) return refused(k, &e);
+    if (!st.found) return fail(k, 404, "not_found", "CA %s has no certificate with serial %s", k->ca, k->arg);
+    char nb[21], na[21], ra[21] = "";
+    rtime_format(st.not_before, nb);
+    rtime_format(st.not_after, na);
+    const char *status = st.status != CERT_REVOKED ? "good" : st.reason == 6 ? "on_hold" : "revoked";
+    json_t *j = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "ca", k->ca, "serial", k->arg, "status", status, "not_before",
+                          nb, "not_after", na, "crl_url", st.crl_url);
+    if (st.status == CERT_REVOKED) {
+        rtime_format(st.revoked_at, ra);
+        json_object_set_new(j, "revoked_at", json_string(ra));
+        json_object_set_new(j, "reason", json_string(reason_name(st.reason) ? reason_name(st.reason) : "?"));
+    }
+    char *pem = NULL;
+    if (k->cred.role != ROLE_REVOKER && ca_cert_pem(k->a->core, k->ca, serial, slen, &pem, &e) == 1)
+        json_object_set_new(j, "certificate", json_string(pem));
+    free(pem);
+    reply(k->req, 200, j);
+}
+
+static const char *const f_revoke[] = {"reason", "invalidity_date", NULL};
+
+static void do_revoke(struct call *k) {
+    uint8_t serial[HEX_SERIAL_MAX + 1];
+    size_t slen;
+    struct rerr e;
+    if (!serial_arg(k, serial, &slen)) return;
+    if (k->op == OP_UNHOLD) {
+        if (!fields_ok(k, f_none, NULL)) return;
+        if (!ca_unhold(k->a->core, k->ca, serial, slen, &e)) return refused(k, &e);
+        changed(k, "an unhold");
+        return reply(k->req, 200, json_pack("{s:s,s:s,s:s}", "ca", k->ca, "serial", k->arg, "status", "good"));
+    }
+    const char *rname, *inv;
+    if (!fields_ok(k, f_revoke, NULL) || !str(k, "reason", &rname) || !str(k, "invalidity_date", &inv)) return;
+    int reason = 0;
+    int64_t invalidity = 0;
+    if (rname != NULL && !reason_parse(rname, &reason))
+        return fail(k, 400, "bad_request", "field reason: not a revocation reason (%s)", reason_list());
+    if (inv != NULL && !rtime_parse(inv, &invalidity))
+        return fail(k, 400, "bad_request", "field invalidity_date must be YYYY-MM-DDTHH:MM:SSZ");
+    if (!ca_revoke(k->a->core, k->ca, serial, slen, reason, invalidity, &e)) return refused(k, &e);
+    changed(k, "a revocation");
+    json_t *j = json_pack("{s:s,s:s,s:s,s:s}", "ca", k->ca, "serial", k->arg, "status",
+                          reason == 6 ? "on_hold" : "revoked", "reason", reason_name(reason));
+    if (ca_notice(k->a->core)[0]) json_object_set_new(j, "notice", json_string(ca_notice(k->a->core)));
+    reply(k->req, 200, j);
+}
+
+/* Report and audit answers are capped; the caller pages on. */
+#define REPORT_MAX 100000
+#define AUDIT_MAX 10000
+
+struct rows {
+    json_t *arr;
+    size_t n, max;
+    uint64_t next;
+};
+
+static int report_row(void *arg, const struct ca_report_row *r) {
+    struct rows *s = arg;
+    if (s->n == s->max) return 0;
+    char hex[2 * (HEX_SERIAL_MAX + 1) + 1], nb[21] = "", na[21], ra[21] = "";
+    hex_encode_serial(r->serial, r->serial_len, hex);
+    if (r->not_before) rtime_format(r->not_before, nb);
+    rtime_format(r->not_after, na);
+    if (r->revoked) rtime_format(r->revoked_at, ra);
+    json_array_append_new(s->arr, json_pack("{s:s,s:o,s:o,s:s,s:s,s:s,s:s,s:s?,s:o}", "serial", hex, "subject",
+                                            jsafe_string(r->subject), "sans", jsafe_string(r->sans), "not_before",
+                                            nb, "not_after", na, "status",
+                                            !r->revoked ? "good" : r->reason == 6 ? "on_hold" : "revoked",
+                                            "revoked_at", ra, "reason", r->revoked ? reason_name(r->reason) : NULL,
+                                            "template", jsafe_string(r->template_name)));
+    s->n++;
+    return 1;
+}
+
+static const char *query(struct call *k, const char *name) { return evhttp_find_header(&k->query, name); }
+
+static void do_report(struct call *k) {
+    int64_t since = 0;
+    const char *q = query(k, "since");
+    if (q != NULL && !rtime_parse(q, &since))
+        return fail(k, 400, "bad_request", "since must be YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ");
+    struct rows s = {json_array(), 0, REPORT_MAX, 0};
+    struct rerr e;
+    if (!ca_report(k->a->core, k->ca, since, report_row, &s, &e)) {
+        json_decref(s.arr);
+        return refused(k, &e);
+    }
+    reply(k->req, 200, json_pack("{s:s,s:o,s:b}", "ca", k->ca, "certificates", s.arr, "truncated", s.n == s.max));
+}
+
+static int audit_row(void *arg, uint64_t seq, const char *text, size_t len) {
+    struct rows *s = arg;
+    if (s->n == s->max) {
+        s->next = seq;
+        return 0;
+    }
+    json_error_t je;
+    json_t *j = json_loadb(text, len, 0, &je);
+    json_array_append_new(s->arr, j ? j : json_pack("{s:I,s:s}", "seq", (json_int_t)seq, "damaged", "not JSON"));
+    s->n++;
+    return 1;
+}
+
+static int uint_query(struct call *k, const char *name, unsigned long long lo, unsigned long long hi,
+                      unsigned long long *out) {
+    const char *q = query(k, name);
+    if (q == NULL) return 1;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(q, &end, 10);
+    if (errno != 0 || end == q || *end != '\0' || q[0] == '-' || v < lo || v > hi) {
+        fail(k, 400, "bad_request", "%s must be a whole number from %llu to %llu", name, lo, hi);
+        return 0;
+    }
+    *out = v;
+    return 1;
+}
+
+static void do_audit(struct call *k) {
+    unsigned long long from = 0, limit = 1000;
+    if (!uint_query(k, "from", 0, UINT64_MAX, &from) || !uint_query(k, "limit", 1, AUDIT_MAX, &limit)) return;
+    struct rows s = {json_array(), 0, (size_t)limit, 0};
+    struct rerr e;
+    if (!ca_oplog(k->a->core, from, audit_row, &s, &e)) {
+        json_decref(s.arr);
+        return refused(k, &e);
+    }
+    json_t *j = json_pack("{s:o}", "records", s.arr);
+    if (s.next) json_object_set_new(j, "next_from", json_integer((json_int_t)s.next));
+    reply(k->req, 200, j);
+}
+
+static void verify_problem(void *arg, uint64_t seq, const char *msg) {
+    json_array_append_new(arg, json_pack("{s:I,s:s}", "seq", (json_int_t)seq, "problem", msg));
+}
+
+static void do_audit_verify(struct call *k) {
+    json_t *problems = json_array();
+    struct ca_audit_result r;
+    struct rerr e;
+    if (!ca_audit_verify(k->a->core, 0, NULL, verify_problem, problems, &r, &e)) {
+        json_decref(problems);
+        return refused(k, &e);
+    }
+    char head[100];
+    snprintf(head, sizeof(head), "%llu:%s", (unsigned long long)r.last_seq, r.head);
+    reply(k->req, 200, json_pack("{s:b,s:I,s:s,s:o}", "intact", r.problems == 0, "records", (json_int_t)r.records,
+                                 "head", head, "problems", problems));
+}
+
+static int cred_row(void *arg, const struct ca_cred *c) {
+    char na[21];
+    rtime_format(c->not_after, na);
+    json_array_append_new(arg, json_pack("{s:s,s:s,s:b,s:s,s:s,s:s,s:s}", "name", c->name, "role",
+                                         cred_role_name(c->role), "revoked", c->revoked, "not_after", na, "cas",
+                                         c->cas, "templates", c->templates, "serial", c->serial));
+    return 1;
+}
+
+static const char *const f_cred[] = {"name", "role", "cas", "templates", "days", "csr", NULL};
+static const char *const r_cred[] = {"name", "role", "csr", NULL};
+
+static void do_cred(struct call *k) {
+    struct rerr e;
+    if (k->op == OP_CRED_LIST) {
+        json_t *arr = json_array();
+        if (!ca_cred_each(k->a->core, cred_row, arr, &e)) {
+            json_decref(arr);
+            return refused(k, &e);
+        }
+        return reply(k->req, 200, json_pack("{s:o}", "credentials", arr));
+    }
+    if (k->op == OP_CRED_REVOKE) {
+        if (!fields_ok(k, f_none, NULL)) return;
+        if (!ca_cred_revoke(k->a->core, k->arg, &e)) return refused(k, &e);
+        return reply(k->req, 200, json_pack("{s:s,s:b}", "name", k->arg, "revoked", 1));
+    }
+    const char *name, *role, *cas, *tpl, *csr;
+    long long days = 365;
+    enum cred_role r;
+    if (!fields_ok(k, f_cred, r_cred) || !str(k, "name", &name) || !str(k, "role", &role) || !str(k, "cas", &cas) ||
+        !str(k, "templates", &tpl) || !str(k, "csr", &csr) || !num(k, "days", 1, 825, &days, NULL))
+        return;
+    if (role == NULL || !cred_role_parse(role, &r))
+        return fail(k, 400, "bad_request", "field role must be admin, issuer, revoker or auditor");
+    if (csr == NULL) return fail(k, 400, "bad_request", "field csr must be a PEM certificate request");
+    char *cert = NULL;
+    if (!ca_cred_issue(k->a->core, name, r, cas, tpl, (int)days, (const uint8_t *)csr, strlen(csr), &cert, NULL, &e))
+        return refused(k, &e);
+    reply(k->req, 201, json_pack("{s:s,s:s,s:s}", "name", name, "role", role, "certificate", cert));
+    free(cert);
+}
+
+/* ---- approvals (--require-approval) ---- */
+
+static void expire_approvals(struct admin *a) {
+    int64_t now = rtime_now();
+    int j = 0;
+    for (int i = 0; i < a->napprovals; i++) {
+        if (now - a->approvals[i].at < 86400) a->approvals[j++] = a->approvals[i];
+        else json_decref(a->approvals[i].body);
+    }
+    a->napprovals = j;
+}
+
+static void request_approval(struct call *k) {
+    struct admin *a = k->a;
+    expire_approvals(a);
+    if (a->napprovals == ADMIN_APPROVALS_MAX)
+        return fail(k, 409, "too_many_pending", "%d requests already wait for approval", ADMIN_APPROVALS_MAX);
+    struct approval *p = &a->approvals[a->napprovals];
+    uint8_t rnd[8];
+    if (RAND_bytes(rnd, sizeof(rnd)) != 1) return fail(k, 500, "internal", "no randomness");
+    for (int i = 0; i < 8; i++) snprintf(p->id + 2 * i, 3, "%02x", rnd[i]);
+    p->op = k->op;
+    snprintf(p->ca, sizeof(p->ca), "%s", k->ca);
+    p->body = json_incref(k->body);
+    snprintf(p->by, sizeof(p->by), "%s", k->cred.name);
+    p->at = rtime_now();
+    a->napprovals++;
+    ca_audit_refused(a->core, "approval-request", k->ca[0] ? k->ca : NULL,
+                     json_pack("{s:s,s:s,s:O}", "id", p->id, "operation", op_names[k->op], "body", k->body),
+                     "waiting for a second admin");
+    reply(k->req, 202, json_pack("{s:s,s:s,s:s,s:s}", "approval", p->id, "operation", op_names[k->op], "requested_by",
+                                 p->by, "message", "waiting for a second admin: POST /v1/approvals/ID/approve"));
+}
+
+static void run_op(struct call *k, const char *tpl);
+
+static void do_approvals(struct call *k) {
+    struct admin *a = k->a;
+    expire_approvals(a);
+    if (k->op == OP_APPROVALS) {
+        json_t *arr = json_array();
+        for (int i = 0; i < a->napprovals; i++) {
+            char at[21];
+            rtime_format(a->approvals[i].at, at);
+            json_array_append_new(arr, json_pack("{s:s,s:s,s:s,s:s,s:s,s:O}", "approval", a->approvals[i].id,
+                                                 "operation", op_names[a->approvals[i].op], "ca", a->approvals[i].ca,
+                                                 "requested_by", a->approvals[i].by, "requested_at", at, "body",
+                                                 a->approvals[i].body));
+        }
+        return reply(k->req, 200, json_pack("{s:o}", "approvals", arr));
+    }
+    if (!fields_ok(k, f_none, NULL)) return;
+    int i = 0;
+    while (i < a->napprovals && strcmp(a->approvals[i].id, k->arg) != 0) i++;
+    if (i == a->napprovals) return fail(k, 404, "not_found", "no pending approval %s (expired after a day?)", k->arg);
+    if (strcmp(a->approvals[i].by, k->cred.name) == 0)
+        return forbid(k, "forbidden", "%s asked for this: a second admin must approve it", k->cred.name);
+    struct approval p = a->approvals[i];
+    memmove(&a->approvals[i], &a->approvals[i + 1], (size_t)(a->napprovals - i - 1) * sizeof(p));
+    a->napprovals--;
+    ca_audit_refused(a->core, "approval-granted", p.ca[0] ? p.ca : NULL,
+                     json_pack("{s:s,s:s,s:s}", "id", p.id, "operation", op_names[p.op], "requested_by", p.by),
+                     "approved: running it");
+    /* The approved request runs as asked, under the approver's name. */
+    json_decref(k->body);
+    k->body = p.body;
+    k->op = p.op;
+    snprintf(k->ca, sizeof(k->ca), "%s", p.ca);
+    run_op(k, NULL);
+}
+
+/* ---- routing ---- */
+
+static void run_op(struct call *k, const char *tpl) {
+    switch (k->op) {
+    case OP_LIST_CAS: return do_list_cas(k);
+    case OP_GET_CA: return do_get_ca(k);
+    case OP_CREATE_CA: return do_create(k);
+    case OP_DISABLE:
+    case OP_ENABLE:
+    case OP_DELETE:
+    case OP_RESTORE: return do_lifecycle(k);
+    case OP_CRL_REBUILD: return do_crl_rebuild(k);
+    case OP_ISSUE: return do_issue(k, tpl);
+    case OP_GET_CERT: return do_get_cert(k);
+    case OP_REVOKE:
+    case OP_UNHOLD: return do_revoke(k);
+    case OP_REPORT: return do_report(k);
+    case OP_AUDIT: return do_audit(k);
+    case OP_AUDIT_VERIFY: return do_audit_verify(k);
+    case OP_CRED_LIST:
+    case OP_CRED_ISSUE:
+    case OP_CRED_REVOKE: return do_cred(k);
+    case OP_APPROVALS:
+    case OP_APPROVE: return do_approvals(k);
+    case OP_NUM: break;
+    }
+}
+
+/* route maps the method and path to k->op (and k->ca, k->arg). Returns 1,
+ * or answers 404 / 405 and returns 0. */
+static int route(struct call *k, int post) {
+    char buf[512];
+    if (strlen(k->path) >= sizeof(buf) || strchr(k->path, '%') != NULL)
+        return fail(k, 404, "not_found", "no such path"), 0;
+    snprintf(buf, sizeof(buf), "%s", k->path);
+    char *seg[8];
+    int n = 0;
+    for (char *s = strtok(buf, "/"); s != NULL; s = strtok(NULL, "/")) {
+        if (n == 8) return fail(k, 404, "not_found", "no such path"), 0;
+        seg[n++] = s;
+    }
+    if (n < 2 || strcmp(seg[0], "v1") != 0) return fail(k, 404, "not_found", "no such path (the API is under /v1/)"), 0;
+    int want_post = -1; /* the method the path takes: 0 GET, 1 POST, -1 both (chosen below) */
+    int ok = 0;
+    if (strcmp(seg[1], "cas") == 0) {
+        if (n >= 3) {
+            if (strlen(seg[2]) > CA_NAME_MAX) return fail(k, 404, "not_found", "no CA with so long a name"), 0;
+            snprintf(k->ca, sizeof(k->ca), "%s", seg[2]);
+        }
+        if (n >= 5 && strlen(seg[4]) > CRED_NAME_MAX) return fail(k, 404, "not_found", "no such serial"), 0;
+        if (n >= 5) snprintf(k->arg, sizeof(k->arg), "%s", seg[4]);
+        ok = 1;
+        if (n == 2) k->op = post ? OP_CREATE_CA : OP_LIST_CAS;
+        else if (n == 3) k->op = OP_GET_CA, want_post = 0;
+        else if (n == 4 && strcmp(seg[3], "disable") == 0) k->op = OP_DISABLE, want_post = 1;
+        else if (n == 4 && strcmp(seg[3], "enable") == 0) k->op = OP_ENABLE, want_post = 1;
+        else if (n == 4 && strcmp(seg[3], "delete") == 0) k->op = OP_DELETE, want_post = 1;
+        else if (n == 4 && strcmp(seg[3], "restore") == 0) k->op = OP_RESTORE, want_post = 1;
+        else if (n == 4 && strcmp(seg[3], "crl-rebuild") == 0) k->op = OP_CRL_REBUILD, want_post = 1;
+        else if (n == 4 && strcmp(seg[3], "report") == 0) k->op = OP_REPORT, want_post = 0;
+        else if (n == 4 && strcmp(seg[3], "certificates") == 0) k->op = OP_ISSUE, want_post = 1;
+        else if (n == 5 && strcmp(seg[3], "certificates") == 0) k->op = OP_GET_CERT, want_post = 0;
+        else if (n == 6 && strcmp(seg[3], "certificates") == 0 && strcmp(seg[5], "revoke") == 0)
+            k->op = OP_REVOKE, want_post = 1;
+        else if (n == 6 && strcmp(seg[3], "certificates") == 0 && strcmp(seg[5], "unhold") == 0)
+            k->op = OP_UNHOLD, want_post = 1;
+        else ok = 0;
+    } else if (strcmp(seg[1], "audit") == 0) {
+        ok = 1;
+        if (n == 2) k->op = OP_AUDIT, want_post = 0;
+        else if (n == 3 && strcmp(seg[2], "verify") == 0) k->op = OP_AUDIT_VERIFY, want_post = 0;
+        else ok = 0;
+    } else if (strcmp(seg[1], "credentials") == 0) {
+        ok = 1;
+        if (n == 2) k->op = post ? OP_CRED_ISSUE : OP_CRED_LIST;
+        else if (n == 4 && strcmp(seg[3], "revoke") == 0 && strlen(seg[2]) <= CRED_NAME_MAX)
+            k->op = OP_CRED_REVOKE, want_post = 1, snprintf(k->arg, sizeof(k->arg), "%s", seg[2]);
+        else ok = 0;
+    } else if (strcmp(seg[1], "approvals") == 0) {
+        ok = 1;
+        if (n == 2) k->op = OP_APPROVALS, want_post = 0;
+        else if (n == 4 && strcmp(seg[3], "approve") == 0 && strlen(seg[2]) <= CRED_NAME_MAX)
+            k->op = OP_APPROVE, want_post = 1, snprintf(k->arg, sizeof(k->arg), "%s", seg[2]);
+        else ok = 0;
+    }
+    if (!ok) return fail(k, 404, "not_found", "no such path"), 0;
+    if (want_post >= 0 && want_post != post) {
+        evhttp_add_header(evhttp_request_get_output_headers(k->req), "Allow", want_post ? "POST" : "GET");
+        return fail(k, 405, "method_not_allowed", "%s takes %s", k->path, want_post ? "POST" : "GET"), 0;
+    }
+    return 1;
+}
+
+/* The client's credential, from its certificate (verified by TLS against
+ * the admin CA). Answers and returns 0 when there is none usable. */
+static int identify(struct call *k) {
+    struct evhttp_connection *conn = evhttp_request_get_connection(k->req);
+    struct bufferevent *bev = conn ? evhttp_connection_get_bufferevent(conn) : NULL;
+    SSL *ssl = bev ? bufferevent_openssl_get_ssl(bev) : NULL;
+    X509 *peer = ssl ? SSL_get1_peer_certificate(ssl) : NULL;
+    if (peer == NULL || SSL_get_verify_result(ssl) != X509_V_OK) {
+        X509_free(peer);
+        fail(k, 401, "unauthenticated", "a client certificate from revd's admin CA is required");
+        return 0;
+    }
+    uint8_t serial[HEX_SERIAL_MAX + 1];
+    size_t len = serial_octets(X509_get0_serialNumber(peer), serial);
+    X509_free(peer);
+    struct rerr e;
+    int r = len ? ca_cred_for_serial(k->a->core, serial, len, &k->cred, &e) : 0;
+    if (r < 0) {
+        fail(k, 500, "internal", "%s", e.msg);
+        return 0;
+    }
+    char hex[2 * (HEX_SERIAL_MAX + 1) + 1] = "?";
+    if (len) hex_encode_serial(serial, len, hex);
+    if (r == 0 || k->cred.revoked) {
+        snprintf(k->principal, sizeof(k->principal), r ? "cred:%s(revoked)" : "cert:%s", r ? k->cred.name : hex);
+        ca_set_actor(k->a->core, k->principal, k->source);
+        k->op = OP_NUM;
+        ca_audit_refused(k->a->core, "admin-forbidden", NULL,
+                         json_pack("{s:s,s:o}", "method", k->method, "path", jsafe_string(k->path)),
+                         r ? "a revoked credential" : "a certificate that is no registered credential");
+        fail(k, 403, "forbidden", r ? "the credential %s is revoked" : "certificate %s is no registered credential",
+             r ? k->cred.name : hex);
+        return 0;
+    }
+    snprintf(k->principal, sizeof(k->principal), "cred:%s(%s)", k->cred.name, cred_role_name(k->cred.role));
+    return 1;
+}
+
+static void on_request(struct evhttp_request *req, void *arg) {
+    struct admin *a = arg;
+    struct call k;
+    memset(&k, 0, sizeof(k));
+    k.a = a;
+    k.req = req;
+    TAILQ_INIT(&k.query);
+    enum evhttp_cmd_type m = evhttp_request_get_command(req);
+    int post = m == EVHTTP_REQ_POST;
+    snprintf(k.method, sizeof(k.method), "%s", post ? "POST" : m == EVHTTP_REQ_GET ? "GET" : "other");
+    char *host = NULL;
+    ev_uint16_t port = 0;
+    evhttp_connection_get_peer(evhttp_request_get_connection(req), &host, &port);
+    snprintf(k.source, sizeof(k.source), "https %s:%u", host ? host : "?", (unsigned)port);
+    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+    const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
+    snprintf(k.path, sizeof(k.path), "%s", path ? path : "/");
+    const char *qs = uri ? evhttp_uri_get_query(uri) : NULL;
+    if (m != EVHTTP_REQ_GET && m != EVHTTP_REQ_POST) {
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "GET, POST");
+        fail(&k, 405, "method_not_allowed", "the admin API takes GET and POST");
+        return;
+    }
+    if (!identify(&k)) goto out;
+    ca_set_actor(a->core, k.principal, k.source);
+    if (qs != NULL && evhttp_parse_query_str(qs, &k.query) != 0) {
+        fail(&k, 400, "bad_request", "the query string is malformed");
+        goto out;
+    }
+    if (!route(&k, post)) goto out;
+    /* The body: JSON, an object, under the cap; nothing for a GET. */
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    size_t n = evbuffer_get_length(in);
+    if (n > ADMIN_MAX_BODY) {
+        fail(&k, 413, "too_large", "the body is %zu bytes; at most %d", n, ADMIN_MAX_BODY);
+        goto out;
+    }
+    if (n > 0 && !post) {
+        fail(&k, 400, "bad_request", "a GET takes no body");
+        goto out;
+    }
+    if (n > 0) {
+        const char *ct = evhttp_find_header(evhttp_request_get_input_headers(req), "Content-Type");
+        if (ct == NULL || strncmp(ct, "application/json", 16) != 0 || (ct[16] != '\0' && ct[16] != ';')) {
+            fail(&k, 415, "unsupported_media_type", "the body must be application/json");
+            goto out;
+        }
+        json_error_t je;
+        k.body = json_loadb((const char *)evbuffer_pullup(in, (ev_ssize_t)n), n, JSON_REJECT_DUPLICATES, &je);
+        if (k.body == NULL) {
+            fail(&k, 400, "bad_request", "the body is not JSON: line %d, column %d: %s", je.line, je.column, je.text);
+            goto out;
+        }
+        if (!json_is_object(k.body)) {
+            fail(&k, 400, "bad_request", "the body must be a JSON object");
+            goto out;
+        }
+    } else {
+        k.body = json_object();
+    }
+    /* Role, then scope. */
+    const char *tpl = NULL;
+    if (!role_may(k.cred.role, k.op)) {
+        forbid(&k, "forbidden", "role %s may not %s (it may: %s)", cred_role_name(k.cred.role), op_names[k.op],
+               role_summary(k.cred.role));
+        goto out;
+    }
+    if ((k.cred.role == ROLE_ISSUER || k.cred.role == ROLE_REVOKER) && !cred_allows(k.cred.cas, k.ca)) {
+        forbid(&k, "forbidden", "credential %s may not act on CA %s (its CAs: %s)", k.cred.name, k.ca, k.cred.cas);
+        goto out;
+    }
+    if (k.op == OP_ISSUE) {
+        if (!fields_ok(&k, f_issue, r_issue) || !str(&k, "template", &tpl)) goto out;
+        if (tpl == NULL) tpl = "end-entity";
+        if (!cred_allows(k.cred.templates, tpl)) {
+            forbid(&k, "forbidden", "credential %s may not use template %s (its templates: %s)", k.cred.name, tpl,
+                   k.cred.templates);
+            goto out;
+        }
+    }
+    if (a->require_approval && (k.op == OP_CREATE_CA || k.op == OP_DELETE)) {
+        /* The request is checked now, run when a second admin approves. */
+        struct ca_create_params p;
+        long long d;
+        if (k.op == OP_CREATE_CA ? !create_params(&k, &p)
+                                 : !fields_ok(&k, f_delete, NULL) ||
+                                       !num(&k, "restore_days", CA_RESTORE_DAYS_MIN, CA_RESTORE_DAYS_MAX, &d, NULL))
+            goto out;
+        request_approval(&k);
+        goto out;
+    }
+    run_op(&k, tpl);
+out:
+    ca_set_actor(a->core, "revd serve", "internal");
+    json_decref(k.body);
+    evhttp_clear_headers(&k.query);
+}
+
+/* ---- TLS, start, stop ---- */
+
+static struct bufferevent *bevcb(struct event_base *base, void *arg) {
+    struct admin *a = arg;
+    SSL *ssl = SSL_new(a->ctx);
+    if (ssl == NULL) return NULL;
+    return bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+}
+
+static SSL_CTX *make_ctx(struct ca_core *core, struct rerr *e) {
+    struct ca_admin_paths p;
+    if (!ca_admin_paths(core, &p, e)) return NULL;
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    if (ctx == NULL) {
+        rerr_ssl(e, "cannot make a TLS context");
+        return NULL;
+    }
+    STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(p.ca_pem);
+    if (!SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) ||
+        SSL_CTX_use_certificate_chain_file(ctx, p.server_pem) != 1 ||
+        SSL_CTX_use_PrivateKey_file(ctx, p.server_key, SSL_FILETYPE_PEM) != 1 || SSL_CTX_check_private_key(ctx) != 1 ||
+        SSL_CTX_load_verify_locations(ctx, p.ca_pem, NULL) != 1 || names == NULL) {
+        rerr_ssl(e, "%s/admin: the server certificate, its key or the admin CA cannot be loaded (revd admin init)",
+                 ca_core_dir(core));
+        sk_X509_NAME_pop_free(names, X509_NAME_free);
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
+    SSL_CTX_set_client_CA_list(ctx, names);
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+    return ctx;
+}
+
+struct admin *admin_start(struct event_base *base, struct ca_core *core, const char *listen, int require_approval,
+                          const struct admin_hooks *hooks, struct rerr *e) {
+    char host[128];
+    const char *colon = strrchr(listen, ':');
+    char *end;
+    long port = colon ? strtol(colon + 1, &end, 10) : 0;
+    if (colon == NULL || colon == listen || (size_t)(colon - listen) >= sizeof(host) || *end != '\0' || port < 1 ||
+        port > 65535) {
+        rerr_set(e, "--admin-listen '%s': expected ADDRESS:PORT (127.0.0.1:8443)", listen);
+        return NULL;
+    }
+    memcpy(host, listen, (size_t)(colon - listen));
+    host[colon - listen] = '\0';
+    if (host[0] == '[' && host[strlen(host) - 1] == ']') {
+        memmove(host, host + 1, strlen(host));
+        host[strlen(host) - 1] = '\0';
+    }
+    struct admin *a = calloc(1, sizeof(*a));
+    if (a == NULL) {
+        rerr_set(e, "out of memory");
+        return NULL;
+    }
+    a->base = base;
+    a->core = core;
+    a->require_approval = require_approval;
+    if (hooks != NULL) a->hooks = *hooks;
+    if ((a->ctx = make_ctx(core, e)) == NULL || (a->http = evhttp_new(base)) == NULL) {
+        if (a->ctx != NULL) rerr_set(e, "out of memory");
+        admin_free(a);
+        return NULL;
+    }
+    evhttp_set_bevcb(a->http, bevcb, a);
+    evhttp_set_gencb(a->http, on_request, a);
+    evhttp_set_max_body_size(a->http, 1 << 20);
+    evhttp_set_max_headers_size(a->http, 16 * 1024);
+    evhttp_set_timeout(a->http, 30);
+    evhttp_set_allowed_methods(a->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
+                                            EVHTTP_REQ_HEAD | EVHTTP_REQ_PATCH);
+    if (evhttp_bind_socket_with_handle(a->http, host, (ev_uint16_t)port) == NULL) {
+        rerr_set(e, "--admin-listen %s: cannot listen: %s", listen, strerror(errno));
+        admin_free(a);
+        return NULL;
+    }
+    return a;
+}
+
+int admin_reload_cert(struct admin *a, struct rerr *e) {
+    SSL_CTX *ctx = make_ctx(a->core, e);
+    if (ctx == NULL) return 0;
+    /* Connections made from now on use it; those open keep theirs (each
+     * SSL holds a reference to its context). */
+    SSL_CTX_free(a->ctx);
+    a->ctx = ctx;
+    return 1;
+}
+
+void admin_free(struct admin *a) {
+    if (a == NULL) return;
+    if (a->http != NULL) evhttp_free(a->http);
+    SSL_CTX_free(a->ctx);
+    for (int i = 0; i < a->napprovals; i++) json_decref(a->approvals[i].body);
+    free(a);
+}
