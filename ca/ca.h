@@ -241,6 +241,8 @@ struct json_t;
 const char *ca_severity_label(int severity);
 /* ca_events_set_path: where events go ("" or NULL: DIR/events.jsonl). */
 void ca_events_set_path(struct ca_core *c, const char *path);
+/* ca_events_path: the file events go to. */
+void ca_events_path(const struct ca_core *c, char *out, size_t size);
 /* ca_events_reopen: the file is opened again at the next event (after a
  * log rotation). */
 void ca_events_reopen(struct ca_core *c);

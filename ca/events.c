@@ -28,6 +28,11 @@ void ca_events_set_path(struct ca_core *c, const char *path) {
     snprintf(c->events_path, sizeof(c->events_path), "%s", path ? path : "");
 }
 
+void ca_events_path(const struct ca_core *c, char *out, size_t size) {
+    if (c->events_path[0] != '\0') snprintf(out, size, "%s", c->events_path);
+    else snprintf(out, size, "%s/events.jsonl", c->dir);
+}
+
 void ca_events_reopen(struct ca_core *c) {
     if (c->events_fd >= 0) close(c->events_fd);
     c->events_fd = -1;

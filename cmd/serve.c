@@ -21,6 +21,7 @@
 #include "cmd/admin.h"
 #include "cmd/cli.h"
 #include "cmd/crlpub.h"
+#include "cmd/webhook.h"
 #include "crl/set.h"
 #include "common/conf.h"
 #include "common/rtime.h"
@@ -60,6 +61,8 @@ struct serve_opts {
     const char *events_file; /* NULL: DIR/events.jsonl */
     const char *admin_listen; /* NULL: no admin API */
     int require_approval;
+    const char *webhook_url, *webhook_ca; /* NULL: no webhooks; the system's CAs */
+    int webhook_timeout, webhook_min_severity;
 };
 
 struct serve_state {
@@ -85,6 +88,7 @@ struct serve_state {
     struct conf *conf;
     char *listen; /* opts.cfg.listen, kept across reloads */
     struct admin *admin;
+    struct webhook *webhook;
     int64_t next_expiry;
 };
 
@@ -94,7 +98,9 @@ static const char usage[] =
     "                  [--sign-rate N] [--io uring|libevent] [--idle-timeout S] [--read-timeout S]\n"
     "                  [--crl-validity DURATION] [--crl-coalesce DURATION] [--no-metrics]\n"
     "                  [--drain-timeout S] [--expiry-warn-days N] [--events-file PATH]\n"
-    "                  [--admin-listen ADDRESS:PORT] [--require-approval] [--config FILE]\n";
+    "                  [--admin-listen ADDRESS:PORT] [--require-approval] [--webhook-url URLS]\n"
+    "                  [--webhook-ca FILE] [--webhook-timeout S] [--webhook-min-severity N]\n"
+    "                  [--config FILE]\n";
 
 /* parse_duration reads "N", "Ns", "Nm", "Nh" or "Nd" into seconds. */
 static int parse_duration(const char *s, int64_t *out) {
@@ -376,13 +382,14 @@ static void opts_default(struct serve_opts *o) {
     o->crl_coalesce_ms = 1000;
     o->drain_timeout = 10;
     o->expiry_warn_days = 45;
+    o->webhook_timeout = 10;
 }
 
 /* The settings, as options (--NAME VALUE) and as configuration keys. */
 static const char *const setting_names[] = {
     "listen", "threads", "validity", "max-age", "nonce", "unknown", "sign-rate", "io", "idle-timeout",
     "read-timeout", "crl-validity", "crl-coalesce", "metrics", "drain-timeout", "expiry-warn-days", "events-file",
-    "admin-listen", "require-approval", NULL,
+    "admin-listen", "require-approval", "webhook-url", "webhook-ca", "webhook-timeout", "webhook-min-severity", NULL,
 };
 
 static int is_setting(const char *name) {
@@ -459,6 +466,20 @@ static int set_opt(struct serve_opts *o, const char *name, const char *v, char *
         long n = strtol(v, &end, 10);
         if (*end != '\0' || end == v || n < 0 || n > 365) return snprintf(why, wl, "must be 0 to 365 days"), 0;
         o->expiry_warn_days = (int)n;
+    } else if (strcmp(name, "webhook-url") == 0) {
+        if (!webhook_check(v, why, wl)) return 0;
+        o->webhook_url = v;
+    } else if (strcmp(name, "webhook-ca") == 0) {
+        if (v[0] == '\0') return snprintf(why, wl, "must be a file of PEM certificates"), 0;
+        o->webhook_ca = v;
+    } else if (strcmp(name, "webhook-timeout") == 0) {
+        long n = strtol(v, &end, 10);
+        if (*end != '\0' || end == v || n < 1 || n > 120) return snprintf(why, wl, "must be 1 to 120 seconds"), 0;
+        o->webhook_timeout = (int)n;
+    } else if (strcmp(name, "webhook-min-severity") == 0) {
+        long n = strtol(v, &end, 10);
+        if (*end != '\0' || end == v || n < 0 || n > 100) return snprintf(why, wl, "must be 0 to 100"), 0;
+        o->webhook_min_severity = (int)n;
     } else if (strcmp(name, "admin-listen") == 0) {
         o->admin_listen = v;
     } else if (strcmp(name, "require-approval") == 0) {
@@ -500,7 +521,8 @@ static int load_opts(const char *dir, const char *config_path, int argc, char **
                 fprintf(err, "revd: %s:%u: unknown setting '%s' (the settings are revd serve's options without --: "
                              "listen, threads, validity, max-age, nonce, unknown, sign-rate, io, idle-timeout, "
                              "read-timeout, crl-validity, crl-coalesce, metrics, drain-timeout, expiry-warn-days, "
-                             "events-file, admin-listen, require-approval)\n",
+                             "events-file, admin-listen, require-approval, webhook-url, webhook-ca, "
+                             "webhook-timeout, webhook-min-severity)\n",
                         path, ce->line, ce->key);
                 return 0;
             }
@@ -601,6 +623,8 @@ static void reload(struct serve_state *st) {
     if (st->crl != NULL) crlpub_set_timing(st->crl, st->opts.crl_validity, st->opts.crl_coalesce_ms);
     if (n.require_approval != o->require_approval || (n.admin_listen == NULL) != (st->admin == NULL))
         fprintf(stderr, "revd: reload: admin-listen and require-approval change at the next start\n");
+    if ((n.webhook_url == NULL) != (st->webhook == NULL))
+        fprintf(stderr, "revd: reload: the webhook settings change at the next start\n");
     if (st->admin != NULL && !admin_reload_cert(st->admin, &e0))
         fprintf(stderr, "revd: reload: the admin API keeps its certificate: %s\n", e0.msg);
     size_t keys = ca_reload_keys(st->core, key_problem, NULL);
@@ -694,7 +718,13 @@ int serve_run(int argc, char **argv) {
                    "  --admin-listen ADDRESS:PORT\n"
                    "                       the HTTPS admin API (docs/admin.md; revd admin init first)\n"
                    "  --require-approval   over the admin API, CA creation and deletion wait for a\n"
-                   "                       second admin's approval\n\n"
+                   "                       second admin's approval\n"
+                   "  --webhook-url URLS   POST every event to these http(s) URLs (comma-separated,\n"
+                   "                       at most 4), retried until delivered (docs/events.md)\n"
+                   "  --webhook-ca FILE    PEM certificates to check https webhooks (default: the\n"
+                   "                       system's)\n"
+                   "  --webhook-timeout S  per POST (default 10)\n"
+                   "  --webhook-min-severity N  only events of this severity and up (default 0)\n\n"
                    "With --listen, CRLs are served at /crl/... and published under DIR/crl/.\n\n"
                    "SIGHUP reads the settings file again: max-age, nonce, sign-rate, idle-timeout,\n"
                    "read-timeout, crl-validity, crl-coalesce, metrics and drain-timeout change at\n"
@@ -809,8 +839,29 @@ int serve_run(int argc, char **argv) {
                     opts.require_approval ? " (CA creation and deletion need a second admin)" : "");
         }
     }
+    if (rc == 0 && opts.webhook_url != NULL) {
+        char events[PATH_MAX];
+        ca_events_path(st.core, events, sizeof(events));
+        struct webhook_config wc = {opts.webhook_url, opts.webhook_ca, events, dir, opts.webhook_timeout,
+                                    opts.webhook_min_severity};
+        st.webhook = webhook_start(&wc, &e);
+        if (st.webhook == NULL) {
+            fprintf(stderr, "revd: %s\n", e.msg);
+            rc = 1;
+        } else {
+            fprintf(stderr, "revd: events of severity %d and up are POSTed to %s\n", opts.webhook_min_severity,
+                    opts.webhook_url);
+        }
+    }
     if (rc == 0) rc = ctl_serve(st.core, dir, stderr, after_command, serve_tick, &st, base);
     admin_free(st.admin);
+    if (st.webhook != NULL) {
+        uint64_t sent, failed;
+        webhook_stats(st.webhook, &sent, &failed);
+        webhook_stop(st.webhook);
+        fprintf(stderr, "revd: webhooks: %llu events delivered, %llu failed attempts\n", (unsigned long long)sent,
+                (unsigned long long)failed);
+    }
     /* Drain: no new connection; what is in progress is answered. The lane
      * keeps running meanwhile (a connection may wait on it). */
     if (st.srv != NULL) {
