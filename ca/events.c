@@ -5,6 +5,7 @@
  * (expiry, a CRL it could not publish) comes through ca_event. The audit
  * log stays the record of truth: an event carries its record's seq. */
 #include "ca/internal.h"
+#include "common/log.h"
 #include "common/jsonsafe.h"
 
 #include <errno.h>
@@ -50,7 +51,7 @@ static void write_line(struct ca_core *c, const char *s, size_t n) {
         if (c->events_fd < 0) {
             c->events_failures++;
             if (c->events_failures == 1)
-                fprintf(stderr, "revd: events: cannot open %s: %s (events are dropped; the audit log has them)\n",
+                rlog(LOG_WARN, "events.write_failed", "events: cannot open %s: %s (events are dropped; the audit log has them)",
                         path, strerror(errno));
             return;
         }
@@ -59,7 +60,7 @@ static void write_line(struct ca_core *c, const char *s, size_t n) {
     if (write(c->events_fd, s, n) != (ssize_t)n) {
         c->events_failures++;
         if (c->events_failures == 1)
-            fprintf(stderr, "revd: events: cannot write: %s (events are dropped; the audit log has them)\n",
+            rlog(LOG_WARN, "events.write_failed", "events: cannot write: %s (events are dropped; the audit log has them)",
                     strerror(errno));
     }
 }

@@ -1,6 +1,7 @@
 /* CA lifecycle: create a root or a subordinate, a CSR for an outside parent,
  * import its certificate, enable and disable. */
 #include "ca/internal.h"
+#include "common/log.h"
 #include "common/jsonsafe.h"
 
 #include <errno.h>
@@ -700,7 +701,7 @@ int ca_purge_due(struct ca_core *c, int64_t now, size_t *purged, struct rerr *e)
             char path[PATH_MAX];
             snprintf(path, sizeof(path), "%s/keys/%s%s", c->dir, ca->name, suffix[k]);
             if (unlink(path) != 0 && errno != ENOENT)
-                fprintf(stderr, "revd: purging CA %s: cannot remove %s: %s\n", ca->name, path, strerror(errno));
+                rlog(LOG_WARN, "ca.purge_remove_failed", "purging CA %s: cannot remove %s: %s", ca->name, path, strerror(errno));
         }
         char kd[PATH_MAX];
         snprintf(kd, sizeof(kd), "%s/keys", c->dir);

@@ -1,4 +1,5 @@
 #include "cmd/crlpub.h"
+#include "common/log.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -180,7 +181,7 @@ static int rebuild_due(struct crlpub *p, int64_t now, int64_t budget_ms, struct 
             s->failures++;
             int64_t back = 1000LL << (s->failures < 6 ? s->failures : 6);
             s->due_ms = now + (back < BACKOFF_MAX_MS ? back : BACKOFF_MAX_MS);
-            fprintf(stderr, "revd: CRL %s: %s (retrying in %lld ms)\n", s->ref.url, e.msg,
+            rlog(LOG_WARN, "crl.build_failed", "CRL %s: %s (retrying in %lld ms)", s->ref.url, e.msg,
                     (long long)(s->due_ms - now));
             ca_event(p->c, "crl.publish_failed", 70, s->ca, NULL, 0,
                      json_pack("{s:s,s:s,s:i,s:I}", "url", s->ref.url, "error", e.msg, "failures_in_a_row",
@@ -320,7 +321,7 @@ int crlpub_tick(struct crlpub *p, int *wait_ms) {
     if (p->reload) {
         struct rerr e;
         if (load(p, &e)) p->reload = 0;
-        else fprintf(stderr, "revd: listing the CRLs failed (retrying): %s\n", e.msg);
+        else rlog(LOG_WARN, "crl.list_failed", "listing the CRLs failed (retrying): %s", e.msg);
     }
     int changed = rebuild_due(p, now, TICK_BUDGET_MS, NULL) || p->set_changed;
     p->set_changed = 0;

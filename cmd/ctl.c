@@ -8,6 +8,7 @@
  * The socket is mode 0600 and the server also checks the peer's uid. */
 #include "cmd/cli.h"
 #include "common/jsonsafe.h"
+#include "common/log.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -368,8 +369,7 @@ int ctl_serve(struct ca_core *core, const char *dir, FILE *err,
         fprintf(err, "revd: cannot set up the control loop\n");
         stopping = -1;
     } else {
-        fprintf(err, "revd: serving %s on %s\n", dir, sa.sun_path);
-        fflush(err);
+        rlog(LOG_INFO, "serve.ready", "serving %s on %s", dir, sa.sun_path);
         struct timeval first = {1, 0};
         evtimer_add(l.tick, &first);
         if (!stopping) event_base_dispatch(base);
@@ -380,6 +380,6 @@ int ctl_serve(struct ca_core *core, const char *dir, FILE *err,
     close(fd);
     unlink(sa.sun_path);
     if (stopping < 0) return 1;
-    fprintf(err, "revd: stopped (signal %d)\n", (int)stopping);
+    rlog(LOG_INFO, "serve.stopped", "stopped (signal %d)", (int)stopping);
     return 0;
 }

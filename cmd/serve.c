@@ -5,6 +5,7 @@
  * that changed a status, and by the refresher, which re-signs each response
  * at about half its validity (ocsp_refresh_at) between commands. */
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 #include <event2/event.h>
 
 #include "ca/ca.h"
+#include "common/log.h"
 #include "ca/lane.h"
 #include "ca/responder.h"
 #include "cmd/admin.h"
@@ -62,6 +64,7 @@ struct serve_opts {
     const char *admin_listen; /* NULL: no admin API */
     int require_approval;
     const char *webhook_url, *webhook_ca; /* NULL: no webhooks; the system's CAs */
+    enum log_format log_format;
     int webhook_timeout, webhook_min_severity;
 };
 
@@ -100,7 +103,7 @@ static const char usage[] =
     "                  [--drain-timeout S] [--expiry-warn-days N] [--events-file PATH]\n"
     "                  [--admin-listen ADDRESS:PORT] [--require-approval] [--webhook-url URLS]\n"
     "                  [--webhook-ca FILE] [--webhook-timeout S] [--webhook-min-severity N]\n"
-    "                  [--config FILE]\n";
+    "                  [--log-format plain|kv|json] [--config FILE]\n";
 
 /* parse_duration reads "N", "Ns", "Nm", "Nh" or "Nd" into seconds. */
 static int parse_duration(const char *s, int64_t *out) {
@@ -227,7 +230,7 @@ static void publish(struct serve_state *st, struct gen *g) {
     atomic_store_explicit(&m->responses, certs, memory_order_relaxed);
     struct rerr e;
     if (st->lane != NULL && !lane_update(st->lane, st->core, &e))
-        fprintf(stderr, "revd: the signing lane keeps its previous CAs: %s\n", e.msg);
+        rlog(LOG_WARN, "lane.update_failed", "the signing lane keeps its previous CAs: %s", e.msg);
 }
 
 /* Publishes what changed; says so when that fails (what failed stays
@@ -240,7 +243,7 @@ static void publish_changes(struct serve_state *st, const char *after) {
     if (g == NULL) {
         st->publish_failures++;
         metrics_add(&server_core_metrics(st->srv)->publish_failures, 1);
-        fprintf(stderr, "revd: re-signing after %s failed (retrying in %d s), still serving the previous responses: %s\n",
+        rlog(LOG_WARN, "ocsp.publish_failed", "re-signing after %s failed (retrying in %d s), still serving the previous responses: %s",
                 after, REFRESH_RETRY_S, e.msg);
         return;
     }
@@ -337,7 +340,7 @@ static int refresh_tick(void *arg) {
         double dt = mono() - t0;
         if (g == NULL) {
             st->refresh_failures++;
-            fprintf(stderr, "revd: refreshing %zu responses failed (retrying in %d s): %s\n", d.n, REFRESH_RETRY_S,
+            rlog(LOG_WARN, "ocsp.refresh_failed", "refreshing %zu responses failed (retrying in %d s): %s", d.n, REFRESH_RETRY_S,
                     e.msg);
             free(d.list);
             st->next_scan = now + REFRESH_RETRY_S;
@@ -355,13 +358,13 @@ static int refresh_tick(void *arg) {
         }
         if (done < d.n) { /* records missing or damaged: never busy-loop on them */
             st->refresh_failures++;
-            fprintf(stderr, "revd: %zu of %zu due responses could not be re-signed (their index records are "
+            rlog(LOG_WARN, "ocsp.refresh_incomplete", "%zu of %zu due responses could not be re-signed (their index records are "
                             "missing or damaged); looking again in %d s\n", d.n - done, d.n, REFRESH_RETRY_S);
             free(d.list);
             st->next_scan = now + REFRESH_RETRY_S;
             return 1000;
         }
-        if (more) fprintf(stderr, "revd: refreshed %zu responses (%llu so far), more are due\n", d.n,
+        if (more) rlog(LOG_INFO, "ocsp.refresh_progress", "refreshed %zu responses (%llu so far), more are due", d.n,
                           (unsigned long long)st->refreshed);
     }
     free(d.list);
@@ -389,7 +392,8 @@ static void opts_default(struct serve_opts *o) {
 static const char *const setting_names[] = {
     "listen", "threads", "validity", "max-age", "nonce", "unknown", "sign-rate", "io", "idle-timeout",
     "read-timeout", "crl-validity", "crl-coalesce", "metrics", "drain-timeout", "expiry-warn-days", "events-file",
-    "admin-listen", "require-approval", "webhook-url", "webhook-ca", "webhook-timeout", "webhook-min-severity", NULL,
+    "admin-listen", "require-approval", "webhook-url", "webhook-ca", "webhook-timeout", "webhook-min-severity",
+    "log-format", NULL,
 };
 
 static int is_setting(const char *name) {
@@ -466,6 +470,8 @@ static int set_opt(struct serve_opts *o, const char *name, const char *v, char *
         long n = strtol(v, &end, 10);
         if (*end != '\0' || end == v || n < 0 || n > 365) return snprintf(why, wl, "must be 0 to 365 days"), 0;
         o->expiry_warn_days = (int)n;
+    } else if (strcmp(name, "log-format") == 0) {
+        if (!log_format_parse(v, &o->log_format)) return snprintf(why, wl, "must be plain, kv or json"), 0;
     } else if (strcmp(name, "webhook-url") == 0) {
         if (!webhook_check(v, why, wl)) return 0;
         o->webhook_url = v;
@@ -494,6 +500,20 @@ static int set_opt(struct serve_opts *o, const char *name, const char *v, char *
     return 1;
 }
 
+/* conf_error says what is wrong with the settings file: on err at start,
+ * in the running log at a reload (err NULL). */
+__attribute__((format(printf, 2, 3))) static void conf_error(FILE *err, const char *fmt, ...) {
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    char esc[4200];
+    log_escape(esc, sizeof(esc), msg);
+    if (err != NULL) fprintf(err, "revd: %s\n", esc);
+    else rlog(LOG_WARN, "reload.config_error", "%s", msg);
+}
+
 /* load_opts fills o: defaults, the configuration file (config_path; NULL:
  * DIR/revd.conf when it exists), then argv's options. *conf keeps the
  * file's strings (conf_free it when o is done with). Messages go to err;
@@ -512,22 +532,22 @@ static int load_opts(const char *dir, const char *config_path, int argc, char **
     if (path != NULL) {
         struct rerr e;
         if (!conf_load(path, conf, &e)) {
-            fprintf(err, "revd: %s\n", e.msg);
+            conf_error(err, "%s", e.msg);
             return 0;
         }
         for (size_t i = 0; i < (*conf)->num; i++) {
             const struct conf_entry *ce = &(*conf)->entries[i];
             if (!is_setting(ce->key)) {
-                fprintf(err, "revd: %s:%u: unknown setting '%s' (the settings are revd serve's options without --: "
+                conf_error(err, "%s:%u: unknown setting '%s' (the settings are revd serve's options without --: "
                              "listen, threads, validity, max-age, nonce, unknown, sign-rate, io, idle-timeout, "
                              "read-timeout, crl-validity, crl-coalesce, metrics, drain-timeout, expiry-warn-days, "
                              "events-file, admin-listen, require-approval, webhook-url, webhook-ca, "
-                             "webhook-timeout, webhook-min-severity)\n",
+                             "webhook-timeout, webhook-min-severity, log-format)",
                         path, ce->line, ce->key);
                 return 0;
             }
             if (!set_opt(o, ce->key, ce->value, why, sizeof(why))) {
-                fprintf(err, "revd: %s:%u: %s '%s': %s\n", path, ce->line, ce->key, ce->value, why);
+                conf_error(err, "%s:%u: %s '%s': %s", path, ce->line, ce->key, ce->value, why);
                 return 0;
             }
         }
@@ -549,13 +569,14 @@ static int load_opts(const char *dir, const char *config_path, int argc, char **
         }
         if (strncmp(a, "--", 2) != 0 || !is_setting(a + 2) || strcmp(a + 2, "metrics") == 0 ||
             strcmp(a + 2, "require-approval") == 0 || i + 1 >= argc) {
-            fprintf(err, "revd: %s '%s'\n%s", strncmp(a, "--", 2) == 0 && is_setting(a + 2) ? "option needs a value:"
-                                                                                              : "unknown option", a,
-                    usage);
+            conf_error(err, "%s '%s'", strncmp(a, "--", 2) == 0 && is_setting(a + 2) ? "option needs a value:"
+                                                                                       : "unknown option", a);
+            if (err != NULL) fputs(usage, err);
             return 2;
         }
         if (!set_opt(o, a + 2, argv[i + 1], why, sizeof(why))) {
-            fprintf(err, "revd: %s '%s': %s\n%s", a, argv[i + 1], why, usage);
+            conf_error(err, "%s '%s': %s", a, argv[i + 1], why);
+            if (err != NULL) fputs(usage, err);
             return 2;
         }
         i++;
@@ -572,7 +593,7 @@ static const char *config_from_args(int argc, char **argv) {
     return c;
 }
 
-static void key_problem(void *arg, const char *msg) { fprintf(stderr, "revd: reload: %s\n", msg); }
+static void key_problem(void *arg, const char *msg) { rlog(LOG_WARN, "reload.key_refused", "reload: %s", msg); }
 
 /* SIGHUP: the configuration read again and the settings a running server
  * can change applied; the CA keys re-read. A bad file changes nothing. */
@@ -580,9 +601,9 @@ static void reload(struct serve_state *st) {
     struct rerr e0;
     struct serve_opts n;
     struct conf *conf;
-    int r = load_opts(st->dir, st->config_path, st->argc, st->argv, &n, &conf, stderr);
+    int r = load_opts(st->dir, st->config_path, st->argc, st->argv, &n, &conf, NULL);
     if (r != 1) {
-        fprintf(stderr, "revd: reload refused: the running settings stay\n");
+        rlog(LOG_WARN, "reload.refused", "reload refused: the running settings stay");
         conf_free(conf);
         return;
     }
@@ -598,7 +619,7 @@ static void reload(struct serve_state *st) {
         if ((n.cfg.lane.rate == 0) != (o->cfg.lane.rate == 0)) strcat(fixed, " sign-rate(0)");
     }
     if (fixed[0] != '\0')
-        fprintf(stderr, "revd: reload: changed, but applied only at the next start:%s\n", fixed);
+        rlog(LOG_WARN, "reload.needs_restart", "reload: changed, but applied only at the next start:%s", fixed);
     /* What a running server changes now. */
     st->opts.cfg.max_age = n.cfg.max_age;
     st->opts.cfg.lane.nonce_echo = n.cfg.lane.nonce_echo;
@@ -610,6 +631,7 @@ static void reload(struct serve_state *st) {
     st->opts.crl_coalesce_ms = n.crl_coalesce_ms;
     st->opts.drain_timeout = n.drain_timeout;
     st->opts.expiry_warn_days = n.expiry_warn_days;
+    log_set_format(n.log_format);
     /* The events file is opened again (after a rotation, or a new path). */
     ca_events_set_path(st->core, n.events_file);
     st->opts.events_file = NULL; /* n's strings go with the old conf below */
@@ -622,16 +644,16 @@ static void reload(struct serve_state *st) {
     }
     if (st->crl != NULL) crlpub_set_timing(st->crl, st->opts.crl_validity, st->opts.crl_coalesce_ms);
     if (n.require_approval != o->require_approval || (n.admin_listen == NULL) != (st->admin == NULL))
-        fprintf(stderr, "revd: reload: admin-listen and require-approval change at the next start\n");
+        rlog(LOG_WARN, "reload.needs_restart", "reload: admin-listen and require-approval change at the next start");
     if ((n.webhook_url == NULL) != (st->webhook == NULL))
-        fprintf(stderr, "revd: reload: the webhook settings change at the next start\n");
+        rlog(LOG_WARN, "reload.needs_restart", "reload: the webhook settings change at the next start");
     if (st->admin != NULL && !admin_reload_cert(st->admin, &e0))
-        fprintf(stderr, "revd: reload: the admin API keeps its certificate: %s\n", e0.msg);
+        rlog(LOG_WARN, "reload.admin_cert_failed", "reload: the admin API keeps its certificate: %s", e0.msg);
     size_t keys = ca_reload_keys(st->core, key_problem, NULL);
     struct rerr e;
     if (st->lane != NULL && !lane_update(st->lane, st->core, &e))
-        fprintf(stderr, "revd: reload: the signing lane keeps its previous CAs: %s\n", e.msg);
-    fprintf(stderr, "revd: reloaded the configuration%s%s and %zu CA keys\n", conf ? " from " : "",
+        rlog(LOG_WARN, "lane.update_failed", "reload: the signing lane keeps its previous CAs: %s", e.msg);
+    rlog(LOG_INFO, "reload.done", "reloaded the configuration%s%s and %zu CA keys", conf ? " from " : "",
             conf ? conf->path : " (no settings file: the defaults and the command line)", keys);
 }
 
@@ -647,9 +669,9 @@ static void hourly_tick(struct serve_state *st) {
     struct rerr e;
     size_t purged;
     if (!ca_purge_due(st->core, now, &purged, &e))
-        fprintf(stderr, "revd: purging deleted CAs failed (again in an hour): %s\n", e.msg);
+        rlog(LOG_WARN, "ca.purge_failed", "purging deleted CAs failed (again in an hour): %s", e.msg);
     else if (purged > 0)
-        fprintf(stderr, "revd: purged %zu deleted CA%s whose restore window ended\n", purged, purged > 1 ? "s" : "");
+        rlog(LOG_INFO, "ca.purged", "purged %zu deleted CA%s whose restore window ended", purged, purged > 1 ? "s" : "");
     /* The next window's end, if sooner than the hour. */
     for (size_t i = 0; i < ca_count(st->core); i++) {
         struct ca_info info;
@@ -657,9 +679,9 @@ static void hourly_tick(struct serve_state *st) {
         if (info.state == CA_STATE_DELETED && info.purge_at < st->next_expiry) st->next_expiry = info.purge_at;
     }
     if (!ca_expiry_scan(st->core, now, st->opts.expiry_warn_days, &soon, &gone, &e))
-        fprintf(stderr, "revd: expiry scan failed (again in an hour): %s\n", e.msg);
+        rlog(LOG_WARN, "expiry.scan_failed", "expiry scan failed (again in an hour): %s", e.msg);
     else if (soon + gone > 0)
-        fprintf(stderr, "revd: expiry: %llu certificates expire within %d days, %llu expired since the last look\n",
+        rlog(LOG_INFO, "expiry.scan", "expiry: %llu certificates expire within %d days, %llu expired since the last look",
                 (unsigned long long)soon, st->opts.expiry_warn_days, (unsigned long long)gone);
 }
 
@@ -724,7 +746,11 @@ int serve_run(int argc, char **argv) {
                    "  --webhook-ca FILE    PEM certificates to check https webhooks (default: the\n"
                    "                       system's)\n"
                    "  --webhook-timeout S  per POST (default 10)\n"
-                   "  --webhook-min-severity N  only events of this severity and up (default 0)\n\n"
+                   "  --webhook-min-severity N  only events of this severity and up (default 0)\n"
+                   "  --log-format plain|kv|json\n"
+                   "                       the running log on stderr: plain \"revd: ...\" lines (default),\n"
+                   "                       or ts=, level=, event=, msg= as key=value or JSON; any\n"
+                   "                       event at most 10 lines per 10 s (docs/config.md)\n\n"
                    "With --listen, CRLs are served at /crl/... and published under DIR/crl/.\n\n"
                    "SIGHUP reads the settings file again: max-age, nonce, sign-rate, idle-timeout,\n"
                    "read-timeout, crl-validity, crl-coalesce, metrics and drain-timeout change at\n"
@@ -746,6 +772,7 @@ int serve_run(int argc, char **argv) {
         return lr == 2 ? 2 : 1;
     }
     struct server_config cfg = opts.cfg;
+    log_set_format(opts.log_format);
     int64_t validity = opts.validity, crl_validity = opts.crl_validity, crl_coalesce_ms = opts.crl_coalesce_ms;
     /* Up to SERVER_MAX_CONNS_PER_SHARD connections per shard: the soft
      * descriptor limit (often 1024) is raised to the hard one. */
@@ -758,7 +785,7 @@ int serve_run(int argc, char **argv) {
     struct serve_state st = {.core = NULL, .validity = validity, .refresh_batch = 256, .dir = dir,
                              .config_path = config_path, .argc = argc, .argv = argv, .opts = opts, .conf = conf};
     if (!ca_core_open(dir, 0, &st.core, &e)) {
-        fprintf(stderr, "revd: %s\n", e.msg);
+        rlog(LOG_ERR, "serve.start_failed", "%s", e.msg);
         return 1;
     }
     ca_set_actor(st.core, "revd serve", "internal");
@@ -779,7 +806,7 @@ int serve_run(int argc, char **argv) {
         ca_ocsp_set_threads(st.core, cfg.threads);
         if ((st.crl = crlpub_new(st.core, crl_validity, crl_coalesce_ms, &e)) == NULL ||
             !ca_ocsp_gen(st.core, validity, &g, &ps, &e)) {
-            fprintf(stderr, "revd: %s\n", e.msg);
+            rlog(LOG_ERR, "serve.start_failed", "%s", e.msg);
             crlpub_free(st.crl);
             ca_core_free(st.core);
             return 1;
@@ -788,7 +815,7 @@ int serve_run(int argc, char **argv) {
         if (cfg.lane.rate > 0) {
             st.lane = lane_new(st.core, cfg.threads, validity, cfg.lane.unknown_signed, &e);
             if (st.lane == NULL) {
-                fprintf(stderr, "revd: %s\n", e.msg);
+                rlog(LOG_ERR, "serve.start_failed", "%s", e.msg);
                 gen_free(g);
                 ca_core_free(st.core);
                 return 1;
@@ -797,7 +824,7 @@ int serve_run(int argc, char **argv) {
             cfg.lane.arg = st.lane;
         }
         if ((st.srv = server_start(&cfg, g, &e)) == NULL || (st.lane && !lane_start(st.lane, server_job_done, st.srv, &e))) {
-            fprintf(stderr, "revd: %s\n", e.msg);
+            rlog(LOG_ERR, "serve.start_failed", "%s", e.msg);
             lane_stop(st.lane);
             server_stop(st.srv);
             lane_free(st.lane);
@@ -816,26 +843,26 @@ int serve_run(int argc, char **argv) {
         /* Responders created while building it are in it already. */
         ca_take_changes(st.core, &ch, &n);
         free(ch);
-        fprintf(stderr,
-                "revd: responses for %llu certificates: %llu reused from the index, %llu responses signed (%.2f s)\n"
-                "revd: answering OCSP on http://%s (%d shards, %s)\n",
-                (unsigned long long)ps.certificates, (unsigned long long)ps.reused,
-                (unsigned long long)ps.responses, ps.seconds, cfg.listen, cfg.threads, server_io_name(st.srv));
+        rlog(LOG_INFO, "ocsp.ready", "responses for %llu certificates: %llu reused from the index, %llu responses signed (%.2f s)",
+             (unsigned long long)ps.certificates, (unsigned long long)ps.reused, (unsigned long long)ps.responses,
+             ps.seconds);
+        rlog(LOG_INFO, "ocsp.listening", "answering OCSP on http://%s (%d shards, %s)", cfg.listen, cfg.threads,
+             server_io_name(st.srv));
     }
     if (cfg.listen != NULL) st.opts.cfg.threads = cfg.threads;
     st.listen = cfg.listen ? strdup(cfg.listen) : NULL;
     st.opts.cfg.listen = st.listen;
     struct event_base *base = event_base_new();
-    if (base == NULL) fprintf(stderr, "revd: cannot make the control loop\n");
+    if (base == NULL) rlog(LOG_ERR, "serve.start_failed", "cannot make the control loop");
     int rc = base != NULL ? 0 : 1;
     if (base != NULL && opts.admin_listen != NULL) {
         struct admin_hooks hooks = {admin_changed, admin_crl_rebuild, &st};
         st.admin = admin_start(base, st.core, opts.admin_listen, opts.require_approval, &hooks, &e);
         if (st.admin == NULL) {
-            fprintf(stderr, "revd: %s\n", e.msg);
+            rlog(LOG_ERR, "serve.start_failed", "%s", e.msg);
             rc = 1;
         } else {
-            fprintf(stderr, "revd: admin API on https://%s%s\n", opts.admin_listen,
+            rlog(LOG_INFO, "admin.listening", "admin API on https://%s%s", opts.admin_listen,
                     opts.require_approval ? " (CA creation and deletion need a second admin)" : "");
         }
     }
@@ -846,10 +873,10 @@ int serve_run(int argc, char **argv) {
                                     opts.webhook_min_severity};
         st.webhook = webhook_start(&wc, &e);
         if (st.webhook == NULL) {
-            fprintf(stderr, "revd: %s\n", e.msg);
+            rlog(LOG_ERR, "serve.start_failed", "%s", e.msg);
             rc = 1;
         } else {
-            fprintf(stderr, "revd: events of severity %d and up are POSTed to %s\n", opts.webhook_min_severity,
+            rlog(LOG_INFO, "webhook.started", "events of severity %d and up are POSTed to %s", opts.webhook_min_severity,
                     opts.webhook_url);
         }
     }
@@ -859,24 +886,25 @@ int serve_run(int argc, char **argv) {
         uint64_t sent, failed;
         webhook_stats(st.webhook, &sent, &failed);
         webhook_stop(st.webhook);
-        fprintf(stderr, "revd: webhooks: %llu events delivered, %llu failed attempts\n", (unsigned long long)sent,
+        rlog(LOG_INFO, "webhook.stats", "webhooks: %llu events delivered, %llu failed attempts", (unsigned long long)sent,
                 (unsigned long long)failed);
     }
     /* Drain: no new connection; what is in progress is answered. The lane
      * keeps running meanwhile (a connection may wait on it). */
     if (st.srv != NULL) {
         int left = server_drain(st.srv, st.opts.drain_timeout * 1000);
-        fprintf(stderr, "revd: drained the connections%s", left ? "" : "\n");
-        if (left) fprintf(stderr, ": %d still open after %d s, closed\n", left, st.opts.drain_timeout);
+        if (left) rlog(LOG_WARN, "serve.drained", "drained the connections: %d still open after %d s, closed", left,
+                       st.opts.drain_timeout);
+        else rlog(LOG_INFO, "serve.drained", "drained the connections");
     }
     /* The lane first: it hands answers to the shards. */
     lane_stop(st.lane);
     if (st.srv != NULL) {
         struct server_stats ss;
         server_stats(st.srv, &ss);
-        fprintf(stderr,
-                "revd: served %llu requests (%llu malformed), refused %llu connections; signing lane: %llu signed,"
-                " %llu answered without it; %llu tryLater past nextUpdate; %llu responses refreshed\n",
+        rlog(LOG_INFO, "serve.stats",
+                "served %llu requests (%llu malformed), refused %llu connections; signing lane: %llu signed,"
+                " %llu answered without it; %llu tryLater past nextUpdate; %llu responses refreshed",
                 (unsigned long long)ss.requests, (unsigned long long)ss.bad_requests,
                 (unsigned long long)ss.refused_conns, (unsigned long long)(st.lane ? lane_signed(st.lane) : 0),
                 (unsigned long long)ss.lane_fallbacks, (unsigned long long)ss.expired,
@@ -887,7 +915,7 @@ int serve_run(int argc, char **argv) {
     if (st.crl != NULL) {
         struct crlpub_stats cs;
         crlpub_stats(st.crl, &cs);
-        fprintf(stderr, "revd: CRLs: %llu built, %llu taken back at start, %llu failed builds\n",
+        rlog(LOG_INFO, "crl.stats", "CRLs: %llu built, %llu taken back at start, %llu failed builds",
                 (unsigned long long)cs.built, (unsigned long long)cs.reused, (unsigned long long)cs.failures);
     }
     crlpub_free(st.crl);

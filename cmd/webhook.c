@@ -1,5 +1,6 @@
 /* webhook: the events file, followed and POSTed (cmd/webhook.h). */
 #include "cmd/webhook.h"
+#include "common/log.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -295,7 +296,7 @@ static int drain(struct webhook *w, struct target *t, int fd) {
         char *nl = memchr(buf + off, '\n', (size_t)n - off);
         if (nl == NULL) {
             if (off == 0 && n == LINE_MAX_BYTES) { /* one line over the cap: skipped */
-                fprintf(stderr, "revd: webhook %s: an event line over %d bytes skipped\n", t->url, LINE_MAX_BYTES);
+                rlog(LOG_WARN, "webhook.line_skipped", "webhook %s: an event line over %d bytes skipped", t->url, LINE_MAX_BYTES);
                 t->pos += (uint64_t)n; /* the rest of it is skipped at the next newline */
                 progress = 1;
             }
@@ -316,13 +317,13 @@ static int drain(struct webhook *w, struct target *t, int fd) {
                 t->backoff = t->backoff ? (t->backoff * 2 > BACKOFF_MAX_S ? BACKOFF_MAX_S : t->backoff * 2) : 1;
                 t->retry_at = mono() + t->backoff;
                 if (!t->failing || t->backoff >= BACKOFF_MAX_S)
-                    fprintf(stderr, "revd: webhook %s: %s (retrying the same event in %d s)\n", t->url, why,
+                    rlog(LOG_WARN, "webhook.failed", "webhook %s: %s (retrying the same event in %d s)", t->url, why,
                             t->backoff);
                 t->failing = 1;
                 return progress;
             }
             atomic_fetch_add(&w->sent, 1);
-            if (t->failing) fprintf(stderr, "revd: webhook %s: delivering again\n", t->url);
+            if (t->failing) rlog(LOG_INFO, "webhook.recovered", "webhook %s: delivering again", t->url);
             t->failing = 0;
             t->backoff = 0;
         }

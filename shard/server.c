@@ -1,4 +1,5 @@
 #include "shard/server.h"
+#include "common/log.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -335,7 +336,7 @@ static void handle(struct conn *c, const struct http_request *r) {
 /* ---- connections ---- */
 
 _Noreturn void shard_fatal(struct shard *sh, const char *what, int err) {
-    fprintf(stderr, "revd: shard %d: %s: %s; stopping the server\n", sh->index, what, strerror(err));
+    rlog(LOG_ERR, "shard.fatal", "shard %d: %s: %s; stopping the server", sh->index, what, strerror(err));
     fflush(stderr);
     _exit(70);
 }
@@ -576,7 +577,7 @@ struct server *server_start(const struct server_config *cfg, struct gen *g, stru
         return NULL;
     }
     if (!s->uring && cfg->io == SERVER_IO_AUTO)
-        fprintf(stderr, "revd: io_uring is unavailable here (%s): the shards run on libevent\n", why);
+        rlog(LOG_WARN, "shard.no_io_uring", "io_uring is unavailable here (%s): the shards run on libevent", why);
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     s->num_shards = cfg->threads > 0 ? cfg->threads : (int)(cores > 0 ? cores : 1);
     s->shards = calloc((size_t)s->num_shards, sizeof(struct shard));

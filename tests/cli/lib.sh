@@ -132,7 +132,11 @@ run_fail_arg() {
 # BG_PIDS here) says it serves, within 30 s; fails otherwise.
 serve_wait() {
     BG_PIDS="$BG_PIDS $SRV"
-    for _ in $(seq 300); do grep -q '^revd: serving' "$1" && return 0; kill -0 "$SRV" 2>/dev/null || break; sleep 0.1; done
+    for _ in $(seq 300); do
+        grep -Eq '^revd: serving|event=serve\.ready|"event":"serve\.ready"' "$1" && return 0
+        kill -0 "$SRV" 2>/dev/null || break
+        sleep 0.1
+    done
     fail "revd serve did not start: $(cat "$1")"
 }
 

@@ -11,7 +11,7 @@ out=$(systemd-analyze verify "$T/revd.service" 2>&1) || fail "systemd-analyze ve
 # Lines about the unit itself (not about the host's other units) are problems.
 printf '%s\n' "$out" | grep -q "revd.service" && fail "systemd-analyze verify complains: $out"
 u=$(cat "$U")
-assert_line "$u" "ExecStart=/usr/local/bin/revd serve --dir /var/lib/revd"
+assert_line "$u" "ExecStart=/usr/local/bin/revd serve --dir /var/lib/revd --log-format kv"
 assert_line "$u" 'ExecReload=/bin/kill -HUP $MAINPID'
 assert_line "$u" "KillSignal=SIGTERM"
 assert_line "$u" "StateDirectory=revd"
