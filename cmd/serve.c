@@ -4,6 +4,7 @@
  * thread, builds: at start (stored responses reused), after every command
  * that changed a status, and by the refresher, which re-signs each response
  * at about half its validity (ocsp_refresh_at) between commands. */
+#include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -26,6 +27,7 @@
 #include "cmd/webhook.h"
 #include "crl/set.h"
 #include "common/conf.h"
+#include "common/fsutil.h"
 #include "common/rtime.h"
 #include "ocsp/gen.h"
 #include "ocsp/table.h"
@@ -65,6 +67,9 @@ struct serve_opts {
     int require_approval;
     const char *webhook_url, *webhook_ca; /* NULL: no webhooks; the system's CAs */
     enum log_format log_format;
+    const char *report_dir;  /* NULL: no scheduled reports */
+    int64_t report_every;    /* seconds */
+    const char *report_format; /* csv, json or both */
     int webhook_timeout, webhook_min_severity;
 };
 
@@ -93,6 +98,7 @@ struct serve_state {
     struct admin *admin;
     struct webhook *webhook;
     int64_t next_expiry;
+    int64_t next_report; /* 0: not yet known (read from DIR/report.last) */
 };
 
 static const char usage[] =
@@ -103,7 +109,8 @@ static const char usage[] =
     "                  [--drain-timeout S] [--expiry-warn-days N] [--events-file PATH]\n"
     "                  [--admin-listen ADDRESS:PORT] [--require-approval] [--webhook-url URLS]\n"
     "                  [--webhook-ca FILE] [--webhook-timeout S] [--webhook-min-severity N]\n"
-    "                  [--log-format plain|kv|json] [--config FILE]\n";
+    "                  [--log-format plain|kv|json] [--report-dir DIR2] [--report-every D]\n"
+    "                  [--report-format csv|json|both] [--config FILE]\n";
 
 /* parse_duration reads "N", "Ns", "Nm", "Nh" or "Nd" into seconds. */
 static int parse_duration(const char *s, int64_t *out) {
@@ -386,6 +393,8 @@ static void opts_default(struct serve_opts *o) {
     o->drain_timeout = 10;
     o->expiry_warn_days = 45;
     o->webhook_timeout = 10;
+    o->report_every = 86400;
+    o->report_format = "both";
 }
 
 /* The settings, as options (--NAME VALUE) and as configuration keys. */
@@ -393,7 +402,7 @@ static const char *const setting_names[] = {
     "listen", "threads", "validity", "max-age", "nonce", "unknown", "sign-rate", "io", "idle-timeout",
     "read-timeout", "crl-validity", "crl-coalesce", "metrics", "drain-timeout", "expiry-warn-days", "events-file",
     "admin-listen", "require-approval", "webhook-url", "webhook-ca", "webhook-timeout", "webhook-min-severity",
-    "log-format", NULL,
+    "log-format", "report-dir", "report-every", "report-format", NULL,
 };
 
 static int is_setting(const char *name) {
@@ -470,6 +479,16 @@ static int set_opt(struct serve_opts *o, const char *name, const char *v, char *
         long n = strtol(v, &end, 10);
         if (*end != '\0' || end == v || n < 0 || n > 365) return snprintf(why, wl, "must be 0 to 365 days"), 0;
         o->expiry_warn_days = (int)n;
+    } else if (strcmp(name, "report-dir") == 0) {
+        if (v[0] != '/' || strlen(v) >= PATH_MAX - 80) return snprintf(why, wl, "must be an absolute path"), 0;
+        o->report_dir = v;
+    } else if (strcmp(name, "report-every") == 0) {
+        if (!parse_duration(v, &o->report_every) || o->report_every < 1 || o->report_every > 366 * 86400)
+            return snprintf(why, wl, "must be 1s to 366d"), 0;
+    } else if (strcmp(name, "report-format") == 0) {
+        if (strcmp(v, "csv") != 0 && strcmp(v, "json") != 0 && strcmp(v, "both") != 0)
+            return snprintf(why, wl, "must be csv, json or both"), 0;
+        o->report_format = v;
     } else if (strcmp(name, "log-format") == 0) {
         if (!log_format_parse(v, &o->log_format)) return snprintf(why, wl, "must be plain, kv or json"), 0;
     } else if (strcmp(name, "webhook-url") == 0) {
@@ -542,7 +561,8 @@ static int load_opts(const char *dir, const char *config_path, int argc, char **
                              "listen, threads, validity, max-age, nonce, unknown, sign-rate, io, idle-timeout, "
                              "read-timeout, crl-validity, crl-coalesce, metrics, drain-timeout, expiry-warn-days, "
                              "events-file, admin-listen, require-approval, webhook-url, webhook-ca, "
-                             "webhook-timeout, webhook-min-severity, log-format)",
+                             "webhook-timeout, webhook-min-severity, log-format, report-dir, report-every, "
+                             "report-format)",
                         path, ce->line, ce->key);
                 return 0;
             }
@@ -631,6 +651,8 @@ static void reload(struct serve_state *st) {
     st->opts.crl_coalesce_ms = n.crl_coalesce_ms;
     st->opts.drain_timeout = n.drain_timeout;
     st->opts.expiry_warn_days = n.expiry_warn_days;
+    if ((n.report_dir == NULL) != (o->report_dir == NULL) || n.report_every != o->report_every)
+        rlog(LOG_WARN, "reload.needs_restart", "reload: the report settings change at the next start");
     log_set_format(n.log_format);
     /* The events file is opened again (after a rotation, or a new path). */
     ca_events_set_path(st->core, n.events_file);
@@ -685,10 +707,83 @@ static void hourly_tick(struct serve_state *st) {
                 (unsigned long long)soon, st->opts.expiry_warn_days, (unsigned long long)gone);
 }
 
+/* One report of one CA into dir, as `revd report` writes it: a temporary
+ * file, synced, renamed. */
+static int write_report(struct serve_state *st, const char *ca, const char *fmt, const char *stamp) {
+    char path[PATH_MAX], tmp[PATH_MAX + 8];
+    snprintf(path, sizeof(path), "%s/%s-%s.%s", st->opts.report_dir, ca, stamp, fmt);
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (f == NULL) {
+        rlog(LOG_WARN, "report.failed", "report %s: %s", tmp, strerror(errno));
+        return 0;
+    }
+    char errbuf[600] = "";
+    FILE *err = fmemopen(errbuf, sizeof(errbuf) - 1, "w");
+    struct cli cli = {.out = f, .err = err ? err : stderr, .cwd = NULL, .core = st->core};
+    char w0[] = "report", w1[] = "--ca", w3[] = "--format", name[CA_NAME_MAX + 1], form[8];
+    snprintf(name, sizeof(name), "%s", ca);
+    snprintf(form, sizeof(form), "%s", fmt);
+    char *argv[] = {w0, w1, name, w3, form, NULL};
+    int rc = cli_run(&cli, 5, argv);
+    if (err != NULL) fclose(err);
+    int ok = rc == 0 && fflush(f) == 0 && fsync(fileno(f)) == 0;
+    ok = fclose(f) == 0 && ok;
+    if (ok && rename(tmp, path) == 0) return 1;
+    unlink(tmp);
+    rlog(LOG_WARN, "report.failed", "report %s: %s", path, errbuf[0] ? errbuf : strerror(errno));
+    return 0;
+}
+
+/* Scheduled reports: every report-every, each CA's report (CSV, JSON or
+ * both) into report-dir as NAME-YYYYMMDDTHHMMSSZ.csv; the time of the last
+ * is kept in DIR/report.last, so a restart does not start the period over. */
+static void report_tick(struct serve_state *st) {
+    if (st->opts.report_dir == NULL) return;
+    int64_t now = rtime_now();
+    char last_path[PATH_MAX];
+    snprintf(last_path, sizeof(last_path), "%s/report.last", st->dir);
+    if (st->next_report == 0) {
+        FILE *f = fopen(last_path, "r");
+        long long last = 0;
+        if (f == NULL || fscanf(f, "%lld", &last) != 1) last = 0;
+        if (f) fclose(f);
+        st->next_report = last > 0 ? last + st->opts.report_every : now;
+    }
+    if (now < st->next_report) return;
+    struct rerr e;
+    if (!fs_mkdirs(st->opts.report_dir, 0700, &e)) {
+        rlog(LOG_WARN, "report.failed", "%s (again in %lld s)", e.msg, (long long)st->opts.report_every);
+        st->next_report = now + st->opts.report_every;
+        return;
+    }
+    char stamp[32];
+    time_t t = (time_t)now;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+    size_t written = 0, failed = 0;
+    for (size_t i = 0; i < ca_count(st->core); i++) {
+        struct ca_info info;
+        ca_info_at(st->core, i, &info);
+        if (info.state == CA_STATE_PENDING) continue;
+        const char *f = st->opts.report_format;
+        if (strcmp(f, "json") != 0) write_report(st, info.name, "csv", stamp) ? written++ : failed++;
+        if (strcmp(f, "csv") != 0) write_report(st, info.name, "json", stamp) ? written++ : failed++;
+    }
+    char buf[32];
+    int n = snprintf(buf, sizeof(buf), "%lld\n", (long long)now);
+    if (!fs_write_atomic(last_path, buf, (size_t)n, 0600, &e)) rlog(LOG_WARN, "report.failed", "%s", e.msg);
+    st->next_report = now + st->opts.report_every;
+    rlog(failed ? LOG_WARN : LOG_INFO, "report.written", "reports: %zu written to %s, %zu failed", written,
+         st->opts.report_dir, failed);
+}
+
 static int serve_tick(void *arg) {
     struct serve_state *st = arg;
     if (ctl_take_hup()) reload(st);
     hourly_tick(st);
+    report_tick(st);
     return refresh_tick(arg);
 }
 
@@ -747,6 +842,10 @@ int serve_run(int argc, char **argv) {
                    "                       system's)\n"
                    "  --webhook-timeout S  per POST (default 10)\n"
                    "  --webhook-min-severity N  only events of this severity and up (default 0)\n"
+                   "  --report-dir DIR2    write every CA's report (revd report) there on a schedule,\n"
+                   "                       as NAME-YYYYMMDDTHHMMSSZ.csv and .json\n"
+                   "  --report-every D     the schedule (default 1d; 1s to 366d)\n"
+                   "  --report-format csv|json|both   (default both)\n"
                    "  --log-format plain|kv|json\n"
                    "                       the running log on stderr: plain \"revd: ...\" lines (default),\n"
                    "                       or ts=, level=, event=, msg= as key=value or JSON; any\n"
