@@ -128,11 +128,7 @@ rm -f "$D/crl/sub"
 kill -TERM "$SRV"; wait "$SRV"
 
 step "--events-file"
-start_ft "+0"
-kill -TERM "$SRV"; wait "$SRV"
-FAKETIME="+0" LD_PRELOAD=$FT_LIB "$REVD" serve --events-file "$T/other.jsonl" >"$T/serve2.log" 2>&1 </dev/null &
-SRV=$!
-serve_wait "$T/serve2.log"
+serve_bg "$T/serve2.log" --events-file "$T/other.jsonl"
 run_ok revd ca disable sub
 kill -TERM "$SRV"; wait "$SRV"
 assert_contains "$(cat "$T/other.jsonl")" '"type":"ca.disabled"'
