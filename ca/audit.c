@@ -20,6 +20,14 @@ void ca_audit_refused(struct ca_core *c, const char *op, const char *ca, json_t 
     core_oplog_failure(c, op, ca, NULL, 0, params, &w);
 }
 
+void ca_audit_note(struct ca_core *c, const char *op, const char *ca, json_t *params) {
+    struct store_batch *b = store_batch_new();
+    core_oplog(c, b, op, ca, NULL, 0, params, "ok");
+    struct rerr ignored;
+    core_commit(c, b, &ignored);
+    store_batch_free(b);
+}
+
 static void to_hex(const uint8_t h[32], char out[65]) {
     for (int i = 0; i < 32; i++) snprintf(out + 2 * i, 3, "%02x", h[i]);
 }

@@ -274,6 +274,11 @@ void ca_set_actor(struct ca_core *c, const char *principal, const char *source);
  * ca (may be NULL), params (a JSON object, taken; may be NULL), why. */
 void ca_audit_refused(struct ca_core *c, const char *op, const char *ca, struct json_t *params, const char *why);
 
+/* ca_audit_note records a step that changes no CA state but belongs in the
+ * audit log (an approval asked for or granted, a CRL rebuild asked for),
+ * with result "ok", under the current actor. params taken. */
+void ca_audit_note(struct ca_core *c, const char *op, const char *ca, struct json_t *params);
+
 struct ca_audit_result {
     uint64_t records;   /* records read */
     uint64_t unchained; /* leading records written before the chain (no prev) */

@@ -15,6 +15,7 @@
 #include <openssl/sha.h>
 
 #include "common/fsutil.h"
+#include "common/log.h"
 #include "common/rtime.h"
 #include "common/urls.h"
 
@@ -155,6 +156,7 @@ const EVP_MD *core_sig_md(enum ca_key_type t) {
 }
 
 int ca_name_valid(const char *name, struct rerr *e) {
+    if (name == NULL) return rerr_set(e, "a CA name is required");
     size_t n = strlen(name);
     if (n == 0 || n > CA_NAME_MAX)
         return rerr_set(e, "CA name '%.80s' must be 1 to %d characters", name, CA_NAME_MAX);
@@ -387,6 +389,11 @@ int core_commit(struct ca_core *c, struct store_batch *b, struct rerr *e) {
 
 void core_oplog_failure(struct ca_core *c, const char *op, const char *ca, const uint8_t *serial,
                         size_t slen, json_t *params, const struct rerr *why) {
+    /* The operation was abandoned: records it gave out but never wrote (a
+     * bulk revocation refused part way) are forgotten, and so are their
+     * events, before its failure is recorded. */
+    core_oplog_rollback(c);
+    core_events_flush(c, 0);
     struct store_batch *b = store_batch_new();
     char result[600];
     snprintf(result, sizeof(result), "error: %s", why->msg);
@@ -545,8 +552,27 @@ static int load_cas(struct ca_core *c, struct rerr *e) {
         c->oplog_seq = get_u64(k + 1);
         SHA256(last, ll, c->oplog_hash);
     }
-    core_oplog_written(c);
     store_iter_free(it);
+    /* The head is written with every record: a head ahead of the last
+     * record means records were removed behind revd's back. Numbering goes
+     * on from the head, so that the gap stays for revd audit verify to see
+     * (the next record would otherwise close it). */
+    static const char hk[] = "maudit_head";
+    uint8_t *hv;
+    size_t hl;
+    int hr = store_get(c->st, hk, sizeof(hk) - 1, &hv, &hl, e);
+    if (hr < 0) return 0;
+    if (hr == 1) {
+        if (hl == AUDIT_HEAD_LEN && (get_u64(hv) != c->oplog_seq || memcmp(hv + 8, c->oplog_hash, 32) != 0)) {
+            rlog(LOG_ERR, "audit.head_mismatch",
+                 "%s: the audit log's last record (%llu) does not match its head (%llu): records were removed or "
+                 "edited; run revd audit verify",
+                 c->dir, (unsigned long long)c->oplog_seq, (unsigned long long)get_u64(hv));
+            if (get_u64(hv) > c->oplog_seq) c->oplog_seq = get_u64(hv);
+        }
+        free(hv);
+    }
+    core_oplog_written(c);
     return 1;
 }
 

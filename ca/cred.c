@@ -346,7 +346,11 @@ int ca_cred_issue(struct ca_core *c, const char *name, enum cred_role role, cons
     }
     if (key != NULL && key_pem != NULL && !write_key_pem(NULL, key, key_pem, e)) goto out;
     struct store_batch *batch = store_batch_new();
-    cred_put(c, batch, &k);
+    if (!cred_put(c, batch, &k)) {
+        store_batch_free(batch);
+        rerr_set(e, "out of memory");
+        goto out;
+    }
     json_object_set_new(params, "serial", json_string(k.serial));
     core_oplog(c, batch, "credential-issue", NULL, NULL, 0, params, "ok");
     params = NULL;
@@ -372,6 +376,11 @@ out:
     return ok;
 }
 
+int ca_cred_get(struct ca_core *c, const char *name, struct ca_cred *out, struct rerr *e) {
+    if (name == NULL || !word_ok(name, strlen(name))) return 0;
+    return cred_get(c, name, out, e);
+}
+
 int ca_cred_revoke(struct ca_core *c, const char *name, struct rerr *e) {
     json_t *params = json_pack("{s:s}", "name", name ? name : "");
     struct ca_cred k;
@@ -385,7 +394,11 @@ int ca_cred_revoke(struct ca_core *c, const char *name, struct rerr *e) {
     }
     k.revoked = 1;
     struct store_batch *b = store_batch_new();
-    cred_put(c, b, &k);
+    if (!cred_put(c, b, &k)) {
+        store_batch_free(b);
+        rerr_set(e, "out of memory");
+        goto out;
+    }
     core_oplog(c, b, "credential-revoke", NULL, NULL, 0, params, "ok");
     params = NULL;
     ok = core_commit(c, b, e);

@@ -64,6 +64,10 @@ int ca_admin_paths(struct ca_core *c, struct ca_admin_paths *out, struct rerr *e
 int ca_cred_issue(struct ca_core *c, const char *name, enum cred_role role, const char *cas, const char *templates,
                   int days, const uint8_t *csr, size_t csr_len, char **cert_pem, char **key_pem, struct rerr *e);
 
+/* ca_cred_get: the credential named name. 1 found, 0 none, -1 on an index
+ * error (e set). */
+int ca_cred_get(struct ca_core *c, const char *name, struct ca_cred *out, struct rerr *e);
+
 /* ca_cred_revoke: the credential is refused from the next request on. */
 int ca_cred_revoke(struct ca_core *c, const char *name, struct rerr *e);
 

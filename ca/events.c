@@ -232,7 +232,7 @@ int ca_expiry_scan(struct ca_core *c, int64_t now, int warn_days, uint64_t *expi
     if (since == 0) since = now - 86400; /* the first scan reports the last day's expiries */
     for (size_t i = 0; i < c->num_cas; i++) {
         struct ca *ca = c->cas[i];
-        if (ca->state == CA_STATE_PENDING) continue;
+        if (!core_ca_publishes(ca, now)) continue; /* pending, purged, past its window */
         struct scan s = {c, ca->name, now, now + (int64_t)warn_days * 86400, since, 0, 0};
         if (!ca_report(c, ca->name, 0, scan_row, &s, e)) return 0;
         *expiring += s.expiring;

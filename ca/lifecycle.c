@@ -657,6 +657,10 @@ int ca_restore(struct ca_core *c, const char *name, struct rerr *e) {
         goto out;
     }
     ca->state = ca->state_before == CA_STATE_ACTIVE ? CA_STATE_ACTIVE : CA_STATE_DISABLED;
+    /* A certificate revoked while the CA was deleted: it comes back
+     * disabled, as the revocation would have left it. */
+    struct rerr why;
+    if (ca->state == CA_STATE_ACTIVE && !core_chain_unrevoked(c, ca, &why)) ca->state = CA_STATE_DISABLED;
     if (ca->cert == NULL) ca->state = CA_STATE_PENDING;
     int64_t pa = ca->purge_at;
     ca->purge_at = 0;
@@ -677,8 +681,20 @@ out:
 
 int ca_purge_due(struct ca_core *c, int64_t now, size_t *purged, struct rerr *e) {
     *purged = 0;
+    int all_ok = 1;
     for (size_t i = 0; i < c->num_cas; i++) {
         struct ca *ca = c->cas[i];
+        if (ca->state == CA_STATE_PURGED) {
+            /* Key files a crash (or a failed unlink) left behind go now. */
+            static const char *const sfx[] = {".key", ".ocsp.key"};
+            for (int k = 0; k < 2; k++) {
+                char path[PATH_MAX];
+                snprintf(path, sizeof(path), "%s/keys/%s%s", c->dir, ca->name, sfx[k]);
+                if (access(path, F_OK) == 0 && unlink(path) != 0 && all_ok)
+                    all_ok = rerr_set(e, "purged CA %s: cannot remove %s: %s", ca->name, path, strerror(errno));
+            }
+            continue;
+        }
         if (ca->state != CA_STATE_DELETED || now < ca->purge_at) continue;
         /* The record first (synced): a crash after it leaves key files that
          * nothing uses, never a purged CA that could still sign. */
@@ -686,11 +702,13 @@ int ca_purge_due(struct ca_core *c, int64_t now, size_t *purged, struct rerr *e)
         struct store_batch *b = store_batch_new();
         core_put_ca(c, b, ca);
         core_oplog(c, b, "ca-purge", ca->name, NULL, 0, NULL, "ok");
-        int ok = core_commit(c, b, e);
+        struct rerr ce;
+        int ok = core_commit(c, b, &ce);
         store_batch_free(b);
         if (!ok) {
             ca->state = CA_STATE_DELETED;
-            return 0;
+            if (all_ok) all_ok = rerr_set(e, "purging CA %s: %s", ca->name, ce.msg);
+            continue; /* the others still go */
         }
         EVP_PKEY_free(ca->key);
         ca->key = NULL;
@@ -713,5 +731,5 @@ int ca_purge_due(struct ca_core *c, int64_t now, size_t *purged, struct rerr *e)
         core_changed_all(c);
         (*purged)++;
     }
-    return 1;
+    return all_ok;
 }

@@ -75,6 +75,7 @@ struct approval {
     char id[33];
     enum op op;
     char ca[CA_NAME_MAX + 1];
+    char arg[CRED_NAME_MAX + 1]; /* the credential of a credential revocation */
     json_t *body;
     char by[CRED_NAME_MAX + 1];
     int64_t at;
@@ -225,7 +226,7 @@ static int fields_ok(struct call *k, const char *const *fields, const char *cons
         }
     }
     for (const char *const *r = required; r && *r; r++)
-        if (json_object_get(k->body, *r) == NULL) {
+        if (json_object_get(k->body, *r) == NULL || json_is_null(json_object_get(k->body, *r))) {
             fail(k, 400, "bad_request", "missing field %s", *r);
             return 0;
         }
@@ -383,7 +384,7 @@ static void do_crl_rebuild(struct call *k) {
     struct ca_info info;
     struct rerr e;
     if (!ca_info_get(k->a->core, k->ca, &info, &e)) return refused(k, &e);
-    ca_audit_refused(k->a->core, "admin-crl-rebuild", k->ca, NULL, "scheduled");
+    ca_audit_note(k->a->core, "admin-crl-rebuild", k->ca, NULL);
     if (k->a->hooks.crl_rebuild != NULL) k->a->hooks.crl_rebuild(k->a->hooks.arg);
     reply(k->req, 202, json_pack("{s:s,s:s}", "ca", k->ca, "status", "every CRL is rebuilt within a second"));
 }
@@ -659,13 +660,13 @@ static void request_approval(struct call *k) {
     for (int i = 0; i < 8; i++) snprintf(p->id + 2 * i, 3, "%02x", rnd[i]);
     p->op = k->op;
     snprintf(p->ca, sizeof(p->ca), "%s", k->ca);
+    snprintf(p->arg, sizeof(p->arg), "%s", k->arg);
     p->body = json_incref(k->body);
     snprintf(p->by, sizeof(p->by), "%s", k->cred.name);
     p->at = rtime_now();
     a->napprovals++;
-    ca_audit_refused(a->core, "approval-request", k->ca[0] ? k->ca : NULL,
-                     json_pack("{s:s,s:s,s:O}", "id", p->id, "operation", op_names[k->op], "body", k->body),
-                     "waiting for a second admin");
+    ca_audit_note(a->core, "approval-request", k->ca[0] ? k->ca : NULL,
+                  json_pack("{s:s,s:s,s:O}", "id", p->id, "operation", op_names[k->op], "body", k->body));
     reply(k->req, 202, json_pack("{s:s,s:s,s:s,s:s}", "approval", p->id, "operation", op_names[k->op], "requested_by",
                                  p->by, "message", "waiting for a second admin: POST /v1/approvals/ID/approve"));
 }
@@ -693,17 +694,26 @@ static void do_approvals(struct call *k) {
     if (i == a->napprovals) return fail(k, 404, "not_found", "no pending approval %s (expired after a day?)", k->arg);
     if (strcmp(a->approvals[i].by, k->cred.name) == 0)
         return forbid(k, "forbidden", "%s asked for this: a second admin must approve it", k->cred.name);
+    /* A request whose asker has since lost their credential is void. */
+    struct ca_cred asker;
+    struct rerr e;
+    if (ca_cred_get(a->core, a->approvals[i].by, &asker, &e) != 1 || asker.revoked) {
+        json_decref(a->approvals[i].body);
+        memmove(&a->approvals[i], &a->approvals[i + 1], (size_t)(a->napprovals - i - 1) * sizeof(a->approvals[0]));
+        a->napprovals--;
+        return forbid(k, "forbidden", "the credential that asked for this is revoked: the request is dropped");
+    }
     struct approval p = a->approvals[i];
     memmove(&a->approvals[i], &a->approvals[i + 1], (size_t)(a->napprovals - i - 1) * sizeof(p));
     a->napprovals--;
-    ca_audit_refused(a->core, "approval-granted", p.ca[0] ? p.ca : NULL,
-                     json_pack("{s:s,s:s,s:s}", "id", p.id, "operation", op_names[p.op], "requested_by", p.by),
-                     "approved: running it");
+    ca_audit_note(a->core, "approval-granted", p.ca[0] ? p.ca : NULL,
+                  json_pack("{s:s,s:s,s:s}", "id", p.id, "operation", op_names[p.op], "requested_by", p.by));
     /* The approved request runs as asked, under the approver's name. */
     json_decref(k->body);
     k->body = p.body;
     k->op = p.op;
     snprintf(k->ca, sizeof(k->ca), "%s", p.ca);
+    snprintf(k->arg, sizeof(k->arg), "%s", p.arg);
     run_op(k, NULL);
 }
 
@@ -854,6 +864,10 @@ static void on_request(struct evhttp_request *req, void *arg) {
     snprintf(k.source, sizeof(k.source), "https %s:%u", host ? host : "?", (unsigned)port);
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
     const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
+    if (path != NULL && strlen(path) >= sizeof(k.path)) {
+        fail(&k, 404, "not_found", "no such path (longer than %zu bytes)", sizeof(k.path) - 1);
+        return;
+    }
     snprintf(k.path, sizeof(k.path), "%s", path ? path : "/");
     const char *qs = uri ? evhttp_uri_get_query(uri) : NULL;
     if (m != EVHTTP_REQ_GET && m != EVHTTP_REQ_POST) {
@@ -918,14 +932,19 @@ static void on_request(struct evhttp_request *req, void *arg) {
             goto out;
         }
     }
-    if (a->require_approval && (k.op == OP_CREATE_CA || k.op == OP_DELETE)) {
-        /* The request is checked now, run when a second admin approves. */
+    if (a->require_approval &&
+        (k.op == OP_CREATE_CA || k.op == OP_DELETE || k.op == OP_CRED_ISSUE || k.op == OP_CRED_REVOKE)) {
+        /* The request is checked now, run when a second admin approves.
+         * Credentials too: else one admin could make a second admin
+         * credential and approve alone. */
         struct ca_create_params p;
         long long d;
-        if (k.op == OP_CREATE_CA ? !create_params(&k, &p)
-                                 : !fields_ok(&k, f_delete, NULL) ||
-                                       !num(&k, "restore_days", CA_RESTORE_DAYS_MIN, CA_RESTORE_DAYS_MAX, &d, NULL))
-            goto out;
+        int ok = k.op == OP_CREATE_CA ? create_params(&k, &p)
+                 : k.op == OP_DELETE  ? fields_ok(&k, f_delete, NULL) &&
+                                           num(&k, "restore_days", CA_RESTORE_DAYS_MIN, CA_RESTORE_DAYS_MAX, &d, NULL)
+                 : k.op == OP_CRED_ISSUE ? fields_ok(&k, f_cred, r_cred)
+                                         : fields_ok(&k, f_none, NULL);
+        if (!ok) goto out;
         request_approval(&k);
         goto out;
     }
@@ -967,7 +986,11 @@ static SSL_CTX *make_ctx(struct ca_core *core, struct rerr *e) {
     SSL_CTX_set_client_CA_list(ctx, names);
     SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
     SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+    /* No resumption at all (no cache, no TLS 1.3 tickets): every
+     * connection shows and verifies its certificate. */
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+    SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+    SSL_CTX_set_num_tickets(ctx, 0);
     return ctx;
 }
 

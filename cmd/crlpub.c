@@ -67,7 +67,12 @@ static void drop_unpublished(struct crlpub *p) {
         struct crl_blob *b = crl_set_at(p->set, i);
         /* b->path is /crl/NAME/...: the CA's name is its second segment. */
         const char *name = strncmp(b->path, "/crl/", 5) == 0 ? b->path + 5 : NULL;
+        /* /crl/NAME/PART.crl, or /crl/NAME.crl for a complete CRL. */
         const char *slash = name ? strchr(name, '/') : NULL;
+        if (name != NULL && slash == NULL) {
+            size_t l = strlen(name);
+            slash = l > 4 && strcmp(name + l - 4, ".crl") == 0 ? name + l - 4 : NULL;
+        }
         char ca[CA_NAME_MAX + 1];
         struct ca_info info;
         struct rerr e;

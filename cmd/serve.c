@@ -95,6 +95,8 @@ struct serve_state {
     struct serve_opts opts;
     struct conf *conf;
     char *listen; /* opts.cfg.listen, kept across reloads */
+    struct conf **old_confs; /* settings files read before the last reload (their strings may be in use) */
+    size_t n_old_confs;
     struct admin *admin;
     struct webhook *webhook;
     int64_t next_expiry;
@@ -246,6 +248,9 @@ static void publish_changes(struct serve_state *st, const char *after) {
     struct rerr e;
     int none;
     struct gen *g = next_gen(st, &none, &e);
+    if (st->srv != NULL)
+        atomic_store_explicit(&server_core_metrics(st->srv)->sign_queue, st->pending_full ? 1 : st->npending,
+                              memory_order_relaxed);
     if (none) return;
     if (g == NULL) {
         st->publish_failures++;
@@ -280,7 +285,6 @@ static void after_command(void *arg, int argc, char **argv, int status) {
     publish_changes(st, what);
     if (atomic_load_explicit(&m->publications, memory_order_relaxed) != before)
         metrics_observe(&m->revoke_ocsp, MHK_US, (uint64_t)((mono() - ctl_command_started()) * 1e6));
-    atomic_store_explicit(&m->sign_queue, st->npending, memory_order_relaxed);
 }
 
 struct due {
@@ -655,11 +659,24 @@ static void reload(struct serve_state *st) {
         rlog(LOG_WARN, "reload.needs_restart", "reload: the report settings change at the next start");
     log_set_format(n.log_format);
     /* The events file is opened again (after a rotation, or a new path). */
-    ca_events_set_path(st->core, n.events_file);
-    st->opts.events_file = NULL; /* n's strings go with the old conf below */
-    /* No running setting points into the file's strings (listen is a copy). */
-    conf_free(st->conf);
-    st->conf = conf;
+    char before[PATH_MAX], after[PATH_MAX];
+    ca_events_path(st->core, before, sizeof(before));
+    ca_events_set_path(st->core, n.events_file); /* copied */
+    ca_events_path(st->core, after, sizeof(after));
+    if (st->webhook != NULL && strcmp(before, after) != 0)
+        rlog(LOG_WARN, "reload.needs_restart", "reload: the webhooks follow %s until the next start", before);
+    /* The running settings may point into the files read before (strings
+     * such as report-dir): every file read stays until the server stops. */
+    if (conf != NULL) {
+        struct conf **grown = realloc(st->old_confs, (st->n_old_confs + 1) * sizeof(*grown));
+        if (grown != NULL) {
+            grown[st->n_old_confs++] = st->conf;
+            st->old_confs = grown;
+            st->conf = conf;
+        } else {
+            conf_free(conf); /* out of memory: keep the old file; n's strings are not used below */
+        }
+    }
     if (st->srv != NULL) {
         server_set_live(st->srv, &st->opts.cfg);
         atomic_store_explicit(&server_core_metrics(st->srv)->reloaded_at, rtime_now(), memory_order_relaxed);
@@ -698,7 +715,8 @@ static void hourly_tick(struct serve_state *st) {
     for (size_t i = 0; i < ca_count(st->core); i++) {
         struct ca_info info;
         ca_info_at(st->core, i, &info);
-        if (info.state == CA_STATE_DELETED && info.purge_at < st->next_expiry) st->next_expiry = info.purge_at;
+        if (info.state == CA_STATE_DELETED && info.purge_at > now && info.purge_at < st->next_expiry)
+            st->next_expiry = info.purge_at;
     }
     if (!ca_expiry_scan(st->core, now, st->opts.expiry_warn_days, &soon, &gone, &e))
         rlog(LOG_WARN, "expiry.scan_failed", "expiry scan failed (again in an hour): %s", e.msg);
@@ -1021,6 +1039,8 @@ int serve_run(int argc, char **argv) {
     free(st.pending);
     ca_core_free(st.core);
     conf_free(st.conf);
+    for (size_t i = 0; i < st.n_old_confs; i++) conf_free(st.old_confs[i]);
+    free(st.old_confs);
     free(st.listen);
     if (base != NULL) event_base_free(base);
     return rc;

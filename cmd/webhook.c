@@ -1,6 +1,7 @@
 /* webhook: the events file, followed and POSTed (cmd/webhook.h). */
 #include "cmd/webhook.h"
 #include "common/log.h"
+#include "common/log.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -33,6 +34,7 @@ struct target {
     int tls;
     char host[300], port[8], path[WEBHOOK_URL_MAX];
     char pos_path[PATH_MAX];
+    uint64_t ino;        /* the events file (inode) pos is in; 0: the current one */
     uint64_t pos;        /* the offset of the next event to send */
     double retry_at;     /* monotonic seconds; 0: now */
     int backoff;         /* seconds; 0: none */
@@ -91,7 +93,9 @@ static int parse_url(const char *u, size_t ul, struct target *t, char *why, size
     char *h = hp;
     if (h[0] == '[') {
         h++;
-        h[strlen(h) - 1] = '\0';
+        size_t l = strlen(h);
+        if (l == 0 || h[l - 1] != ']') return snprintf(why, wl, "'%.80s': a bad IPv6 address", t->url), 0;
+        h[l - 1] = '\0';
     }
     if (h[0] == '\0') return snprintf(why, wl, "'%.80s': no host", t->url), 0;
     snprintf(t->host, sizeof(t->host), "%s", h);
@@ -120,9 +124,9 @@ int webhook_check(const char *urls, char *why, size_t wl) {
 /* ---- the position of each URL ---- */
 
 static void pos_save(const struct target *t) {
-    char tmp[PATH_MAX + 8], buf[32];
+    char tmp[PATH_MAX + 8], buf[64];
     snprintf(tmp, sizeof(tmp), "%s.tmp", t->pos_path);
-    int n = snprintf(buf, sizeof(buf), "%llu\n", (unsigned long long)t->pos);
+    int n = snprintf(buf, sizeof(buf), "%llu %llu\n", (unsigned long long)t->ino, (unsigned long long)t->pos);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0) return;
     int ok = write(fd, buf, (size_t)n) == n;
@@ -130,14 +134,21 @@ static void pos_save(const struct target *t) {
     if (ok) rename(tmp, t->pos_path);
 }
 
+/* pos_load: where this URL stopped. First use: the file's end (events
+ * from before webhooks were set up are not sent). The file rotated while
+ * the server was stopped: the new one from its start. */
 static void pos_load(struct target *t, const char *events_path) {
     struct stat st;
-    uint64_t size = stat(events_path, &st) == 0 ? (uint64_t)st.st_size : 0;
+    int have = stat(events_path, &st) == 0;
+    uint64_t size = have ? (uint64_t)st.st_size : 0, ino = have ? (uint64_t)st.st_ino : 0;
     FILE *f = fopen(t->pos_path, "r");
-    unsigned long long v;
-    if (f != NULL && fscanf(f, "%llu", &v) == 1 && v <= size) t->pos = v;
-    else t->pos = size; /* first use (or the file was rotated): from now on */
+    unsigned long long i, v;
+    int n = f ? fscanf(f, "%llu %llu", &i, &v) : 0;
     if (f) fclose(f);
+    t->ino = ino;
+    if (n == 2 && i == ino && v <= size) t->pos = v;
+    else if (n == 2) t->pos = 0;
+    else t->pos = size;
 }
 
 /* ---- one POST ---- */
@@ -236,11 +247,16 @@ static int post(struct webhook *w, const struct target *t, const char *body, siz
             }
         }
     }
+    char hostport[sizeof(t->host) + 16];
+    int v6 = strchr(t->host, ':') != NULL;
+    int dflt = strcmp(t->port, t->tls ? "443" : "80") == 0;
+    snprintf(hostport, sizeof(hostport), "%s%s%s%s%s", v6 ? "[" : "", t->host, v6 ? "]" : "", dflt ? "" : ":",
+             dflt ? "" : t->port);
     char head[1024 + WEBHOOK_URL_MAX];
     int hn = snprintf(head, sizeof(head),
                       "POST %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: revd\r\nContent-Type: application/json\r\n"
                       "X-Revd-Event: %.60s\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
-                      t->path, t->host, type, len);
+                      t->path, hostport, type, len);
     if (hn <= 0 || (size_t)hn >= sizeof(head)) {
         snprintf(why, wl, "the request does not fit");
         goto out;
@@ -310,6 +326,7 @@ static int drain(struct webhook *w, struct target *t, int fd) {
         char tbuf[64];
         snprintf(tbuf, sizeof(tbuf), "%s", type ? type : "unknown");
         json_decref(ev);
+        if (ev == NULL) rlog(LOG_WARN, "webhook.line_skipped", "webhook %s: an events line that is not JSON skipped", t->url);
         if (ev != NULL && sev >= w->cfg.min_severity) {
             char why[700];
             if (!post(w, t, buf + off, len, tbuf, why, sizeof(why))) {
@@ -335,27 +352,76 @@ static int drain(struct webhook *w, struct target *t, int fd) {
     return progress;
 }
 
+/* The thread. It keeps the events file open: when the path names another
+ * file (a rotation), a URL still behind on the old one reads it to its end
+ * through the old descriptor, and moves to the new file once the old one
+ * has stopped growing for ROTATE_SETTLE_S (revd writes to it until SIGHUP
+ * makes it open the new one). */
+#define ROTATE_SETTLE_S 2.0
+
 static void *run(void *arg) {
     struct webhook *w = arg;
+    int cur = -1, old = -1;
+    uint64_t cur_ino = 0, old_ino = 0, old_size = 0;
+    double old_grew = 0;
     while (!atomic_load(&w->stop)) {
-        int fd = open(w->events_path, O_RDONLY | O_CLOEXEC);
-        int progress = 0;
-        if (fd >= 0) {
-            struct stat st;
-            uint64_t size = fstat(fd, &st) == 0 ? (uint64_t)st.st_size : 0;
-            double now = mono();
-            for (int i = 0; i < w->n && !atomic_load(&w->stop); i++) {
-                struct target *t = &w->t[i];
-                if (t->pos > size) t->pos = 0; /* the file was rotated (or truncated): from its start */
-                if (now >= t->retry_at) progress |= drain(w, t, fd);
+        struct stat ps;
+        if (stat(w->events_path, &ps) == 0 && (cur < 0 || (uint64_t)ps.st_ino != cur_ino)) {
+            int fd = open(w->events_path, O_RDONLY | O_CLOEXEC);
+            if (fd >= 0) {
+                if (cur >= 0) {
+                    if (old >= 0) { /* a second rotation before a URL caught up */
+                        rlog(LOG_WARN, "webhook.lost", "webhooks: the events file rotated twice while a URL was "
+                                                       "behind: what it had not sent of the older file is lost");
+                        close(old);
+                    }
+                    old = cur, old_ino = cur_ino, old_size = 0, old_grew = mono();
+                }
+                cur = fd;
+                cur_ino = (uint64_t)ps.st_ino;
             }
-            close(fd);
+        }
+        int progress = 0, on_old = 0;
+        double now = mono();
+        for (int i = 0; cur >= 0 && i < w->n && !atomic_load(&w->stop); i++) {
+            struct target *t = &w->t[i];
+            if (t->ino == 0) t->ino = cur_ino;
+            if (t->ino == cur_ino) {
+                struct stat st;
+                if (fstat(cur, &st) == 0 && t->pos > (uint64_t)st.st_size) { /* truncated in place */
+                    rlog(LOG_WARN, "webhook.truncated", "webhook %s: the events file was truncated: from its start",
+                         t->url);
+                    t->pos = 0;
+                }
+                if (now >= t->retry_at) progress |= drain(w, t, cur);
+            } else if (old >= 0 && t->ino == old_ino) {
+                on_old = 1;
+                if (now >= t->retry_at) progress |= drain(w, t, old);
+                struct stat st;
+                if (fstat(old, &st) == 0 && (uint64_t)st.st_size != old_size) old_size = (uint64_t)st.st_size,
+                                                                                old_grew = now;
+                if (t->pos >= old_size && now - old_grew >= ROTATE_SETTLE_S) {
+                    t->ino = cur_ino;
+                    t->pos = 0;
+                    pos_save(t);
+                }
+            } else { /* a file this process never had open: rotated while stopped */
+                t->ino = cur_ino;
+                t->pos = 0;
+                pos_save(t);
+            }
+        }
+        if (old >= 0 && !on_old) {
+            close(old);
+            old = -1;
         }
         if (!progress) {
             struct timespec ts = {0, IDLE_MS * 1000000L};
             nanosleep(&ts, NULL);
         }
     }
+    if (cur >= 0) close(cur);
+    if (old >= 0) close(old);
     return NULL;
 }
 

@@ -105,6 +105,21 @@ if approval:
     expect(alice, "POST", "/v1/approvals/%s/approve" % j["approval"], 200)
     check(cas()["appr"] == "deleted", "the approved deletion")
     expect(alice, "POST", "/v1/cas", 400, {"name": "bad", "subject": "/CN=x", "colour": "red"})  # checked first
+    expect(alice, "POST", "/v1/cas", 400, {"name": None, "subject": "/CN=x"})
+    # A credential too: else one admin could make a second admin credential and approve alone.
+    j = expect(alice, "POST", "/v1/credentials", 202,
+               {"name": "alice2", "role": "admin", "csr": open(TMP + "/a2.csr").read()})
+    expect(alice, "POST", "/v1/approvals/%s/approve" % j["approval"], 403)
+    j2 = expect(alice, "POST", "/v1/credentials/aud/revoke", 202)
+    # A request whose asker lost their credential is void.
+    j3 = expect(bob, "POST", "/v1/cas", 202, {"name": "void", "subject": "/CN=void"})
+    subprocess.run([REVD, "admin", "revoke-credential", "bob", "--dir", DATA], check=True, capture_output=True)
+    expect(alice, "POST", "/v1/approvals/%s/approve" % j3["approval"], 403)
+    check("void" not in cas(), "an approval asked by a revoked credential ran")
+    expect(alice, "POST", "/v1/approvals/%s/approve" % j3["approval"], 404)   # dropped
+    check(all(a["name"] != "alice2" for a in json.loads(subprocess.run(
+        [REVD, "admin", "list-credentials", "--json", "--dir", DATA], capture_output=True, text=True).stdout)),
+        "a credential was issued without approval")
     expect(alice, "POST", "/v1/cas/appr/disable", 422)   # other lifecycle calls need no approval (and it is deleted)
     sys.exit(1 if failures else 0)
 
@@ -205,6 +220,7 @@ expect(alice, "POST", "/v1/cas", 400, raw=b'{"name": "x", "name": "y", "subject"
 expect(alice, "POST", "/v1/cas", 400, {"name": "x", "subject": "/CN=x", "colour": "red"})
 expect(alice, "POST", "/v1/cas", 400, {"name": 7, "subject": "/CN=x"})
 expect(alice, "POST", "/v1/cas", 400, {"subject": "/CN=x"})
+expect(alice, "POST", "/v1/cas", 400, {"name": None, "subject": "/CN=x"})   # null is missing, not a crash
 expect(alice, "POST", "/v1/cas", 400, {"name": "x", "subject": "/CN=x", "days": -1})
 expect(alice, "POST", "/v1/cas", 400, {"name": "x", "subject": "/CN=x", "key": "dsa-1024"})
 expect(alice, "POST", "/v1/cas", 413, raw=b'{"name": "' + b"x" * 70000 + b'"}')

@@ -54,6 +54,7 @@ stop() { kill -TERM "$SRV"; wait "$SRV" 2>/dev/null; }
 start
 make_csr ee "/CN=ee.example"
 make_csr cr "/CN=carol"
+make_csr a2 "/CN=alice2"
 
 step "the role matrix"
 "$PY" "$CLI_DIR/admin_checks.py" "$APORT" "$C" "$T" "$D" "$PORT" "$REVD" || fail "admin API checks (see above)"

@@ -122,6 +122,13 @@ tampered
 ldb --db="$T/t/index" --key_hex delete "$(key "$N")" >/dev/null || fail "ldb delete"
 verify_fails "$T/t" "the records after it were removed"
 
+step "a removed tail stays visible after the next write"
+tampered
+ldb --db="$T/t/index" --key_hex delete "$(key "$N")" >/dev/null || fail "ldb delete"
+_run revd ca disable r --dir "$T/t"
+assert_contains "$ERR" "does not match its head ($N): records were removed or edited"
+verify_fails "$T/t" "record $N is missing: removed"
+
 step "the last record edited"
 tampered
 v=$(value "$T/t" "$N")

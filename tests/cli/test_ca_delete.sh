@@ -58,6 +58,14 @@ run_ok revd ca restore t
 assert_contains "$OUT" "CA t is restored: disabled"
 run_ok revd ca enable t
 
+step "a CA whose certificate was revoked while it was deleted comes back disabled"
+create_sub w r
+run_ok revd ca delete w --restore-days 7
+run_ok revd revoke --ca r --serial "$(serial_of "$D/ca/w.pem")" --reason keyCompromise
+run_ok revd ca restore w
+assert_contains "$OUT" "CA w is restored: disabled"
+run_fail 1 revd issue --ca w --csr "$T/ee.csr"
+
 step "after the window: restore refused"
 run_ok revd ca delete t --restore-days 7
 _run env FAKETIME="+8d" LD_PRELOAD="$FT_LIB" ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
@@ -101,8 +109,8 @@ kill -TERM "$SRV"; wait "$SRV"
 
 step "events and audit"
 ev=$(cat "$D/events.jsonl")
-assert_eq "$(printf '%s\n' "$ev" | grep -c '"type":"ca.deleted"')" 3 "ca.deleted events"
-assert_eq "$(printf '%s\n' "$ev" | grep -c '"type":"ca.restored"')" 2 "ca.restored events"
+assert_eq "$(printf '%s\n' "$ev" | grep -c '"type":"ca.deleted"')" 4 "ca.deleted events"
+assert_eq "$(printf '%s\n' "$ev" | grep -c '"type":"ca.restored"')" 3 "ca.restored events"
 assert_eq "$(printf '%s\n' "$ev" | grep -c '"type":"ca.purged"')" 1 "ca.purged events"
 assert_contains "$(printf '%s\n' "$ev" | grep '"type":"ca.purged"')" '"principal":"revd serve"'
 run_ok revd audit verify

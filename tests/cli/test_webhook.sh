@@ -91,6 +91,20 @@ assert_eq "$(cut -d' ' -f1 "$T/got" | tail -3 | tr '\n' ' ')" "cert.issued ca.di
 run_ok revd ca enable r
 kill -TERM "$SRV"; wait "$SRV" 2>/dev/null
 
+step "a rotation (rename, SIGHUP) loses nothing, even for a URL that is behind"
+serve_bg "$T/s4.log" --webhook-url "http://127.0.0.1:$HPORT/hook"
+n=$(grep -c . "$T/got")
+echo 1 >"$T/fails"
+run_ok revd ca disable r          # refused once: the URL is behind when the file rotates
+mv "$D/events.jsonl" "$D/events.jsonl.1"
+kill -HUP "$SRV"
+for _ in $(seq 50); do grep -q "reloaded the configuration" "$T/s4.log" && break; sleep 0.1; done
+run_ok revd ca enable r           # into the new file
+got "$T/got" $((n + 2)) || fail "events lost across the rotation: $(tail -3 "$T/got"); log: $(cat "$T/s4.log")"
+assert_eq "$(cut -d' ' -f1 "$T/got" | tail -2 | tr '\n' ' ')" "ca.disabled ca.enabled " "events across the rotation"
+[ -s "$D/events.jsonl" ] || fail "no new events file after SIGHUP"
+kill -TERM "$SRV"; wait "$SRV" 2>/dev/null
+
 step "an https receiver whose certificate does not verify gets nothing"
 before=$(grep -c . "$T/got-tls")
 serve_bg "$T/s3.log" --webhook-url "https://127.0.0.1:$SPORT/hook"
