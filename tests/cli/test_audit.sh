@@ -19,6 +19,12 @@ for i in 1 2 3 4; do
 done
 run_ok revd revoke --ca r --serial "$(serial_of "$T/c2.pem")" --reason keyCompromise
 run_fail 1 revd revoke --ca r --serial "$(serial_of "$T/c2.pem")"
+# A bulk revocation refused part way (the third serial was never issued):
+# nothing of it is in the log but its failure, and no event says otherwise.
+printf '%s\n%s\n0BADC0DE\n' "$(serial_of "$T/c3.pem")" "$(serial_of "$T/c4.pem")" >"$T/bulk.txt"
+ev_before=$(grep -c . "$REVD_DIR/events.jsonl")
+run_fail 1 revd revoke --ca r --file "$T/bulk.txt"
+assert_eq "$(grep -c . "$REVD_DIR/events.jsonl")" "$ev_before" "events after a refused bulk revocation"
 run_ok revd crl rebuild --ca r
 run_ok revd audit verify
 assert_contains "$OUT" "chain intact"
@@ -56,9 +62,11 @@ assert list(rows[0].keys()) == "seq time principal source op ca serial result pa
 for row, r in zip(rows, recs):
     assert int(row["seq"]) == r["seq"] and row["op"] == r["op"] and row["prev"] == r["prev"]
     assert json.loads(row["params"]) == r["params"]
-assert [r["result"] for r in recs].count("ok") == n - 1
+assert [r["result"] for r in recs].count("ok") == n - 2
 failed = [r for r in recs if r["result"] != "ok"]
-assert failed[0]["op"] == "revoke" and failed[0]["result"].startswith("error: "), failed
+assert [f["op"] for f in failed] == ["revoke", "revoke"], failed
+assert all(f["result"].startswith("error: ") for f in failed), failed
+assert failed[1]["params"].get("count") == 3, failed[1]   # the refused bulk revocation: one record
 # Every CRL the CA key signed is in the log, with the hash of what was published.
 signs = {str(r["params"]["partition"]): r for r in recs if r["op"] == "crl-sign"}
 assert set(signs) == {"ca", "0"}, signs.keys()
