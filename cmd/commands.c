@@ -1589,63 +1589,37 @@ int cli_run(struct cli *cli, int argc, char **argv) {
         return 0;
     }
     if (strcmp(word, "demo") == 0) return demo_run(cli, argc, argv);
-    if (strcmp(word, "ocsp") == 0) {
+    /* "revd GROUP SUBCOMMAND ...": the group's table. */
+    static const struct group {
+        const char *word;
+        const struct cmd *table;
+        const char *subs;
+    } groups[] = {
+        {"ocsp", ocsp_cmds, "respond|precompute"},
+        {"crl", crl_cmds, "list|show|rebuild|history"},
+        {"admin", admin_cmds, "init|issue-credential|list-credentials|revoke-credential"},
+        {"audit", audit_cmds, "verify|export"},
+        {"ca", ca_cmds, "create-root|create-sub|csr|import|list|show|disable|enable|delete|restore"},
+    };
+    const char *prefix = "";
+    for (size_t g = 0; g < sizeof(groups) / sizeof(groups[0]); g++) {
+        if (strcmp(word, groups[g].word) != 0) continue;
         if (argc < 2 || strcmp(argv[1], "--help") == 0) {
             FILE *f = argc < 2 ? cli->err : cli->out;
-            fputs("usage: revd ocsp respond|precompute [options]\nrevd ocsp SUBCOMMAND --help describes one.\n", f);
+            fprintf(f, "usage: revd %s %s [options]\nrevd %s SUBCOMMAND --help describes one.\n", groups[g].word,
+                    groups[g].subs, groups[g].word);
             return argc < 2 ? 2 : 0;
         }
-        table = ocsp_cmds;
+        table = groups[g].table;
+        prefix = groups[g].word;
         word = argv[1];
         argc--;
         argv++;
-    } else if (strcmp(word, "crl") == 0) {
-        if (argc < 2 || strcmp(argv[1], "--help") == 0) {
-            FILE *f = argc < 2 ? cli->err : cli->out;
-            fputs("usage: revd crl list|show|rebuild|history [options]\nrevd crl SUBCOMMAND --help describes one.\n", f);
-            return argc < 2 ? 2 : 0;
-        }
-        table = crl_cmds;
-        word = argv[1];
-        argc--;
-        argv++;
-    } else if (strcmp(word, "admin") == 0) {
-        if (argc < 2 || strcmp(argv[1], "--help") == 0) {
-            FILE *f = argc < 2 ? cli->err : cli->out;
-            fputs("usage: revd admin init|issue-credential|list-credentials|revoke-credential [options]\n"
-                  "revd admin SUBCOMMAND --help describes one.\n", f);
-            return argc < 2 ? 2 : 0;
-        }
-        table = admin_cmds;
-        word = argv[1];
-        argc--;
-        argv++;
-    } else if (strcmp(word, "audit") == 0) {
-        if (argc < 2 || strcmp(argv[1], "--help") == 0) {
-            FILE *f = argc < 2 ? cli->err : cli->out;
-            fputs("usage: revd audit verify|export [options]\nrevd audit SUBCOMMAND --help describes one.\n", f);
-            return argc < 2 ? 2 : 0;
-        }
-        table = audit_cmds;
-        word = argv[1];
-        argc--;
-        argv++;
-    } else if (strcmp(word, "ca") == 0) {
-        if (argc < 2 || strcmp(argv[1], "--help") == 0) {
-            FILE *f = argc < 2 ? cli->err : cli->out;
-            fputs("usage: revd ca create-root|create-sub|csr|import|list|show|disable|enable|delete|restore"
-                  " [options]\n"
-                  "revd ca SUBCOMMAND --help describes one.\n", f);
-            return argc < 2 ? 2 : 0;
-        }
-        table = ca_cmds;
-        word = argv[1];
-        argc--;
-        argv++;
+        break;
     }
     for (const struct cmd *c = table; c->name; c++)
         if (strcmp(c->name, word) == 0) return run_cmd(cli, c, argc, argv);
-    fprintf(cli->err, "revd: unknown command '%s%.60s'\nusage: revd COMMAND [options] (see revd --help)\n",
-            table == ca_cmds ? "ca " : table == ocsp_cmds ? "ocsp " : table == crl_cmds ? "crl " : table == audit_cmds ? "audit " : table == admin_cmds ? "admin " : "", word);
+    fprintf(cli->err, "revd: unknown command '%s%s%.60s'\nusage: revd COMMAND [options] (see revd --help)\n", prefix,
+            prefix[0] ? " " : "", word);
     return 2;
 }
