@@ -221,6 +221,17 @@ int ca_oplog(struct ca_core *c, uint64_t from_seq,
              int (*cb)(void *arg, uint64_t seq, const char *json, size_t len), void *arg,
              struct rerr *e);
 
+/* ca_set_passphrase: the passphrase private keys are encrypted with at
+ * rest (ca/keyfile.h), copied (at least 12 bytes, at most 1024; a final
+ * newline is not part of it). Keys written from now on are encrypted;
+ * existing plain keys stay so until ca_encrypt_keys. */
+#define CA_PASSPHRASE_MIN 12
+int ca_set_passphrase(struct ca_core *c, const char *pass, size_t len, struct rerr *e);
+
+/* ca_encrypt_keys rewrites every plain private key of DIR (DIR/keys,
+ * DIR/admin) encrypted with the passphrase; *done and *already count them. */
+int ca_encrypt_keys(struct ca_core *c, size_t *done, size_t *already, struct rerr *e);
+
 /* ca_reload_keys re-reads the private key of every CA that has a
  * certificate from DIR/keys (a key replaced on disk, a restored backup),
  * and drops the cached OCSP responders (re-read from the index on next

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -14,6 +15,7 @@
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
+#include "ca/keyfile.h"
 #include "common/fsutil.h"
 #include "common/log.h"
 #include "common/rtime.h"
@@ -422,17 +424,8 @@ EVP_PKEY *core_ca_key(struct ca_core *c, struct ca *ca, struct rerr *e) {
     if (ca->key != NULL) return ca->key;
     char path[PATH_MAX];
     snprintf(path, sizeof(path), "%s/keys/%s.key", c->dir, ca->name);
-    FILE *f = fopen(path, "r");
-    if (f == NULL) {
-        rerr_set(e, "%s: cannot open the key of CA %s: %s", path, ca->name, strerror(errno));
-        return NULL;
-    }
-    ca->key = PEM_read_PrivateKey(f, NULL, NULL, NULL);
-    fclose(f);
-    if (ca->key == NULL) {
-        rerr_ssl(e, "%s: not a private key (expected PEM 'BEGIN PRIVATE KEY')", path);
-        return NULL;
-    }
+    ca->key = keyfile_read(c, path, e);
+    if (ca->key == NULL) return NULL;
     if (ca->cert != NULL && X509_check_private_key(ca->cert, ca->key) != 1) {
         EVP_PKEY_free(ca->key);
         ca->key = NULL;
@@ -440,6 +433,67 @@ EVP_PKEY *core_ca_key(struct ca_core *c, struct ca *ca, struct rerr *e) {
         return NULL;
     }
     return ca->key;
+}
+
+int ca_set_passphrase(struct ca_core *c, const char *pass, size_t len, struct rerr *e) {
+    if (len > 0 && pass[len - 1] == '\n') len--;
+    if (len > 0 && pass[len - 1] == '\r') len--;
+    if (len < CA_PASSPHRASE_MIN || len > 1024)
+        return rerr_set(e, "the key passphrase must be %d to 1024 bytes", CA_PASSPHRASE_MIN);
+    if (memchr(pass, '\0', len) != NULL) return rerr_set(e, "the key passphrase holds a NUL byte");
+    char *p = malloc(len + 1);
+    if (p == NULL) return rerr_set(e, "out of memory");
+    memcpy(p, pass, len);
+    p[len] = '\0';
+    if (c->passphrase != NULL) {
+        OPENSSL_cleanse(c->passphrase, c->passphrase_len);
+        free(c->passphrase);
+    }
+    c->passphrase = p;
+    c->passphrase_len = len;
+    return 1;
+}
+
+int ca_encrypt_keys(struct ca_core *c, size_t *done, size_t *already, struct rerr *e) {
+    *done = *already = 0;
+    if (c->passphrase == NULL)
+        return rerr_set(e, "no passphrase to encrypt with (REVD_KEY_PASSPHRASE_FILE, a file holding it)");
+    static const char *const dirs[] = {"keys", "admin"};
+    json_t *files = json_array();
+    int ok = 1;
+    for (int d = 0; d < 2 && ok; d++) {
+        char dir[PATH_MAX];
+        snprintf(dir, sizeof(dir), "%s/%s", c->dir, dirs[d]);
+        DIR *dh = opendir(dir);
+        if (dh == NULL) continue;
+        struct dirent *de;
+        while (ok && (de = readdir(dh)) != NULL) {
+            size_t l = strlen(de->d_name);
+            if (l < 5 || strcmp(de->d_name + l - 4, ".key") != 0) continue;
+            char path[PATH_MAX + 256];
+            snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+            int enc = keyfile_encrypted(path);
+            if (enc == 1) {
+                (*already)++;
+                continue;
+            }
+            EVP_PKEY *k = enc == 0 ? keyfile_read(c, path, e) : NULL;
+            if (enc < 0) rerr_set(e, "%s: cannot be read", path);
+            ok = k != NULL && keyfile_write(c, path, k, e);
+            EVP_PKEY_free(k);
+            if (ok) {
+                (*done)++;
+                json_array_append_new(files, json_string(path));
+            }
+        }
+        closedir(dh);
+    }
+    struct store_batch *b = store_batch_new();
+    core_oplog(c, b, "keys-encrypt", NULL, NULL, 0, json_pack("{s:o}", "files", files), ok ? "ok" : "error: partial");
+    struct rerr ignored;
+    core_commit(c, b, ok ? e : &ignored);
+    store_batch_free(b);
+    return ok;
 }
 
 size_t ca_reload_keys(struct ca_core *c, void (*problem)(void *arg, const char *msg), void *arg) {
@@ -610,6 +664,10 @@ void ca_core_free(struct ca_core *c) {
     free(c->dir);
     if (c->events_fd >= 0) close(c->events_fd);
     free(c->ev_pending);
+    if (c->passphrase != NULL) {
+        OPENSSL_cleanse(c->passphrase, c->passphrase_len);
+        free(c->passphrase);
+    }
     free(c);
 }
 

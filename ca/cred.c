@@ -13,6 +13,7 @@
 #include <openssl/rand.h>
 
 #include "ca/internal.h"
+#include "ca/keyfile.h"
 #include "common/fsutil.h"
 #include "common/jsonsafe.h"
 #include "common/rtime.h"
@@ -85,7 +86,8 @@ int ca_admin_paths(struct ca_core *c, struct ca_admin_paths *out, struct rerr *e
     return 1;
 }
 
-static int write_key_pem(const char *path, EVP_PKEY *k, char **copy, struct rerr *e) {
+static int write_key_pem(const struct ca_core *c, const char *path, EVP_PKEY *k, char **copy, struct rerr *e) {
+    if (path != NULL) return keyfile_write(c, path, k, e); /* at rest: encrypted when a passphrase is set */
     BIO *bio = BIO_new(BIO_s_mem());
     if (bio == NULL || !PEM_write_bio_PrivateKey(bio, k, NULL, NULL, 0, NULL, NULL)) {
         BIO_free(bio);
@@ -132,10 +134,14 @@ static int load_admin_ca(struct ca_core *c, X509 **cert, EVP_PKEY **key, struct 
     *cert = PEM_read_X509(f, NULL, NULL, NULL);
     fclose(f);
     path_of(c, "ca.key", path);
-    f = fopen(path, "r");
-    *key = f ? PEM_read_PrivateKey(f, NULL, NULL, NULL) : NULL;
-    if (f) fclose(f);
-    if (*cert == NULL || *key == NULL || X509_check_private_key(*cert, *key) != 1) {
+    struct rerr ke;
+    *key = keyfile_read(c, path, &ke);
+    if (*key == NULL) {
+        X509_free(*cert);
+        *cert = NULL;
+        return rerr_set(e, "the admin CA's key: %s", ke.msg);
+    }
+    if (*cert == NULL || X509_check_private_key(*cert, *key) != 1) {
         X509_free(*cert);
         EVP_PKEY_free(*key);
         *cert = NULL;
@@ -173,7 +179,7 @@ int ca_admin_init(struct ca_core *c, const char *names, struct rerr *e) {
                               .ku = CB_KU_KEY_CERT_SIGN | CB_KU_CRL_SIGN};
         if ((ca = certbuild_sign(&b, e)) == NULL) goto out;
         path_of(c, "ca.key", path);
-        if (!write_key_pem(path, ca_key, NULL, e)) goto out;
+        if (!write_key_pem(c, path, ca_key, NULL, e)) goto out;
         path_of(c, "ca.pem", path);
         if (!write_cert_pem(path, ca, e)) goto out;
         X509_NAME_free(subj);
@@ -193,7 +199,7 @@ int ca_admin_init(struct ca_core *c, const char *names, struct rerr *e) {
                           .ku = CB_KU_DIGITAL_SIGNATURE, .eku = "serverAuth", .san = san};
     if ((srv = certbuild_sign(&b, e)) == NULL) goto out;
     path_of(c, "server.key", path);
-    if (!write_key_pem(path, srv_key, NULL, e)) goto out;
+    if (!write_key_pem(c, path, srv_key, NULL, e)) goto out;
     path_of(c, "server.pem", path);
     if (!write_cert_pem(path, srv, e)) goto out;
     json_object_set_new(params, "admin_ca", json_string(made_ca ? "created" : "kept"));
@@ -344,7 +350,7 @@ int ca_cred_issue(struct ca_core *c, const char *name, enum cred_role role, cons
         rerr_set(e, "out of memory");
         goto out;
     }
-    if (key != NULL && key_pem != NULL && !write_key_pem(NULL, key, key_pem, e)) goto out;
+    if (key != NULL && key_pem != NULL && !write_key_pem(c, NULL, key, key_pem, e)) goto out;
     struct store_batch *batch = store_batch_new();
     if (!cred_put(c, batch, &k)) {
         store_batch_free(batch);

@@ -16,6 +16,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
+#include "ca/keyfile.h"
 #include "common/fsutil.h"
 #include "common/rtime.h"
 #include "common/urls.h"
@@ -39,17 +40,7 @@ static int write_key(struct ca_core *c, const char *name, EVP_PKEY *k, struct re
     if (!fs_mkdirs(path, 0700, e)) return 0;
     chmod(path, 0700);
     snprintf(path, sizeof(path), "%s/keys/%s.key", c->dir, name);
-    BIO *bio = BIO_new(BIO_s_mem());
-    if (bio == NULL || !PEM_write_bio_PrivateKey(bio, k, NULL, NULL, 0, NULL, NULL)) {
-        BIO_free(bio);
-        return rerr_ssl(e, "cannot encode the key");
-    }
-    char *data;
-    long n = BIO_get_mem_data(bio, &data);
-    int ok = fs_write_atomic(path, data, (size_t)n, 0600, e);
-    OPENSSL_cleanse(data, (size_t)n);
-    BIO_free(bio);
-    return ok;
+    return keyfile_write(c, path, k, e);
 }
 
 static int write_ca_files(struct ca_core *c, const struct ca *ca, struct rerr *e) {

@@ -1,4 +1,5 @@
 #include "ca/responder.h"
+#include "ca/keyfile.h"
 
 #include <limits.h>
 #include <pthread.h>
@@ -113,16 +114,14 @@ static int responder_load(struct ca_core *c, struct ca *ca, struct ca_responder 
     free(der);
     char path[PATH_MAX];
     snprintf(path, sizeof(path), "%s/keys/%s.ocsp.key", c->dir, ca->name);
-    FILE *f = fopen(path, "r");
-    if (f != NULL) {
-        r->key = PEM_read_PrivateKey(f, NULL, NULL, NULL);
-        fclose(f);
-    }
+    struct rerr ke;
+    r->key = keyfile_read(c, path, &ke);
     if (r->cert == NULL || r->key == NULL || X509_check_private_key(r->cert, r->key) != 1) {
+        int no_key = r->key == NULL;
         core_responder_free(r);
         ERR_clear_error();
-        rerr_set(e, "%s: the OCSP responder key of CA %s is missing or does not match its certificate", path,
-                 ca->name);
+        if (no_key) rerr_set(e, "the OCSP responder key of CA %s: %s", ca->name, ke.msg);
+        else rerr_set(e, "%s: the OCSP responder key of CA %s does not match its certificate", path, ca->name);
         return -1;
     }
     if (!responder_finish(r, e)) {
@@ -182,18 +181,7 @@ static struct ca_responder *responder_issue(struct ca_core *c, struct ca *ca, st
     if (r->cert == NULL || !responder_finish(r, e)) goto out;
     char path[PATH_MAX];
     snprintf(path, sizeof(path), "%s/keys/%s.ocsp.key", c->dir, ca->name);
-    BIO *bio = BIO_new(BIO_s_mem());
-    if (bio == NULL || !PEM_write_bio_PrivateKey(bio, r->key, NULL, NULL, 0, NULL, NULL)) {
-        BIO_free(bio);
-        rerr_ssl(e, "cannot encode the responder key");
-        goto out;
-    }
-    char *pem;
-    long pl = BIO_get_mem_data(bio, &pem);
-    int wrote = fs_write_atomic(path, pem, (size_t)pl, 0600, e);
-    OPENSSL_cleanse(pem, (size_t)pl);
-    BIO_free(bio);
-    if (!wrote) goto out;
+    if (!keyfile_write(c, path, r->key, e)) goto out;
     struct crec cr = {0};
     cr.partition = URLS_PART_CA;
     cr.not_before = now - 3600;

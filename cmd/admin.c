@@ -25,6 +25,7 @@
 
 #include "ca/ca.h"
 #include "ca/cred.h"
+#include "ca/keyfile.h"
 #include "common/hex.h"
 #include "common/jsonsafe.h"
 #include "common/reason.h"
@@ -973,9 +974,16 @@ static SSL_CTX *make_ctx(struct ca_core *core, struct rerr *e) {
         return NULL;
     }
     STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(p.ca_pem);
+    EVP_PKEY *key = keyfile_read(core, p.server_key, e); /* encrypted at rest when a passphrase is set */
+    if (key == NULL) {
+        sk_X509_NAME_pop_free(names, X509_NAME_free);
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
+    int key_ok = SSL_CTX_use_PrivateKey(ctx, key) == 1;
+    EVP_PKEY_free(key);
     if (!SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) ||
-        SSL_CTX_use_certificate_chain_file(ctx, p.server_pem) != 1 ||
-        SSL_CTX_use_PrivateKey_file(ctx, p.server_key, SSL_FILETYPE_PEM) != 1 || SSL_CTX_check_private_key(ctx) != 1 ||
+        SSL_CTX_use_certificate_chain_file(ctx, p.server_pem) != 1 || !key_ok || SSL_CTX_check_private_key(ctx) != 1 ||
         SSL_CTX_load_verify_locations(ctx, p.ca_pem, NULL) != 1 || names == NULL) {
         rerr_ssl(e, "%s/admin: the server certificate, its key or the admin CA cannot be loaded (revd admin init)",
                  ca_core_dir(core));

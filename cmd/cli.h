@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "common/rerr.h"
+
 struct ca_core;
 
 struct cli {
@@ -26,6 +28,11 @@ void cli_usage(FILE *f);
 /* cli_local_user writes "uid:N(name)" for uid into out (the principal of a
  * local command in the audit log). */
 void cli_local_user(unsigned uid, char *out, size_t size);
+
+/* cli_passphrase gives c the key passphrase from $REVD_KEY_PASSPHRASE_FILE
+ * (a file holding it; a final newline is dropped) or $REVD_KEY_PASSPHRASE;
+ * 1 when there is none or it was set, 0 with e set. */
+int cli_passphrase(struct ca_core *c, struct rerr *e);
 
 /* cli_dir_from_args finds --dir in argv, else $REVD_DIR, else ./revd-data. */
 const char *cli_dir_from_args(int argc, char **argv);

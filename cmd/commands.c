@@ -3,6 +3,7 @@
 #include "cmd/cli.h"
 #include "common/jsonsafe.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
@@ -21,6 +22,7 @@
 #include "ca/crl.h"
 #include "ca/crlarchive.h"
 #include "ca/cred.h"
+#include "ca/keyfile.h"
 #include "ca/responder.h"
 #include "ocsp/response.h"
 #include "ocsp/table.h"
@@ -107,6 +109,10 @@ static int open_core(struct cli *cli, struct opts *o, int create, struct ca_core
     }
     struct rerr e;
     if (!ca_core_open(o->dir, create, out, &e)) return fail(cli, e.msg) - 1;
+    if (!cli_passphrase(*out, &e)) {
+        ca_core_free(*out);
+        return fail(cli, e.msg) - 1;
+    }
     *owned = 1;
     char who[96], from[32];
     cli_local_user(getuid(), who, sizeof(who));
@@ -886,6 +892,45 @@ static int run_admin_revoke(struct cli *cli, struct opts *o, const char *name) {
     return ok ? 0 : fail(cli, e.msg);
 }
 
+/* ---- keys: encryption at rest ---- */
+
+static int run_keys_status(struct cli *cli, struct opts *o, const char *pos) {
+    static const char *const dirs[] = {"keys", "admin"};
+    size_t plain = 0, enc = 0;
+    for (int d = 0; d < 2; d++) {
+        char dir[PATH_MAX];
+        snprintf(dir, sizeof(dir), "%s/%s", o->dir, dirs[d]);
+        DIR *dh = opendir(dir);
+        if (dh == NULL) continue;
+        struct dirent *de;
+        while ((de = readdir(dh)) != NULL) {
+            size_t l = strlen(de->d_name);
+            if (l < 5 || strcmp(de->d_name + l - 4, ".key") != 0) continue;
+            char path[PATH_MAX + 256];
+            snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+            int r = keyfile_encrypted(path);
+            fprintf(cli->out, "%-10s %s\n", r == 1 ? "encrypted" : r == 0 ? "PLAIN" : "unreadable", path);
+            if (r == 1) enc++;
+            else plain++;
+        }
+        closedir(dh);
+    }
+    fprintf(cli->out, "%zu encrypted, %zu not\n", enc, plain);
+    return 0;
+}
+
+static int run_keys_encrypt(struct cli *cli, struct opts *o, const char *pos) {
+    struct ca_core *c;
+    int owned;
+    if (!open_core(cli, o, 0, &c, &owned)) return 1;
+    struct rerr e;
+    size_t done, already;
+    int ok = ca_encrypt_keys(c, &done, &already, &e);
+    if (ok) fprintf(cli->out, "%zu keys encrypted, %zu were already\n", done, already);
+    close_core(c, owned);
+    return ok ? 0 : fail(cli, e.msg);
+}
+
 /* ---- ocsp respond ---- */
 
 /* The default validity of a response (issue #3 makes it configurable). */
@@ -1303,6 +1348,17 @@ static const struct cmd admin_cmds[] = {
     {NULL, NULL, NULL, NULL, NULL, 0, 0},
 };
 
+static const struct cmd keys_cmds[] = {
+    {"status", "revd keys status", "Lists the private key files of DIR (keys/, admin/): encrypted or PLAIN.\n", a_none,
+     run_keys_status, 0, 0},
+    {"encrypt", "revd keys encrypt",
+     "Rewrites every plain private key of DIR encrypted with the passphrase of\n"
+     "$REVD_KEY_PASSPHRASE_FILE (or $REVD_KEY_PASSPHRASE): PKCS#8, PBKDF2-HMAC-SHA256,\n"
+     "AES-256-CBC. From then on revd needs the passphrase to sign (docs/keys.md).\n",
+     a_none, run_keys_encrypt, 0, 0},
+    {NULL, NULL, NULL, NULL, NULL, 0, 0},
+};
+
 static const struct cmd top_cmds[] = {
     {"issue", "revd issue --ca NAME --csr FILE [options]",
      "Issues a certificate from a CSR and prints it (PEM).\n"
@@ -1385,6 +1441,23 @@ static const char *opt_name(int id) {
     return "?";
 }
 
+
+int cli_passphrase(struct ca_core *c, struct rerr *e) {
+    const char *file = getenv("REVD_KEY_PASSPHRASE_FILE"), *value = getenv("REVD_KEY_PASSPHRASE");
+    if (file != NULL && file[0] != '\0') {
+        uint8_t *p;
+        size_t n;
+        struct rerr fe;
+        if (!fs_read_file(file, 1026, &p, &n, &fe))
+            return rerr_set(e, "REVD_KEY_PASSPHRASE_FILE: %s", fe.msg);
+        int ok = ca_set_passphrase(c, (const char *)p, n, e);
+        OPENSSL_cleanse(p, n);
+        free(p);
+        return ok;
+    }
+    if (value != NULL && value[0] != '\0') return ca_set_passphrase(c, value, strlen(value), e);
+    return 1;
+}
 
 void cli_local_user(unsigned uid, char *out, size_t size) {
     struct passwd pw, *r = NULL;
@@ -1559,6 +1632,9 @@ void cli_usage(FILE *f) {
           "Admin API (HTTPS, docs/admin.md):\n"
           "  admin init        make the admin CA and the server's certificate\n"
           "  admin issue-credential | list-credentials | revoke-credential NAME\n"
+          "Keys at rest (docs/keys.md):\n"
+          "  keys status       which private keys are encrypted\n"
+          "  keys encrypt      encrypt them with $REVD_KEY_PASSPHRASE_FILE's passphrase\n"
           "Audit:\n"
           "  audit verify      check the audit log's hash chain (edits, removals, reordering)\n"
           "  audit export      the audit log as JSON or CSV\n"
@@ -1599,6 +1675,7 @@ int cli_run(struct cli *cli, int argc, char **argv) {
         {"crl", crl_cmds, "list|show|rebuild|history"},
         {"admin", admin_cmds, "init|issue-credential|list-credentials|revoke-credential"},
         {"audit", audit_cmds, "verify|export"},
+        {"keys", keys_cmds, "status|encrypt"},
         {"ca", ca_cmds, "create-root|create-sub|csr|import|list|show|disable|enable|delete|restore"},
     };
     const char *prefix = "";

@@ -905,6 +905,11 @@ int serve_run(int argc, char **argv) {
         rlog(LOG_ERR, "serve.start_failed", "%s", e.msg);
         return 1;
     }
+    if (!cli_passphrase(st.core, &e)) {
+        fprintf(stderr, "revd: %s\n", e.msg);
+        ca_core_free(st.core);
+        return 1;
+    }
     ca_set_actor(st.core, "revd serve", "internal");
     ca_events_set_path(st.core, opts.events_file);
     if (cfg.listen != NULL) {

@@ -1,0 +1,89 @@
+#include "ca/keyfile.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/pkcs12.h>
+#include <openssl/x509.h>
+
+#include "ca/internal.h"
+#include "common/fsutil.h"
+
+#define KEYFILE_MAX (64 * 1024)
+
+int keyfile_write(const struct ca_core *c, const char *path, EVP_PKEY *k, struct rerr *e) {
+    BIO *bio = BIO_new(BIO_s_mem());
+    PKCS8_PRIV_KEY_INFO *p8 = NULL;
+    X509_SIG *sig = NULL;
+    int ok = bio != NULL;
+    if (ok && c->passphrase != NULL) {
+        p8 = EVP_PKEY2PKCS8(k);
+        sig = p8 ? PKCS8_encrypt_ex(-1, EVP_aes_256_cbc(), c->passphrase, (int)c->passphrase_len, NULL, 0,
+                                    KEYFILE_ITERATIONS, p8, NULL, NULL)
+                 : NULL;
+        ok = sig != NULL && PEM_write_bio_PKCS8(bio, sig);
+    } else if (ok) {
+        ok = PEM_write_bio_PrivateKey(bio, k, NULL, NULL, 0, NULL, NULL);
+    }
+    if (!ok) {
+        rerr_ssl(e, "%s: cannot encode the key", path);
+    } else {
+        char *data;
+        long n = BIO_get_mem_data(bio, &data);
+        ok = fs_write_atomic(path, data, (size_t)n, 0600, e);
+        OPENSSL_cleanse(data, (size_t)n);
+    }
+    X509_SIG_free(sig);
+    PKCS8_PRIV_KEY_INFO_free(p8);
+    BIO_free(bio);
+    return ok;
+}
+
+/* The passphrase callback: the core's, or none (never a prompt). */
+static int pass_cb(char *buf, int size, int rwflag, void *u) {
+    const struct ca_core *c = u;
+    if (c->passphrase == NULL || c->passphrase_len > (size_t)size) return -1;
+    memcpy(buf, c->passphrase, c->passphrase_len);
+    return (int)c->passphrase_len;
+}
+
+static int is_encrypted(const uint8_t *p, size_t n) {
+    static const char tag[] = "-----BEGIN ENCRYPTED PRIVATE KEY-----";
+    return n >= sizeof(tag) - 1 && memmem(p, n, tag, sizeof(tag) - 1) != NULL;
+}
+
+int keyfile_encrypted(const char *path) {
+    uint8_t *p;
+    size_t n;
+    struct rerr e;
+    if (!fs_read_file(path, KEYFILE_MAX, &p, &n, &e)) return -1;
+    int r = is_encrypted(p, n);
+    OPENSSL_cleanse(p, n);
+    free(p);
+    return r;
+}
+
+EVP_PKEY *keyfile_read(const struct ca_core *c, const char *path, struct rerr *e) {
+    uint8_t *p;
+    size_t n;
+    if (!fs_read_file(path, KEYFILE_MAX, &p, &n, e)) return NULL;
+    int enc = is_encrypted(p, n);
+    EVP_PKEY *k = NULL;
+    if (enc && c->passphrase == NULL) {
+        rerr_set(e, "%s: the key is encrypted; give its passphrase (REVD_KEY_PASSPHRASE_FILE, a file holding it)",
+                 path);
+    } else {
+        BIO *bio = BIO_new_mem_buf(p, (int)n);
+        k = bio ? PEM_read_bio_PrivateKey(bio, NULL, pass_cb, (void *)c) : NULL;
+        BIO_free(bio);
+        if (k == NULL && enc) rerr_ssl(e, "%s: the passphrase does not open this key", path);
+        else if (k == NULL) rerr_ssl(e, "%s: not a private key (expected PEM 'BEGIN PRIVATE KEY')", path);
+    }
+    OPENSSL_cleanse(p, n);
+    free(p);
+    return k;
+}

@@ -1,0 +1,33 @@
+/* keyfile: private keys at rest (DIR/keys, DIR/admin), so that a copied
+ * data directory is not a copied CA. With a passphrase set on the core
+ * (ca_set_passphrase), every key is written as an encrypted PKCS#8 PEM
+ * ("BEGIN ENCRYPTED PRIVATE KEY": PBES2, PBKDF2-HMAC-SHA256 with
+ * KEYFILE_ITERATIONS iterations and a random salt, AES-256-CBC), which
+ * openssl pkey -passin reads too; without one, plain PKCS#8. Reading takes
+ * either; an encrypted key without the passphrase, or with a wrong one, is
+ * refused with a message naming the file and what to do. Never prompts.
+ *
+ * Thread: the caller's (the CA-core thread, or the admin API's start).
+ * Returns: keyfile_write 1/0, keyfile_read the key or NULL; e set. */
+#ifndef REVD_CA_KEYFILE_H
+#define REVD_CA_KEYFILE_H
+
+#include <openssl/evp.h>
+
+#include "common/rerr.h"
+
+#define KEYFILE_ITERATIONS 200000
+
+struct ca_core;
+
+/* keyfile_write writes k to path (temporary file, fsync, rename; 0600). */
+int keyfile_write(const struct ca_core *c, const char *path, EVP_PKEY *k, struct rerr *e);
+
+/* keyfile_read reads the private key at path. */
+EVP_PKEY *keyfile_read(const struct ca_core *c, const char *path, struct rerr *e);
+
+/* keyfile_encrypted: 1 when the file at path holds an encrypted key, 0 a
+ * plain one, -1 when it cannot be read. */
+int keyfile_encrypted(const char *path);
+
+#endif

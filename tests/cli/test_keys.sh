@@ -1,0 +1,71 @@
+#!/bin/bash
+# Private keys encrypted at rest (docs/keys.md): with REVD_KEY_PASSPHRASE_FILE
+# every key revd writes (CA, OCSP responder, admin CA, admin server) is an
+# encrypted PKCS#8 file that openssl opens with the passphrase and revd
+# needs it for; without the passphrase, or with a wrong one, signing is
+# refused with a message naming the file, and revd serve does not start;
+# revd keys encrypt converts a directory made without one.
+. "$(dirname "$0")/lib.sh"
+command -v curl >/dev/null || skip "curl is not installed"
+D=$REVD_DIR
+printf 'correct horse battery staple\n' >"$T/pass"
+chmod 600 "$T/pass"
+make_csr ee /CN=ee
+
+export REVD_KEY_PASSPHRASE_FILE=$T/pass
+step "every key written is encrypted, and openssl opens it with the passphrase"
+create_root r
+create_sub s r
+issue_to "$T/a.pem" --ca s --csr "$T/ee.csr"
+run_ok revd ocsp respond --ca s --serial "$(serial_of "$T/a.pem")" --out "$T/r.der"
+run_ok revd admin init
+for k in keys/r.key keys/s.key keys/s.ocsp.key admin/ca.key admin/server.key; do
+    assert_eq "$(head -1 "$D/$k")" "-----BEGIN ENCRYPTED PRIVATE KEY-----" "the first line of $k"
+    openssl pkey -in "$D/$k" -passin "file:$T/pass" -noout 2>/dev/null || fail "openssl cannot open $k with the passphrase"
+    openssl pkey -in "$D/$k" -passin pass:wrong-passphrase -noout 2>/dev/null && fail "openssl opened $k with a wrong passphrase"
+done
+run_ok revd keys status
+assert_contains "$OUT" "5 encrypted, 0 not"
+PORT=$(( 20000 + RANDOM % 20000 ))
+serve_bg "$T/s.log" --listen "127.0.0.1:$PORT" --threads 1 --admin-listen "127.0.0.1:$((PORT + 1))"
+o=$(openssl ocsp -issuer "$D/ca/s.pem" -cert "$T/a.pem" -no_nonce -url "http://127.0.0.1:$PORT/ocsp" \
+    -CAfile "$D/ca/r.pem" -verify_other "$D/ca/s.pem" 2>&1)
+assert_line "$o" "$T/a.pem: good"
+run_ok revd admin issue-credential --name ops --role auditor --out "$T/creds"
+code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$T/creds/ca.pem" --cert "$T/creds/ops.pem" \
+    --key "$T/creds/ops.key" "https://127.0.0.1:$((PORT + 1))/v1/cas")
+assert_eq "$code" 200 "the admin API with an encrypted server key"
+kill -TERM "$SRV"; wait "$SRV"
+
+step "without the passphrase: nothing is signed, and the server does not start"
+unset REVD_KEY_PASSPHRASE_FILE
+run_fail 1 revd issue --ca s --csr "$T/ee.csr"
+assert_contains "$ERR" "$D/keys/s.key: the key is encrypted; give its passphrase"
+run_fail 1 revd crl rebuild --ca s
+_run revd serve --listen "127.0.0.1:$PORT" --threads 1
+[ "$RC" -ne 0 ] || fail "revd serve started without the passphrase"
+assert_contains "$ERR" "the key is encrypted"
+REVD_KEY_PASSPHRASE=a-wrong-passphrase run_fail 1 revd issue --ca s --csr "$T/ee.csr"
+assert_contains "$ERR" "$D/keys/s.key: the passphrase does not open this key"
+run_ok revd status --ca s --serial "$(serial_of "$T/a.pem")"   # reading needs no key
+
+step "revd keys encrypt converts a directory made without a passphrase"
+D2=$T/plain
+run_ok revd ca create-root --dir "$D2" --name p --subject /CN=p
+issue_to "$T/p.pem" --dir "$D2" --ca p --csr "$T/ee.csr"
+run_ok revd keys status --dir "$D2"
+assert_contains "$OUT" "0 encrypted, 1 not"
+run_fail 1 revd keys encrypt --dir "$D2"
+assert_contains "$ERR" "no passphrase to encrypt with"
+printf 'short\n' >"$T/short"
+REVD_KEY_PASSPHRASE_FILE=$T/short run_fail 1 revd keys encrypt --dir "$D2"
+assert_contains "$ERR" "the key passphrase must be 12 to 1024 bytes"
+REVD_KEY_PASSPHRASE_FILE=$T/nope run_fail 1 revd keys encrypt --dir "$D2"
+assert_contains "$ERR" "REVD_KEY_PASSPHRASE_FILE: "
+REVD_KEY_PASSPHRASE_FILE=$T/pass run_ok revd keys encrypt --dir "$D2"
+assert_contains "$OUT" "1 keys encrypted, 0 were already"
+run_fail 1 revd issue --dir "$D2" --ca p --csr "$T/ee.csr"
+REVD_KEY_PASSPHRASE_FILE=$T/pass run_ok revd issue --dir "$D2" --ca p --csr "$T/ee.csr"
+REVD_KEY_PASSPHRASE_FILE=$T/pass run_ok revd log --dir "$D2"
+assert_contains "$OUT" '"op":"keys-encrypt"'
+pass
