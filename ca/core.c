@@ -47,6 +47,24 @@ size_t key_cert(uint8_t out[KEY_MAX], uint32_t ca_id, const uint8_t *serial, siz
     return 6 + slen;
 }
 
+size_t key_part_change(uint8_t out[KEY_MAX], uint32_t ca_id, uint32_t part) {
+    out[0] = K_PART_CHANGE;
+    put_u32(out + 1, ca_id);
+    put_u32(out + 5, part);
+    return 9;
+}
+
+int core_part_change(struct ca_core *c, uint32_t ca_id, uint32_t part, uint64_t *out, struct rerr *e) {
+    uint8_t key[KEY_MAX], *v;
+    size_t vl;
+    *out = 0;
+    int r = store_get(c->st, key, key_part_change(key, ca_id, part), &v, &vl, e);
+    if (r < 0) return 0;
+    if (r == 1 && vl == 8) *out = get_u64(v);
+    if (r == 1) free(v);
+    return 1;
+}
+
 size_t key_resp(uint8_t out[KEY_MAX], uint32_t ca_id, const uint8_t *serial, size_t slen) {
     size_t n = key_cert(out, ca_id, serial, slen);
     out[0] = K_RESP;

@@ -99,6 +99,20 @@ int ca_crl_list(struct ca_core *c, const char *name, struct ca_crl_ref **out, si
     return 1;
 }
 
+/* crl_built_from: the partition change number the last CRL was built from
+ * (0 for a record written before it was kept). */
+static int crl_built_from(struct ca_core *c, const struct ca *ca, const struct ca_crl_ref *ref, uint64_t *out,
+                          struct rerr *e) {
+    uint8_t key[KEY_MAX], *v = NULL;
+    size_t vl;
+    *out = 0;
+    int got = store_get(c->st, key, key_crlnum(key, ca->id, ref->part), &v, &vl, e);
+    if (got < 0) return 0;
+    if (got == 1 && vl == 24) *out = get_u64(v + 16);
+    free(v);
+    return 1;
+}
+
 int ca_crl_last(struct ca_core *c, const char *name, const struct ca_crl_ref *ref, uint64_t *number,
                 int64_t *this_update, struct rerr *e) {
     struct ca *ca = core_find_or_err(c, name, e);
@@ -108,7 +122,7 @@ int ca_crl_last(struct ca_core *c, const char *name, const struct ca_crl_ref *re
     int got = store_get(c->st, key, kl, &v, &vl, e);
     *number = 0;
     *this_update = 0;
-    if (got == 1 && vl == 16) {
+    if (got == 1 && (vl == 16 || vl == 24)) {
         *number = get_u64(v);
         *this_update = (int64_t)get_u64(v + 8);
     } else if (got == 1) {
@@ -242,6 +256,8 @@ int ca_crl_build(struct ca_core *c, const char *name, const struct ca_crl_ref *r
     uint64_t last;
     int64_t last_this;
     if (ca_crl_last(c, name, ref, &last, &last_this, e) < 0) return 0;
+    uint64_t built_from;
+    if (!core_part_change(c, ca->id, ref->part, &built_from, e)) return 0;
     int64_t now = rtime_now();
     struct rentry *ents = NULL;
     size_t n = 0;
@@ -303,12 +319,16 @@ int ca_crl_build(struct ca_core *c, const char *name, const struct ca_crl_ref *r
                            (json_int_t)p.number, "entries", (json_int_t)n, "this_update", tu, "sha256", hx);
     }
     if (ok) {
-        uint8_t k[KEY_MAX], v[16];
+        /* The number, thisUpdate, and the partition change this CRL was
+         * built from (read with its entries: nothing changes in between,
+         * this is the CA-core thread). */
+        uint8_t k[KEY_MAX], v[24];
         size_t kl = key_crlnum(k, ca->id, ref->part);
         put_u64(v, p.number);
         put_u64(v + 8, (uint64_t)p.this_update);
+        put_u64(v + 16, built_from);
         struct store_batch *b = store_batch_new();
-        store_batch_put(b, k, kl, v, 16);
+        store_batch_put(b, k, kl, v, 24);
         core_oplog(c, b, "crl-sign", ca->name, NULL, 0, params, "ok");
         params = NULL;
         ok = core_commit(c, b, e);
@@ -380,12 +400,20 @@ int ca_crl_load_file(struct ca_core *c, const char *name, const struct ca_crl_re
     }
     ok = ok && x != NULL && q == der + len && num != NULL && ASN1_INTEGER_get(num) == (long)last && tu == last_this &&
          nu > tu && signature_ok(ca, der, len);
+    /* A status change since it was built (a revocation acknowledged just
+     * before a crash or a stop, within the coalescing window) makes it
+     * stale: built again rather than taken back. */
+    uint64_t built_from = 0, now_change = 0;
+    if (ok && !crl_built_from(c, ca, ref, &built_from, e)) ok = 0;
+    if (ok && !core_part_change(c, ca->id, ref->part, &now_change, e)) ok = 0;
+    int stale = ok && now_change > built_from;
+    ok = ok && !stale;
     if (ok) out->entries = (size_t)sk_X509_REVOKED_num(X509_CRL_get_REVOKED(x));
     ASN1_INTEGER_free(num);
     X509_CRL_free(x);
     if (!ok) {
         free(der);
-        return rerr_set(e, "%s: not the last CRL built (number, time or signature)", path);
+        return rerr_set(e, stale ? "%s: a status changed since it was built" : "%s: not the last CRL built (number, time or signature)", path);
     }
     out->ref = *ref;
     out->number = last;

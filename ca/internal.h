@@ -14,6 +14,10 @@
  *   'o' seq:8                         -> operations-log record (JSON)
  *   'R' ca_id:4                        -> the CA's OCSP responder certificate (DER)
  *   'C' name                          -> admin API credential (JSON, ca/cred.c)
+ *   'd' ca_id:4 part:4                -> u64: a number that grows with every change
+ *                                        to the partition's revocation entries,
+ *                                        written with them (a CRL records the
+ *                                        one it was built from: key_part_change)
  *   'm' "next_ca_id"                  -> u32
  *   'm' "audit_head"                  -> seq:8 sha256:32 of the last 'o' record,
  *                                        written with it (ca/audit.c)
@@ -44,6 +48,7 @@
 #define K_META 'm'
 #define K_RESPONDER 'R'
 #define K_RESP 's'
+#define K_PART_CHANGE 'd'
 
 /* The largest key: 'r' + 4 + 4 + 1 + 21. */
 #define KEY_MAX 64
@@ -146,6 +151,10 @@ size_t key_cert(uint8_t out[KEY_MAX], uint32_t ca_id, const uint8_t *serial, siz
 size_t key_revoked(uint8_t out[KEY_MAX], uint32_t ca_id, uint32_t part, const uint8_t *serial,
                    size_t slen);
 size_t key_part(uint8_t out[KEY_MAX], uint32_t ca_id, uint32_t part);
+/* key_part_change: the partition's change number ('d'); core_part_change
+ * reads it (0: never changed since this key exists). */
+size_t key_part_change(uint8_t out[KEY_MAX], uint32_t ca_id, uint32_t part);
+int core_part_change(struct ca_core *c, uint32_t ca_id, uint32_t part, uint64_t *out, struct rerr *e);
 /* key_resp: the signed OCSP responses of a certificate (ca/responder.c). */
 size_t key_resp(uint8_t out[KEY_MAX], uint32_t ca_id, const uint8_t *serial, size_t slen);
 

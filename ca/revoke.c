@@ -55,9 +55,15 @@ int ca_cert_pem(struct ca_core *c, const char *name, const uint8_t *serial, size
     return 1;
 }
 
-/* Writes the new record and its revocation entry (or its removal). */
-static void put_cert(struct store_batch *b, const struct ca *ca, const uint8_t *serial, size_t slen,
+/* Writes the new record and its revocation entry (or its removal), and
+ * raises the partition's change number (to the seq of the log record
+ * about to be given out: it only grows), so that a CRL built before this
+ * change is never taken back as current after a restart. */
+static void put_cert(struct ca_core *c, struct store_batch *b, const struct ca *ca, const uint8_t *serial, size_t slen,
                      const struct crec *r) {
+    uint8_t dk[KEY_MAX], dv[8];
+    put_u64(dv, c->oplog_seq + 1);
+    store_batch_put(b, dk, key_part_change(dk, ca->id, r->partition), dv, 8);
     uint8_t *rec;
     size_t rl;
     if (!crec_encode(r, &rec, &rl)) abort();
@@ -173,7 +179,7 @@ int ca_revoke(struct ca_core *c, const char *name, const uint8_t *serial, size_t
     r.invalidity = invalidity;
     r.flags = (uint8_t)((r.flags & ~CREC_F_INVALIDITY) | (invalidity ? CREC_F_INVALIDITY : 0));
     b = store_batch_new();
-    put_cert(b, ca, serial, slen, &r);
+    put_cert(c, b, ca, serial, slen, &r);
     /* A CA in DIR whose certificate this is, and every CA below it, stop
      * issuing, in the same write. */
     struct ca *top = NULL;
@@ -293,7 +299,7 @@ int ca_revoke_many(struct ca_core *c, const char *name, const struct ca_serial *
         r.reason = (uint8_t)reason;
         r.invalidity = invalidity;
         r.flags = (uint8_t)((r.flags & ~CREC_F_INVALIDITY) | (invalidity ? CREC_F_INVALIDITY : 0));
-        put_cert(b, ca, serial, slen, &r);
+        put_cert(c, b, ca, serial, slen, &r);
         free(rec);
         if (was_held) ca->held--;
         if (reason == REASON_CERTIFICATE_HOLD) ca->held++;
@@ -352,7 +358,7 @@ int ca_unhold(struct ca_core *c, const char *name, const uint8_t *serial, size_t
     uint8_t key[KEY_MAX];
     size_t kl = key_revoked(key, ca->id, r.partition, serial, slen);
     store_batch_delete(b, key, kl);
-    put_cert(b, ca, serial, slen, &r);
+    put_cert(c, b, ca, serial, slen, &r);
     ca->held--;
     core_put_ca(c, b, ca);
     core_oplog(c, b, "unhold", ca->name, serial, slen, NULL, "ok");
