@@ -96,6 +96,7 @@ struct shard {
     int no_multishot;  /* the kernel has no multishot accept: plain accepts */
     int accept_paused; /* out of descriptors or memory: accepting again at the next tick */
     int drain_seen;    /* draining: the listener is closed; idle connections close at each tick */
+    void (*evict)(struct conn *c); /* the backend's close, for making room at the cap */
     /* counters (issue #6 exports them); written by the shard only */
     _Atomic uint64_t requests, bad_requests, refused_conns, lane_jobs, lane_fallbacks, expired;
     struct shard_metrics m; /* GET /metrics (shard/metrics.h) */

@@ -143,6 +143,7 @@ void *ev_shard_main(void *arg) {
 }
 
 int ev_shard_init(struct shard *sh, struct rerr *e) {
+    sh->evict = conn_close;
     struct event_config *ec = event_config_new();
     if (ec != NULL) event_config_set_flag(ec, EVENT_BASE_FLAG_NOLOCK);
     sh->base = ec != NULL ? event_base_new_with_config(ec) : NULL;

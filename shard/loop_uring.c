@@ -225,6 +225,7 @@ void *uring_shard_main(void *arg) {
 }
 
 int uring_shard_init(struct shard *sh, struct rerr *e) {
+    sh->evict = conn_shut;
     struct io_uring_params p;
     memset(&p, 0, sizeof(p));
     /* One thread submits (the shard's, which enables the ring); completions

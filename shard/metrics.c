@@ -103,8 +103,9 @@ static void hist(struct out *o, const char *name, const char *help, const struct
 static const char *const kind_names[MK_NUM] = {"ocsp_get", "ocsp_post", "crl", "ca_cert", "healthz", "metrics",
                                                "other"};
 static const char *const hash_names[4] = {"sha1", "sha256", "sha384", "sha512"};
-static const char *const hostile_names[MH_NUM] = {"bad_der",        "bad_http",     "oversized",   "unknown_issuer",
-                                                  "unknown_serial", "read_timeout", "conn_refused"};
+static const char *const hostile_names[MH_NUM] = {"bad_der",        "bad_http",     "oversized",
+                                                  "unknown_issuer", "unknown_serial", "read_timeout",
+                                                  "conn_refused",   "conn_evicted"};
 
 size_t metrics_render(const struct shard_metrics *const *shards, int n, const struct metrics_core *core, char *out,
                       size_t cap) {

@@ -30,7 +30,8 @@ enum metric_hostile {
     MH_UNKNOWN_ISSUER, /* a CertID naming no CA revd serves */
     MH_UNKNOWN_SERIAL, /* a serial the CA never issued */
     MH_READ_TIMEOUT,   /* a request unfinished past --read-timeout (slow senders) */
-    MH_CONN_REFUSED,   /* past the connection cap */
+    MH_CONN_REFUSED,   /* past the connection cap, with no idle connection to make room */
+    MH_CONN_EVICTED,   /* an idle connection closed at the cap to make room for a new one */
     MH_NUM
 };
 

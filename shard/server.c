@@ -403,12 +403,28 @@ static void kick(struct conn *c) {
     else ev_kick(c);
 }
 
+/* At the cap, the connection idle the longest (nothing received, nothing
+ * to send, no lane job) makes room: a flood of idle connections cannot
+ * keep new clients out. Closing may finish later (io_uring): a little
+ * slack past the cap covers those. */
+#define CONN_SLACK 64
+
 struct conn *shard_conn_take(struct shard *sh, int fd) {
     if (sh->num_conns >= SERVER_MAX_CONNS_PER_SHARD) {
-        bump(&sh->refused_conns);
-        metrics_add(&sh->m.hostile[MH_CONN_REFUSED], 1);
-        close(fd);
-        return NULL;
+        struct conn *victim = NULL;
+        for (struct conn *c = sh->all_conns; c != NULL; c = c->next_all)
+            if (c->fd >= 0 && !c->dead && !c->waiting && c->in_len == 0 && c->out_len == 0 && c->ext == NULL &&
+                (victim == NULL || c->last_active < victim->last_active))
+                victim = c;
+        if (victim != NULL && sh->evict != NULL && sh->num_conns < SERVER_MAX_CONNS_PER_SHARD + CONN_SLACK) {
+            sh->evict(victim);
+            metrics_add(&sh->m.hostile[MH_CONN_EVICTED], 1);
+        } else {
+            bump(&sh->refused_conns);
+            metrics_add(&sh->m.hostile[MH_CONN_REFUSED], 1);
+            close(fd);
+            return NULL;
+        }
     }
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));

@@ -44,7 +44,7 @@ run_fail 2 revd admin issue-credential --out "$C" --name x --role root
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=alice/OU=admin" \
     -keyout "$C/mallory.key" -out "$C/mallory.pem" -days 2 2>/dev/null || fail "openssl req -x509"
 
-PORT=$(( 20000 + RANDOM % 20000 ))
+PORT=$(( 20000 + RANDOM % 12000 ))
 APORT=$(( PORT + 1 ))
 start() {
     serve_bg "$T/serve.log" --listen "127.0.0.1:$PORT" "${IO_ARGS[@]}" --threads 1 --admin-listen "127.0.0.1:$APORT" "$@"

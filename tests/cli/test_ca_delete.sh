@@ -74,7 +74,7 @@ _run env FAKETIME="+8d" LD_PRELOAD="$FT_LIB" ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN
 assert_contains "$ERR" "the restore window of CA t ended at"
 
 step "a running server keeps publishing during the window, then purges"
-PORT=$(( 20000 + RANDOM % 20000 ))
+PORT=$(( 20000 + RANDOM % 12000 ))
 URL=http://127.0.0.1:$PORT
 CLOCK=$T/clock
 set_clock() { echo "$1" >"$CLOCK.new" && mv "$CLOCK.new" "$CLOCK"; }

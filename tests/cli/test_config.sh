@@ -15,7 +15,7 @@ make_csr ee "/CN=ee.example"
 issue_to "$T/ee.pem" --ca root --csr "$T/ee.csr"
 openssl ocsp -issuer "$D/ca/root.pem" -cert "$T/ee.pem" -no_nonce -reqout "$T/q.der" >/dev/null 2>&1 || fail "reqout"
 GETPATH=/ocsp/$(base64 -w0 "$T/q.der" | tr '+/' '-_' | tr -d '=')
-PORT=$(( 20000 + RANDOM % 20000 ))
+PORT=$(( 20000 + RANDOM % 12000 ))
 URL=http://127.0.0.1:$PORT
 
 step "errors in the file are named by file and line; nothing starts"

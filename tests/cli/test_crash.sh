@@ -14,7 +14,7 @@
 D=$T/d
 SOCK=$D/revd.sock
 ROUNDS=${CRASH_ROUNDS:-5}
-PORT=$(( 20000 + RANDOM % 20000 ))
+PORT=$(( 20000 + RANDOM % 12000 ))
 
 run_ok revd ca create-root --dir "$D" --name r --subject /CN=r
 run_ok revd ca create-sub --dir "$D" --name s --parent r --subject /CN=s

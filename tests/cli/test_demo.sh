@@ -73,7 +73,7 @@ _run env -u REVD_DIR timeout -k 5 "$REVD_TIMEOUT" "$REVD" demo --no-serve
 [ -s "$T/w/demo/ca/demo-root.pem" ] || fail "revd demo without --dir did not create ./demo/ca/demo-root.pem"
 
 step "without --no-serve, the demo serves OCSP: the sample certificates answer good and revoked"
-PORT=$(( 20000 + RANDOM % 20000 ))
+PORT=$(( 20000 + RANDOM % 12000 ))
 "$REVD" demo --dir "$X" --listen "127.0.0.1:$PORT" >"$T/demo-serve.out" 2>"$T/demo-serve.log" </dev/null &
 SRV=$!
 BG_PIDS="$BG_PIDS $SRV"

@@ -88,7 +88,7 @@ expect_event "$n" ocsp.signer_rotated 10 '"not_after":'
 step "cert.expiring and cert.expired, from revd serve, once a day"
 issue_to "$T/soon.pem" --ca sub --csr "$T/ee.csr" --days 10
 issue_to "$T/short.pem" --ca sub --csr "$T/ee.csr" --hours 1
-PORT=$(( 20000 + RANDOM % 20000 ))
+PORT=$(( 20000 + RANDOM % 12000 ))
 start_ft() { # OFFSET: revd serve under a clock OFFSET ahead
     FAKETIME="$1" LD_PRELOAD=$FT_LIB ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
         "$REVD" serve --listen "127.0.0.1:$PORT" "${IO_ARGS[@]}" --threads 1 >"$T/serve.log" 2>&1 </dev/null &

@@ -26,7 +26,7 @@ for k in keys/r.key keys/s.key keys/s.ocsp.key admin/ca.key admin/server.key; do
 done
 run_ok revd keys status
 assert_contains "$OUT" "5 encrypted, 0 not"
-PORT=$(( 20000 + RANDOM % 20000 ))
+PORT=$(( 20000 + RANDOM % 12000 ))
 serve_bg "$T/s.log" --listen "127.0.0.1:$PORT" --threads 1 --admin-listen "127.0.0.1:$((PORT + 1))"
 o=$(openssl ocsp -issuer "$D/ca/s.pem" -cert "$T/a.pem" -no_nonce -url "http://127.0.0.1:$PORT/ocsp" \
     -CAfile "$D/ca/r.pem" -verify_other "$D/ca/s.pem" 2>&1)

@@ -20,7 +20,7 @@ issue_to "$T/rev.pem" --dir "$D" --ca root --csr "$T/ee.csr"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=stranger -keyout "$T/s.key" \
     -out "$T/stranger.pem" -days 2 2>/dev/null || fail "openssl req -x509"
 
-PORT=$(( 20000 + RANDOM % 20000 ))
+PORT=$(( 20000 + RANDOM % 12000 ))
 URL=http://127.0.0.1:$PORT
 serve_bg "$T/serve.log" --dir "$D" --listen "127.0.0.1:$PORT" "${IO_ARGS[@]}" --threads 2 --crl-coalesce 0ms
 

@@ -9,7 +9,7 @@
 . "$(dirname "$0")/lib.sh"
 OCSPTOOL=$(command -v ocsptool) || skip "ocsptool is not installed (apt-get install gnutls-bin)"
 
-PORT=$(( 20000 + RANDOM % 20000 ))
+PORT=$(( 20000 + RANDOM % 12000 ))
 URL=http://127.0.0.1:$PORT
 D=$T/d
 

@@ -10,7 +10,7 @@ D=$REVD_DIR
 create_root r
 make_csr ee /CN=ee
 issue_to "$T/a.pem" --ca r --csr "$T/ee.csr"
-PORT=$(( 20000 + RANDOM % 20000 ))
+PORT=$(( 20000 + RANDOM % 12000 ))
 # hup_until LOG TEXT: SIGHUP, then wait (5 s) for TEXT to appear once more in LOG.
 hup_until() {
     local n; n=$(grep -c -- "$2" "$1")

@@ -25,7 +25,7 @@ PY
 run_ok revd import --dir "$D" --ca big --file "$T/big.csv"
 cat "$D/ca/sub.pem" "$D/ca/root.pem" >"$T/chain.pem"
 
-PORT=$(( 20000 + RANDOM % 20000 ))
+PORT=$(( 20000 + RANDOM % 12000 ))
 URL=http://127.0.0.1:$PORT
 serve_bg "$T/serve.log" --dir "$D" --listen "127.0.0.1:$PORT" "${IO_ARGS[@]}" --threads 2 --crl-coalesce 500ms
 number() { openssl crl -inform DER -in "$1" -noout -crlnumber | sed 's/^crlNumber=//'; }

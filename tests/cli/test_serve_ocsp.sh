@@ -17,7 +17,7 @@ issue_to "$T/later.pem" --dir "$D" --ca sub --csr "$T/ee.csr"
 run_ok revd revoke --dir "$D" --ca sub --serial "$(serial_of "$T/rev.pem")" --reason keyCompromise
 cat "$D/ca/sub.pem" "$D/ca/root.pem" > "$T/chain.pem"
 
-PORT=$(( 20000 + RANDOM % 20000 ))
+PORT=$(( 20000 + RANDOM % 12000 ))
 URL=http://127.0.0.1:$PORT
 "$REVD" serve --dir "$D" --listen "127.0.0.1:$PORT" "${IO_ARGS[@]}" --threads 2 >"$T/serve.log" 2>&1 </dev/null &
 SRV=$!

@@ -33,7 +33,7 @@ run_ok revd serve --help
 assert_contains "$OUT" "--validity DURATION"
 assert_contains "$OUT" "--max-age SECONDS"
 
-PORT=$(( 20000 + RANDOM % 20000 ))
+PORT=$(( 20000 + RANDOM % 12000 ))
 URL=http://127.0.0.1:$PORT
 CLOCK=$T/clock
 SRV=""

@@ -12,7 +12,7 @@ step "option refusals"
 run_fail 2 revd serve --dir "$D" --listen 127.0.0.1:1 --idle-timeout 0
 run_fail 2 revd serve --dir "$D" --listen 127.0.0.1:1 --read-timeout x
 
-PORT=$(( 20000 + RANDOM % 20000 ))
+PORT=$(( 20000 + RANDOM % 12000 ))
 serve_bg "$T/serve.log" --dir "$D" --listen "127.0.0.1:$PORT" "${IO_ARGS[@]}" --threads 1 --idle-timeout 3 --read-timeout 2
 
 step "slow, idle and busy clients"

@@ -11,8 +11,8 @@
 NGINX=$(command -v nginx 2>/dev/null || echo /usr/sbin/nginx)
 [ -x "$NGINX" ] || skip "nginx is not installed (apt-get install nginx-light)"
 
-PORT=$(( 20000 + RANDOM % 20000 ))
-TLSPORT=$(( 40001 + RANDOM % 20000 ))
+PORT=$(( 20000 + RANDOM % 12000 ))
+TLSPORT=$(( 10000 + RANDOM % 9000 ))  # below the ephemeral range (32768-60999) and the other tests' ports
 URL=http://127.0.0.1:$PORT
 D=$T/d
 

@@ -6,7 +6,7 @@
 # certificate does not verify gets nothing); bad URLs refused at start.
 . "$(dirname "$0")/lib.sh"
 D=$REVD_DIR
-PORT=$(( 20000 + RANDOM % 20000 ))
+PORT=$(( 20000 + RANDOM % 12000 ))
 HPORT=$((PORT + 1)); SPORT=$((PORT + 2))
 
 # A receiver: appends each body (one line) to FILE; answers 500 while FAILS
