@@ -444,10 +444,49 @@ EVP_PKEY *core_ca_key(struct ca_core *c, struct ca *ca, struct rerr *e) {
     snprintf(path, sizeof(path), "%s/keys/%s.key", c->dir, ca->name);
     ca->key = keyfile_read(c, path, e);
     if (ca->key == NULL) return NULL;
+    /* DIR/ca/NAME.pem is the published copy of the certificate the index
+     * holds. One that differs was replaced behind revd's back, or the index
+     * was: the key tells which (a missing file is written again). */
+    if (ca->cert_pem != NULL) {
+        uint8_t *f;
+        size_t fl;
+        struct rerr fe;
+        if (fs_read_file(ca->cert_path, 1 << 20, &f, &fl, &fe)) {
+            int same = fl == strlen(ca->cert_pem) && memcmp(f, ca->cert_pem, fl) == 0;
+            X509 *fx = NULL;
+            if (!same) {
+                BIO *bio = BIO_new_mem_buf(f, (int)fl);
+                fx = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
+                BIO_free(bio);
+            }
+            free(f);
+            if (!same) {
+                int file_matches_key = fx != NULL && X509_check_private_key(fx, ca->key) == 1;
+                int index_matches_key = ca->cert != NULL && X509_check_private_key(ca->cert, ca->key) == 1;
+                X509_free(fx);
+                ERR_clear_error();
+                EVP_PKEY_free(ca->key);
+                ca->key = NULL;
+                if (file_matches_key && !index_matches_key) {
+                    rerr_set(e, "the certificate of CA %s in %s/index differs from %s, which matches %s: the index "
+                                "was altered; restore DIR/index from a backup", ca->name, c->dir, ca->cert_path, path);
+                    return NULL;
+                }
+                rerr_set(e, "%s is not the certificate of CA %s that the index holds: restore it from your backup, "
+                            "or remove it (revd writes it again from the index)", ca->cert_path, ca->name);
+                return NULL;
+            }
+        } else if (access(ca->cert_path, F_OK) != 0 &&
+                   !fs_write_atomic(ca->cert_path, ca->cert_pem, strlen(ca->cert_pem), 0644, e)) {
+            EVP_PKEY_free(ca->key);
+            ca->key = NULL;
+            return NULL;
+        }
+    }
     if (ca->cert != NULL && X509_check_private_key(ca->cert, ca->key) != 1) {
         EVP_PKEY_free(ca->key);
         ca->key = NULL;
-        rerr_ssl(e, "%s: this key does not match the certificate of CA %s", path, ca->name);
+        rerr_ssl(e, "%s: this key does not match the certificate of CA %s (in the index and %s): restore the key, or the index, from your backup", path, ca->name, ca->cert_path);
         return NULL;
     }
     return ca->key;

@@ -365,8 +365,17 @@ int ca_crl_write_file(struct ca_core *c, const struct ca_crl *crl, struct rerr *
     snprintf(dir, sizeof(dir), "%s", path);
     char *slash = strrchr(dir, '/');
     if (slash != NULL) *slash = '\0';
-    if (!fs_mkdirs(dir, 0755, e)) return 0;
-    return fs_write_atomic(path, crl->der, crl->der_len, 0644, e);
+    if (fs_mkdirs(dir, 0755, e) && fs_write_atomic(path, crl->der, crl->der_len, 0644, e)) return 1;
+    /* Signed and numbered (the log says crl-sign ok), but not published:
+     * the log says that too. */
+    const char *slash2 = strchr(crl->ref.file, '/');
+    char name[CA_NAME_MAX + 1];
+    size_t fl = strlen(crl->ref.file);
+    int nl = slash2 ? (int)(slash2 - crl->ref.file) : fl > 4 ? (int)(fl - 4) : 0; /* NAME/3.crl or NAME.crl */
+    snprintf(name, sizeof(name), "%.*s", nl < CA_NAME_MAX ? nl : CA_NAME_MAX, crl->ref.file);
+    core_oplog_failure(c, "crl-publish", name[0] ? name : NULL, NULL, 0,
+                       json_pack("{s:s,s:I}", "file", crl->ref.file, "number", (json_int_t)crl->number), e);
+    return 0;
 }
 
 int ca_crl_load_file(struct ca_core *c, const char *name, const struct ca_crl_ref *ref, struct ca_crl *out,

@@ -70,7 +70,11 @@ int keyfile_encrypted(const char *path) {
 EVP_PKEY *keyfile_read(const struct ca_core *c, const char *path, struct rerr *e) {
     uint8_t *p;
     size_t n;
-    if (!fs_read_file(path, KEYFILE_MAX, &p, &n, e)) return NULL;
+    struct rerr fe;
+    if (!fs_read_file(path, KEYFILE_MAX, &p, &n, &fe)) {
+        rerr_set(e, "%s: restore it from your backup (mode 0600)", fe.msg);
+        return NULL;
+    }
     int enc = is_encrypted(p, n);
     EVP_PKEY *k = NULL;
     if (enc && c->passphrase == NULL) {
@@ -81,7 +85,8 @@ EVP_PKEY *keyfile_read(const struct ca_core *c, const char *path, struct rerr *e
         k = bio ? PEM_read_bio_PrivateKey(bio, NULL, pass_cb, (void *)c) : NULL;
         BIO_free(bio);
         if (k == NULL && enc) rerr_ssl(e, "%s: the passphrase does not open this key", path);
-        else if (k == NULL) rerr_ssl(e, "%s: not a private key (expected PEM 'BEGIN PRIVATE KEY')", path);
+        else if (k == NULL)
+            rerr_ssl(e, "%s: not a private key (expected PEM 'BEGIN PRIVATE KEY'): restore it from your backup", path);
     }
     OPENSSL_cleanse(p, n);
     free(p);

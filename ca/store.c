@@ -1,11 +1,17 @@
 #include "ca/store.h"
 
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
 #include <string.h>
 
 #include <rocksdb/c.h>
 
 struct store {
+    char *path;
     rocksdb_t *db;
     rocksdb_options_t *opts;
     rocksdb_writeoptions_t *wsync;
@@ -18,6 +24,7 @@ struct store_batch {
 };
 
 struct store_iter {
+    const struct store *st;
     rocksdb_iterator_t *it;
     rocksdb_readoptions_t *ro;
     uint8_t *prefix;
@@ -27,9 +34,37 @@ struct store_iter {
     size_t start_len;
 };
 
+/* What to do about an error RocksDB gave for the index at path. */
+static const char *store_advice(const char *err) {
+    if (err == NULL) return "";
+    if (strstr(err, "Read-only file system") != NULL)
+        return "; DIR must be writable: remount it read-write";
+    if (strstr(err, "Permission denied") != NULL || strstr(err, "Operation not permitted") != NULL)
+        return "; fix the owner and permissions of DIR/index (revd runs as the owner of DIR)";
+    if (strstr(err, "No space left") != NULL) return "; the file system is full: free some space and try again";
+    if (strstr(err, "Corruption") != NULL || strstr(err, "No such file") != NULL ||
+        strstr(err, "checksum") != NULL)
+        return "; the index is damaged: restore DIR/index from a backup, then run revd audit verify";
+    return "";
+}
+
+/* RocksDB's own log goes with the index; it must never be what fills the
+ * disk, and RocksDB asserts (aborts) when it cannot write it: a file
+ * system with less than this free is refused before opening. */
+#define STORE_MIN_FREE (1 << 20)
+
 int store_open(const char *path, int create, struct store **out, struct rerr *e) {
+    struct statvfs fs;
+    char probe[PATH_MAX];
+    snprintf(probe, sizeof(probe), "%s", path);
+    memset(&fs, 0, sizeof(fs));
+    if (statvfs(probe, &fs) != 0 && statvfs(dirname(probe), &fs) != 0) memset(&fs, 0, sizeof(fs));
+    if (fs.f_frsize > 0 && (uint64_t)fs.f_bavail * fs.f_frsize < STORE_MIN_FREE && !(fs.f_flag & ST_RDONLY))
+        return rerr_set(e, "%s: the file system is full (%llu bytes free): free some space and try again", path,
+                        (unsigned long long)fs.f_bavail * fs.f_frsize);
     struct store *st = calloc(1, sizeof(*st));
     if (st == NULL) return rerr_set(e, "out of memory");
+    st->path = strdup(path);
     st->opts = rocksdb_options_create();
     rocksdb_options_set_create_if_missing(st->opts, create);
     rocksdb_options_set_compression(st->opts, rocksdb_lz4_compression);
@@ -43,9 +78,10 @@ int store_open(const char *path, int create, struct store **out, struct rerr *e)
         if (locked)
             rerr_set(e, "%s: the index is in use by another revd process (%s)", path, err);
         else
-            rerr_set(e, "%s: cannot open the index: %s", path, err ? err : "unknown error");
+            rerr_set(e, "%s: cannot open the index: %s%s", path, err ? err : "unknown error", store_advice(err));
         free(err);
         rocksdb_options_destroy(st->opts);
+        free(st->path);
         free(st);
         return 0;
     }
@@ -64,6 +100,7 @@ void store_free(struct store *st) {
     rocksdb_writeoptions_destroy(st->wnosync);
     rocksdb_readoptions_destroy(st->ropts);
     rocksdb_options_destroy(st->opts);
+    free(st->path);
     free(st);
 }
 
@@ -73,7 +110,7 @@ int store_get(struct store *st, const void *key, size_t key_len, uint8_t **out,
     size_t vl = 0;
     char *v = rocksdb_get(st->db, st->ropts, key, key_len, &vl, &err);
     if (err != NULL) {
-        rerr_set(e, "index read failed: %s", err);
+        rerr_set(e, "%s: index read failed: %s%s", st->path, err, store_advice(err));
         free(err);
         return -1;
     }
@@ -114,7 +151,7 @@ int store_write(struct store *st, struct store_batch *b, int sync, struct rerr *
     char *err = NULL;
     rocksdb_write(st->db, sync ? st->wsync : st->wnosync, b->wb, &err);
     if (err != NULL) {
-        rerr_set(e, "index write failed: %s", err);
+        rerr_set(e, "%s: index write failed: %s%s", st->path, err, store_advice(err));
         free(err);
         return 0;
     }
@@ -125,6 +162,7 @@ struct store_iter *store_iter_new(struct store *st, const void *prefix, size_t p
                                   const void *start, size_t start_len) {
     struct store_iter *it = calloc(1, sizeof(*it));
     if (it == NULL) abort();
+    it->st = st;
     it->ro = rocksdb_readoptions_create();
     it->it = rocksdb_create_iterator(st->db, it->ro);
     it->prefix = malloc(prefix_len + start_len + 1);
@@ -136,8 +174,24 @@ struct store_iter *store_iter_new(struct store *st, const void *prefix, size_t p
     return it;
 }
 
+/* An iterator that stops on an error (a damaged block: a checksum
+ * mismatch) would look like the end of the data, and a CRL, a report or
+ * a table built from it would silently miss what is past it. revd stops
+ * instead: a CA that cannot read its own index must not answer. */
+static void iter_check(struct store_iter *it) {
+    char *err = NULL;
+    rocksdb_iter_get_error(it->it, &err);
+    if (err == NULL) return;
+    fprintf(stderr, "revd: %s: index read failed: %s%s; stopping\n", it->st->path, err, store_advice(err));
+    fflush(stderr);
+    _exit(1);
+}
+
 static int in_prefix(struct store_iter *it, const uint8_t **k, size_t *kl) {
-    if (!rocksdb_iter_valid(it->it)) return 0;
+    if (!rocksdb_iter_valid(it->it)) {
+        iter_check(it);
+        return 0;
+    }
     *k = (const uint8_t *)rocksdb_iter_key(it->it, kl);
     return *kl >= it->prefix_len && memcmp(*k, it->prefix, it->prefix_len) == 0;
 }

@@ -20,12 +20,27 @@ static int fsync_dir_of(const char *path) {
     return ok;
 }
 
+/* advice: what to do about errno err on a write under path. */
+static const char *advice(int err) {
+    switch (err) {
+    case ENOSPC:
+    case EDQUOT: return ": the file system is full: free some space and try again";
+    case EROFS: return ": the file system is read-only: remount it read-write";
+    case EACCES:
+    case EPERM: return ": fix the directory's owner or permissions (revd runs as its owner)";
+    default: return "";
+    }
+}
+
 int fs_write_atomic(const char *path, const void *p, size_t len, mode_t mode, struct rerr *e) {
     char tmp[PATH_MAX];
     if (snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof(tmp))
         return rerr_set(e, "%s: path too long", path);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-    if (fd < 0) return rerr_set(e, "%s: cannot create: %s", tmp, strerror(errno));
+    if (fd < 0) {
+        int err = errno;
+        return rerr_set(e, "%s: cannot write: %s%s", path, strerror(err), advice(err));
+    }
     const uint8_t *b = p;
     size_t off = 0;
     while (off < len) {
@@ -35,7 +50,7 @@ int fs_write_atomic(const char *path, const void *p, size_t len, mode_t mode, st
             int err = errno;
             close(fd);
             unlink(tmp);
-            return rerr_set(e, "%s: write failed: %s", path, strerror(err));
+            return rerr_set(e, "%s: write failed: %s%s", path, strerror(err), advice(err));
         }
         off += (size_t)n;
     }
@@ -43,13 +58,13 @@ int fs_write_atomic(const char *path, const void *p, size_t len, mode_t mode, st
         int err = errno;
         close(fd);
         unlink(tmp);
-        return rerr_set(e, "%s: fsync failed: %s", path, strerror(err));
+        return rerr_set(e, "%s: fsync failed: %s%s", path, strerror(err), advice(err));
     }
     close(fd);
     if (rename(tmp, path) != 0) {
         int err = errno;
         unlink(tmp);
-        return rerr_set(e, "%s: rename failed: %s", path, strerror(err));
+        return rerr_set(e, "%s: rename failed: %s%s", path, strerror(err), advice(err));
     }
     if (!fsync_dir_of(path)) return rerr_set(e, "%s: fsync of directory failed: %s", path, strerror(errno));
     return 1;
