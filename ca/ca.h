@@ -232,6 +232,13 @@ int ca_set_passphrase(struct ca_core *c, const char *pass, size_t len, struct re
  * DIR/admin) encrypted with the passphrase; *done and *already count them. */
 int ca_encrypt_keys(struct ca_core *c, size_t *done, size_t *already, struct rerr *e);
 
+/* ca_rekey rewrites every private key of DIR encrypted with new_pass (12
+ * to 1024 bytes), reading each with the current passphrase (or in the
+ * clear). Each file is replaced atomically; keys are read with the new
+ * passphrase first, then the current one, so that a run cut short is
+ * finished by running it again. The new passphrase is the core's after. */
+int ca_rekey(struct ca_core *c, const char *new_pass, size_t new_len, size_t *done, struct rerr *e);
+
 /* ca_reload_keys re-reads the private key of every CA that has a
  * certificate from DIR/keys (a key replaced on disk, a restored backup),
  * and drops the cached OCSP responders (re-read from the index on next

@@ -553,6 +553,58 @@ int ca_encrypt_keys(struct ca_core *c, size_t *done, size_t *already, struct rer
     return ok;
 }
 
+int ca_rekey(struct ca_core *c, const char *new_pass, size_t new_len, size_t *done, struct rerr *e) {
+    *done = 0;
+    /* The current passphrase becomes the fallback for reading, the new one
+     * the passphrase (ca_set_passphrase checks it). */
+    char *cur = c->passphrase;
+    size_t cur_len = c->passphrase_len;
+    c->passphrase = NULL;
+    if (!ca_set_passphrase(c, new_pass, new_len, e)) {
+        c->passphrase = cur;
+        return 0;
+    }
+    c->old_passphrase = cur;
+    c->old_passphrase_len = cur_len;
+    static const char *const dirs[] = {"keys", "admin"};
+    json_t *files = json_array();
+    int ok = 1;
+    for (int d = 0; d < 2 && ok; d++) {
+        char dir[PATH_MAX];
+        snprintf(dir, sizeof(dir), "%s/%s", c->dir, dirs[d]);
+        DIR *dh = opendir(dir);
+        if (dh == NULL) continue;
+        struct dirent *de;
+        while (ok && (de = readdir(dh)) != NULL) {
+            size_t l = strlen(de->d_name);
+            if (l < 5 || strcmp(de->d_name + l - 4, ".key") != 0) continue;
+            char path[PATH_MAX + 256];
+            snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+            EVP_PKEY *k = keyfile_read(c, path, e);
+            ok = k != NULL && keyfile_write(c, path, k, e);
+            EVP_PKEY_free(k);
+            if (ok) {
+                (*done)++;
+                json_array_append_new(files, json_string(path));
+            }
+        }
+        closedir(dh);
+    }
+    if (c->old_passphrase != NULL) {
+        OPENSSL_cleanse(c->old_passphrase, c->old_passphrase_len);
+        free(c->old_passphrase);
+    }
+    c->old_passphrase = NULL;
+    c->old_passphrase_len = 0;
+    struct store_batch *b = store_batch_new();
+    core_oplog(c, b, "keys-rekey", NULL, NULL, 0, json_pack("{s:o}", "files", files),
+               ok ? "ok" : "error: cut short (run it again with the same passphrases)");
+    struct rerr ignored;
+    core_commit(c, b, ok ? e : &ignored);
+    store_batch_free(b);
+    return ok;
+}
+
 size_t ca_reload_keys(struct ca_core *c, void (*problem)(void *arg, const char *msg), void *arg) {
     size_t loaded = 0;
     for (size_t i = 0; i < c->num_cas; i++) {
@@ -724,6 +776,10 @@ void ca_core_free(struct ca_core *c) {
     if (c->passphrase != NULL) {
         OPENSSL_cleanse(c->passphrase, c->passphrase_len);
         free(c->passphrase);
+    }
+    if (c->old_passphrase != NULL) {
+        OPENSSL_cleanse(c->old_passphrase, c->old_passphrase_len);
+        free(c->old_passphrase);
     }
     free(c);
 }

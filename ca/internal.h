@@ -104,6 +104,8 @@ struct ca_core {
     size_t ev_pending_len;
     char *passphrase; /* NULL: keys are written in the clear (ca/keyfile.c); cleansed when freed */
     size_t passphrase_len;
+    char *old_passphrase; /* during ca_rekey: keys not yet rewritten open with it */
+    size_t old_passphrase_len;
     char notice[768];   /* what the last call also did, for the user */
     /* What changed in what is published, since ca_take_changes last ran. */
     struct ca_change *changes;

@@ -43,12 +43,17 @@ int keyfile_write(const struct ca_core *c, const char *path, EVP_PKEY *k, struct
     return ok;
 }
 
-/* The passphrase callback: the core's, or none (never a prompt). */
+/* The passphrase callback: the one given, or none (never a prompt). */
+struct pass {
+    const char *p;
+    size_t len;
+};
+
 static int pass_cb(char *buf, int size, int rwflag, void *u) {
-    const struct ca_core *c = u;
-    if (c->passphrase == NULL || c->passphrase_len > (size_t)size) return -1;
-    memcpy(buf, c->passphrase, c->passphrase_len);
-    return (int)c->passphrase_len;
+    const struct pass *ps = u;
+    if (ps->p == NULL || ps->len > (size_t)size) return -1;
+    memcpy(buf, ps->p, ps->len);
+    return (int)ps->len;
 }
 
 static int is_encrypted(const uint8_t *p, size_t n) {
@@ -81,9 +86,15 @@ EVP_PKEY *keyfile_read(const struct ca_core *c, const char *path, struct rerr *e
         rerr_set(e, "%s: the key is encrypted; give its passphrase (REVD_KEY_PASSPHRASE_FILE, a file holding it)",
                  path);
     } else {
-        BIO *bio = BIO_new_mem_buf(p, (int)n);
-        k = bio ? PEM_read_bio_PrivateKey(bio, NULL, pass_cb, (void *)c) : NULL;
-        BIO_free(bio);
+        /* The passphrase, then (during ca_rekey) the previous one. */
+        struct pass tries[2] = {{c->passphrase, c->passphrase_len}, {c->old_passphrase, c->old_passphrase_len}};
+        for (int t = 0; t < 2 && k == NULL; t++) {
+            if (t == 1 && (!enc || tries[1].p == NULL)) break;
+            BIO *bio = BIO_new_mem_buf(p, (int)n);
+            k = bio ? PEM_read_bio_PrivateKey(bio, NULL, pass_cb, &tries[t]) : NULL;
+            BIO_free(bio);
+            if (k == NULL && t == 0 && tries[1].p != NULL) ERR_clear_error();
+        }
         if (k == NULL && enc) rerr_ssl(e, "%s: the passphrase does not open this key", path);
         else if (k == NULL)
             rerr_ssl(e, "%s: not a private key (expected PEM 'BEGIN PRIVATE KEY'): restore it from your backup", path);

@@ -38,7 +38,7 @@ enum {
     O_HELP = 1000, O_DIR, O_NAME, O_SUBJECT, O_KEY, O_DAYS, O_HOURS, O_BASE_URL, O_PSIZE,
     O_COMPLETE, O_MAXB, O_PARENT, O_PATHLEN, O_CERT, O_CHAIN, O_JSON, O_CA, O_CSR, O_TEMPLATE,
     O_SAN, O_IDEM, O_SERIAL, O_REASON, O_INVALIDITY, O_FORMAT, O_SINCE, O_FILE, O_FROM, O_HASH, O_OUT,
-    O_PARTITION, O_ALL, O_NUMBER, O_ANCHOR, O_RESTORE_DAYS, O_ROLE, O_NAMES,
+    O_PARTITION, O_ALL, O_NUMBER, O_ANCHOR, O_RESTORE_DAYS, O_ROLE, O_NAMES, O_NEWPASS,
 };
 
 struct opts {
@@ -46,7 +46,7 @@ struct opts {
         *template_name, *san, *idem, *serial, *reason, *invalidity, *format, *since, *file;
     long days, hours, psize, maxb, path_len;
     unsigned long long seq_from;
-    const char *hash, *out, *partition, *number, *anchor, *role, *names;
+    const char *hash, *out, *partition, *number, *anchor, *role, *names, *newpass;
     int complete, json, with_chain, help, days_set, hours_set, all, restore_days_set;
     long restore_days;
 };
@@ -931,6 +931,30 @@ static int run_keys_encrypt(struct cli *cli, struct opts *o, const char *pos) {
     return ok ? 0 : fail(cli, e.msg);
 }
 
+static int run_keys_rekey(struct cli *cli, struct opts *o, const char *pos) {
+    char buf[PATH_MAX];
+    uint8_t *p;
+    size_t n;
+    struct rerr e;
+    if (!fs_read_file(resolve(cli, o->newpass, buf), 1026, &p, &n, &e)) return fail(cli, e.msg);
+    struct ca_core *c;
+    int owned;
+    if (!open_core(cli, o, 0, &c, &owned)) {
+        OPENSSL_cleanse(p, n);
+        free(p);
+        return 1;
+    }
+    size_t done;
+    int ok = ca_rekey(c, (const char *)p, n, &done, &e);
+    OPENSSL_cleanse(p, n);
+    free(p);
+    if (ok)
+        fprintf(cli->out, "%zu keys now open with the new passphrase: give it from now on (REVD_KEY_PASSPHRASE_FILE)\n",
+                done);
+    close_core(c, owned);
+    return ok ? 0 : fail(cli, e.msg);
+}
+
 /* ---- ocsp respond ---- */
 
 /* The default validity of a response (issue #3 makes it configurable). */
@@ -1209,6 +1233,7 @@ static const int a_import[] = {O_CA, O_FILE, 0};
 static const int a_log[] = {O_FROM, 0};
 static const int a_audit_verify[] = {O_ANCHOR, 0};
 static const int a_delete[] = {O_RESTORE_DAYS, 0};
+static const int a_rekey[] = {O_NEWPASS, 0};
 static const int a_admin_init[] = {O_NAMES, 0};
 static const int a_admin_issue[] = {O_NAME, O_ROLE, O_CA, O_TEMPLATE, O_DAYS, O_CSR, O_OUT, 0};
 static const int a_audit_export[] = {O_FORMAT, O_FROM, 0};
@@ -1351,6 +1376,13 @@ static const struct cmd admin_cmds[] = {
 static const struct cmd keys_cmds[] = {
     {"status", "revd keys status", "Lists the private key files of DIR (keys/, admin/): encrypted or PLAIN.\n", a_none,
      run_keys_status, 0, 0},
+    {"rekey", "revd keys rekey --new-passphrase-file FILE",
+     "Rewrites every private key of DIR encrypted with the passphrase in FILE, reading\n"
+     "them with the current one ($REVD_KEY_PASSPHRASE_FILE, or none for plain keys).\n"
+     "Each file is replaced atomically; a run cut short is finished by running it\n"
+     "again with the same two passphrases. Through a running server, the server's\n"
+     "current passphrase is used and the new one is its own from then on.\n",
+     a_rekey, run_keys_rekey, 0, 0},
     {"encrypt", "revd keys encrypt",
      "Rewrites every plain private key of DIR encrypted with the passphrase of\n"
      "$REVD_KEY_PASSPHRASE_FILE (or $REVD_KEY_PASSPHRASE): PKCS#8, PBKDF2-HMAC-SHA256,\n"
@@ -1432,6 +1464,7 @@ static const struct option long_opts[] = {
     {"restore-days", required_argument, NULL, O_RESTORE_DAYS},
     {"role", required_argument, NULL, O_ROLE},
     {"names", required_argument, NULL, O_NAMES},
+    {"new-passphrase-file", required_argument, NULL, O_NEWPASS},
     {NULL, 0, NULL, 0},
 };
 
@@ -1571,6 +1604,7 @@ static int run_cmd(struct cli *cli, const struct cmd *c, int argc, char **argv) 
         case O_RESTORE_DAYS: num = &o.restore_days; o.restore_days_set = 1; break;
         case O_ROLE: o.role = optarg; break;
         case O_NAMES: o.names = optarg; break;
+        case O_NEWPASS: o.newpass = optarg; break;
         }
         if (num != NULL && !parse_long(optarg, num))
             return usage_error(cli, c, "--%s needs a whole number", opt_name(id));
@@ -1597,6 +1631,7 @@ static int run_cmd(struct cli *cli, const struct cmd *c, int argc, char **argv) 
         case O_FORMAT: v = o.format; break;
         case O_OUT: required = c->run != run_crl_history; v = o.out; break;
         case O_ROLE: v = o.role; break;
+        case O_NEWPASS: v = o.newpass; break;
         case O_CA: required = c->run != run_admin_issue; v = o.ca; break;
         case O_TEMPLATE: required = 0; break;
         case O_CHAIN: required = c->run == run_import_ca; v = o.chain; break;
@@ -1635,6 +1670,7 @@ void cli_usage(FILE *f) {
           "Keys at rest (docs/keys.md):\n"
           "  keys status       which private keys are encrypted\n"
           "  keys encrypt      encrypt them with $REVD_KEY_PASSPHRASE_FILE's passphrase\n"
+          "  keys rekey        encrypt them with a new passphrase\n"
           "Audit:\n"
           "  audit verify      check the audit log's hash chain (edits, removals, reordering)\n"
           "  audit export      the audit log as JSON or CSV\n"
@@ -1675,7 +1711,7 @@ int cli_run(struct cli *cli, int argc, char **argv) {
         {"crl", crl_cmds, "list|show|rebuild|history"},
         {"admin", admin_cmds, "init|issue-credential|list-credentials|revoke-credential"},
         {"audit", audit_cmds, "verify|export"},
-        {"keys", keys_cmds, "status|encrypt"},
+        {"keys", keys_cmds, "status|encrypt|rekey"},
         {"ca", ca_cmds, "create-root|create-sub|csr|import|list|show|disable|enable|delete|restore"},
     };
     const char *prefix = "";

@@ -60,6 +60,7 @@ struct conn {
     int64_t last_active;      /* seconds: when bytes last came (the sweep) */
     int64_t partial_since;    /* seconds: when the unfinished request in `in` began; 0: none */
     enum metric_kind kind;    /* what the request being answered asked for */
+    uint64_t answered;        /* requests answered on this connection (eviction spares these first) */
     uint64_t t0_ns;           /* when it was complete in `in` (the latency histogram) */
     struct conn *next_free;
     struct conn *next_all; /* every connection the shard ever made, for stop */

@@ -358,6 +358,7 @@ void conn_process(struct conn *c) {
             break;
         }
         c->t0_ns = now_ns();
+        c->answered++;
         if (r.method == HTTP_METHOD_OTHER) answer_status(c, 405, r.keep_alive);
         else handle(c, &r);
         if (!c->waiting) metrics_observe(&c->sh->m.latency, MHK_LATENCY_NS, now_ns() - c->t0_ns);
@@ -411,11 +412,18 @@ static void kick(struct conn *c) {
 
 struct conn *shard_conn_take(struct shard *sh, int fd) {
     if (sh->num_conns >= SERVER_MAX_CONNS_PER_SHARD) {
+        /* The victim: idle, and first one that never asked anything, then
+         * the longest idle, then the oldest (a client's fresh connection is
+         * the newest: it goes last). */
         struct conn *victim = NULL;
-        for (struct conn *c = sh->all_conns; c != NULL; c = c->next_all)
-            if (c->fd >= 0 && !c->dead && !c->waiting && c->in_len == 0 && c->out_len == 0 && c->ext == NULL &&
-                (victim == NULL || c->last_active < victim->last_active))
+        for (struct conn *c = sh->all_conns; c != NULL; c = c->next_all) {
+            if (c->fd < 0 || c->dead || c->waiting || c->in_len != 0 || c->out_len != 0 || c->ext != NULL) continue;
+            if (victim == NULL || (c->answered == 0) > (victim->answered == 0) ||
+                ((c->answered == 0) == (victim->answered == 0) &&
+                 (c->last_active < victim->last_active ||
+                  (c->last_active == victim->last_active && c->id < victim->id))))
                 victim = c;
+        }
         if (victim != NULL && sh->evict != NULL && sh->num_conns < SERVER_MAX_CONNS_PER_SHARD + CONN_SLACK) {
             sh->evict(victim);
             metrics_add(&sh->m.hostile[MH_CONN_EVICTED], 1);
@@ -446,6 +454,7 @@ struct conn *shard_conn_take(struct shard *sh, int fd) {
     c->ext = NULL;
     c->ext_off = 0;
     c->id = ++sh->next_conn_id;
+    c->answered = 0;
     c->in_len = c->out_len = c->out_off = 0;
     c->closing = c->waiting = 0;
     c->recv_busy = c->send_busy = c->dead = 0;

@@ -68,4 +68,19 @@ run_fail 1 revd issue --dir "$D2" --ca p --csr "$T/ee.csr"
 REVD_KEY_PASSPHRASE_FILE=$T/pass run_ok revd issue --dir "$D2" --ca p --csr "$T/ee.csr"
 REVD_KEY_PASSPHRASE_FILE=$T/pass run_ok revd log --dir "$D2"
 assert_contains "$OUT" '"op":"keys-encrypt"'
+
+step "revd keys rekey: a new passphrase; the old one opens nothing after"
+printf 'a completely different passphrase\n' >"$T/pass2"
+REVD_KEY_PASSPHRASE_FILE=$T/pass run_ok revd keys rekey --dir "$D2" --new-passphrase-file "$T/pass2"
+assert_contains "$OUT" "1 keys now open with the new passphrase"
+openssl pkey -in "$D2/keys/p.key" -passin "file:$T/pass2" -noout 2>/dev/null || fail "openssl: the new passphrase does not open the key"
+openssl pkey -in "$D2/keys/p.key" -passin "file:$T/pass" -noout 2>/dev/null && fail "the old passphrase still opens the key"
+REVD_KEY_PASSPHRASE_FILE=$T/pass run_fail 1 revd issue --dir "$D2" --ca p --csr "$T/ee.csr"
+REVD_KEY_PASSPHRASE_FILE=$T/pass2 run_ok revd issue --dir "$D2" --ca p --csr "$T/ee.csr"
+# A run cut short (one key still under the old passphrase) is finished by running it again.
+cp "$D2/keys/p.key" "$T/p.key.new"
+REVD_KEY_PASSPHRASE_FILE=$T/pass2 run_ok revd keys rekey --dir "$D2" --new-passphrase-file "$T/pass"
+cp "$T/p.key.new" "$D2/keys/p.key"    # as if the rewrite of this file had not happened
+REVD_KEY_PASSPHRASE_FILE=$T/pass2 run_ok revd keys rekey --dir "$D2" --new-passphrase-file "$T/pass"
+REVD_KEY_PASSPHRASE_FILE=$T/pass run_ok revd issue --dir "$D2" --ca p --csr "$T/ee.csr"
 pass
