@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <openssl/evp.h>
 #include <openssl/objects.h>
@@ -16,6 +17,7 @@
 #include "ca/internal.h"
 #include "common/der.h"
 #include "common/fsutil.h"
+#include "common/log.h"
 #include "common/rtime.h"
 #include "common/urls.h"
 #include "crl/build.h"
@@ -97,6 +99,30 @@ int ca_crl_list(struct ca_core *c, const char *name, struct ca_crl_ref **out, si
     *out = list;
     *n = num;
     return 1;
+}
+
+/* published_number reads the CRL number and thisUpdate of the CRL file
+ * published for ref, if there is one that parses. 1 when found. */
+static int published_number(struct ca_core *c, const struct ca_crl_ref *ref, uint64_t *number, int64_t *this_update) {
+    char path[PATH_MAX];
+    if (snprintf(path, sizeof(path), "%s/crl/%s", c->dir, ref->file) >= (int)sizeof(path)) return 0;
+    uint8_t *der;
+    size_t len;
+    struct rerr ignored;
+    if (access(path, F_OK) != 0 || !fs_read_file(path, CRLARCHIVE_MAX_DER, &der, &len, &ignored)) return 0;
+    const uint8_t *q = der;
+    X509_CRL *x = d2i_X509_CRL(NULL, &q, (long)len);
+    ASN1_INTEGER *num = x ? X509_CRL_get_ext_d2i(x, NID_crl_number, NULL, NULL) : NULL;
+    int ok = num != NULL && ASN1_INTEGER_get(num) > 0;
+    if (ok) {
+        *number = (uint64_t)ASN1_INTEGER_get(num);
+        *this_update = core_asn1_time(X509_CRL_get0_lastUpdate(x));
+    }
+    ASN1_INTEGER_free(num);
+    X509_CRL_free(x);
+    free(der);
+    ERR_clear_error();
+    return ok;
 }
 
 /* crl_built_from: the partition change number the last CRL was built from
@@ -256,6 +282,18 @@ int ca_crl_build(struct ca_core *c, const char *name, const struct ca_crl_ref *r
     uint64_t last;
     int64_t last_this;
     if (ca_crl_last(c, name, ref, &last, &last_this, e) < 0) return 0;
+    /* The index restored from a backup is behind the CRL already
+     * published: the number goes on from the published one, never back
+     * (a relying party would keep the newer CRL). */
+    uint64_t pub_number;
+    int64_t pub_this;
+    if (published_number(c, ref, &pub_number, &pub_this) && pub_number > last) {
+        rlog(LOG_WARN, "crl.number_ahead",
+             "CRL %s: the published file has number %llu, the index %llu (an index restored from a backup?): "
+             "going on from the published one", ref->url, (unsigned long long)pub_number, (unsigned long long)last);
+        last = pub_number;
+        if (pub_this > last_this) last_this = pub_this;
+    }
     uint64_t built_from;
     if (!core_part_change(c, ca->id, ref->part, &built_from, e)) return 0;
     int64_t now = rtime_now();
