@@ -1,5 +1,6 @@
 /* admin: the HTTPS admin API (cmd/admin.h, docs/admin.md). */
 #include "cmd/admin.h"
+#include "cmd/adminbody.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -205,33 +206,11 @@ static void refused(struct call *k, const struct rerr *e) {
 
 /* fields: the names the body may hold, NULL-terminated; required: those it
  * must. Answers 400 and returns 0 otherwise. */
-static int fields_ok(struct call *k, const char *const *fields, const char *const *required) {
-    const char *key;
-    json_t *v;
-    json_object_foreach(k->body, key, v) {
-        int known = 0;
-        for (const char *const *f = fields; *f && !known; f++) known = strcmp(*f, key) == 0;
-        if (!known) {
-            char list[400] = "";
-            for (const char *const *f = fields; *f; f++) {
-                if (list[0]) strncat(list, ", ", sizeof(list) - strlen(list) - 1);
-                strncat(list, *f, sizeof(list) - strlen(list) - 1);
-            }
-            char shown[80];
-            snprintf(shown, sizeof(shown), "%s", key);
-            json_t *q = jsafe_string(shown);
-            fail(k, 400, "bad_request", "unknown field '%s' (this call takes: %s)", json_string_value(q),
-                 list[0] ? list : "no fields");
-            json_decref(q);
-            return 0;
-        }
-    }
-    for (const char *const *r = required; r && *r; r++)
-        if (json_object_get(k->body, *r) == NULL || json_is_null(json_object_get(k->body, *r))) {
-            fail(k, 400, "bad_request", "missing field %s", *r);
-            return 0;
-        }
-    return 1;
+static int fields_ok(struct call *k, enum adminbody_kind kind) {
+    char why[600];
+    if (adminbody_check(kind, k->body, why, sizeof(why))) return 1;
+    fail(k, 400, "bad_request", "%s", why);
+    return 0;
 }
 
 /* str/num: a field's value, with its type checked (400 otherwise). */
@@ -313,9 +292,6 @@ static void do_get_ca(struct call *k) {
     reply(k->req, 200, ca_json(&info));
 }
 
-static const char *const f_create[] = {"name", "parent", "subject", "key", "days", "base_url", "partition_size",
-                                       "complete_crl", "path_len", NULL};
-static const char *const r_create[] = {"name", "subject", NULL};
 
 static int create_params(struct call *k, struct ca_create_params *p) {
     memset(p, 0, sizeof(*p));
@@ -324,7 +300,7 @@ static int create_params(struct call *k, struct ca_create_params *p) {
     const char *key = NULL;
     long long days = 0, psize = 0, plen = -1;
     int plen_set = 0;
-    if (!fields_ok(k, f_create, r_create) || !str(k, "name", &p->name) || !str(k, "parent", &p->parent) ||
+    if (!fields_ok(k, AB_CREATE_CA) || !str(k, "name", &p->name) || !str(k, "parent", &p->parent) ||
         !str(k, "subject", &p->subject) || !str(k, "key", &key) || !str(k, "base_url", &p->base_url) ||
         !num(k, "days", 1, 36500, &days, NULL) || !num(k, "partition_size", 1, 100000000, &psize, NULL) ||
         !num(k, "path_len", 0, 100, &plen, &plen_set) || !boolean(k, "complete_crl", &p->complete_crl))
@@ -350,8 +326,6 @@ static void do_create(struct call *k) {
     reply(k->req, 201, ca_json(&info));
 }
 
-static const char *const f_none[] = {NULL};
-static const char *const f_delete[] = {"restore_days", NULL};
 
 static void do_lifecycle(struct call *k) {
     struct rerr e;
@@ -360,17 +334,17 @@ static void do_lifecycle(struct call *k) {
     switch (k->op) {
     case OP_DISABLE:
     case OP_ENABLE:
-        if (!fields_ok(k, f_none, NULL)) return;
+        if (!fields_ok(k, AB_NONE)) return;
         ok = ca_set_enabled(k->a->core, k->ca, k->op == OP_ENABLE, &e);
         break;
     case OP_DELETE:
-        if (!fields_ok(k, f_delete, NULL) ||
+        if (!fields_ok(k, AB_DELETE) ||
             !num(k, "restore_days", CA_RESTORE_DAYS_MIN, CA_RESTORE_DAYS_MAX, &days, NULL))
             return;
         ok = ca_delete(k->a->core, k->ca, (int)days, &e);
         break;
     default:
-        if (!fields_ok(k, f_none, NULL)) return;
+        if (!fields_ok(k, AB_NONE)) return;
         ok = ca_restore(k->a->core, k->ca, &e);
     }
     if (!ok) return refused(k, &e);
@@ -381,7 +355,7 @@ static void do_lifecycle(struct call *k) {
 }
 
 static void do_crl_rebuild(struct call *k) {
-    if (!fields_ok(k, f_none, NULL)) return;
+    if (!fields_ok(k, AB_NONE)) return;
     struct ca_info info;
     struct rerr e;
     if (!ca_info_get(k->a->core, k->ca, &info, &e)) return refused(k, &e);
@@ -398,8 +372,6 @@ static int serial_arg(struct call *k, uint8_t out[HEX_SERIAL_MAX + 1], size_t *l
     return 1;
 }
 
-static const char *const f_issue[] = {"csr", "template", "days", "hours", "san", "idempotency_key", "path_len", NULL};
-static const char *const r_issue[] = {"csr", NULL};
 
 static void do_issue(struct call *k, const char *tpl) {
     struct ca_issue_params p;
@@ -462,7 +434,6 @@ static void do_get_cert(struct call *k) {
     reply(k->req, 200, j);
 }
 
-static const char *const f_revoke[] = {"reason", "invalidity_date", NULL};
 
 static void do_revoke(struct call *k) {
     uint8_t serial[HEX_SERIAL_MAX + 1];
@@ -470,13 +441,13 @@ static void do_revoke(struct call *k) {
     struct rerr e;
     if (!serial_arg(k, serial, &slen)) return;
     if (k->op == OP_UNHOLD) {
-        if (!fields_ok(k, f_none, NULL)) return;
+        if (!fields_ok(k, AB_NONE)) return;
         if (!ca_unhold(k->a->core, k->ca, serial, slen, &e)) return refused(k, &e);
         changed(k, "an unhold");
         return reply(k->req, 200, json_pack("{s:s,s:s,s:s}", "ca", k->ca, "serial", k->arg, "status", "good"));
     }
     const char *rname, *inv;
-    if (!fields_ok(k, f_revoke, NULL) || !str(k, "reason", &rname) || !str(k, "invalidity_date", &inv)) return;
+    if (!fields_ok(k, AB_REVOKE) || !str(k, "reason", &rname) || !str(k, "invalidity_date", &inv)) return;
     int reason = 0;
     int64_t invalidity = 0;
     if (rname != NULL && !reason_parse(rname, &reason))
@@ -604,8 +575,6 @@ static int cred_row(void *arg, const struct ca_cred *c) {
     return 1;
 }
 
-static const char *const f_cred[] = {"name", "role", "cas", "templates", "days", "csr", NULL};
-static const char *const r_cred[] = {"name", "role", "csr", NULL};
 
 static void do_cred(struct call *k) {
     struct rerr e;
@@ -618,14 +587,14 @@ static void do_cred(struct call *k) {
         return reply(k->req, 200, json_pack("{s:o}", "credentials", arr));
     }
     if (k->op == OP_CRED_REVOKE) {
-        if (!fields_ok(k, f_none, NULL)) return;
+        if (!fields_ok(k, AB_NONE)) return;
         if (!ca_cred_revoke(k->a->core, k->arg, &e)) return refused(k, &e);
         return reply(k->req, 200, json_pack("{s:s,s:b}", "name", k->arg, "revoked", 1));
     }
     const char *name, *role, *cas, *tpl, *csr;
     long long days = 365;
     enum cred_role r;
-    if (!fields_ok(k, f_cred, r_cred) || !str(k, "name", &name) || !str(k, "role", &role) || !str(k, "cas", &cas) ||
+    if (!fields_ok(k, AB_CRED) || !str(k, "name", &name) || !str(k, "role", &role) || !str(k, "cas", &cas) ||
         !str(k, "templates", &tpl) || !str(k, "csr", &csr) || !num(k, "days", 1, 825, &days, NULL))
         return;
     if (role == NULL || !cred_role_parse(role, &r))
@@ -689,7 +658,7 @@ static void do_approvals(struct call *k) {
         }
         return reply(k->req, 200, json_pack("{s:o}", "approvals", arr));
     }
-    if (!fields_ok(k, f_none, NULL)) return;
+    if (!fields_ok(k, AB_NONE)) return;
     int i = 0;
     while (i < a->napprovals && strcmp(a->approvals[i].id, k->arg) != 0) i++;
     if (i == a->napprovals) return fail(k, 404, "not_found", "no pending approval %s (expired after a day?)", k->arg);
@@ -925,7 +894,7 @@ static void on_request(struct evhttp_request *req, void *arg) {
         goto out;
     }
     if (k.op == OP_ISSUE) {
-        if (!fields_ok(&k, f_issue, r_issue) || !str(&k, "template", &tpl)) goto out;
+        if (!fields_ok(&k, AB_ISSUE) || !str(&k, "template", &tpl)) goto out;
         if (tpl == NULL) tpl = "end-entity";
         if (!cred_allows(k.cred.templates, tpl)) {
             forbid(&k, "forbidden", "credential %s may not use template %s (its templates: %s)", k.cred.name, tpl,
@@ -941,10 +910,10 @@ static void on_request(struct evhttp_request *req, void *arg) {
         struct ca_create_params p;
         long long d;
         int ok = k.op == OP_CREATE_CA ? create_params(&k, &p)
-                 : k.op == OP_DELETE  ? fields_ok(&k, f_delete, NULL) &&
+                 : k.op == OP_DELETE  ? fields_ok(&k, AB_DELETE) &&
                                            num(&k, "restore_days", CA_RESTORE_DAYS_MIN, CA_RESTORE_DAYS_MAX, &d, NULL)
-                 : k.op == OP_CRED_ISSUE ? fields_ok(&k, f_cred, r_cred)
-                                         : fields_ok(&k, f_none, NULL);
+                 : k.op == OP_CRED_ISSUE ? fields_ok(&k, AB_CRED)
+                                         : fields_ok(&k, AB_NONE);
         if (!ok) goto out;
         request_approval(&k);
         goto out;
