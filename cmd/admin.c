@@ -29,6 +29,7 @@
 #include "ca/keyfile.h"
 #include "common/hex.h"
 #include "common/jsonsafe.h"
+#include "common/log.h"
 #include "common/reason.h"
 #include "common/rtime.h"
 
@@ -872,7 +873,9 @@ static void on_request(struct evhttp_request *req, void *arg) {
         json_error_t je;
         k.body = json_loadb((const char *)evbuffer_pullup(in, (ev_ssize_t)n), n, JSON_REJECT_DUPLICATES, &je);
         if (k.body == NULL) {
-            fail(&k, 400, "bad_request", "the body is not JSON: line %d, column %d: %s", je.line, je.column, je.text);
+            char text[sizeof(je.text) * 4 + 8]; /* jansson quotes the client's bytes */
+            log_escape(text, sizeof(text), je.text);
+            fail(&k, 400, "bad_request", "the body is not JSON: line %d, column %d: %s", je.line, je.column, text);
             goto out;
         }
         if (!json_is_object(k.body)) {

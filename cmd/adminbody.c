@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "common/jsonsafe.h"
+#include "common/log.h"
 
 enum ftype { F_STR, F_INT, F_BOOL };
 
@@ -50,12 +50,12 @@ int adminbody_check(enum adminbody_kind kind, json_t *body, char *why, size_t wl
                 if (list[0]) strncat(list, ", ", sizeof(list) - strlen(list) - 1);
                 strncat(list, g->name, sizeof(list) - strlen(list) - 1);
             }
-            char shown[80];
-            snprintf(shown, sizeof(shown), "%s", key);
-            json_t *q = jsafe_string(shown);
-            snprintf(why, wl, "unknown field '%s' (this call takes: %s)", json_string_value(q),
-                     list[0] ? list : "no fields");
-            json_decref(q);
+            /* The name is the client's: bytes outside printable ASCII
+             * (a newline, say) are shown as \xNN. */
+            char cut[65], shown[65 * 4 + 8];
+            snprintf(cut, sizeof(cut), "%s", key);
+            log_escape(shown, sizeof(shown), cut);
+            snprintf(why, wl, "unknown field '%s' (this call takes: %s)", shown, list[0] ? list : "no fields");
             return 0;
         }
         if (json_is_null(v)) continue; /* as absent (required ones below) */
@@ -89,7 +89,9 @@ json_t *adminbody_parse(enum adminbody_kind kind, const uint8_t *p, size_t n, ch
         json_error_t je;
         body = json_loadb((const char *)p, n, JSON_REJECT_DUPLICATES, &je);
         if (body == NULL) {
-            snprintf(why, wl, "the body is not JSON: line %d, column %d: %s", je.line, je.column, je.text);
+            char text[sizeof(je.text) * 4 + 8]; /* jansson quotes the client's bytes */
+            log_escape(text, sizeof(text), je.text);
+            snprintf(why, wl, "the body is not JSON: line %d, column %d: %s", je.line, je.column, text);
             return NULL;
         }
     }
