@@ -67,7 +67,7 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJ) $(BUILD)/.flags
 # every file named on the command line (works with gcc, under sanitizers).
 $(BUILD)/replay/%: tests/fuzz/%.c tests/fuzz/replay_main.c $(LIB_OBJ) $(BUILD)/.flags
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_BASE) $(LDFLAGS) -o $@ $< tests/fuzz/replay_main.c $(LIB_OBJ) $(LDLIBS_BASE)
+	$(CC) $(CFLAGS_BASE) -MMD -MP -MF $@.d $(LDFLAGS) -o $@ $< tests/fuzz/replay_main.c $(LIB_OBJ) $(LDLIBS_BASE)
 
 $(BUILD)/bench/%: bench/%.c $(LIB_OBJ) $(BUILD)/.flags
 	@mkdir -p $(dir $@)
