@@ -84,6 +84,19 @@ struct approval {
     int64_t at;
 };
 
+/* Refusal records per principal: each is a synced write on the CA-core
+ * thread, so a client looping on 403s could stall it. At most
+ * REFUSALS_PER_S a second each; the rest are counted and recorded as one
+ * admin-forbidden-suppressed record at that principal's next refusal. */
+#define REFUSALS_PER_S 10
+#define REFUSAL_SLOTS 64
+
+struct refusals {
+    char principal[CRED_NAME_MAX + 32];
+    int64_t second;
+    unsigned count, suppressed;
+};
+
 struct admin {
     struct event_base *base;
     struct ca_core *core;
@@ -93,6 +106,8 @@ struct admin {
     int require_approval;
     struct approval approvals[ADMIN_APPROVALS_MAX];
     int napprovals;
+    struct refusals refusals[REFUSAL_SLOTS];
+    unsigned next_slot;
 };
 
 /* One request being answered. */
@@ -183,16 +198,46 @@ __attribute__((format(printf, 4, 5))) static void fail(struct call *k, int statu
 }
 
 /* A refusal the audit log keeps (role, scope, approval): who, what, why. */
+/* audit_refusal records a refusal under the current actor, within the
+ * principal's rate (params taken). */
+static void audit_refusal(struct call *k, const char *ca, json_t *params, const char *why) {
+    struct admin *a = k->a;
+    int64_t now = rtime_now();
+    struct refusals *r = NULL;
+    for (int i = 0; i < REFUSAL_SLOTS && r == NULL; i++)
+        if (strcmp(a->refusals[i].principal, k->principal) == 0) r = &a->refusals[i];
+    if (r == NULL) { /* a slot in turn (a principal that comes back starts afresh) */
+        r = &a->refusals[a->next_slot++ % REFUSAL_SLOTS];
+        memset(r, 0, sizeof(*r));
+        snprintf(r->principal, sizeof(r->principal), "%s", k->principal);
+    }
+    if (r->second != now) {
+        if (r->suppressed > 0)
+            ca_audit_refused(a->core, "admin-forbidden-suppressed", NULL,
+                             json_pack("{s:I,s:i}", "count", (json_int_t)r->suppressed, "per_second", REFUSALS_PER_S),
+                             "refusals over the rate, not recorded one by one");
+        r->second = now;
+        r->count = r->suppressed = 0;
+    }
+    if (r->count >= REFUSALS_PER_S) {
+        r->suppressed++;
+        json_decref(params);
+        return;
+    }
+    r->count++;
+    ca_audit_refused(a->core, "admin-forbidden", ca, params, why);
+}
+
 __attribute__((format(printf, 3, 4))) static void forbid(struct call *k, const char *code, const char *fmt, ...) {
     char msg[600];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    ca_audit_refused(k->a->core, "admin-forbidden", k->ca[0] ? k->ca : NULL,
-                     json_pack("{s:s,s:o,s:s}", "method", k->method, "path", jsafe_string(k->path), "operation",
-                               op_names[k->op]),
-                     msg);
+    audit_refusal(k, k->ca[0] ? k->ca : NULL,
+                  json_pack("{s:s,s:o,s:s}", "method", k->method, "path", jsafe_string(k->path), "operation",
+                            op_names[k->op]),
+                  msg);
     reply(k->req, 403, json_pack("{s:s,s:o}", "error", code, "message", jsafe_string(msg)));
 }
 
@@ -808,9 +853,8 @@ static int identify(struct call *k) {
         snprintf(k->principal, sizeof(k->principal), r ? "cred:%s(revoked)" : "cert:%s", r ? k->cred.name : hex);
         ca_set_actor(k->a->core, k->principal, k->source);
         k->op = OP_NUM;
-        ca_audit_refused(k->a->core, "admin-forbidden", NULL,
-                         json_pack("{s:s,s:o}", "method", k->method, "path", jsafe_string(k->path)),
-                         r ? "a revoked credential" : "a certificate that is no registered credential");
+        audit_refusal(k, NULL, json_pack("{s:s,s:o}", "method", k->method, "path", jsafe_string(k->path)),
+                      r ? "a revoked credential" : "a certificate that is no registered credential");
         fail(k, 403, "forbidden", r ? "the credential %s is revoked" : "certificate %s is no registered credential",
              r ? k->cred.name : hex);
         return 0;

@@ -2,6 +2,7 @@
 with client certificates), JSON in and out, against a running revd serve.
 
 admin_checks.py [--approval] ADMIN_PORT CREDS_DIR TMP DATA_DIR OCSP_PORT REVD"""
+import concurrent.futures
 import http.client
 import warnings
 import json
@@ -9,6 +10,7 @@ import os
 import ssl
 import subprocess
 import sys
+import time
 
 approval = sys.argv[1] == "--approval"
 args = sys.argv[2:] if approval else sys.argv[1:]
@@ -206,6 +208,25 @@ check("BEGIN CERTIFICATE" in j["certificate"], "credential issue: %s" % j)
 expect(alice, "POST", "/v1/credentials", 422, {"name": "carol", "role": "revoker", "cas": "s", "csr": csr})
 expect(alice, "POST", "/v1/cas/nope/disable", 404)
 expect(alice, "POST", "/v1/cas/r/delete", 422)   # r has subordinates that are not deleted
+
+# ---- refusals are recorded within a rate: a client looping on 403s cannot stall the CA ----
+def forbidden_records():
+    out = subprocess.run([REVD, "log", "--dir", DATA], capture_output=True, text=True).stdout
+    return [json.loads(l) for l in out.splitlines() if '"op":"admin-forbidden' in l and '"cred:aud(auditor)"' in l]
+before = len(forbidden_records())
+t0 = time.time()
+with concurrent.futures.ThreadPoolExecutor(8) as pool:
+    codes = list(pool.map(lambda _: aud.call("POST", "/v1/cas/s/disable")[0], range(40)))
+secs = int(time.time() - t0) + 1
+check(codes == [403] * 40, "the burst: %s" % codes)
+mid = forbidden_records()
+recorded = len([r for r in mid[before:] if r["op"] == "admin-forbidden"])
+check(recorded <= 10 * (secs + 1), "40 refusals in %d s made %d records (at most 10 a second)" % (secs, recorded))
+time.sleep(1.1)
+expect(aud, "POST", "/v1/cas/s/disable", 403)   # the next refusal brings the count of those not recorded
+after = forbidden_records()
+suppressed = sum(r["params"]["count"] for r in after[before:] if r["op"] == "admin-forbidden-suppressed")
+check(recorded + suppressed == 40, "refusals recorded %d + counted %d != 40" % (recorded, suppressed))
 
 # ---- a revoked credential is refused from its next request ----
 expect(eve, "GET", "/v1/cas/s", 200)
