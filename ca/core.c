@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -511,45 +510,55 @@ int ca_set_passphrase(struct ca_core *c, const char *pass, size_t len, struct re
     return 1;
 }
 
+/* One pass over the key files (keyfile_each): encrypt the plain ones, or
+ * (rekey) rewrite every one under the passphrase now set. */
+struct rewrite {
+    struct ca_core *c;
+    int all;              /* rekey: every file; else only the plain ones */
+    size_t done, already;
+    json_t *files;
+    struct rerr *e;
+};
+
+static int rewrite_one(void *arg, const char *path) {
+    struct rewrite *w = arg;
+    int enc = keyfile_encrypted(path);
+    if (enc < 0) return rerr_set(w->e, "%s: cannot be read", path);
+    if (enc == 1 && !w->all) {
+        w->already++;
+        return 1;
+    }
+    EVP_PKEY *k = keyfile_read(w->c, path, w->e);
+    int ok = k != NULL && keyfile_write(w->c, path, k, w->e);
+    EVP_PKEY_free(k);
+    if (ok) {
+        w->done++;
+        json_array_append_new(w->files, json_string(path));
+    }
+    return ok;
+}
+
+/* rewrite_keys runs the pass and records it in the audit log as op. */
+static int rewrite_keys(struct ca_core *c, int all, const char *op, struct rewrite *w, struct rerr *e) {
+    *w = (struct rewrite){c, all, 0, 0, json_array(), e};
+    int ok = keyfile_each(c->dir, rewrite_one, w);
+    struct store_batch *b = store_batch_new();
+    core_oplog(c, b, op, NULL, NULL, 0, json_pack("{s:o}", "files", w->files),
+               ok ? "ok" : "error: cut short (run it again with the same passphrases)");
+    struct rerr ignored;
+    core_commit(c, b, ok ? e : &ignored);
+    store_batch_free(b);
+    return ok;
+}
+
 int ca_encrypt_keys(struct ca_core *c, size_t *done, size_t *already, struct rerr *e) {
     *done = *already = 0;
     if (c->passphrase == NULL)
         return rerr_set(e, "no passphrase to encrypt with (REVD_KEY_PASSPHRASE_FILE, a file holding it)");
-    static const char *const dirs[] = {"keys", "admin"};
-    json_t *files = json_array();
-    int ok = 1;
-    for (int d = 0; d < 2 && ok; d++) {
-        char dir[PATH_MAX];
-        snprintf(dir, sizeof(dir), "%s/%s", c->dir, dirs[d]);
-        DIR *dh = opendir(dir);
-        if (dh == NULL) continue;
-        struct dirent *de;
-        while (ok && (de = readdir(dh)) != NULL) {
-            size_t l = strlen(de->d_name);
-            if (l < 5 || strcmp(de->d_name + l - 4, ".key") != 0) continue;
-            char path[PATH_MAX + 256];
-            snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-            int enc = keyfile_encrypted(path);
-            if (enc == 1) {
-                (*already)++;
-                continue;
-            }
-            EVP_PKEY *k = enc == 0 ? keyfile_read(c, path, e) : NULL;
-            if (enc < 0) rerr_set(e, "%s: cannot be read", path);
-            ok = k != NULL && keyfile_write(c, path, k, e);
-            EVP_PKEY_free(k);
-            if (ok) {
-                (*done)++;
-                json_array_append_new(files, json_string(path));
-            }
-        }
-        closedir(dh);
-    }
-    struct store_batch *b = store_batch_new();
-    core_oplog(c, b, "keys-encrypt", NULL, NULL, 0, json_pack("{s:o}", "files", files), ok ? "ok" : "error: partial");
-    struct rerr ignored;
-    core_commit(c, b, ok ? e : &ignored);
-    store_batch_free(b);
+    struct rewrite w;
+    int ok = rewrite_keys(c, 0, "keys-encrypt", &w, e);
+    *done = w.done;
+    *already = w.already;
     return ok;
 }
 
@@ -566,42 +575,15 @@ int ca_rekey(struct ca_core *c, const char *new_pass, size_t new_len, size_t *do
     }
     c->old_passphrase = cur;
     c->old_passphrase_len = cur_len;
-    static const char *const dirs[] = {"keys", "admin"};
-    json_t *files = json_array();
-    int ok = 1;
-    for (int d = 0; d < 2 && ok; d++) {
-        char dir[PATH_MAX];
-        snprintf(dir, sizeof(dir), "%s/%s", c->dir, dirs[d]);
-        DIR *dh = opendir(dir);
-        if (dh == NULL) continue;
-        struct dirent *de;
-        while (ok && (de = readdir(dh)) != NULL) {
-            size_t l = strlen(de->d_name);
-            if (l < 5 || strcmp(de->d_name + l - 4, ".key") != 0) continue;
-            char path[PATH_MAX + 256];
-            snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-            EVP_PKEY *k = keyfile_read(c, path, e);
-            ok = k != NULL && keyfile_write(c, path, k, e);
-            EVP_PKEY_free(k);
-            if (ok) {
-                (*done)++;
-                json_array_append_new(files, json_string(path));
-            }
-        }
-        closedir(dh);
-    }
+    struct rewrite w;
+    int ok = rewrite_keys(c, 1, "keys-rekey", &w, e);
+    *done = w.done;
     if (c->old_passphrase != NULL) {
         OPENSSL_cleanse(c->old_passphrase, c->old_passphrase_len);
         free(c->old_passphrase);
     }
     c->old_passphrase = NULL;
     c->old_passphrase_len = 0;
-    struct store_batch *b = store_batch_new();
-    core_oplog(c, b, "keys-rekey", NULL, NULL, 0, json_pack("{s:o}", "files", files),
-               ok ? "ok" : "error: cut short (run it again with the same passphrases)");
-    struct rerr ignored;
-    core_commit(c, b, ok ? e : &ignored);
-    store_batch_free(b);
     return ok;
 }
 

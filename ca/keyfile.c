@@ -1,6 +1,8 @@
 #include "ca/keyfile.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +61,28 @@ static int pass_cb(char *buf, int size, int rwflag, void *u) {
 static int is_encrypted(const uint8_t *p, size_t n) {
     static const char tag[] = "-----BEGIN ENCRYPTED PRIVATE KEY-----";
     return n >= sizeof(tag) - 1 && memmem(p, n, tag, sizeof(tag) - 1) != NULL;
+}
+
+int keyfile_each(const char *dir, int (*cb)(void *arg, const char *path), void *arg) {
+    static const char *const subs[] = {"keys", "admin"};
+    for (int d = 0; d < 2; d++) {
+        char sub[PATH_MAX];
+        snprintf(sub, sizeof(sub), "%s/%s", dir, subs[d]);
+        DIR *dh = opendir(sub);
+        if (dh == NULL) continue;
+        struct dirent *de;
+        int go = 1;
+        while (go && (de = readdir(dh)) != NULL) {
+            size_t l = strlen(de->d_name);
+            if (l < 5 || strcmp(de->d_name + l - 4, ".key") != 0) continue;
+            char path[PATH_MAX + 256];
+            snprintf(path, sizeof(path), "%s/%s", sub, de->d_name);
+            go = cb(arg, path);
+        }
+        closedir(dh);
+        if (!go) return 0;
+    }
+    return 1;
 }
 
 int keyfile_encrypted(const char *path) {

@@ -26,6 +26,12 @@ int keyfile_write(const struct ca_core *c, const char *path, EVP_PKEY *k, struct
 /* keyfile_read reads the private key at path. */
 EVP_PKEY *keyfile_read(const struct ca_core *c, const char *path, struct rerr *e);
 
+/* keyfile_each calls cb with the path of every private key file of a
+ * data directory (the .key files of dir/keys and dir/admin) until cb
+ * returns 0.
+ * Returns 1 when it went through all, 0 when cb stopped it. */
+int keyfile_each(const char *dir, int (*cb)(void *arg, const char *path), void *arg);
+
 /* keyfile_encrypted: 1 when the file at path holds an encrypted key, 0 a
  * plain one, -1 when it cannot be read. */
 int keyfile_encrypted(const char *path);

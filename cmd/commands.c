@@ -3,7 +3,6 @@
 #include "cmd/cli.h"
 #include "common/jsonsafe.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
@@ -894,28 +893,24 @@ static int run_admin_revoke(struct cli *cli, struct opts *o, const char *name) {
 
 /* ---- keys: encryption at rest ---- */
 
+struct key_status {
+    FILE *out;
+    size_t encrypted, plain;
+};
+
+static int key_status_line(void *arg, const char *path) {
+    struct key_status *ks = arg;
+    int r = keyfile_encrypted(path);
+    fprintf(ks->out, "%-10s %s\n", r == 1 ? "encrypted" : r == 0 ? "PLAIN" : "unreadable", path);
+    if (r == 1) ks->encrypted++;
+    else ks->plain++;
+    return 1;
+}
+
 static int run_keys_status(struct cli *cli, struct opts *o, const char *pos) {
-    static const char *const dirs[] = {"keys", "admin"};
-    size_t plain = 0, enc = 0;
-    for (int d = 0; d < 2; d++) {
-        char dir[PATH_MAX];
-        snprintf(dir, sizeof(dir), "%s/%s", o->dir, dirs[d]);
-        DIR *dh = opendir(dir);
-        if (dh == NULL) continue;
-        struct dirent *de;
-        while ((de = readdir(dh)) != NULL) {
-            size_t l = strlen(de->d_name);
-            if (l < 5 || strcmp(de->d_name + l - 4, ".key") != 0) continue;
-            char path[PATH_MAX + 256];
-            snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-            int r = keyfile_encrypted(path);
-            fprintf(cli->out, "%-10s %s\n", r == 1 ? "encrypted" : r == 0 ? "PLAIN" : "unreadable", path);
-            if (r == 1) enc++;
-            else plain++;
-        }
-        closedir(dh);
-    }
-    fprintf(cli->out, "%zu encrypted, %zu not\n", enc, plain);
+    struct key_status ks = {cli->out, 0, 0};
+    keyfile_each(o->dir, key_status_line, &ks);
+    fprintf(cli->out, "%zu encrypted, %zu not\n", ks.encrypted, ks.plain);
     return 0;
 }
 
