@@ -75,6 +75,12 @@ static void family(struct out *o, const char *name, const char *type, const char
     put(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+/* scalar writes a family of one unlabelled sample. */
+static void scalar(struct out *o, const char *name, const char *type, const char *help, uint64_t v) {
+    family(o, name, type, help);
+    put(o, "%s %llu\n", name, (unsigned long long)v);
+}
+
 /* Writes histogram name from hs[0..nh) summed. */
 static void hist(struct out *o, const char *name, const char *help, const struct metric_hist *const *hs, int nh,
                  enum metric_hist_kind kind) {
@@ -155,20 +161,13 @@ size_t metrics_render(const struct shard_metrics *const *shards, int n, const st
     hist(&o, "revd_ocsp_response_age_seconds", "Age (now - thisUpdate) of each OCSP response served.", hs, nh,
          MHK_AGE_S);
     if (core != NULL) {
-        family(&o, "revd_crl_builds_total", "counter", "CRLs built, signed and published.");
-        put(&o, "revd_crl_builds_total %llu\n", (unsigned long long)ld(&core->crl_builds));
-        family(&o, "revd_crl_build_failures_total", "counter", "CRL builds that failed (the previous CRL stays).");
-        put(&o, "revd_crl_build_failures_total %llu\n", (unsigned long long)ld(&core->crl_failures));
-        family(&o, "revd_publications_total", "counter", "New generations of responses handed to the shards.");
-        put(&o, "revd_publications_total %llu\n", (unsigned long long)ld(&core->publications));
-        family(&o, "revd_publish_failures_total", "counter", "Re-signings after a change that failed (retried).");
-        put(&o, "revd_publish_failures_total %llu\n", (unsigned long long)ld(&core->publish_failures));
-        family(&o, "revd_ocsp_refreshed_total", "counter", "OCSP responses re-signed before they expire.");
-        put(&o, "revd_ocsp_refreshed_total %llu\n", (unsigned long long)ld(&core->refreshed));
-        family(&o, "revd_signing_queue_depth", "gauge", "Status changes waiting to be signed and published.");
-        put(&o, "revd_signing_queue_depth %llu\n", (unsigned long long)ld(&core->sign_queue));
-        family(&o, "revd_ocsp_certificates", "gauge", "Certificates with responses in the published tables.");
-        put(&o, "revd_ocsp_certificates %llu\n", (unsigned long long)ld(&core->responses));
+        scalar(&o, "revd_crl_builds_total", "counter", "CRLs built, signed and published.", ld(&core->crl_builds));
+        scalar(&o, "revd_crl_build_failures_total", "counter", "CRL builds that failed (the previous CRL stays).", ld(&core->crl_failures));
+        scalar(&o, "revd_publications_total", "counter", "New generations of responses handed to the shards.", ld(&core->publications));
+        scalar(&o, "revd_publish_failures_total", "counter", "Re-signings after a change that failed (retried).", ld(&core->publish_failures));
+        scalar(&o, "revd_ocsp_refreshed_total", "counter", "OCSP responses re-signed before they expire.", ld(&core->refreshed));
+        scalar(&o, "revd_signing_queue_depth", "gauge", "Status changes waiting to be signed and published.", ld(&core->sign_queue));
+        scalar(&o, "revd_ocsp_certificates", "gauge", "Certificates with responses in the published tables.", ld(&core->responses));
         family(&o, "revd_config_loaded_timestamp_seconds", "gauge", "When the configuration was last (re)loaded.");
         put(&o, "revd_config_loaded_timestamp_seconds %lld\n",
             (long long)atomic_load_explicit(&core->reloaded_at, memory_order_relaxed));
