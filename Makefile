@@ -104,20 +104,33 @@ unit: $(UNIT_BIN)
 fuzz-replay: $(REPLAY_BIN)
 bench-bins: $(BENCH_BIN)
 
-# libFuzzer builds (clang): make fuzz FUZZ_SECONDS=60
+# libFuzzer builds (clang): make fuzz FUZZ_SECONDS=60 [FUZZ_TARGETS="fuzz_http fuzz_csr"]
+# Each target starts from its seeds in tests/fuzz/corpus/, its third-party
+# corpora (tests/fuzz/shared-corpora.txt, read in place) and what earlier runs
+# found (build/fuzz/work/, where new inputs go); a finding stops the run with
+# the crashing input saved as build/fuzz/crash-*. Logs: build/fuzz/log/.
 FUZZ_SECONDS ?= 30
+FUZZ_TARGETS ?= $(FUZZ_SRC:tests/fuzz/%.c=%)
 fuzz:
 	@scripts/deps.sh fuzz
 	$(MAKE) CC=clang BUILD=build/fuzz OPT='-O1 -g' \
 	    SANITIZER=address,undefined,fuzzer-no-link $(LIB_OBJ:$(BUILD)/%=build/fuzz/%)
-	@mkdir -p build/fuzz/bin
-	@set -e; for t in $(FUZZ_SRC); do n=$$(basename $$t .c); \
+	@mkdir -p build/fuzz/bin build/fuzz/log
+	@set -e; for n in $(FUZZ_TARGETS); do t=tests/fuzz/$$n.c; \
+	  test -f $$t || { echo "revd: no fuzz target $$t" >&2; exit 2; }; \
 	  clang -std=c11 -D_GNU_SOURCE -O1 -g -I. -fsanitize=fuzzer,address,undefined \
 	    $(shell pkg-config --cflags $(PKGS)) -o build/fuzz/bin/$$n $$t \
 	    $(LIB_OBJ:$(BUILD)/%=build/fuzz/%) $(LDLIBS_BASE); \
 	  mkdir -p build/fuzz/work/$$n; \
+	  extra=$$(awk -v n=$$n '$$1 == n && NF == 2 { print "../shared/corpora/" $$2 }' \
+	    tests/fuzz/shared-corpora.txt | while read -r d; do test -d "$$d" && echo "$$d"; done); \
+	  echo "revd: fuzzing $$n for $(FUZZ_SECONDS) s (log build/fuzz/log/$$n.log)"; \
 	  build/fuzz/bin/$$n -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
-	    build/fuzz/work/$$n tests/fuzz/corpus/$$n; done
+	    -print_final_stats=1 -artifact_prefix=build/fuzz/ \
+	    build/fuzz/work/$$n tests/fuzz/corpus/$$n $$extra > build/fuzz/log/$$n.log 2>&1 \
+	    || { tail -40 build/fuzz/log/$$n.log >&2; exit 1; }; \
+	  grep -E '^stat::number_of_executed_units' build/fuzz/log/$$n.log | sed "s/^/$$n: /"; \
+	done
 
 deps:
 	@scripts/deps.sh run

@@ -57,6 +57,8 @@ struct ca_create_params {
     int complete_crl;
     uint32_t crl_max_bytes;  /* 0: CA_DEFAULT_CRL_MAX_BYTES */
     int path_len;            /* -1: root none, sub 0 */
+    const char *key_uri;     /* non-NULL: the CA key is this object in a PKCS#11 token (ca/pkcs11.h),
+                                 and key is taken from it */
 };
 
 /* ca_create makes a root (parent NULL) or a subordinate of a CA in DIR. */
@@ -227,6 +229,11 @@ int ca_oplog(struct ca_core *c, uint64_t from_seq,
  * existing plain keys stay so until ca_encrypt_keys. */
 #define CA_PASSPHRASE_MIN 12
 int ca_set_passphrase(struct ca_core *c, const char *pass, size_t len, struct rerr *e);
+
+/* ca_set_pkcs11: the PKCS#11 module (an absolute path; NULL: the engine's
+ * default) and the user PIN (len bytes, a final newline dropped; NULL: none)
+ * with which keys kept in a token are loaded (ca/pkcs11.h), copied. */
+int ca_set_pkcs11(struct ca_core *c, const char *module, const char *pin, size_t len, struct rerr *e);
 
 /* ca_encrypt_keys rewrites every plain private key of DIR (DIR/keys,
  * DIR/admin) encrypted with the passphrase; *done and *already count them. */

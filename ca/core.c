@@ -15,6 +15,7 @@
 #include <openssl/sha.h>
 
 #include "ca/keyfile.h"
+#include "ca/pkcs11.h"
 #include "common/fsutil.h"
 #include "common/log.h"
 #include "common/rtime.h"
@@ -510,6 +511,35 @@ int ca_set_passphrase(struct ca_core *c, const char *pass, size_t len, struct re
     return 1;
 }
 
+int ca_set_pkcs11(struct ca_core *c, const char *module, const char *pin, size_t len, struct rerr *e) {
+    if (module != NULL && (module[0] != '/' || strlen(module) >= PATH_MAX))
+        return rerr_set(e, "REVD_PKCS11_MODULE must be the absolute path of the token's PKCS#11 library");
+    char *p = NULL;
+    if (pin != NULL) {
+        if (len > 0 && pin[len - 1] == '\n') len--;
+        if (len > 0 && pin[len - 1] == '\r') len--;
+        if (len < 1 || len > PKCS11_PIN_MAX) return rerr_set(e, "the PKCS#11 PIN must be 1 to %d bytes", PKCS11_PIN_MAX);
+        if (memchr(pin, '\0', len) != NULL || memchr(pin, '\n', len) != NULL)
+            return rerr_set(e, "the PKCS#11 PIN holds a NUL byte or a line break");
+        if ((p = malloc(len + 1)) == NULL) return rerr_set(e, "out of memory");
+        memcpy(p, pin, len);
+        p[len] = '\0';
+    }
+    char *m = module != NULL ? strdup(module) : NULL;
+    if (module != NULL && m == NULL) {
+        free(p);
+        return rerr_set(e, "out of memory");
+    }
+    free(c->p11_module);
+    c->p11_module = m;
+    if (c->p11_pin != NULL) {
+        OPENSSL_cleanse(c->p11_pin, strlen(c->p11_pin));
+        free(c->p11_pin);
+    }
+    c->p11_pin = p;
+    return 1;
+}
+
 /* One pass over the key files (keyfile_each): encrypt the plain ones, or
  * (rekey) rewrite every one under the passphrase now set. */
 struct rewrite {
@@ -524,6 +554,10 @@ static int rewrite_one(void *arg, const char *path) {
     struct rewrite *w = arg;
     int enc = keyfile_encrypted(path);
     if (enc < 0) return rerr_set(w->e, "%s: cannot be read", path);
+    if (enc == 2) { /* in a token: nothing here to encrypt */
+        w->already++;
+        return 1;
+    }
     if (enc == 1 && !w->all) {
         w->already++;
         return 1;
@@ -763,6 +797,12 @@ void ca_core_free(struct ca_core *c) {
         OPENSSL_cleanse(c->old_passphrase, c->old_passphrase_len);
         free(c->old_passphrase);
     }
+    free(c->p11_module);
+    if (c->p11_pin != NULL) {
+        OPENSSL_cleanse(c->p11_pin, strlen(c->p11_pin));
+        free(c->p11_pin);
+    }
+    if (c->p11_used) pkcs11_release(); /* after every key it loaded (the CAs above) */
     free(c);
 }
 

@@ -13,6 +13,7 @@
 #include <openssl/x509.h>
 
 #include "ca/internal.h"
+#include "ca/pkcs11.h"
 #include "common/fsutil.h"
 
 #define KEYFILE_MAX (64 * 1024)
@@ -85,12 +86,19 @@ int keyfile_each(const char *dir, int (*cb)(void *arg, const char *path), void *
     return 1;
 }
 
+int keyfile_write_uri(const char *path, const char *uri, struct rerr *e) {
+    if (!pkcs11_uri_valid(uri, e)) return 0;
+    char line[PKCS11_URI_MAX + 2];
+    int n = snprintf(line, sizeof(line), "%s\n", uri);
+    return fs_write_atomic(path, line, (size_t)n, 0600, e);
+}
+
 int keyfile_encrypted(const char *path) {
     uint8_t *p;
     size_t n;
     struct rerr e;
     if (!fs_read_file(path, KEYFILE_MAX, &p, &n, &e)) return -1;
-    int r = is_encrypted(p, n);
+    int r = pkcs11_is_uri(p, n) ? 2 : is_encrypted(p, n);
     OPENSSL_cleanse(p, n);
     free(p);
     return r;
@@ -106,7 +114,20 @@ EVP_PKEY *keyfile_read(const struct ca_core *c, const char *path, struct rerr *e
     }
     int enc = is_encrypted(p, n);
     EVP_PKEY *k = NULL;
-    if (enc && c->passphrase == NULL) {
+    if (pkcs11_is_uri(p, n)) {
+        /* A reference to a key in a token: one line. */
+        while (n > 0 && (p[n - 1] == '\n' || p[n - 1] == '\r')) n--;
+        char uri[PKCS11_URI_MAX + 1];
+        if (n > PKCS11_URI_MAX || memchr(p, '\n', n) != NULL) {
+            rerr_set(e, "%s: a PKCS#11 key reference is one line of at most %d bytes: restore it from your backup",
+                     path, PKCS11_URI_MAX);
+        } else {
+            memcpy(uri, p, n);
+            uri[n] = '\0';
+            k = pkcs11_load(c->p11_module, c->p11_pin, uri, path, e);
+            if (k != NULL) ((struct ca_core *)c)->p11_used = 1;
+        }
+    } else if (enc && c->passphrase == NULL) {
         rerr_set(e, "%s: the key is encrypted; give its passphrase (REVD_KEY_PASSPHRASE_FILE, a file holding it)",
                  path);
     } else {

@@ -6,6 +6,7 @@
  * openssl pkey -passin reads too; without one, plain PKCS#8. Reading takes
  * either; an encrypted key without the passphrase, or with a wrong one, is
  * refused with a message naming the file and what to do. Never prompts.
+ * A CA key kept in a PKCS#11 token is a one-line reference here instead.
  *
  * Thread: the caller's (the CA-core thread, or the admin API's start).
  * Returns: keyfile_write 1/0, keyfile_read the key or NULL; e set. */
@@ -32,8 +33,13 @@ EVP_PKEY *keyfile_read(const struct ca_core *c, const char *path, struct rerr *e
  * Returns 1 when it went through all, 0 when cb stopped it. */
 int keyfile_each(const char *dir, int (*cb)(void *arg, const char *path), void *arg);
 
+/* keyfile_write_uri writes a reference to a key in a PKCS#11 token (its
+ * URI, ca/pkcs11.h) at path, as keyfile_write does a key; keyfile_read
+ * loads such a key from its token. */
+int keyfile_write_uri(const char *path, const char *uri, struct rerr *e);
+
 /* keyfile_encrypted: 1 when the file at path holds an encrypted key, 0 a
- * plain one, -1 when it cannot be read. */
+ * plain one, 2 a reference to a key in a token, -1 when it cannot be read. */
 int keyfile_encrypted(const char *path);
 
 #endif

@@ -17,6 +17,7 @@
 #include <openssl/x509v3.h>
 
 #include "ca/keyfile.h"
+#include "ca/pkcs11.h"
 #include "common/fsutil.h"
 #include "common/rtime.h"
 #include "common/urls.h"
@@ -41,6 +42,31 @@ static int write_key(struct ca_core *c, const char *name, EVP_PKEY *k, struct re
     chmod(path, 0700);
     snprintf(path, sizeof(path), "%s/keys/%s.key", c->dir, name);
     return keyfile_write(c, path, k, e);
+}
+
+/* new_key: the new CA's key, made here or (key_uri) found in its token;
+ * ca->key_type says which. */
+static EVP_PKEY *new_key(struct ca_core *c, const struct ca_create_params *p, struct ca *ca, struct rerr *e) {
+    if (p->key_uri == NULL) return gen_key(p->key, e);
+    EVP_PKEY *k = pkcs11_load(c->p11_module, c->p11_pin, p->key_uri, "--key-uri", e);
+    if (k == NULL) return NULL;
+    c->p11_used = 1;
+    if (!pkcs11_key_type(k, &ca->key_type, e)) {
+        EVP_PKEY_free(k);
+        return NULL;
+    }
+    return k;
+}
+
+/* store_key: DIR/keys/NAME.key, the key or (key_uri) where it is. */
+static int store_key(struct ca_core *c, const struct ca_create_params *p, const char *name, EVP_PKEY *k,
+                     struct rerr *e) {
+    if (p->key_uri == NULL) return write_key(c, name, k, e);
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/keys", c->dir);
+    if (!fs_mkdirs(path, 0700, e)) return 0;
+    snprintf(path, sizeof(path), "%s/keys/%s.key", c->dir, name);
+    return keyfile_write_uri(path, p->key_uri, e);
 }
 
 static int write_ca_files(struct ca_core *c, const struct ca *ca, struct rerr *e) {
@@ -110,8 +136,9 @@ static struct ca *new_ca_record(struct ca_core *c, const struct ca_create_params
 }
 
 static json_t *create_params_json(const struct ca_create_params *p) {
-    return json_pack("{s:o,s:o,s:s,s:i,s:o,s:I,s:b,s:I,s:i}", "parent", jsafe_string(p->parent),
-                     "subject", jsafe_string(p->subject), "key", ca_key_type_name(p->key), "days",
+    return json_pack("{s:o,s:o,s:s,s:o,s:i,s:o,s:I,s:b,s:I,s:i}", "parent", jsafe_string(p->parent),
+                     "subject", jsafe_string(p->subject), "key", p->key_uri ? "token" : ca_key_type_name(p->key),
+                     "key_uri", jsafe_string(p->key_uri), "days",
                      p->days, "base_url", jsafe_string(p->base_url), "partition_size", (json_int_t)p->partition_size,
                      "complete_crl", p->complete_crl, "crl_max_bytes",
                      (json_int_t)p->crl_max_bytes, "path_len", p->path_len);
@@ -229,7 +256,7 @@ int ca_create(struct ca_core *c, const struct ca_create_params *p, struct rerr *
     }
     EVP_PKEY *signer = NULL;
     if (parent != NULL && (signer = core_ca_key(c, parent, e)) == NULL) goto out;
-    key = gen_key(p->key, e);
+    key = new_key(c, p, ca, e);
     if (key == NULL) goto out;
     uint8_t serial[16];
     if (parent != NULL) {
@@ -247,7 +274,7 @@ int ca_create(struct ca_core *c, const struct ca_create_params *p, struct rerr *
         .not_after = not_after,
         .issuer_cert = parent ? parent->cert : NULL,
         .issuer_key = parent ? signer : key,
-        .issuer_type = parent ? parent->key_type : p->key,
+        .issuer_type = parent ? parent->key_type : ca->key_type,
         .is_ca = 1,
         .path_len = ca->path_len,
         .ku = CB_KU_KEY_CERT_SIGN | CB_KU_CRL_SIGN | CB_KU_DIGITAL_SIGNATURE,
@@ -284,7 +311,7 @@ int ca_create(struct ca_core *c, const struct ca_create_params *p, struct rerr *
     ca->id = c->next_ca_id;
     /* The key first: a crash after it leaves an unused key file that the next
      * create of this name overwrites, never a CA without its key. */
-    if (!write_key(c, ca->name, key, e)) goto out;
+    if (!store_key(c, p, ca->name, key, e)) goto out;
     ca->key = key;
     key = NULL;
     c->next_ca_id++;
@@ -338,11 +365,11 @@ int ca_csr(struct ca_core *c, const struct ca_create_params *p, char **out_pem, 
     if (subj == NULL) goto out;
     ca = new_ca_record(c, p, subj, e);
     if (ca == NULL) goto out;
-    key = gen_key(p->key, e);
+    key = new_key(c, p, ca, e);
     if (key == NULL) goto out;
     req = X509_REQ_new();
     if (req == NULL || !X509_REQ_set_version(req, 0) || !X509_REQ_set_subject_name(req, subj) ||
-        !X509_REQ_set_pubkey(req, key) || X509_REQ_sign(req, key, core_sig_md(p->key)) <= 0) {
+        !X509_REQ_set_pubkey(req, key) || X509_REQ_sign(req, key, core_sig_md(ca->key_type)) <= 0) {
         rerr_ssl(e, "cannot build the CSR");
         goto out;
     }
@@ -356,7 +383,7 @@ int ca_csr(struct ca_core *c, const struct ca_create_params *p, char **out_pem, 
     ca->path_len = -1;
     snprintf(ca->parent, sizeof(ca->parent), "(external)");
     ca->id = c->next_ca_id;
-    if (!write_key(c, ca->name, key, e)) goto out;
+    if (!store_key(c, p, ca->name, key, e)) goto out;
     c->next_ca_id++;
     b = store_batch_new();
     core_put_ca(c, b, ca);

@@ -347,10 +347,14 @@ static int create_params(struct call *k, struct ca_create_params *p) {
     long long days = 0, psize = 0, plen = -1;
     int plen_set = 0;
     if (!fields_ok(k, AB_CREATE_CA) || !str(k, "name", &p->name) || !str(k, "parent", &p->parent) ||
-        !str(k, "subject", &p->subject) || !str(k, "key", &key) || !str(k, "base_url", &p->base_url) ||
+        !str(k, "subject", &p->subject) || !str(k, "key", &key) || !str(k, "key_uri", &p->key_uri) || !str(k, "base_url", &p->base_url) ||
         !num(k, "days", 1, 36500, &days, NULL) || !num(k, "partition_size", 1, 100000000, &psize, NULL) ||
         !num(k, "path_len", 0, 100, &plen, &plen_set) || !boolean(k, "complete_crl", &p->complete_crl))
         return 0;
+    if (key != NULL && p->key_uri != NULL) {
+        fail(k, 400, "bad_request", "fields key and key_uri exclude each other (a token key's type is its own)");
+        return 0;
+    }
     if (key != NULL && !ca_key_type_parse(key, &p->key)) {
         fail(k, 400, "bad_request", "field key must be ec-p256, ec-p384, rsa-2048, rsa-3072 or rsa-4096");
         return 0;

@@ -22,7 +22,7 @@ static const struct field f_create[] = {
     {"subject", F_STR, 1, 0, 0},     {"key", F_STR, 0, 0, 0},
     {"days", F_INT, 0, 1, 36500},    {"base_url", F_STR, 0, 0, 0},
     {"partition_size", F_INT, 0, 1, 100000000}, {"complete_crl", F_BOOL, 0, 0, 0},
-    {"path_len", F_INT, 0, 0, 100},  END};
+    {"path_len", F_INT, 0, 0, 100},  {"key_uri", F_STR, 0, 0, 0}, END};
 static const struct field f_delete[] = {{"restore_days", F_INT, 0, 7, 3650}, END};
 static const struct field f_issue[] = {
     {"csr", F_STR, 1, 0, 0},          {"template", F_STR, 0, 0, 0}, {"days", F_INT, 0, 1, 36500},

@@ -30,8 +30,10 @@ void cli_usage(FILE *f);
 void cli_local_user(unsigned uid, char *out, size_t size);
 
 /* cli_passphrase gives c the key passphrase from $REVD_KEY_PASSPHRASE_FILE
- * (a file holding it; a final newline is dropped) or $REVD_KEY_PASSPHRASE;
- * 1 when there is none or it was set, 0 with e set. */
+ * (a file holding it; a final newline is dropped) or $REVD_KEY_PASSPHRASE,
+ * and the PKCS#11 module and PIN from $REVD_PKCS11_MODULE and
+ * $REVD_PKCS11_PIN_FILE (or $REVD_PKCS11_PIN); 1 when there is none or they
+ * were set, 0 with e set. */
 int cli_passphrase(struct ca_core *c, struct rerr *e);
 
 /* cli_dir_from_args finds --dir in argv, else $REVD_DIR, else ./revd-data. */

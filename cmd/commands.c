@@ -22,6 +22,7 @@
 #include "ca/crlarchive.h"
 #include "ca/cred.h"
 #include "ca/keyfile.h"
+#include "ca/pkcs11.h"
 #include "ca/responder.h"
 #include "ocsp/response.h"
 #include "ocsp/table.h"
@@ -38,6 +39,7 @@ enum {
     O_COMPLETE, O_MAXB, O_PARENT, O_PATHLEN, O_CERT, O_CHAIN, O_JSON, O_CA, O_CSR, O_TEMPLATE,
     O_SAN, O_IDEM, O_SERIAL, O_REASON, O_INVALIDITY, O_FORMAT, O_SINCE, O_FILE, O_FROM, O_HASH, O_OUT,
     O_PARTITION, O_ALL, O_NUMBER, O_ANCHOR, O_RESTORE_DAYS, O_ROLE, O_NAMES, O_NEWPASS,
+    O_KEY_URI,
 };
 
 struct opts {
@@ -45,7 +47,7 @@ struct opts {
         *template_name, *san, *idem, *serial, *reason, *invalidity, *format, *since, *file;
     long days, hours, psize, maxb, path_len;
     unsigned long long seq_from;
-    const char *hash, *out, *partition, *number, *anchor, *role, *names, *newpass;
+    const char *hash, *out, *partition, *number, *anchor, *role, *names, *newpass, *key_uri;
     int complete, json, with_chain, help, days_set, hours_set, all, restore_days_set;
     long restore_days;
 };
@@ -135,6 +137,9 @@ static int fill_create(struct cli *cli, struct opts *o, struct ca_create_params 
     p->complete_crl = o->complete;
     p->path_len = (int)o->path_len;
     p->key = CA_KEY_EC_P256;
+    p->key_uri = o->key_uri;
+    if (o->key != NULL && o->key_uri != NULL)
+        return usage_fail(cli, "--key and --key-uri exclude each other (a token key's type is its own)");
     if (o->key != NULL && !ca_key_type_parse(o->key, &p->key))
         return failf(cli, "--key %s: expected ec-p256, ec-p384, rsa-2048, rsa-3072 or rsa-4096", o->key);
     if (o->days_set && (o->days < 1 || o->days > 36500))
@@ -895,22 +900,24 @@ static int run_admin_revoke(struct cli *cli, struct opts *o, const char *name) {
 
 struct key_status {
     FILE *out;
-    size_t encrypted, plain;
+    size_t encrypted, plain, token;
 };
 
 static int key_status_line(void *arg, const char *path) {
     struct key_status *ks = arg;
     int r = keyfile_encrypted(path);
-    fprintf(ks->out, "%-10s %s\n", r == 1 ? "encrypted" : r == 0 ? "PLAIN" : "unreadable", path);
+    fprintf(ks->out, "%-10s %s\n", r == 1 ? "encrypted" : r == 2 ? "token" : r == 0 ? "PLAIN" : "unreadable", path);
     if (r == 1) ks->encrypted++;
+    else if (r == 2) ks->token++;
     else ks->plain++;
     return 1;
 }
 
 static int run_keys_status(struct cli *cli, struct opts *o, const char *pos) {
-    struct key_status ks = {cli->out, 0, 0};
+    struct key_status ks = {cli->out, 0, 0, 0};
     keyfile_each(o->dir, key_status_line, &ks);
-    fprintf(cli->out, "%zu encrypted, %zu not\n", ks.encrypted, ks.plain);
+    if (ks.token > 0) fprintf(cli->out, "%zu encrypted, %zu in a PKCS#11 token, %zu not\n", ks.encrypted, ks.token, ks.plain);
+    else fprintf(cli->out, "%zu encrypted, %zu not\n", ks.encrypted, ks.plain);
     return 0;
 }
 
@@ -1213,10 +1220,10 @@ static int run_crl_show(struct cli *cli, struct opts *o, const char *pos) { retu
 
 /* ---- the table ---- */
 
-#define CREATE_OPTS O_NAME, O_SUBJECT, O_KEY, O_DAYS, O_BASE_URL, O_PSIZE, O_COMPLETE, O_MAXB
+#define CREATE_OPTS O_NAME, O_SUBJECT, O_KEY, O_KEY_URI, O_DAYS, O_BASE_URL, O_PSIZE, O_COMPLETE, O_MAXB
 static const int a_root[] = {CREATE_OPTS, O_PATHLEN, 0};
 static const int a_sub[] = {CREATE_OPTS, O_PARENT, O_PATHLEN, 0};
-static const int a_csr[] = {O_NAME, O_SUBJECT, O_KEY, O_BASE_URL, O_PSIZE, O_COMPLETE, O_MAXB, 0};
+static const int a_csr[] = {O_NAME, O_SUBJECT, O_KEY, O_KEY_URI, O_BASE_URL, O_PSIZE, O_COMPLETE, O_MAXB, 0};
 static const int a_caimport[] = {O_NAME, O_CERT, O_CHAIN, 0};
 static const int a_list[] = {O_JSON, 0};
 static const int a_none[] = {0};
@@ -1238,7 +1245,11 @@ static const int a_crl_list[] = {O_CA, O_JSON, 0};
 static const int a_crl_each[] = {O_CA, O_PARTITION, O_ALL, 0};
 static const int a_crl_history[] = {O_CA, O_PARTITION, O_NUMBER, O_OUT, 0};
 
-#define KEY_HELP "  --key ec-p256|ec-p384|rsa-2048|rsa-3072|rsa-4096   key type (default ec-p256)\n"
+#define KEY_HELP                                                                                   \
+    "  --key ec-p256|ec-p384|rsa-2048|rsa-3072|rsa-4096   key type (default ec-p256)\n"              \
+    "  --key-uri pkcs11:...  the key is this object in a PKCS#11 token (RFC 7512 URI,\n"              \
+    "                        e.g. pkcs11:token=ca;object=root), made there beforehand;\n"            \
+    "                        $REVD_PKCS11_MODULE and $REVD_PKCS11_PIN_FILE (docs/keys.md)\n"
 #define CRL_HELP                                                                                   \
     "  --base-url URL        where CRLs, OCSP and the CA certificate are served\n"                   \
     "                        (default http://127.0.0.1:8080)\n"                                      \
@@ -1369,7 +1380,7 @@ static const struct cmd admin_cmds[] = {
 };
 
 static const struct cmd keys_cmds[] = {
-    {"status", "revd keys status", "Lists the private key files of DIR (keys/, admin/): encrypted or PLAIN.\n", a_none,
+    {"status", "revd keys status", "Lists the private key files of DIR (keys/, admin/): encrypted, PLAIN, or token\n(a reference to a key in a PKCS#11 token).\n", a_none,
      run_keys_status, 0, 0},
     {"rekey", "revd keys rekey --new-passphrase-file FILE",
      "Rewrites every private key of DIR encrypted with the passphrase in FILE, reading\n"
@@ -1460,6 +1471,7 @@ static const struct option long_opts[] = {
     {"role", required_argument, NULL, O_ROLE},
     {"names", required_argument, NULL, O_NAMES},
     {"new-passphrase-file", required_argument, NULL, O_NEWPASS},
+    {"key-uri", required_argument, NULL, O_KEY_URI},
     {NULL, 0, NULL, 0},
 };
 
@@ -1481,10 +1493,27 @@ int cli_passphrase(struct ca_core *c, struct rerr *e) {
         int ok = ca_set_passphrase(c, (const char *)p, n, e);
         OPENSSL_cleanse(p, n);
         free(p);
+        if (!ok) return 0;
+    } else if (value != NULL && value[0] != '\0' && !ca_set_passphrase(c, value, strlen(value), e)) {
+        return 0;
+    }
+    /* Keys in a PKCS#11 token: the module, and the user PIN. */
+    const char *module = getenv("REVD_PKCS11_MODULE"), *pinfile = getenv("REVD_PKCS11_PIN_FILE");
+    const char *pin = getenv("REVD_PKCS11_PIN");
+    if (module != NULL && module[0] == '\0') module = NULL;
+    if (pinfile != NULL && pinfile[0] != '\0') {
+        uint8_t *p;
+        size_t n;
+        struct rerr fe;
+        if (!fs_read_file(pinfile, PKCS11_PIN_MAX + 2, &p, &n, &fe))
+            return rerr_set(e, "REVD_PKCS11_PIN_FILE: %s", fe.msg);
+        int ok = ca_set_pkcs11(c, module, (const char *)p, n, e);
+        OPENSSL_cleanse(p, n);
+        free(p);
         return ok;
     }
-    if (value != NULL && value[0] != '\0') return ca_set_passphrase(c, value, strlen(value), e);
-    return 1;
+    if (pin != NULL && pin[0] != '\0') return ca_set_pkcs11(c, module, pin, strlen(pin), e);
+    return module == NULL || ca_set_pkcs11(c, module, NULL, 0, e);
 }
 
 void cli_local_user(unsigned uid, char *out, size_t size) {
@@ -1600,6 +1629,7 @@ static int run_cmd(struct cli *cli, const struct cmd *c, int argc, char **argv) 
         case O_ROLE: o.role = optarg; break;
         case O_NAMES: o.names = optarg; break;
         case O_NEWPASS: o.newpass = optarg; break;
+        case O_KEY_URI: o.key_uri = optarg; break;
         }
         if (num != NULL && !parse_long(optarg, num))
             return usage_error(cli, c, "--%s needs a whole number", opt_name(id));
