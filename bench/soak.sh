@@ -8,12 +8,14 @@
 # requests answered and the errors; at the end, RSS growth from the first
 # sample after warm-up, loadgen's failed requests, and whether the
 # revocations all show in OCSP. Memory should stay flat, errors at zero.
+# REVD_BIN and LOADGEN_BIN name other binaries (a copy, so that a rebuild
+# during a long run changes nothing under it).
 set -euo pipefail
 MIN=${1:-30}
 CERTS=${2:-20000}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-REVD=$ROOT/build/rel/revd
-LG=$ROOT/build/rel/bench/loadgen
+REVD=${REVD_BIN:-$ROOT/build/rel/revd}
+LG=${LOADGEN_BIN:-$ROOT/build/rel/bench/loadgen}
 [ -x "$LG" ] && [ -x "$REVD" ] || { echo "bench/soak.sh: make revd loadgen first" >&2; exit 1; }
 W=$(mktemp -d /tmp/revd-soak.XXXXXX)
 PIDS=""

@@ -177,9 +177,15 @@ void shard_sweep(struct shard *sh, void (*close_fn)(struct conn *c));
 
 /* shard_drain_tick: while the server drains, closes (with close_fn) every
  * connection with nothing in progress: no request begun, nothing to send,
- * no lane job. Returns 1 the first time it sees the drain (the backend
+ * no lane job (one that has asked nothing yet gets DRAIN_GRACE_S from its
+ * accept for its first request). Returns 1 the first time it sees the drain (the backend
  * then stops accepting and closes its listener). */
 int shard_drain_tick(struct shard *sh, void (*close_fn)(struct conn *c));
+
+/* shard_accept_rest accepts (accept4 with sock_flags) every connection
+ * waiting in the listener's queue and hands each to start, so that closing
+ * the listener at the drain resets none that the kernel had completed. */
+void shard_accept_rest(struct shard *sh, int sock_flags, void (*start)(struct shard *sh, struct conn *c));
 
 /* shard_done_drain answers the connections whose lane jobs came back, then
  * kicks each (the backend's continue). */

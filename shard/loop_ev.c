@@ -85,6 +85,17 @@ static void on_write(evutil_socket_t fd, short what, void *arg) {
     if (c->out_len == 0 && c->ext == NULL) ev_kick(c);
 }
 
+/* A connection just taken: its events. */
+static void ev_start(struct shard *sh, struct conn *c) {
+    if (c->ev_read == NULL) {
+        c->ev_read = event_new(sh->base, -1, 0, NULL, NULL);
+        c->ev_write = event_new(sh->base, -1, 0, NULL, NULL);
+    }
+    event_assign(c->ev_read, sh->base, c->fd, EV_READ | EV_PERSIST, on_read, c);
+    event_assign(c->ev_write, sh->base, c->fd, EV_WRITE, on_write, c);
+    event_add(c->ev_read, NULL);
+}
+
 static void on_accept(evutil_socket_t lfd, short what, void *arg) {
     struct shard *sh = arg;
     for (int i = 0; i < 64; i++) {
@@ -99,14 +110,7 @@ static void on_accept(evutil_socket_t lfd, short what, void *arg) {
             return;
         }
         struct conn *c = shard_conn_take(sh, fd);
-        if (c == NULL) continue;
-        if (c->ev_read == NULL) {
-            c->ev_read = event_new(sh->base, -1, 0, NULL, NULL);
-            c->ev_write = event_new(sh->base, -1, 0, NULL, NULL);
-        }
-        event_assign(c->ev_read, sh->base, fd, EV_READ | EV_PERSIST, on_read, c);
-        event_assign(c->ev_write, sh->base, fd, EV_WRITE, on_write, c);
-        event_add(c->ev_read, NULL);
+        if (c != NULL) ev_start(sh, c);
     }
 }
 
@@ -114,8 +118,11 @@ static void on_tick(evutil_socket_t fd, short what, void *arg) {
     struct shard *sh = arg;
     uint64_t t = atomic_fetch_add_explicit(&sh->ticks, 1, memory_order_release) + 1;
     if (t % (1000 / TICK_MS) == 0) shard_sweep(sh, conn_close); /* once a second */
-    if (shard_drain_tick(sh, conn_close)) { /* draining: no new connection */
+    if (shard_drain_tick(sh, conn_close)) {
+        /* Draining: no new connection; those the kernel already completed
+         * are taken first (closing the listener would reset them). */
         event_del(sh->ev_accept);
+        shard_accept_rest(sh, SOCK_NONBLOCK | SOCK_CLOEXEC, ev_start);
         close(sh->listen_fd);
         sh->listen_fd = -1;
         sh->accept_paused = 0;

@@ -133,10 +133,10 @@ static void on_conn(struct conn *c, int op, int res) {
     uring_kick(c);
 }
 
+static void uring_start(struct shard *sh, struct conn *c) { uring_kick(c); }
+
 static void on_accept(struct shard *sh, int res, unsigned flags) {
-    if (res >= 0 && sh->drain_seen) { /* accepted before the cancel took effect */
-        close(res);
-    } else if (res >= 0) {
+    if (res >= 0) { /* (also while draining: accepted before the cancel took effect, it is answered) */
         struct conn *c = shard_conn_take(sh, res);
         if (c != NULL) uring_kick(c);
     }
@@ -156,8 +156,11 @@ static void on_tick(struct shard *sh) {
     uint64_t t = atomic_fetch_add_explicit(&sh->ticks, 1, memory_order_release) + 1;
     if (atomic_load(&sh->srv->stopping)) sh->stop_seen = 1;
     if (shard_drain_tick(sh, conn_shut)) {
-        /* Draining: no new connection; the listener goes (the pending
-         * accept holds its own reference until cancelled). */
+        /* Draining: no new connection; those the kernel already completed
+         * are taken first (closing the listener would reset them), then
+         * the listener goes (the pending accept holds its own reference
+         * until cancelled). */
+        shard_accept_rest(sh, SOCK_CLOEXEC, uring_start);
         struct io_uring_sqe *sqe = sqe_get(sh);
         io_uring_prep_cancel64(sqe, UD_ACCEPT, 0);
         io_uring_sqe_set_data64(sqe, UD_CANCEL);

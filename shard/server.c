@@ -388,15 +388,32 @@ void shard_sweep(struct shard *sh, void (*close_fn)(struct conn *c)) {
     }
 }
 
+/* A connection that has asked nothing yet may have its first request on
+ * the way (it connected just before the drain): it has this long. */
+#define DRAIN_GRACE_S 2
+
 int shard_drain_tick(struct shard *sh, void (*close_fn)(struct conn *c)) {
     if (!atomic_load_explicit(&sh->srv->draining, memory_order_acquire)) return 0;
+    int64_t now = now_s();
     for (struct conn *c = sh->all_conns; c != NULL; c = c->next_all) {
         if (c->fd < 0 || c->dead || c->waiting || c->in_len > 0 || c->out_len > 0 || c->ext != NULL) continue;
+        if (c->answered == 0 && now - c->last_active < DRAIN_GRACE_S) continue;
         close_fn(c);
     }
     if (sh->drain_seen) return 0;
     sh->drain_seen = 1;
     return 1;
+}
+
+void shard_accept_rest(struct shard *sh, int sock_flags, void (*start)(struct shard *sh, struct conn *c)) {
+    int fl = fcntl(sh->listen_fd, F_GETFL);
+    if (fl >= 0 && (fl & O_NONBLOCK) == 0) fcntl(sh->listen_fd, F_SETFL, fl | O_NONBLOCK);
+    for (int i = 0; i < SERVER_MAX_CONNS_PER_SHARD; i++) {
+        int fd = accept4(sh->listen_fd, NULL, NULL, sock_flags);
+        if (fd < 0) return;
+        struct conn *c = shard_conn_take(sh, fd);
+        if (c != NULL) start(sh, c);
+    }
 }
 
 static void kick(struct conn *c) {
