@@ -142,18 +142,16 @@ assert_contains "$ERR" "or its PIN was refused"
 
 step "bad URIs, a missing module and an unsupported key: refused, nothing created"
 before=$(snapshot root sub)
-run_fail 1 revd ca create-root --name x --subject /CN=x --key-uri "${U}root;pin-value=123456"
-assert_contains "$ERR" "carries a PIN, which would be written in the data directory"
-run_fail 1 revd ca create-root --name x --subject /CN=x --key-uri "pkcs11:token=revd-test"
-assert_contains "$ERR" "names no key"
-run_fail 1 revd ca create-root --name x --subject /CN=x --key-uri "file:///etc/passwd"
-assert_contains "$ERR" "is not a PKCS#11 URI"
-run_fail 1 revd ca create-root --name x --subject /CN=x --key-uri "${U}no such key"
-assert_contains "$ERR" "holds a space"
-run_fail 1 revd ca create-root --name x --subject /CN=x --key-uri "${U}missing;type=private"
-assert_contains "$ERR" "--key-uri: no private key ${U}missing;type=private in the token"
-run_fail 1 revd ca create-root --name x --subject /CN=x --key-uri "${U}p521;type=private"
-assert_contains "$ERR" "revd's CA keys are P-256 or P-384"
+refused() { # URI MESSAGE
+    run_fail 1 revd ca create-root --name x --subject /CN=x --key-uri "$1"
+    assert_contains "$ERR" "$2" "--key-uri $1"
+}
+refused "${U}root;pin-value=123456" "carries a PIN, which would be written in the data directory"
+refused "pkcs11:token=revd-test" "names no key"
+refused "file:///etc/passwd" "is not a PKCS#11 URI"
+refused "${U}no such key" "holds a space"
+refused "${U}missing;type=private" "--key-uri: no private key ${U}missing;type=private in the token"
+refused "${U}p521;type=private" "revd's CA keys are P-256 or P-384"
 REVD_PKCS11_MODULE=/nonexistent/libp11.so run_fail 1 revd ca create-root --name x --subject /CN=x \
     --key-uri "${U}root;type=private"
 assert_contains "$ERR" "REVD_PKCS11_MODULE: /nonexistent/libp11.so cannot be read"
