@@ -442,7 +442,7 @@ EVP_PKEY *core_ca_key(struct ca_core *c, struct ca *ca, struct rerr *e) {
     if (ca->key != NULL) return ca->key;
     char path[PATH_MAX];
     snprintf(path, sizeof(path), "%s/keys/%s.key", c->dir, ca->name);
-    ca->key = keyfile_read(c, path, e);
+    ca->key = keyfile_read_ca(c, path, e);
     if (ca->key == NULL) return NULL;
     /* DIR/ca/NAME.pem is the published copy of the certificate the index
      * holds. One that differs was replaced behind revd's back, or the index

@@ -104,7 +104,7 @@ int keyfile_encrypted(const char *path) {
     return r;
 }
 
-EVP_PKEY *keyfile_read(const struct ca_core *c, const char *path, struct rerr *e) {
+static EVP_PKEY *read_key(struct ca_core *c, const char *path, int token_ok, struct rerr *e) {
     uint8_t *p;
     size_t n;
     struct rerr fe;
@@ -114,7 +114,10 @@ EVP_PKEY *keyfile_read(const struct ca_core *c, const char *path, struct rerr *e
     }
     int enc = is_encrypted(p, n);
     EVP_PKEY *k = NULL;
-    if (pkcs11_is_uri(p, n)) {
+    if (pkcs11_is_uri(p, n) && !token_ok) {
+        rerr_set(e, "%s: a PKCS#11 key reference, but only CA keys may be kept in a token: restore the key file "
+                    "from your backup", path);
+    } else if (pkcs11_is_uri(p, n)) {
         /* A reference to a key in a token: one line. */
         while (n > 0 && (p[n - 1] == '\n' || p[n - 1] == '\r')) n--;
         char uri[PKCS11_URI_MAX + 1];
@@ -125,7 +128,7 @@ EVP_PKEY *keyfile_read(const struct ca_core *c, const char *path, struct rerr *e
             memcpy(uri, p, n);
             uri[n] = '\0';
             k = pkcs11_load(c->p11_module, c->p11_pin, uri, path, e);
-            if (k != NULL) ((struct ca_core *)c)->p11_used = 1;
+            if (k != NULL) c->p11_used = 1;
         }
     } else if (enc && c->passphrase == NULL) {
         rerr_set(e, "%s: the key is encrypted; give its passphrase (REVD_KEY_PASSPHRASE_FILE, a file holding it)",
@@ -148,3 +151,7 @@ EVP_PKEY *keyfile_read(const struct ca_core *c, const char *path, struct rerr *e
     free(p);
     return k;
 }
+
+EVP_PKEY *keyfile_read(struct ca_core *c, const char *path, struct rerr *e) { return read_key(c, path, 0, e); }
+
+EVP_PKEY *keyfile_read_ca(struct ca_core *c, const char *path, struct rerr *e) { return read_key(c, path, 1, e); }

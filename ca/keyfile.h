@@ -24,8 +24,12 @@ struct ca_core;
 /* keyfile_write writes k to path (temporary file, fsync, rename; 0600). */
 int keyfile_write(const struct ca_core *c, const char *path, EVP_PKEY *k, struct rerr *e);
 
-/* keyfile_read reads the private key at path. */
-EVP_PKEY *keyfile_read(const struct ca_core *c, const char *path, struct rerr *e);
+/* keyfile_read reads the private key at path; keyfile_read_ca also takes
+ * a reference to a key in a PKCS#11 token (only CA keys may be there: they
+ * sign on the CA-core thread alone; responder and admin keys are used by
+ * other threads and stay files). */
+EVP_PKEY *keyfile_read(struct ca_core *c, const char *path, struct rerr *e);
+EVP_PKEY *keyfile_read_ca(struct ca_core *c, const char *path, struct rerr *e);
 
 /* keyfile_each calls cb with the path of every private key file of a
  * data directory (the .key files of dir/keys and dir/admin) until cb

@@ -136,6 +136,11 @@ SOFTHSM2_CONF=$T/other/softhsm2.conf REVD_KEY_PASSPHRASE_FILE=$T/pass \
 assert_contains "$ERR" "$T/stolen/keys/sub.key: no private key ${U}sub;type=private in the token"
 SOFTHSM2_CONF=$T/other/softhsm2.conf REVD_KEY_PASSPHRASE_FILE=$T/pass \
     run_fail 1 revd crl rebuild --dir "$T/stolen" --ca root
+# Only CA keys may be in a token (the responder's key signs on other threads).
+printf '%s\n' "${U}root;type=private" >"$T/stolen/keys/sub.ocsp.key"
+REVD_KEY_PASSPHRASE_FILE=$T/pass run_fail 1 revd ocsp respond --dir "$T/stolen" --ca sub --serial "$(serial_of "$T/a.pem")" \
+    --out "$T/r.der"
+assert_contains "$ERR" "only CA keys may be kept in a token"
 printf '654321\n' >"$T/wrongpin"
 REVD_PKCS11_PIN_FILE=$T/wrongpin REVD_KEY_PASSPHRASE_FILE=$T/pass run_fail 1 revd issue --ca sub --csr "$T/ee.csr"
 assert_contains "$ERR" "or its PIN was refused"
