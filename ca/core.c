@@ -554,10 +554,7 @@ static int rewrite_one(void *arg, const char *path) {
     struct rewrite *w = arg;
     int enc = keyfile_encrypted(path);
     if (enc < 0) return rerr_set(w->e, "%s: cannot be read", path);
-    if (enc == 2) { /* in a token: nothing here to encrypt */
-        w->already++;
-        return 1;
-    }
+    if (enc == 2) return 1; /* a reference to a key in a token: nothing here to encrypt */
     if (enc == 1 && !w->all) {
         w->already++;
         return 1;

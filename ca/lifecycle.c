@@ -44,18 +44,27 @@ static int write_key(struct ca_core *c, const char *name, EVP_PKEY *k, struct re
     return keyfile_write(c, path, k, e);
 }
 
-/* new_key: the new CA's key, made here or (key_uri) found in its token;
- * ca->key_type says which. */
-static EVP_PKEY *new_key(struct ca_core *c, const struct ca_create_params *p, struct ca *ca, struct rerr *e) {
-    if (p->key_uri == NULL) return gen_key(p->key, e);
-    EVP_PKEY *k = pkcs11_load(c->p11_module, c->p11_pin, p->key_uri, "--key-uri", e);
+/* token_key: the key q->key_uri names, from its token, before anything
+ * is sized by the key type: q->key becomes its type. One key, one CA: a key
+ * that is already a CA's is refused. */
+static EVP_PKEY *token_key(struct ca_core *c, struct ca_create_params *q, struct rerr *e) {
+    c->p11_used = 1; /* the engine goes with the core, whether the key loads or not */
+    EVP_PKEY *k = pkcs11_load(c->p11_module, c->p11_pin, q->key_uri, "the key URI", e);
     if (k == NULL) return NULL;
-    c->p11_used = 1;
-    if (!pkcs11_key_type(k, &ca->key_type, e)) {
-        EVP_PKEY_free(k);
-        return NULL;
+    if (!pkcs11_key_type(k, &q->key, e)) goto bad;
+    for (size_t i = 0; i < c->num_cas; i++) {
+        const struct ca *o = c->cas[i];
+        if (o->cert != NULL && EVP_PKEY_eq(X509_get0_pubkey(o->cert), k) == 1) {
+            rerr_set(e, "the token's key is already the key of CA %s: one key, one CA", o->name);
+            goto bad;
+        }
     }
+    ERR_clear_error();
     return k;
+bad:
+    ERR_clear_error();
+    EVP_PKEY_free(k);
+    return NULL;
 }
 
 /* store_key: DIR/keys/NAME.key, the key or (key_uri) where it is. */
@@ -137,8 +146,11 @@ static struct ca *new_ca_record(struct ca_core *c, const struct ca_create_params
 
 static json_t *create_params_json(const struct ca_create_params *p) {
     return json_pack("{s:o,s:o,s:s,s:o,s:i,s:o,s:I,s:b,s:I,s:i}", "parent", jsafe_string(p->parent),
-                     "subject", jsafe_string(p->subject), "key", p->key_uri ? "token" : ca_key_type_name(p->key),
-                     "key_uri", jsafe_string(p->key_uri), "days",
+                     "subject", jsafe_string(p->subject), "key", ca_key_type_name(p->key),
+                     /* a refused URI is not recorded: it may hold a PIN */
+                     "key_uri", p->key_uri == NULL ? json_null()
+                                : pkcs11_uri_valid(p->key_uri, NULL) ? json_string(p->key_uri) : json_string("(refused)"),
+                     "days",
                      p->days, "base_url", jsafe_string(p->base_url), "partition_size", (json_int_t)p->partition_size,
                      "complete_crl", p->complete_crl, "crl_max_bytes",
                      (json_int_t)p->crl_max_bytes, "path_len", p->path_len);
@@ -184,7 +196,9 @@ static int record_ca_cert(struct ca_core *c, struct store_batch *b, struct ca *p
 }
 
 
-int ca_create(struct ca_core *c, const struct ca_create_params *p, struct rerr *e) {
+int ca_create(struct ca_core *c, const struct ca_create_params *p0, struct rerr *e) {
+    struct ca_create_params q = *p0;
+    const struct ca_create_params *p = &q;
     X509_NAME *subj = NULL;
     EVP_PKEY *key = NULL;
     X509 *x = NULL;
@@ -194,6 +208,7 @@ int ca_create(struct ca_core *c, const struct ca_create_params *p, struct rerr *
     int ok = 0;
     const char *op = p->parent ? "ca-create-sub" : "ca-create-root";
     c->notice[0] = '\0';
+    if (q.key_uri != NULL && (key = token_key(c, &q, e)) == NULL) goto out;
 
     subj = subject_parse(p->subject, e);
     if (subj == NULL) goto out;
@@ -256,8 +271,7 @@ int ca_create(struct ca_core *c, const struct ca_create_params *p, struct rerr *
     }
     EVP_PKEY *signer = NULL;
     if (parent != NULL && (signer = core_ca_key(c, parent, e)) == NULL) goto out;
-    key = new_key(c, p, ca, e);
-    if (key == NULL) goto out;
+    if (key == NULL && (key = gen_key(p->key, e)) == NULL) goto out;
     uint8_t serial[16];
     if (parent != NULL) {
         if (!core_new_serial(c, parent, serial, e)) goto out;
@@ -353,7 +367,9 @@ out:
     return ok;
 }
 
-int ca_csr(struct ca_core *c, const struct ca_create_params *p, char **out_pem, struct rerr *e) {
+int ca_csr(struct ca_core *c, const struct ca_create_params *p0, char **out_pem, struct rerr *e) {
+    struct ca_create_params q = *p0;
+    const struct ca_create_params *p = &q;
     X509_NAME *subj = NULL;
     EVP_PKEY *key = NULL;
     X509_REQ *req = NULL;
@@ -361,12 +377,12 @@ int ca_csr(struct ca_core *c, const struct ca_create_params *p, char **out_pem, 
     struct store_batch *b = NULL;
     BIO *bio = NULL;
     int ok = 0;
+    if (q.key_uri != NULL && (key = token_key(c, &q, e)) == NULL) goto out;
     subj = subject_parse(p->subject, e);
     if (subj == NULL) goto out;
     ca = new_ca_record(c, p, subj, e);
     if (ca == NULL) goto out;
-    key = new_key(c, p, ca, e);
-    if (key == NULL) goto out;
+    if (key == NULL && (key = gen_key(p->key, e)) == NULL) goto out;
     req = X509_REQ_new();
     if (req == NULL || !X509_REQ_set_version(req, 0) || !X509_REQ_set_subject_name(req, subj) ||
         !X509_REQ_set_pubkey(req, key) || X509_REQ_sign(req, key, core_sig_md(ca->key_type)) <= 0) {
@@ -736,6 +752,16 @@ int ca_purge_due(struct ca_core *c, int64_t now, size_t *purged, struct rerr *e)
         for (int k = 0; k < 2; k++) {
             char path[PATH_MAX];
             snprintf(path, sizeof(path), "%s/keys/%s%s", c->dir, ca->name, suffix[k]);
+            uint8_t *ref;
+            size_t rl;
+            struct rerr re;
+            if (k == 0 && keyfile_encrypted(path) == 2 && fs_read_file(path, PKCS11_URI_MAX + 2, &ref, &rl, &re)) {
+                /* revd destroys no key in a token: the operator must. */
+                while (rl > 0 && (ref[rl - 1] == '\n' || ref[rl - 1] == '\r')) rl--;
+                rlog(LOG_WARN, "ca.purge_token_key", "purged CA %s: its key stays in the PKCS#11 token until "
+                     "destroyed with the token's tools: %.*s", ca->name, (int)rl, (const char *)ref);
+                free(ref);
+            }
             if (unlink(path) != 0 && errno != ENOENT)
                 rlog(LOG_WARN, "ca.purge_remove_failed", "purging CA %s: cannot remove %s: %s", ca->name, path, strerror(errno));
         }

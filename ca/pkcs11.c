@@ -19,19 +19,34 @@ static char eng_module[PATH_MAX]; /* "" the engine's default */
 
 int pkcs11_is_uri(const uint8_t *p, size_t n) { return n >= 7 && memcmp(p, "pkcs11:", 7) == 0; }
 
+/* attr_is: the attribute [p, end) is named name ("name=value"). */
+static int attr_is(const char *p, const char *end, const char *name) {
+    size_t n = strlen(name);
+    return (size_t)(end - p) > n && memcmp(p, name, n) == 0 && p[n] == '=';
+}
+
 int pkcs11_uri_valid(const char *uri, struct rerr *e) {
+    /* The URI is not quoted back in messages: a mistyped one may hold a PIN. */
     size_t n = strnlen(uri, PKCS11_URI_MAX + 1);
     if (n > PKCS11_URI_MAX) return rerr_set(e, "the PKCS#11 URI is over %d bytes", PKCS11_URI_MAX);
     if (!pkcs11_is_uri((const uint8_t *)uri, n))
-        return rerr_set(e, "'%.80s' is not a PKCS#11 URI (RFC 7512: pkcs11:token=LABEL;object=LABEL)", uri);
+        return rerr_set(e, "the key URI does not begin with pkcs11: (RFC 7512: pkcs11:token=LABEL;object=LABEL)");
     for (size_t i = 0; i < n; i++)
         if (uri[i] <= 0x20 || uri[i] >= 0x7f)
             return rerr_set(e, "the PKCS#11 URI holds a space or a byte outside printable ASCII at %zu "
                                "(escape it as %%XX, RFC 7512)", i);
-    if (strstr(uri, "pin-value=") != NULL || strstr(uri, "pin-source=") != NULL)
-        return rerr_set(e, "the PKCS#11 URI carries a PIN, which would be written in the data directory: give it "
-                           "in REVD_PKCS11_PIN_FILE instead");
-    if (strstr(uri, "object=") == NULL && strstr(uri, "id=") == NULL)
+    /* The path attributes are split by ';', the query ones (after '?') by '&'. */
+    int names_key = 0, in_query = 0;
+    for (const char *p = uri + 7; *p != '\0';) {
+        const char *end = p + strcspn(p, in_query ? "&" : ";?");
+        if (attr_is(p, end, "pin-value") || attr_is(p, end, "pin-source"))
+            return rerr_set(e, "the PKCS#11 URI carries a PIN, which would be written in the data directory: give "
+                               "it in REVD_PKCS11_PIN_FILE instead");
+        if (!in_query && (attr_is(p, end, "object") || attr_is(p, end, "id"))) names_key = 1;
+        if (*end == '?') in_query = 1;
+        p = *end != '\0' ? end + 1 : end;
+    }
+    if (!names_key)
         return rerr_set(e, "the PKCS#11 URI names no key: add object=LABEL or id=%%XX (see p11tool --list-privkeys)");
     return 1;
 }

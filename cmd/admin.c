@@ -24,6 +24,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include "ca/pkcs11.h"
 #include "ca/ca.h"
 #include "ca/cred.h"
 #include "ca/keyfile.h"
@@ -351,6 +352,11 @@ static int create_params(struct call *k, struct ca_create_params *p) {
         !num(k, "days", 1, 36500, &days, NULL) || !num(k, "partition_size", 1, 100000000, &psize, NULL) ||
         !num(k, "path_len", 0, 100, &plen, &plen_set) || !boolean(k, "complete_crl", &p->complete_crl))
         return 0;
+    struct rerr ue;
+    if (p->key_uri != NULL && !pkcs11_uri_valid(p->key_uri, &ue)) { /* before an approval records the body */
+        fail(k, 400, "bad_request", "field key_uri: %s", ue.msg);
+        return 0;
+    }
     if (key != NULL && p->key_uri != NULL) {
         fail(k, 400, "bad_request", "fields key and key_uri exclude each other (a token key's type is its own)");
         return 0;

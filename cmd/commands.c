@@ -140,6 +140,8 @@ static int fill_create(struct cli *cli, struct opts *o, struct ca_create_params 
     p->key_uri = o->key_uri;
     if (o->key != NULL && o->key_uri != NULL)
         return usage_fail(cli, "--key and --key-uri exclude each other (a token key's type is its own)");
+    struct rerr ue;
+    if (o->key_uri != NULL && !pkcs11_uri_valid(o->key_uri, &ue)) return failf(cli, "--key-uri: %s", ue.msg);
     if (o->key != NULL && !ca_key_type_parse(o->key, &p->key))
         return failf(cli, "--key %s: expected ec-p256, ec-p384, rsa-2048, rsa-3072 or rsa-4096", o->key);
     if (o->days_set && (o->days < 1 || o->days > 36500))
@@ -1249,7 +1251,7 @@ static const int a_crl_history[] = {O_CA, O_PARTITION, O_NUMBER, O_OUT, 0};
     "  --key ec-p256|ec-p384|rsa-2048|rsa-3072|rsa-4096   key type (default ec-p256)\n"              \
     "  --key-uri pkcs11:...  the key is this object in a PKCS#11 token (RFC 7512 URI,\n"              \
     "                        e.g. pkcs11:token=ca;object=root), made there beforehand;\n"            \
-    "                        $REVD_PKCS11_MODULE and $REVD_PKCS11_PIN_FILE (docs/keys.md)\n"
+    "                        $REVD_PKCS11_MODULE, $REVD_PKCS11_PIN_FILE (or _PIN) (docs/keys.md)\n"
 #define CRL_HELP                                                                                   \
     "  --base-url URL        where CRLs, OCSP and the CA certificate are served\n"                   \
     "                        (default http://127.0.0.1:8080)\n"                                      \
@@ -1268,8 +1270,8 @@ static const struct cmd ca_cmds[] = {
      "  --days N              validity (default 1825, never past the parent's notAfter)\n" KEY_HELP CRL_HELP
      "  --path-len N          basicConstraints pathLen (default 0)\n",
      a_sub, run_create, 0, 0},
-    {"csr", "revd ca csr --name NAME --subject /CN=... [--key K] [CRL options]",
-     "Creates the key of a CA whose parent is outside revd and prints its CSR.\n" KEY_HELP CRL_HELP,
+    {"csr", "revd ca csr --name NAME --subject /CN=... [--key K | --key-uri URI] [CRL options]",
+     "Creates the key of a CA whose parent is outside revd (or takes it from a token)\nand prints its CSR.\n" KEY_HELP CRL_HELP,
      a_csr, run_csr, 0, 1},
     {"import", "revd ca import --name NAME --cert FILE --chain FILE",
      "Installs the certificate an outside parent signed for a pending CA.\n"
@@ -1383,7 +1385,8 @@ static const struct cmd keys_cmds[] = {
     {"status", "revd keys status", "Lists the private key files of DIR (keys/, admin/): encrypted, PLAIN, or token\n(a reference to a key in a PKCS#11 token).\n", a_none,
      run_keys_status, 0, 0},
     {"rekey", "revd keys rekey --new-passphrase-file FILE",
-     "Rewrites every private key of DIR encrypted with the passphrase in FILE, reading\n"
+     "Rewrites every private key file of DIR (not references to keys in a PKCS#11\n"
+     "token) encrypted with the passphrase in FILE, reading\n"
      "them with the current one ($REVD_KEY_PASSPHRASE_FILE, or none for plain keys).\n"
      "Each file is replaced atomically; a run cut short is finished by running it\n"
      "again with the same two passphrases. Through a running server, the server's\n"
@@ -1512,7 +1515,11 @@ int cli_passphrase(struct ca_core *c, struct rerr *e) {
         free(p);
         return ok;
     }
-    if (pin != NULL && pin[0] != '\0') return ca_set_pkcs11(c, module, pin, strlen(pin), e);
+    if (pin != NULL && pin[0] != '\0') {
+        int ok = ca_set_pkcs11(c, module, pin, strlen(pin), e);
+        unsetenv("REVD_PKCS11_PIN"); /* not left in /proc/PID/environ for the process's life */
+        return ok;
+    }
     return module == NULL || ca_set_pkcs11(c, module, NULL, 0, e);
 }
 

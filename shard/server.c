@@ -410,7 +410,8 @@ void shard_accept_rest(struct shard *sh, int sock_flags, void (*start)(struct sh
     if (fl >= 0 && (fl & O_NONBLOCK) == 0) fcntl(sh->listen_fd, F_SETFL, fl | O_NONBLOCK);
     for (int i = 0; i < SERVER_MAX_CONNS_PER_SHARD; i++) {
         int fd = accept4(sh->listen_fd, NULL, NULL, sock_flags);
-        if (fd < 0) return;
+        if (fd < 0 && (errno == ECONNABORTED || errno == EINTR || errno == EPROTO)) continue; /* that one only */
+        if (fd < 0) return; /* the queue is empty (EAGAIN), or no descriptor is left */
         struct conn *c = shard_conn_take(sh, fd);
         if (c != NULL) start(sh, c);
     }

@@ -60,6 +60,12 @@ for n in root sub; do
     cmp -s "$T/$n.tok.der" "$T/$n.crt.der" || fail "the public key in $n's certificate is not the token's"
 done
 verify_chain "$D/ca/root.pem" "" "$D/ca/sub.pem"
+# The CRL partitions are sized for the token key's signatures (RSA 2048 here).
+run_ok revd ca create-root --dir "$T/ref" --name r --subject /CN=r --key rsa-2048
+run_ok revd ca show --dir "$T/ref" r --json
+want=$(printf '%s' "$OUT" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["partition_size"])')
+run_ok revd ca show sub --json
+json_ok "$OUT" 'j["partition_size"] == '"$want"
 run_ok revd keys status
 assert_line "$OUT" "token      $D/keys/root.key"
 assert_line "$OUT" "token      $D/keys/sub.key"
@@ -152,11 +158,19 @@ refused() { # URI MESSAGE
     assert_contains "$ERR" "$2" "--key-uri $1"
 }
 refused "${U}root;pin-value=123456" "carries a PIN, which would be written in the data directory"
+refused "${U}root?pin-value=123456" "carries a PIN"
+refused "${U}root?module-name=softhsm2&pin-source=file:$T/pin" "carries a PIN"
 refused "pkcs11:token=revd-test" "names no key"
-refused "file:///etc/passwd" "is not a PKCS#11 URI"
+refused "pkcs11:token=revd-test;slot-id=0" "names no key"
+refused "pkcs11:token=revd-test;model=object=x" "names no key"
+refused "file:///etc/passwd" "does not begin with pkcs11:"
 refused "${U}no such key" "holds a space"
-refused "${U}missing;type=private" "--key-uri: no private key ${U}missing;type=private in the token"
+refused "${U}missing;type=private" "the key URI: no private key ${U}missing;type=private in the token"
 refused "${U}p521;type=private" "revd's CA keys are P-256 or P-384"
+refused "${U}sub;type=private" "the token's key is already the key of CA sub: one key, one CA"
+run_ok revd log
+assert_not_contains "$OUT" "pin-value" "the audit log after refused URIs"
+assert_not_contains "$OUT" "pin-source" "the audit log after refused URIs"
 REVD_PKCS11_MODULE=/nonexistent/libp11.so run_fail 1 revd ca create-root --name x --subject /CN=x \
     --key-uri "${U}root;type=private"
 assert_contains "$ERR" "REVD_PKCS11_MODULE: /nonexistent/libp11.so cannot be read"
