@@ -35,10 +35,11 @@ int pkcs11_uri_valid(const char *uri, struct rerr *e) {
         if (uri[i] <= 0x20 || uri[i] >= 0x7f)
             return rerr_set(e, "the PKCS#11 URI holds a space or a byte outside printable ASCII at %zu "
                                "(escape it as %%XX, RFC 7512)", i);
-    /* The path attributes are split by ';', the query ones (after '?') by '&'. */
+    /* The path attributes are split by ';', the query ones (after '?') by
+     * '&'; a PIN is looked for after any of the three, to be sure. */
     int names_key = 0, in_query = 0;
     for (const char *p = uri + 7; *p != '\0';) {
-        const char *end = p + strcspn(p, in_query ? "&" : ";?");
+        const char *end = p + strcspn(p, ";?&");
         if (attr_is(p, end, "pin-value") || attr_is(p, end, "pin-source"))
             return rerr_set(e, "the PKCS#11 URI carries a PIN, which would be written in the data directory: give "
                                "it in REVD_PKCS11_PIN_FILE instead");
