@@ -3,7 +3,9 @@
 # keep-alive, 50 connections) against revd serve (one shard, core 0), first
 # alone, then beside each hostile load in turn (generated from core 1 with
 # loadgen): 2,000 idle connections; 500 slowloris connections sending a
-# byte every 100 ms; a flood of connections past the cap (4096); oversized
+# byte every 100 ms; a flood of connections past the cap (4096), paced to
+# 5,000 new connections a second, then as fast as one core makes them;
+# oversized
 # request lines; pipelined garbage; never-issued serials. Prints req/s of
 # the normal traffic under each as a share of alone (issue 7 asks >= 90%),
 # the server's RSS, and the counters /metrics kept. Needs make loadgen and
@@ -19,7 +21,7 @@
 set -euo pipefail
 SECS=${1:-5}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-REVD=$ROOT/build/rel/revd
+REVD=${REVD_BIN:-$ROOT/build/rel/revd}
 LG=$ROOT/build/rel/bench/loadgen
 [ -x "$LG" ] && [ -x "$REVD" ] || { echo "bench/hostile.sh: make revd loadgen first" >&2; exit 1; }
 W=$(mktemp -d /tmp/revd-hostile.XXXXXX)
@@ -36,18 +38,22 @@ taskset -c 0 "$REVD" serve --dir "$W/d" --listen "127.0.0.1:$PORT" --threads 1 -
 SRV=$!
 PIDS="$SRV"
 for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$PORT/healthz" && break; sleep 0.1; done
-# normal: prints "REQ/S US-PER-REQUEST": the normal traffic's rate and the
-# server's CPU time (user + system) per normal request over the run.
+# normal: prints "REQ/S US-PER-REQUEST REQUESTS CPU-SECONDS ACCEPTED": the
+# normal traffic's rate, the server's CPU time (user + system) per normal
+# request over the run, the normal requests, the server's CPU seconds, and
+# the connections it accepted meanwhile (the hostile ones, and 50 normal).
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$SRV/stat"; }
+accepted() { curl -s "http://127.0.0.1:$PORT/metrics" | awk '/^revd_connections_accepted_total/ {print $2}'; }
 normal() {
-    local t0 t1 out
-    t0=$(cpu_ticks)
+    local t0 t1 a0 a1 out
+    a0=$(accepted); t0=$(cpu_ticks)
     out=$(taskset -c 1 "$LG" --url "http://127.0.0.1:$PORT/ocsp" --requests "$W/reqs" --connections 50 \
         --duration "$SECS" --json)
-    t1=$(cpu_ticks)
+    t1=$(cpu_ticks); a1=$(accepted)
     printf '%s\n' "$out" | /usr/bin/python3 -c 'import json,sys,os
-j = json.load(sys.stdin); hz = os.sysconf("SC_CLK_TCK")
-print(j["rps"], 1e6 * (int(sys.argv[2]) - int(sys.argv[1])) / hz / max(j["requests"], 1))' "$t0" "$t1"
+j = json.load(sys.stdin); hz = os.sysconf("SC_CLK_TCK"); cpu = (int(sys.argv[2]) - int(sys.argv[1])) / hz
+print(j["rps"], 1e6 * cpu / max(j["requests"], 1), j["requests"], cpu, int(sys.argv[4]) - int(sys.argv[3]))' \
+        "$t0" "$t1" "$a0" "$a1"
 }
 rss() { awk '/VmRSS/ {print $2}' "/proc/$SRV/status"; }
 # hostile KIND: starts a background hostile load on core 1; its pid in HPID.
@@ -70,9 +76,16 @@ elif kind == "slowloris":
             try: s.send(b"x")
             except OSError: pass
         time.sleep(0.1)
-elif kind == "flood":
+elif kind.startswith("flood"):
+    # As fast as it can ("flood"), or paced to N new connections a second
+    # ("flood-N"); each held, past the cap, the oldest thousand let go now
+    # and then.
+    rate = float(kind[6:]) if kind != "flood" else 0
+    t0, made = time.time(), 0
     while time.time() < end:
-        try: held.append(conn())
+        if rate and made >= (time.time() - t0) * rate:
+            time.sleep(0.001); continue
+        try: held.append(conn()); made += 1
         except OSError: time.sleep(0.01)
         if len(held) > 6000:
             for s in held[:1000]: s.close()
@@ -90,15 +103,18 @@ PY
     sleep 1
 }
 echo "revd hostile-client bench: one shard on core 0; normal loadgen and the hostile load on core 1; ${SECS} s each"
-read -r base base_us <<<"$(normal)"
+read -r base base_us _ _ _ <<<"$(normal)"
 printf '%-30s %9.0f req/s %23s server %5.2f us/req %22s RSS %s KB\n' "normal traffic alone" "$base" "" "$base_us" "" "$(rss)"
-for kind in idle slowloris flood oversized garbage; do
+for kind in idle slowloris flood-5000 flood oversized garbage; do
     hostile "$kind"
-    read -r r us <<<"$(normal)"
+    read -r r us n cpu acc <<<"$(normal)"
     kill "$HPID" 2>/dev/null || true; wait "$HPID" 2>/dev/null || true
     printf '%-30s %9.0f req/s (%5.1f%% of alone)  server %5.2f us/req (capacity %5.1f%%)  RSS %s KB\n' \
         "normal beside $kind" "$r" "$(echo "$r $base" | awk '{print 100 * $1 / $2}')" "$us" \
         "$(echo "$base_us $us" | awk '{print 100 * $1 / $2}')" "$(rss)"
+    # What the hostile connections cost the server: its CPU beyond what the
+    # normal requests cost alone, per connection it accepted.
+    echo "$acc $SECS $cpu $base_us $n" | awk '$1 > 1000 { printf "%30s %9.0f hostile connections/s, %.1f us of server CPU each\n", "", ($1 - 50) / $2, 1e6 * ($3 - $4 * $5 / 1e6) / ($1 - 50) }'
 done
 printf '%-34s ' "normal with never-issued serials"
 taskset -c 1 "$LG" --url "http://127.0.0.1:$PORT/ocsp" --requests "$W/unknown.reqs" --connections 50 \

@@ -76,3 +76,19 @@ for f in sys.argv[1:]:
         print("%s: no result (%r)" % (f, e))
 PY
 echo "revocations: $revoked; the server's log has $(grep -c 'level=error' "$W/serve.log" || true) error lines"
+# Every revocation, asked over OCSP (POST) and read by python3-cryptography.
+if [ -s "$W/revoked" ]; then
+    /usr/bin/python3 "$ROOT/bench/mkreqs.py" "$D/ca/sub.pem" "$W/revoked" "$W/revoked.reqs"
+    /usr/bin/python3 - "http://127.0.0.1:$PORT/ocsp" "$W/revoked.reqs" <<'PY'
+import base64, sys, urllib.request
+from cryptography.x509 import ocsp
+url, reqs = sys.argv[1], open(sys.argv[2]).read().split()
+bad = 0
+for r in reqs:
+    q = urllib.request.Request(url, data=base64.b64decode(r), headers={"Content-Type": "application/ocsp-request"})
+    resp = ocsp.load_der_ocsp_response(urllib.request.urlopen(q, timeout=10).read())
+    if resp.response_status != ocsp.OCSPResponseStatus.SUCCESSFUL or resp.certificate_status != ocsp.OCSPCertStatus.REVOKED:
+        bad += 1
+print("OCSP: %d of %d revoked serials answer revoked%s" % (len(reqs) - bad, len(reqs), "" if bad == 0 else "  FAILED"))
+PY
+fi

@@ -64,6 +64,10 @@ struct conn {
     uint64_t t0_ns;           /* when it was complete in `in` (the latency histogram) */
     struct conn *next_free;
     struct conn *next_all; /* every connection the shard ever made, for stop */
+    /* The shard's silent list (linked while silent): connections that have
+     * sent nothing yet, oldest first; the cap evicts from its head. */
+    struct conn *silent_prev, *silent_next;
+    int silent;
     uint8_t in[IN_CAP];
     uint8_t out[OUT_CAP];
 };
@@ -73,6 +77,8 @@ struct shard {
     int index, listen_fd;
     pthread_t thread;
     struct conn *free_conns, *all_conns;
+    struct conn *silent_head, *silent_tail; /* see struct conn */
+    int64_t no_victim_until; /* a scan for an idle connection found none: none is looked for until then */
     size_t num_conns;
     _Atomic uint64_t ticks;
     uint64_t next_conn_id;
@@ -181,6 +187,10 @@ void shard_sweep(struct shard *sh, void (*close_fn)(struct conn *c));
  * in whole seconds, so 1 to 2 s, from its accept for its first request). Returns 1 the first time it sees the drain (the backend
  * then stops accepting and closes its listener). */
 int shard_drain_tick(struct shard *sh, void (*close_fn)(struct conn *c));
+
+/* shard_conn_heard: n bytes came into c->in (the loops call it after each
+ * receive): it is no longer silent, and active now. */
+void shard_conn_heard(struct conn *c, size_t n);
 
 /* shard_accept_rest accepts (accept4 with sock_flags) every connection
  * waiting in the listener's queue and hands each to start, so that closing

@@ -74,8 +74,7 @@ static void on_read(evutil_socket_t fd, short what, void *arg) {
         conn_close(c);
         return;
     }
-    c->in_len += (size_t)n;
-    c->last_active = now_s();
+    shard_conn_heard(c, (size_t)n);
     ev_kick(c);
 }
 

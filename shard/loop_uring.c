@@ -121,8 +121,7 @@ static void on_conn(struct conn *c, int op, int res) {
             conn_shut(c);
             return;
         }
-        c->in_len += (size_t)res;
-        c->last_active = now_s();
+        shard_conn_heard(c, (size_t)res);
     } else {
         if (res < 0) {
             conn_shut(c);

@@ -422,27 +422,70 @@ static void kick(struct conn *c) {
     else ev_kick(c);
 }
 
-/* At the cap, the connection idle the longest (nothing received, nothing
- * to send, no lane job) makes room: a flood of idle connections cannot
- * keep new clients out. Closing may finish later (io_uring): a little
- * slack past the cap covers those. */
+/* At the cap, an idle connection (nothing received, nothing to send, no
+ * lane job) makes room: a flood of idle connections cannot keep new
+ * clients out. Closing may finish later (io_uring): a little slack past the
+ * cap covers those. */
 #define CONN_SLACK 64
+
+static void silent_unlink(struct conn *c) {
+    if (!c->silent) return;
+    struct shard *sh = c->sh;
+    if (c->silent_prev != NULL) c->silent_prev->silent_next = c->silent_next;
+    else sh->silent_head = c->silent_next;
+    if (c->silent_next != NULL) c->silent_next->silent_prev = c->silent_prev;
+    else sh->silent_tail = c->silent_prev;
+    c->silent_prev = c->silent_next = NULL;
+    c->silent = 0;
+}
+
+static void silent_append(struct conn *c) {
+    struct shard *sh = c->sh;
+    c->silent_next = NULL;
+    c->silent_prev = sh->silent_tail;
+    if (sh->silent_tail != NULL) sh->silent_tail->silent_next = c;
+    else sh->silent_head = c;
+    sh->silent_tail = c;
+    c->silent = 1;
+}
+
+void shard_conn_heard(struct conn *c, size_t n) {
+    c->in_len += n;
+    c->last_active = now_s();
+    silent_unlink(c);
+}
+
+static int idle(const struct conn *c) {
+    return c->fd >= 0 && !c->dead && !c->waiting && c->in_len == 0 && c->out_len == 0 && c->ext == NULL;
+}
+
+/* The victim: the oldest connection that has sent nothing (the silent
+ * list's head: a client's fresh connection is the newest, it goes last),
+ * else the idle one that was active the longest ago, then the oldest. The
+ * first is O(1), so a flood of silent connections costs no scan of the
+ * others; the second scans, at most once a second when it finds none. */
+static struct conn *victim_of(struct shard *sh) {
+    while (sh->silent_head != NULL) {
+        struct conn *c = sh->silent_head;
+        silent_unlink(c);
+        if (idle(c)) return c;
+    }
+    int64_t now = now_s();
+    if (now < sh->no_victim_until) return NULL;
+    struct conn *victim = NULL;
+    for (struct conn *c = sh->all_conns; c != NULL; c = c->next_all)
+        if (idle(c) && (victim == NULL || c->last_active < victim->last_active ||
+                        (c->last_active == victim->last_active && c->id < victim->id)))
+            victim = c;
+    if (victim == NULL) sh->no_victim_until = now + 1;
+    return victim;
+}
 
 struct conn *shard_conn_take(struct shard *sh, int fd) {
     if (sh->num_conns >= SERVER_MAX_CONNS_PER_SHARD) {
-        /* The victim: idle, and first one that never asked anything, then
-         * the longest idle, then the oldest (a client's fresh connection is
-         * the newest: it goes last). */
-        struct conn *victim = NULL;
-        for (struct conn *c = sh->all_conns; c != NULL; c = c->next_all) {
-            if (c->fd < 0 || c->dead || c->waiting || c->in_len != 0 || c->out_len != 0 || c->ext != NULL) continue;
-            if (victim == NULL || (c->answered == 0) > (victim->answered == 0) ||
-                ((c->answered == 0) == (victim->answered == 0) &&
-                 (c->last_active < victim->last_active ||
-                  (c->last_active == victim->last_active && c->id < victim->id))))
-                victim = c;
-        }
-        if (victim != NULL && sh->evict != NULL && sh->num_conns < SERVER_MAX_CONNS_PER_SHARD + CONN_SLACK) {
+        struct conn *victim =
+            sh->evict != NULL && sh->num_conns < SERVER_MAX_CONNS_PER_SHARD + CONN_SLACK ? victim_of(sh) : NULL;
+        if (victim != NULL) {
             sh->evict(victim);
             metrics_add(&sh->m.hostile[MH_CONN_EVICTED], 1);
         } else {
@@ -478,6 +521,7 @@ struct conn *shard_conn_take(struct shard *sh, int fd) {
     c->recv_busy = c->send_busy = c->dead = 0;
     c->last_active = now_s();
     c->partial_since = 0;
+    silent_append(c);
     sh->num_conns++;
     metrics_add(&sh->m.conns_accepted, 1);
     atomic_store_explicit(&sh->m.conns_open, sh->num_conns, memory_order_relaxed);
@@ -486,6 +530,7 @@ struct conn *shard_conn_take(struct shard *sh, int fd) {
 
 void shard_conn_put(struct conn *c) {
     struct shard *sh = c->sh;
+    silent_unlink(c);
     conn_drop_ext(c);
     c->fd = -1;
     sh->num_conns--;
