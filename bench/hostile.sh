@@ -38,17 +38,34 @@ taskset -c 0 "$REVD" serve --dir "$W/d" --listen "127.0.0.1:$PORT" --threads 1 -
 SRV=$!
 PIDS="$SRV"
 for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$PORT/healthz" && break; sleep 0.1; done
+# The peer: nginx (one worker, 4,096 connections, core 0) serving one OCSP
+# response as a static file, beside the same loads afterwards.
+NPORT=$((PORT + 1))
+mkdir -p "$W/www/ocsp"
+head -1 "$W/reqs" | base64 -d | curl -s --data-binary @- -H 'Content-Type: application/ocsp-request' \
+    "http://127.0.0.1:$PORT/ocsp" -o "$W/www/ocsp/resp.der"
+cat >"$W/nginx.conf" <<NGX
+worker_processes 1;
+pid $W/nginx.pid;
+error_log $W/nginx-error.log;
+events { worker_connections 4096; }
+http { access_log off; server { listen 127.0.0.1:$NPORT;
+  location / { root $W/www; default_type application/ocsp-response; } } }
+NGX
+NURL=http://127.0.0.1:$PORT/ocsp
+NREQ=(--requests "$W/reqs")
 # normal: prints "REQ/S US-PER-REQUEST REQUESTS CPU-SECONDS ACCEPTED": the
 # normal traffic's rate, the server's CPU time (user + system) per normal
 # request over the run, the normal requests, the server's CPU seconds, and
 # the connections it accepted meanwhile (the hostile ones, and 50 normal).
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$SRV/stat"; }
-accepted() { curl -s "http://127.0.0.1:$PORT/metrics" | awk '/^revd_connections_accepted_total/ {print $2}'; }
+accepted() { # revd's count; nginx keeps none here (0)
+    curl -s "http://127.0.0.1:$PORT/metrics" | awk '/^revd_connections_accepted_total/ {n = $2} END {print n + 0}'
+}
 normal() {
     local t0 t1 a0 a1 out
     a0=$(accepted); t0=$(cpu_ticks)
-    out=$(taskset -c 1 "$LG" --url "http://127.0.0.1:$PORT/ocsp" --requests "$W/reqs" --connections 50 \
-        --duration "$SECS" --json)
+    out=$(taskset -c 1 "$LG" --url "$NURL" "${NREQ[@]}" --connections 50 --duration "$SECS" --json)
     t1=$(cpu_ticks); a1=$(accepted)
     printf '%s\n' "$out" | /usr/bin/python3 -c 'import json,sys,os
 j = json.load(sys.stdin); hz = os.sysconf("SC_CLK_TCK"); cpu = (int(sys.argv[2]) - int(sys.argv[1])) / hz
@@ -103,6 +120,8 @@ PY
     sleep 1
 }
 echo "revd hostile-client bench: one shard on core 0; normal loadgen and the hostile load on core 1; ${SECS} s each"
+suite() { # NAME: normal traffic alone, then beside each load, against SRV on PORT
+echo "== $1"
 read -r base base_us _ _ _ <<<"$(normal)"
 printf '%-30s %9.0f req/s %23s server %5.2f us/req %22s RSS %s KB\n' "normal traffic alone" "$base" "" "$base_us" "" "$(rss)"
 for kind in idle slowloris flood-5000 flood oversized garbage; do
@@ -115,8 +134,20 @@ for kind in idle slowloris flood-5000 flood oversized garbage; do
     # What the hostile connections cost the server: its CPU beyond what the
     # normal requests cost alone, per connection it accepted.
     echo "$acc $SECS $cpu $base_us $n" | awk '$1 > 1000 { printf "%30s %9.0f hostile connections/s, %.1f us of server CPU each\n", "", ($1 - 50) / $2, 1e6 * ($3 - $4 * $5 / 1e6) / ($1 - 50) }'
+    sleep 1 # the hostile connections' ends reach the server
 done
+}
+suite "revd (OCSP GET, one shard)"
 printf '%-34s ' "normal with never-issued serials"
 taskset -c 1 "$LG" --url "http://127.0.0.1:$PORT/ocsp" --requests "$W/unknown.reqs" --connections 50 \
     --duration "$SECS" --json | /usr/bin/python3 -c 'import json,sys; print("%10.0f req/s (a flood of unknown serials)" % json.load(sys.stdin)["rps"])'
 curl -s "http://127.0.0.1:$PORT/metrics" | grep -E '^revd_hostile_input_total|^revd_connections_(idle_closed|accepted)_total'
+if command -v nginx >/dev/null; then
+    kill "$SRV"; wait "$SRV" 2>/dev/null || true
+    taskset -c 0 nginx -c "$W/nginx.conf"
+    trap 'for p in $PIDS; do kill -9 $p 2>/dev/null || true; done; nginx -c "$W/nginx.conf" -s stop 2>/dev/null; rm -rf "$W"' EXIT
+    for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$NPORT/ocsp/resp.der" && break; sleep 0.1; done
+    SRV=$(pgrep -P "$(cat "$W/nginx.pid")" | head -1)
+    PORT=$NPORT NURL=http://127.0.0.1:$NPORT/ocsp/resp.der NREQ=()
+    suite "nginx (the same response as a static file, one worker)"
+fi

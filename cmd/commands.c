@@ -1703,6 +1703,8 @@ void cli_usage(FILE *f) {
           "  keys status       which private keys are encrypted\n"
           "  keys encrypt      encrypt them with $REVD_KEY_PASSPHRASE_FILE's passphrase\n"
           "  keys rekey        encrypt them with a new passphrase\n"
+          "  (CA keys in a PKCS#11 token: ca create-root --key-uri, $REVD_PKCS11_MODULE,\n"
+          "   $REVD_PKCS11_PIN_FILE)\n"
           "Audit:\n"
           "  audit verify      check the audit log's hash chain (edits, removals, reordering)\n"
           "  audit export      the audit log as JSON or CSV\n"
