@@ -44,14 +44,8 @@ NPORT=$((PORT + 1))
 mkdir -p "$W/www/ocsp"
 head -1 "$W/reqs" | base64 -d | curl -s --data-binary @- -H 'Content-Type: application/ocsp-request' \
     "http://127.0.0.1:$PORT/ocsp" -o "$W/www/ocsp/resp.der"
-cat >"$W/nginx.conf" <<NGX
-worker_processes 1;
-pid $W/nginx.pid;
-error_log $W/nginx-error.log;
-events { worker_connections 4096; }
-http { access_log off; server { listen 127.0.0.1:$NPORT;
-  location / { root $W/www; default_type application/ocsp-response; } } }
-NGX
+. "$ROOT/bench/nginx.sh"
+nginx_conf "$W" "$NPORT"
 NURL=http://127.0.0.1:$PORT/ocsp
 NREQ=(--requests "$W/reqs")
 # normal: prints "REQ/S US-PER-REQUEST REQUESTS CPU-SECONDS ACCEPTED": the

@@ -154,14 +154,8 @@ wait_port $PT
 mkdir -p $T/www/ocsp $T/www/crl
 head -1 $T/reqs.txt | base64 -d | curl -s --data-binary @- -H 'Content-Type: application/ocsp-request' http://127.0.0.1:$P1/ocsp -o $T/www/ocsp/resp.der
 curl -s http://127.0.0.1:$P1/crl/full/0.crl -o $T/www/crl/0.crl
-cat >$T/nginx.conf <<NGX
-worker_processes 1;
-pid $T/nginx.pid;
-error_log $T/nginx-error.log;
-events { worker_connections 4096; }
-http { access_log off; server { listen 127.0.0.1:$PN;
-  location / { root $T/www; default_type application/octet-stream; } } }
-NGX
+. "$ROOT/bench/nginx.sh"
+nginx_conf $T $PN
 taskset -c 0 nginx -c $T/nginx.conf
 wait_port $PN
 NW=$(pgrep -P "$(cat $T/nginx.pid)" | head -1)

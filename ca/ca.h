@@ -16,6 +16,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <jansson.h>
+
 #include "common/hex.h"
 #include "common/rerr.h"
 
@@ -110,6 +112,11 @@ struct ca_info {
 size_t ca_count(const struct ca_core *c);
 void ca_info_at(const struct ca_core *c, size_t i, struct ca_info *out);
 int ca_info_get(const struct ca_core *c, const char *name, struct ca_info *out, struct rerr *e);
+
+/* ca_info_json: a CA as the CLI (`ca list --json`, `ca show --json`) and
+ * the admin API show it: a new object, with restore_until when deleted and,
+ * with with_path, the certificate's path in DIR (not for remote callers). */
+json_t *ca_info_json(const struct ca_info *i, int with_path);
 
 struct ca_issue_params {
     const char *ca;

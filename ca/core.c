@@ -848,6 +848,28 @@ int ca_info_get(const struct ca_core *c, const char *name, struct ca_info *out, 
     return rerr_set(e, "no CA named '%.80s' in %s (see: revd ca list)", name, c->dir);
 }
 
+json_t *ca_info_json(const struct ca_info *i, int with_path) {
+    char nb[21], na[21];
+    rtime_format(i->not_before, nb);
+    rtime_format(i->not_after, na);
+    json_t *j = json_pack("{s:s,s:s,s:s,s:o,s:s,s:s,s:s,s:i,s:i,s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:I}", "name", i->name,
+                          "state", ca_state_name(i->state), "parent", i->parent, "subject", jsafe_string(i->subject),
+                          "key", ca_key_type_name(i->key), "not_before", nb, "not_after", na, "depth", i->depth,
+                          "path_len", i->path_len, "base_url", i->base_url, "crl_mode",
+                          i->complete_crl ? "complete" : "partitioned", "partition_size",
+                          (json_int_t)i->partition_size, "crl_max_bytes", (json_int_t)i->crl_max_bytes, "issued",
+                          (json_int_t)i->issued, "revoked", (json_int_t)i->revoked, "on_hold", (json_int_t)i->held,
+                          "imported", (json_int_t)i->imported);
+    if (j == NULL) return NULL;
+    if (with_path) json_object_set_new(j, "certificate", json_string(i->cert_path));
+    if (i->state == CA_STATE_DELETED) {
+        char pa[21];
+        rtime_format(i->purge_at, pa);
+        json_object_set_new(j, "restore_until", json_string(pa));
+    }
+    return j;
+}
+
 int ca_oplog(struct ca_core *c, uint64_t from_seq,
              int (*cb)(void *arg, uint64_t seq, const char *json, size_t len), void *arg,
              struct rerr *e) {

@@ -299,25 +299,6 @@ static int boolean(struct call *k, const char *name, int *out) {
 
 /* ---- the operations ---- */
 
-static json_t *ca_json(const struct ca_info *i) {
-    char nb[21], na[21];
-    rtime_format(i->not_before, nb);
-    rtime_format(i->not_after, na);
-    json_t *j = json_pack("{s:s,s:s,s:s,s:o,s:s,s:s,s:s,s:i,s:s,s:s,s:I,s:I,s:I,s:I,s:I}", "name", i->name, "state",
-                          ca_state_name(i->state), "parent", i->parent, "subject", jsafe_string(i->subject), "key",
-                          ca_key_type_name(i->key), "not_before", nb, "not_after", na, "depth", i->depth, "base_url",
-                          i->base_url, "crl_mode", i->complete_crl ? "complete" : "partitioned", "partition_size",
-                          (json_int_t)i->partition_size, "issued", (json_int_t)i->issued, "revoked",
-                          (json_int_t)i->revoked, "on_hold", (json_int_t)i->held, "imported",
-                          (json_int_t)i->imported);
-    if (j != NULL && i->state == CA_STATE_DELETED) {
-        char pa[21];
-        rtime_format(i->purge_at, pa);
-        json_object_set_new(j, "restore_until", json_string(pa));
-    }
-    return j;
-}
-
 static void changed(struct call *k, const char *what) {
     if (k->a->hooks.changed != NULL) k->a->hooks.changed(k->a->hooks.arg, what);
 }
@@ -327,7 +308,7 @@ static void do_list_cas(struct call *k) {
     for (size_t i = 0; i < ca_count(k->a->core); i++) {
         struct ca_info info;
         ca_info_at(k->a->core, i, &info);
-        json_array_append_new(arr, ca_json(&info));
+        json_array_append_new(arr, ca_info_json(&info, 0));
     }
     reply(k->req, 200, json_pack("{s:o}", "cas", arr));
 }
@@ -336,7 +317,7 @@ static void do_get_ca(struct call *k) {
     struct ca_info info;
     struct rerr e;
     if (!ca_info_get(k->a->core, k->ca, &info, &e)) return refused(k, &e);
-    reply(k->req, 200, ca_json(&info));
+    reply(k->req, 200, ca_info_json(&info, 0));
 }
 
 
@@ -379,7 +360,7 @@ static void do_create(struct call *k) {
     changed(k, "a new CA");
     struct ca_info info;
     if (!ca_info_get(k->a->core, p.name, &info, &e)) return refused(k, &e);
-    reply(k->req, 201, ca_json(&info));
+    reply(k->req, 201, ca_info_json(&info, 0));
 }
 
 
@@ -407,7 +388,7 @@ static void do_lifecycle(struct call *k) {
     changed(k, op_names[k->op]);
     struct ca_info info;
     if (!ca_info_get(k->a->core, k->ca, &info, &e)) return refused(k, &e);
-    reply(k->req, 200, ca_json(&info));
+    reply(k->req, 200, ca_info_json(&info, 0));
 }
 
 static void do_crl_rebuild(struct call *k) {

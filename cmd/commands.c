@@ -222,32 +222,6 @@ static int run_import_ca(struct cli *cli, struct opts *o, const char *pos) {
 
 /* ---- ca list / show / enable / disable ---- */
 
-static json_t *info_json(const struct ca_info *i) {
-    char nb[21], na[21];
-    rtime_format(i->not_before, nb);
-    rtime_format(i->not_after, na);
-    return json_pack("{s:s,s:s,s:s,s:o,s:s,s:s,s:s,s:i,s:i,s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:s}",
-                     "name", i->name, "state", ca_state_name(i->state), "parent", i->parent,
-                     "subject", jsafe_string(i->subject), "key", ca_key_type_name(i->key), "not_before", nb,
-                     "not_after", na, "depth", i->depth, "path_len", i->path_len, "base_url",
-                     i->base_url, "crl_mode", i->complete_crl ? "complete" : "partitioned",
-                     "partition_size", (json_int_t)i->partition_size, "crl_max_bytes",
-                     (json_int_t)i->crl_max_bytes, "issued", (json_int_t)i->issued, "revoked",
-                     (json_int_t)i->revoked, "on_hold", (json_int_t)i->held, "imported",
-                     (json_int_t)i->imported, "certificate", i->cert_path);
-}
-
-/* info_json_full: info_json, and for a deleted CA when its window ends. */
-static json_t *info_json_full(const struct ca_info *i) {
-    json_t *j = info_json(i);
-    if (j != NULL && i->state == CA_STATE_DELETED) {
-        char pa[21];
-        rtime_format(i->purge_at, pa);
-        json_object_set_new(j, "restore_until", json_string(pa));
-    }
-    return j;
-}
-
 static int run_list(struct cli *cli, struct opts *o, const char *pos) {
     struct ca_core *c;
     int owned;
@@ -259,7 +233,7 @@ static int run_list(struct cli *cli, struct opts *o, const char *pos) {
         struct ca_info info;
         ca_info_at(c, i, &info);
         if (o->json) {
-            json_array_append_new(arr, info_json_full(&info));
+            json_array_append_new(arr, ca_info_json(&info, 1));
             continue;
         }
         char na[21];
@@ -288,7 +262,7 @@ static int run_show(struct cli *cli, struct opts *o, const char *name) {
         close_core(c, owned);
         return fail(cli, e.msg);
     }
-    json_t *j = info_json_full(&i);
+    json_t *j = ca_info_json(&i, 1);
     if (o->json) {
         json_dumpf(j, cli->out, JSON_INDENT(2));
         fputc('\n', cli->out);

@@ -5,16 +5,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tests/fuzz/fuzz_cstr.h"
 #include "common/urls.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    if (size > 4096) return 0;
-    char *s = malloc(size + 1);
+    char *s = fuzz_cstr(data, size, 4096);
     if (s == NULL) return 0;
-    memcpy(s, data, size);
-    s[size] = '\0';
     char out[URLS_MAX];
     struct rerr e;
     e.msg[0] = '\0';

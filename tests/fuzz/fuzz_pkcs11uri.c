@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tests/fuzz/fuzz_cstr.h"
 #include "ca/pkcs11.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -21,11 +22,8 @@ static int has_attr(const char *s, const char *name) {
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    if (size > 4096) return 0;
-    char *s = malloc(size + 1);
+    char *s = fuzz_cstr(data, size, 4096);
     if (s == NULL) return 0;
-    memcpy(s, data, size);
-    s[size] = '\0';
     struct rerr e;
     e.msg[0] = '\0';
     if (pkcs11_uri_valid(s, &e)) {

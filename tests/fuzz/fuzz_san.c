@@ -7,16 +7,14 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
+#include "tests/fuzz/fuzz_cstr.h"
 #include "ca/internal.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    if (size > 65536) return 0;
-    char *s = malloc(size + 1);
+    char *s = fuzz_cstr(data, size, 65536);
     if (s == NULL) return 0;
-    memcpy(s, data, size);
-    s[size] = '\0';
     struct rerr e;
     e.msg[0] = '\0';
     GENERAL_NAMES *g = san_parse(s, &e);

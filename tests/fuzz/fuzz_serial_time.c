@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tests/fuzz/fuzz_cstr.h"
 #include "common/hex.h"
 #include "common/rtime.h"
 
@@ -15,11 +16,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define T_MAX 253402300799LL     /* 9999-12-31T23:59:59Z */
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    if (size > 4096) return 0; /* nothing longer is meaningful; keeps runs fast */
-    char *s = malloc(size + 1);
+    char *s = fuzz_cstr(data, size, 4096); /* nothing longer is meaningful; keeps runs fast */
     if (s == NULL) return 0;
-    memcpy(s, data, size);
-    s[size] = '\0';
 
     uint8_t serial[HEX_SERIAL_MAX + 1];
     size_t sl = 0;
