@@ -495,9 +495,7 @@ struct conn *shard_conn_take(struct shard *sh, int fd) {
             return NULL;
         }
     }
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    struct conn *c = sh->free_conns;
+    struct conn *c = sh->free_conns; /* (TCP_NODELAY comes from the listener) */
     if (c != NULL) {
         sh->free_conns = c->next_free;
     } else {
@@ -609,6 +607,9 @@ static int listen_socket(const struct sockaddr_storage *ss, socklen_t len, struc
     int one = 1;
     if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
         setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0 ||
+        /* Linux gives accepted connections the listener's TCP_NODELAY: one
+         * system call here instead of one per connection. */
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) != 0 ||
         bind(fd, (const struct sockaddr *)ss, len) != 0 || listen(fd, 1024) != 0) {
         rerr_set(e, "--listen %s: %s", what, strerror(errno));
         if (fd >= 0) close(fd);
