@@ -426,7 +426,7 @@ static void kick(struct conn *c) {
  * lane job) makes room: a flood of idle connections cannot keep new
  * clients out. Closing may finish later (io_uring): a little slack past the
  * cap covers those. */
-#define CONN_SLACK 64
+#define CONN_SLACK 256
 
 static void silent_unlink(struct conn *c) {
     if (!c->silent) return;
