@@ -107,7 +107,10 @@ struct ca_core {
     char *old_passphrase; /* during ca_rekey: keys not yet rewritten open with it */
     size_t old_passphrase_len;
     char *p11_module, *p11_pin; /* keys in a PKCS#11 token (ca/pkcs11.c); the PIN cleansed when freed */
-    int p11_used;               /* a token key was loaded: the engine goes with the core */
+    int p11_used;               /* a token key was loaded: the engine goes with the core. Not after
+                                   a failed load only: libp11 0.4.12's finish then orphans what the
+                                   failed search allocated (LeakSanitizer), while the engine left
+                                   to OpenSSL's exit frees it */
     char notice[768];   /* what the last call also did, for the user */
     /* What changed in what is published, since ca_take_changes last ran. */
     struct ca_change *changes;

@@ -127,8 +127,8 @@ static EVP_PKEY *read_key(struct ca_core *c, const char *path, int token_ok, str
         } else {
             memcpy(uri, p, n);
             uri[n] = '\0';
-            c->p11_used = 1; /* the engine goes with the core, whether the key loads or not */
             k = pkcs11_load(c->p11_module, c->p11_pin, uri, path, e);
+            if (k != NULL) c->p11_used = 1; /* the engine goes with the core (internal.h) */
         }
     } else if (enc && c->passphrase == NULL) {
         rerr_set(e, "%s: the key is encrypted; give its passphrase (REVD_KEY_PASSPHRASE_FILE, a file holding it)",

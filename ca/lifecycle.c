@@ -48,9 +48,9 @@ static int write_key(struct ca_core *c, const char *name, EVP_PKEY *k, struct re
  * is sized by the key type: q->key becomes its type. One key, one CA: a key
  * that is already a CA's is refused. */
 static EVP_PKEY *token_key(struct ca_core *c, struct ca_create_params *q, struct rerr *e) {
-    c->p11_used = 1; /* the engine goes with the core, whether the key loads or not */
     EVP_PKEY *k = pkcs11_load(c->p11_module, c->p11_pin, q->key_uri, "the key URI", e);
     if (k == NULL) return NULL;
+    c->p11_used = 1; /* the engine goes with the core (internal.h) */
     if (!pkcs11_key_type(k, &q->key, e)) goto bad;
     for (size_t i = 0; i < c->num_cas; i++) {
         const struct ca *o = c->cas[i];
