@@ -184,8 +184,9 @@ void shard_sweep(struct shard *sh, void (*close_fn)(struct conn *c));
 /* shard_drain_tick: while the server drains, closes (with close_fn) every
  * connection with nothing in progress: no request begun, nothing to send,
  * no lane job (one that has asked nothing yet gets DRAIN_GRACE_S, counted
- * in whole seconds, so 1 to 2 s, from its accept for its first request). Returns 1 the first time it sees the drain (the backend
- * then stops accepting and closes its listener). */
+ * in whole seconds, so 1 to 2 s, from its accept for its first request).
+ * Returns 1 the first time it sees the drain (the backend then stops
+ * accepting and closes its listener). */
 int shard_drain_tick(struct shard *sh, void (*close_fn)(struct conn *c));
 
 /* shard_conn_heard: n bytes came into c->in (the loops call it after each

@@ -406,8 +406,7 @@ int shard_drain_tick(struct shard *sh, void (*close_fn)(struct conn *c)) {
 }
 
 void shard_accept_rest(struct shard *sh, int sock_flags, void (*start)(struct shard *sh, struct conn *c)) {
-    int fl = fcntl(sh->listen_fd, F_GETFL);
-    if (fl >= 0 && (fl & O_NONBLOCK) == 0) fcntl(sh->listen_fd, F_SETFL, fl | O_NONBLOCK);
+    /* The listener is non-blocking (listen_socket): this ends at an empty queue. */
     for (int i = 0; i < SERVER_MAX_CONNS_PER_SHARD; i++) {
         int fd = accept4(sh->listen_fd, NULL, NULL, sock_flags);
         if (fd < 0 && (errno == ECONNABORTED || errno == EINTR || errno == EPROTO)) continue; /* that one only */
