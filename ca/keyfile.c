@@ -86,6 +86,26 @@ int keyfile_each(const char *dir, int (*cb)(void *arg, const char *path), void *
     return 1;
 }
 
+/* uri_of: the one-line token reference p[0..n) as a string (a final line
+ * end dropped); 0 when it is longer or holds more than one line. */
+static int uri_of(const uint8_t *p, size_t n, char uri[PKCS11_URI_MAX + 1]) {
+    while (n > 0 && (p[n - 1] == '\n' || p[n - 1] == '\r')) n--;
+    if (n > PKCS11_URI_MAX || memchr(p, '\n', n) != NULL || memchr(p, '\0', n) != NULL) return 0;
+    memcpy(uri, p, n);
+    uri[n] = '\0';
+    return 1;
+}
+
+int keyfile_token_uri(const char *path, char uri[PKCS11_URI_MAX + 1]) {
+    uint8_t *p;
+    size_t n;
+    struct rerr e;
+    if (!fs_read_file(path, PKCS11_URI_MAX + 2, &p, &n, &e)) return 0;
+    int ok = pkcs11_is_uri(p, n) && uri_of(p, n, uri);
+    free(p);
+    return ok;
+}
+
 int keyfile_write_uri(const char *path, const char *uri, struct rerr *e) {
     if (!pkcs11_uri_valid(uri, e)) return 0;
     char line[PKCS11_URI_MAX + 2];
@@ -118,15 +138,11 @@ static EVP_PKEY *read_key(struct ca_core *c, const char *path, int token_ok, str
         rerr_set(e, "%s: a PKCS#11 key reference, but only CA keys may be kept in a token: restore the key file "
                     "from your backup", path);
     } else if (pkcs11_is_uri(p, n)) {
-        /* A reference to a key in a token: one line. */
-        while (n > 0 && (p[n - 1] == '\n' || p[n - 1] == '\r')) n--;
         char uri[PKCS11_URI_MAX + 1];
-        if (n > PKCS11_URI_MAX || memchr(p, '\n', n) != NULL) {
+        if (!uri_of(p, n, uri)) {
             rerr_set(e, "%s: a PKCS#11 key reference is one line of at most %d bytes: restore it from your backup",
                      path, PKCS11_URI_MAX);
         } else {
-            memcpy(uri, p, n);
-            uri[n] = '\0';
             k = pkcs11_load(c->p11_module, c->p11_pin, uri, path, e);
             if (k != NULL) c->p11_used = 1; /* the engine goes with the core (internal.h) */
         }

@@ -15,6 +15,7 @@
 
 #include <openssl/evp.h>
 
+#include "ca/pkcs11.h"
 #include "common/rerr.h"
 
 #define KEYFILE_ITERATIONS 200000
@@ -41,6 +42,10 @@ int keyfile_each(const char *dir, int (*cb)(void *arg, const char *path), void *
  * URI, ca/pkcs11.h) at path, as keyfile_write does a key; keyfile_read
  * loads such a key from its token. */
 int keyfile_write_uri(const char *path, const char *uri, struct rerr *e);
+
+/* keyfile_token_uri: 1 with the URI in uri when the file at path is such a
+ * reference, else 0. */
+int keyfile_token_uri(const char *path, char uri[PKCS11_URI_MAX + 1]);
 
 /* keyfile_encrypted: 1 when the file at path holds an encrypted key, 0 a
  * plain one, 2 a reference to a key in a token, -1 when it cannot be read. */

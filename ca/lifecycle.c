@@ -752,16 +752,10 @@ int ca_purge_due(struct ca_core *c, int64_t now, size_t *purged, struct rerr *e)
         for (int k = 0; k < 2; k++) {
             char path[PATH_MAX];
             snprintf(path, sizeof(path), "%s/keys/%s%s", c->dir, ca->name, suffix[k]);
-            uint8_t *ref;
-            size_t rl;
-            struct rerr re;
-            if (k == 0 && keyfile_encrypted(path) == 2 && fs_read_file(path, PKCS11_URI_MAX + 2, &ref, &rl, &re)) {
-                /* revd destroys no key in a token: the operator must. */
-                while (rl > 0 && (ref[rl - 1] == '\n' || ref[rl - 1] == '\r')) rl--;
+            char uri[PKCS11_URI_MAX + 1];
+            if (k == 0 && keyfile_token_uri(path, uri)) /* revd destroys no key in a token: the operator must */
                 rlog(LOG_WARN, "ca.purge_token_key", "purged CA %s: its key stays in the PKCS#11 token until "
-                     "destroyed with the token's tools: %.*s", ca->name, (int)rl, (const char *)ref);
-                free(ref);
-            }
+                     "destroyed with the token's tools: %s", ca->name, uri);
             if (unlink(path) != 0 && errno != ENOENT)
                 rlog(LOG_WARN, "ca.purge_remove_failed", "purging CA %s: cannot remove %s: %s", ca->name, path, strerror(errno));
         }
