@@ -644,6 +644,10 @@ size_t ca_reload_keys(struct ca_core *c, void (*problem)(void *arg, const char *
 }
 
 int core_partition_url(const struct ca *ca, uint32_t part, char out[256]) {
+    if (part == URLS_PART_NONE) {
+        out[0] = '\0';
+        return 1;
+    }
     if (part == URLS_PART_CA) return urls_crl_ca_scope(ca->base_url, ca->name, out);
     if (ca->complete_crl) return urls_crl_complete(ca->base_url, ca->name, out);
     return urls_crl_partition(ca->base_url, ca->name, part, out);

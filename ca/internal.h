@@ -242,6 +242,14 @@ void core_ca_free(struct ca *ca);
 struct ca_responder;
 void core_responder_free(struct ca_responder *r);
 
+/* core_responder_retire: when serial is that of ca's current OCSP
+ * responder, issues a new responder now (its own synced write) and marks
+ * every response to be signed again (core_changed_all); *retired says
+ * whether it did. Called by a revocation before it is written. CA-core
+ * thread. Returns 1, or 0 with e set (nothing retired). */
+int core_responder_retire(struct ca_core *c, struct ca *ca, const uint8_t *serial, size_t slen, int *retired,
+                          struct rerr *e);
+
 /* certbuild: one X.509 certificate, built and signed. Borrowed pointers. */
 #define CB_KU_DIGITAL_SIGNATURE 1
 #define CB_KU_KEY_ENCIPHERMENT 2

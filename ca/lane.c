@@ -37,7 +37,7 @@ struct lane_snap {
 
 struct lane {
     struct store *st;
-    int64_t validity;
+    _Atomic int64_t validity; /* lane_set_validity: a reload */
     int unknown_signed;
     int num_shards;
     struct spsc *queues; /* one per shard: the shard pushes, the lane pops */
@@ -130,6 +130,10 @@ int lane_submit(void *lane, struct ocsp_job *job) {
     return 1;
 }
 
+void lane_set_validity(struct lane *l, int64_t validity) {
+    atomic_store_explicit(&l->validity, validity, memory_order_relaxed);
+}
+
 uint64_t lane_signed(const struct lane *l) { return atomic_load(&l->signed_count); }
 
 /* Answers one job: the certificate's status from the index, signed now. */
@@ -145,13 +149,14 @@ static void answer(struct lane *l, const struct lane_snap *s, struct ocsp_job *j
     int got = store_get(l->st, key, kl, &rec, &rl, &e);
     struct crec r;
     int64_t now = rtime_now();
-    struct ocsp_single one = {NULL, 0, OCSP_UNKNOWN, 0, -1, now, now + l->validity};
+    int64_t validity = atomic_load_explicit(&l->validity, memory_order_relaxed);
+    struct ocsp_single one = {NULL, 0, OCSP_UNKNOWN, 0, -1, now - OCSP_BACKDATE_S, now + validity};
     if (got < 0) {
         j->status = OCSP_TRY_LATER;
         return;
     }
     int decoded = got == 1 && crec_decode(rec, rl, &r);
-    if (decoded && r.not_after >= now) {
+    if (decoded && ocsp_times(now, validity, r.not_after, &one.this_update, &one.next_update)) {
         one.status = r.status == CERT_REVOKED ? OCSP_REVOKED : OCSP_GOOD;
         one.revoked_at = r.revoked_at;
         if (r.status == CERT_REVOKED && r.reason != 0) one.reason = r.reason;

@@ -102,16 +102,60 @@ static size_t key_responder(uint8_t out[KEY_MAX], uint32_t ca_id) {
     return 5;
 }
 
-/* Loads the responder of ca from DIR, if it has one. 1 loaded, 0 none, -1 error. */
-static int responder_load(struct ca_core *c, struct ca *ca, struct ca_responder **out, struct rerr *e) {
+/* Reads the certificate of ca's current responder from the index. 1 read,
+ * 0 none, -1 error (e set). */
+static int responder_cert(struct ca_core *c, const struct ca *ca, X509 **out, struct rerr *e) {
     uint8_t key[KEY_MAX], *der = NULL;
     size_t kl = key_responder(key, ca->id), dl;
     int got = store_get(c->st, key, kl, &der, &dl, e);
     if (got <= 0) return got;
-    struct ca_responder *r = calloc(1, sizeof(*r));
     const uint8_t *q = der;
-    r->cert = d2i_X509(NULL, &q, (long)dl);
+    *out = d2i_X509(NULL, &q, (long)dl);
+    int whole = *out != NULL && q == der + dl;
     free(der);
+    if (!whole) {
+        X509_free(*out);
+        *out = NULL;
+        ERR_clear_error();
+        rerr_set(e, "index: the OCSP responder record of CA %s is damaged (restore DIR/index from a backup)",
+                 ca->name);
+        return -1;
+    }
+    return 1;
+}
+
+/* Whether the certificate x of ca is revoked in the index (also on hold).
+ * 1 yes, 0 no, -1 error (e set). */
+static int cert_revoked(struct ca_core *c, const struct ca *ca, const X509 *x, struct rerr *e) {
+    const ASN1_INTEGER *sn = X509_get0_serialNumber(x);
+    if (sn->length <= 0 || sn->length > 21) return 0;
+    uint8_t key[KEY_MAX], *rec = NULL;
+    size_t kl = key_cert(key, ca->id, sn->data, (size_t)sn->length), rl;
+    int got = store_get(c->st, key, kl, &rec, &rl, e);
+    struct crec r;
+    int revoked = got == 1 && crec_decode(rec, rl, &r) && r.status == CERT_REVOKED;
+    free(rec);
+    return got < 0 ? -1 : revoked;
+}
+
+/* Loads the responder of ca from DIR, if it has one that is not revoked.
+ * 1 loaded, 0 none (or revoked: the caller issues a new one), -1 error. */
+static int responder_load(struct ca_core *c, struct ca *ca, struct ca_responder **out, struct rerr *e) {
+    X509 *x = NULL;
+    int got = responder_cert(c, ca, &x, e);
+    if (got <= 0) return got;
+    int revoked = cert_revoked(c, ca, x, e);
+    if (revoked != 0) { /* revoked while no server held it, or by an earlier version */
+        X509_free(x);
+        return revoked < 0 ? -1 : 0;
+    }
+    struct ca_responder *r = calloc(1, sizeof(*r));
+    if (r == NULL) {
+        X509_free(x);
+        rerr_set(e, "out of memory");
+        return -1;
+    }
+    r->cert = x;
     char path[PATH_MAX];
     snprintf(path, sizeof(path), "%s/keys/%s.ocsp.key", c->dir, ca->name);
     struct rerr ke;
@@ -183,7 +227,7 @@ static struct ca_responder *responder_issue(struct ca_core *c, struct ca *ca, st
     snprintf(path, sizeof(path), "%s/keys/%s.ocsp.key", c->dir, ca->name);
     if (!keyfile_write(c, path, r->key, e)) goto out;
     struct crec cr = {0};
-    cr.partition = URLS_PART_CA;
+    cr.partition = URLS_PART_NONE;
     cr.not_before = now - 3600;
     cr.not_after = not_after;
     snprintf(cr.template_name, sizeof(cr.template_name), "ocsp-responder");
@@ -195,10 +239,6 @@ static struct ca_responder *responder_issue(struct ca_core *c, struct ca *ca, st
     uint8_t key[KEY_MAX];
     size_t kl = key_cert(key, ca->id, serial, 16);
     store_batch_put(b, key, kl, rec, rl);
-    kl = key_part(key, ca->id, URLS_PART_CA);
-    char url[URLS_MAX];
-    core_partition_url(ca, URLS_PART_CA, url);
-    store_batch_put(b, key, kl, url, strlen(url));
     kl = key_responder(key, ca->id);
     store_batch_put(b, key, kl, r->cert_der, r->cert_len);
     ca->issued++;
@@ -222,6 +262,25 @@ out:
         return NULL;
     }
     return r;
+}
+
+int core_responder_retire(struct ca_core *c, struct ca *ca, const uint8_t *serial, size_t slen, int *retired,
+                          struct rerr *e) {
+    *retired = 0;
+    X509 *x = NULL;
+    int got = responder_cert(c, ca, &x, e);
+    if (got <= 0) return got == 0;
+    const ASN1_INTEGER *sn = X509_get0_serialNumber(x);
+    int same = (size_t)sn->length == slen && memcmp(sn->data, serial, slen) == 0;
+    X509_free(x);
+    if (!same) return 1;
+    struct ca_responder *r = responder_issue(c, ca, e);
+    if (r == NULL) return 0;
+    core_responder_free(ca->responder);
+    ca->responder = r;
+    core_changed_all(c); /* every response: the stored ones name the old responder (srec_usable) */
+    *retired = 1;
+    return 1;
 }
 
 int ca_responder_signer(struct ca_core *c, const char *name, struct ocsp_signer *out, struct rerr *e) {
@@ -360,30 +419,38 @@ static int signing_done(struct signing *sg, int ok, struct rerr *e) {
     return ok;
 }
 
-/* The stored record of a certificate's responses (key_resp), version 1:
+/* The stored record of a certificate's responses (key_resp), version 2:
  *   u8 version, u8 status, u8 reason, u8 0, i64 revoked_at, i64 thisUpdate,
- *   i64 nextUpdate, the SHA-1 issuer key hash (20), then per CertID hash
- *   (SHA-1, SHA-256): u32 length, the response DER.
+ *   i64 nextUpdate, the SHA-1 issuer key hash (20), the SHA-1 responder
+ *   key hash (20), then per CertID hash (SHA-1, SHA-256): u32 length, the
+ *   response DER.
  * It is taken again only while status, reason and revocation time are
- * those of the certificate record and the issuer key is the same. */
-#define SREC_FIXED 52
+ * those of the certificate record, the issuer key is the same, the
+ * responder that signed it is the current one (a revoked responder's
+ * responses are all signed again), its validity is within the one
+ * configured now (a shorter --validity takes effect at start), and it
+ * ends no later than the certificate. Version 1 records (no responder key
+ * hash) are signed again. */
+#define SREC_VERSION 2
+#define SREC_FIXED 72
 
 static uint8_t srec_reason(const struct crec *r) { return r->status == CERT_REVOKED ? r->reason : 0; }
 static int64_t srec_revoked_at(const struct crec *r) { return r->status == CERT_REVOKED ? r->revoked_at : 0; }
 
-static int persist_put(struct signing *sg, const uint8_t *serial, size_t slen, const struct crec *r,
-                       const uint8_t *const der[2], const size_t len[2], struct rerr *e) {
+static int persist_put(struct signing *sg, const uint8_t *serial, size_t slen, const struct crec *r, int64_t tu,
+                       int64_t nu, const uint8_t *const der[2], const size_t len[2], struct rerr *e) {
     uint8_t buf[SREC_FIXED + 2 * (4 + 8192)];
     uint8_t *p = buf;
-    *p++ = 1;
+    *p++ = SREC_VERSION;
     *p++ = r->status;
     *p++ = srec_reason(r);
     *p++ = 0;
     put_u64(p, (uint64_t)srec_revoked_at(r));
-    put_u64(p + 8, (uint64_t)sg->now);
-    put_u64(p + 16, (uint64_t)(sg->now + sg->validity));
+    put_u64(p + 8, (uint64_t)tu);
+    put_u64(p + 16, (uint64_t)nu);
     memcpy(p + 24, sg->kh[0], 20);
-    p += 44;
+    memcpy(p + 44, sg->signer.key_hash, 20);
+    p += 64;
     for (int h = 0; h < 2; h++) {
         put_u32(p, (uint32_t)len[h]);
         memcpy(p + 4, der[h], len[h]);
@@ -401,12 +468,15 @@ static int persist_put(struct signing *sg, const uint8_t *serial, size_t slen, c
 
 static int srec_usable(const struct signing *sg, const struct crec *r, const uint8_t *v, size_t vl,
                        const uint8_t *der[2], size_t len[2], int64_t *this_update, int64_t *next_update) {
-    if (vl < SREC_FIXED || v[0] != 1 || v[1] != r->status || v[2] != srec_reason(r) || v[3] != 0) return 0;
-    if ((int64_t)get_u64(v + 4) != srec_revoked_at(r) || memcmp(v + 28, sg->kh[0], 20) != 0) return 0;
+    if (vl < SREC_FIXED || v[0] != SREC_VERSION || v[1] != r->status || v[2] != srec_reason(r) || v[3] != 0) return 0;
+    if ((int64_t)get_u64(v + 4) != srec_revoked_at(r) || memcmp(v + 28, sg->kh[0], 20) != 0 ||
+        memcmp(v + 48, sg->signer.key_hash, 20) != 0)
+        return 0;
     *this_update = (int64_t)get_u64(v + 12);
     *next_update = (int64_t)get_u64(v + 20);
     if (*this_update > sg->now + 60 || *next_update <= sg->now + REUSE_MARGIN_S) return 0;
-    size_t off = 48;
+    if (*next_update > r->not_after || *next_update - *this_update > sg->validity + OCSP_BACKDATE_S) return 0;
+    size_t off = 68;
     for (int h = 0; h < 2; h++) {
         if (vl - off < 4) return 0;
         size_t l = get_u32(v + off);
@@ -429,7 +499,8 @@ static int srec_usable(const struct signing *sg, const struct crec *r, const uin
 struct sign_item {
     uint8_t serial[21];
     size_t slen;
-    struct crec r; /* status, reason, revoked_at (der not kept) */
+    struct crec r; /* status, reason, revoked_at, not_after (der not kept) */
+    int64_t this_update, next_update;
     size_t len[2];
     uint8_t der[2][SIGN_RESP_MAX];
 };
@@ -451,6 +522,7 @@ struct sign_part {
 
 static int sign_item(const struct signing *sg, const struct ocsp_signer *signer, struct sign_item *it) {
     uint8_t certid[256];
+    if (!ocsp_times(sg->now, sg->validity, it->r.not_after, &it->this_update, &it->next_update)) return 0;
     for (int h = 0; h < 2; h++) {
         size_t cl;
         if (!ocsp_certid_build(table_hashes[h], sg->nh[h], sg->kh[h], it->serial, it->slen, certid, sizeof(certid),
@@ -458,7 +530,7 @@ static int sign_item(const struct signing *sg, const struct ocsp_signer *signer,
             return 0;
         const struct crec *r = &it->r;
         struct ocsp_single one = {certid, cl, r->status == CERT_REVOKED ? OCSP_REVOKED : OCSP_GOOD, r->revoked_at, -1,
-                                  sg->now, sg->now + sg->validity};
+                                  it->this_update, it->next_update};
         /* unspecified is sent as no reason (RFC 5280 5.3.1). */
         if (r->status == CERT_REVOKED && r->reason != 0) one.reason = r->reason;
         if (!ocsp_response_sign(signer, &one, sg->now, NULL, 0, it->der[h], SIGN_RESP_MAX, &it->len[h])) return 0;
@@ -530,9 +602,11 @@ static int pool_flush(struct sign_pool *p, struct rerr *e) {
     for (size_t i = 0; i < p->n; i++) {
         struct sign_item *it = &p->items[i];
         const uint8_t *der[2] = {it->der[0], it->der[1]};
-        ocsp_table_builder_set_times(p->b, sg->now, sg->now + sg->validity);
+        ocsp_table_builder_set_times(p->b, it->this_update, it->next_update);
         if (!ocsp_table_builder_add(p->b, it->serial, it->slen, der, it->len, e)) return 0;
-        if (sg->persist != NULL && !persist_put(sg, it->serial, it->slen, &it->r, der, it->len, e)) return 0;
+        if (sg->persist != NULL &&
+            !persist_put(sg, it->serial, it->slen, &it->r, it->this_update, it->next_update, der, it->len, e))
+            return 0;
         *p->responses += 2;
     }
     p->n = 0;
@@ -599,7 +673,7 @@ int ca_ocsp_precompute(struct ca_core *c, const char *name, int64_t validity, in
         while (shave && suffix_cmp(sk + 5, skl - 5, k + 5, kl - 5) < 0)
             shave = store_iter_next(sit, &sk, &skl, &sv, &svl);
         int stored = shave && suffix_cmp(sk + 5, skl - 5, k + 5, kl - 5) == 0;
-        if (r.not_after < sg.now) {
+        if (r.not_after <= sg.now) {
             stats->skipped_expired++;
             if (stored && sg.persist != NULL) { /* no longer answered: drop it */
                 store_batch_delete(sg.persist, sk, skl);
@@ -678,7 +752,9 @@ int ca_ocsp_overlay(struct ca_core *c, const char *name, const struct ocsp_table
         int got = store_get(c->st, key, kl, &rec, &rl, e);
         if (got < 0) ok = 0;
         else if (got == 1 && crec_decode(rec, rl, &r)) {
-            ok = sign_into(&pool, ch->serial, ch->serial_len, &r, e);
+            /* An expired certificate has nothing to sign (its last response
+             * ends at its notAfter); the next full generation drops it. */
+            if (r.not_after > sg.now) ok = sign_into(&pool, ch->serial, ch->serial_len, &r, e);
             if (signed_count != NULL) (*signed_count)++;
         }
         free(rec);

@@ -55,15 +55,20 @@ int ca_cert_pem(struct ca_core *c, const char *name, const uint8_t *serial, size
     return 1;
 }
 
+/* The CRL partition a record's revocation is listed in: none for revd's
+ * own OCSP responder certificates (URLS_PART_NONE; those issued before it
+ * was kept were recorded with the CA scope, whose onlyContainsCACerts
+ * does not fit them). */
+static uint32_t crl_part(const struct crec *r) {
+    return strcmp(r->template_name, "ocsp-responder") == 0 ? URLS_PART_NONE : r->partition;
+}
+
 /* Writes the new record and its revocation entry (or its removal), and
  * raises the partition's change number (to the seq of the log record
  * about to be given out: it only grows), so that a CRL built before this
  * change is never taken back as current after a restart. */
 static void put_cert(struct ca_core *c, struct store_batch *b, const struct ca *ca, const uint8_t *serial, size_t slen,
                      const struct crec *r) {
-    uint8_t dk[KEY_MAX], dv[8];
-    put_u64(dv, c->oplog_seq + 1);
-    store_batch_put(b, dk, key_part_change(dk, ca->id, r->partition), dv, 8);
     uint8_t *rec;
     size_t rl;
     if (!crec_encode(r, &rec, &rl)) abort();
@@ -71,7 +76,12 @@ static void put_cert(struct ca_core *c, struct store_batch *b, const struct ca *
     size_t kl = key_cert(key, ca->id, serial, slen);
     store_batch_put(b, key, kl, rec, rl);
     free(rec);
-    kl = key_revoked(key, ca->id, r->partition, serial, slen);
+    uint32_t part = crl_part(r);
+    if (part == URLS_PART_NONE) return;
+    uint8_t dk[KEY_MAX], dv[8];
+    put_u64(dv, c->oplog_seq + 1);
+    store_batch_put(b, dk, key_part_change(dk, ca->id, part), dv, 8);
+    kl = key_revoked(key, ca->id, part, serial, slen);
     if (r->status == CERT_REVOKED) {
         uint8_t v[REV_VALUE_LEN];
         rev_value_encode(r, v);
@@ -174,6 +184,11 @@ int ca_revoke(struct ca_core *c, const char *name, const uint8_t *serial, size_t
     }
     /* A hold made final keeps its original revocation time (RFC 5280 5.3.1). */
     if (!was_held) r.revoked_at = now;
+    /* The CA's own responder is replaced first: a new key and certificate
+     * sign from now on, so no response is signed by a revoked responder
+     * (its nocheck certificate makes clients never ask about it). */
+    int retired = 0;
+    if (!core_responder_retire(c, ca, serial, slen, &retired, e)) goto out;
     r.status = CERT_REVOKED;
     r.reason = (uint8_t)reason;
     r.invalidity = invalidity;
@@ -212,6 +227,10 @@ int ca_revoke(struct ca_core *c, const char *name, const uint8_t *serial, size_t
         goto out;
     }
     core_changed(c, ca, serial, slen);
+    if (retired)
+        snprintf(c->notice, sizeof(c->notice),
+                 "this was the OCSP responder of CA %s: a new responder signs its responses from now on, and "
+                 "every response of CA %s is signed again", ca->name, ca->name);
     if (top != NULL)
         snprintf(c->notice, sizeof(c->notice), "CA %s is now disabled: its certificate is revoked (%s)%s",
                  top->name, rname, num_changed > 1 ? "; so are the CAs below it" : "");
@@ -353,11 +372,8 @@ int ca_unhold(struct ca_core *c, const char *name, const uint8_t *serial, size_t
     r.invalidity = 0;
     r.flags &= (uint8_t)~CREC_F_INVALIDITY;
     b = store_batch_new();
-    /* The revocation entry is removed: the next CRL of the partition no
-     * longer lists it (RFC 5280 5.3.1 allows removal of a hold). */
-    uint8_t key[KEY_MAX];
-    size_t kl = key_revoked(key, ca->id, r.partition, serial, slen);
-    store_batch_delete(b, key, kl);
+    /* put_cert removes the revocation entry: the next CRL of the partition
+     * no longer lists it (RFC 5280 5.3.1 allows removal of a hold). */
     put_cert(c, b, ca, serial, slen, &r);
     ca->held--;
     core_put_ca(c, b, ca);

@@ -489,6 +489,7 @@ static int run_unhold(struct cli *cli, struct opts *o, const char *pos) {
  * imported CDP, else the partition's number (docs/urls.md). */
 static void partition_name(uint32_t part, char out[16]) {
     if (part == URLS_PART_CA) snprintf(out, 16, "ca");
+    else if (part == URLS_PART_NONE) snprintf(out, 16, "none");
     else if (part >= URLS_PART_EXTERNAL) snprintf(out, 16, "ext-%u", part - URLS_PART_EXTERNAL);
     else snprintf(out, 16, "%u", part);
 }
@@ -961,7 +962,7 @@ static int run_ocsp_respond(struct cli *cli, struct opts *o, const char *pos) {
     int ok = ca_status(c, o->ca, serial, slen, &st, &e);
     const char *what = "";
     char reason_buf[64] = "";
-    int64_t now = rtime_now();
+    int64_t now = rtime_now(), next_update = 0;
     if (ok && !st.found) {
         /* Never "good" for a serial this CA never issued (RFC 5019). */
         out_len = ocsp_response_error(OCSP_UNAUTHORIZED, out);
@@ -971,7 +972,10 @@ static int run_ocsp_respond(struct cli *cli, struct opts *o, const char *pos) {
         if (ok && !ocsp_certid_build(h, name_hash, key_hash, serial, slen, certid, sizeof(certid), &certid_len))
             ok = rerr_set(&e, "cannot build the CertID");
         struct ocsp_single r = {certid, certid_len, st.status == CERT_REVOKED ? OCSP_REVOKED : OCSP_GOOD,
-                                st.revoked_at, -1, now, now + RESPONSE_VALIDITY_S};
+                                st.revoked_at, -1, 0, 0};
+        if (ok && !ocsp_times(now, RESPONSE_VALIDITY_S, st.not_after, &r.this_update, &r.next_update))
+            ok = rerr_set(&e, "the certificate has expired: there is no status to sign");
+        next_update = r.next_update;
         /* unspecified is sent as no reason (RFC 5280 5.3.1). */
         if (st.status == CERT_REVOKED && st.reason != 0) r.reason = st.reason;
         if (ok && !ocsp_response_sign(&signer, &r, now, NULL, 0, out, sizeof(out), &out_len))
@@ -984,7 +988,7 @@ static int run_ocsp_respond(struct cli *cli, struct opts *o, const char *pos) {
     char buf[PATH_MAX];
     if (!fs_write_atomic(resolve(cli, o->out, buf), out, out_len, 0644, &e)) return fail(cli, e.msg);
     char until[21];
-    rtime_format(now + RESPONSE_VALIDITY_S, until);
+    rtime_format(next_update, until);
     fprintf(cli->out, "wrote %s: %s, %zu bytes%s%s\n", o->out, what, out_len, st.found ? ", next update " : "",
             st.found ? until : "");
     return 0;

@@ -81,6 +81,7 @@ struct serve_state {
     const struct gen *gen; /* the last published: read-only here, freed by the server */
     int64_t validity;
     int64_t next_scan; /* when the refresher looks again */
+    int64_t next_sweep; /* the earliest full generation that drops responses run out (collect) */
     size_t refresh_batch;
     uint64_t refreshed, refresh_failures, publish_failures;
     /* Changes whose publication failed, retried from retry_at. */
@@ -291,7 +292,15 @@ struct due {
     struct ca_change *list;
     size_t n, max;
     int64_t by, next; /* take what is due by `by`; next: the earliest of the rest */
+    int64_t now;
+    size_t ran_out; /* responses past their nextUpdate: left to a full generation */
 };
+
+/* A response whose whole window is shorter than this ends at its
+ * certificate's notAfter (ocsp_times): it is not refreshed, since a new
+ * one could not last longer (refreshing at half of an ever shorter window
+ * would sign it again every second of the certificate's last minutes). */
+#define REFRESH_MIN_WINDOW_S (4 * OCSP_BACKDATE_S)
 
 static void collect(struct due *d, const char *ca, const struct ocsp_table *t, const struct ocsp_table *shadow) {
     size_t pos = 0;
@@ -300,6 +309,14 @@ static void collect(struct due *d, const char *ca, const struct ocsp_table *t, c
     int64_t tu, nu;
     while (ocsp_table_next(t, &pos, &serial, &sl, &tu, &nu)) {
         if (shadow != NULL && ocsp_table_has(shadow, serial, sl)) continue;
+        /* Run out: its certificate has expired (nextUpdate is capped at its
+         * notAfter), so there is nothing to sign; a full generation, which
+         * leaves expired certificates out, drops it (refresh_tick). */
+        if (nu <= d->now) {
+            d->ran_out++;
+            continue;
+        }
+        if (nu - tu < REFRESH_MIN_WINDOW_S) continue;
         int64_t at = ocsp_refresh_at(serial, sl, tu, nu);
         if (at > d->by || d->n == d->max) {
             if (at < d->next) d->next = at;
@@ -332,7 +349,7 @@ static int refresh_tick(void *arg) {
     }
     if (now < st->next_scan) return wait;
     struct due d = {malloc(st->refresh_batch * sizeof(struct ca_change)), 0, st->refresh_batch, now + REFRESH_SLACK_S,
-                    now + REFRESH_IDLE_S};
+                    now + REFRESH_IDLE_S, now, 0};
     if (d.list == NULL) {
         st->next_scan = now + REFRESH_RETRY_S;
         return 1000;
@@ -341,6 +358,13 @@ static int refresh_tick(void *arg) {
         const struct gen_ca *gc = &st->gen->cas[i];
         collect(&d, gc->name, gc->overlay, NULL);
         collect(&d, gc->name, gc->table, gc->overlay);
+    }
+    /* Responses of expired certificates: swept by a full generation (stored
+     * responses reused), at most once an hour. */
+    if (d.ran_out > 0 && now >= st->next_sweep) {
+        st->next_sweep = now + 3600;
+        st->pending_full = 1;
+        st->retry_at = now;
     }
     int more = d.n == d.max;
     if (d.n > 0) {
@@ -638,7 +662,6 @@ static void reload(struct serve_state *st) {
         if (strcmp(l0, l1) != 0) strcat(fixed, " listen");
         if (n.cfg.threads != 0 && n.cfg.threads != o->cfg.threads) strcat(fixed, " threads");
         if (n.cfg.io != o->cfg.io) strcat(fixed, " io");
-        if (n.validity != o->validity) strcat(fixed, " validity");
         if (n.cfg.lane.unknown_signed != o->cfg.lane.unknown_signed) strcat(fixed, " unknown");
         if ((n.cfg.lane.rate == 0) != (o->cfg.lane.rate == 0)) strcat(fixed, " sign-rate(0)");
     }
@@ -652,6 +675,19 @@ static void reload(struct serve_state *st) {
     st->opts.cfg.read_timeout = n.cfg.read_timeout;
     st->opts.cfg.no_metrics = n.cfg.no_metrics;
     st->opts.crl_validity = n.crl_validity;
+    if (st->srv != NULL && n.validity != o->validity) {
+        /* A new --validity takes effect at once: a full generation signs
+         * again every response valid for longer (it reuses only those
+         * within the bound); when it grows, the shorter ones stay until
+         * their refresh. */
+        rlog(LOG_INFO, "reload.validity", "reload: responses are now valid for %lld s (were %lld s): re-signing them",
+             (long long)n.validity, (long long)o->validity);
+        st->validity = n.validity;
+        st->opts.validity = n.validity;
+        if (st->lane != NULL) lane_set_validity(st->lane, n.validity);
+        st->pending_full = 1;
+        st->retry_at = 0;
+    }
     st->opts.crl_coalesce_ms = n.crl_coalesce_ms;
     st->opts.drain_timeout = n.drain_timeout;
     st->opts.expiry_warn_days = n.expiry_warn_days;

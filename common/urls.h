@@ -20,6 +20,11 @@
 /* Partitions at or above this hold imported certificates that keep the CDP
  * they were issued with; the URL is stored with the partition. */
 #define URLS_PART_EXTERNAL 0x80000000u
+/* No CRL: revd's own OCSP responder certificates (id-pkix-ocsp-nocheck,
+ * no CDP, short-lived; RFC 6960 4.2.2.2.1). None of a CA's CRL scopes fits
+ * them (its CA-scope CRL says onlyContainsCACerts, RFC 5280 5.2.5), and a
+ * revoked responder is retired at once (ca/responder.c), not listed. */
+#define URLS_PART_NONE 0xfffffffeu
 
 /* urls_normalize_base checks a base URL and writes its canonical form to out:
  * scheme http or https, lower-case scheme and host, optional port, optional
