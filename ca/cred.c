@@ -49,6 +49,11 @@ int cred_allows(const char *list, const char *item) {
     return 0;
 }
 
+int cred_allows_template(const char *list, const char *tpl) {
+    if (strcmp(tpl, "ocsp-signing") == 0 && strcmp(list, "*") == 0) return 0;
+    return cred_allows(list, tpl);
+}
+
 /* A name in a list, or a credential's name: 1 to 64 of [a-z0-9._-]. */
 static int word_ok(const char *s, size_t n) {
     if (n == 0 || n > CRED_NAME_MAX) return 0;

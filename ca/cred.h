@@ -83,4 +83,9 @@ int ca_cred_for_serial(struct ca_core *c, const uint8_t *serial, size_t len, str
  * is "*"). */
 int cred_allows(const char *list, const char *item);
 
+/* cred_allows_template: whether an issuer whose templates are list may
+ * use template tpl. "*" covers every template but ocsp-signing (a
+ * delegated OCSP responder for the CA), which a credential must name. */
+int cred_allows_template(const char *list, const char *tpl);
+
 #endif

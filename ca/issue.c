@@ -26,6 +26,16 @@ struct tmpl {
     int is_ca, ocsp_nocheck, passthrough;
 };
 
+/* ocsp-signing makes a delegated responder for an outside OCSP server: it
+ * may sign any status for this CA (RFC 6960 4.2.2.2), and carries
+ * id-pkix-ocsp-nocheck, so clients never ask whether it was revoked. Hence
+ * the RFC 5019 2.2.2 profile: no CDP, no AIA, in no CRL (partition none),
+ * and a short life: 7 days by default, at most 30 (what revd gives its own
+ * responders). No other template issues OCSPSigning or nocheck; admin API
+ * credentials must name it (cred_allows_template). */
+#define OCSP_SIGNING_DEFAULT_S (7 * 86400LL)
+#define OCSP_SIGNING_MAX_S (30 * 86400LL)
+
 static const struct tmpl templates[] = {
     {"end-entity", CB_KU_DIGITAL_SIGNATURE, CB_KU_KEY_ENCIPHERMENT, "serverAuth,clientAuth", 0, 0, 0},
     {"server", CB_KU_DIGITAL_SIGNATURE, CB_KU_KEY_ENCIPHERMENT, "serverAuth", 0, 0, 0},
@@ -244,17 +254,90 @@ static int san_check(const GENERAL_NAMES *g, struct rerr *e) {
     return 1;
 }
 
+/* The purposes passthrough copies: those of an end entity. OCSPSigning
+ * would make the holder an authorized responder for this CA (RFC 6960
+ * 4.2.2.2: it could sign "good" for a revoked certificate);
+ * anyExtendedKeyUsage grants every purpose, OCSPSigning among them; other
+ * purposes (smart-card logon, enrollment agents, ...) can delegate
+ * authority a CA grants only on purpose. */
+static int eku_ok(X509_EXTENSION *ext, struct rerr *e) {
+    static const int allowed[] = {NID_server_auth, NID_client_auth, NID_code_sign, NID_email_protect,
+                                  NID_time_stamp, NID_ipsec_IKE};
+    EXTENDED_KEY_USAGE *eku = X509V3_EXT_d2i(ext);
+    int ok = eku != NULL;
+    if (!ok) rerr_set(e, "the CSR's extendedKeyUsage does not parse");
+    for (int i = 0; ok && i < sk_ASN1_OBJECT_num(eku); i++) {
+        const ASN1_OBJECT *o = sk_ASN1_OBJECT_value(eku, i);
+        int nid = OBJ_obj2nid(o);
+        size_t k = 0;
+        while (k < sizeof(allowed) / sizeof(allowed[0]) && allowed[k] != nid) k++;
+        if (k < sizeof(allowed) / sizeof(allowed[0])) continue;
+        char oid[80];
+        OBJ_obj2txt(oid, sizeof(oid), o, 1);
+        if (nid == NID_OCSP_sign)
+            rerr_set(e, "the CSR asks for extendedKeyUsage OCSPSigning, which would let its holder sign any "
+                        "OCSP status for this CA; use --template ocsp-signing to delegate a responder");
+        else if (nid == NID_anyExtendedKeyUsage)
+            rerr_set(e, "the CSR asks for anyExtendedKeyUsage, which grants every purpose (OCSP signing "
+                        "among them); name the purposes instead");
+        else
+            rerr_set(e, "passthrough does not copy extendedKeyUsage %s (it copies serverAuth, clientAuth, "
+                        "codeSigning, emailProtection, timeStamping and ipsecIKE)", oid);
+        ok = 0;
+    }
+    EXTENDED_KEY_USAGE_free(eku);
+    return ok;
+}
+
+/* The policies passthrough copies: OIDs without qualifiers (a CPS pointer
+ * or a user notice are the CA's words, not the requester's), never
+ * anyPolicy, nor the CA/Browser Forum's (2.23.140: a claim of publicly
+ * trusted validation), and, when the issuing CA's certificate names
+ * policies without anyPolicy, only those (a path validator would refuse
+ * the rest). */
+static int policies_ok(X509_EXTENSION *ext, X509 *issuer, struct rerr *e) {
+    CERTIFICATEPOLICIES *pol = X509V3_EXT_d2i(ext);
+    CERTIFICATEPOLICIES *ca_pol = X509_get_ext_d2i(issuer, NID_certificate_policies, NULL, NULL);
+    int ca_any = 0;
+    for (int j = 0; ca_pol != NULL && j < sk_POLICYINFO_num(ca_pol); j++)
+        if (OBJ_obj2nid(sk_POLICYINFO_value(ca_pol, j)->policyid) == NID_any_policy) ca_any = 1;
+    int ok = pol != NULL;
+    if (!ok) rerr_set(e, "the CSR's certificatePolicies do not parse");
+    for (int i = 0; ok && i < sk_POLICYINFO_num(pol); i++) {
+        const POLICYINFO *pi = sk_POLICYINFO_value(pol, i);
+        char oid[80];
+        OBJ_obj2txt(oid, sizeof(oid), pi->policyid, 1);
+        if (OBJ_obj2nid(pi->policyid) == NID_any_policy) {
+            ok = rerr_set(e, "the CSR asks for anyPolicy (2.5.29.32.0); name the policies instead");
+        } else if (strncmp(oid, "2.23.140.", 9) == 0) {
+            ok = rerr_set(e, "the CSR asks for the CA/Browser Forum policy %s, a claim of publicly trusted "
+                             "validation that a private CA does not make", oid);
+        } else if (pi->qualifiers != NULL && sk_POLICYQUALINFO_num(pi->qualifiers) > 0) {
+            ok = rerr_set(e, "the CSR's policy %s has qualifiers (a CPS or user notice speaks for the CA, not "
+                             "the requester); ask for the bare policy", oid);
+        } else if (ca_pol != NULL && !ca_any) {
+            int found = 0;
+            for (int j = 0; j < sk_POLICYINFO_num(ca_pol); j++)
+                if (OBJ_cmp(sk_POLICYINFO_value(ca_pol, j)->policyid, pi->policyid) == 0) found = 1;
+            if (!found) ok = rerr_set(e, "the CSR asks for policy %s, which the issuing CA's certificate does not "
+                                         "name", oid);
+        }
+    }
+    CERTIFICATEPOLICIES_free(pol);
+    CERTIFICATEPOLICIES_free(ca_pol);
+    return ok;
+}
+
 /* passthrough: the CSR's requested extensions, from an allowlist of those
  * an end-entity certificate may carry. revd writes basicConstraints,
  * AKI/SKI, CDP, AIA and the SAN itself; anything else (nameConstraints,
  * policy constraints, unknown critical extensions, ...) is refused rather
  * than signed blind, as is an extension asked for twice. */
-static STACK_OF(X509_EXTENSION) *passthrough_exts(X509_REQ *req, struct rerr *e) {
+static STACK_OF(X509_EXTENSION) *passthrough_exts(X509_REQ *req, X509 *issuer, struct rerr *e) {
     STACK_OF(X509_EXTENSION) *exts = X509_REQ_get_extensions(req);
     STACK_OF(X509_EXTENSION) *out = sk_X509_EXTENSION_new_null();
     int seen[8] = {0};
-    static const int allowed[] = {NID_key_usage, NID_ext_key_usage, NID_certificate_policies,
-                                  NID_tlsfeature, NID_id_pkix_OCSP_noCheck};
+    static const int allowed[] = {NID_key_usage, NID_ext_key_usage, NID_certificate_policies, NID_tlsfeature};
     for (int i = 0; exts != NULL && i < sk_X509_EXTENSION_num(exts); i++) {
         X509_EXTENSION *ext = sk_X509_EXTENSION_value(exts, i);
         int nid = OBJ_obj2nid(X509_EXTENSION_get_object(ext));
@@ -276,10 +359,14 @@ static STACK_OF(X509_EXTENSION) *passthrough_exts(X509_REQ *req, struct rerr *e)
         if (k == sizeof(allowed) / sizeof(allowed[0])) {
             char oid[80];
             OBJ_obj2txt(oid, sizeof(oid), X509_EXTENSION_get_object(ext), 0);
-            rerr_set(e,
-                     "passthrough does not copy the CSR's %s extension (it copies keyUsage, "
-                     "extendedKeyUsage, certificatePolicies, TLS feature and OCSP no-check)",
-                     oid);
+            if (nid == NID_id_pkix_OCSP_noCheck)
+                rerr_set(e, "the CSR asks for id-pkix-ocsp-nocheck, which makes an OCSP responder no client "
+                            "checks; use --template ocsp-signing to delegate a responder");
+            else
+                rerr_set(e,
+                         "passthrough does not copy the CSR's %s extension (it copies keyUsage, "
+                         "extendedKeyUsage, certificatePolicies and TLS feature)",
+                         oid);
             goto bad;
         }
         if (seen[k]++) {
@@ -296,6 +383,8 @@ static STACK_OF(X509_EXTENSION) *passthrough_exts(X509_REQ *req, struct rerr *e)
                 goto bad;
             }
         }
+        if (nid == NID_ext_key_usage && !eku_ok(ext, e)) goto bad;
+        if (nid == NID_certificate_policies && !policies_ok(ext, issuer, e)) goto bad;
         sk_X509_EXTENSION_push(out, X509_EXTENSION_dup(ext));
     }
     sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
@@ -451,7 +540,7 @@ int ca_issue(struct ca_core *c, const struct ca_issue_params *p, char **out_pem,
         rerr_set(e, "the CSR has neither a subject nor a subjectAltName (add --san)");
         goto out;
     }
-    if (t->passthrough && (extra = passthrough_exts(req, e)) == NULL) goto out;
+    if (t->passthrough && (extra = passthrough_exts(req, ca->cert, e)) == NULL) goto out;
     int path_len = -1;
     if (t->is_ca) {
         if (ca->path_len == 0) {
@@ -475,8 +564,12 @@ int ca_issue(struct ca_core *c, const struct ca_issue_params *p, char **out_pem,
     if (p->validity < 0) {
         rerr_set(e, "validity must be positive");
         goto out;
+    } else if (t->ocsp_nocheck && p->validity > OCSP_SIGNING_MAX_S) {
+        rerr_set(e, "an ocsp-signing certificate lives at most 30 days (it carries id-pkix-ocsp-nocheck: "
+                    "clients never check whether it was revoked); ask for less");
+        goto out;
     } else if (p->validity == 0) {
-        not_after = now + 90 * 86400LL;
+        not_after = now + (t->ocsp_nocheck ? OCSP_SIGNING_DEFAULT_S : 90 * 86400LL);
         if (not_after > ca->not_after) not_after = ca->not_after;
     } else {
         not_after = now + p->validity;
@@ -496,6 +589,8 @@ int ca_issue(struct ca_core *c, const struct ca_issue_params *p, char **out_pem,
     uint32_t part;
     if (t->is_ca) {
         part = URLS_PART_CA;
+    } else if (t->ocsp_nocheck) {
+        part = URLS_PART_NONE;
     } else if (ca->complete_crl) {
         if (ca->slots >= CA_COMPLETE_CRL_MAX) {
             rerr_set(e, "CA %s publishes one complete CRL and has issued its limit of %d certificates",
@@ -534,9 +629,10 @@ int ca_issue(struct ca_core *c, const struct ca_issue_params *p, char **out_pem,
         .ku = t->ku | (is_rsa ? t->ku_rsa_extra : 0),
         .eku = t->eku,
         .ocsp_nocheck = t->ocsp_nocheck,
-        .cdp = cdp,
-        .ocsp_url = ocsp,
-        .ca_issuers_url = issuers,
+        /* RFC 5019 2.2.2: neither on a responder's certificate. */
+        .cdp = t->ocsp_nocheck ? NULL : cdp,
+        .ocsp_url = t->ocsp_nocheck ? NULL : ocsp,
+        .ca_issuers_url = t->ocsp_nocheck ? NULL : issuers,
         .san = san,
         .extra = extra,
     };
@@ -561,20 +657,23 @@ int ca_issue(struct ca_core *c, const struct ca_issue_params *p, char **out_pem,
     uint8_t key[KEY_MAX];
     size_t kl = key_cert(key, ca->id, serial, 16);
     store_batch_put(b, key, kl, rec, rl);
-    kl = key_part(key, ca->id, part);
-    store_batch_put(b, key, kl, cdp, strlen(cdp));
+    if (part != URLS_PART_NONE) {
+        kl = key_part(key, ca->id, part);
+        store_batch_put(b, key, kl, cdp, strlen(cdp));
+    }
     if (ikl > 0) {
         uint8_t v[32 + 16];
         memcpy(v, rh, 32);
         memcpy(v + 32, serial, 16);
         store_batch_put(b, ikey, ikl, v, sizeof(v));
     }
-    if (!t->is_ca) ca->slots++;
+    int slot = !t->is_ca && part != URLS_PART_NONE;
+    if (slot) ca->slots++;
     ca->issued++;
     core_put_ca(c, b, ca);
     core_oplog(c, b, "issue", ca->name, serial, 16, issue_params_json(p), "ok");
     if (!core_commit(c, b, e)) {
-        if (!t->is_ca) ca->slots--;
+        if (slot) ca->slots--;
         ca->issued--;
         goto out;
     }

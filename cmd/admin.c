@@ -934,7 +934,7 @@ static void on_request(struct evhttp_request *req, void *arg) {
     if (k.op == OP_ISSUE) {
         if (!fields_ok(&k, AB_ISSUE) || !str(&k, "template", &tpl)) goto out;
         if (tpl == NULL) tpl = "end-entity";
-        if (!cred_allows(k.cred.templates, tpl)) {
+        if (!cred_allows_template(k.cred.templates, tpl)) {
             forbid(&k, "forbidden", "credential %s may not use template %s (its templates: %s)", k.cred.name, tpl,
                    k.cred.templates);
             goto out;

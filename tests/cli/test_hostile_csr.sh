@@ -71,7 +71,34 @@ assert_contains "$ERR" "Name Constraints"
 csr_ext "$T/bc.csr" "basicConstraints=critical,CA:TRUE"
 run_fail 1 revd issue --ca sub --csr "$T/bc.csr" --template passthrough
 assert_contains "$ERR" "sub-ca"
+# What would make the holder an OCSP responder for the CA, or claim what a
+# private CA never validated: the review's CSR first, then each alone.
+csr_ext "$T/resp.csr" "extendedKeyUsage=OCSPSigning,2.5.29.37.0
+1.3.6.1.5.5.7.48.1.5=ASN1:NULL
+certificatePolicies=2.23.140.1.2.1"
+run_fail 1 revd issue --ca sub --csr "$T/resp.csr" --template passthrough
+for spec in "extendedKeyUsage=OCSPSigning|OCSPSigning" \
+    "extendedKeyUsage=serverAuth,2.5.29.37.0|anyExtendedKeyUsage" \
+    "extendedKeyUsage=clientAuth,1.3.6.1.4.1.311.20.2.2|1.3.6.1.4.1.311.20.2.2" \
+    "1.3.6.1.5.5.7.48.1.5=ASN1:NULL|ocsp-nocheck" \
+    "certificatePolicies=2.23.140.1.2.1|CA/Browser Forum" \
+    "certificatePolicies=2.5.29.32.0|anyPolicy"; do
+    csr_ext "$T/x.csr" "${spec%%|*}"
+    run_fail 1 revd issue --ca sub --csr "$T/x.csr" --template passthrough
+    assert_contains "$ERR" "${spec#*|}" "passthrough refusing ${spec%%|*}"
+done
+csr_ext "$T/x.csr" "certificatePolicies=@pol
+[pol]
+policyIdentifier=1.3.6.1.4.1.99999.2
+CPS.1=http://cps.example/"
+run_fail 1 revd issue --ca sub --csr "$T/x.csr" --template passthrough
+assert_contains "$ERR" "qualifiers" "passthrough refusing a policy with a CPS qualifier"
 assert_unchanged "$before" sub
+csr_ext "$T/pol.csr" "certificatePolicies=1.3.6.1.4.1.99999.1"
+run_ok revd issue --ca sub --csr "$T/pol.csr" --template passthrough
+printf '%s\n' "$OUT" | openssl x509 -noout -ext certificatePolicies | grep -q 1.3.6.1.4.1.99999.1 ||
+    fail "a bare private policy was not copied"
+before=$(snapshot sub)
 csr_ext "$T/ok.csr" "keyUsage=critical,digitalSignature
 extendedKeyUsage=codeSigning
 tlsfeature=status_request"

@@ -96,7 +96,7 @@ check_leaf "$T/er.pem" root "http://127.0.0.1:8080"
 step "templates"
 # template  required-EKU  (the EKU the template's name stands for)
 for spec in server:serverAuth client:clientAuth code-signing:codeSigning \
-    email:emailProtection ocsp-signing:OCSPSigning; do
+    email:emailProtection; do
     tpl=${spec%%:*} eku=${spec#*:}
     make_csr "t-$tpl" "/CN=t-$tpl"
     extra=()
@@ -112,9 +112,26 @@ for spec in server:serverAuth client:clientAuth code-signing:codeSigning \
         case "$(ci eku "$i")" in *serverAuth*) fail "template $tpl: EKU includes serverAuth" ;; esac ;;
     esac
 done
-assert_ci "$(certinfo "$T/t-ocsp-signing.pem")" eku OCSPSigning "ocsp-signing"
-assert_ci "$(certinfo "$T/t-ocsp-signing.pem")" ocsp_nocheck yes "ocsp-signing id-pkix-ocsp-nocheck:"
 assert_ci "$(certinfo "$T/t-server.pem")" ocsp_nocheck no "server id-pkix-ocsp-nocheck:"
+
+step "template ocsp-signing: the RFC 5019 2.2.2 profile, short-lived, in no CRL"
+make_csr t-ocsp-signing "/CN=t-ocsp-signing"
+t0=$(now)
+issue_to "$T/t-ocsp-signing.pem" --ca sub --csr "$T/t-ocsp-signing.csr" --template ocsp-signing
+verify_chain "$ROOT_PEM" "$SUB_PEM" "$T/t-ocsp-signing.pem"
+i=$(certinfo "$T/t-ocsp-signing.pem")
+assert_ci "$i" eku OCSPSigning "ocsp-signing"
+assert_ci "$i" ocsp_nocheck yes "ocsp-signing id-pkix-ocsp-nocheck:"
+assert_ci "$i" cdp none "ocsp-signing CRL distribution point"
+assert_ci "$i" ocsp none "ocsp-signing AIA OCSP"
+assert_ci "$i" ca_issuers none "ocsp-signing AIA caIssuers"
+assert_near "$(ci not_after_epoch "$i")" $((t0 + 7 * 86400)) 120 "ocsp-signing default notAfter (7 days)"
+run_ok revd status --ca sub --serial "$(serial_of "$T/t-ocsp-signing.pem")"
+assert_contains "$OUT" "partition: none"
+before=$(snapshot sub)
+run_fail 1 revd issue --ca sub --csr "$T/t-ocsp-signing.csr" --template ocsp-signing --days 31
+assert_contains "$ERR" "at most 30 days"
+assert_unchanged "$before" sub
 assert_ci "$(certinfo "$T/t-email.pem")" san "email:someone@example.com" "email"
 
 step "template sub-ca"

@@ -20,6 +20,7 @@
 #include <openssl/x509v3.h>
 
 #include "ca/ca.h"
+#include "ca/cred.h"
 #include "ca/internal.h"
 #include "common/reason.h"
 #include "common/rtime.h"
@@ -1101,6 +1102,18 @@ static void test_reopen(void **state) {
     assert_non_null(strstr(e.msg, "no such directory"));
 }
 
+/* "*" lets an issuer use every template but ocsp-signing (a delegated OCSP
+ * responder: it could sign any status for the CA), which must be named. */
+static void test_cred_templates(void **state) {
+    (void)state;
+    assert_true(cred_allows_template("*", "server"));
+    assert_true(cred_allows_template("*", "passthrough"));
+    assert_false(cred_allows_template("*", "ocsp-signing"));
+    assert_true(cred_allows_template("server,ocsp-signing", "ocsp-signing"));
+    assert_false(cred_allows_template("server,client", "ocsp-signing"));
+    assert_false(cred_allows_template("ocsp-signing-x", "ocsp-signing"));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_crec_round_trip),
@@ -1116,6 +1129,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_import_cdp_cap_changes_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_long_base_url_and_name, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reopen, setup, teardown),
+        cmocka_unit_test(test_cred_templates),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
