@@ -230,6 +230,59 @@ static int rebuild_due(struct crlpub *p, int64_t now, int64_t budget_ms, struct 
     return changed;
 }
 
+/* Takes the CRL files published under DIR/crl/ into the set: those still
+ * before their re-signing time and, with newer_only, only those whose
+ * number is above the one served (a `revd crl rebuild` made through the
+ * socket wrote them). Returns how many were taken. */
+static size_t take_files(struct crlpub *p, int64_t now, int newer_only) {
+    struct crl_blob **kept = malloc((p->n + 1) * sizeof(*kept));
+    size_t nk = 0;
+    for (size_t i = 0; kept != NULL && i < p->n; i++) {
+        struct slot *s = &p->slots[i];
+        struct ca_crl crl;
+        struct rerr le;
+        if (ca_crl_load_file(p->c, s->ca, &s->ref, &crl, &le) != 1) continue;
+        const struct crl_blob *cur = p->set ? crl_set_find(p->set, s->ref.path, strlen(s->ref.path)) : NULL;
+        /* Re-signed at half its validity, or half of --crl-validity when
+         * that is shorter (the operator shortened it). */
+        int64_t half = crl.this_update + (crl.next_update - crl.this_update) / 2;
+        if (crl.this_update + p->validity / 2 < half) half = crl.this_update + p->validity / 2;
+        if (half > now / 1000 + 60 && (!newer_only || cur == NULL || crl.number > cur->number)) {
+            struct crl_blob *b = crl_blob_new(s->ref.path, crl.der, crl.der_len, crl.number, crl.this_update,
+                                              crl.next_update, half);
+            if (b != NULL) {
+                kept[nk++] = b;
+                s->due_ms = 0;
+                s->refresh_at = half;
+                s->noted_ms = 0;
+                if (!newer_only) p->st.reused++;
+            }
+        }
+        free(crl.der);
+    }
+    if (nk > 0) {
+        struct crl_set *ns = crl_set_with(p->set, kept, nk);
+        if (ns != NULL) {
+            crl_set_free(p->set);
+            p->set = ns;
+        } else {
+            nk = 0;
+        }
+    }
+    for (size_t i = 0; kept != NULL && i < nk; i++) crl_blob_put(kept[i]);
+    free(kept);
+    return nk;
+}
+
+int crlpub_adopt_files(struct crlpub *p) {
+    struct rerr e;
+    if (!load(p, &e)) { /* a new partition since: listed first */
+        rlog(LOG_WARN, "crl.list_failed", "listing the CRLs failed: %s", e.msg);
+        return 0;
+    }
+    return take_files(p, now_ms(), 1) > 0 || p->set_changed;
+}
+
 struct crlpub *crlpub_new(struct ca_core *c, int64_t validity, int64_t coalesce_ms, struct rerr *e) {
     struct crlpub *p = calloc(1, sizeof(*p));
     if (p == NULL) {
@@ -247,32 +300,7 @@ struct crlpub *crlpub_new(struct ca_core *c, int64_t validity, int64_t coalesce_
     /* A restart takes back the CRLs it published while they are before
      * their re-signing time; the rest are built now. */
     int64_t now = now_ms();
-    struct crl_blob **kept = malloc((p->n + 1) * sizeof(*kept));
-    size_t nk = 0;
-    for (size_t i = 0; kept != NULL && i < p->n; i++) {
-        struct slot *s = &p->slots[i];
-        struct ca_crl crl;
-        struct rerr le;
-        if (ca_crl_load_file(c, s->ca, &s->ref, &crl, &le) != 1) continue;
-        /* Re-signed at half its validity, or half of --crl-validity when
-         * that is shorter (the operator shortened it). */
-        int64_t half = crl.this_update + (crl.next_update - crl.this_update) / 2;
-        if (crl.this_update + p->validity / 2 < half) half = crl.this_update + p->validity / 2;
-        if (half > now / 1000 + 60) {
-            struct crl_blob *b = crl_blob_new(s->ref.path, crl.der, crl.der_len, crl.number, crl.this_update,
-                                              crl.next_update, half);
-            if (b != NULL) {
-                kept[nk++] = b;
-                s->due_ms = 0;
-                s->refresh_at = half;
-                p->st.reused++;
-            }
-        }
-        free(crl.der);
-    }
-    if (nk > 0) p->set = crl_set_with(NULL, kept, nk);
-    for (size_t i = 0; i < nk; i++) crl_blob_put(kept[i]);
-    free(kept);
+    take_files(p, now, 0);
     rebuild_due(p, now, 0, e);
     if (e->msg[0] != '\0') { /* at start, every CRL must be built */
         crlpub_free(p);
@@ -294,6 +322,7 @@ void crlpub_changed(struct crlpub *p, const struct ca_change *ch, size_t n) {
         struct ca_cert_status cs;
         struct rerr e;
         if (!ca_status(p->c, ch[i].ca, ch[i].serial, ch[i].serial_len, &cs, &e) || !cs.found) continue;
+        if (cs.partition == URLS_PART_NONE) continue; /* in no CRL: an OCSP responder's certificate */
         struct slot *s = find(p, ch[i].ca, cs.partition);
         if (s == NULL) { /* a partition (or CA) this publisher has not seen: list again */
             p->reload = 1;

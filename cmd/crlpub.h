@@ -39,6 +39,12 @@ struct crl_set *crlpub_set(const struct crlpub *p);
 void crlpub_changed(struct crlpub *p, const struct ca_change *ch, size_t n);
 void crlpub_changed_all(struct crlpub *p);
 
+/* crlpub_adopt_files takes into the set the CRL files under DIR/crl/
+ * newer than those it serves (`revd crl rebuild` run through the socket
+ * builds and writes them itself), so that the file and the URL agree.
+ * Returns 1 when the set changed. */
+int crlpub_adopt_files(struct crlpub *p);
+
 /* crlpub_tick rebuilds what is due. Returns 1 when the set changed;
  * *wait_ms: how soon it wants to be called again (at most 1000). */
 int crlpub_tick(struct crlpub *p, int *wait_ms);

@@ -243,6 +243,15 @@ static void publish(struct serve_state *st, struct gen *g) {
         rlog(LOG_WARN, "lane.update_failed", "the signing lane keeps its previous CAs: %s", e.msg);
 }
 
+/* The publisher's CRLs, to every shard at once (the OCSP tables as they are). */
+static void publish_crls(struct serve_state *st) {
+    struct gen *g = gen_clone(st->gen);
+    if (g == NULL) return; /* out of memory: the next change publishes them */
+    crl_set_free(g->crls);
+    g->crls = crl_set_ref(crlpub_set(st->crl));
+    publish(st, g);
+}
+
 /* Publishes what changed; says so when that fails (what failed stays
  * pending and is retried by the refresher). */
 static void publish_changes(struct serve_state *st, const char *after) {
@@ -284,6 +293,11 @@ static void after_command(void *arg, int argc, char **argv, int status) {
     struct metrics_core *m = server_core_metrics(st->srv);
     uint64_t before = atomic_load_explicit(&m->publications, memory_order_relaxed);
     publish_changes(st, what);
+    /* `revd crl rebuild` wrote new CRL files: the shards serve those bytes
+     * before its client hears back. */
+    if (status == 0 && argc >= 2 && strcmp(argv[0], "crl") == 0 && strcmp(argv[1], "rebuild") == 0 &&
+        st->crl != NULL && crlpub_adopt_files(st->crl))
+        publish_crls(st);
     if (atomic_load_explicit(&m->publications, memory_order_relaxed) != before)
         metrics_observe(&m->revoke_ocsp, MHK_US, (uint64_t)((mono() - ctl_command_started()) * 1e6));
 }
@@ -339,14 +353,7 @@ static int refresh_tick(void *arg) {
     int64_t now = rtime_now();
     if (now >= st->retry_at) publish_changes(st, "a background change");
     int wait = 1000;
-    if (st->crl != NULL && crlpub_tick(st->crl, &wait)) {
-        struct gen *g = gen_clone(st->gen);
-        if (g != NULL) { /* the new CRLs, every shard at once */
-            crl_set_free(g->crls);
-            g->crls = crl_set_ref(crlpub_set(st->crl));
-            publish(st, g);
-        }
-    }
+    if (st->crl != NULL && crlpub_tick(st->crl, &wait)) publish_crls(st);
     if (now < st->next_scan) return wait;
     struct due d = {malloc(st->refresh_batch * sizeof(struct ca_change)), 0, st->refresh_batch, now + REFRESH_SLACK_S,
                     now + REFRESH_IDLE_S, now, 0};

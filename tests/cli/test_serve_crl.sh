@@ -146,6 +146,17 @@ serve_bg "$T/serve3.log" --dir "$D" --listen "127.0.0.1:$PORT" "${IO_ARGS[@]}" -
 curl -s "$URL/crl/sub/1.crl" -o "$T/p1.der"
 openssl crl -inform DER -in "$T/p1.der" -noout 2>/dev/null || fail "the tampered CRL was served"
 cmp -s "$T/p1.der" "$D/crl/sub/1.crl" || fail "DIR/crl/sub/1.crl was not rewritten"
+
+step "revd crl rebuild through the socket: the URL serves at once the file it wrote"
+run_ok revd crl rebuild --dir "$D" --ca sub
+for f in ca 0 1; do
+    n=$(printf '%s\n' "$OUT" | sed -n "s|^crl/sub/$f.crl: number \([0-9]*\),.*|\1|p")
+    [ -n "$n" ] || fail "no number for crl/sub/$f.crl in: $OUT"
+    curl -s "$URL/crl/sub/$f.crl" -o "$T/rb.der"
+    cmp -s "$T/rb.der" "$D/crl/sub/$f.crl" || fail "crl/sub/$f.crl: the URL serves other bytes than the file"
+    got=$(openssl crl -inform DER -in "$T/rb.der" -noout -crlnumber | sed 's/^crlNumber=//')
+    assert_eq "$(( got ))" "$n" "crl/sub/$f.crl: the number served after the rebuild"
+done
 kill -TERM "$SRV"; wait "$SRV"
 assert_match "$(cat "$T/serve3.log")" "revd: CRLs: 1 built"
 pass
