@@ -5,7 +5,7 @@
 # anything is missing; says what to install otherwise.
 set -e
 RUN_PKGS="build-essential pkg-config libssl-dev openssl librocksdb-dev libevent-dev liburing-dev libzstd-dev libjansson-dev"
-TEST_PKGS="$RUN_PKGS libcmocka-dev python3 python3-cryptography gnutls-bin faketime nginx-light golang-go rocksdb-tools python3-prometheus-client softhsm2 libengine-pkcs11-openssl"
+TEST_PKGS="$RUN_PKGS libcmocka-dev python3 python3-cryptography gnutls-bin faketime nginx-light golang-go rocksdb-tools python3-prometheus-client softhsm2 libengine-pkcs11-openssl caddy"
 case "$1" in
   run) want="$RUN_PKGS" ;;
   test) want="$TEST_PKGS" ;;
