@@ -796,15 +796,15 @@ static int run_admin_issue(struct cli *cli, struct opts *o, const char *pos) {
     if (ok) ok = fs_read_file(p.ca_pem, FILE_MAX_BYTES, &ca_pem, &ca_len, &e);
     if (ok) {
         snprintf(path, sizeof(path), "%s/%s.pem", dir, o->name);
-        ok = fs_write_atomic(path, cert, strlen(cert), 0644, &e);
+        ok = fs_write(path, cert, strlen(cert), 0644, FS_NAMED, &e);
     }
     if (ok && key != NULL) {
         snprintf(path, sizeof(path), "%s/%s.key", dir, o->name);
-        ok = fs_write_atomic(path, key, strlen(key), 0600, &e);
+        ok = fs_write(path, key, strlen(key), 0600, FS_NAMED, &e);
     }
     if (ok) {
         snprintf(path, sizeof(path), "%s/ca.pem", dir);
-        ok = fs_write_atomic(path, ca_pem, ca_len, 0644, &e);
+        ok = fs_write(path, ca_pem, ca_len, 0644, FS_NAMED, &e);
     }
     if (ok)
         fprintf(cli->out, "credential %s (%s) written to %s: %s.pem%s%s%s, and ca.pem (the admin CA)\n", o->name,
@@ -982,7 +982,7 @@ static int run_ocsp_respond(struct cli *cli, struct opts *o, const char *pos) {
     close_core(c, owned);
     if (!ok) return fail(cli, e.msg);
     char buf[PATH_MAX];
-    if (!fs_write_atomic(resolve(cli, o->out, buf), out, out_len, 0644, &e)) return fail(cli, e.msg);
+    if (!fs_write(resolve(cli, o->out, buf), out, out_len, 0644, FS_NAMED, &e)) return fail(cli, e.msg);
     char until[21];
     rtime_format(now + RESPONSE_VALIDITY_S, until);
     fprintf(cli->out, "wrote %s: %s, %zu bytes%s%s\n", o->out, what, out_len, st.found ? ", next update " : "",
@@ -1148,7 +1148,7 @@ static int history_cb(void *arg, const struct crlarchive_rec *r, const uint8_t *
     h->found++;
     if (h->out != NULL) { /* the one asked for, written out */
         char buf[PATH_MAX];
-        if (!fs_write_atomic(resolve(h->cli, h->out, buf), der, r->der_len, 0644, &h->e)) h->found = -1;
+        if (!fs_write(resolve(h->cli, h->out, buf), der, r->der_len, 0644, FS_NAMED, &h->e)) h->found = -1;
         return 0;
     }
     char tu[21], part[16];
