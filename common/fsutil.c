@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pwd.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,12 +79,13 @@ int fs_dir_check(const char *dir, unsigned flags, struct rerr *e) {
  * has none yet, bits that differ from call to call: O_EXCL|O_NOFOLLOW keep
  * even a guessed name safe; randomness only makes planting pointless. */
 static unsigned long long tmp_suffix(void) {
-    static unsigned long long counter;
+    static _Atomic unsigned long long counter; /* the CA-core and webhook threads both write files */
     unsigned long long r;
     if (getrandom(&r, sizeof(r), GRND_NONBLOCK) == (ssize_t)sizeof(r)) return r;
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ((unsigned long long)getpid() << 40) ^ ((unsigned long long)ts.tv_nsec << 8) ^ ++counter;
+    return ((unsigned long long)getpid() << 40) ^ ((unsigned long long)ts.tv_nsec << 8) ^
+           (atomic_fetch_add(&counter, 1) + 1);
 }
 
 int fs_tmp_open(struct fs_tmp *t, const char *path, mode_t mode, unsigned flags, struct rerr *e) {

@@ -1,6 +1,6 @@
 /* fsutil: files that survive a crash, and that no other local user can
- * redirect. Boot and CA-core threads only (and the webhook and report
- * writers, which run beside them): these calls block on the disk.
+ * redirect. Boot, CA-core and webhook threads, never a serving thread:
+ * these calls block on the disk. Nothing here is shared between calls.
  *
  * Every file revd writes is created here, one way (issue 13):
  *   - a new file is made beside its final name under a private temporary
@@ -40,12 +40,12 @@
 /* fs_tmp: a new file being written beside its final name. Filled by
  * fs_tmp_open, released by fs_tmp_commit or fs_tmp_abort. */
 struct fs_tmp {
-    int dir_fd;             /* the directory, opened once: the name cannot be swapped under us */
-    int fd;                 /* the new file, write-only; the caller writes it */
-    unsigned flags;         /* as given to fs_tmp_open */
+    int dir_fd;              /* the directory, opened once: the name cannot be swapped under us */
+    int fd;                  /* the new file, write-only; the caller writes it */
+    unsigned flags;          /* as given to fs_tmp_open */
     char name[NAME_MAX + 1]; /* the final name in dir_fd */
     char tmp[NAME_MAX + 1];  /* the temporary name in dir_fd */
-    char path[PATH_MAX];    /* the final path, for messages */
+    char path[PATH_MAX];     /* the final path, for messages */
 };
 
 /* fs_dir_check checks the directory dir before revd writes in it (flags:
