@@ -765,6 +765,9 @@ int ca_core_open(const char *dir, int create, struct ca_core **out, struct rerr 
     } else if (!S_ISDIR(st.st_mode)) {
         return rerr_set(e, "%s: not a directory", dir);
     }
+    /* DIR holds the keys, the index and the control socket: ours alone,
+     * made 0700 when it is looser (docs/index.md). */
+    if (!fs_dir_check(dir, FS_TIGHTEN, e)) return 0;
     char path[PATH_MAX];
     snprintf(path, sizeof(path), "%s/index", dir);
     if (!create && stat(path, &st) != 0)

@@ -41,17 +41,17 @@ int crlarchive_append(const char *dir, const char *ca, uint32_t part, uint64_t n
     put_u64(rec + 16, (uint64_t)this_update);
     put_u32(rec + 24, (uint32_t)len);
     put_u32(rec + 28, (uint32_t)cl);
-    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-    int ok = fd >= 0;
+    int fd = -1;
+    int ok = fs_open_append(path, 0600, &fd, e), wrote = ok;
     size_t total = HEAD_LEN + cl, off = 0;
-    while (ok && off < total) {
+    while (wrote && off < total) {
         ssize_t n = write(fd, rec + off, total - off);
         if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) ok = 0;
+        if (n <= 0) wrote = 0;
         else off += (size_t)n;
     }
-    if (ok && fsync(fd) != 0) ok = 0;
-    if (!ok) rerr_set(e, "%s: cannot append: %s", path, strerror(errno));
+    if (wrote && fsync(fd) != 0) wrote = 0;
+    if (ok && !wrote) ok = rerr_set(e, "%s: cannot append: %s", path, strerror(errno));
     if (fd >= 0) close(fd);
     free(rec);
     return ok;

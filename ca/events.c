@@ -9,13 +9,13 @@
 #include "common/jsonsafe.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "common/fsutil.h"
 #include "common/rtime.h"
 
 const char *ca_severity_label(int severity) {
@@ -47,12 +47,15 @@ static void write_line(struct ca_core *c, const char *s, size_t n) {
             snprintf(def, sizeof(def), "%s/events.jsonl", c->dir);
             path = def;
         }
-        c->events_fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-        if (c->events_fd < 0) {
+        /* Never through a symlink, never a file of another user's
+         * (fs_open_append): the path may be outside DIR. */
+        struct rerr e;
+        if (!fs_open_append(path, 0600, &c->events_fd, &e)) {
+            c->events_fd = -1;
             c->events_failures++;
             if (c->events_failures == 1)
-                rlog(LOG_WARN, "events.write_failed", "events: cannot open %s: %s (events are dropped; the audit log has them)",
-                        path, strerror(errno));
+                rlog(LOG_WARN, "events.write_failed", "events: %s (events are dropped; the audit log has them)",
+                        e.msg);
             return;
         }
     }

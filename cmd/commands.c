@@ -797,15 +797,15 @@ static int run_admin_issue(struct cli *cli, struct opts *o, const char *pos) {
     if (ok) ok = fs_read_file(p.ca_pem, FILE_MAX_BYTES, &ca_pem, &ca_len, &e);
     if (ok) {
         snprintf(path, sizeof(path), "%s/%s.pem", dir, o->name);
-        ok = fs_write_atomic(path, cert, strlen(cert), 0644, &e);
+        ok = fs_write(path, cert, strlen(cert), 0644, FS_NAMED, &e);
     }
     if (ok && key != NULL) {
         snprintf(path, sizeof(path), "%s/%s.key", dir, o->name);
-        ok = fs_write_atomic(path, key, strlen(key), 0600, &e);
+        ok = fs_write(path, key, strlen(key), 0600, FS_NAMED, &e);
     }
     if (ok) {
         snprintf(path, sizeof(path), "%s/ca.pem", dir);
-        ok = fs_write_atomic(path, ca_pem, ca_len, 0644, &e);
+        ok = fs_write(path, ca_pem, ca_len, 0644, FS_NAMED, &e);
     }
     if (ok)
         fprintf(cli->out, "credential %s (%s) written to %s: %s.pem%s%s%s, and ca.pem (the admin CA)\n", o->name,
@@ -986,7 +986,7 @@ static int run_ocsp_respond(struct cli *cli, struct opts *o, const char *pos) {
     close_core(c, owned);
     if (!ok) return fail(cli, e.msg);
     char buf[PATH_MAX];
-    if (!fs_write_atomic(resolve(cli, o->out, buf), out, out_len, 0644, &e)) return fail(cli, e.msg);
+    if (!fs_write(resolve(cli, o->out, buf), out, out_len, 0644, FS_NAMED, &e)) return fail(cli, e.msg);
     char until[21];
     rtime_format(next_update, until);
     fprintf(cli->out, "wrote %s: %s, %zu bytes%s%s\n", o->out, what, out_len, st.found ? ", next update " : "",
@@ -1152,7 +1152,7 @@ static int history_cb(void *arg, const struct crlarchive_rec *r, const uint8_t *
     h->found++;
     if (h->out != NULL) { /* the one asked for, written out */
         char buf[PATH_MAX];
-        if (!fs_write_atomic(resolve(h->cli, h->out, buf), der, r->der_len, 0644, &h->e)) h->found = -1;
+        if (!fs_write(resolve(h->cli, h->out, buf), der, r->der_len, 0644, FS_NAMED, &h->e)) h->found = -1;
         return 0;
     }
     char tu[21], part[16];
@@ -1463,21 +1463,42 @@ static const char *opt_name(int id) {
 }
 
 
+/* env_wipe removes name from the environment and overwrites "NAME=value"
+ * where it lies: unsetenv alone only unlinks it from environ, and
+ * /proc/PID/environ (the environment block the process started with) would
+ * go on showing it to the user's other processes, and a core dump would
+ * hold it. glibc never frees an environment string, so writing it is safe. */
+static void env_wipe(const char *name) {
+    char *v = getenv(name);
+    if (v == NULL) return;
+    size_t nl = strlen(name), vl = strlen(v);
+    char *entry = v - nl - 1; /* "NAME=" comes right before the value */
+    unsetenv(name);
+    if (memcmp(entry, name, nl) == 0 && entry[nl] == '=') OPENSSL_cleanse(entry, nl + 1 + vl);
+    else OPENSSL_cleanse(v, vl);
+}
+
 int cli_passphrase(struct ca_core *c, struct rerr *e) {
     const char *file = getenv("REVD_KEY_PASSPHRASE_FILE"), *value = getenv("REVD_KEY_PASSPHRASE");
+    int ok = 1;
     if (file != NULL && file[0] != '\0') {
         uint8_t *p;
         size_t n;
         struct rerr fe;
-        if (!fs_read_file(file, 1026, &p, &n, &fe))
-            return rerr_set(e, "REVD_KEY_PASSPHRASE_FILE: %s", fe.msg);
-        int ok = ca_set_passphrase(c, (const char *)p, n, e);
-        OPENSSL_cleanse(p, n);
-        free(p);
-        if (!ok) return 0;
-    } else if (value != NULL && value[0] != '\0' && !ca_set_passphrase(c, value, strlen(value), e)) {
-        return 0;
+        if (!fs_read_file(file, 1026, &p, &n, &fe)) {
+            ok = rerr_set(e, "REVD_KEY_PASSPHRASE_FILE: %s", fe.msg);
+        } else {
+            ok = ca_set_passphrase(c, (const char *)p, n, e);
+            OPENSSL_cleanse(p, n);
+            free(p);
+        }
+    } else if (value != NULL && value[0] != '\0') {
+        ok = ca_set_passphrase(c, value, strlen(value), e);
     }
+    /* Read once, kept in the core (cleansed when it is freed): not left in
+     * /proc/PID/environ for the process's life. */
+    env_wipe("REVD_KEY_PASSPHRASE");
+    if (!ok) return 0;
     /* Keys in a PKCS#11 token: the module, and the user PIN. */
     const char *module = getenv("REVD_PKCS11_MODULE"), *pinfile = getenv("REVD_PKCS11_PIN_FILE");
     const char *pin = getenv("REVD_PKCS11_PIN");
@@ -1486,19 +1507,20 @@ int cli_passphrase(struct ca_core *c, struct rerr *e) {
         uint8_t *p;
         size_t n;
         struct rerr fe;
-        if (!fs_read_file(pinfile, PKCS11_PIN_MAX + 2, &p, &n, &fe))
-            return rerr_set(e, "REVD_PKCS11_PIN_FILE: %s", fe.msg);
-        int ok = ca_set_pkcs11(c, module, (const char *)p, n, e);
-        OPENSSL_cleanse(p, n);
-        free(p);
-        return ok;
+        if (!fs_read_file(pinfile, PKCS11_PIN_MAX + 2, &p, &n, &fe)) {
+            ok = rerr_set(e, "REVD_PKCS11_PIN_FILE: %s", fe.msg);
+        } else {
+            ok = ca_set_pkcs11(c, module, (const char *)p, n, e);
+            OPENSSL_cleanse(p, n);
+            free(p);
+        }
+    } else if (pin != NULL && pin[0] != '\0') {
+        ok = ca_set_pkcs11(c, module, pin, strlen(pin), e);
+    } else {
+        ok = module == NULL || ca_set_pkcs11(c, module, NULL, 0, e);
     }
-    if (pin != NULL && pin[0] != '\0') {
-        int ok = ca_set_pkcs11(c, module, pin, strlen(pin), e);
-        unsetenv("REVD_PKCS11_PIN"); /* not left in /proc/PID/environ for the process's life */
-        return ok;
-    }
-    return module == NULL || ca_set_pkcs11(c, module, NULL, 0, e);
+    env_wipe("REVD_PKCS11_PIN"); /* as the passphrase */
+    return ok;
 }
 
 void cli_local_user(unsigned uid, char *out, size_t size) {

@@ -3,6 +3,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <openssl/crypto.h>
@@ -16,7 +18,22 @@ static int has_help(int argc, char **argv) {
     return 0;
 }
 
+/* protect_process: every command may hold a decrypted CA key (and the
+ * passphrase or PIN): no core file (RLIMIT_CORE 0, soft and hard), and not
+ * dumpable, so another process of the same user cannot ptrace it or read
+ * its memory through /proc/PID/mem, and its /proc/PID files belong to root.
+ * REVD_DEBUG_DUMPABLE=1 keeps both as they were, to debug a crash
+ * (docs/keys.md). */
+static void protect_process(void) {
+    const char *d = getenv("REVD_DEBUG_DUMPABLE");
+    if (d != NULL && strcmp(d, "1") == 0) return;
+    struct rlimit none = {0, 0};
+    setrlimit(RLIMIT_CORE, &none);
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+}
+
 int main(int argc, char **argv) {
+    protect_process();
     if (argc < 2) {
         cli_usage(stderr);
         return 2;

@@ -768,15 +768,24 @@ static void hourly_tick(struct serve_state *st) {
                 (unsigned long long)soon, st->opts.expiry_warn_days, (unsigned long long)gone);
 }
 
-/* One report of one CA into dir, as `revd report` writes it: a temporary
- * file, synced, renamed. */
+/* One report of one CA into dir, as `revd report` writes it: a private
+ * temporary file (fs_tmp: a random name, never one planted there), synced,
+ * renamed; mode 0600, as every file revd writes of its own. */
 static int write_report(struct serve_state *st, const char *ca, const char *fmt, const char *stamp) {
-    char path[PATH_MAX], tmp[PATH_MAX + 8];
+    char path[PATH_MAX];
     snprintf(path, sizeof(path), "%s/%s-%s.%s", st->opts.report_dir, ca, stamp, fmt);
-    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
+    struct fs_tmp t;
+    struct rerr e;
+    if (!fs_tmp_open(&t, path, 0600, 0, &e)) {
+        rlog(LOG_WARN, "report.failed", "report %s", e.msg);
+        return 0;
+    }
+    int fd = dup(t.fd);
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
     if (f == NULL) {
-        rlog(LOG_WARN, "report.failed", "report %s: %s", tmp, strerror(errno));
+        if (fd >= 0) close(fd);
+        fs_tmp_abort(&t);
+        rlog(LOG_WARN, "report.failed", "report %s: %s", path, strerror(errno));
         return 0;
     }
     char errbuf[600] = "";
@@ -788,12 +797,18 @@ static int write_report(struct serve_state *st, const char *ca, const char *fmt,
     char *argv[] = {w0, w1, name, w3, form, NULL};
     int rc = cli_run(&cli, 5, argv);
     if (err != NULL) fclose(err);
-    int ok = rc == 0 && fflush(f) == 0 && fsync(fileno(f)) == 0;
+    int ok = rc == 0 && fflush(f) == 0;
     ok = fclose(f) == 0 && ok;
-    if (ok && rename(tmp, path) == 0) return 1;
-    unlink(tmp);
-    rlog(LOG_WARN, "report.failed", "report %s: %s", path, errbuf[0] ? errbuf : strerror(errno));
-    return 0;
+    if (!ok) {
+        fs_tmp_abort(&t);
+        rlog(LOG_WARN, "report.failed", "report %s: %s", path, errbuf[0] ? errbuf : strerror(errno));
+        return 0;
+    }
+    if (!fs_tmp_commit(&t, &e)) {
+        rlog(LOG_WARN, "report.failed", "report %s", e.msg);
+        return 0;
+    }
+    return 1;
 }
 
 /* Scheduled reports: every report-every, each CA's report (CSV, JSON or
@@ -813,7 +828,9 @@ static void report_tick(struct serve_state *st) {
     }
     if (now < st->next_report) return;
     struct rerr e;
-    if (!fs_mkdirs(st->opts.report_dir, 0700, &e)) {
+    /* A directory revd did not make is checked: one another user can
+     * write lets that user replace the reports (or plant names in it). */
+    if (!fs_mkdirs(st->opts.report_dir, 0700, &e) || !fs_dir_check(st->opts.report_dir, 0, &e)) {
         rlog(LOG_WARN, "report.failed", "%s (again in %lld s)", e.msg, (long long)st->opts.report_every);
         st->next_report = now + st->opts.report_every;
         return;

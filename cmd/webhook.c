@@ -1,6 +1,6 @@
 /* webhook: the events file, followed and POSTed (cmd/webhook.h). */
 #include "cmd/webhook.h"
-#include "common/log.h"
+#include "common/fsutil.h"
 #include "common/log.h"
 
 #include <errno.h>
@@ -124,14 +124,13 @@ int webhook_check(const char *urls, char *why, size_t wl) {
 /* ---- the position of each URL ---- */
 
 static void pos_save(const struct target *t) {
-    char tmp[PATH_MAX + 8], buf[64];
-    snprintf(tmp, sizeof(tmp), "%s.tmp", t->pos_path);
+    char buf[64];
+    struct rerr e;
     int n = snprintf(buf, sizeof(buf), "%llu %llu\n", (unsigned long long)t->ino, (unsigned long long)t->pos);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0) return;
-    int ok = write(fd, buf, (size_t)n) == n;
-    close(fd);
-    if (ok) rename(tmp, t->pos_path);
+    /* Not synced, as before: it is written after every event, and a lost
+     * position costs a repeated event, not a lost one. */
+    if (!fs_write(t->pos_path, buf, (size_t)n, 0600, FS_NOSYNC, &e))
+        rlog(LOG_WARN, "webhook.pos_failed", "webhook: %s (after a restart some events may be sent again)", e.msg);
 }
 
 /* pos_load: where this URL stopped. First use: the file's end (events

@@ -4,7 +4,10 @@
 # encrypted PKCS#8 file that openssl opens with the passphrase and revd
 # needs it for; without the passphrase, or with a wrong one, signing is
 # refused with a message naming the file, and revd serve does not start;
-# revd keys encrypt converts a directory made without one.
+# revd keys encrypt converts a directory made without one. Secrets do not
+# outlive their use: $REVD_KEY_PASSPHRASE is gone from /proc/PID/environ,
+# and the process dumps no core and is not dumpable (REVD_DEBUG_DUMPABLE=1
+# keeps it dumpable).
 . "$(dirname "$0")/lib.sh"
 command -v curl >/dev/null || skip "curl is not installed"
 D=$REVD_DIR
@@ -83,4 +86,40 @@ REVD_KEY_PASSPHRASE_FILE=$T/pass2 run_ok revd keys rekey --dir "$D2" --new-passp
 cp "$T/p.key.new" "$D2/keys/p.key"    # as if the rewrite of this file had not happened
 REVD_KEY_PASSPHRASE_FILE=$T/pass2 run_ok revd keys rekey --dir "$D2" --new-passphrase-file "$T/pass"
 REVD_KEY_PASSPHRASE_FILE=$T/pass run_ok revd issue --dir "$D2" --ca p --csr "$T/ee.csr"
+
+step "the passphrase leaves the environment; no core file; not dumpable"
+# As nobody: the /proc/PID files of a process that is not dumpable belong
+# to root, which is how the test sees it (root owns its own either way).
+if [ "$(id -u)" = 0 ] && NB_UID=$(id -u nobody 2>/dev/null); then
+    NB=$T/nb SECRET='nobody-s passphrase, 31 bytes'
+    mkdir "$NB"; chown nobody "$NB"; chmod 711 "$T"
+    as_nobody() { (cd / && exec setpriv --reuid="$NB_UID" --regid="$(id -g nobody)" --clear-groups "$@"); }
+    REVD_KEY_PASSPHRASE=$SECRET run_ok as_nobody "$REVD" ca create-root --dir "$NB/d" --name n --subject /CN=n
+    # start_nb LOG [ENV...]: revd serve as nobody, with the passphrase in its
+    # environment and a core size limit it could raise (the old code kept it).
+    start_nb() {
+        local log=$1; shift
+        (ulimit -S -c unlimited; exec env REVD_KEY_PASSPHRASE="$SECRET" "$@" setpriv --reuid="$NB_UID" \
+            --regid="$(id -g nobody)" --clear-groups "$REVD" serve --dir "$NB/d" --listen "127.0.0.1:$PORT" \
+            --threads 1) >"$log" 2>&1 </dev/null &
+        SRV=$!
+        serve_wait "$log"
+    }
+    start_nb "$T/nb.log"
+    env_now=$(tr '\0' '\n' <"/proc/$SRV/environ")
+    assert_not_contains "$env_now" "$SECRET" "/proc/$SRV/environ"
+    assert_not_contains "$env_now" "REVD_KEY_PASSPHRASE=" "/proc/$SRV/environ"
+    assert_eq "$(awk '/^Max core file size/ {print $5, $6}' "/proc/$SRV/limits")" "0 0" "the core file size limit (soft, hard)"
+    assert_eq "$(stat -c %u "/proc/$SRV/environ")" 0 "the owner of /proc/PID/environ (root: not dumpable)"
+    o=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/")
+    [ "$o" != 000 ] || fail "the server under nobody does not answer HTTP"
+    kill -TERM "$SRV"; wait "$SRV"
+    start_nb "$T/nb2.log" REVD_DEBUG_DUMPABLE=1
+    assert_eq "$(stat -c %u "/proc/$SRV/environ")" "$NB_UID" "with REVD_DEBUG_DUMPABLE=1, the owner of /proc/PID/environ"
+    assert_not_contains "$(tr '\0' '\n' <"/proc/$SRV/environ")" "$SECRET" "/proc/$SRV/environ"
+    kill -TERM "$SRV"; wait "$SRV"
+    chmod 700 "$T"
+else
+    echo "NOTE: $TEST_NAME: the dumpable check needs root and a user nobody: skipped"
+fi
 pass

@@ -80,8 +80,11 @@ verify_chain "$D/ca/root.pem" "$T/untrusted.pem" "$T/a.pem"
 run_ok revd revoke --ca sub --serial "$(serial_of "$T/b.pem")" --reason keyCompromise
 run_ok revd admin init
 run_ok revd admin issue-credential --name ops --role admin --out "$T/creds"
-serve_bg "$T/s.log" --listen "127.0.0.1:$PORT" --threads 1 --crl-coalesce 0 "${IO_ARGS[@]}" \
-    --admin-listen "127.0.0.1:$((PORT + 1))"
+# The server takes the PIN from $REVD_PKCS11_PIN, and wipes it: not in
+# /proc/PID/environ for its life (unsetenv alone left it there).
+REVD_PKCS11_PIN_FILE='' REVD_PKCS11_PIN=123456 serve_bg "$T/s.log" --listen "127.0.0.1:$PORT" --threads 1 \
+    --crl-coalesce 0 "${IO_ARGS[@]}" --admin-listen "127.0.0.1:$((PORT + 1))"
+assert_not_contains "$(tr '\0' '\n' <"/proc/$SRV/environ")" "REVD_PKCS11_PIN=" "the server's /proc/PID/environ"
 for x in a:good b:revoked; do
     o=$(openssl ocsp -issuer "$D/ca/sub.pem" -cert "$T/${x%:*}.pem" -no_nonce -url "$URL/ocsp" \
         -CAfile "$D/ca/root.pem" -verify_other "$D/ca/sub.pem" 2>&1)

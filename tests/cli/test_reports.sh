@@ -21,7 +21,7 @@ step "reports at start, then every 2 s, equal to revd report"
 serve_bg "$T/s.log" --report-dir "$R" --report-every 2s
 for _ in $(seq 100); do [ "$(ls "$R" 2>/dev/null | grep -c '^s-.*\.csv$')" -ge 2 ] && break; sleep 0.1; done
 [ "$(ls "$R" | grep -c '^s-.*\.csv$')" -ge 2 ] || fail "two reports of s were not written within 10 s: $(ls "$R")"
-ls "$R" | grep -q '\.tmp$' && fail "a temporary file was left: $(ls "$R")"
+ls "$R" | grep -q '\.tmp' && fail "a temporary file was left: $(ls "$R")"
 first=$(ls "$R" | grep '^s-.*\.csv$' | head -1)
 assert_match "$first" '^s-[0-9]{8}T[0-9]{6}Z\.csv$' "the report's name"
 kill -TERM "$SRV"; wait "$SRV" 2>/dev/null

@@ -1,5 +1,5 @@
 /* Unit tests of the common/ bricks: hex serials, times, CRL reasons, base
- * URLs and the URLs built from them, atomic files. */
+ * URLs and the URLs built from them, atomic files and safe file creation. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -636,6 +636,172 @@ static void test_fs_errors(void **state) {
     free(got);
 }
 
+/* Writes s to path (the test's own files). */
+static void put(const char *path, const char *s) {
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(s, f);
+    fclose(f);
+}
+
+static int holds(const char *path, const char *want) {
+    uint8_t *got = NULL;
+    size_t got_len = 0;
+    struct rerr e;
+    if (!fs_read_file(path, 1024, &got, &got_len, &e)) return 0;
+    int ok = got_len == strlen(want) && memcmp(got, want, got_len) == 0;
+    free(got);
+    return ok;
+}
+
+/* Issue 13: a symlink planted at the name the old writer used for its
+ * temporary file (PATH.tmp.PID), or at the final name, is never followed:
+ * the file it points to keeps its bytes. */
+static void test_fs_planted_symlinks(void **state) {
+    const char *dir = *state;
+    char victim[512], path[512], planted[600];
+    struct rerr e = {{0}};
+    struct stat st;
+    snprintf(victim, sizeof(victim), "%s/victim", dir);
+    put(victim, "precious");
+    snprintf(path, sizeof(path), "%s/out", dir);
+    snprintf(planted, sizeof(planted), "%s.tmp.%ld", path, (long)getpid());
+    assert_int_equal(symlink(victim, planted), 0);
+    assert_true(fs_write_atomic(path, "new", 3, 0600, &e));
+    assert_true(holds(victim, "precious"));
+    assert_int_equal(lstat(path, &st), 0);
+    assert_true(S_ISREG(st.st_mode));
+    assert_true(holds(path, "new"));
+    assert_int_equal(lstat(planted, &st), 0); /* left as it was */
+    assert_true(S_ISLNK(st.st_mode));
+    /* At the final name: rename replaces the link itself. */
+    snprintf(path, sizeof(path), "%s/out2", dir);
+    assert_int_equal(symlink(victim, path), 0);
+    assert_true(fs_write_atomic(path, "mine", 4, 0600, &e));
+    assert_true(holds(victim, "precious"));
+    assert_int_equal(lstat(path, &st), 0);
+    assert_true(S_ISREG(st.st_mode));
+    assert_true(holds(path, "mine"));
+}
+
+/* fs_tmp_open: a fresh random name each time (NAME.tmp.<16 hex>), created
+ * with the mode asked for; abort leaves nothing, commit leaves the file. */
+static void test_fs_tmp_names(void **state) {
+    const char *dir = *state;
+    char path[512];
+    struct rerr e = {{0}};
+    struct fs_tmp a, b;
+    struct stat st;
+    snprintf(path, sizeof(path), "%s/r.csv", dir);
+    assert_true(fs_tmp_open(&a, path, 0600, 0, &e));
+    assert_true(fs_tmp_open(&b, path, 0600, 0, &e));
+    assert_string_not_equal(a.tmp, b.tmp);
+    assert_int_equal(strlen(a.tmp), strlen("r.csv.tmp.") + 16);
+    assert_memory_equal(a.tmp, "r.csv.tmp.", 10);
+    assert_int_equal(strspn(a.tmp + 10, "0123456789abcdef"), 16);
+    assert_int_equal(fstat(a.fd, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0600);
+    assert_int_equal(count_entries(dir), 2);
+    fs_tmp_abort(&b);
+    assert_int_equal(count_entries(dir), 1);
+    assert_int_equal(write(a.fd, "x,y\n", 4), 4);
+    assert_true(fs_tmp_commit(&a, &e));
+    assert_int_equal(count_entries(dir), 1);
+    assert_true(holds(path, "x,y\n"));
+    /* A name with no room for the suffix is refused, not cut. */
+    char longp[600];
+    snprintf(longp, sizeof(longp), "%s/%0240d", dir, 7);
+    e.msg[0] = '\0';
+    assert_false(fs_tmp_open(&a, longp, 0600, 0, &e));
+    assert_non_null(strstr(e.msg, "too long"));
+}
+
+/* Directories: one of revd's own must be ours and writable by no one
+ * else; one the user named must not be writable by all without the sticky
+ * bit; FS_TIGHTEN makes ours 0700. */
+static void test_fs_dirs(void **state) {
+    const char *dir = *state;
+    char sub[512], path[600];
+    struct rerr e = {{0}};
+    struct stat st;
+    snprintf(sub, sizeof(sub), "%s/open", dir);
+    assert_int_equal(mkdir(sub, 0700), 0);
+    snprintf(path, sizeof(path), "%s/f", sub);
+    assert_int_equal(chmod(sub, 0777), 0);
+    assert_false(fs_write_atomic(path, "x", 1, 0600, &e));
+    assert_non_null(strstr(e.msg, "chmod go-w"));
+    assert_non_null(strstr(e.msg, sub));
+    assert_false(fs_write(path, "x", 1, 0600, FS_NAMED, &e));
+    assert_non_null(strstr(e.msg, "every user may write"));
+    assert_int_equal(count_entries(sub), 0);
+    assert_int_equal(chmod(sub, 01777), 0); /* sticky, as /tmp: fine for a named path */
+    assert_true(fs_write(path, "x", 1, 0600, FS_NAMED, &e));
+    assert_false(fs_write_atomic(path, "x", 1, 0600, &e));
+    assert_int_equal(chmod(sub, 0770), 0); /* group-writable: not ours alone */
+    assert_false(fs_dir_check(sub, 0, &e));
+    assert_int_equal(chmod(sub, 0755), 0);
+    assert_true(fs_dir_check(sub, 0, &e));
+    assert_true(fs_write_atomic(path, "y", 1, 0600, &e));
+    /* The data directory: tightened to 0700. */
+    assert_true(fs_dir_check(sub, FS_TIGHTEN, &e));
+    assert_int_equal(stat(sub, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0700);
+    if (geteuid() != 0) return; /* another owner needs root to make */
+    assert_int_equal(chown(sub, 65534, 65534), 0);
+    assert_int_equal(chmod(sub, 0755), 0);
+    e.msg[0] = '\0';
+    assert_false(fs_dir_check(sub, 0, &e));
+    assert_non_null(strstr(e.msg, "owned by uid 65534"));
+    assert_non_null(strstr(e.msg, "chown 0 "));
+    assert_false(fs_dir_check(sub, FS_TIGHTEN, &e));
+    assert_int_equal(stat(sub, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0755); /* not another user's to change */
+    assert_false(fs_write_atomic(path, "z", 1, 0600, &e));
+    assert_true(holds(path, "y"));
+}
+
+/* fs_open_append: a regular file of ours with one link, never a symlink,
+ * FIFO or another user's file. */
+static void test_fs_append(void **state) {
+    const char *dir = *state;
+    char path[512], other[512];
+    struct rerr e = {{0}};
+    struct stat st;
+    int fd = -1;
+    snprintf(path, sizeof(path), "%s/events.jsonl", dir);
+    assert_true(fs_open_append(path, 0600, &fd, &e));
+    assert_int_equal(write(fd, "a\n", 2), 2);
+    close(fd);
+    assert_true(fs_open_append(path, 0600, &fd, &e));
+    assert_int_equal(write(fd, "b\n", 2), 2);
+    assert_int_equal(fstat(fd, &st), 0);
+    assert_int_equal(st.st_mode & 0077, 0);
+    close(fd);
+    assert_true(holds(path, "a\nb\n"));
+    /* A hard link to it: refused. */
+    snprintf(other, sizeof(other), "%s/link", dir);
+    assert_int_equal(link(path, other), 0);
+    assert_false(fs_open_append(path, 0600, &fd, &e));
+    assert_non_null(strstr(e.msg, "2 links"));
+    unlink(other);
+    /* A symlink: refused, its target untouched. */
+    snprintf(other, sizeof(other), "%s/sym", dir);
+    assert_int_equal(symlink(path, other), 0);
+    e.msg[0] = '\0';
+    assert_false(fs_open_append(other, 0600, &fd, &e));
+    assert_non_null(strstr(e.msg, "symbolic link"));
+    assert_true(holds(path, "a\nb\n"));
+    /* A FIFO: refused at once (no reader would hold the thread forever). */
+    snprintf(other, sizeof(other), "%s/fifo", dir);
+    assert_int_equal(mkfifo(other, 0600), 0);
+    assert_false(fs_open_append(other, 0600, &fd, &e));
+    if (geteuid() != 0) return;
+    assert_int_equal(chown(path, 65534, 65534), 0);
+    e.msg[0] = '\0';
+    assert_false(fs_open_append(path, 0600, &fd, &e));
+    assert_non_null(strstr(e.msg, "owned by uid 65534"));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hex_parse_serial_valid),
@@ -657,6 +823,10 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_fs_modes, tmpdir_setup, tmpdir_teardown),
         cmocka_unit_test_setup_teardown(test_fs_size_cap, tmpdir_setup, tmpdir_teardown),
         cmocka_unit_test_setup_teardown(test_fs_errors, tmpdir_setup, tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_fs_planted_symlinks, tmpdir_setup, tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_fs_tmp_names, tmpdir_setup, tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_fs_dirs, tmpdir_setup, tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_fs_append, tmpdir_setup, tmpdir_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
