@@ -646,6 +646,33 @@ static void do_cred(struct call *k) {
 
 /* ---- approvals (--require-approval) ---- */
 
+/* needs_approval: whether k's operation waits for a second admin under
+ * --require-approval. Every action that one admin could use to undo or get
+ * round an approved one needs it too: restoring a deleted CA undoes an
+ * approved deletion; a root's disable and enable are its ceremony (no
+ * parent can revoke it); issuing a credential (else one admin makes a
+ * second admin credential and approves alone) and revoking one (else one
+ * admin locks the other out). ADMIN_APPROVAL_SUMMARY says the same for the
+ * log and docs/admin.md. */
+static int needs_approval(struct call *k) {
+    struct ca_info info;
+    struct rerr e;
+    switch (k->op) {
+    case OP_CREATE_CA:
+    case OP_DELETE:
+    case OP_RESTORE:
+    case OP_CRED_ISSUE:
+    case OP_CRED_REVOKE: return 1;
+    case OP_DISABLE:
+    case OP_ENABLE: /* a CA that does not exist gets its 404 at once */
+        return ca_info_get(k->a->core, k->ca, &info, &e) && (info.parent == NULL || info.parent[0] == '\0');
+    default: return 0;
+    }
+}
+
+/* cred_expired: a credential past its notAfter counts as revoked. */
+static int cred_expired(const struct ca_cred *c) { return c->not_after <= rtime_now(); }
+
 static void expire_approvals(struct admin *a) {
     int64_t now = rtime_now();
     int j = 0;
@@ -704,11 +731,15 @@ static void do_approvals(struct call *k) {
     /* A request whose asker has since lost their credential is void. */
     struct ca_cred asker;
     struct rerr e;
-    if (ca_cred_get(a->core, a->approvals[i].by, &asker, &e) != 1 || asker.revoked) {
+    int found = ca_cred_get(a->core, a->approvals[i].by, &asker, &e);
+    if (found != 1 || asker.revoked || cred_expired(&asker)) {
+        char by[sizeof(a->approvals[i].by)];
+        memcpy(by, a->approvals[i].by, sizeof(by));
         json_decref(a->approvals[i].body);
         memmove(&a->approvals[i], &a->approvals[i + 1], (size_t)(a->napprovals - i - 1) * sizeof(a->approvals[0]));
         a->napprovals--;
-        return forbid(k, "forbidden", "the credential that asked for this is revoked: the request is dropped");
+        return forbid(k, "forbidden", "the credential %s that asked for this is %s: the request is dropped",
+                      by, found == 1 && !asker.revoked ? "expired" : "revoked");
     }
     struct approval p = a->approvals[i];
     memmove(&a->approvals[i], &a->approvals[i + 1], (size_t)(a->napprovals - i - 1) * sizeof(p));
@@ -840,14 +871,18 @@ static int identify(struct call *k) {
     }
     char hex[2 * (HEX_SERIAL_MAX + 1) + 1] = "?";
     if (len) hex_encode_serial(serial, len, hex);
-    if (r == 0 || k->cred.revoked) {
-        snprintf(k->principal, sizeof(k->principal), r ? "cred:%s(revoked)" : "cert:%s", r ? k->cred.name : hex);
+    /* TLS checked the certificate's dates; the record's are checked too,
+     * so that an expired credential counts as revoked wherever it is met. */
+    if (r == 0 || k->cred.revoked || cred_expired(&k->cred)) {
+        const char *what = r == 0 ? "" : k->cred.revoked ? "revoked" : "expired";
+        snprintf(k->principal, sizeof(k->principal), r ? "cred:%s(%s)" : "cert:%s%s", r ? k->cred.name : hex, what);
         ca_set_actor(k->a->core, k->principal, k->source);
         k->op = OP_NUM;
         audit_refusal(k, NULL, json_pack("{s:s,s:o}", "method", k->method, "path", jsafe_string(k->path)),
-                      r ? "a revoked credential" : "a certificate that is no registered credential");
-        fail(k, 403, "forbidden", r ? "the credential %s is revoked" : "certificate %s is no registered credential",
-             r ? k->cred.name : hex);
+                      r == 0 ? "a certificate that is no registered credential"
+                      : k->cred.revoked ? "a revoked credential" : "an expired credential");
+        if (r == 0) fail(k, 403, "forbidden", "certificate %s is no registered credential", hex);
+        else fail(k, 403, "forbidden", "the credential %s is %s", k->cred.name, what);
         return 0;
     }
     snprintf(k->principal, sizeof(k->principal), "cred:%s(%s)", k->cred.name, cred_role_name(k->cred.role));
@@ -940,11 +975,8 @@ static void on_request(struct evhttp_request *req, void *arg) {
             goto out;
         }
     }
-    if (a->require_approval &&
-        (k.op == OP_CREATE_CA || k.op == OP_DELETE || k.op == OP_CRED_ISSUE || k.op == OP_CRED_REVOKE)) {
-        /* The request is checked now, run when a second admin approves.
-         * Credentials too: else one admin could make a second admin
-         * credential and approve alone. */
+    if (a->require_approval && needs_approval(&k)) {
+        /* The request is checked now, run when a second admin approves. */
         struct ca_create_params p;
         long long d;
         int ok = k.op == OP_CREATE_CA ? create_params(&k, &p)

@@ -28,8 +28,13 @@ struct admin_hooks {
  * expires after a day; kept in memory (a restart drops them). */
 #define ADMIN_APPROVALS_MAX 64
 
+/* What waits for a second admin's approval under --require-approval
+ * (cmd/admin.c needs_approval; the start-up line and docs/admin.md say it). */
+#define ADMIN_APPROVAL_SUMMARY                                                                                        \
+    "creating, deleting or restoring a CA, disabling or enabling a root CA, issuing or revoking a credential"
+
 /* admin_start listens on listen ("127.0.0.1:8443") with DIR/admin's
- * server certificate. require_approval: CA creation and deletion wait for a
+ * server certificate. require_approval: ADMIN_APPROVAL_SUMMARY waits for a
  * second admin. NULL with e set on failure. */
 struct admin *admin_start(struct event_base *base, struct ca_core *core, const char *listen, int require_approval,
                           const struct admin_hooks *hooks, struct rerr *e);

@@ -852,8 +852,9 @@ int serve_run(int argc, char **argv) {
                    "  --events-file PATH   where events go (default DIR/events.jsonl; docs/events.md)\n"
                    "  --admin-listen ADDRESS:PORT\n"
                    "                       the HTTPS admin API (docs/admin.md; revd admin init first)\n"
-                   "  --require-approval   over the admin API, CA creation and deletion wait for a\n"
-                   "                       second admin's approval\n"
+                   "  --require-approval   over the admin API, a second admin approves creating,\n"
+                   "                       deleting or restoring a CA, disabling or enabling a root\n"
+                   "                       CA, issuing or revoking a credential\n"
                    "  --webhook-url URLS   POST every event to these http(s) URLs (comma-separated,\n"
                    "                       at most 4), retried until delivered (docs/events.md)\n"
                    "  --webhook-ca FILE    PEM certificates to check https webhooks (default: the\n"
@@ -985,7 +986,7 @@ int serve_run(int argc, char **argv) {
             rc = 1;
         } else {
             rlog(LOG_INFO, "admin.listening", "admin API on https://%s%s", opts.admin_listen,
-                    opts.require_approval ? " (CA creation and deletion need a second admin)" : "");
+                    opts.require_approval ? " (a second admin approves " ADMIN_APPROVAL_SUMMARY ")" : "");
         }
     }
     if (rc == 0 && opts.webhook_url != NULL) {
