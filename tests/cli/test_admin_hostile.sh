@@ -15,7 +15,11 @@
 # - the CA-core thread does not spin (CPU time of the process over the
 #   attack), and the running log stays within its rate limit: every line in
 #   its format (libevent's own warnings go through it), few lines and bytes.
-# Afterwards an admin's call goes through.
+# Then, with the server's limit lowered under what it holds (prlimit), every
+# accept() fails: the admin listener and the control socket rest 100 ms at
+# a time (no spinning, a few log lines), and a command waiting on the socket
+# goes through as soon as the limit is raised. Afterwards an admin's call
+# goes through.
 # Sanitizer builds are slower: the time bounds are scaled (x5), not the
 # others.
 . "$(dirname "$0")/lib.sh"
@@ -178,6 +182,47 @@ grep -v '^ts=' "$T/flood.log" | head -3 | grep . && fail "lines outside the log'
 [ "$lines" -le 120 ] || fail "$lines log lines during the flood: $(cut -c1-150 "$T/flood.log" | sort | uniq -c | sort -rn | head -5)"
 [ "$bytes" -le 40000 ] || fail "$bytes bytes of log during the flood"
 assert_contains "$(cat "$T/flood.log")" "event=admin.refused_source"
+
+step "accept() out of descriptors: the listeners rest instead of spinning"
+# prlimit lowers the running server's limit below what it holds: every
+# accept() fails with EMFILE until it is raised again.
+LOG1=$(wc -l <"$T/serve.log")
+"$PY" - "$APORT" "$SRV" "$D" "$REVD" "$SCALE" "$NOFILE" <<'PY' || fail "EMFILE checks (see above)"
+import os, socket, subprocess, sys, time
+aport, pid, D, revd, scale, nofile = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4], int(sys.argv[5]), int(sys.argv[6])
+def cpu_s():
+    f = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()
+    return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+subprocess.run(["prlimit", "--pid", str(pid), "--nofile=20:%d" % nofile], check=True)
+waiting = []
+for _ in range(100):
+    s = socket.socket(); s.setblocking(False); s.connect_ex(("127.0.0.1", aport)); waiting.append(s)
+cmd = subprocess.Popen([revd, "ca", "list", "--dir", D], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+cpu0, w0 = cpu_s(), time.time()
+time.sleep(3)
+cpu = (cpu_s() - cpu0) / (time.time() - w0)
+print("server CPU while every accept() fails: %.0f%% of a core" % (cpu * 100))
+failed = cpu >= 0.5
+if failed: print("FAILED: the server used %.0f%% of a core while accept() failed (spinning?)" % (cpu * 100))
+subprocess.run(["prlimit", "--pid", str(pid), "--nofile=%d:%d" % (nofile, nofile)], check=True)
+t0 = time.time()
+out, err = cmd.communicate(timeout=60)
+dt = time.time() - t0
+print("ca list returned %.2f s after the limit was raised" % dt)
+if cmd.returncode != 0 or "r " not in out:
+    failed = True; print("FAILED: ca list through the socket: %d %s %s" % (cmd.returncode, out, err))
+if dt > 1.0 * scale:
+    failed = True; print("FAILED: ca list took %.1f s after the limit was raised" % dt)
+for s in waiting: s.close()
+sys.exit(1 if failed else 0)
+PY
+tail -n +"$((LOG1 + 1))" "$T/serve.log" >"$T/emfile.log"
+lines=$(wc -l <"$T/emfile.log")
+echo "log while accept() failed: $lines lines, $(wc -c <"$T/emfile.log") bytes"
+grep -v '^ts=' "$T/emfile.log" | head -3 | grep . && fail "lines outside the log's format (kv) while accept() failed"
+[ "$lines" -le 60 ] || fail "$lines log lines while accept() failed: $(cut -c1-150 "$T/emfile.log" | sort | uniq -c | sort -rn | head -5)"
+assert_contains "$(cat "$T/emfile.log")" "event=admin.accept_failed"
+assert_contains "$(cat "$T/emfile.log")" "event=ctl.accept_failed"
 
 step "after the flood, an admin's call goes through"
 ok=0
