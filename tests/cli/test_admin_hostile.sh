@@ -20,8 +20,9 @@
 # a time (no spinning, a few log lines), and a command waiting on the socket
 # goes through as soon as the limit is raised. Afterwards an admin's call
 # goes through.
-# Sanitizer builds are slower: the time bounds are scaled (x5), not the
-# others.
+# Sanitizer builds are slower: the time bounds are scaled (x10: the revd
+# CLI's own start and leak check take 200-400 ms there), the deadline's
+# slack is 4 s instead of 2; the other bounds stay.
 . "$(dirname "$0")/lib.sh"
 D=$REVD_DIR
 C=$T/creds
@@ -32,7 +33,7 @@ run_ok revd admin init
 run_ok revd admin issue-credential --out "$C" --name alice --role admin
 
 SCALE=1
-case "$REVD" in */build/san/*|*/build/tsan/*) SCALE=5 ;; esac
+case "$REVD" in */build/san/*|*/build/tsan/*) SCALE=10 ;; esac
 PORT=$(( 20000 + RANDOM % 12000 ))
 APORT=$(( PORT + 1 ))
 NOFILE=320
@@ -58,6 +59,7 @@ aport, port, pid, T, D, revd, scale, nofile, C = (int(sys.argv[1]), int(sys.argv
 soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
 resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 failures = []
+slack = 2 if scale == 1 else 4
 def check(cond, what):
     if not cond:
         failures.append(what)
@@ -158,10 +160,10 @@ check(m.status == 200, "/metrics: %d" % m.status)
 # The deadline: 10 s from accept, bytes or not.
 et.join(timeout=30)
 for e in early:
-    check(e[2] is not None and e[2] - e[1] < 10 + 2 * scale,
+    check(e[2] is not None and e[2] - e[1] < 10 + slack,
           "a connection sending a ClientHello byte a second was closed after %s s (deadline 10)" %
           ("%.1f" % (e[2] - e[1]) if e[2] else "more than 40"))
-check(auth_closed[0] is not None and auth_closed[0] - t_auth < 10 + 2 * scale,
+check(auth_closed[0] is not None and auth_closed[0] - t_auth < 10 + slack,
       "an authenticated connection sending its head a byte a second was closed after %s s (deadline 10)" %
       ("%.1f" % (auth_closed[0] - t_auth) if auth_closed[0] else "more than 40"))
 print("early connections closed after %s s; the authenticated one after %.1f s" %
