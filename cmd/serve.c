@@ -919,9 +919,9 @@ int serve_run(int argc, char **argv) {
                    "SIGHUP reads the settings file again: max-age, nonce, sign-rate, idle-timeout,\n"
                    "read-timeout, crl-validity, crl-coalesce, metrics, drain-timeout and the admin\n"
                    "limits (admin-max-conns..., fd-reserve) change at once, without dropping a\n"
-                   "connection (the others at the next start), and the CA\n"
-                   "keys are read again from DIR/keys (a key that fails to load or match is said\n"
-                   "and the old one kept). A file with an error changes nothing.\n"
+                   "connection (the others at the next start), and the CA keys are read again\n"
+                   "from DIR/keys (a key that fails to load or match is said and the old one\n"
+                   "kept). A file with an error changes nothing.\n"
                    "SIGTERM or SIGINT stops it: no new connection, the answers in progress are\n"
                    "sent, then every connection is closed.\n",
                    usage);

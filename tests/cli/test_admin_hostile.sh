@@ -18,8 +18,8 @@
 # Then, with the server's limit lowered under what it holds (prlimit), every
 # accept() fails: the admin listener and the control socket rest 100 ms at
 # a time (no spinning, a few log lines), and a command waiting on the socket
-# goes through as soon as the limit is raised. Afterwards an admin's call
-# goes through.
+# goes through as soon as the limit is raised. SIGHUP applies a lower
+# admin-max-conns-per-source. Afterwards an admin's call goes through.
 # Sanitizer builds are slower: the time bounds are scaled (x10: the revd
 # CLI's own start and leak check take 200-400 ms there), the deadline's
 # slack is 4 s instead of 2; the other bounds stay.
@@ -225,6 +225,28 @@ grep -v '^ts=' "$T/emfile.log" | head -3 | grep . && fail "lines outside the log
 [ "$lines" -le 60 ] || fail "$lines log lines while accept() failed: $(cut -c1-150 "$T/emfile.log" | sort | uniq -c | sort -rn | head -5)"
 assert_contains "$(cat "$T/emfile.log")" "event=admin.accept_failed"
 assert_contains "$(cat "$T/emfile.log")" "event=ctl.accept_failed"
+
+step "SIGHUP applies new admin limits"
+printf 'admin-max-conns-per-source = 2\n' >"$D/revd.conf"
+kill -HUP "$SRV"
+for _ in $(seq 50); do grep -q "event=reload.done" "$T/serve.log" && break; sleep 0.1; done
+grep -q "event=reload.done" "$T/serve.log" || fail "no reload.done after SIGHUP: $(tail -3 "$T/serve.log")"
+"$PY" - "$APORT" <<'PY' || fail "admin-max-conns-per-source = 2 after a reload (see above)"
+import socket, sys, time
+socks = []
+for _ in range(3):
+    s = socket.socket(); s.bind(("127.0.0.77", 0)); s.connect(("127.0.0.1", int(sys.argv[1]))); socks.append(s)
+    time.sleep(0.2)
+def closed(s):
+    s.settimeout(0.5)
+    try: return s.recv(10) == b""
+    except socket.timeout: return False
+    except OSError: return True
+got = [closed(s) for s in socks]
+print("connections from one address closed: %s" % got)
+sys.exit(0 if got == [False, False, True] else 1)
+PY
+rm "$D/revd.conf"
 
 step "after the flood, an admin's call goes through"
 ok=0
