@@ -122,7 +122,7 @@ struct aconn {
     struct bufferevent *bev;
     struct event *timer; /* first the admission check, then the current deadline */
     char source[NI_MAXHOST];
-    int admitted, closing;
+    int checked, admitted, closing; /* the admission check ran; it passed; it is being closed */
     struct aconn *prev, *next;
 };
 
@@ -140,7 +140,7 @@ struct admin {
     struct admin_limits lim;
     long fd_limit;              /* RLIMIT_NOFILE's soft limit */
     int paused, backing_off;    /* the listener is disabled; for a backoff */
-    int burst;                  /* connections accepted since the last admission check */
+    int unchecked;              /* connections accepted whose admission check has not run */
     struct aconn *conns;        /* every connection counted, newest first */
     int nconns;
     struct admin_stats stats;
@@ -1067,7 +1067,7 @@ static void listener_pause(struct admin *a) {
 }
 
 static void listener_resume(struct admin *a) {
-    if (!a->paused || a->backing_off || a->nconns >= a->lim.max_conns || a->burst >= ACCEPT_BURST) return;
+    if (!a->paused || a->backing_off || a->nconns >= a->lim.max_conns || a->unchecked >= ACCEPT_BURST) return;
     evconnlistener_enable(a->lev);
     a->paused = 0;
 }
@@ -1119,6 +1119,7 @@ static void conn_gone(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long
     if (c->timer != NULL) event_free(c->timer);
     struct admin *a = c->a;
     if (a != NULL) {
+        if (!c->checked) a->unchecked--;
         if (c->prev != NULL) c->prev->next = c->next;
         else a->conns = c->next;
         if (c->next != NULL) c->next->prev = c->prev;
@@ -1170,13 +1171,14 @@ static void on_conn_timer(evutil_socket_t fd, short what, void *arg) {
     struct aconn *c = arg;
     struct admin *a = c->a;
     if (a == NULL) return;
-    if (!c->admitted) {
-        a->burst = 0;
+    if (!c->checked) {
+        c->checked = 1;
+        a->unchecked--;
         admit(c);
         listener_resume(a);
         return;
     }
-    c->a->stats.deadline_closed++;
+    a->stats.deadline_closed++;
     conn_kill(c);
 }
 
@@ -1215,7 +1217,8 @@ static struct bufferevent *bevcb(struct event_base *base, void *arg) {
     if (a->conns != NULL) a->conns->prev = c;
     a->conns = c;
     a->nconns++;
-    if (a->nconns >= a->lim.max_conns || ++a->burst >= ACCEPT_BURST)
+    a->unchecked++;
+    if (a->nconns >= a->lim.max_conns || a->unchecked >= ACCEPT_BURST)
         listener_pause(a); /* the next wait in the kernel's queue */
     event_active(c->timer, EV_TIMEOUT, 0); /* admit, once evhttp has set its descriptor */
     return c->bev;

@@ -18,8 +18,9 @@
 # Then, with the server's limit lowered under what it holds (prlimit), every
 # accept() fails: the admin listener and the control socket rest 100 ms at
 # a time (no spinning, a few log lines), and a command waiting on the socket
-# goes through as soon as the limit is raised. SIGHUP applies a lower
-# admin-max-conns-per-source. Afterwards an admin's call goes through.
+# goes through as soon as the limit is raised. SIGHUP applies lower caps
+# (2 per address: the third is closed; 4 in all: the fifth waits until one
+# closes). Afterwards an admin's call goes through.
 # Sanitizer builds are slower: the time bounds are scaled (x10: the revd
 # CLI's own start and leak check take 200-400 ms there), the deadline's
 # slack is 4 s instead of 2; the other bounds stay.
@@ -226,25 +227,46 @@ grep -v '^ts=' "$T/emfile.log" | head -3 | grep . && fail "lines outside the log
 assert_contains "$(cat "$T/emfile.log")" "event=admin.accept_failed"
 assert_contains "$(cat "$T/emfile.log")" "event=ctl.accept_failed"
 
-step "SIGHUP applies new admin limits"
-printf 'admin-max-conns-per-source = 2\n' >"$D/revd.conf"
+step "SIGHUP applies new admin limits: 2 per address, 4 in all"
+printf 'admin-max-conns-per-source = 2\nadmin-max-conns = 4\n' >"$D/revd.conf"
 kill -HUP "$SRV"
 for _ in $(seq 50); do grep -q "event=reload.done" "$T/serve.log" && break; sleep 0.1; done
 grep -q "event=reload.done" "$T/serve.log" || fail "no reload.done after SIGHUP: $(tail -3 "$T/serve.log")"
-"$PY" - "$APORT" <<'PY' || fail "admin-max-conns-per-source = 2 after a reload (see above)"
-import socket, sys, time
-socks = []
-for _ in range(3):
-    s = socket.socket(); s.bind(("127.0.0.77", 0)); s.connect(("127.0.0.1", int(sys.argv[1]))); socks.append(s)
-    time.sleep(0.2)
+"$PY" - "$APORT" "$C" <<'PY' || fail "the admin limits after a reload (see above)"
+import http.client, socket, ssl, sys, time
+aport, C = int(sys.argv[1]), sys.argv[2]
+def conn(src):
+    s = socket.socket(); s.bind((src, 0)); s.connect(("127.0.0.1", aport)); time.sleep(0.2); return s
 def closed(s):
     s.settimeout(0.5)
     try: return s.recv(10) == b""
     except socket.timeout: return False
     except OSError: return True
-got = [closed(s) for s in socks]
-print("connections from one address closed: %s" % got)
-sys.exit(0 if got == [False, False, True] else 1)
+a = [conn("127.0.0.77") for _ in range(3)]
+got = [closed(s) for s in a]
+print("three connections from one address, closed: %s" % got)
+ok = got == [False, False, True]
+b = [conn("127.0.0.78") for _ in range(2)]   # 4 open in all now
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+ctx.load_verify_locations(C + "/ca.pem")
+ctx.load_cert_chain(C + "/alice.pem", C + "/alice.key")
+def admin_call(timeout):
+    c = http.client.HTTPSConnection("localhost", aport, context=ctx, timeout=timeout)
+    try:
+        c.request("GET", "/v1/cas"); return c.getresponse().status
+    except (socket.timeout, TimeoutError):
+        return "timed out"
+    finally:
+        c.close()
+st = admin_call(1)
+print("a fifth connection: %s" % st)
+ok = ok and st == "timed out"   # it waits in the kernel's queue
+b[0].close()
+time.sleep(0.3)
+st = admin_call(5)
+print("after one closed: %s" % st)
+ok = ok and st == 200
+sys.exit(0 if ok else 1)
 PY
 rm "$D/revd.conf"
 
