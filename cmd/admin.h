@@ -4,6 +4,13 @@
  * every call checked against the credential's role and scope (ca/cred.h)
  * and audited; a refused call changes nothing and is audited too.
  *
+ * Unauthenticated clients cannot starve the CA core, the control socket or
+ * the index (struct admin_limits): connections are capped in all and per
+ * address, each has deadlines that bytes do not extend, the listener
+ * leaves descriptors in reserve and backs off when accept() fails for want
+ * of descriptors or memory, instead of spinning on a listener that stays
+ * readable.
+ *
  * Thread: the CA-core thread (it calls the CA core directly, one request
  * at a time, like the control socket). */
 #ifndef REVD_CMD_ADMIN_H
@@ -28,11 +35,47 @@ struct admin_hooks {
  * expires after a day; kept in memory (a restart drops them). */
 #define ADMIN_APPROVALS_MAX 64
 
+/* The admin listener's limits (settings admin-max-conns,
+ * admin-max-conns-per-source, admin-handshake-timeout,
+ * admin-request-timeout, fd-reserve; docs/config.md). A connection is
+ * counted from its accept until its descriptor is closed. Past a cap the
+ * newest connection is closed at once (and, at the total cap, the listener
+ * stops accepting until one closes): evicting an older one instead would
+ * let a flood of new connections cut every handshake in progress, a real
+ * admin's too, while the deadlines below already bound how long any
+ * connection holds its place. */
+struct admin_limits {
+    int max_conns;            /* in all */
+    int max_conns_per_source; /* per client address */
+    int handshake_timeout_s;  /* from accept until the first request is read whole (TLS, head, body) */
+    int request_timeout_s;    /* from a request until its answer is sent and the next one read whole */
+    int fd_reserve;           /* descriptors left to the rest of revd: a connection whose descriptor is
+                               * past RLIMIT_NOFILE - fd_reserve is refused */
+};
+
+#define ADMIN_LIMITS_DEFAULT {256, 32, 10, 30, 128}
+
+/* What waits for a second admin's approval under --require-approval
+ * (cmd/admin.c needs_approval; the start-up line and docs/admin.md say it). */
+#define ADMIN_APPROVAL_SUMMARY                                                                                        \
+    "creating, deleting or restoring a CA, disabling or enabling a root CA, issuing or revoking a credential"
+
 /* admin_start listens on listen ("127.0.0.1:8443") with DIR/admin's
- * server certificate. require_approval: CA creation and deletion wait for a
+ * server certificate. require_approval: ADMIN_APPROVAL_SUMMARY waits for a
  * second admin. NULL with e set on failure. */
 struct admin *admin_start(struct event_base *base, struct ca_core *core, const char *listen, int require_approval,
-                          const struct admin_hooks *hooks, struct rerr *e);
+                          const struct admin_limits *limits, const struct admin_hooks *hooks, struct rerr *e);
+
+/* admin_set_limits applies new limits (SIGHUP) to the connections open and
+ * to come; the descriptor limit is read again too. */
+void admin_set_limits(struct admin *a, const struct admin_limits *limits);
+
+/* admin_stats: connections open now, refused at a cap (total, per source,
+ * the descriptor reserve) and closed at a deadline, since the start. */
+struct admin_stats {
+    unsigned long long open, refused_total, refused_source, refused_fds, deadline_closed, accept_failures;
+};
+void admin_stats(const struct admin *a, struct admin_stats *out);
 
 /* admin_reload_cert loads DIR/admin's server certificate and key again
  * (SIGHUP); the old ones stay on failure (e set). */

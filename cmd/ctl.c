@@ -30,11 +30,15 @@
 
 #define CTL_MAX_REQUEST (64 * 1024)
 #define CTL_MAX_ARGS 64
-/* A client has this long to send its whole request, and each write of the
- * answer may wait this long for the client to read: one slow or stuck
- * client cannot hold the CA core (one command at a time) for longer. */
+/* A client has this long to send its whole request, and the answer may
+ * wait this long in all for the client to read (bytes read do not extend
+ * it): one slow or stuck client cannot hold the CA core (one command at a
+ * time) for longer. */
 #define CTL_READ_TIMEOUT_S 10
 #define CTL_WRITE_TIMEOUT_S 30
+/* accept() failed for want of descriptors or memory: the socket rests this
+ * long instead of spinning on a listener that stays readable. */
+#define CTL_ACCEPT_BACKOFF_MS 100
 
 static int sock_path(const char *dir, struct sockaddr_un *sa) {
     memset(sa, 0, sizeof(*sa));
@@ -113,10 +117,37 @@ static int read_by(int fd, void *p, size_t len, double deadline) {
     return 1;
 }
 
+/* Seconds the answer of the command in progress may still wait for its
+ * client to read. Server side. */
+static double write_left;
+
+/* send_by writes len bytes, waiting for the client at most write_left
+ * seconds in all (what it waits is taken off). Server side. */
+static int send_by(int fd, const void *p, size_t len) {
+    const uint8_t *b = p;
+    while (len > 0) {
+        ssize_t n = send(fd, b, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n > 0) {
+            b += n;
+            len -= (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR && !stopping) continue;
+        if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK) || write_left <= 0 || stopping) return 0;
+        double t0 = mono();
+        struct pollfd pf = {fd, POLLOUT, 0};
+        int r = poll(&pf, 1, (int)(write_left * 1000) + 1);
+        write_left -= mono() - t0;
+        if (r < 0 && errno != EINTR) return 0;
+        if (r == 0) write_left = 0;
+    }
+    return 1;
+}
+
 static int send_frame(int fd, char kind, const void *p, size_t len) {
     uint8_t h[5] = {(uint8_t)kind, (uint8_t)(len >> 24), (uint8_t)(len >> 16), (uint8_t)(len >> 8),
                     (uint8_t)len};
-    return write_all(fd, h, 5) && (len == 0 || write_all(fd, p, len));
+    return send_by(fd, h, 5) && (len == 0 || send_by(fd, p, len));
 }
 
 int ctl_forward(const char *dir, int argc, char **argv) {
@@ -218,6 +249,7 @@ double ctl_command_started(void) { return command_t0; }
 
 static void handle(struct ca_core *core, int fd) {
     command_t0 = mono();
+    write_left = CTL_WRITE_TIMEOUT_S;
     struct ucred cred;
     socklen_t cl = sizeof(cred);
     if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) != 0 ||
@@ -228,8 +260,6 @@ static void handle(struct ca_core *core, int fd) {
         send_frame(fd, 'x', &st, 1);
         return;
     }
-    struct timeval tv = {CTL_WRITE_TIMEOUT_S, 0};
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
     double deadline = mono() + CTL_READ_TIMEOUT_S;
     uint8_t h[4];
     if (!read_by(fd, h, 4, deadline)) return;
@@ -288,12 +318,27 @@ struct loop {
     struct ca_core *core;
     int fd;
     struct event *tick;
+    struct event *ev_ctl, *resume;
 };
+
+static void on_resume(evutil_socket_t fd, short what, void *arg) {
+    struct loop *l = arg;
+    event_add(l->ev_ctl, NULL);
+}
 
 static void on_ctl(evutil_socket_t fd, short what, void *arg) {
     struct loop *l = arg;
     int c = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
-    if (c < 0) return;
+    if (c < 0) {
+        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+            rlog(LOG_WARN, "ctl.accept_failed", "control socket: accept failed: %s; trying again in %d ms",
+                 strerror(errno), CTL_ACCEPT_BACKOFF_MS);
+            struct timeval tv = {0, CTL_ACCEPT_BACKOFF_MS * 1000};
+            event_del(l->ev_ctl);
+            evtimer_add(l->resume, &tv);
+        }
+        return;
+    }
     handle(l->core, c);
     close(c);
     /* Background work gets its turn between commands. */
@@ -360,11 +405,13 @@ int ctl_serve(struct ca_core *core, const char *dir, FILE *err,
     sigaction(SIGTERM, &act, NULL);
     sigaction(SIGINT, &act, NULL);
     sigaction(SIGHUP, &act, NULL);
-    struct loop l = {base, core, fd, NULL};
+    struct loop l = {base, core, fd, NULL, NULL, NULL};
     struct event *ev_ctl = event_new(base, fd, EV_READ | EV_PERSIST, on_ctl, &l);
+    l.ev_ctl = ev_ctl;
     l.tick = evtimer_new(base, on_tick, &l);
+    l.resume = evtimer_new(base, on_resume, &l);
     struct event *ev_sig = event_new(base, sig_pipe[0], EV_READ | EV_PERSIST, on_sig_pipe, &l);
-    if (ev_ctl == NULL || l.tick == NULL || ev_sig == NULL || event_add(ev_ctl, NULL) != 0 ||
+    if (ev_ctl == NULL || l.tick == NULL || l.resume == NULL || ev_sig == NULL || event_add(ev_ctl, NULL) != 0 ||
         event_add(ev_sig, NULL) != 0) {
         fprintf(err, "revd: cannot set up the control loop\n");
         stopping = -1;
@@ -376,6 +423,7 @@ int ctl_serve(struct ca_core *core, const char *dir, FILE *err,
     }
     if (ev_ctl != NULL) event_free(ev_ctl);
     if (l.tick != NULL) event_free(l.tick);
+    if (l.resume != NULL) event_free(l.resume);
     if (ev_sig != NULL) event_free(ev_sig);
     close(fd);
     unlink(sa.sun_path);

@@ -65,6 +65,7 @@ struct serve_opts {
     const char *events_file; /* NULL: DIR/events.jsonl */
     const char *admin_listen; /* NULL: no admin API */
     int require_approval;
+    struct admin_limits admin_limits;
     const char *webhook_url, *webhook_ca; /* NULL: no webhooks; the system's CAs */
     enum log_format log_format;
     const char *report_dir;  /* NULL: no scheduled reports */
@@ -113,7 +114,9 @@ static const char usage[] =
     "                  [--admin-listen ADDRESS:PORT] [--require-approval] [--webhook-url URLS]\n"
     "                  [--webhook-ca FILE] [--webhook-timeout S] [--webhook-min-severity N]\n"
     "                  [--log-format plain|kv|json] [--report-dir DIR2] [--report-every D]\n"
-    "                  [--report-format csv|json|both] [--config FILE]\n";
+    "                  [--report-format csv|json|both] [--admin-max-conns N]\n"
+    "                  [--admin-max-conns-per-source N] [--admin-handshake-timeout S]\n"
+    "                  [--admin-request-timeout S] [--fd-reserve N] [--config FILE]\n";
 
 /* parse_duration reads "N", "Ns", "Nm", "Nh" or "Nd" into seconds. */
 static int parse_duration(const char *s, int64_t *out) {
@@ -418,6 +421,15 @@ static int refresh_tick(void *arg) {
     return wait;
 }
 
+/* libevent's own messages ("Error from accept() call: Too many open
+ * files", ...) go through the running log, in its format and within its
+ * rate, never straight to stderr. Any thread (rlog locks). */
+static void libevent_log(int severity, const char *msg) {
+    if (severity == EVENT_LOG_ERR) rlog(LOG_ERR, "libevent.error", "libevent: %s", msg);
+    else if (severity == EVENT_LOG_WARN) rlog(LOG_WARN, "libevent.warn", "libevent: %s", msg);
+    else rlog(LOG_INFO, "libevent.info", "libevent: %s", msg);
+}
+
 static void opts_default(struct serve_opts *o) {
     memset(o, 0, sizeof(*o));
     o->cfg.max_age = 3600;
@@ -430,6 +442,7 @@ static void opts_default(struct serve_opts *o) {
     o->webhook_timeout = 10;
     o->report_every = 86400;
     o->report_format = "both";
+    o->admin_limits = (struct admin_limits)ADMIN_LIMITS_DEFAULT;
 }
 
 /* The settings, as options (--NAME VALUE) and as configuration keys. */
@@ -437,7 +450,8 @@ static const char *const setting_names[] = {
     "listen", "threads", "validity", "max-age", "nonce", "unknown", "sign-rate", "io", "idle-timeout",
     "read-timeout", "crl-validity", "crl-coalesce", "metrics", "drain-timeout", "expiry-warn-days", "events-file",
     "admin-listen", "require-approval", "webhook-url", "webhook-ca", "webhook-timeout", "webhook-min-severity",
-    "log-format", "report-dir", "report-every", "report-format", NULL,
+    "log-format", "report-dir", "report-every", "report-format", "admin-max-conns", "admin-max-conns-per-source",
+    "admin-handshake-timeout", "admin-request-timeout", "fd-reserve", NULL,
 };
 
 static int is_setting(const char *name) {
@@ -545,6 +559,23 @@ static int set_opt(struct serve_opts *o, const char *name, const char *v, char *
     } else if (strcmp(name, "require-approval") == 0) {
         if (strcmp(v, "on") != 0 && strcmp(v, "off") != 0) return snprintf(why, wl, "must be on or off"), 0;
         o->require_approval = strcmp(v, "on") == 0;
+    } else if (strcmp(name, "admin-max-conns") == 0 || strcmp(name, "admin-max-conns-per-source") == 0) {
+        long n = strtol(v, &end, 10);
+        if (*end != '\0' || end == v || n < 1 || n > 65536) return snprintf(why, wl, "must be 1 to 65536"), 0;
+        if (strcmp(name, "admin-max-conns") == 0) o->admin_limits.max_conns = (int)n;
+        else o->admin_limits.max_conns_per_source = (int)n;
+    } else if (strcmp(name, "admin-handshake-timeout") == 0) {
+        long n = strtol(v, &end, 10);
+        if (*end != '\0' || end == v || n < 1 || n > 300) return snprintf(why, wl, "must be 1 to 300 seconds"), 0;
+        o->admin_limits.handshake_timeout_s = (int)n;
+    } else if (strcmp(name, "admin-request-timeout") == 0) {
+        long n = strtol(v, &end, 10);
+        if (*end != '\0' || end == v || n < 1 || n > 3600) return snprintf(why, wl, "must be 1 to 3600 seconds"), 0;
+        o->admin_limits.request_timeout_s = (int)n;
+    } else if (strcmp(name, "fd-reserve") == 0) {
+        long n = strtol(v, &end, 10);
+        if (*end != '\0' || end == v || n < 16 || n > 65536) return snprintf(why, wl, "must be 16 to 65536"), 0;
+        o->admin_limits.fd_reserve = (int)n;
     } else if (strcmp(name, "events-file") == 0) {
         if (v[0] != '/' || strlen(v) >= PATH_MAX - 1) return snprintf(why, wl, "must be an absolute path"), 0;
         o->events_file = v;
@@ -597,7 +628,8 @@ static int load_opts(const char *dir, const char *config_path, int argc, char **
                              "read-timeout, crl-validity, crl-coalesce, metrics, drain-timeout, expiry-warn-days, "
                              "events-file, admin-listen, require-approval, webhook-url, webhook-ca, "
                              "webhook-timeout, webhook-min-severity, log-format, report-dir, report-every, "
-                             "report-format)",
+                             "report-format, admin-max-conns, admin-max-conns-per-source, admin-handshake-timeout, "
+                             "admin-request-timeout, fd-reserve)",
                         path, ce->line, ce->key);
                 return 0;
             }
@@ -729,6 +761,8 @@ static void reload(struct serve_state *st) {
         rlog(LOG_WARN, "reload.needs_restart", "reload: admin-listen and require-approval change at the next start");
     if ((n.webhook_url == NULL) != (st->webhook == NULL))
         rlog(LOG_WARN, "reload.needs_restart", "reload: the webhook settings change at the next start");
+    st->opts.admin_limits = n.admin_limits;
+    if (st->admin != NULL) admin_set_limits(st->admin, &st->opts.admin_limits);
     if (st->admin != NULL && !admin_reload_cert(st->admin, &e0))
         rlog(LOG_WARN, "reload.admin_cert_failed", "reload: the admin API keeps its certificate: %s", e0.msg);
     size_t keys = ca_reload_keys(st->core, key_problem, NULL);
@@ -912,8 +946,21 @@ int serve_run(int argc, char **argv) {
                    "  --events-file PATH   where events go (default DIR/events.jsonl; docs/events.md)\n"
                    "  --admin-listen ADDRESS:PORT\n"
                    "                       the HTTPS admin API (docs/admin.md; revd admin init first)\n"
-                   "  --require-approval   over the admin API, CA creation and deletion wait for a\n"
-                   "                       second admin's approval\n"
+                   "  --require-approval   over the admin API, a second admin approves creating,\n"
+                   "                       deleting or restoring a CA, disabling or enabling a root\n"
+                   "                       CA, issuing or revoking a credential\n"
+                   "  --admin-max-conns N  admin connections open at once, at most (default 256);\n"
+                   "                       past it the listener waits for one to close\n"
+                   "  --admin-max-conns-per-source N\n"
+                   "                       from one client address (default 32; more are closed)\n"
+                   "  --admin-handshake-timeout S\n"
+                   "                       from connect until the first request is in whole, TLS\n"
+                   "                       handshake included, bytes or not (default 10)\n"
+                   "  --admin-request-timeout S\n"
+                   "                       from a request until its answer is sent and the next\n"
+                   "                       request is in whole (default 30)\n"
+                   "  --fd-reserve N       descriptors the admin API leaves to the control socket,\n"
+                   "                       the index and CRL files (default 128; 16 to 65536)\n"
                    "  --webhook-url URLS   POST every event to these http(s) URLs (comma-separated,\n"
                    "                       at most 4), retried until delivered (docs/events.md)\n"
                    "  --webhook-ca FILE    PEM certificates to check https webhooks (default: the\n"
@@ -930,10 +977,11 @@ int serve_run(int argc, char **argv) {
                    "                       event at most 10 lines per 10 s (docs/config.md)\n\n"
                    "With --listen, CRLs are served at /crl/... and published under DIR/crl/.\n\n"
                    "SIGHUP reads the settings file again: max-age, nonce, sign-rate, idle-timeout,\n"
-                   "read-timeout, crl-validity, crl-coalesce, metrics and drain-timeout change at\n"
-                   "once, without dropping a connection (the others at the next start), and the CA\n"
-                   "keys are read again from DIR/keys (a key that fails to load or match is said\n"
-                   "and the old one kept). A file with an error changes nothing.\n"
+                   "read-timeout, crl-validity, crl-coalesce, metrics, drain-timeout and the admin\n"
+                   "limits (admin-max-conns..., fd-reserve) change at once, without dropping a\n"
+                   "connection (the others at the next start), and the CA keys are read again\n"
+                   "from DIR/keys (a key that fails to load or match is said and the old one\n"
+                   "kept). A file with an error changes nothing.\n"
                    "SIGTERM or SIGINT stops it: no new connection, the answers in progress are\n"
                    "sent, then every connection is closed.\n",
                    usage);
@@ -950,6 +998,7 @@ int serve_run(int argc, char **argv) {
     }
     struct server_config cfg = opts.cfg;
     log_set_format(opts.log_format);
+    event_set_log_callback(libevent_log);
     int64_t validity = opts.validity, crl_validity = opts.crl_validity, crl_coalesce_ms = opts.crl_coalesce_ms;
     /* Up to SERVER_MAX_CONNS_PER_SHARD connections per shard: the soft
      * descriptor limit (often 1024) is raised to the hard one. */
@@ -1039,13 +1088,13 @@ int serve_run(int argc, char **argv) {
     int rc = base != NULL ? 0 : 1;
     if (base != NULL && opts.admin_listen != NULL) {
         struct admin_hooks hooks = {admin_changed, admin_crl_rebuild, &st};
-        st.admin = admin_start(base, st.core, opts.admin_listen, opts.require_approval, &hooks, &e);
+        st.admin = admin_start(base, st.core, opts.admin_listen, opts.require_approval, &opts.admin_limits, &hooks, &e);
         if (st.admin == NULL) {
             rlog(LOG_ERR, "serve.start_failed", "%s", e.msg);
             rc = 1;
         } else {
             rlog(LOG_INFO, "admin.listening", "admin API on https://%s%s", opts.admin_listen,
-                    opts.require_approval ? " (CA creation and deletion need a second admin)" : "");
+                    opts.require_approval ? " (a second admin approves " ADMIN_APPROVAL_SUMMARY ")" : "");
         }
     }
     if (rc == 0 && opts.webhook_url != NULL) {
@@ -1063,6 +1112,13 @@ int serve_run(int argc, char **argv) {
         }
     }
     if (rc == 0) rc = ctl_serve(st.core, dir, stderr, after_command, serve_tick, &st, base);
+    if (st.admin != NULL) {
+        struct admin_stats as;
+        admin_stats(st.admin, &as);
+        rlog(LOG_INFO, "admin.stats", "admin API: connections refused: %llu past admin-max-conns-per-source, %llu past "
+             "the descriptor reserve; %llu closed at a deadline; %llu failed accepts",
+             as.refused_source, as.refused_fds, as.deadline_closed, as.accept_failures);
+    }
     admin_free(st.admin);
     if (st.webhook != NULL) {
         uint64_t sent, failed;

@@ -1,7 +1,7 @@
 """The admin API's checks for test_admin.sh: a real TLS client (Python's ssl,
 with client certificates), JSON in and out, against a running revd serve.
 
-admin_checks.py [--approval] ADMIN_PORT CREDS_DIR TMP DATA_DIR OCSP_PORT REVD"""
+admin_checks.py [--approval|--expired] ADMIN_PORT CREDS_DIR TMP DATA_DIR OCSP_PORT REVD"""
 import concurrent.futures
 import http.client
 import warnings
@@ -13,7 +13,8 @@ import sys
 import time
 
 approval = sys.argv[1] == "--approval"
-args = sys.argv[2:] if approval else sys.argv[1:]
+expired = sys.argv[1] == "--expired"
+args = sys.argv[2:] if approval or expired else sys.argv[1:]
 APORT, CREDS, TMP, DATA, OPORT, REVD = int(args[0]), args[1], args[2], args[3], int(args[4]), args[5]
 failures = []
 warnings.simplefilter("ignore", DeprecationWarning)  # TLS 1.0 and 1.1 are asked for on purpose
@@ -106,6 +107,29 @@ if approval:
     check(cas()["appr"] == "active", "deleted before its approval")
     expect(alice, "POST", "/v1/approvals/%s/approve" % j["approval"], 200)
     check(cas()["appr"] == "deleted", "the approved deletion")
+    # Undoing an approved deletion needs a second admin too.
+    def approve(who, j, status):
+        if isinstance(j, dict) and "approval" in j:   # else the call ran without one (already failed)
+            expect(who, "POST", "/v1/approvals/%s/approve" % j["approval"], status)
+    j = expect(alice, "POST", "/v1/cas/appr/restore", 202)
+    check(cas()["appr"] == "deleted", "a CA was restored before its approval")
+    approve(alice, j, 403)
+    approve(bob, j, 200)
+    check(cas()["appr"] == "active", "the approved restore: %s" % cas()["appr"])
+    # A root's disable and enable are a ceremony; a subordinate's are not.
+    j = expect(alice, "POST", "/v1/cas/r/disable", 202)
+    check(cas()["r"] == "active", "a root was disabled before its approval")
+    approve(bob, j, 200)
+    check(cas()["r"] == "disabled", "the approved disable of a root: %s" % cas()["r"])
+    j = expect(bob, "POST", "/v1/cas/r/enable", 202)
+    check(cas()["r"] == "disabled", "a root was enabled before its approval")
+    approve(bob, j, 403)
+    approve(alice, j, 200)
+    check(cas()["r"] == "active", "the approved enable of a root: %s" % cas()["r"])
+    expect(alice, "POST", "/v1/cas/s/disable", 200)   # a subordinate's need no approval
+    check(cas()["s"] == "disabled", "a subordinate's disable")
+    expect(alice, "POST", "/v1/cas/s/enable", 200)
+    expect(alice, "POST", "/v1/cas/nope/disable", 404)
     expect(alice, "POST", "/v1/cas", 400, {"name": "bad", "subject": "/CN=x", "colour": "red"})  # checked first
     expect(alice, "POST", "/v1/cas", 400, {"name": None, "subject": "/CN=x"})
     # A credential too: else one admin could make a second admin credential and approve alone.
@@ -122,7 +146,25 @@ if approval:
     check(all(a["name"] != "alice2" for a in json.loads(subprocess.run(
         [REVD, "admin", "list-credentials", "--json", "--dir", DATA], capture_output=True, text=True).stdout)),
         "a credential was issued without approval")
-    expect(alice, "POST", "/v1/cas/appr/disable", 422)   # other lifecycle calls need no approval (and it is deleted)
+    expect(alice, "POST", "/v1/cas/appr/disable", 202)   # a root: it waits (the approvals list keeps it)
+    sys.exit(1 if failures else 0)
+
+if expired:
+    # The server runs under libfaketime, its clock read from CLOCK: brief's
+    # credential (issued 21 h ago for a day) asks, then the clock moves 4 h
+    # on, past its notAfter (and not past the request's day).
+    brief = Admin("brief")
+    j = expect(brief, "POST", "/v1/cas", 202, {"name": "late", "subject": "/CN=late"})
+    clock = os.environ["CLOCK"]
+    open(clock + ".new", "w").write("+4h\n")
+    os.rename(clock + ".new", clock)
+    time.sleep(0.2)
+    st, k = alice.call("POST", "/v1/approvals/%s/approve" % j["approval"])
+    check(st == 403 and "brief" in k.get("message", "") and "expired" in k.get("message", ""),
+          "approving a request whose asker's credential expired: %d %s" % (st, k))
+    check("late" not in cas(), "an approval asked by an expired credential ran")
+    expect(alice, "POST", "/v1/approvals/%s/approve" % j["approval"], 404)   # dropped
+    check(handshake_fails(brief), "an expired credential got through the handshake")
     sys.exit(1 if failures else 0)
 
 # ---- TLS ----

@@ -11,8 +11,11 @@
 # - bad input (not JSON, unknown field, wrong type, oversized, wrong
 #   content type, a body on a GET, unknown path, wrong method) gets a 4xx
 #   with a JSON error and changes nothing;
-# - --require-approval: a second admin approves CA creation and deletion,
-#   never the first; the audit log verifies at the end.
+# - --require-approval: a second admin approves CA creation, deletion and
+#   restore, a root's disable and enable, credential issuance and
+#   revocation, never the first; a request whose asker's credential expired
+#   is dropped, and an expired credential cannot approve (under
+#   libfaketime); the audit log verifies at the end.
 . "$(dirname "$0")/lib.sh"
 D=$REVD_DIR
 C=$T/creds
@@ -63,6 +66,26 @@ stop
 step "--require-approval: a second admin approves"
 start --require-approval
 "$PY" "$CLI_DIR/admin_checks.py" --approval "$APORT" "$C" "$T" "$D" "$PORT" "$REVD" || fail "approval checks (see above)"
+stop
+
+step "--require-approval: an expired credential's request is dropped, and it cannot approve"
+command -v faketime >/dev/null || skip "faketime (Debian package faketime) is not installed"
+FT_LIB=$(dpkg -L libfaketime 2>/dev/null | grep 'libfaketime.so.1$' | head -1)
+[ -n "$FT_LIB" ] || skip "libfaketime.so.1 not found"
+FT_ASAN="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
+_run env FAKETIME="-21h" LD_PRELOAD="$FT_LIB" ASAN_OPTIONS="$FT_ASAN" \
+    "$REVD" admin issue-credential --dir "$D" --out "$C" --name brief --role admin --days 1
+[ "$RC" -eq 0 ] || fail "issue-credential under faketime: exit $RC"
+export CLOCK=$T/clock
+echo "+0" >"$CLOCK"
+LD_PRELOAD=$FT_LIB FAKETIME_TIMESTAMP_FILE=$CLOCK FAKETIME_NO_CACHE=1 ASAN_OPTIONS="$FT_ASAN" \
+    "$REVD" serve --listen "127.0.0.1:$PORT" "${IO_ARGS[@]}" --threads 1 --admin-listen "127.0.0.1:$APORT" \
+    --require-approval >"$T/serve.log" 2>&1 </dev/null &
+SRV=$!
+serve_wait "$T/serve.log"
+for _ in $(seq 50); do grep -q "admin API on" "$T/serve.log" && break; sleep 0.1; done
+assert_contains "$(cat "$T/serve.log")" "a second admin approves creating, deleting or restoring a CA, disabling or enabling a root CA, issuing or revoking a credential"
+"$PY" "$CLI_DIR/admin_checks.py" --expired "$APORT" "$C" "$T" "$D" "$PORT" "$REVD" || fail "expiry checks (see above)"
 stop
 
 step "every refusal is in the audit log, which verifies"

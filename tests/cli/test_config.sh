@@ -33,6 +33,15 @@ assert_contains "$ERR" "$D/revd.conf:2: no '='"
 conf "max-age = 5" "max-age = 6"
 run_fail 1 revd serve
 assert_contains "$ERR" "$D/revd.conf:2: 'max-age' given twice (first on line 1)"
+conf "fd-reserve = 8" "admin-max-conns = 64"
+run_fail 1 revd serve
+assert_contains "$ERR" "$D/revd.conf:1: fd-reserve '8': must be 16 to 65536"
+conf "admin-handshake-timeout = 0"
+run_fail 1 revd serve
+assert_contains "$ERR" "$D/revd.conf:1: admin-handshake-timeout '0': must be 1 to 300 seconds"
+conf "# none"
+run_fail 2 revd serve --admin-max-conns-per-source many
+assert_contains "$ERR" "--admin-max-conns-per-source 'many': must be 1 to 65536"
 run_fail 1 revd serve --config "$T/absent.conf"
 assert_contains "$ERR" "$T/absent.conf: no such file"
 [ ! -e "$D/revd.sock" ] || fail "a refused start left a socket"

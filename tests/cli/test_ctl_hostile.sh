@@ -1,7 +1,9 @@
 #!/bin/bash
 # The control socket against a stuck or hostile local client: a client that
 # connects and stalls holds the (one-command-at-a-time) server for at most
-# its request deadline; SIGTERM stops the server while a client stalls;
+# its request deadline; one that reads its answer a little at a time, for at
+# most the answer's 30 s in all; SIGTERM stops the server while a client
+# stalls;
 # garbage requests are answered with an error, never a crash.
 . "$(dirname "$0")/lib.sh"
 
@@ -58,6 +60,39 @@ PY
 done
 run_ok revd ca show --dir "$D" r
 assert_kv state active
+
+step "a client that reads its answer slowly holds the server 30 s in all, bytes read or not"
+"$PY" -c "
+for i in range(1, 20001): print('%x,2030-01-01,good' % (0x100000 + i))" >"$T/many.csv"
+run_ok revd ca create-root --dir "$D" --name big --subject /CN=big
+run_ok revd import --dir "$D" --ca big --file "$T/many.csv"
+# About 940 KB of report, read 64 KiB every 20 s: each write of the answer
+# waits less than 30 s, the whole would take 5 minutes.
+/usr/bin/python3 - "$D/revd.sock" <<'PY' &
+import json, socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.connect(sys.argv[1])
+req = json.dumps({"argv": ["report", "--ca", "big", "--format", "csv"], "cwd": "/"}).encode()
+s.sendall(len(req).to_bytes(4, "big") + req)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+while True:
+    time.sleep(20)
+    n = 0
+    while n < 65536:
+        b = s.recv(65536 - n)
+        if not b: sys.exit(0)
+        n += len(b)
+PY
+STALLER=$!
+BG_PIDS="$BG_PIDS $STALLER"
+sleep 1
+t0=$(date +%s.%N)
+_run timeout 50 "$REVD" ca list --dir "$D"
+t1=$(date +%s.%N)
+[ "$RC" = 0 ] || fail "ca list behind a slow reader: exit $RC after $(awk -v a="$t0" -v b="$t1" 'BEGIN{print b-a}') s"
+awk -v a="$t0" -v b="$t1" 'BEGIN { exit !(b - a < 40) }' || fail "ca list waited $(awk -v a="$t0" -v b="$t1" 'BEGIN{print b-a}') s behind a slow reader"
+echo "ca list behind a slow reader: $(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", b-a}') s"
+kill "$STALLER" 2>/dev/null
 
 step "SIGTERM stops the server while a client stalls"
 stall 60 "00000100"
