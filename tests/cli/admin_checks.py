@@ -272,6 +272,11 @@ check(recorded + suppressed == 40, "refusals recorded %d + counted %d != 40" % (
 
 # ---- a revoked credential is refused from its next request ----
 expect(eve, "GET", "/v1/cas/s", 200)
+# An issuer's "*" covers every template but ocsp-signing: a delegated OCSP
+# responder could sign any status for the CA; a credential must name it.
+j = expect(eve, "POST", "/v1/cas/s/certificates", 403, {"csr": csr, "template": "ocsp-signing"})
+check("ocsp-signing" in j.get("message", ""), "the refusal names the template: %s" % j)
+expect(eve, "POST", "/v1/cas/s/certificates", 201, {"csr": csr, "template": "server", "days": 1})
 expect(alice, "POST", "/v1/credentials/eve/revoke", 200)
 expect(eve, "GET", "/v1/cas/s", 403)
 
