@@ -91,6 +91,7 @@ struct ca_core {
     size_t num_cas;
     uint32_t next_ca_id;
     uint64_t oplog_seq;      /* last given out */
+    uint64_t responder_epoch; /* grows with every responder issued (ca_responder_epoch) */
     uint64_t oplog_durable;  /* last written */
     /* The SHA-256 of the last record given out, and of the last written:
      * each record carries its predecessor's (ca/audit.c). */

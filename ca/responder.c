@@ -251,6 +251,7 @@ static struct ca_responder *responder_issue(struct ca_core *c, struct ca *ca, st
         goto out;
     }
     core_changed(c, ca, serial, 16);
+    c->responder_epoch++;
     ok = 1;
 out:
     if (!ok) core_oplog_failure(c, "ocsp-responder", ca->name, NULL, 0, NULL, e);
@@ -287,6 +288,18 @@ int ca_responder_signer(struct ca_core *c, const char *name, struct ocsp_signer 
     struct ca *ca = core_find_or_err(c, name, e);
     if (ca == NULL) return 0;
     if (ca->state == CA_STATE_PENDING) return rerr_set(e, "CA %s is pending (it has no certificate yet)", name);
+    /* Checked at every use, not only at load: whatever path revoked it
+     * (core_responder_retire replaces it first), a revoked responder signs
+     * nothing more, and every response is signed again. */
+    if (ca->responder != NULL) {
+        int revoked = cert_revoked(c, ca, ca->responder->cert, e);
+        if (revoked < 0) return 0;
+        if (revoked) {
+            core_responder_free(ca->responder);
+            ca->responder = NULL;
+            core_changed_all(c);
+        }
+    }
     if (ca->responder == NULL) {
         int got = responder_load(c, ca, &ca->responder, e);
         if (got < 0) return 0;
@@ -338,6 +351,8 @@ struct ca_responder *ca_responder_dup(struct ca_core *c, const char *name, struc
 }
 
 void ca_responder_put(struct ca_responder *r) { core_responder_free(r); }
+
+uint64_t ca_responder_epoch(const struct ca_core *c) { return c->responder_epoch; }
 
 void ca_responder_signer_of(struct ca_responder *r, struct ocsp_signer *out) {
     memcpy(out->key_hash, r->key_hash, sizeof(out->key_hash));

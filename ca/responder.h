@@ -35,6 +35,11 @@ struct ca_responder;
 struct ca_responder *ca_responder_dup(struct ca_core *c, const char *ca, struct rerr *e);
 void ca_responder_put(struct ca_responder *r);
 
+/* ca_responder_epoch: a number that grows each time any CA gets a new
+ * responder (rotation, or one revoked and replaced): copies held elsewhere
+ * (the signing lane's) are stale once it moved. CA-core thread. */
+uint64_t ca_responder_epoch(const struct ca_core *c);
+
 /* ca_responder_signer_of: the signer of r (valid while r lives); signs on
  * one thread at a time. */
 void ca_responder_signer_of(struct ca_responder *r, struct ocsp_signer *out);

@@ -76,10 +76,18 @@ static void put_cert(struct ca_core *c, struct store_batch *b, const struct ca *
     size_t kl = key_cert(key, ca->id, serial, slen);
     store_batch_put(b, key, kl, rec, rl);
     free(rec);
-    uint32_t part = crl_part(r);
-    if (part == URLS_PART_NONE) return;
     uint8_t dk[KEY_MAX], dv[8];
     put_u64(dv, c->oplog_seq + 1);
+    uint32_t part = crl_part(r);
+    if (part == URLS_PART_NONE) {
+        /* A responder recorded with the CA scope before: any entry it left
+         * there goes (its CRL says onlyContainsCACerts). */
+        if (r->partition != URLS_PART_NONE) {
+            store_batch_put(b, dk, key_part_change(dk, ca->id, r->partition), dv, 8);
+            store_batch_delete(b, key, key_revoked(key, ca->id, r->partition, serial, slen));
+        }
+        return;
+    }
     store_batch_put(b, dk, key_part_change(dk, ca->id, part), dv, 8);
     kl = key_revoked(key, ca->id, part, serial, slen);
     if (r->status == CERT_REVOKED) {
@@ -306,6 +314,9 @@ int ca_revoke_many(struct ca_core *c, const char *name, const struct ca_serial *
         int was_held = r.status == CERT_REVOKED && r.reason == REASON_CERTIFICATE_HOLD;
         const char *why = NULL;
         if (r.flags & CREC_F_CA) why = "is a CA certificate: revoke it alone (revd revoke --serial), which also disables the CAs below it";
+        else if (strcmp(r.template_name, "ocsp-responder") == 0)
+            why = "is an OCSP responder's certificate: revoke it alone (revd revoke --serial), which replaces the "
+                  "responder first";
         else if (r.status == CERT_REVOKED && !was_held) why = "was already revoked (a revocation is final)";
         else if (was_held && reason == REASON_CERTIFICATE_HOLD) why = "is already on hold";
         if (why != NULL) {

@@ -83,6 +83,7 @@ struct serve_state {
     int64_t validity;
     int64_t next_scan; /* when the refresher looks again */
     int64_t next_sweep; /* the earliest full generation that drops responses run out (collect) */
+    uint64_t lane_epoch; /* ca_responder_epoch when the lane last took the responders */
     size_t refresh_batch;
     uint64_t refreshed, refresh_failures, publish_failures;
     /* Changes whose publication failed, retried from retry_at. */
@@ -233,6 +234,14 @@ static struct gen *next_gen(struct serve_state *st, int *none, struct rerr *e) {
     return NULL;
 }
 
+/* The signing lane takes every CA's current responder again. */
+static void lane_refresh(struct serve_state *st) {
+    struct rerr e;
+    if (st->lane == NULL) return;
+    if (lane_update(st->lane, st->core, &e)) st->lane_epoch = ca_responder_epoch(st->core);
+    else rlog(LOG_WARN, "lane.update_failed", "the signing lane keeps its previous CAs: %s", e.msg);
+}
+
 static void publish(struct serve_state *st, struct gen *g) {
     server_publish(st->srv, g);
     st->gen = g;
@@ -241,9 +250,7 @@ static void publish(struct serve_state *st, struct gen *g) {
     uint64_t certs = 0;
     for (size_t i = 0; i < g->num; i++) certs += ocsp_table_count(g->cas[i].table);
     atomic_store_explicit(&m->responses, certs, memory_order_relaxed);
-    struct rerr e;
-    if (st->lane != NULL && !lane_update(st->lane, st->core, &e))
-        rlog(LOG_WARN, "lane.update_failed", "the signing lane keeps its previous CAs: %s", e.msg);
+    lane_refresh(st);
 }
 
 /* The publisher's CRLs, to every shard at once (the OCSP tables as they are). */
@@ -260,6 +267,9 @@ static void publish_crls(struct serve_state *st) {
 static void publish_changes(struct serve_state *st, const char *after) {
     struct rerr e;
     int none;
+    /* A responder replaced (one revoked): the lane stops signing with the
+     * old one now, not after the full generation that follows. */
+    if (st->lane != NULL && ca_responder_epoch(st->core) != st->lane_epoch) lane_refresh(st);
     struct gen *g = next_gen(st, &none, &e);
     if (st->srv != NULL)
         atomic_store_explicit(&server_core_metrics(st->srv)->sign_queue, st->pending_full ? 1 : st->npending,
@@ -766,9 +776,7 @@ static void reload(struct serve_state *st) {
     if (st->admin != NULL && !admin_reload_cert(st->admin, &e0))
         rlog(LOG_WARN, "reload.admin_cert_failed", "reload: the admin API keeps its certificate: %s", e0.msg);
     size_t keys = ca_reload_keys(st->core, key_problem, NULL);
-    struct rerr e;
-    if (st->lane != NULL && !lane_update(st->lane, st->core, &e))
-        rlog(LOG_WARN, "lane.update_failed", "reload: the signing lane keeps its previous CAs: %s", e.msg);
+    lane_refresh(st);
     rlog(LOG_INFO, "reload.done", "reloaded the configuration%s%s and %zu CA keys", conf ? " from " : "",
             conf ? conf->path : " (no settings file: the defaults and the command line)", keys);
 }
@@ -1051,6 +1059,7 @@ int serve_run(int argc, char **argv) {
                 ca_core_free(st.core);
                 return 1;
             }
+            st.lane_epoch = ca_responder_epoch(st.core);
             cfg.lane.submit = lane_submit;
             cfg.lane.arg = st.lane;
         }

@@ -25,15 +25,17 @@ printf 'validity = 96h\n' > "$D/revd.conf"
 
 PORT=$(( 20000 + RANDOM % 12000 ))
 URL=http://127.0.0.1:$PORT
-start() { serve_bg "$T/serve.log" --dir "$D" --listen "127.0.0.1:$PORT" "${IO_ARGS[@]}" --threads 2 "$@"; }
+start() { serve_bg "$T/serve.log" --dir "$D" --listen "127.0.0.1:$PORT" "${IO_ARGS[@]}" --threads 2 --nonce echo "$@"; }
 stop() { kill -TERM "$SRV"; wait "$SRV" 2>/dev/null; }
 
-# ask ISSUER CERT OUT: the response (DER) to a POST without a nonce, from
-# the precomputed tables; checked by openssl against the chain.
+# ask ISSUER CERT OUT [-no_nonce]: the response (DER) to a POST, from the
+# precomputed tables without a nonce, else signed by the lane (--nonce
+# echo); checked by openssl against the chain (and the nonce echoed).
 ask() {
     local o
-    o=$(openssl ocsp -issuer "$1" -cert "$2" -no_nonce -url "$URL/ocsp" -CAfile "$T/chain.pem" -respout "$3" 2>&1)
+    o=$(openssl ocsp -issuer "$1" -cert "$2" "${4:--no_nonce}" -url "$URL/ocsp" -CAfile "$T/chain.pem" -respout "$3" 2>&1)
     assert_contains "$o" "Response verify OK" "openssl ocsp on $(basename "$2")"
+    assert_not_contains "$o" "WARNING" "openssl ocsp on $(basename "$2")"
 }
 # facts DER CERT: responder serial, thisUpdate, nextUpdate, the certificate's notAfter, now (epoch seconds)
 facts() {
@@ -47,7 +49,9 @@ na = getattr(c, "not_valid_after_utc", None) or c.not_valid_after
 tu = getattr(r, "this_update_utc", None) or r.this_update
 nu = getattr(r, "next_update_utc", None) or r.next_update
 ts = lambda d: int(d.timestamp()) if d.tzinfo else int((d - d.__class__(1970, 1, 1)).total_seconds())
-print("%x %d %d %d %d" % (r.certificates[0].serial_number, ts(tu), ts(nu), ts(na), int(time.time())))
+s = "%X" % r.certificates[0].serial_number
+s = "0" * (len(s) % 2) + s  # whole octets, as openssl prints serials
+print("%s %d %d %d %d" % (s, ts(tu), ts(nu), ts(na), int(time.time())))
 PY
 }
 
@@ -64,7 +68,15 @@ read -r _ TU NU NA NOW <<<"$(facts "$T/s1.der" "$T/short.pem")"
 [ "$NU" -le "$NA" ] || fail "nextUpdate $(iso "$NU") is after the certificate's notAfter $(iso "$NA")"
 assert_eq "$NU" "$NA" "nextUpdate of the 24-hour certificate"
 
+step "a bulk revocation refuses a responder's certificate"
+printf '%s\n' "$R1" > "$T/bulk.txt"
+run_fail 1 revd revoke --dir "$D" --ca sub --file "$T/bulk.txt" --reason keyCompromise
+assert_contains "$ERR" "OCSP responder"
+
 step "revoking the sub CA's responder through the socket: a new one signs before revoke returns"
+ask "$D/ca/sub.pem" "$T/good.pem" "$T/n1.der" -nonce
+read -r RN1 _ <<<"$(facts "$T/n1.der" "$T/good.pem")"
+assert_eq "$RN1" "$R1" "the lane signs with the responder the tables use"
 run_ok revd revoke --dir "$D" --ca sub --serial "$R1" --reason keyCompromise
 assert_contains "$OUT$ERR" "a new responder signs"
 ask "$D/ca/sub.pem" "$T/good.pem" "$T/g2.der"
@@ -73,6 +85,9 @@ read -r R2 _ <<<"$(facts "$T/g2.der" "$T/good.pem")"
 ask "$D/ca/sub.pem" "$T/short.pem" "$T/s2.der"
 read -r R2s _ <<<"$(facts "$T/s2.der" "$T/short.pem")"
 assert_eq "$R2s" "$R2" "every response of the CA is signed by the new responder"
+ask "$D/ca/sub.pem" "$T/good.pem" "$T/n2.der" -nonce
+read -r RN2 _ <<<"$(facts "$T/n2.der" "$T/good.pem")"
+assert_eq "$RN2" "$R2" "the lane (a nonce) signs with the new responder"
 run_ok revd status --dir "$D" --ca sub --serial "$R1"
 assert_contains "$OUT" "partition: none"
 
