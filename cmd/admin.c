@@ -11,7 +11,9 @@
 #include <sys/queue.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <arpa/inet.h>
 #include <netdb.h>
+#include <netinet/in.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -121,7 +123,7 @@ struct aconn {
     struct admin *a;     /* NULL once admin_free ran (the SSL may outlive it by a loop turn) */
     struct bufferevent *bev;
     struct event *timer; /* first the admission check, then the current deadline */
-    char source[NI_MAXHOST];
+    char source[NI_MAXHOST]; /* what the per-source cap counts (source_key) */
     int checked, admitted, closing; /* the admission check ran; it passed; it is being closed */
     struct aconn *prev, *next;
 };
@@ -1098,12 +1100,17 @@ static void on_accept_error(struct evconnlistener *lev, void *arg) {
     backoff(a);
 }
 
-/* conn_kill closes c now (evhttp frees it on the error event). */
+/* conn_kill closes c now (evhttp frees it on the error event). When
+ * evhttp has let go of the bufferevent already (bufferevent_free clears
+ * its callbacks; the SSL, and so c, goes a little later, when libevent
+ * finalizes it), there is nothing to trigger: its closing is under way. */
 static void conn_kill(struct aconn *c) {
     if (c->closing) return;
     c->closing = 1;
     event_del(c->timer);
-    bufferevent_trigger_event(c->bev, BEV_EVENT_ERROR | BEV_EVENT_READING, 0);
+    bufferevent_event_cb ecb = NULL;
+    bufferevent_getcb(c->bev, NULL, NULL, &ecb, NULL);
+    if (ecb != NULL) bufferevent_trigger_event(c->bev, BEV_EVENT_ERROR | BEV_EVENT_READING, 0);
 }
 
 /* conn_deadline: c must be done with what it does now within s seconds. */
@@ -1129,6 +1136,21 @@ static void conn_gone(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long
     free(c);
 }
 
+/* source_key writes what the per-source cap counts for a peer: an IPv4
+ * address (also one mapped into IPv6), or an IPv6 address's /64, since
+ * any IPv6 client holds a whole /64 and could use a new address for each
+ * connection. 1, or 0 when the address is of no known family. */
+static int source_key(const struct sockaddr_storage *ss, char *out, size_t out_len) {
+    if (ss->ss_family == AF_INET)
+        return inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, out, (socklen_t)out_len) != NULL;
+    if (ss->ss_family != AF_INET6) return 0;
+    struct in6_addr a = ((const struct sockaddr_in6 *)ss)->sin6_addr;
+    if (IN6_IS_ADDR_V4MAPPED(&a)) return inet_ntop(AF_INET, &a.s6_addr[12], out, (socklen_t)out_len) != NULL;
+    memset(&a.s6_addr[8], 0, 8);
+    char host[INET6_ADDRSTRLEN];
+    return inet_ntop(AF_INET6, &a, host, sizeof(host)) != NULL && snprintf(out, out_len, "%s/64", host) < (int)out_len;
+}
+
 /* admit: the checks that need the connection's descriptor, run once
  * evhttp has given it. */
 static void admit(struct aconn *c) {
@@ -1136,8 +1158,7 @@ static void admit(struct aconn *c) {
     evutil_socket_t fd = bufferevent_getfd(c->bev);
     struct sockaddr_storage ss;
     socklen_t sl = sizeof(ss);
-    if (fd < 0 || getpeername(fd, (struct sockaddr *)&ss, &sl) != 0 ||
-        getnameinfo((struct sockaddr *)&ss, sl, c->source, sizeof(c->source), NULL, 0, NI_NUMERICHOST) != 0)
+    if (fd < 0 || getpeername(fd, (struct sockaddr *)&ss, &sl) != 0 || !source_key(&ss, c->source, sizeof(c->source)))
         return conn_kill(c); /* gone already */
     /* Descriptors are numbered lowest free first: one past the line means
      * fewer than fd_reserve are left to the control socket, the index and
