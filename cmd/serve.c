@@ -440,6 +440,27 @@ static void libevent_log(int severity, const char *msg) {
     else rlog(LOG_INFO, "libevent.info", "libevent: %s", msg);
 }
 
+/* Descriptors besides the connections: RocksDB's files, the control
+ * socket, the CRL files, the listeners, webhooks. */
+#define FD_BASELINE 512
+
+/* fd_budget says when the open-file limit (its soft limit already raised
+ * to the hard one) is below what the connection caps can take: every
+ * shard's, with its closing slack, the admin API's, and the reserve. A
+ * flood on the public port could then take the descriptors the control
+ * socket and the index need (the shards and the admin listener back off
+ * on EMFILE, but keep what they hold). */
+static void fd_budget(int threads, int admin_conns, int reserve) {
+    rlim_t need = (rlim_t)threads * (SERVER_MAX_CONNS_PER_SHARD + 256) + (rlim_t)admin_conns + (rlim_t)reserve +
+                  FD_BASELINE;
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need)
+        rlog(LOG_WARN, "serve.fd_limit", "the open-file limit is %llu, below the %llu that %d shards of %d connections, "
+             "the admin API and the reserve can take: raise it (LimitNOFILE= in the systemd unit, ulimit -n) or "
+             "lower --threads", (unsigned long long)rl.rlim_cur, (unsigned long long)need, threads,
+             SERVER_MAX_CONNS_PER_SHARD);
+}
+
 static void opts_default(struct serve_opts *o) {
     memset(o, 0, sizeof(*o));
     o->cfg.max_age = 3600;
@@ -1040,6 +1061,8 @@ int serve_run(int argc, char **argv) {
             long cores = sysconf(_SC_NPROCESSORS_ONLN);
             cfg.threads = cores > 0 ? (int)(cores < 256 ? cores : 256) : 1;
         }
+        fd_budget(cfg.threads, opts.admin_listen != NULL ? opts.admin_limits.max_conns : 0,
+                  opts.admin_limits.fd_reserve);
         /* Tables are built and refresh passes signed on as many threads as
          * there are shards (each with its own responder copy). */
         ca_ocsp_set_threads(st.core, cfg.threads);

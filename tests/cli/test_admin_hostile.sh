@@ -46,6 +46,7 @@ SRV=$!
 serve_wait "$T/serve.log"
 for _ in $(seq 50); do grep -q "admin API on" "$T/serve.log" && break; sleep 0.1; done
 [ "$(awk '/Max open files/ {print $4}' "/proc/$SRV/limits")" = "$NOFILE" ] || fail "the server's open-file limit: $(grep 'open files' "/proc/$SRV/limits")"
+assert_contains "$(cat "$T/serve.log")" "event=serve.fd_limit" "the warning that $NOFILE descriptors are below the caps"
 LOG0=$(wc -l <"$T/serve.log")
 
 step "1,200 slow unauthenticated admin connections, while revocations go through"
