@@ -123,11 +123,12 @@ static int lane_token(struct shard *sh) {
     return 1;
 }
 
-/* Sends the question to the signing lane; the connection waits for the
- * answer (server_job_done). Returns 0 when the lane is off, over its rate
- * or full: the caller answers without it. */
-static int to_lane(struct conn *c, const struct gen_ca *ca, const struct ocsp_req *q, const struct http_request *r,
-                   int with_nonce) {
+/* Sends the question to the signing lane: the CertIDs ids[0..num) of CA
+ * ca (num <= OCSP_JOB_MAX_CERTS), q's nonce when with_nonce. The
+ * connection waits for the answer (server_job_done). Returns 0 when the
+ * lane is off, over its rate or full: the caller answers without it. */
+static int to_lane(struct conn *c, const struct gen_ca *ca, const struct ocsp_req *ids, size_t num,
+                   const struct ocsp_req *q, const struct http_request *r, int with_nonce, int unknown_ok) {
     struct shard *sh = c->sh;
     const struct server_lane *ln = &sh->srv->cfg.lane;
     if (ln->submit == NULL || sh->num_free_jobs == 0 || !lane_token(sh)) return 0;
@@ -136,9 +137,13 @@ static int to_lane(struct conn *c, const struct gen_ca *ca, const struct ocsp_re
     j->conn = c;
     j->conn_id = c->id;
     j->ca_id = ca->id;
-    j->hash = q->hash;
-    memcpy(j->serial, q->serial, q->serial_len);
-    j->serial_len = q->serial_len;
+    j->num_certs = num;
+    j->unknown_ok = unknown_ok;
+    for (size_t i = 0; i < num; i++) { /* (the parser keeps serials within 21 octets) */
+        j->certs[i].hash = ids[i].hash;
+        memcpy(j->certs[i].serial, ids[i].serial, ids[i].serial_len);
+        j->certs[i].serial_len = ids[i].serial_len;
+    }
     j->nonce_len = 0;
     if (with_nonce && q->nonce != NULL && q->nonce_len <= sizeof(j->nonce)) {
         memcpy(j->nonce, q->nonce, q->nonce_len);
@@ -155,6 +160,49 @@ static int to_lane(struct conn *c, const struct gen_ca *ca, const struct ocsp_re
     return 1;
 }
 
+/* A request with several CertIDs (RFC 6960 4.2.2.3: a SingleResponse for
+ * each; RFC 5019 clients send one). The tables hold one CertID's responses,
+ * so the lane signs one response for all of them, and the rule is:
+ *   - at most OCSP_JOB_MAX_CERTS of them, every hash one revd answers, all
+ *     of one issuer it serves (a delegated responder speaks for its own CA
+ *     only: no one response could be authoritative for two); else
+ *     unauthorized;
+ *   - a serial the CA never issued (or expired) is answered "unknown"
+ *     (RFC 6960 2.2) beside at least one it did issue, so that one unknown
+ *     CertID, first or not, never withholds the others' answers; when none
+ *     was issued the request is answered as one such serial alone is:
+ *     unauthorized, or "unknown" under --unknown signed (never a way around
+ *     --unknown unauthorized);
+ *   - the lane off or saturated: tryLater.
+ * Answered for this request only (not cached), as a nonce's answer is. */
+static void answer_ocsp_several(struct conn *c, const struct gen *g, const struct ocsp_req *q,
+                                const struct http_request *r) {
+    int head_only = r->method == HTTP_METHOD_HEAD;
+    struct shard_metrics *m = &c->sh->m;
+    const struct server_lane *ln = &c->sh->srv->cfg.lane;
+    struct ocsp_req ids[OCSP_JOB_MAX_CERTS];
+    const struct gen_ca *ca = NULL;
+    size_t num = q->num_requests, num_known = 0;
+    if (num > OCSP_JOB_MAX_CERTS) return answer_ocsp_error(c, OCSP_UNAUTHORIZED, r->keep_alive, head_only);
+    for (size_t i = 0; i < num; i++) {
+        const struct gen_ca *ci = NULL;
+        if (ocsp_request_get(q, i, &ids[i]) == OCSP_REQ_OK)
+            ci = gen_find_issuer(g, ids[i].hash, ids[i].name_hash, ids[i].key_hash);
+        if (ci == NULL || (ca != NULL && ci != ca)) {
+            metrics_add(&m->hostile[MH_UNKNOWN_ISSUER], 1);
+            return answer_ocsp_error(c, OCSP_UNAUTHORIZED, r->keep_alive, head_only);
+        }
+        ca = ci;
+        if (gen_has_serial(ca, ids[i].serial, ids[i].serial_len)) num_known++;
+        else metrics_add(&m->hostile[MH_UNKNOWN_SERIAL], 1);
+    }
+    if (num_known == 0 && !ln->unknown_signed) return answer_ocsp_error(c, OCSP_UNAUTHORIZED, r->keep_alive, head_only);
+    int echo = live_int(&c->sh->srv->live_nonce_echo) && q->nonce != NULL;
+    if (to_lane(c, ca, ids, num, q, r, echo, num_known > 0)) return;
+    if (ln->submit != NULL) bump(&c->sh->lane_fallbacks);
+    answer_ocsp_error(c, OCSP_TRY_LATER, r->keep_alive, head_only);
+}
+
 static void answer_ocsp(struct conn *c, const struct gen *g, const uint8_t *der, size_t len,
                         const struct http_request *r) {
     int head_only = r->method == HTTP_METHOD_HEAD;
@@ -168,6 +216,7 @@ static void answer_ocsp(struct conn *c, const struct gen *g, const uint8_t *der,
         return;
     }
     if (res == OCSP_REQ_OK) metrics_add(&m->ocsp_requests[q.hash & 3][q.nonce != NULL], 1);
+    if (q.num_requests > 1) return answer_ocsp_several(c, g, &q, r);
     /* An issuer revd does not serve: unauthorized (RFC 5019). */
     const struct gen_ca *ca = res == OCSP_REQ_OK ? gen_find_issuer(g, q.hash, q.name_hash, q.key_hash) : NULL;
     if (ca == NULL) {
@@ -194,7 +243,7 @@ static void answer_ocsp(struct conn *c, const struct gen *g, const uint8_t *der,
     /* The lane signs what the tables cannot answer: a nonce to echo, a
      * SHA-384/512 CertID, a never-issued serial under --unknown signed. */
     int want = known || ln->unknown_signed;
-    if (want && to_lane(c, ca, &q, r, echo)) return;
+    if (want && to_lane(c, ca, &q, 1, &q, r, echo, 0)) return;
     if (want && ln->submit != NULL) bump(&c->sh->lane_fallbacks);
     if (found) /* the lane is saturated: the precomputed answer, without the nonce */
         answer_stored(c, resp, resp_len, etag, this_update, next_update, q.serial, q.serial_len, r, r->keep_alive,
@@ -667,16 +716,17 @@ void shard_done_drain(struct shard *sh) {
         struct conn *c = j->conn;
         if (c->fd >= 0 && !c->dead && c->id == j->conn_id && c->waiting) {
             c->waiting = 0;
-            if (j->status == OCSP_SUCCESSFUL && j->nonce_len > 0) /* answer_stored counts the others */
+            int one_off = j->nonce_len > 0 || j->num_certs > 1; /* for this request only: not for caches */
+            if (j->status == OCSP_SUCCESSFUL && one_off) /* answer_stored counts the others */
                 metrics_add(&sh->m.ocsp_status[OCSP_SUCCESSFUL], 1);
             if (j->status != OCSP_SUCCESSFUL)
                 answer_ocsp_error(c, j->status, j->keep_alive, j->head_only);
-            else if (j->nonce_len > 0) /* for this request only: not for caches */
+            else if (one_off)
                 emit(c, httpout_uncached(c->out + c->out_len, OUT_CAP - c->out_len, 200, "application/ocsp-response",
                                          j->resp, j->resp_len, now_s(), j->keep_alive, j->head_only));
             else
-                answer_stored(c, j->resp, j->resp_len, j->etag, j->this_update, j->next_update, j->serial,
-                              j->serial_len, NULL, j->keep_alive, j->head_only);
+                answer_stored(c, j->resp, j->resp_len, j->etag, j->this_update, j->next_update, j->certs[0].serial,
+                              j->certs[0].serial_len, NULL, j->keep_alive, j->head_only);
             metrics_observe(&sh->m.latency, MHK_LATENCY_NS, now_ns() - c->t0_ns);
             if (!j->keep_alive) c->closing = 1;
             sh->free_jobs[sh->num_free_jobs++] = j;
