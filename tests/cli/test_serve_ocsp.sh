@@ -314,6 +314,18 @@ for data, code in ((b"GET /ocsp/" + b"a" * 70000 + b" HTTP/1.1\r\nHost: x\r\n\r\
     s.close()
 PY
 kill -0 "$SRV" 2>/dev/null || fail "revd serve died: $(tail -3 "$T/serve.log")"
+# The same with curl: a chunked upload, Expect: 100-continue answered at
+# once (curl would wait up to --expect100-timeout for it), and an
+# absolute-form request through curl's proxy setting.
+curl -s -H 'Transfer-Encoding: chunked' -H 'Content-Type: application/ocsp-request' --data-binary @"$T/req.der" \
+    "$URL/ocsp" -o "$T/chunked.der"
+cmp -s "$T/post.der" "$T/chunked.der" || fail "curl's chunked POST did not get what POST gets"
+t=$(curl -s -H 'Expect: 100-continue' --expect100-timeout 3 -H 'Content-Type: application/ocsp-request' \
+    --data-binary @"$T/req.der" "$URL/ocsp" -o "$T/expect.der" -w '%{time_total}')
+cmp -s "$T/post.der" "$T/expect.der" || fail "curl's POST with Expect: 100-continue did not get what POST gets"
+awk -v t="$t" 'BEGIN { exit !(t < 1.5) }' || fail "curl waited $t s for 100 Continue"
+curl -s -x "$URL" "http://ocsp.example/ocsp/$enc" -o "$T/proxy.der"
+cmp -s "$T/post.der" "$T/proxy.der" || fail "an absolute-form GET (curl -x) did not get what POST gets"
 o=$(ocsp "$T/good.pem"); assert_line "$o" "$T/good.pem: good"
 
 step "a bulk import through the socket: every table rebuilt, signed on two threads"
