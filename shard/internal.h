@@ -188,9 +188,10 @@ void conn_drop_ext(struct conn *c);
 /* A graceful close (after a 4xx for a request we did not read whole, RFC
  * 9112 9.6; as nginx's lingering close): once the answer is sent, the
  * sending side is shut down and what the client still sends is read and
- * dropped, for SHARD_LINGER_S at most (the sweep ends it, so 2 to 3 s) and
- * SHARD_LINGER_BYTES at most, then the connection closes. Closing at once
- * with unread input would reset it, and the client could lose the status. */
+ * dropped, for SHARD_LINGER_S at most (in whole seconds, ended by the
+ * once-a-second sweep: 1 to 3 s) and SHARD_LINGER_BYTES at most, then the
+ * connection closes. Closing at once with unread input would reset it, and
+ * the client could lose the status. */
 #define SHARD_LINGER_S 2
 #define SHARD_LINGER_BYTES (256 * 1024)
 
