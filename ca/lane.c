@@ -136,54 +136,73 @@ void lane_set_validity(struct lane *l, int64_t validity) {
 
 uint64_t lane_signed(const struct lane *l) { return atomic_load(&l->signed_count); }
 
-/* Answers one job: the certificate's status from the index, signed now. */
+/* One CertID's SingleResponse: the certificate's status from the index.
+ * Returns OCSP_SUCCESSFUL with *one filled (certid written into certid[0..
+ * certid_cap)), or the status the whole request gets: unauthorized for a
+ * serial never issued or expired (unless --unknown signed or unknown_ok:
+ * then "unknown"), damaged;
+ * tryLater when the index cannot be read. */
+static enum ocsp_resp_status single_of(struct lane *l, const struct lane_ca *ca, const struct ocsp_job_cert *jc,
+                                       int unknown_ok, int64_t now, struct ocsp_single *one, uint8_t *certid,
+                                       size_t certid_cap) {
+    if (jc->serial_len == 0 || jc->serial_len > 21 || (unsigned)jc->hash > OCSP_HASH_SHA512) return OCSP_UNAUTHORIZED;
+    uint8_t key[KEY_MAX], *rec = NULL;
+    size_t kl = key_cert(key, ca->id, jc->serial, jc->serial_len), rl;
+    struct rerr e;
+    int got = store_get(l->st, key, kl, &rec, &rl, &e);
+    struct crec r;
+    int64_t validity = atomic_load_explicit(&l->validity, memory_order_relaxed);
+    *one = (struct ocsp_single){NULL, 0, OCSP_UNKNOWN, 0, -1, now - OCSP_BACKDATE_S, now + validity};
+    if (got < 0) return OCSP_TRY_LATER;
+    int decoded = got == 1 && crec_decode(rec, rl, &r);
+    if (decoded && ocsp_times(now, validity, r.not_after, &one->this_update, &one->next_update)) {
+        one->status = r.status == CERT_REVOKED ? OCSP_REVOKED : OCSP_GOOD;
+        one->revoked_at = r.revoked_at;
+        if (r.status == CERT_REVOKED && r.reason != 0) one->reason = r.reason;
+    } else if (got == 1 || !(l->unknown_signed || unknown_ok)) {
+        /* Damaged, or expired (the tables do not answer for expired
+         * certificates either), or never issued without --unknown signed:
+         * unauthorized. */
+        free(rec);
+        return OCSP_UNAUTHORIZED;
+    }
+    free(rec);
+    if (!ocsp_certid_build(jc->hash, ca->nh[jc->hash], ca->kh[jc->hash], jc->serial, jc->serial_len, certid,
+                           certid_cap, &one->certid_len))
+        return OCSP_INTERNAL_ERROR;
+    one->certid = certid;
+    return OCSP_SUCCESSFUL;
+}
+
+/* Answers one job: each certificate's status from the index, in one
+ * response signed now. A request with several CertIDs is answered whole or
+ * not at all (RFC 6960 4.2.2.3: a SingleResponse for each). */
 static void answer(struct lane *l, const struct lane_snap *s, struct ocsp_job *j) {
     j->status = OCSP_UNAUTHORIZED;
     const struct lane_ca *ca = NULL;
     for (size_t i = 0; i < s->num && ca == NULL; i++)
         if (s->cas[i].id == j->ca_id) ca = &s->cas[i];
-    if (ca == NULL || j->serial_len == 0 || j->serial_len > 21) return;
-    uint8_t key[KEY_MAX], *rec = NULL;
-    size_t kl = key_cert(key, ca->id, j->serial, j->serial_len), rl;
-    struct rerr e;
-    int got = store_get(l->st, key, kl, &rec, &rl, &e);
-    struct crec r;
+    if (ca == NULL || j->num_certs == 0 || j->num_certs > OCSP_JOB_MAX_CERTS) return;
     int64_t now = rtime_now();
-    int64_t validity = atomic_load_explicit(&l->validity, memory_order_relaxed);
-    struct ocsp_single one = {NULL, 0, OCSP_UNKNOWN, 0, -1, now - OCSP_BACKDATE_S, now + validity};
-    if (got < 0) {
-        j->status = OCSP_TRY_LATER;
-        return;
+    struct ocsp_single singles[OCSP_JOB_MAX_CERTS];
+    uint8_t certids[OCSP_JOB_MAX_CERTS][256];
+    for (size_t i = 0; i < j->num_certs; i++) {
+        j->status = single_of(l, ca, &j->certs[i], j->unknown_ok, now, &singles[i], certids[i], sizeof(certids[i]));
+        if (j->status != OCSP_SUCCESSFUL) return;
     }
-    int decoded = got == 1 && crec_decode(rec, rl, &r);
-    if (decoded && ocsp_times(now, validity, r.not_after, &one.this_update, &one.next_update)) {
-        one.status = r.status == CERT_REVOKED ? OCSP_REVOKED : OCSP_GOOD;
-        one.revoked_at = r.revoked_at;
-        if (r.status == CERT_REVOKED && r.reason != 0) one.reason = r.reason;
-    } else if ((got == 1 && !decoded) || !l->unknown_signed) {
-        /* Damaged, or never issued, or expired (the tables do not answer
-         * for expired certificates either): unauthorized. */
-        free(rec);
-        return;
-    }
-    free(rec);
-    uint8_t certid[256];
-    if (!ocsp_certid_build(j->hash, ca->nh[j->hash], ca->kh[j->hash], j->serial, j->serial_len, certid,
-                           sizeof(certid), &one.certid_len)) {
-        j->status = OCSP_INTERNAL_ERROR;
-        return;
-    }
-    one.certid = certid;
     struct ocsp_signer signer;
     ca_responder_signer_of(ca->resp, &signer);
-    if (!ocsp_response_sign(&signer, &one, now, j->nonce_len ? j->nonce : NULL, j->nonce_len, j->resp,
-                            sizeof(j->resp), &j->resp_len)) {
+    if (!ocsp_response_sign_many(&signer, singles, j->num_certs, now, j->nonce_len ? j->nonce : NULL, j->nonce_len,
+                                 j->resp, sizeof(j->resp), &j->resp_len)) {
         j->status = OCSP_INTERNAL_ERROR;
         return;
     }
     etag_of(j->resp, j->resp_len, j->etag);
-    j->this_update = one.this_update;
-    j->next_update = one.next_update;
+    /* Cached no longer than its shortest-lived SingleResponse. */
+    j->this_update = singles[0].this_update;
+    j->next_update = singles[0].next_update;
+    for (size_t i = 1; i < j->num_certs; i++)
+        if (singles[i].next_update < j->next_update) j->next_update = singles[i].next_update;
     j->status = OCSP_SUCCESSFUL;
     atomic_fetch_add(&l->signed_count, 1);
 }

@@ -1,7 +1,8 @@
 /* lane: the signing lane. One thread, outside the shards, that signs OCSP
  * responses on demand for the questions the precomputed tables cannot
  * answer (ocsp/job.h): a nonce to echo, a SHA-384/512 CertID, a serial
- * never issued (signed "unknown" under --unknown signed). The shards bound
+ * never issued (signed "unknown" under --unknown signed), a request with
+ * several CertIDs (one response with a SingleResponse each). The shards bound
  * what they send (a token bucket and a fixed pool of jobs each: shard/) and
  * fall back to the precomputed answer when the lane is saturated, so a
  * flood of such questions never slows the main path.

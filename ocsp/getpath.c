@@ -38,7 +38,7 @@ static int b64val(unsigned char c) {
 
 int getpath_decode(const char *s, size_t len, uint8_t *out, size_t out_cap, size_t *out_len) {
     /* Each base64 character takes at least one byte of s, so GETPATH_MAX
-     * sextets is enough. 1 KiB of stack: the shards allocate nothing here. */
+     * sextets is enough. 8 KiB of stack: the shards allocate nothing here. */
     uint8_t sextet[GETPATH_MAX];
     size_t num_sextets = 0, num_pad = 0, i = 0;
 

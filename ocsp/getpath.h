@@ -16,8 +16,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* The longest encoded path accepted (the shards' GET path cap). */
-#define GETPATH_MAX 1024
+/* The longest encoded path accepted: the shards' request-target cap
+ * (HTTP_MAX_TARGET, RFC 9110 4.1's 8,000 octets and more). The base64 of the
+ * largest request (OCSP_REQ_MAX_BYTES) is 5,464 characters; escapes and
+ * leading '/' take the rest. */
+#define GETPATH_MAX 8192
 
 /* getpath_decode decodes the encoded request s[0..len) (the part of the
  * path after "{ocsp-path}/", without query string) into out, which holds

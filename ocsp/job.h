@@ -1,6 +1,7 @@
 /* job: one OCSP question a shard cannot answer from its precomputed tables
  * (a nonce to echo under --nonce echo, a SHA-384 or SHA-512 CertID, a serial
- * never issued under --unknown signed), sent to the signing lane (ca/lane)
+ * never issued under --unknown signed, a request with several CertIDs of one
+ * issuer), sent to the signing lane (ca/lane)
  * and sent back answered. A job belongs to its shard's fixed pool
  * (shard/server): the shard fills the question, the lane the answer; each
  * side touches it only while it holds it (the rings in between are the
@@ -14,9 +15,25 @@
 #include "ocsp/request.h"
 #include "ocsp/response.h"
 
-/* The largest response the lane writes: an RSA-4096 responder's
- * certificate and signature fit well within it. */
-#define OCSP_JOB_RESP_MAX 8192
+/* The room the lane signs in: the builder (ocsp_response_sign) uses half for
+ * the signed bytes and half for the response, so a response is at most 6
+ * KiB. The largest: OCSP_JOB_MAX_CERTS SingleResponses of SHA-512 CertIDs
+ * with 21-octet serials, revoked with a reason (236 octets each, 1,888),
+ * a 128-octet nonce, an RSA-4096 responder's certificate and signature:
+ * 3,966 octets with test_ocsp_response's small responder certificate, a few
+ * hundred more with a real one's extensions and names, past the 4 KiB that
+ * the 8 KiB buffer left before a job could carry several CertIDs. */
+#define OCSP_JOB_RESP_MAX 12288
+
+/* The CertIDs one job answers together (a request with several: one
+ * response, a SingleResponse each). */
+#define OCSP_JOB_MAX_CERTS 8
+
+struct ocsp_job_cert {
+    enum ocsp_hash hash;
+    uint8_t serial[21];
+    size_t serial_len;
+};
 
 struct ocsp_job {
     /* The question (the shard's). */
@@ -24,16 +41,20 @@ struct ocsp_job {
     void *conn;       /* the shard's connection, opaque to the lane */
     uint64_t conn_id; /* the connection's number when asked: a closed or
                          reused connection drops the answer */
-    uint32_t ca_id;   /* gen_ca.id of the issuer the CertID named */
-    enum ocsp_hash hash;
-    uint8_t serial[21];
-    size_t serial_len;
+    uint32_t ca_id;   /* gen_ca.id of the issuer the CertIDs named */
+    size_t num_certs; /* 1..OCSP_JOB_MAX_CERTS, in the request's order */
+    struct ocsp_job_cert certs[OCSP_JOB_MAX_CERTS];
+    int unknown_ok;   /* a serial never issued is answered "unknown" (beside
+                         a known one in a request with several), even
+                         without --unknown signed */
     uint8_t nonce[OCSP_NONCE_MAX];
     size_t nonce_len; /* 0: no nonce to echo */
     int keep_alive, head_only;
     /* The answer (the lane's). status OCSP_SUCCESSFUL: resp holds a signed
      * response valid [this_update, next_update) with its ETag; otherwise the
-     * shard answers status alone (unauthorized, tryLater, internalError). */
+     * shard answers status alone (unauthorized, tryLater, internalError).
+     * With several CertIDs, every one is answered or the status is not
+     * successful. */
     enum ocsp_resp_status status;
     int64_t this_update, next_update;
     char etag[65];

@@ -2,8 +2,9 @@
  * cursor of common/der. Nothing here allocates; every output is a view into
  * the caller's bytes.
  *
- * revd answers one question per request (the first CertID), but a request is
- * only answered when all of it is well-formed DER: every Request's CertID is
+ * revd reads the first CertID here (ocsp_request_get reads the others of a
+ * request with several), but a request is only answered when all of it is
+ * well-formed DER: every Request's CertID is
  * checked, every extension list is read, and the parts revd does not use
  * (requestorName, the signature and its certificates) are walked element by
  * element. What revd does not interpret it checks only for shape: the
@@ -364,17 +365,20 @@ static int ocsp_request_ok(const uint8_t *p, size_t len, struct ocsp_req *out, i
     if (present && !general_name_ok(wrap)) return 0;
 
     if (!der_get(&tbs, DER_SEQUENCE, &list)) return 0;
-    size_t num = 0;
+    const uint8_t *list_p = list.p;
+    size_t list_len = list.len, num = 0;
     while (list.len > 0) {
         struct ocsp_req later;
         int known;
         if (num == OCSP_REQ_MAX_REQUESTS) return 0;
-        /* Only the first Request is answered; the others are checked. */
+        /* The first Request fills *out; ocsp_request_get reads the others. */
         if (!request_ok(&list, num == 0 ? out : &later, num == 0 ? out_known : &known)) return 0;
         num++;
     }
     if (num == 0) return 0;
     out->num_requests = num;
+    out->list = list_p;
+    out->list_len = list_len;
 
     if (!der_get_optional(&tbs, DER_CONTEXT(2) | DER_CONSTRUCTED, &present, &wrap)) return 0;
     if (present && !extensions_ok(wrap, 1, &nonce)) return 0;
@@ -400,5 +404,22 @@ enum ocsp_req_result ocsp_request_parse(const uint8_t *p, size_t len, struct ocs
     }
     /* Well-formed, for a hash revd does not answer: every field is filled
      * in but hash (left at 0); hash_len is the length both hashes share. */
+    return known ? OCSP_REQ_OK : OCSP_REQ_UNSUPPORTED;
+}
+
+enum ocsp_req_result ocsp_request_get(const struct ocsp_req *q, size_t i, struct ocsp_req *out) {
+    memset(out, 0, sizeof(*out));
+    if (i >= q->num_requests || q->list == NULL) return OCSP_REQ_MALFORMED;
+    struct der list;
+    der_init(&list, q->list, q->list_len);
+    int known = 0;
+    /* The list was checked whole by ocsp_request_parse: this cannot fail. */
+    for (size_t k = 0; k <= i; k++) {
+        memset(out, 0, sizeof(*out));
+        if (!request_ok(&list, out, &known)) {
+            memset(out, 0, sizeof(*out));
+            return OCSP_REQ_MALFORMED;
+        }
+    }
     return known ? OCSP_REQ_OK : OCSP_REQ_UNSUPPORTED;
 }

@@ -1,6 +1,7 @@
 /* request: an OCSPRequest (RFC 6960 4.1.1), parsed under a length from
  * hostile bytes into the one question revd answers from its precomputed
- * store: the first CertID, and the nonce if one was sent.
+ * store: the first CertID, and the nonce if one was sent; the other
+ * CertIDs of a request with several are read with ocsp_request_get.
  *
  *   OCSPRequest ::= SEQUENCE {
  *       tbsRequest              TBSRequest,
@@ -45,6 +46,8 @@ struct ocsp_req {
                              contents inside extnValue); NULL when absent */
     size_t nonce_len;
     size_t num_requests;
+    const uint8_t *list; /* requestList's contents (every Request), a view */
+    size_t list_len;
     int signed_request; /* optionalSignature present (not verified) */
 };
 
@@ -62,5 +65,13 @@ enum ocsp_req_result {
  * AlgorithmIdentifier's parameters must be absent or NULL. Outputs are
  * views into p. */
 enum ocsp_req_result ocsp_request_parse(const uint8_t *p, size_t len, struct ocsp_req *out);
+
+/* ocsp_request_get reads the i-th Request (0: the first) of q, a request
+ * ocsp_request_parse accepted (OK or UNSUPPORTED), into *out: its CertID's
+ * fields (hash, name_hash, key_hash, hash_len, serial, certid), views into
+ * the same bytes as q's; the request-wide fields (nonce, num_requests...)
+ * are left zero. Returns OCSP_REQ_OK, UNSUPPORTED for a hash revd does not
+ * answer, or MALFORMED when i >= q->num_requests. Pure; any thread. */
+enum ocsp_req_result ocsp_request_get(const struct ocsp_req *q, size_t i, struct ocsp_req *out);
 
 #endif

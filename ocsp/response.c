@@ -54,15 +54,8 @@ size_t ocsp_response_error(enum ocsp_resp_status st, uint8_t out[5]) {
     return 5;
 }
 
-/* The ResponseData, into b. */
-static void response_data(struct derb *b, const struct ocsp_signer *s, const struct ocsp_single *r,
-                          int64_t produced_at, const uint8_t *nonce, size_t nonce_len) {
-    derb_open(b, DER_SEQUENCE);
-    derb_open(b, DER_CONTEXT(2) | DER_CONSTRUCTED); /* responderID byKey */
-    derb_add(b, DER_OCTET_STRING, s->key_hash, sizeof(s->key_hash));
-    derb_close(b);
-    derb_add_gentime(b, produced_at);
-    derb_open(b, DER_SEQUENCE); /* responses */
+/* One SingleResponse, into b. */
+static void single_response(struct derb *b, const struct ocsp_single *r) {
     derb_open(b, DER_SEQUENCE); /* SingleResponse */
     derb_raw(b, r->certid, r->certid_len);
     switch (r->status) {
@@ -84,6 +77,18 @@ static void response_data(struct derb *b, const struct ocsp_signer *s, const str
     derb_add_gentime(b, r->next_update);
     derb_close(b);
     derb_close(b); /* SingleResponse */
+}
+
+/* The ResponseData, into b: a SingleResponse for each of r[0..num). */
+static void response_data(struct derb *b, const struct ocsp_signer *s, const struct ocsp_single *rs, size_t num,
+                          int64_t produced_at, const uint8_t *nonce, size_t nonce_len) {
+    derb_open(b, DER_SEQUENCE);
+    derb_open(b, DER_CONTEXT(2) | DER_CONSTRUCTED); /* responderID byKey */
+    derb_add(b, DER_OCTET_STRING, s->key_hash, sizeof(s->key_hash));
+    derb_close(b);
+    derb_add_gentime(b, produced_at);
+    derb_open(b, DER_SEQUENCE); /* responses */
+    for (size_t i = 0; i < num; i++) single_response(b, &rs[i]);
     derb_close(b); /* responses */
     if (nonce != NULL) {
         /* Extension { extnID id-pkix-ocsp-nonce, extnValue OCTET STRING {
@@ -105,16 +110,21 @@ static void response_data(struct derb *b, const struct ocsp_signer *s, const str
 int ocsp_response_sign(const struct ocsp_signer *s, const struct ocsp_single *r, int64_t produced_at,
                        const uint8_t *nonce, size_t nonce_len, uint8_t *out, size_t out_cap,
                        size_t *out_len) {
+    return ocsp_response_sign_many(s, r, 1, produced_at, nonce, nonce_len, out, out_cap, out_len);
+}
+
+int ocsp_response_sign_many(const struct ocsp_signer *s, const struct ocsp_single *r, size_t num, int64_t produced_at,
+                            const uint8_t *nonce, size_t nonce_len, uint8_t *out, size_t out_cap, size_t *out_len) {
     /* The signed bytes first, at the end of out: then the response is
      * built at the start around a copy (the two never overlap while out has
      * room for both; a response is a few hundred octets beside a 1-2 KiB
      * certificate). */
-    if (out_cap < 64) return 0;
+    if (out_cap < 64 || num == 0) return 0;
     size_t tbs_cap = out_cap / 2;
     uint8_t *tbs = out + out_cap - tbs_cap;
     struct derb t;
     derb_init(&t, tbs, tbs_cap);
-    response_data(&t, s, r, produced_at, nonce, nonce_len);
+    response_data(&t, s, r, num, produced_at, nonce, nonce_len);
     size_t tbs_len;
     if (!derb_finish(&t, &tbs_len)) return 0;
     uint8_t sig[OCSP_SIG_MAX];

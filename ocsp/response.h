@@ -101,6 +101,13 @@ int ocsp_response_sign(const struct ocsp_signer *s, const struct ocsp_single *r,
                        const uint8_t *nonce, size_t nonce_len, uint8_t *out, size_t out_cap,
                        size_t *out_len);
 
+/* ocsp_response_sign_many is ocsp_response_sign for a request with several
+ * CertIDs: one response with a SingleResponse for each of r[0..num) (num
+ * >= 1), in that order (RFC 6960 4.2.2.3: one for each certificate in the
+ * request). */
+int ocsp_response_sign_many(const struct ocsp_signer *s, const struct ocsp_single *r, size_t num, int64_t produced_at,
+                            const uint8_t *nonce, size_t nonce_len, uint8_t *out, size_t out_cap, size_t *out_len);
+
 /* ocsp_response_error writes the 5-octet OCSPResponse with only a status
  * (malformedRequest, internalError, tryLater, sigRequired, unauthorized).
  * Returns its length. */

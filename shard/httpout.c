@@ -59,6 +59,7 @@ static const char *reason_phrase(int status) {
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
     case 411: return "Length Required";
+    case 412: return "Precondition Failed";
     case 413: return "Content Too Large";
     case 414: return "URI Too Long";
     case 415: return "Unsupported Media Type";
@@ -189,8 +190,10 @@ size_t httpout_not_modified(uint8_t *out, size_t cap, const char etag[HTTPOUT_ET
     return cached_head(out, cap, 304, "", 0, etag, c, now, keep_alive);
 }
 
-size_t httpout_uncached(uint8_t *out, size_t cap, int status, const char *content_type,
-                        const uint8_t *body, size_t body_len, int64_t now, int keep_alive, int head_only) {
+/* A status with Cache-Control: max-age=0, no-cache; extra: more header
+ * lines ("Name: value\r\n"), or NULL. */
+static size_t uncached(uint8_t *out, size_t cap, int status, const char *extra, const char *content_type,
+                       const uint8_t *body, size_t body_len, int64_t now, int keep_alive, int head_only) {
     /* On the request path too (unauthorized, tryLater): no stdio. */
     struct app a = {out, cap, 0};
     app_str(&a, "HTTP/1.1 ");
@@ -203,6 +206,7 @@ size_t httpout_uncached(uint8_t *out, size_t cap, int status, const char *conten
         app_str(&a, content_type);
         app_str(&a, "\r\n");
     }
+    if (extra != NULL) app_str(&a, extra);
     app_str(&a, "Content-Length: ");
     app_u64(&a, body_len);
     app_str(&a, "\r\nDate: ");
@@ -212,6 +216,24 @@ size_t httpout_uncached(uint8_t *out, size_t cap, int status, const char *conten
     app_str(&a, "\r\n");
     size_t h = a.len < cap ? a.len : 0;
     return with_body(out, cap, h, body, body_len, head_only);
+}
+
+size_t httpout_uncached(uint8_t *out, size_t cap, int status, const char *content_type,
+                        const uint8_t *body, size_t body_len, int64_t now, int keep_alive, int head_only) {
+    return uncached(out, cap, status, NULL, content_type, body, body_len, now, keep_alive, head_only);
+}
+
+size_t httpout_not_allowed(uint8_t *out, size_t cap, const char *allow, int64_t now, int keep_alive) {
+    struct app a = {NULL, 0, 0};
+    char line[64];
+    a.out = (uint8_t *)line;
+    a.cap = sizeof(line) - 1;
+    app_str(&a, "Allow: ");
+    app_str(&a, allow);
+    app_str(&a, "\r\n");
+    if (a.len > a.cap) return 0;
+    line[a.len] = '\0';
+    return uncached(out, cap, 405, line, NULL, NULL, 0, now, keep_alive, 0);
 }
 
 int httpout_etag_matches(const char *inm, size_t len, const char etag[HTTPOUT_ETAG_LEN + 1]) {

@@ -60,6 +60,11 @@ size_t httpout_not_modified(uint8_t *out, size_t cap, const char etag[HTTPOUT_ET
 size_t httpout_uncached(uint8_t *out, size_t cap, int status, const char *content_type,
                         const uint8_t *body, size_t body_len, int64_t now, int keep_alive, int head_only);
 
+/* httpout_not_allowed writes a 405 with the Allow header RFC 9110 15.5.6
+ * requires: allow lists the methods the resource takes ("GET, HEAD"; at
+ * most 48 characters). */
+size_t httpout_not_allowed(uint8_t *out, size_t cap, const char *allow, int64_t now, int keep_alive);
+
 /* httpout_etag_matches: whether an If-None-Match field value (a view, as
  * the parser gives it) matches etag: "*", or a comma-separated list of
  * entity-tags compared weakly (W/ ignored, RFC 9110 13.1.2). */

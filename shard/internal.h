@@ -24,7 +24,9 @@
 #include "shard/metrics.h"
 #include "shard/server.h"
 
-#define IN_CAP (HTTP_MAX_HEAD + HTTP_MAX_BODY)
+/* A connection's input holds one request at most (head and framed body
+ * together: the parser's window), and what follows it in the same reads. */
+#define IN_CAP HTTP_MAX_REQUEST
 #define OUT_CAP (64 * 1024)
 /* Room one answer needs: the largest body (a CA certificate or response)
  * and its head. Reading pauses while less is free. */
@@ -45,6 +47,12 @@ struct conn {
     uint64_t id;  /* the shard's count of accepted connections when this one came */
     int waiting;  /* a job is at the signing lane: requests after it wait */
     int closing;  /* close once the output is written */
+    int linger;   /* ... gracefully: shut down sending, read and drop
+                     what comes, then close (shard_linger_start) */
+    int lingering; /* doing so, since the answer was sent */
+    int64_t linger_until; /* seconds: it closes then at the latest */
+    size_t linger_bytes;  /* dropped so far */
+    int continued; /* "100 Continue" was sent for the request in `in` */
     size_t in_len, out_len, out_off;
     /* A large body sent from where it lives (a CRL), after out: a
      * reference held until it is sent; nothing more is answered meanwhile. */
@@ -177,8 +185,27 @@ int conn_sent(struct conn *c, size_t n);
 /* conn_drop_ext drops the external body (a connection closing). */
 void conn_drop_ext(struct conn *c);
 
+/* A graceful close (after a 4xx for a request we did not read whole, RFC
+ * 9112 9.6; as nginx's lingering close): once the answer is sent, the
+ * sending side is shut down and what the client still sends is read and
+ * dropped, for SHARD_LINGER_S at most (in whole seconds, ended by the
+ * once-a-second sweep: 1 to 3 s) and SHARD_LINGER_BYTES at most, then the
+ * connection closes. Closing at once with unread input would reset it, and
+ * the client could lose the status. */
+#define SHARD_LINGER_S 2
+#define SHARD_LINGER_BYTES (256 * 1024)
+
+/* shard_linger_start: c's answer is sent and c->linger is set: shuts down
+ * its sending side and starts lingering. Returns 1, or 0 when the
+ * connection should simply close (the shutdown failed). */
+int shard_linger_start(struct conn *c);
+
+/* shard_linger_more: n more bytes were read and dropped while lingering.
+ * Returns 1 to go on reading, 0 to close now (past SHARD_LINGER_BYTES). */
+int shard_linger_more(struct conn *c, size_t n);
+
 /* shard_sweep closes (with close_fn) the connections past the idle or the
- * read timeout. The backends call it once a second. */
+ * read timeout, or done lingering. The backends call it once a second. */
 void shard_sweep(struct shard *sh, void (*close_fn)(struct conn *c));
 
 /* shard_drain_tick: while the server drains, closes (with close_fn) every

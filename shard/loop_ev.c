@@ -36,7 +36,9 @@ static int flush(struct conn *c) {
         conn_sent(c, (size_t)n);
     }
     if (c->closing) {
-        conn_close(c);
+        /* Lingering, the connection is only read (on_read drops it all). */
+        if (c->linger && !c->lingering && shard_linger_start(c)) event_add(c->ev_read, NULL);
+        else conn_close(c);
         return 0;
     }
     return 1;
@@ -64,6 +66,12 @@ void ev_kick(struct conn *c) {
 
 static void on_read(evutil_socket_t fd, short what, void *arg) {
     struct conn *c = arg;
+    if (c->lingering) { /* read and dropped: see shard_linger_start */
+        ssize_t n = recv(fd, c->in, IN_CAP, 0);
+        if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+        if (n <= 0 || !shard_linger_more(c, (size_t)n)) conn_close(c);
+        return;
+    }
     if (c->in_len == IN_CAP) { /* full of unanswered requests: answer first */
         ev_kick(c);
         return;

@@ -98,7 +98,16 @@ void uring_kick(struct conn *c) {
         c->send_busy = 1;
     }
     if (c->closing) {
-        if (!c->send_busy) conn_shut(c);
+        if (c->send_busy) return;
+        /* Lingering, the connection is only read (on_conn drops it all). */
+        if (!c->lingering && !(c->linger && shard_linger_start(c))) {
+            conn_shut(c);
+        } else if (!c->recv_busy) {
+            struct io_uring_sqe *sqe = sqe_get(sh);
+            io_uring_prep_recv(sqe, c->fd, c->in, IN_CAP, 0);
+            io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)c | OP_RECV);
+            c->recv_busy = 1;
+        }
         return;
     }
     if (!c->recv_busy && !c->waiting && c->in_len < IN_CAP && OUT_CAP - c->out_len >= ANSWER_MAX) {
@@ -114,6 +123,11 @@ static void on_conn(struct conn *c, int op, int res) {
     else c->send_busy = 0;
     if (c->dead) {
         if (!c->recv_busy && !c->send_busy) finish_close(c);
+        return;
+    }
+    if (op == OP_RECV && c->lingering) { /* read and dropped: see shard_linger_start */
+        if (res <= 0 || !shard_linger_more(c, (size_t)res)) conn_shut(c);
+        else uring_kick(c);
         return;
     }
     if (op == OP_RECV) {

@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static const int codes[METRIC_CODES] = {200, 304, 400, 404, 405, 411, 413, 414, 415, 431, 500, 501, 0};
+static const int codes[METRIC_CODES] = {200, 304, 400, 404, 405, 411, 412, 413, 414, 415, 431, 500, 501, 505, 0};
 
 int metrics_code_index(int status) {
     for (int i = 0; i < METRIC_CODES - 1; i++)

@@ -20,7 +20,7 @@
 enum metric_kind { MK_OCSP_GET, MK_OCSP_POST, MK_CRL, MK_CA_CERT, MK_HEALTHZ, MK_METRICS, MK_OTHER, MK_NUM };
 
 /* The HTTP status codes the shards send; anything else counts as "other". */
-#define METRIC_CODES 13
+#define METRIC_CODES 15
 
 /* Hostile or broken input, each counted where it is refused. */
 enum metric_hostile {

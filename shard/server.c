@@ -70,10 +70,13 @@ static void answer_status(struct conn *c, int status, int keep_alive) {
 }
 
 /* Writes a precomputed (or lane-signed) response with its caching heads,
- * or 304 when the client holds it already. */
+ * or, when r's preconditions say so (r NULL: none, a lane's answer), 304
+ * (GET, HEAD) or 412 (POST: RFC 9110 13.1.2). If-None-Match takes
+ * precedence over If-Modified-Since, which GET and HEAD alone honour (RFC
+ * 9110 13.2.2, 13.1.3). */
 static void answer_stored(struct conn *c, const uint8_t *resp, size_t resp_len, const char *etag, int64_t this_update,
-                          int64_t next_update, const uint8_t *serial, size_t serial_len, const char *inm,
-                          size_t inm_len, int keep_alive, int head_only) {
+                          int64_t next_update, const uint8_t *serial, size_t serial_len, const struct http_request *r,
+                          int keep_alive, int head_only) {
     int64_t now = now_s();
     if (now >= next_update) { /* never serve a response past its nextUpdate */
         bump(&c->sh->expired);
@@ -86,7 +89,17 @@ static void answer_stored(struct conn *c, const uint8_t *resp, size_t resp_len, 
     struct httpout_cache cache = {this_update, next_update,
                                   ocsp_refresh_at(serial, serial_len, this_update, next_update),
                                   live_i64(&c->sh->srv->live_max_age)};
-    if (inm != NULL && httpout_etag_matches(inm, inm_len, etag)) {
+    int get = r != NULL && (r->method == HTTP_METHOD_GET || r->method == HTTP_METHOD_HEAD);
+    int64_t since;
+    if (r != NULL && r->if_none_match != NULL && httpout_etag_matches(r->if_none_match, r->if_none_match_len, etag)) {
+        if (get)
+            emit(c, httpout_not_modified(c->out + c->out_len, OUT_CAP - c->out_len, etag, &cache, now, keep_alive));
+        else
+            answer_status(c, 412, keep_alive);
+        return;
+    }
+    if (get && r->if_none_match == NULL && r->if_modified_since != NULL &&
+        httpout_parse_date(r->if_modified_since, r->if_modified_since_len, &since) && since >= this_update) {
         emit(c, httpout_not_modified(c->out + c->out_len, OUT_CAP - c->out_len, etag, &cache, now, keep_alive));
         return;
     }
@@ -110,11 +123,12 @@ static int lane_token(struct shard *sh) {
     return 1;
 }
 
-/* Sends the question to the signing lane; the connection waits for the
- * answer (server_job_done). Returns 0 when the lane is off, over its rate
- * or full: the caller answers without it. */
-static int to_lane(struct conn *c, const struct gen_ca *ca, const struct ocsp_req *q, const struct http_request *r,
-                   int with_nonce) {
+/* Sends the question to the signing lane: the CertIDs ids[0..num) of CA
+ * ca (num <= OCSP_JOB_MAX_CERTS), q's nonce when with_nonce. The
+ * connection waits for the answer (server_job_done). Returns 0 when the
+ * lane is off, over its rate or full: the caller answers without it. */
+static int to_lane(struct conn *c, const struct gen_ca *ca, const struct ocsp_req *ids, size_t num,
+                   const struct ocsp_req *q, const struct http_request *r, int with_nonce, int unknown_ok) {
     struct shard *sh = c->sh;
     const struct server_lane *ln = &sh->srv->cfg.lane;
     if (ln->submit == NULL || sh->num_free_jobs == 0 || !lane_token(sh)) return 0;
@@ -123,9 +137,13 @@ static int to_lane(struct conn *c, const struct gen_ca *ca, const struct ocsp_re
     j->conn = c;
     j->conn_id = c->id;
     j->ca_id = ca->id;
-    j->hash = q->hash;
-    memcpy(j->serial, q->serial, q->serial_len);
-    j->serial_len = q->serial_len;
+    j->num_certs = num;
+    j->unknown_ok = unknown_ok;
+    for (size_t i = 0; i < num; i++) { /* (the parser keeps serials within 21 octets) */
+        j->certs[i].hash = ids[i].hash;
+        memcpy(j->certs[i].serial, ids[i].serial, ids[i].serial_len);
+        j->certs[i].serial_len = ids[i].serial_len;
+    }
     j->nonce_len = 0;
     if (with_nonce && q->nonce != NULL && q->nonce_len <= sizeof(j->nonce)) {
         memcpy(j->nonce, q->nonce, q->nonce_len);
@@ -142,6 +160,49 @@ static int to_lane(struct conn *c, const struct gen_ca *ca, const struct ocsp_re
     return 1;
 }
 
+/* A request with several CertIDs (RFC 6960 4.2.2.3: a SingleResponse for
+ * each; RFC 5019 clients send one). The tables hold one CertID's responses,
+ * so the lane signs one response for all of them, and the rule is:
+ *   - at most OCSP_JOB_MAX_CERTS of them, every hash one revd answers, all
+ *     of one issuer it serves (a delegated responder speaks for its own CA
+ *     only: no one response could be authoritative for two); else
+ *     unauthorized;
+ *   - a serial the CA never issued (or expired) is answered "unknown"
+ *     (RFC 6960 2.2) beside at least one it did issue, so that one unknown
+ *     CertID, first or not, never withholds the others' answers; when none
+ *     was issued the request is answered as one such serial alone is:
+ *     unauthorized, or "unknown" under --unknown signed (never a way around
+ *     --unknown unauthorized);
+ *   - the lane off or saturated: tryLater.
+ * Answered for this request only (not cached), as a nonce's answer is. */
+static void answer_ocsp_several(struct conn *c, const struct gen *g, const struct ocsp_req *q,
+                                const struct http_request *r) {
+    int head_only = r->method == HTTP_METHOD_HEAD;
+    struct shard_metrics *m = &c->sh->m;
+    const struct server_lane *ln = &c->sh->srv->cfg.lane;
+    struct ocsp_req ids[OCSP_JOB_MAX_CERTS];
+    const struct gen_ca *ca = NULL;
+    size_t num = q->num_requests, num_known = 0;
+    if (num > OCSP_JOB_MAX_CERTS) return answer_ocsp_error(c, OCSP_UNAUTHORIZED, r->keep_alive, head_only);
+    for (size_t i = 0; i < num; i++) {
+        const struct gen_ca *ci = NULL;
+        if (ocsp_request_get(q, i, &ids[i]) == OCSP_REQ_OK)
+            ci = gen_find_issuer(g, ids[i].hash, ids[i].name_hash, ids[i].key_hash);
+        if (ci == NULL || (ca != NULL && ci != ca)) {
+            metrics_add(&m->hostile[MH_UNKNOWN_ISSUER], 1);
+            return answer_ocsp_error(c, OCSP_UNAUTHORIZED, r->keep_alive, head_only);
+        }
+        ca = ci;
+        if (gen_has_serial(ca, ids[i].serial, ids[i].serial_len)) num_known++;
+        else metrics_add(&m->hostile[MH_UNKNOWN_SERIAL], 1);
+    }
+    if (num_known == 0 && !ln->unknown_signed) return answer_ocsp_error(c, OCSP_UNAUTHORIZED, r->keep_alive, head_only);
+    int echo = live_int(&c->sh->srv->live_nonce_echo) && q->nonce != NULL;
+    if (to_lane(c, ca, ids, num, q, r, echo, num_known > 0)) return;
+    if (ln->submit != NULL) bump(&c->sh->lane_fallbacks);
+    answer_ocsp_error(c, OCSP_TRY_LATER, r->keep_alive, head_only);
+}
+
 static void answer_ocsp(struct conn *c, const struct gen *g, const uint8_t *der, size_t len,
                         const struct http_request *r) {
     int head_only = r->method == HTTP_METHOD_HEAD;
@@ -155,6 +216,7 @@ static void answer_ocsp(struct conn *c, const struct gen *g, const uint8_t *der,
         return;
     }
     if (res == OCSP_REQ_OK) metrics_add(&m->ocsp_requests[q.hash & 3][q.nonce != NULL], 1);
+    if (q.num_requests > 1) return answer_ocsp_several(c, g, &q, r);
     /* An issuer revd does not serve: unauthorized (RFC 5019). */
     const struct gen_ca *ca = res == OCSP_REQ_OK ? gen_find_issuer(g, q.hash, q.name_hash, q.key_hash) : NULL;
     if (ca == NULL) {
@@ -174,18 +236,18 @@ static void answer_ocsp(struct conn *c, const struct gen *g, const uint8_t *der,
     if (!known) metrics_add(&m->hostile[MH_UNKNOWN_SERIAL], 1);
     int echo = live_int(&c->sh->srv->live_nonce_echo) && q.nonce != NULL;
     if (found && !echo) {
-        answer_stored(c, resp, resp_len, etag, this_update, next_update, q.serial, q.serial_len, r->if_none_match,
-                      r->if_none_match_len, r->keep_alive, head_only);
+        answer_stored(c, resp, resp_len, etag, this_update, next_update, q.serial, q.serial_len, r, r->keep_alive,
+                      head_only);
         return;
     }
     /* The lane signs what the tables cannot answer: a nonce to echo, a
      * SHA-384/512 CertID, a never-issued serial under --unknown signed. */
     int want = known || ln->unknown_signed;
-    if (want && to_lane(c, ca, &q, r, echo)) return;
+    if (want && to_lane(c, ca, &q, 1, &q, r, echo, 0)) return;
     if (want && ln->submit != NULL) bump(&c->sh->lane_fallbacks);
     if (found) /* the lane is saturated: the precomputed answer, without the nonce */
-        answer_stored(c, resp, resp_len, etag, this_update, next_update, q.serial, q.serial_len, r->if_none_match,
-                      r->if_none_match_len, r->keep_alive, head_only);
+        answer_stored(c, resp, resp_len, etag, this_update, next_update, q.serial, q.serial_len, r, r->keep_alive,
+                      head_only);
     else if (known) /* SHA-384/512 while the lane is saturated */
         answer_ocsp_error(c, OCSP_TRY_LATER, r->keep_alive, head_only);
     else /* a serial this CA never issued: never good */
@@ -273,50 +335,94 @@ static int starts(const struct http_request *r, const char *s) {
     return r->target_len >= n && memcmp(r->target, s, n) == 0;
 }
 
+/* The resources, with the methods each takes (RFC 9110 15.5.6: a 405
+ * lists them in Allow). */
+enum route { ROUTE_NONE, ROUTE_METRICS, ROUTE_HEALTHZ, ROUTE_CA_CERT, ROUTE_CRL, ROUTE_OCSP_POST, ROUTE_OCSP_GET };
+
+static enum route route_of(const struct conn *c, const struct http_request *r) {
+    if (target_is(r, "/metrics") && !live_int(&c->sh->srv->live_no_metrics)) return ROUTE_METRICS;
+    if (target_is(r, "/healthz")) return ROUTE_HEALTHZ;
+    if (starts(r, "/ca/") && r->target_len > 8 && memcmp(r->target + r->target_len - 4, ".der", 4) == 0)
+        return ROUTE_CA_CERT;
+    if (starts(r, "/crl/")) return ROUTE_CRL;
+    if (target_is(r, "/ocsp") || target_is(r, "/ocsp/")) return ROUTE_OCSP_POST;
+    if (starts(r, "/ocsp/")) return ROUTE_OCSP_GET;
+    return ROUTE_NONE;
+}
+
+static const char *route_allows(enum route rt) { return rt == ROUTE_OCSP_POST ? "POST" : "GET, HEAD"; }
+
+static enum metric_kind route_kind(enum route rt) {
+    switch (rt) {
+    case ROUTE_METRICS: return MK_METRICS;
+    case ROUTE_HEALTHZ: return MK_HEALTHZ;
+    case ROUTE_CA_CERT: return MK_CA_CERT;
+    case ROUTE_CRL: return MK_CRL;
+    case ROUTE_OCSP_POST: return MK_OCSP_POST;
+    case ROUTE_OCSP_GET: return MK_OCSP_GET;
+    case ROUTE_NONE: break;
+    }
+    return MK_OTHER;
+}
+
+/* What /metrics counts a request as: its resource's kind, or "other" for
+ * a method none of them takes. */
+static enum metric_kind method_kind(const struct http_request *r, enum route rt) {
+    if (r->method == HTTP_METHOD_OTHER || r->method == HTTP_METHOD_UNKNOWN) return MK_OTHER;
+    return route_kind(rt);
+}
+
+/* The status r is refused with before its body is looked at (501 for a
+ * method we do not know, 404, 405), or 0 when it is answered. Also what a
+ * request that expects 100-continue is told at once. */
+static int refusal(const struct conn *c, const struct http_request *r, enum route *out_rt) {
+    *out_rt = route_of(c, r);
+    if (r->method == HTTP_METHOD_UNKNOWN) return 501; /* RFC 9110 9.1 */
+    if (*out_rt == ROUTE_NONE) return 404;
+    int get = r->method == HTTP_METHOD_GET || r->method == HTTP_METHOD_HEAD;
+    if (*out_rt == ROUTE_OCSP_POST ? r->method != HTTP_METHOD_POST : !get) return 405;
+    return 0;
+}
+
+/* Answers a refusal (refusal's status): 405 with its Allow. */
+static void answer_refusal(struct conn *c, int status, enum route rt, int keep_alive) {
+    if (status == 405)
+        emit(c, httpout_not_allowed(c->out + c->out_len, OUT_CAP - c->out_len, route_allows(rt), now_s(), keep_alive));
+    else
+        answer_status(c, status, keep_alive);
+}
+
 static void handle(struct conn *c, const struct http_request *r) {
     /* The generation is read once per request; it stays valid for this
      * callback (server_publish waits for a tick before freeing). */
     const struct gen *g = atomic_load_explicit(&c->sh->srv->current, memory_order_acquire);
     int head_only = r->method == HTTP_METHOD_HEAD;
-    int get = r->method == HTTP_METHOD_GET || head_only;
     bump(&c->sh->requests);
-    c->kind = MK_OTHER;
-    if (target_is(r, "/metrics") && !live_int(&c->sh->srv->live_no_metrics)) {
-        c->kind = MK_METRICS;
-        if (!get) return answer_status(c, 405, r->keep_alive);
+    enum route rt;
+    int refused = refusal(c, r, &rt);
+    c->kind = method_kind(r, rt);
+    if (refused != 0) return answer_refusal(c, refused, rt, r->keep_alive);
+    switch (rt) {
+    case ROUTE_METRICS:
         return answer_metrics(c, r);
-    }
-    if (target_is(r, "/healthz")) {
-        c->kind = MK_HEALTHZ;
-        if (!get) return answer_status(c, 405, r->keep_alive);
+    case ROUTE_HEALTHZ: {
         static const uint8_t ok[] = "ok\n";
         emit(c, httpout_uncached(c->out + c->out_len, OUT_CAP - c->out_len, 200, "text/plain", ok, 3, now_s(),
                                  r->keep_alive, head_only));
         return;
     }
-    if (starts(r, "/ca/") && r->target_len > 8 && memcmp(r->target + r->target_len - 4, ".der", 4) == 0) {
-        c->kind = MK_CA_CERT;
-        if (!get) return answer_status(c, 405, r->keep_alive);
+    case ROUTE_CA_CERT: {
         const struct gen_ca *ca = gen_find_name(g, r->target + 4, r->target_len - 8);
         if (ca == NULL) return answer_status(c, 404, r->keep_alive);
         emit(c, httpout_uncached(c->out + c->out_len, OUT_CAP - c->out_len, 200, "application/pkix-cert",
                                  ca->cert_der, ca->cert_len, now_s(), r->keep_alive, head_only));
         return;
     }
-    if (starts(r, "/crl/")) {
-        c->kind = MK_CRL;
-        if (!get) return answer_status(c, 405, r->keep_alive);
+    case ROUTE_CRL:
         return answer_crl(c, g, r);
-    }
-    if (target_is(r, "/ocsp") || target_is(r, "/ocsp/")) {
-        c->kind = MK_OCSP_POST;
-        if (r->method != HTTP_METHOD_POST) return answer_status(c, 405, r->keep_alive);
-        answer_ocsp(c, g, r->body, r->body_len, r);
-        return;
-    }
-    if (starts(r, "/ocsp/")) {
-        c->kind = MK_OCSP_GET;
-        if (!get) return answer_status(c, 405, r->keep_alive);
+    case ROUTE_OCSP_POST:
+        return answer_ocsp(c, g, r->body, r->body_len, r);
+    case ROUTE_OCSP_GET: {
         uint8_t der[OCSP_REQ_MAX_BYTES];
         size_t len;
         const char *q = memchr(r->target, '?', r->target_len);
@@ -327,8 +433,10 @@ static void handle(struct conn *c, const struct http_request *r) {
             answer_ocsp_error(c, OCSP_MALFORMED_REQUEST, r->keep_alive, head_only);
             return;
         }
-        answer_ocsp(c, g, der, len, r);
-        return;
+        return answer_ocsp(c, g, der, len, r);
+    }
+    case ROUTE_NONE:
+        break;
     }
     answer_status(c, 404, r->keep_alive);
 }
@@ -341,31 +449,64 @@ _Noreturn void shard_fatal(struct shard *sh, const char *what, int err) {
     _exit(70);
 }
 
+/* A request whose head is in and whose body is not, with "Expect:
+ * 100-continue": the client waits for a word before it sends the body (RFC
+ * 9110 10.1.1). It gets "100 Continue", or at once the final status it
+ * would get after the body, and the connection closes (gracefully: what
+ * body it sends meanwhile is read and dropped). */
+static void expect_continue(struct conn *c, const struct http_request *r) {
+    enum route rt;
+    int refused = refusal(c, r, &rt);
+    if (refused != 0) {
+        c->kind = method_kind(r, rt);
+        bump(&c->sh->requests);
+        answer_refusal(c, refused, rt, 0);
+        c->closing = c->linger = 1;
+        c->in_len = 0;
+        return;
+    }
+    static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+    memcpy(c->out + c->out_len, cont, sizeof(cont) - 1); /* (room: conn_process's ANSWER_MAX) */
+    c->out_len += sizeof(cont) - 1;
+    c->continued = 1;
+}
+
 void conn_process(struct conn *c) {
     int consumed = 0;
     while (!c->closing && !c->waiting && c->ext == NULL && c->in_len > 0 && OUT_CAP - c->out_len >= ANSWER_MAX) {
         struct http_request r;
         enum http_result res = http_parse(c->in, c->in_len, &r);
-        if (res == HTTP_AGAIN) break;
+        if (res == HTTP_AGAIN) {
+            if (r.head_len > 0 && r.expect_continue && !c->continued) expect_continue(c, &r);
+            break;
+        }
         c->kind = MK_OTHER;
         if (res == HTTP_ERROR) {
             bump(&c->sh->bad_requests);
             int big = r.error_status == 413 || r.error_status == 414 || r.error_status == 431;
             metrics_add(&c->sh->m.hostile[big ? MH_OVERSIZED : MH_BAD_HTTP], 1);
             answer_status(c, r.error_status, 0);
-            c->closing = 1;
+            /* What the client sent past what we read is read and dropped
+             * before the close, or the close would reset the connection
+             * and the client might lose the status (RFC 9112 9.6). */
+            c->closing = c->linger = 1;
             c->in_len = 0;
             break;
         }
+        if (r.chunked != NULL) { /* in place: the framing is consumed with the request */
+            uint8_t *b = c->in + (r.chunked - c->in);
+            r.body_len = http_chunked_decode(b, r.chunked_len, b);
+            r.body = r.body_len > 0 ? b : NULL;
+        }
         c->t0_ns = now_ns();
         c->answered++;
-        if (r.method == HTTP_METHOD_OTHER) answer_status(c, 405, r.keep_alive);
-        else handle(c, &r);
+        handle(c, &r);
         if (!c->waiting) metrics_observe(&c->sh->m.latency, MHK_LATENCY_NS, now_ns() - c->t0_ns);
         /* Waiting for the lane, the connection closes after its answer. */
         if (!r.keep_alive && !c->waiting) c->closing = 1;
         memmove(c->in, c->in + r.consumed, c->in_len - r.consumed);
         c->in_len -= r.consumed;
+        c->continued = 0;
         consumed = 1;
     }
     /* The read timeout runs from the first byte of an unfinished request. */
@@ -373,11 +514,30 @@ void conn_process(struct conn *c) {
     else if (consumed || c->partial_since == 0) c->partial_since = c->last_active;
 }
 
+int shard_linger_start(struct conn *c) {
+    if (shutdown(c->fd, SHUT_WR) != 0) return 0;
+    c->lingering = 1;
+    c->linger_until = now_s() + SHARD_LINGER_S;
+    c->linger_bytes = 0;
+    c->in_len = 0;
+    c->partial_since = 0;
+    return 1;
+}
+
+int shard_linger_more(struct conn *c, size_t n) {
+    c->linger_bytes += n;
+    return c->linger_bytes <= SHARD_LINGER_BYTES;
+}
+
 void shard_sweep(struct shard *sh, void (*close_fn)(struct conn *c)) {
     int64_t now = now_s();
     int read_timeout = live_int(&sh->srv->live_read_timeout), idle_timeout = live_int(&sh->srv->live_idle_timeout);
     for (struct conn *c = sh->all_conns; c != NULL; c = c->next_all) {
         if (c->fd < 0 || c->dead || c->waiting) continue;
+        if (c->lingering) {
+            if (now >= c->linger_until) close_fn(c);
+            continue;
+        }
         if (c->partial_since != 0 && now - c->partial_since >= read_timeout) {
             metrics_add(&sh->m.hostile[MH_READ_TIMEOUT], 1);
             close_fn(c);
@@ -515,6 +675,8 @@ struct conn *shard_conn_take(struct shard *sh, int fd) {
     c->answered = 0;
     c->in_len = c->out_len = c->out_off = 0;
     c->closing = c->waiting = 0;
+    c->continued = c->linger = c->lingering = 0;
+    c->linger_bytes = 0;
     c->recv_busy = c->send_busy = c->dead = 0;
     c->last_active = now_s();
     c->partial_since = 0;
@@ -554,16 +716,17 @@ void shard_done_drain(struct shard *sh) {
         struct conn *c = j->conn;
         if (c->fd >= 0 && !c->dead && c->id == j->conn_id && c->waiting) {
             c->waiting = 0;
-            if (j->status == OCSP_SUCCESSFUL && j->nonce_len > 0) /* answer_stored counts the others */
+            int one_off = j->nonce_len > 0 || j->num_certs > 1; /* for this request only: not for caches */
+            if (j->status == OCSP_SUCCESSFUL && one_off) /* answer_stored counts the others */
                 metrics_add(&sh->m.ocsp_status[OCSP_SUCCESSFUL], 1);
             if (j->status != OCSP_SUCCESSFUL)
                 answer_ocsp_error(c, j->status, j->keep_alive, j->head_only);
-            else if (j->nonce_len > 0) /* for this request only: not for caches */
+            else if (one_off)
                 emit(c, httpout_uncached(c->out + c->out_len, OUT_CAP - c->out_len, 200, "application/ocsp-response",
                                          j->resp, j->resp_len, now_s(), j->keep_alive, j->head_only));
             else
-                answer_stored(c, j->resp, j->resp_len, j->etag, j->this_update, j->next_update, j->serial,
-                              j->serial_len, NULL, 0, j->keep_alive, j->head_only);
+                answer_stored(c, j->resp, j->resp_len, j->etag, j->this_update, j->next_update, j->certs[0].serial,
+                              j->certs[0].serial_len, NULL, j->keep_alive, j->head_only);
             metrics_observe(&sh->m.latency, MHK_LATENCY_NS, now_ns() - c->t0_ns);
             if (!j->keep_alive) c->closing = 1;
             sh->free_jobs[sh->num_free_jobs++] = j;

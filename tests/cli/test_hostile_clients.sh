@@ -95,7 +95,7 @@ for wave in (1, 2):
         time.sleep(0.3)
     for _ in range(20):
         assert one_shot(b"GET /ocsp/" + b"A" * 9000 + b" HTTP/1.1\r\n\r\n")[0] in (b"414", b"431"), "long line"
-        assert one_shot(b"GET /healthz HTTP/1.1\r\nX: " + b"y" * 9000 + b"\r\n\r\n")[0] == b"431", "big head"
+        assert one_shot(b"GET /healthz HTTP/1.1\r\nX: " + b"y" * 13000 + b"\r\n\r\n")[0] == b"431", "big head"
         assert one_shot(b"POST /ocsp HTTP/1.1\r\nContent-Length: 100000\r\n\r\n" + b"z" * 5000)[0] == b"413", "big body"
         assert one_shot(b"\x16\x03\x01\x02\x00garbage\r\n\r\nGET / HTTP/1.1\r\n\r\n" * 3)[0] == b"400", "garbage"
         c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)

@@ -1,7 +1,8 @@
 #!/bin/bash
 # revd serve's signing lane: what the precomputed tables cannot answer.
 # SHA-384 and SHA-512 CertIDs answered (good, revoked, with the request's
-# algorithm in the response's CertID), --nonce echo (the nonce comes back,
+# algorithm in the response's CertID), several CertIDs in one request (a
+# SingleResponse each, the rule for never-issued serials and mixed issuers), --nonce echo (the nonce comes back,
 # checked by openssl ocsp and cryptography), --unknown signed, the rate
 # limit (past it: the precomputed answer without the nonce, or tryLater for
 # SHA-384/512), --sign-rate 0, and a pipelined connection whose first
@@ -81,6 +82,49 @@ step "a revocation through the socket: the lane answers revoked at once"
 run_ok revd revoke --dir "$D" --ca sub --serial "$(serial_of "$T/later.pem")" --reason superseded
 o=$(ocsp "$T/later.pem" -sha512 -no_nonce); assert_line "$o" "$T/later.pem: revoked"
 assert_contains "$o" "Reason: superseded"
+
+step "several CertIDs in one request: a SingleResponse each, signed by the lane (RFC 6960 4.2.2.3)"
+multi() { openssl ocsp "$@" -url "$URL/ocsp" -CAfile "$T/chain.pem" 2>&1; }
+o=$(multi -issuer "$D/ca/sub.pem" -cert "$T/good.pem" -cert "$T/rev.pem")
+assert_contains "$o" "Response verify OK"
+assert_line "$o" "$T/good.pem: good"
+assert_line "$o" "$T/rev.pem: revoked"
+assert_contains "$o" "Reason: keyCompromise"
+# A hash per CertID; the order is the request's.
+o=$(multi -issuer "$D/ca/sub.pem" -cert "$T/rev.pem" -sha384 -cert "$T/later.pem" -sha256 -cert "$T/good.pem" -no_nonce)
+assert_contains "$o" "Response verify OK"
+assert_line "$o" "$T/rev.pem: revoked"; assert_line "$o" "$T/later.pem: revoked"; assert_line "$o" "$T/good.pem: good"
+# A never-issued serial, first or not, does not withhold the others: it is
+# "unknown" beside them.
+o=$(multi -issuer "$D/ca/sub.pem" -serial 0x0BADC0DE -cert "$T/good.pem")
+assert_contains "$o" "Response verify OK"
+assert_line "$o" "0x0BADC0DE: unknown"
+assert_line "$o" "$T/good.pem: good"
+o=$(multi -issuer "$D/ca/sub.pem" -cert "$T/rev.pem" -serial 0x0BADC0DE)
+assert_line "$o" "$T/rev.pem: revoked"; assert_line "$o" "0x0BADC0DE: unknown"
+# None issued: unauthorized, as one alone is (no way around --unknown
+# unauthorized); two issuers: unauthorized (one responder speaks for one CA).
+o=$(multi -issuer "$D/ca/sub.pem" -serial 0x0BADC0DE -serial 0x0BADC0DF)
+assert_contains "$o" "unauthorized"
+o=$(multi -issuer "$D/ca/sub.pem" -cert "$T/good.pem" -issuer "$D/ca/root.pem" -cert "$D/ca/sub.pem")
+assert_contains "$o" "unauthorized"
+# Up to 8 CertIDs (OCSP_JOB_MAX_CERTS); 9: unauthorized.
+args=(); for i in 1 2 3 4 5 6 7; do args+=(-cert "$T/good.pem"); done
+o=$(multi -issuer "$D/ca/sub.pem" "${args[@]}" -sha512 -cert "$T/rev.pem")
+assert_contains "$o" "Response verify OK"
+assert_eq "$(printf '%s\n' "$o" | grep -c ": good$")" 7 "good answers among 8"
+assert_line "$o" "$T/rev.pem: revoked"
+o=$(multi -issuer "$D/ca/sub.pem" "${args[@]}" -cert "$T/rev.pem" -cert "$T/rev.pem")
+assert_contains "$o" "unauthorized"
+# For this request only: not for caches; and through GET too.
+openssl ocsp -issuer "$D/ca/sub.pem" -cert "$T/good.pem" -cert "$T/rev.pem" -no_nonce -reqout "$T/q2.der" >/dev/null 2>&1
+curl -s --data-binary @"$T/q2.der" -H 'Content-Type: application/ocsp-request' "$URL/ocsp" -D "$T/h2.txt" -o "$T/r2.der"
+assert_contains "$(tr -d '\r' <"$T/h2.txt")" "Cache-Control: max-age=0, no-cache" "a several-CertID response is not for caches"
+enc2=$(base64 -w0 "$T/q2.der" | tr '+/' '-_' | tr -d '=')
+curl -s "$URL/ocsp/$enc2" -o "$T/r2-get.der"
+o=$(openssl ocsp -respin "$T/r2-get.der" -issuer "$D/ca/sub.pem" -cert "$T/good.pem" -cert "$T/rev.pem" -CAfile "$T/chain.pem" 2>&1)
+assert_contains "$o" "Response verify OK"
+assert_line "$o" "$T/good.pem: good"; assert_line "$o" "$T/rev.pem: revoked"
 stop_server
 
 step "--nonce echo --unknown signed: the nonce comes back; a never-issued serial is signed unknown"
@@ -97,6 +141,13 @@ assert_contains "$o" "Response verify OK"
 assert_line "$o" "0x0BADC0DE: unknown"
 o=$(openssl ocsp -issuer "$D/ca/root.pem" -cert "$T/good.pem" -url "$URL/ocsp" -CAfile "$T/chain.pem" 2>&1)
 assert_contains "$o" "unauthorized" "an issuer revd does not serve, even under --unknown signed"
+# Several CertIDs, none issued: each "unknown" under --unknown signed; the nonce comes back.
+o=$(openssl ocsp -issuer "$D/ca/sub.pem" -serial 0x0BADC0DE -serial 0x0BADC0DF -cert "$T/good.pem" -url "$URL/ocsp" -CAfile "$T/chain.pem" 2>&1)
+assert_contains "$o" "Response verify OK"
+assert_not_contains "$o" "WARNING: no nonce"
+assert_line "$o" "0x0BADC0DE: unknown"; assert_line "$o" "0x0BADC0DF: unknown"; assert_line "$o" "$T/good.pem: good"
+o=$(openssl ocsp -issuer "$D/ca/sub.pem" -serial 0x0BADC0DE -serial 0x0BADC0DF -url "$URL/ocsp" -CAfile "$T/chain.pem" 2>&1)
+assert_line "$o" "0x0BADC0DE: unknown"; assert_line "$o" "0x0BADC0DF: unknown"
 # The nonce echoed is the request's, byte for byte (cryptography).
 openssl ocsp -issuer "$D/ca/sub.pem" -cert "$T/good.pem" -reqout "$T/qn.der" >/dev/null 2>&1
 curl -s --data-binary @"$T/qn.der" -H 'Content-Type: application/ocsp-request' "$URL/ocsp" -D "$T/hn.txt" -o "$T/rn.der"
@@ -148,6 +199,8 @@ step "--sign-rate 0: no lane; SHA-384 gets tryLater, a nonce the precomputed ans
 start_server --nonce echo --sign-rate 0
 o=$(ocsp "$T/good.pem" -sha384 -no_nonce); assert_contains "$o" "trylater" "the answer ($o)"
 o=$(ocsp "$T/good.pem"); assert_contains "$o" "WARNING: no nonce in response"; assert_line "$o" "$T/good.pem: good"
+o=$(openssl ocsp -issuer "$D/ca/sub.pem" -cert "$T/good.pem" -cert "$T/rev.pem" -url "$URL/ocsp" -CAfile "$T/chain.pem" 2>&1)
+assert_contains "$o" "trylater" "several CertIDs without a lane ($o)"
 stop_server
 
 step "a CA in its last days keeps its responder: no new one per command"

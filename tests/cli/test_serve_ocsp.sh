@@ -145,13 +145,187 @@ def talk(data, expect_close=True):
 out = talk(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
 assert out.count(b"HTTP/1.1 200 OK") == 2, out
 # Oversized head: 431, and the connection is closed.
-out = talk(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX: " + b"a" * 9000 + b"\r\n\r\n")
+out = talk(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX: " + b"a" * 13000 + b"\r\n\r\n")
 assert out.startswith(b"HTTP/1.1 431"), out[:40]
-# Chunked upload: refused.
-out = talk(b"POST /ocsp HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n")
-assert out.startswith(b"HTTP/1.1 501"), out[:40]
 PY
 kill -0 "$SRV" 2>/dev/null || fail "revd serve died: $(tail -3 "$T/serve.log")"
+
+step "HTTP conformance (RFC 9110, 9112): chunked, 100-continue, Allow, 501, 412, If-Modified-Since, absolute-form, HTTP/1.2, graceful 414/431"
+/usr/bin/python3 - "$PORT" "$T/req.der" "$T/post.der" "$enc" <<'PY' || fail "HTTP conformance checks failed"
+import socket, sys, time
+port, req, want, enc = int(sys.argv[1]), open(sys.argv[2], "rb").read(), open(sys.argv[3], "rb").read(), sys.argv[4]
+def conn():
+    return socket.create_connection(("127.0.0.1", port), timeout=5)
+def read_answer(s, buf=b""):
+    """One answer (head, and body by Content-Length) from s; returns (status, headers, body, rest)."""
+    while b"\r\n\r\n" not in buf:
+        b = s.recv(65536)
+        if not b: raise AssertionError("closed before a head: %r" % buf[:200])
+        buf += b
+    head, _, buf = buf.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1])
+    hdrs = {k.lower(): v for k, _, v in (l.partition(": ") for l in lines[1:])}
+    n = int(hdrs.get("content-length", "0")) if status not in (100, 304) else 0
+    while len(buf) < n:
+        b = s.recv(65536)
+        if not b: raise AssertionError("closed in a body")
+        buf += b
+    return status, hdrs, buf[:n], buf[n:], lines[0]
+def ask(data):
+    s = conn(); s.sendall(data)
+    r = read_answer(s); s.close(); return r
+def closed_cleanly(s):
+    """Reads to the end: True at a FIN, False at a reset."""
+    try:
+        while s.recv(65536): pass
+        return True
+    except ConnectionResetError:
+        return False
+
+# 1. Chunked POST (RFC 9112 7.1): the same answer as with Content-Length.
+body = b""
+for i in range(0, len(req), 10):
+    part = req[i:i + 10]
+    body += b"%x;i=%d\r\n" % (len(part), i) + part + b"\r\n"
+body += b"0\r\nX-Trailer: yes\r\n\r\n"
+st, h, b, rest, _ = ask(b"POST /ocsp HTTP/1.1\r\nHost: x\r\nContent-Type: application/ocsp-request\r\n"
+                        b"Transfer-Encoding: chunked\r\n\r\n" + body)
+assert st == 200 and b == want, (st, b[:40])
+# ... pipelined behind another request on one connection
+s = conn()
+s.sendall(b"POST /ocsp HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" + body +
+          b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+st, h, b, rest, _ = read_answer(s)
+assert st == 200 and b == want, st
+st, h, b, rest, _ = read_answer(s, rest)
+assert st == 200 and b == b"ok\n", (st, b)
+s.close()
+# ... over the body cap: 413 at the chunk size, before the data
+st, h, b, rest, _ = ask(b"POST /ocsp HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1001\r\n")
+assert st == 413, st
+# ... a bare LF in the framing: 400
+st, h, b, rest, _ = ask(b"POST /ocsp HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\nhello\r\n0\r\n\r\n")
+assert st == 400, st
+
+# 2. Expect: 100-continue: "100 Continue" before the body, then the answer.
+s = conn()
+t0 = time.monotonic()
+s.sendall(b"POST /ocsp HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: %d\r\n\r\n" % len(req))
+st, h, b, rest, line = read_answer(s)
+assert st == 100 and line == "HTTP/1.1 100 Continue" and time.monotonic() - t0 < 0.5, (line, time.monotonic() - t0)
+s.sendall(req)
+st, h, b, rest, _ = read_answer(s, rest)
+assert st == 200 and b == want, st
+s.close()
+# ... chunked too
+s = conn()
+s.sendall(b"POST /ocsp HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nTransfer-Encoding: chunked\r\n\r\n")
+st, h, b, rest, _ = read_answer(s)
+assert st == 100, st
+s.sendall(body)
+st, h, b, rest, _ = read_answer(s, rest)
+assert st == 200 and b == want, st
+s.close()
+# ... refused at once, without the body: over the cap (413), a resource
+# that takes no POST (405), an unknown method (501); then a clean close
+for head, code in ((b"POST /ocsp HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5000\r\n\r\n", 413),
+                   (b"POST /healthz HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n", 405),
+                   (b"BREW /ocsp HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n", 501)):
+    s = conn()
+    t0 = time.monotonic()
+    s.sendall(head)
+    st, h, b, rest, _ = read_answer(s)
+    assert st == code and time.monotonic() - t0 < 0.5, (head, st, time.monotonic() - t0)
+    assert h.get("connection") == "close", h
+    s.sendall(b"x" * 5)
+    assert closed_cleanly(s), "reset after an early %d" % code
+    s.close()
+
+# 3. 405 with Allow (RFC 9110 15.5.6); an unknown method: 501 (9.1).
+for data, allow in ((b"DELETE /ocsp HTTP/1.1\r\nHost: x\r\n\r\n", "POST"),
+                    (b"GET /ocsp HTTP/1.1\r\nHost: x\r\n\r\n", "POST"),
+                    (b"PUT /ocsp/" + enc.encode() + b" HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", "GET, HEAD"),
+                    (b"POST /crl/x.crl HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", "GET, HEAD"),
+                    (b"OPTIONS /healthz HTTP/1.1\r\nHost: x\r\n\r\n", "GET, HEAD")):
+    st, h, b, rest, _ = ask(data)
+    assert st == 405 and h.get("allow") == allow, (data, st, h)
+for m in (b"BREW", b"PROPFIND", b"get"):
+    st, h, b, rest, _ = ask(m + b" /ocsp HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert st == 501, (m, st)
+
+# 4. POST with a matching If-None-Match: 412, not 304 (RFC 9110 13.1.2).
+st, h, b, rest, _ = ask(b"GET /ocsp/" + enc.encode() + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+assert st == 200 and b == want
+etag, lm = h["etag"].encode(), h["last-modified"].encode()
+for inm in (etag, b"*", b'"other", W/' + etag):
+    st, h, b, rest, _ = ask(b"POST /ocsp HTTP/1.1\r\nHost: x\r\nIf-None-Match: " + inm +
+                            b"\r\nContent-Length: %d\r\n\r\n" % len(req) + req)
+    assert st == 412, (inm, st)
+st, h, b, rest, _ = ask(b"POST /ocsp HTTP/1.1\r\nHost: x\r\nIf-None-Match: \"other\"\r\nContent-Length: %d\r\n\r\n" % len(req) + req)
+assert st == 200 and b == want, st
+# ... and GET still 304
+st, h, b, rest, _ = ask(b"GET /ocsp/" + enc.encode() + b" HTTP/1.1\r\nHost: x\r\nIf-None-Match: " + etag + b"\r\n\r\n")
+assert st == 304, st
+
+# 5. OCSP GET honours If-Modified-Since (RFC 9110 13.1.3); If-None-Match
+# takes precedence (13.2.2); POST ignores it.
+get = b"GET /ocsp/" + enc.encode() + b" HTTP/1.1\r\nHost: x\r\n"
+st, h, b, rest, _ = ask(get + b"If-Modified-Since: " + lm + b"\r\n\r\n")
+assert st == 304 and h.get("etag") == etag.decode(), st
+st, h, b, rest, _ = ask(get + b"If-Modified-Since: Sun, 06 Nov 1994 08:49:37 GMT\r\n\r\n")
+assert st == 200 and b == want, st
+st, h, b, rest, _ = ask(get + b"If-None-Match: \"other\"\r\nIf-Modified-Since: " + lm + b"\r\n\r\n")
+assert st == 200, st
+st, h, b, rest, _ = ask(b"HEAD /ocsp/" + enc.encode() + b" HTTP/1.1\r\nHost: x\r\nIf-Modified-Since: " + lm + b"\r\n\r\n")
+assert st == 304, st
+st, h, b, rest, _ = ask(b"POST /ocsp HTTP/1.1\r\nHost: x\r\nIf-Modified-Since: " + lm +
+                        b"\r\nContent-Length: %d\r\n\r\n" % len(req) + req)
+assert st == 200 and b == want, st
+
+# 6. Absolute-form targets (RFC 9112 3.2.2).
+st, h, b, rest, _ = ask(b"GET http://127.0.0.1:%d/ocsp/" % port + enc.encode() + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+assert st == 200 and b == want, st
+st, h, b, rest, _ = ask(b"POST HTTP://ocsp.example/ocsp HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(req) + req)
+assert st == 200 and b == want, st
+st, h, b, rest, _ = ask(b"GET http://u@h/healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+assert st == 400, st
+
+# 7. HTTP/1.2 is processed as 1.1 (RFC 9112 2.3); HTTP/2.0 is 505.
+st, h, b, rest, line = ask(b"GET /ocsp/" + enc.encode() + b" HTTP/1.2\r\nHost: x\r\nConnection: close\r\n\r\n")
+assert st == 200 and line.startswith("HTTP/1.1 ") and b == want, line
+st, h, b, rest, _ = ask(b"GET /healthz HTTP/2.0\r\nHost: x\r\n\r\n")
+assert st == 505, st
+
+# 8. Long targets: 8,000 octets are fine (RFC 9110 4.1), past 8 KiB 414;
+# a 414 or 431 for more than the server reads is followed by a clean close,
+# not a reset (RFC 9112 9.6).
+st, h, b, rest, _ = ask(b"GET /ocsp/" + enc.encode() + b"?pad=" + b"p" * 7500 + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+assert st == 200 and b == want, st
+st, h, b, rest, _ = ask(b"GET /ocsp/" + b"/" * 7000 + enc.encode() + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+assert st == 200 and b == want, st
+for data, code in ((b"GET /ocsp/" + b"a" * 70000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414),
+                   (b"GET /healthz HTTP/1.1\r\nHost: x\r\nX: " + b"a" * 70000 + b"\r\n\r\n", 431)):
+    s = conn()
+    s.sendall(data)
+    st, h, b, rest, _ = read_answer(s)
+    assert st == code, (code, st)
+    assert closed_cleanly(s), "%d was followed by a reset" % code
+    s.close()
+PY
+kill -0 "$SRV" 2>/dev/null || fail "revd serve died: $(tail -3 "$T/serve.log")"
+# The same with curl: a chunked upload, Expect: 100-continue answered at
+# once (curl would wait up to --expect100-timeout for it), and an
+# absolute-form request through curl's proxy setting.
+curl -s -H 'Transfer-Encoding: chunked' -H 'Content-Type: application/ocsp-request' --data-binary @"$T/req.der" \
+    "$URL/ocsp" -o "$T/chunked.der"
+cmp -s "$T/post.der" "$T/chunked.der" || fail "curl's chunked POST did not get what POST gets"
+t=$(curl -s -H 'Expect: 100-continue' --expect100-timeout 3 -H 'Content-Type: application/ocsp-request' \
+    --data-binary @"$T/req.der" "$URL/ocsp" -o "$T/expect.der" -w '%{time_total}')
+cmp -s "$T/post.der" "$T/expect.der" || fail "curl's POST with Expect: 100-continue did not get what POST gets"
+awk -v t="$t" 'BEGIN { exit !(t < 1.5) }' || fail "curl waited $t s for 100 Continue"
+curl -s -x "$URL" "http://ocsp.example/ocsp/$enc" -o "$T/proxy.der"
+cmp -s "$T/post.der" "$T/proxy.der" || fail "an absolute-form GET (curl -x) did not get what POST gets"
 o=$(ocsp "$T/good.pem"); assert_line "$o" "$T/good.pem: good"
 
 step "a bulk import through the socket: every table rebuilt, signed on two threads"

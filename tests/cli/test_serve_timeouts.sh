@@ -67,8 +67,43 @@ assert res["idle"] is not None and 2.0 <= res["idle"] <= 4.5, "idle closed after
 assert res["busy"] >= 10, "the busy connection was cut: %d answers" % res["busy"]
 PY
 
+step "after a 431 the server reads and drops what comes, for 1 to 3 s and 256 KiB at most, then closes"
+"$PY" - 127.0.0.1 "$PORT" <<'PY' || fail "lingering close: see above"
+import socket, sys, time
+host, port = sys.argv[1], int(sys.argv[2])
+def refused_then(send_more):
+    """A head past the cap: the 431, a FIN after it, then seconds until a send fails."""
+    s = socket.create_connection((host, port), timeout=10)
+    s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX: " + b"a" * 20000)
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        b = s.recv(65536)
+        assert b, "closed before the status"
+        buf += b
+    assert buf.startswith(b"HTTP/1.1 431 "), buf[:40]
+    assert s.recv(65536) == b"", "no FIN after the status"  # the server shut down its sending side
+    t0 = time.monotonic()
+    try:
+        while time.monotonic() - t0 < 10:
+            send_more(s)
+    except OSError:
+        return time.monotonic() - t0
+    return None
+def trickle(s):
+    s.sendall(b"x" * 100)
+    time.sleep(0.1)
+def flood(s):
+    s.sendall(b"x" * 65536)
+t = refused_then(trickle)
+print("trickling: closed after", t)
+assert t is not None and 0.8 <= t <= 4.5, "a client trickling after a 431 was closed after %r s, expected 1 to 3" % t
+t = refused_then(flood)
+print("flooding: closed after", t)
+assert t is not None and t < 1.5, "a client sending past 256 KiB after a 431 was closed after %r s" % t
+PY
+
 step "SIGTERM: the counters"
 kill -TERM "$SRV"
 wait "$SRV"; assert_eq "$?" 0 "exit status after SIGTERM"
-assert_match "$(cat "$T/serve.log")" "revd: served [0-9]+ requests \(0 malformed\), refused 0 connections"
+assert_match "$(cat "$T/serve.log")" "revd: served [0-9]+ requests \(2 malformed\), refused 0 connections"
 pass

@@ -4,7 +4,8 @@
  * whatever revd accepts (OK, or UNSUPPORTED: well-formed with a hash revd
  * does not answer for), OpenSSL's d2i_OCSP_REQUEST must accept too, using
  * every byte, with the same first CertID (serial, name hash, key hash, the
- * encoding itself), the same number of requests, nonce and signed flag.
+ * encoding itself), the same number of requests, nonce and signed flag, and
+ * every other CertID the same through ocsp_request_get.
  * Otherwise abort(). The other way round is not checked: OpenSSL reads BER.
  *
  * One difference is by design: revd checks requestorName and the signature's
@@ -110,6 +111,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         abort();
     }
     if (r.signed_request != OCSP_request_is_signed(req)) abort();
+    if (!inside(data, size, r.list, r.list_len) || r.certid < r.list) abort();
+    for (size_t k = 0; k < r.num_requests; k++) {
+        struct ocsp_req one;
+        enum ocsp_req_result rk = ocsp_request_get(&r, k, &one);
+        if (rk != OCSP_REQ_OK && rk != OCSP_REQ_UNSUPPORTED) abort();
+        if (k == 0 && (rk != res || one.certid != r.certid || one.certid_len != r.certid_len)) abort();
+        if (!inside(data, size, one.certid, one.certid_len) || one.certid < r.list ||
+            one.certid + one.certid_len > r.list + r.list_len || !inside(data, size, one.serial, one.serial_len))
+            abort();
+        OCSP_CERTID *kid = OCSP_onereq_get0_id(OCSP_request_onereq_get0(req, (int)k));
+        enc = NULL;
+        enc_len = kid != NULL ? i2d_OCSP_CERTID(kid, &enc) : 0;
+        if (enc_len <= 0 || !same(enc, (size_t)enc_len, one.certid, one.certid_len)) abort();
+        OPENSSL_free(enc);
+    }
+    struct ocsp_req past;
+    if (ocsp_request_get(&r, r.num_requests, &past) != OCSP_REQ_MALFORMED || past.certid != NULL) abort();
     OCSP_REQUEST_free(req);
     ERR_clear_error();
     return 0;

@@ -100,6 +100,23 @@ static void test_304_and_uncached(void **state) {
     assert_string_equal(header((char *)out, "Content-Length", v, sizeof(v)), "0");
 }
 
+/* 405 carries Allow (RFC 9110 15.5.6: MUST); 412 has its reason phrase. */
+static void test_405_allow_and_412(void **state) {
+    uint8_t out[1024];
+    char v[128];
+    size_t n = httpout_not_allowed(out, sizeof(out), "GET, HEAD", 1700000000, 1);
+    assert_true(n > 0);
+    out[n] = '\0';
+    assert_true(strncmp((char *)out, "HTTP/1.1 405 Method Not Allowed\r\n", 33) == 0);
+    assert_string_equal(header((char *)out, "Allow", v, sizeof(v)), "GET, HEAD");
+    assert_string_equal(header((char *)out, "Content-Length", v, sizeof(v)), "0");
+    assert_null(header((char *)out, "Connection", v, sizeof(v)));
+    assert_int_equal(httpout_not_allowed(out, 40, "POST", 1700000000, 1), 0); /* does not fit */
+    n = httpout_uncached(out, sizeof(out), 412, NULL, NULL, 0, 1700000000, 1, 0);
+    out[n] = '\0';
+    assert_true(strncmp((char *)out, "HTTP/1.1 412 Precondition Failed\r\n", 34) == 0);
+}
+
 static void test_etag(void **state) {
     char q[200];
     snprintf(q, sizeof(q), "\"%s\"", etag);
@@ -149,6 +166,7 @@ int main(void) {
         cmocka_unit_test(test_max_age),
         cmocka_unit_test(test_ocsp_200),
         cmocka_unit_test(test_304_and_uncached),
+        cmocka_unit_test(test_405_allow_and_412),
         cmocka_unit_test(test_etag),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -76,6 +76,9 @@ static enum ocsp_req_result parse(const uint8_t *p, size_t len, struct ocsp_req 
         out->key_hash = p + (out->key_hash - g.p);
         out->serial = p + (out->serial - g.p);
         out->certid = p + (out->certid - g.p);
+        assert_true(within(&g, out->list, out->list_len));
+        assert_true(out->certid >= p + (out->list - g.p)); /* the first Request's */
+        out->list = p + (out->list - g.p);
     }
     guard_free(&g);
     return r;
@@ -152,6 +155,37 @@ static void openssl_agrees_x(const char *what, const uint8_t *p, size_t len, con
         assert_memory_equal(content.p, r->nonce, r->nonce_len);
     }
     assert_int_equal(r->signed_request, OCSP_request_is_signed(req));
+    /* Every Request's CertID, through ocsp_request_get (a request with
+     * several is answered with a SingleResponse each). */
+    for (size_t k = 0; k < r->num_requests; k++) {
+        struct ocsp_req one;
+        enum ocsp_req_result res = ocsp_request_get(r, k, &one);
+        assert_true(res == OCSP_REQ_OK || res == OCSP_REQ_UNSUPPORTED);
+        if (k == 0) {
+            assert_ptr_equal(one.certid, r->certid);
+            assert_int_equal(one.certid_len, r->certid_len);
+        }
+        assert_null(one.nonce);
+        assert_int_equal(one.num_requests, 0);
+        OCSP_CERTID *kid = OCSP_onereq_get0_id(OCSP_request_onereq_get0(req, (int)k));
+        enc = NULL;
+        enc_len = i2d_OCSP_CERTID(kid, &enc);
+        assert_int_equal((size_t)enc_len, one.certid_len);
+        assert_memory_equal(enc, one.certid, one.certid_len);
+        OPENSSL_free(enc);
+        ASN1_INTEGER *ks = NULL;
+        assert_int_equal(OCSP_id_get0_info(NULL, NULL, NULL, &ks, kid), 1);
+        enc = NULL;
+        enc_len = i2d_ASN1_INTEGER(ks, &enc);
+        der_init(&d, enc, (size_t)enc_len);
+        assert_true(der_get_integer(&d, &content));
+        assert_int_equal(content.len, one.serial_len);
+        assert_memory_equal(content.p, one.serial, one.serial_len);
+        OPENSSL_free(enc);
+    }
+    struct ocsp_req past;
+    assert_int_equal(ocsp_request_get(r, r->num_requests, &past), OCSP_REQ_MALFORMED);
+    assert_null(past.certid);
     OCSP_REQUEST_free(req);
 }
 

@@ -13,6 +13,7 @@
 #include <openssl/ocsp.h>
 #include <openssl/x509v3.h>
 
+#include "ocsp/job.h"
 #include "ocsp/response.h"
 
 struct pki {
@@ -71,10 +72,10 @@ static int sign_cb(void *arg, const uint8_t *tbs, size_t tbs_len, uint8_t *sig, 
 
 static void pki_init(struct pki *p, const char *kind) {
     memset(p, 0, sizeof(*p));
-    int rsa = strcmp(kind, "rsa") == 0;
+    int rsa = strncmp(kind, "rsa", 3) == 0, bits = strcmp(kind, "rsa4096") == 0 ? 4096 : 2048;
     p->md = strcmp(kind, "p384") == 0 ? EVP_sha384() : EVP_sha256();
-    p->ca_key = rsa ? EVP_RSA_gen(2048) : EVP_EC_gen(strcmp(kind, "p384") == 0 ? "P-384" : "P-256");
-    p->rsp_key = rsa ? EVP_RSA_gen(2048) : EVP_EC_gen(strcmp(kind, "p384") == 0 ? "P-384" : "P-256");
+    p->ca_key = rsa ? EVP_RSA_gen((unsigned)bits) : EVP_EC_gen(strcmp(kind, "p384") == 0 ? "P-384" : "P-256");
+    p->rsp_key = rsa ? EVP_RSA_gen((unsigned)bits) : EVP_EC_gen(strcmp(kind, "p384") == 0 ? "P-384" : "P-256");
     EVP_PKEY *leaf_key = EVP_EC_gen("P-256");
     p->ca = make_cert(p->ca_key, p->ca_key, NULL, "ca", 1, 1, 0, p->md);
     p->rsp = make_cert(p->rsp_key, p->ca_key, p->ca, "responder", 2, 0, 1, p->md);
@@ -216,6 +217,81 @@ static void run_kind(const char *kind) {
     OCSP_REQUEST_free(req);
     /* Too small a buffer fails cleanly. */
     assert_false(ocsp_response_sign(&s, &r, now, NULL, 0, out, 300, &out_len));
+
+    /* Several CertIDs (a request with several): one response, a
+     * SingleResponse each, in order, each found by OpenSSL with its status. */
+    uint8_t ids[4][200];
+    struct ocsp_single many[4];
+    const int want[4] = {V_OCSP_CERTSTATUS_GOOD, V_OCSP_CERTSTATUS_REVOKED, V_OCSP_CERTSTATUS_UNKNOWN,
+                         V_OCSP_CERTSTATUS_GOOD};
+    const enum ocsp_cert_status st[4] = {OCSP_GOOD, OCSP_REVOKED, OCSP_UNKNOWN, OCSP_GOOD};
+    for (int h = 0; h < 4; h++) {
+        size_t n = certid_of(&p, mds[h], (enum ocsp_hash)h, ids[h], sizeof(ids[h]));
+        many[h] = (struct ocsp_single){ids[h], n, st[h], now - 5000, 4, now - 60, now + 86400};
+    }
+    assert_false(ocsp_response_sign_many(&s, many, 0, now, NULL, 0, out, sizeof(out), &out_len));
+    assert_true(ocsp_response_sign_many(&s, many, 4, now, NULL, 0, out, sizeof(out), &out_len));
+    const uint8_t *q = out;
+    OCSP_RESPONSE *resp = d2i_OCSP_RESPONSE(NULL, &q, (long)out_len);
+    assert_non_null(resp);
+    OCSP_BASICRESP *bs = OCSP_response_get1_basic(resp);
+    assert_non_null(bs);
+    assert_int_equal(OCSP_resp_count(bs), 4);
+    X509_STORE *xs = X509_STORE_new();
+    X509_STORE_add_cert(xs, p.ca);
+    assert_int_equal(OCSP_basic_verify(bs, NULL, xs, 0), 1);
+    for (int h = 0; h < 4; h++) {
+        OCSP_CERTID *id = OCSP_cert_to_id(mds[h], p.leaf, p.ca);
+        int status = -1, rsn = -2;
+        ASN1_GENERALIZEDTIME *rt, *tu, *nu;
+        assert_int_equal(OCSP_resp_find(bs, id, -1), h); /* in order */
+        assert_int_equal(OCSP_resp_find_status(bs, id, &status, &rsn, &rt, &tu, &nu), 1);
+        assert_int_equal(status, want[h]);
+        if (status == V_OCSP_CERTSTATUS_REVOKED) assert_int_equal(rsn, 4);
+        OCSP_CERTID_free(id);
+    }
+    X509_STORE_free(xs);
+    OCSP_BASICRESP_free(bs);
+    OCSP_RESPONSE_free(resp);
+    pki_free(&p);
+}
+
+/* The largest response a lane job carries fits its buffer (ocsp/job.h):
+ * OCSP_JOB_MAX_CERTS SHA-512 CertIDs with 21-octet serials, revoked with a
+ * reason, a 128-octet nonce, an RSA-4096 responder. */
+static void test_several_fit_a_job(void **state) {
+    struct pki p;
+    pki_init(&p, "rsa4096");
+    struct ocsp_signer s;
+    signer_of(&p, &s);
+    static uint8_t out[OCSP_JOB_RESP_MAX];
+    uint8_t ids[OCSP_JOB_MAX_CERTS][256], h64[64], serial[21], nonce[OCSP_NONCE_MAX];
+    memset(h64, 0xab, sizeof(h64));
+    memset(nonce, 0x5a, sizeof(nonce));
+    struct ocsp_single many[OCSP_JOB_MAX_CERTS];
+    int64_t now = (int64_t)time(NULL);
+    for (int i = 0; i < OCSP_JOB_MAX_CERTS; i++) {
+        serial[0] = 0x00;
+        memset(serial + 1, 0x80 + i, 20);
+        size_t n;
+        assert_true(ocsp_certid_build(OCSP_HASH_SHA512, h64, h64, serial, sizeof(serial), ids[i], sizeof(ids[i]), &n));
+        many[i] = (struct ocsp_single){ids[i], n, OCSP_REVOKED, now - 5000, 10, now - 60, now + 86400};
+    }
+    size_t out_len;
+    assert_true(ocsp_response_sign_many(&s, many, OCSP_JOB_MAX_CERTS, now, nonce, sizeof(nonce), out, sizeof(out),
+                                        &out_len));
+    const uint8_t *q = out;
+    OCSP_RESPONSE *resp = d2i_OCSP_RESPONSE(NULL, &q, (long)out_len);
+    assert_non_null(resp);
+    OCSP_BASICRESP *bs = OCSP_response_get1_basic(resp);
+    assert_int_equal(OCSP_resp_count(bs), OCSP_JOB_MAX_CERTS);
+    OCSP_BASICRESP_free(bs);
+    OCSP_RESPONSE_free(resp);
+    print_message("%d SHA-512 CertIDs, RSA-4096, 128-octet nonce: %zu octets\n", OCSP_JOB_MAX_CERTS, out_len);
+    /* The builder's half for the response, with room to spare for a
+     * responder certificate larger than this test's (extensions, longer
+     * names): a few hundred octets more. */
+    assert_true(out_len + 1024 <= OCSP_JOB_RESP_MAX / 2);
     pki_free(&p);
 }
 
@@ -242,6 +318,7 @@ int main(void) {
         cmocka_unit_test(test_p256),
         cmocka_unit_test(test_p384),
         cmocka_unit_test(test_rsa),
+        cmocka_unit_test(test_several_fit_a_job),
         cmocka_unit_test(test_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
