@@ -159,10 +159,10 @@ static enum ocsp_resp_status single_of(struct lane *l, const struct lane_ca *ca,
         one->status = r.status == CERT_REVOKED ? OCSP_REVOKED : OCSP_GOOD;
         one->revoked_at = r.revoked_at;
         if (r.status == CERT_REVOKED && r.reason != 0) one->reason = r.reason;
-    } else if (got == 1 || !(l->unknown_signed || unknown_ok)) {
-        /* Damaged, or expired (the tables do not answer for expired
-         * certificates either), or never issued without --unknown signed:
-         * unauthorized. */
+    } else if ((got == 1 && !(decoded && unknown_ok)) || !(l->unknown_signed || unknown_ok)) {
+        /* Damaged; expired alone (the tables do not answer for expired
+         * certificates either; beside issued ones it is unknown); never
+         * issued without --unknown signed: unauthorized. */
         free(rec);
         return OCSP_UNAUTHORIZED;
     }

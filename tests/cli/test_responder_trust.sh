@@ -143,6 +143,17 @@ start --validity 8h
 ask "$D/ca/sub.pem" "$T/good.pem" "$T/g5.der"
 read -r _ TU NU _ <<<"$(facts "$T/g5.der" "$T/good.pem")"
 assert_eq "$((NU - TU))" "$((8 * 3600 + 60))" "the window after a restart with --validity 8h"
+step "an expired certificate: unauthorized, also under --unknown signed (not a fresh 'unknown')"
 stop
+FT_LIB=$(dpkg -L libfaketime 2>/dev/null | grep 'libfaketime.so.1$' | head -1)
+if [ -n "$FT_LIB" ]; then
+    ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" FAKETIME="+2d" LD_PRELOAD=$FT_LIB \
+        start --unknown signed
+    for n in -no_nonce -nonce; do
+        o=$(openssl ocsp -issuer "$D/ca/sub.pem" -cert "$T/short.pem" "$n" -url "$URL/ocsp" -CAfile "$T/chain.pem" 2>&1)
+        assert_contains "$o" "unauthorized (6)" "the 24-hour certificate two days on ($n)"
+    done
+    stop
+fi
 
 pass
