@@ -117,7 +117,8 @@ static const char usage[] =
     "                  [--log-format plain|kv|json] [--report-dir DIR2] [--report-every D]\n"
     "                  [--report-format csv|json|both] [--admin-max-conns N]\n"
     "                  [--admin-max-conns-per-source N] [--admin-handshake-timeout S]\n"
-    "                  [--admin-request-timeout S] [--fd-reserve N] [--config FILE]\n";
+    "                  [--admin-request-timeout S] [--fd-reserve N] [--metrics-allow PREFIXES]\n"
+    "                  [--config FILE]\n";
 
 /* parse_duration reads "N", "Ns", "Nm", "Nh" or "Nd" into seconds. */
 static int parse_duration(const char *s, int64_t *out) {
@@ -482,7 +483,7 @@ static const char *const setting_names[] = {
     "read-timeout", "crl-validity", "crl-coalesce", "metrics", "drain-timeout", "expiry-warn-days", "events-file",
     "admin-listen", "require-approval", "webhook-url", "webhook-ca", "webhook-timeout", "webhook-min-severity",
     "log-format", "report-dir", "report-every", "report-format", "admin-max-conns", "admin-max-conns-per-source",
-    "admin-handshake-timeout", "admin-request-timeout", "fd-reserve", NULL,
+    "admin-handshake-timeout", "admin-request-timeout", "fd-reserve", "metrics-allow", NULL,
 };
 
 static int is_setting(const char *name) {
@@ -551,6 +552,10 @@ static int set_opt(struct serve_opts *o, const char *name, const char *v, char *
     } else if (strcmp(name, "metrics") == 0) {
         if (strcmp(v, "on") != 0 && strcmp(v, "off") != 0) return snprintf(why, wl, "must be on or off"), 0;
         o->cfg.no_metrics = strcmp(v, "off") == 0;
+    } else if (strcmp(name, "metrics-allow") == 0) {
+        char w[160];
+        if (!cidr_parse_list(v, o->cfg.metrics_allow, CIDR_LIST_MAX, &o->cfg.num_metrics_allow, w, sizeof(w)))
+            return snprintf(why, wl, "%.100s (a list of prefixes, as 127.0.0.0/8,::1, or any)", w), 0;
     } else if (strcmp(name, "drain-timeout") == 0) {
         long n = strtol(v, &end, 10);
         if (*end != '\0' || end == v || n < 0 || n > 600) return snprintf(why, wl, "must be 0 to 600 seconds"), 0;
@@ -660,7 +665,7 @@ static int load_opts(const char *dir, const char *config_path, int argc, char **
                              "events-file, admin-listen, require-approval, webhook-url, webhook-ca, "
                              "webhook-timeout, webhook-min-severity, log-format, report-dir, report-every, "
                              "report-format, admin-max-conns, admin-max-conns-per-source, admin-handshake-timeout, "
-                             "admin-request-timeout, fd-reserve)",
+                             "admin-request-timeout, fd-reserve, metrics-allow)",
                         path, ce->line, ce->key);
                 return 0;
             }
@@ -733,6 +738,9 @@ static void reload(struct serve_state *st) {
         if (n.cfg.threads != 0 && n.cfg.threads != o->cfg.threads) strcat(fixed, " threads");
         if (n.cfg.io != o->cfg.io) strcat(fixed, " io");
         if (n.cfg.lane.unknown_signed != o->cfg.lane.unknown_signed) strcat(fixed, " unknown");
+        if (n.cfg.num_metrics_allow != o->cfg.num_metrics_allow ||
+            memcmp(n.cfg.metrics_allow, o->cfg.metrics_allow, n.cfg.num_metrics_allow * sizeof(struct cidr)) != 0)
+            strcat(fixed, " metrics-allow");
         if ((n.cfg.lane.rate == 0) != (o->cfg.lane.rate == 0)) strcat(fixed, " sign-rate(0)");
     }
     if (fixed[0] != '\0')
@@ -971,6 +979,9 @@ int serve_run(int argc, char **argv) {
                    "                       within it share one rebuild\n"
                    "  --no-metrics         GET /metrics answers 404 (in the file: metrics = off;\n"
                    "                       default: the Prometheus text format, docs/metrics.md)\n"
+                   "  --metrics-allow P    who may GET /metrics: comma-separated prefixes, as\n"
+                   "                       10.0.0.0/8,2001:db8::/32, or any (default: loopback\n"
+                   "                       only, 127.0.0.0/8,::1; others get 404); at start only\n"
                    "  --drain-timeout S    on SIGTERM, how long answers in progress may take before\n"
                    "                       the connections are cut (default 10; 0 to 600)\n"
                    "  --expiry-warn-days N cert.expiring events, once a day, for certificates that\n"

@@ -339,8 +339,19 @@ static int starts(const struct http_request *r, const char *s) {
  * lists them in Allow). */
 enum route { ROUTE_NONE, ROUTE_METRICS, ROUTE_HEALTHZ, ROUTE_CA_CERT, ROUTE_CRL, ROUTE_OCSP_POST, ROUTE_OCSP_GET };
 
+/* Whether the peer of c may read /metrics (metrics-allow): a system call,
+ * on /metrics requests only. */
+static int metrics_allowed(const struct conn *c) {
+    const struct server_config *cfg = &c->sh->srv->cfg;
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    if (getpeername(c->fd, (struct sockaddr *)&ss, &sl) != 0) return 0;
+    return cidr_match(cfg->metrics_allow, cfg->num_metrics_allow, (const struct sockaddr *)&ss, sl);
+}
+
 static enum route route_of(const struct conn *c, const struct http_request *r) {
-    if (target_is(r, "/metrics") && !live_int(&c->sh->srv->live_no_metrics)) return ROUTE_METRICS;
+    if (target_is(r, "/metrics") && !live_int(&c->sh->srv->live_no_metrics) && metrics_allowed(c))
+        return ROUTE_METRICS;
     if (target_is(r, "/healthz")) return ROUTE_HEALTHZ;
     if (starts(r, "/ca/") && r->target_len > 8 && memcmp(r->target + r->target_len - 4, ".der", 4) == 0)
         return ROUTE_CA_CERT;
@@ -818,6 +829,12 @@ struct server *server_start(const struct server_config *cfg, struct gen *g, stru
         return NULL;
     }
     s->cfg = *cfg;
+    if (s->cfg.num_metrics_allow == 0) { /* loopback only */
+        size_t n;
+        char why[128];
+        if (!cidr_parse_list("127.0.0.0/8,::1", s->cfg.metrics_allow, CIDR_LIST_MAX, &n, why, sizeof(why))) abort();
+        s->cfg.num_metrics_allow = n;
+    }
     server_set_live(s, cfg);
     const char *why = NULL;
     s->uring = cfg->io != SERVER_IO_LIBEVENT && uring_probe(&why);

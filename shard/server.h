@@ -15,6 +15,7 @@
 
 #include <stdint.h>
 
+#include "common/cidr.h"
 #include "common/rerr.h"
 
 struct gen;
@@ -52,6 +53,10 @@ struct server_config {
     int64_t max_age;    /* Cache-Control cap (default 3600; 0: max-age=0) */
     int idle_timeout, read_timeout; /* seconds; 0: the defaults above */
     int no_metrics;     /* 1: GET /metrics answers 404 */
+    /* Who may GET /metrics (others get 404, as with no_metrics); at start
+     * only. num_metrics_allow 0: loopback only (127.0.0.0/8, ::1). */
+    struct cidr metrics_allow[CIDR_LIST_MAX];
+    size_t num_metrics_allow;
     struct server_lane lane;
 };
 

@@ -154,4 +154,26 @@ serve_bg "$T/serve2.log" --dir "$D" --listen "127.0.0.1:$PORT" "${IO_ARGS[@]}" -
 code=$(curl -s -o /dev/null -w '%{http_code}' "$URL/metrics")
 assert_eq "$code" 404 "GET /metrics under --no-metrics"
 kill -TERM "$SRV"; wait "$SRV" 2>/dev/null
+
+step "--metrics-allow: /metrics only to the prefixes listed (by default loopback)"
+for bad in 10.0.0.1/8 300.1.2.3 ::1/129 "10.0.0.0/8,,::1" 10.0.0.0/08 nonsense; do
+    run_fail 2 revd serve --dir "$D" --listen "127.0.0.1:$PORT" --metrics-allow "$bad"
+    assert_contains "$ERR" "metrics-allow"
+done
+serve_bg "$T/serve3.log" --dir "$D" --listen "127.0.0.1:$PORT" "${IO_ARGS[@]}" --threads 1 \
+    --metrics-allow "10.0.0.0/8, 2001:db8::/32"
+assert_eq "$(curl -s -o /dev/null -w '%{http_code}' "$URL/metrics")" 404 "GET /metrics from 127.0.0.1, not listed"
+assert_eq "$(curl -s -o /dev/null -w '%{http_code}' "$URL/healthz")" 200 "GET /healthz beside it"
+kill -TERM "$SRV"; wait "$SRV" 2>/dev/null
+serve_bg "$T/serve4.log" --dir "$D" --listen "127.0.0.1:$PORT" "${IO_ARGS[@]}" --threads 1 --metrics-allow 127.0.0.1
+assert_eq "$(curl -s -o /dev/null -w '%{http_code}' "$URL/metrics")" 200 "GET /metrics from 127.0.0.1, listed alone"
+kill -TERM "$SRV"; wait "$SRV" 2>/dev/null
+if "$PY" -c 'import socket; socket.socket(socket.AF_INET6).bind(("::1", 0))' 2>/dev/null; then # IPv6 loopback here
+    serve_bg "$T/serve5.log" --dir "$D" --listen "[::1]:$PORT" "${IO_ARGS[@]}" --threads 1 --metrics-allow 127.0.0.0/8
+    assert_eq "$(curl -s -o /dev/null -w '%{http_code}' "http://[::1]:$PORT/metrics")" 404 "GET /metrics from ::1, not listed"
+    kill -TERM "$SRV"; wait "$SRV" 2>/dev/null
+    serve_bg "$T/serve6.log" --dir "$D" --listen "[::1]:$PORT" "${IO_ARGS[@]}" --threads 1
+    assert_eq "$(curl -s -o /dev/null -w '%{http_code}' "http://[::1]:$PORT/metrics")" 200 "GET /metrics from ::1 by default"
+    kill -TERM "$SRV"; wait "$SRV" 2>/dev/null
+fi
 pass

@@ -7,6 +7,8 @@
 
 #include <cmocka.h>
 
+#include <arpa/inet.h>
+
 #include <dirent.h>
 #include <errno.h>
 #include <ftw.h>
@@ -16,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/cidr.h"
 #include "common/fsutil.h"
 #include "common/hex.h"
 #include "common/reason.h"
@@ -802,9 +805,68 @@ static void test_fs_append(void **state) {
     assert_non_null(strstr(e.msg, "owned by uid 65534"));
 }
 
+/* cidr: the metrics-allow lists, and matching peers (IPv4-mapped IPv6 as
+ * IPv4). */
+static int match4(const struct cidr *l, size_t n, const char *a) {
+    struct sockaddr_in s = {.sin_family = AF_INET};
+    assert_int_equal(inet_pton(AF_INET, a, &s.sin_addr), 1);
+    return cidr_match(l, n, (struct sockaddr *)&s, sizeof(s));
+}
+
+static int match6(const struct cidr *l, size_t n, const char *a) {
+    struct sockaddr_in6 s = {.sin6_family = AF_INET6};
+    assert_int_equal(inet_pton(AF_INET6, a, &s.sin6_addr), 1);
+    return cidr_match(l, n, (struct sockaddr *)&s, sizeof(s));
+}
+
+static void test_cidr(void **state) {
+    (void)state;
+    struct cidr l[CIDR_LIST_MAX];
+    size_t n;
+    char why[160], text[64];
+    assert_true(cidr_parse_list(" 10.0.0.0/8 ,192.168.1.7, 2001:db8::/32,::1", l, CIDR_LIST_MAX, &n, why, sizeof(why)));
+    assert_int_equal(n, 4);
+    cidr_format(&l[0], text);
+    assert_string_equal(text, "10.0.0.0/8");
+    cidr_format(&l[1], text);
+    assert_string_equal(text, "192.168.1.7/32");
+    assert_true(match4(l, n, "10.255.0.1"));
+    assert_false(match4(l, n, "11.0.0.1"));
+    assert_true(match4(l, n, "192.168.1.7"));
+    assert_false(match4(l, n, "192.168.1.8"));
+    assert_true(match6(l, n, "2001:db8:ffff::1"));
+    assert_false(match6(l, n, "2001:db9::1"));
+    assert_true(match6(l, n, "::1"));
+    assert_false(match6(l, n, "::2"));
+    assert_true(match6(l, n, "::ffff:10.1.2.3")); /* an IPv4 peer on a dual-stack socket */
+    assert_false(match6(l, n, "::ffff:11.1.2.3"));
+    /* Odd prefix lengths. */
+    assert_true(cidr_parse_list("172.16.0.0/12", l, CIDR_LIST_MAX, &n, why, sizeof(why)));
+    assert_true(match4(l, n, "172.31.255.255"));
+    assert_false(match4(l, n, "172.32.0.0"));
+    assert_true(cidr_parse_list("any", l, CIDR_LIST_MAX, &n, why, sizeof(why)));
+    assert_int_equal(n, 2);
+    assert_true(match4(l, n, "8.8.8.8"));
+    assert_true(match6(l, n, "2a00::1"));
+    static const char *const bad[] = {
+        "", "10.0.0.1/8", "300.0.0.0", "10.0.0.0/33", "::1/129", "10.0.0.0/", "10.0.0.0/08", "10.0.0.0/-1",
+        "10.0.0.0,,::1", "10.0.0.0,", "fe80::1%lo", "localhost", "10.0.0.0/8 x", "2001:db8::1/32",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        why[0] = '\0';
+        if (cidr_parse_list(bad[i], l, CIDR_LIST_MAX, &n, why, sizeof(why))) fail_msg("accepted '%s'", bad[i]);
+        assert_true(why[0] != '\0');
+    }
+    /* At most CIDR_LIST_MAX. */
+    char many[1024] = "";
+    for (int i = 0; i <= CIDR_LIST_MAX; i++) snprintf(many + strlen(many), sizeof(many) - strlen(many), "%s10.%d.0.0/16", i ? "," : "", i);
+    assert_false(cidr_parse_list(many, l, CIDR_LIST_MAX, &n, why, sizeof(why)));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hex_parse_serial_valid),
+        cmocka_unit_test(test_cidr),
         cmocka_unit_test(test_hex_parse_serial_invalid),
         cmocka_unit_test(test_hex_encode),
         cmocka_unit_test(test_hex_encode_serial),
