@@ -118,6 +118,7 @@ struct ca_core {
     size_t num_changes, cap_changes;
     int changes_full;
     int sign_threads; /* threads that sign OCSP responses in bulk (ca_ocsp_set_threads) */
+    int64_t backdate; /* thisUpdate this long before the signature (ca_ocsp_set_backdate) */
 };
 
 /* core_changed notes that serial of ca has a new status (its responses

@@ -37,7 +37,7 @@ struct lane_snap {
 
 struct lane {
     struct store *st;
-    _Atomic int64_t validity; /* lane_set_validity: a reload */
+    _Atomic int64_t validity, backdate; /* lane_set_times: a reload */
     int unknown_signed;
     int num_shards;
     struct spsc *queues; /* one per shard: the shard pushes, the lane pops */
@@ -74,6 +74,7 @@ struct lane *lane_new(struct ca_core *c, int num_shards, int64_t validity, int u
     }
     l->st = c->st;
     l->validity = validity;
+    l->backdate = ca_ocsp_backdate(c);
     l->unknown_signed = unknown_signed;
     l->num_shards = num_shards;
     l->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -130,8 +131,9 @@ int lane_submit(void *lane, struct ocsp_job *job) {
     return 1;
 }
 
-void lane_set_validity(struct lane *l, int64_t validity) {
+void lane_set_times(struct lane *l, int64_t validity, int64_t backdate) {
     atomic_store_explicit(&l->validity, validity, memory_order_relaxed);
+    atomic_store_explicit(&l->backdate, backdate, memory_order_relaxed);
 }
 
 uint64_t lane_signed(const struct lane *l) { return atomic_load(&l->signed_count); }
@@ -152,10 +154,11 @@ static enum ocsp_resp_status single_of(struct lane *l, const struct lane_ca *ca,
     int got = store_get(l->st, key, kl, &rec, &rl, &e);
     struct crec r;
     int64_t validity = atomic_load_explicit(&l->validity, memory_order_relaxed);
-    *one = (struct ocsp_single){NULL, 0, OCSP_UNKNOWN, 0, -1, now - OCSP_BACKDATE_S, now + validity};
+    int64_t backdate = atomic_load_explicit(&l->backdate, memory_order_relaxed);
+    *one = (struct ocsp_single){NULL, 0, OCSP_UNKNOWN, 0, -1, now - backdate, now + validity};
     if (got < 0) return OCSP_TRY_LATER;
     int decoded = got == 1 && crec_decode(rec, rl, &r);
-    if (decoded && ocsp_times(now, validity, r.not_after, &one->this_update, &one->next_update)) {
+    if (decoded && ocsp_times(now, validity, backdate, r.not_after, &one->this_update, &one->next_update)) {
         one->status = r.status == CERT_REVOKED ? OCSP_REVOKED : OCSP_GOOD;
         one->revoked_at = r.revoked_at;
         if (r.status == CERT_REVOKED && r.reason != 0) one->reason = r.reason;

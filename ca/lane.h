@@ -29,9 +29,10 @@ struct ocsp_job;
  * signed "unknown" (else unauthorized). NULL with e set on failure. */
 struct lane *lane_new(struct ca_core *c, int num_shards, int64_t validity, int unknown_signed, struct rerr *e);
 
-/* lane_set_validity: responses the lane signs from now on are valid for
- * validity seconds (a reload). Any thread. */
-void lane_set_validity(struct lane *l, int64_t validity);
+/* lane_set_times: responses the lane signs from now on are valid for
+ * validity seconds, their thisUpdate backdate seconds before the
+ * signature (a reload; lane_new takes the core's backdate). Any thread. */
+void lane_set_times(struct lane *l, int64_t validity, int64_t backdate);
 
 /* lane_update takes the CAs as they are now (issuer hashes, responders:
  * after a publication, since signing may have rotated a responder).

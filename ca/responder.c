@@ -490,7 +490,7 @@ static int srec_usable(const struct signing *sg, const struct crec *r, const uin
     *this_update = (int64_t)get_u64(v + 12);
     *next_update = (int64_t)get_u64(v + 20);
     if (*this_update > sg->now + 60 || *next_update <= sg->now + REUSE_MARGIN_S) return 0;
-    if (*next_update > r->not_after || *next_update - *this_update > sg->validity + OCSP_BACKDATE_S) return 0;
+    if (*next_update > r->not_after || *next_update - *this_update > sg->validity + sg->c->backdate) return 0;
     size_t off = 68;
     for (int h = 0; h < 2; h++) {
         if (vl - off < 4) return 0;
@@ -537,7 +537,8 @@ struct sign_part {
 
 static int sign_item(const struct signing *sg, const struct ocsp_signer *signer, struct sign_item *it) {
     uint8_t certid[256];
-    if (!ocsp_times(sg->now, sg->validity, it->r.not_after, &it->this_update, &it->next_update)) return 0;
+    if (!ocsp_times(sg->now, sg->validity, sg->c->backdate, it->r.not_after, &it->this_update, &it->next_update))
+        return 0;
     for (int h = 0; h < 2; h++) {
         size_t cl;
         if (!ocsp_certid_build(table_hashes[h], sg->nh[h], sg->kh[h], it->serial, it->slen, certid, sizeof(certid),
@@ -641,6 +642,10 @@ static int sign_into(struct sign_pool *p, const uint8_t *serial, size_t slen, co
 }
 
 void ca_ocsp_set_threads(struct ca_core *c, int threads) { c->sign_threads = threads; }
+
+void ca_ocsp_set_backdate(struct ca_core *c, int64_t seconds) { c->backdate = seconds; }
+
+int64_t ca_ocsp_backdate(const struct ca_core *c) { return c->backdate; }
 
 /* Key order of two (len, serial) suffixes: the index's byte order. */
 static int suffix_cmp(const uint8_t *a, size_t al, const uint8_t *b, size_t bl) {

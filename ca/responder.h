@@ -70,6 +70,12 @@ struct ca_precompute_stats {
  * 1. CA-core thread. */
 void ca_ocsp_set_threads(struct ca_core *c, int threads);
 
+/* ca_ocsp_set_backdate: how long before its signature a response's
+ * thisUpdate is (default OCSP_BACKDATE_S; ocsp_times); ca_ocsp_backdate
+ * reads it. CA-core thread. */
+void ca_ocsp_set_backdate(struct ca_core *c, int64_t seconds);
+int64_t ca_ocsp_backdate(const struct ca_core *c);
+
 /* ca_ocsp_precompute builds, for every unexpired certificate of CA ca, its
  * responses for a SHA-1 and a SHA-256 CertID (signed now: thisUpdate now,
  * nextUpdate now + validity; or stored, per flags) into a new table (*out,

@@ -973,7 +973,8 @@ static int run_ocsp_respond(struct cli *cli, struct opts *o, const char *pos) {
             ok = rerr_set(&e, "cannot build the CertID");
         struct ocsp_single r = {certid, certid_len, st.status == CERT_REVOKED ? OCSP_REVOKED : OCSP_GOOD,
                                 st.revoked_at, -1, 0, 0};
-        if (ok && !ocsp_times(now, RESPONSE_VALIDITY_S, st.not_after, &r.this_update, &r.next_update))
+        if (ok && !ocsp_times(now, RESPONSE_VALIDITY_S, ca_ocsp_backdate(c), st.not_after, &r.this_update,
+                              &r.next_update))
             ok = rerr_set(&e, "the certificate has expired: there is no status to sign");
         next_update = r.next_update;
         /* unspecified is sent as no reason (RFC 5280 5.3.1). */

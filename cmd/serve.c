@@ -60,6 +60,7 @@
 struct serve_opts {
     struct server_config cfg;
     int64_t validity, crl_validity, crl_coalesce_ms;
+    int64_t backdate; /* ocsp-backdate */
     int drain_timeout;     /* seconds */
     int expiry_warn_days;  /* cert.expiring events from this many days before notAfter */
     const char *events_file; /* NULL: DIR/events.jsonl */
@@ -118,6 +119,7 @@ static const char usage[] =
     "                  [--report-format csv|json|both] [--admin-max-conns N]\n"
     "                  [--admin-max-conns-per-source N] [--admin-handshake-timeout S]\n"
     "                  [--admin-request-timeout S] [--fd-reserve N] [--metrics-allow PREFIXES]\n"
+    "                  [--ocsp-backdate DURATION]\n"
     "                  [--config FILE]\n";
 
 /* parse_duration reads "N", "Ns", "Nm", "Nh" or "Nd" into seconds. */
@@ -321,14 +323,17 @@ struct due {
     size_t n, max;
     int64_t by, next; /* take what is due by `by`; next: the earliest of the rest */
     int64_t now;
+    int64_t min_window; /* refresh_min_window */
     size_t ran_out; /* responses past their nextUpdate: left to a full generation */
 };
 
-/* A response whose whole window is shorter than this ends at its
- * certificate's notAfter (ocsp_times): it is not refreshed, since a new
- * one could not last longer (refreshing at half of an ever shorter window
- * would sign it again every second of the certificate's last minutes). */
-#define REFRESH_MIN_WINDOW_S (4 * OCSP_BACKDATE_S)
+/* A response whose whole window (nextUpdate - thisUpdate) is shorter than
+ * this ends at its certificate's notAfter (ocsp_times): it is not
+ * refreshed, since a new one could not last longer. Refreshing at half of
+ * an ever shorter window would sign it again every second of the
+ * certificate's last minutes: once less than the backdating is left, half
+ * the window is already past. */
+static int64_t refresh_min_window(int64_t backdate) { return 2 * backdate + 120; }
 
 static void collect(struct due *d, const char *ca, const struct ocsp_table *t, const struct ocsp_table *shadow) {
     size_t pos = 0;
@@ -344,7 +349,7 @@ static void collect(struct due *d, const char *ca, const struct ocsp_table *t, c
             d->ran_out++;
             continue;
         }
-        if (nu - tu < REFRESH_MIN_WINDOW_S) continue;
+        if (nu - tu < d->min_window) continue;
         int64_t at = ocsp_refresh_at(serial, sl, tu, nu);
         if (at > d->by || d->n == d->max) {
             if (at < d->next) d->next = at;
@@ -370,7 +375,7 @@ static int refresh_tick(void *arg) {
     if (st->crl != NULL && crlpub_tick(st->crl, &wait)) publish_crls(st);
     if (now < st->next_scan) return wait;
     struct due d = {malloc(st->refresh_batch * sizeof(struct ca_change)), 0, st->refresh_batch, now + REFRESH_SLACK_S,
-                    now + REFRESH_IDLE_S, now, 0};
+                    now + REFRESH_IDLE_S, now, refresh_min_window(st->opts.backdate), 0};
     if (d.list == NULL) {
         st->next_scan = now + REFRESH_RETRY_S;
         return 1000;
@@ -467,6 +472,7 @@ static void opts_default(struct serve_opts *o) {
     o->cfg.max_age = 3600;
     o->cfg.lane.rate = 1000;
     o->validity = VALIDITY_DEFAULT_S;
+    o->backdate = OCSP_BACKDATE_S;
     o->crl_validity = 7 * 86400;
     o->crl_coalesce_ms = 1000;
     o->drain_timeout = 10;
@@ -483,7 +489,7 @@ static const char *const setting_names[] = {
     "read-timeout", "crl-validity", "crl-coalesce", "metrics", "drain-timeout", "expiry-warn-days", "events-file",
     "admin-listen", "require-approval", "webhook-url", "webhook-ca", "webhook-timeout", "webhook-min-severity",
     "log-format", "report-dir", "report-every", "report-format", "admin-max-conns", "admin-max-conns-per-source",
-    "admin-handshake-timeout", "admin-request-timeout", "fd-reserve", "metrics-allow", NULL,
+    "admin-handshake-timeout", "admin-request-timeout", "fd-reserve", "metrics-allow", "ocsp-backdate", NULL,
 };
 
 static int is_setting(const char *name) {
@@ -552,6 +558,9 @@ static int set_opt(struct serve_opts *o, const char *name, const char *v, char *
     } else if (strcmp(name, "metrics") == 0) {
         if (strcmp(v, "on") != 0 && strcmp(v, "off") != 0) return snprintf(why, wl, "must be on or off"), 0;
         o->cfg.no_metrics = strcmp(v, "off") == 0;
+    } else if (strcmp(name, "ocsp-backdate") == 0) {
+        if (!parse_duration(v, &o->backdate) || o->backdate > OCSP_BACKDATE_MAX_S)
+            return snprintf(why, wl, "must be 0 to 1h (as 0, 60, 1h)"), 0;
     } else if (strcmp(name, "metrics-allow") == 0) {
         char w[160];
         if (!cidr_parse_list(v, o->cfg.metrics_allow, CIDR_LIST_MAX, &o->cfg.num_metrics_allow, w, sizeof(w)))
@@ -665,7 +674,7 @@ static int load_opts(const char *dir, const char *config_path, int argc, char **
                              "events-file, admin-listen, require-approval, webhook-url, webhook-ca, "
                              "webhook-timeout, webhook-min-severity, log-format, report-dir, report-every, "
                              "report-format, admin-max-conns, admin-max-conns-per-source, admin-handshake-timeout, "
-                             "admin-request-timeout, fd-reserve, metrics-allow)",
+                             "admin-request-timeout, fd-reserve, metrics-allow, ocsp-backdate)",
                         path, ce->line, ce->key);
                 return 0;
             }
@@ -762,10 +771,14 @@ static void reload(struct serve_state *st) {
              (long long)n.validity, (long long)o->validity);
         st->validity = n.validity;
         st->opts.validity = n.validity;
-        if (st->lane != NULL) lane_set_validity(st->lane, n.validity);
         st->pending_full = 1;
         st->retry_at = 0;
     }
+    if (st->srv != NULL && n.backdate != o->backdate) { /* the next responses signed */
+        st->opts.backdate = n.backdate;
+        ca_ocsp_set_backdate(st->core, n.backdate);
+    }
+    if (st->lane != NULL) lane_set_times(st->lane, st->opts.validity, st->opts.backdate);
     st->opts.crl_coalesce_ms = n.crl_coalesce_ms;
     st->opts.drain_timeout = n.drain_timeout;
     st->opts.expiry_warn_days = n.expiry_warn_days;
@@ -979,6 +992,8 @@ int serve_run(int argc, char **argv) {
                    "                       within it share one rebuild\n"
                    "  --no-metrics         GET /metrics answers 404 (in the file: metrics = off;\n"
                    "                       default: the Prometheus text format, docs/metrics.md)\n"
+                   "  --ocsp-backdate D    a response's thisUpdate is this long before it is signed,\n"
+                   "                       for clients whose clock is slow (default 60s; 0 to 1h)\n"
                    "  --metrics-allow P    who may GET /metrics: comma-separated prefixes, as\n"
                    "                       10.0.0.0/8,2001:db8::/32, or any (default: loopback\n"
                    "                       only, 127.0.0.0/8,::1; others get 404); at start only\n"
@@ -1080,6 +1095,7 @@ int serve_run(int argc, char **argv) {
         /* Tables are built and refresh passes signed on as many threads as
          * there are shards (each with its own responder copy). */
         ca_ocsp_set_threads(st.core, cfg.threads);
+        ca_ocsp_set_backdate(st.core, opts.backdate);
         if ((st.crl = crlpub_new(st.core, crl_validity, crl_coalesce_ms, &e)) == NULL ||
             !ca_ocsp_gen(st.core, validity, &g, &ps, &e)) {
             rlog(LOG_ERR, "serve.start_failed", "%s", e.msg);

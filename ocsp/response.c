@@ -162,9 +162,10 @@ int ocsp_response_sign_many(const struct ocsp_signer *s, const struct ocsp_singl
     return derb_finish(&b, out_len);
 }
 
-int ocsp_times(int64_t now, int64_t validity, int64_t cert_not_after, int64_t *this_update, int64_t *next_update) {
+int ocsp_times(int64_t now, int64_t validity, int64_t backdate, int64_t cert_not_after, int64_t *this_update,
+               int64_t *next_update) {
     if (cert_not_after <= now) return 0;
-    *this_update = now - OCSP_BACKDATE_S;
+    *this_update = now - backdate;
     *next_update = validity < cert_not_after - now ? now + validity : cert_not_after;
     return 1;
 }

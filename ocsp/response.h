@@ -79,19 +79,22 @@ struct ocsp_single {
     int64_t this_update, next_update;
 };
 
-/* Responses are dated this much before they are signed, so that a client
- * whose clock is slow does not take a fresh one as not yet valid (RFC 6960
- * 4.2.2.1; RFC 5019 4 allows for clock skew too). */
+/* By default responses are dated this much before they are signed, so
+ * that a client whose clock is slow does not take a fresh one as not yet
+ * valid (RFC 6960 4.2.2.1; RFC 5019 4 allows for clock skew too); revd
+ * serve --ocsp-backdate sets it (0 to OCSP_BACKDATE_MAX_S). */
 #define OCSP_BACKDATE_S 60
+#define OCSP_BACKDATE_MAX_S 3600
 
 /* ocsp_times gives the thisUpdate and nextUpdate of a response signed at
  * now for a certificate valid until cert_not_after: thisUpdate is now less
- * OCSP_BACKDATE_S; nextUpdate is now + validity, but never later than
+ * backdate; nextUpdate is now + validity, but never later than
  * cert_not_after: a status claim about a certificate past its own end
  * means nothing, and stapling servers refuse such a response (Caddy: "valid
  * after certificate expiration"). Returns 0 when the certificate has
  * expired by now (nothing to sign), else 1. Pure; any thread. */
-int ocsp_times(int64_t now, int64_t validity, int64_t cert_not_after, int64_t *this_update, int64_t *next_update);
+int ocsp_times(int64_t now, int64_t validity, int64_t backdate, int64_t cert_not_after, int64_t *this_update,
+               int64_t *next_update);
 
 /* ocsp_response_sign builds a signed, successful OCSPResponse for one
  * SingleResponse (nonce: NULL for none, else echoed in a nonce extension)

@@ -143,6 +143,15 @@ start --validity 8h
 ask "$D/ca/sub.pem" "$T/good.pem" "$T/g5.der"
 read -r _ TU NU _ <<<"$(facts "$T/g5.der" "$T/good.pem")"
 assert_eq "$((NU - TU))" "$((8 * 3600 + 60))" "the window after a restart with --validity 8h"
+step "--ocsp-backdate sets how far back thisUpdate is"
+stop
+run_fail 2 revd serve --dir "$D" --listen "127.0.0.1:$PORT" --ocsp-backdate 2h
+assert_contains "$ERR" "ocsp-backdate"
+start --ocsp-backdate 5m
+ask "$D/ca/sub.pem" "$T/good.pem" "$T/b1.der" -nonce
+read -r _ TU NU _ NOW <<<"$(facts "$T/b1.der" "$T/good.pem")"
+[ $((NOW - TU)) -ge 295 ] && [ $((NOW - TU)) -le 360 ] || fail "thisUpdate is $((NOW - TU)) s before now, not about 300"
+
 step "an expired certificate: unauthorized, also under --unknown signed (not a fresh 'unknown')"
 stop
 FT_LIB=$(dpkg -L libfaketime 2>/dev/null | grep 'libfaketime.so.1$' | head -1)
