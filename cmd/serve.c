@@ -1018,7 +1018,9 @@ int serve_run(int argc, char **argv) {
                    "                       from a request until its answer is sent and the next\n"
                    "                       request is in whole (default 30)\n"
                    "  --fd-reserve N       descriptors the admin API leaves to the control socket,\n"
-                   "                       the index and CRL files (default 128; 16 to 65536)\n"
+                   "                       the index and CRL files (default 128; 16 to 65536);\n"
+                   "                       the OCSP/CRL shards leave a quarter of it (at least 16,\n"
+                   "                       read at start)\n"
                    "  --webhook-url URLS   POST every event to these http(s) URLs (comma-separated,\n"
                    "                       at most 4), retried until delivered (docs/events.md)\n"
                    "  --webhook-ca FILE    PEM certificates to check https webhooks (default: the\n"
@@ -1055,6 +1057,10 @@ int serve_run(int argc, char **argv) {
         return lr == 2 ? 2 : 1;
     }
     struct server_config cfg = opts.cfg;
+    /* The shards, which serve the public, leave a quarter of what the admin
+     * API leaves (at least 16): under a flood of the admin port OCSP still
+     * has room, and under either the control socket has some. */
+    cfg.fd_reserve = opts.admin_limits.fd_reserve / 4 > 16 ? opts.admin_limits.fd_reserve / 4 : 16;
     log_set_format(opts.log_format);
     event_set_log_callback(libevent_log);
     int64_t validity = opts.validity, crl_validity = opts.crl_validity, crl_coalesce_ms = opts.crl_coalesce_ms;

@@ -127,6 +127,7 @@ struct retired {
 
 struct server {
     struct server_config cfg;
+    long fd_line; /* a connection's descriptor at or past it is over the reserve (cfg.fd_reserve) */
     int uring; /* the backend: 1 io_uring, 0 libevent */
     _Atomic(struct gen *) current;
     struct retired *retired; /* CA-core thread only */

@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -652,6 +654,23 @@ static struct conn *victim_of(struct shard *sh) {
 }
 
 struct conn *shard_conn_take(struct shard *sh, int fd) {
+    /* Descriptors are numbered lowest free first: one past the line means
+     * fewer than fd_reserve are left to the control socket, the index and
+     * the CRL files. The newcomer is closed at once (an eviction's close
+     * may finish later, under io_uring, and would not free its descriptor
+     * in time), and an idle connection, if there is one, makes room for the
+     * next. */
+    if ((long)fd >= sh->srv->fd_line) {
+        struct conn *victim = sh->evict != NULL ? victim_of(sh) : NULL;
+        if (victim != NULL) {
+            sh->evict(victim);
+            metrics_add(&sh->m.hostile[MH_CONN_EVICTED], 1);
+        }
+        bump(&sh->refused_conns);
+        metrics_add(&sh->m.hostile[MH_CONN_REFUSED], 1);
+        close(fd);
+        return NULL;
+    }
     if (sh->num_conns >= SERVER_MAX_CONNS_PER_SHARD) {
         struct conn *victim =
             sh->evict != NULL && sh->num_conns < SERVER_MAX_CONNS_PER_SHARD + CONN_SLACK ? victim_of(sh) : NULL;
@@ -829,6 +848,11 @@ struct server *server_start(const struct server_config *cfg, struct gen *g, stru
         return NULL;
     }
     s->cfg = *cfg;
+    struct rlimit rl;
+    s->fd_line = LONG_MAX;
+    if (cfg->fd_reserve > 0 && getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+        rl.rlim_cur < (rlim_t)LONG_MAX)
+        s->fd_line = (long)rl.rlim_cur - cfg->fd_reserve;
     if (s->cfg.num_metrics_allow == 0) { /* loopback only */
         size_t n;
         char why[128];

@@ -57,6 +57,11 @@ struct server_config {
      * only. num_metrics_allow 0: loopback only (127.0.0.0/8, ::1). */
     struct cidr metrics_allow[CIDR_LIST_MAX];
     size_t num_metrics_allow;
+    /* Descriptors the shards leave free under the open-file limit (read at
+     * start): a connection whose descriptor is past the line is treated as
+     * one past the cap, so a flood on the public port never takes what the
+     * control socket, the index and the CRL files need. 0: none. */
+    int fd_reserve;
     struct server_lane lane;
 };
 
