@@ -11,6 +11,7 @@
 
 #include "ca/internal.h"
 #include "common/fsutil.h"
+#include "common/log.h"
 #include "common/rtime.h"
 #include "common/urls.h"
 #include "ocsp/gen.h"
@@ -138,8 +139,9 @@ static int cert_revoked(struct ca_core *c, const struct ca *ca, const X509 *x, s
     return got < 0 ? -1 : revoked;
 }
 
-/* Loads the responder of ca from DIR, if it has one that is not revoked.
- * 1 loaded, 0 none (or revoked: the caller issues a new one), -1 error. */
+/* Loads the responder of ca from DIR, if it has one that is not revoked
+ * and whose key matches. 1 loaded, 0 none (or revoked, or its key file
+ * holds another key: the caller issues a new one), -1 error. */
 static int responder_load(struct ca_core *c, struct ca *ca, struct ca_responder **out, struct rerr *e) {
     X509 *x = NULL;
     int got = responder_cert(c, ca, &x, e);
@@ -164,9 +166,18 @@ static int responder_load(struct ca_core *c, struct ca *ca, struct ca_responder 
         int no_key = r->key == NULL;
         core_responder_free(r);
         ERR_clear_error();
-        if (no_key) rerr_set(e, "the OCSP responder key of CA %s: %s", ca->name, ke.msg);
-        else rerr_set(e, "%s: the OCSP responder key of CA %s does not match its certificate", path, ca->name);
-        return -1;
+        if (no_key) {
+            rerr_set(e, "the OCSP responder key of CA %s: %s", ca->name, ke.msg);
+            return -1;
+        }
+        /* The key file holds another key: a rotation whose index write
+         * failed after the key was written (responder_issue writes the key
+         * first), or a key file restored from elsewhere. The responder is
+         * only an operational key the CA certifies: a new one is issued. */
+        rlog(LOG_WARN, "ocsp.responder_mismatch",
+             "%s does not match the OCSP responder certificate of CA %s in the index: issuing a new responder", path,
+             ca->name);
+        return 0;
     }
     if (!responder_finish(r, e)) {
         core_responder_free(r);

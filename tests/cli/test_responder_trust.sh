@@ -143,6 +143,21 @@ start --validity 8h
 ask "$D/ca/sub.pem" "$T/good.pem" "$T/g5.der"
 read -r _ TU NU _ <<<"$(facts "$T/g5.der" "$T/good.pem")"
 assert_eq "$((NU - TU))" "$((8 * 3600 + 60))" "the window after a restart with --validity 8h"
+step "a responder key file holding another key: a new responder, not a server that cannot sign"
+# What a rotation leaves when its index write fails after the key file was
+# written (or a key file restored from elsewhere).
+ask "$D/ca/sub.pem" "$T/good.pem" "$T/k1.der"
+read -r RK1 _ <<<"$(facts "$T/k1.der" "$T/good.pem")"
+stop
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$D/keys/sub.ocsp.key" 2>/dev/null ||
+    fail "openssl genpkey"
+chmod 600 "$D/keys/sub.ocsp.key"
+start
+ask "$D/ca/sub.pem" "$T/good.pem" "$T/k2.der"
+read -r RK2 _ <<<"$(facts "$T/k2.der" "$T/good.pem")"
+[ "$RK2" != "$RK1" ] || fail "the responder did not change"
+assert_contains "$(cat "$T/serve.log")" "does not match the OCSP responder certificate of CA sub"
+
 step "--ocsp-backdate sets how far back thisUpdate is"
 stop
 run_fail 2 revd serve --dir "$D" --listen "127.0.0.1:$PORT" --ocsp-backdate 2h
