@@ -29,6 +29,9 @@ endif
 LIB_DIRS := common ca ocsp shard crl
 LIB_SRC  := $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+# node/: the serving process (linked into revd; the unit tests take LIB_OBJ).
+NODE_SRC := $(wildcard node/*.c)
+NODE_OBJ := $(NODE_SRC:%.c=$(BUILD)/%.o)
 CMD_SRC  := $(wildcard cmd/*.c)
 CMD_OBJ  := $(CMD_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
@@ -45,7 +48,7 @@ all: revd
 revd: $(BUILD)/revd
 	@if [ "$(BUILD)" = "build/rel" ]; then cp -f $< $@; fi
 
-$(BUILD)/revd: $(CMD_OBJ) $(LIB_OBJ)
+$(BUILD)/revd: $(CMD_OBJ) $(NODE_OBJ) $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS_BASE)
 
 $(BUILD)/%.o: %.c $(BUILD)/.flags

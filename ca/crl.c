@@ -13,7 +13,7 @@
 #include <openssl/sha.h>
 #include <openssl/x509.h>
 
-#include "ca/crlarchive.h"
+#include "crl/archive.h"
 #include "ca/internal.h"
 #include "common/der.h"
 #include "common/fsutil.h"

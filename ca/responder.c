@@ -54,7 +54,7 @@ static int sign_cb(void *arg, const uint8_t *tbs, size_t tbs_len, uint8_t *sig, 
     struct ca_responder *r = arg;
     uint8_t digest[EVP_MAX_MD_SIZE];
     unsigned int dl = 0;
-    size_t n = OCSP_SIG_MAX;
+    size_t n = CA_SIG_MAX;
     int ok = EVP_Digest(tbs, tbs_len, digest, &dl, r->md_fetched, NULL) == 1 &&
              EVP_PKEY_sign(r->pctx, sig, &n, digest, dl) == 1;
     if (!ok) ERR_clear_error();
@@ -295,7 +295,7 @@ int core_responder_retire(struct ca_core *c, struct ca *ca, const uint8_t *seria
     return 1;
 }
 
-int ca_responder_signer(struct ca_core *c, const char *name, struct ocsp_signer *out, struct rerr *e) {
+int ca_responder_signer(struct ca_core *c, const char *name, struct ca_signer *out, struct rerr *e) {
     struct ca *ca = core_find_or_err(c, name, e);
     if (ca == NULL) return 0;
     if (ca->state == CA_STATE_PENDING) return rerr_set(e, "CA %s is pending (it has no certificate yet)", name);
@@ -356,7 +356,7 @@ static struct ca_responder *responder_copy(const struct ca_responder *src, struc
 }
 
 struct ca_responder *ca_responder_dup(struct ca_core *c, const char *name, struct rerr *e) {
-    struct ocsp_signer unused;
+    struct ca_signer unused;
     if (!ca_responder_signer(c, name, &unused, e)) return NULL;
     return responder_copy(core_find(c, name)->responder, e);
 }
@@ -365,7 +365,7 @@ void ca_responder_put(struct ca_responder *r) { core_responder_free(r); }
 
 uint64_t ca_responder_epoch(const struct ca_core *c) { return c->responder_epoch; }
 
-void ca_responder_signer_of(struct ca_responder *r, struct ocsp_signer *out) {
+void ca_responder_signer_of(struct ca_responder *r, struct ca_signer *out) {
     memcpy(out->key_hash, r->key_hash, sizeof(out->key_hash));
     out->sigalg = r->sigalg;
     out->sigalg_len = r->sigalg_len;
@@ -405,7 +405,7 @@ static double mono_now(void) {
 struct signing {
     struct ca_core *c;
     uint32_t ca_id;
-    struct ocsp_signer signer;
+    struct ca_signer signer;
     uint8_t nh[2][64], kh[2][64];
     int64_t now, validity;
     struct store_batch *persist; /* NULL: what is signed is not stored */
@@ -546,7 +546,7 @@ struct sign_part {
     int k, ok;
 };
 
-static int sign_item(const struct signing *sg, const struct ocsp_signer *signer, struct sign_item *it) {
+static int sign_item(const struct signing *sg, const struct ca_signer *signer, struct sign_item *it) {
     uint8_t certid[256];
     if (!ocsp_times(sg->now, sg->validity, sg->c->backdate, it->r.not_after, &it->this_update, &it->next_update))
         return 0;
@@ -568,8 +568,8 @@ static int sign_item(const struct signing *sg, const struct ocsp_signer *signer,
 static void *sign_part_run(void *arg) {
     struct sign_part *pt = arg;
     struct sign_pool *p = pt->p;
-    struct ocsp_signer own;
-    const struct ocsp_signer *signer = &p->sg->signer;
+    struct ca_signer own;
+    const struct ca_signer *signer = &p->sg->signer;
     if (pt->k > 0) {
         ca_responder_signer_of(p->resp[pt->k], &own);
         signer = &own;

@@ -2,7 +2,7 @@
  * key (DIR/keys/NAME.ocsp.key, mode 0600) and a short-lived certificate the
  * CA issues to it (EKU id-kp-OCSPSigning only, id-pkix-ocsp-nocheck, KU
  * digitalSignature), rotated before it expires. The key stays here: ocsp/
- * gets a struct ocsp_signer whose callback signs.
+ * gets a struct ca_signer whose callback signs.
  *
  * Thread: the CA-core thread (creation and rotation write the index); the
  * signing callback may be called from any one thread at a time per
@@ -25,7 +25,7 @@
 /* ca_responder_signer gives the signer of CA ca, creating or rotating its
  * responder first when needed. The signer's pointers stay valid until the
  * next call for this CA or ca_core_free. Returns 1, or 0 with e set. */
-int ca_responder_signer(struct ca_core *c, const char *ca, struct ocsp_signer *out, struct rerr *e);
+int ca_responder_signer(struct ca_core *c, const char *ca, struct ca_signer *out, struct rerr *e);
 
 /* ca_responder_dup: a copy of CA ca's current responder (rotated first when
  * due) for use on another thread: its own signing context, the key and
@@ -42,7 +42,7 @@ uint64_t ca_responder_epoch(const struct ca_core *c);
 
 /* ca_responder_signer_of: the signer of r (valid while r lives); signs on
  * one thread at a time. */
-void ca_responder_signer_of(struct ca_responder *r, struct ocsp_signer *out);
+void ca_responder_signer_of(struct ca_responder *r, struct ca_signer *out);
 
 /* ca_issuer_hashes writes the CertID issuer hashes of CA ca for h: the hash
  * of its subject name's DER and of its public key's bits. */

@@ -19,7 +19,7 @@
 
 #include "ca/ca.h"
 #include "ca/crl.h"
-#include "ca/crlarchive.h"
+#include "crl/archive.h"
 #include "ca/cred.h"
 #include "ca/keyfile.h"
 #include "ca/pkcs11.h"
@@ -956,7 +956,7 @@ static int run_ocsp_respond(struct cli *cli, struct opts *o, const char *pos) {
     if (!open_core(cli, o, 0, &c, &owned)) return 1;
     struct rerr e;
     struct ca_cert_status st;
-    struct ocsp_signer signer;
+    struct ca_signer signer;
     uint8_t name_hash[64], key_hash[64], certid[256], out[16384];
     size_t certid_len, out_len = 0;
     int ok = ca_status(c, o->ca, serial, slen, &st, &e);

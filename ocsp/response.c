@@ -80,7 +80,7 @@ static void single_response(struct derb *b, const struct ocsp_single *r) {
 }
 
 /* The ResponseData, into b: a SingleResponse for each of r[0..num). */
-static void response_data(struct derb *b, const struct ocsp_signer *s, const struct ocsp_single *rs, size_t num,
+static void response_data(struct derb *b, const struct ca_signer *s, const struct ocsp_single *rs, size_t num,
                           int64_t produced_at, const uint8_t *nonce, size_t nonce_len) {
     derb_open(b, DER_SEQUENCE);
     derb_open(b, DER_CONTEXT(2) | DER_CONSTRUCTED); /* responderID byKey */
@@ -107,13 +107,13 @@ static void response_data(struct derb *b, const struct ocsp_signer *s, const str
     derb_close(b); /* ResponseData */
 }
 
-int ocsp_response_sign(const struct ocsp_signer *s, const struct ocsp_single *r, int64_t produced_at,
+int ocsp_response_sign(const struct ca_signer *s, const struct ocsp_single *r, int64_t produced_at,
                        const uint8_t *nonce, size_t nonce_len, uint8_t *out, size_t out_cap,
                        size_t *out_len) {
     return ocsp_response_sign_many(s, r, 1, produced_at, nonce, nonce_len, out, out_cap, out_len);
 }
 
-int ocsp_response_sign_many(const struct ocsp_signer *s, const struct ocsp_single *r, size_t num, int64_t produced_at,
+int ocsp_response_sign_many(const struct ca_signer *s, const struct ocsp_single *r, size_t num, int64_t produced_at,
                             const uint8_t *nonce, size_t nonce_len, uint8_t *out, size_t out_cap, size_t *out_len) {
     /* The signed bytes first, at the end of out: then the response is
      * built at the start around a copy (the two never overlap while out has

@@ -40,6 +40,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ca/signer.h"
 #include "ocsp/request.h"
 
 enum ocsp_resp_status {
@@ -53,22 +54,8 @@ enum ocsp_resp_status {
 
 enum ocsp_cert_status { OCSP_GOOD, OCSP_REVOKED, OCSP_UNKNOWN };
 
-/* The largest signature a callback may return (RSA-4096: 512 octets;
- * ECDSA P-384: at most 104). */
-#define OCSP_SIG_MAX 512
-
-/* What signs responses: the responder's identity and a way to sign. */
-struct ocsp_signer {
-    uint8_t key_hash[20];        /* SHA-1 of the responder's subjectPublicKey bits */
-    const uint8_t *sigalg;       /* the AlgorithmIdentifier element, DER */
-    size_t sigalg_len;
-    const uint8_t *cert;         /* the responder certificate, DER; NULL: none sent */
-    size_t cert_len;
-    /* sign signs tbs[0..tbs_len) and writes at most OCSP_SIG_MAX octets to
-     * sig, returning 1 and *sig_len, or 0. */
-    int (*sign)(void *arg, const uint8_t *tbs, size_t tbs_len, uint8_t *sig, size_t *sig_len);
-    void *arg;
-};
+/* Responses are signed by a struct ca_signer (ca/signer.h). */
+#define OCSP_SIG_MAX CA_SIG_MAX
 
 struct ocsp_single {
     const uint8_t *certid; /* a whole CertID element, DER */
@@ -100,7 +87,7 @@ int ocsp_times(int64_t now, int64_t validity, int64_t backdate, int64_t cert_not
  * SingleResponse (nonce: NULL for none, else echoed in a nonce extension)
  * into out[0..out_cap). Returns 1 and *out_len, or 0 (too small, or the
  * callback failed). */
-int ocsp_response_sign(const struct ocsp_signer *s, const struct ocsp_single *r, int64_t produced_at,
+int ocsp_response_sign(const struct ca_signer *s, const struct ocsp_single *r, int64_t produced_at,
                        const uint8_t *nonce, size_t nonce_len, uint8_t *out, size_t out_cap,
                        size_t *out_len);
 
@@ -108,7 +95,7 @@ int ocsp_response_sign(const struct ocsp_signer *s, const struct ocsp_single *r,
  * CertIDs: one response with a SingleResponse for each of r[0..num) (num
  * >= 1), in that order (RFC 6960 4.2.2.3: one for each certificate in the
  * request). */
-int ocsp_response_sign_many(const struct ocsp_signer *s, const struct ocsp_single *r, size_t num, int64_t produced_at,
+int ocsp_response_sign_many(const struct ca_signer *s, const struct ocsp_single *r, size_t num, int64_t produced_at,
                             const uint8_t *nonce, size_t nonce_len, uint8_t *out, size_t out_cap, size_t *out_len);
 
 /* ocsp_response_error writes the 5-octet OCSPResponse with only a status

@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "ca/crlarchive.h"
+#include "crl/archive.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

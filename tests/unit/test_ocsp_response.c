@@ -101,7 +101,7 @@ static void pki_free(struct pki *p) {
     OPENSSL_free(p->rsp_der);
 }
 
-static void signer_of(struct pki *p, struct ocsp_signer *s) {
+static void signer_of(struct pki *p, struct ca_signer *s) {
     memset(s, 0, sizeof(*s));
     const ASN1_BIT_STRING *bits = X509_get0_pubkey_bitstr(p->rsp);
     unsigned int n = 20;
@@ -168,7 +168,7 @@ static int check(struct pki *p, const uint8_t *resp, size_t len, const EVP_MD *m
 static void run_kind(const char *kind) {
     struct pki p;
     pki_init(&p, kind);
-    struct ocsp_signer s;
+    struct ca_signer s;
     signer_of(&p, &s);
     uint8_t certid[200], out[4096];
     size_t out_len;
@@ -262,7 +262,7 @@ static void run_kind(const char *kind) {
 static void test_several_fit_a_job(void **state) {
     struct pki p;
     pki_init(&p, "rsa4096");
-    struct ocsp_signer s;
+    struct ca_signer s;
     signer_of(&p, &s);
     static uint8_t out[OCSP_JOB_RESP_MAX];
     uint8_t ids[OCSP_JOB_MAX_CERTS][256], h64[64], serial[21], nonce[OCSP_NONCE_MAX];

@@ -1,4 +1,4 @@
-#include "cmd/crlpub.h"
+#include "crl/publish.h"
 #include "common/log.h"
 
 #include <stdio.h>

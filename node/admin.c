@@ -1,6 +1,6 @@
 /* admin: the HTTPS admin API (cmd/admin.h, docs/admin.md). */
-#include "cmd/admin.h"
-#include "cmd/adminbody.h"
+#include "node/admin.h"
+#include "node/adminbody.h"
 
 #include <errno.h>
 #include <limits.h>

@@ -1,4 +1,4 @@
-#include "ca/lane.h"
+#include "ocsp/lane.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -193,7 +193,7 @@ static void answer(struct lane *l, const struct lane_snap *s, struct ocsp_job *j
         j->status = single_of(l, ca, &j->certs[i], j->unknown_ok, now, &singles[i], certids[i], sizeof(certids[i]));
         if (j->status != OCSP_SUCCESSFUL) return;
     }
-    struct ocsp_signer signer;
+    struct ca_signer signer;
     ca_responder_signer_of(ca->resp, &signer);
     if (!ocsp_response_sign_many(&signer, singles, j->num_certs, now, j->nonce_len ? j->nonce : NULL, j->nonce_len,
                                  j->resp, sizeof(j->resp), &j->resp_len)) {

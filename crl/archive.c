@@ -1,4 +1,4 @@
-#include "ca/crlarchive.h"
+#include "crl/archive.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,4 +1,4 @@
-#include "cmd/adminbody.h"
+#include "node/adminbody.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -1,5 +1,5 @@
 /* webhook: the events file, followed and POSTed (cmd/webhook.h). */
-#include "cmd/webhook.h"
+#include "node/webhook.h"
 #include "common/fsutil.h"
 #include "common/log.h"
 
