@@ -72,3 +72,15 @@ void rtime_format(int64_t t, char out[21]) {
 }
 
 int64_t rtime_now(void) { return (int64_t)time(NULL); }
+
+double rtime_mono(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int64_t rtime_mono_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}

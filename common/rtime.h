@@ -19,6 +19,11 @@ void rtime_format(int64_t t, char out[21]);
 /* rtime_now is the wall clock in Unix seconds. */
 int64_t rtime_now(void);
 
+/* rtime_mono is the monotonic clock in seconds (for intervals and
+ * deadlines; never a date); rtime_mono_ms the same in milliseconds. */
+double rtime_mono(void);
+int64_t rtime_mono_ms(void);
+
 /* rtime_from_civil converts a UTC calendar date and time to Unix seconds
  * (proleptic Gregorian; no validation). */
 int64_t rtime_from_civil(int y, int mon, int d, int h, int mi, int s);
