@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# layering_selftest: tests/layering.py must fail on a back edge and on a
+# cycle, so that its passing in the suite means something. It runs on a
+# scratch copy of the sources (include graph only), once as they are and
+# once with each deliberate defect added.
+set -u
+cd "$(dirname "$0")/.."
+T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
+copy() { rm -rf "$T/src"; mkdir -p "$T/src"; cp -r common ca ocsp crl shard node cmd "$T/src/"; }
+fail=0
+copy
+python3 tests/layering.py --includes-only --root "$T/src" >/dev/null || { echo "FAIL: the tree as it is does not pass"; fail=1; }
+# A back edge: a common/ brick that includes the serving process.
+copy; printf '#include "node/admin.h"\n' >> "$T/src/common/hex.c"
+out=$(python3 tests/layering.py --includes-only --root "$T/src") && { echo "FAIL: common -> node not caught"; fail=1; }
+grep -q 'common -> node is against the direction: common/hex.c includes node/admin.h' <<<"$out" || { echo "FAIL: the back edge is not named: $out"; fail=1; }
+# A cycle inside one folder: two ca/ units that include each other.
+copy; printf '#include "ca/audit.h"\n' >> "$T/src/ca/store.h"; printf '#include "ca/store.h"\n' >> "$T/src/ca/audit.h"
+out=$(python3 tests/layering.py --includes-only --root "$T/src") && { echo "FAIL: a cycle not caught"; fail=1; }
+grep -q 'a cycle between .*ca/audit.*ca/store' <<<"$out" || { echo "FAIL: the cycle is not named: $out"; fail=1; }
+[ $fail -eq 0 ] && echo "layering_selftest: a back edge and a cycle are both caught"
+exit $fail
