@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "node/adminbody.c" /* a harness of the command layer's one pure piece (cmd/ is not in the library) */
+#include "node/adminbody.c" /* a harness of the admin API's one pure piece (node/ is not in the library) */
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
