@@ -43,21 +43,21 @@ struct entries {
     struct rentry *list;
     size_t num, cap;
     int64_t now;
-    int oom;
+    const char *why; /* set when add_entry stopped the walk */
 };
 
 /* Keeps the revoked certificates that have not expired by now. */
 static int add_entry(void *arg, const struct ca_crl_revoked *r) {
     struct entries *l = arg;
     if (r->not_after < l->now) return 1; /* expired: it leaves the CRL */
-    if (r->serial_len > sizeof(l->list[0].serial)) { /* ca/ checks 1..21: never */
-        l->oom = 1;
+    if (r->serial_len > sizeof(l->list[0].serial)) { /* ca/ gives 1..21 only */
+        l->why = "a serial longer than 21 octets";
         return 0;
     }
     if (l->num == l->cap) {
         struct rentry *l2 = realloc(l->list, 2 * l->cap * sizeof(*l2));
         if (l2 == NULL) {
-            l->oom = 1;
+            l->why = "out of memory";
             return 0;
         }
         l->list = l2;
@@ -75,9 +75,11 @@ static int add_entry(void *arg, const struct ca_crl_revoked *r) {
 /* The revoked certificates of one partition that have not expired by now. */
 static int read_entries(struct ca_core *c, const char *ca, uint32_t part, int64_t now, struct rentry **out, size_t *n,
                         struct rerr *e) {
-    struct entries l = {malloc(256 * sizeof(struct rentry)), 0, 256, now, 0};
+    struct entries l = {malloc(256 * sizeof(struct rentry)), 0, 256, now, NULL};
     if (l.list == NULL) return rerr_set(e, "out of memory");
-    if (!ca_crl_each_revoked(c, ca, part, add_entry, &l, e) || (l.oom && rerr_set(e, "out of memory") == 0)) {
+    int ok = ca_crl_each_revoked(c, ca, part, add_entry, &l, e);
+    if (ok && l.why != NULL) ok = rerr_set(e, "CA %s partition %u: %s", ca, part, l.why);
+    if (!ok) {
         free(l.list);
         return 0;
     }

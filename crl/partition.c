@@ -25,19 +25,19 @@ static void ref_paths(const char *name, const char *base_url, struct crl_ref *re
 struct listing {
     struct crl_ref *list;
     size_t num, cap;
-    int oom;
+    const char *why; /* set when add_part stopped the walk */
 };
 
 static int add_part(void *arg, uint32_t part, const char *url, size_t url_len) {
     struct listing *l = arg;
-    if (url_len >= sizeof(l->list[0].url)) { /* ca/ keeps URLs under URLS_MAX: never */
-        l->oom = 1;
+    if (url_len >= sizeof(l->list[0].url)) { /* ca/ keeps them under URLS_MAX */
+        l->why = "a partition URL too long";
         return 0;
     }
     if (l->num == l->cap) {
         struct crl_ref *l2 = realloc(l->list, 2 * l->cap * sizeof(*l2));
         if (l2 == NULL) {
-            l->oom = 1;
+            l->why = "out of memory";
             return 0;
         }
         l->list = l2;
@@ -54,9 +54,11 @@ static int add_part(void *arg, uint32_t part, const char *url, size_t url_len) {
 int crl_partition_list(struct ca_core *c, const char *name, struct crl_ref **out, size_t *n, struct rerr *e) {
     struct ca_info info;
     if (!ca_info_get(c, name, &info, e)) return 0;
-    struct listing l = {calloc(16, sizeof(struct crl_ref)), 0, 16, 0};
+    struct listing l = {calloc(16, sizeof(struct crl_ref)), 0, 16, NULL};
     if (l.list == NULL) return rerr_set(e, "out of memory");
-    if (!ca_crl_each_part(c, name, add_part, &l, e) || (l.oom && rerr_set(e, "out of memory") == 0)) {
+    int ok = ca_crl_each_part(c, name, add_part, &l, e);
+    if (ok && l.why != NULL) ok = rerr_set(e, "CA %s: %s", name, l.why);
+    if (!ok) {
         free(l.list);
         return 0;
     }
