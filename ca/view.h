@@ -16,6 +16,110 @@
 
 /* ---- certificate records and stored responses (ocsp/) ---- */
 
-/* ---- partitions and their revoked ranges (crl/) ---- */
+/* ---- partitions and their revoked ranges (crl/) ----
+ * What the CRL pipeline reads, and the few writes it asks ca/ for
+ * (implemented in ca/view_crl.c). Every function here is for the CA-core
+ * thread (or the command line's main thread): the thread that owns the
+ * ca_core. A CA is named by its name; an unknown name is an error (e says
+ * so, as everywhere in ca/).
+ *
+ * Partition URLs: ca/ binds each partition to its URL when it first issues
+ * into it (the CDP, formatted by common/urls and stored byte for byte in
+ * the index) and computes the CA-scope one the same way; crl/ never formats
+ * a URL, it reads the bound one here and writes it as the IDP. So the IDP
+ * of a CRL and the CDP of its certificates come from one place and cannot
+ * drift, and ca/ does not depend on crl/. */
+
+/* ca_crl_issuer: the CA as its CRLs name it. Pointers are borrowed from
+ * the core: valid until the next call that changes it. */
+struct ca_crl_issuer {
+    const char *name, *base_url;
+    const uint8_t *subject; /* the CA certificate's subject Name, DER: the CRL's issuer */
+    size_t subject_len;
+    const uint8_t *ski; /* its subjectKeyIdentifier octets (the CRL's AKI); NULL: none */
+    size_t ski_len;
+    int root;         /* a root of DIR (depth 1, no parent): its CA-scope CRL covers itself */
+    int complete_crl; /* a --complete-crl CA: one CRL of every certificate */
+};
+
+/* ca_crl_issuer_get fills out for CA ca. Returns 1; 0 when the CA is
+ * pending (no certificate yet; e says so); -1 when there is no such CA or
+ * its name cannot be read (e set). */
+int ca_crl_issuer_get(struct ca_core *c, const char *ca, struct ca_crl_issuer *out, struct rerr *e);
+
+/* ca_crl_each_part calls cb for every partition of CA ca that has a CRL:
+ * first the CA scope (URLS_PART_CA, common/urls.h), which always has one,
+ * then the partitions bound so far in the index, in order. url[0..url_len)
+ * is the partition's URL (never empty, under URLS_MAX octets), a view
+ * valid during the call. cb returns 1 to go on, 0 to stop. Returns 1 (also
+ * when cb stopped), or 0 with e set (no such CA, a damaged record). */
+int ca_crl_each_part(struct ca_core *c, const char *ca,
+                     int (*cb)(void *arg, uint32_t part, const char *url, size_t url_len), void *arg,
+                     struct rerr *e);
+
+/* One revoked certificate of a partition, as the index keeps it. */
+struct ca_crl_revoked {
+    const uint8_t *serial; /* INTEGER content octets (1..21), a view valid during the call */
+    size_t serial_len;
+    int64_t revoked_at; /* Unix seconds */
+    int reason;         /* CRLReason as stored (0: unspecified) */
+    int64_t invalidity; /* Unix seconds; 0: none */
+    int64_t not_after;  /* the certificate's; INT64_MAX for entries written before it was kept */
+};
+
+/* ca_crl_each_revoked calls cb for every revoked certificate of partition
+ * part of CA ca, in serial order (numeric: shorter serials first), expired
+ * ones included (crl/ decides what a CRL lists). cb returns 1 to go on, 0
+ * to stop. Returns 1 (also when cb stopped), or 0 with e set. */
+int ca_crl_each_revoked(struct ca_core *c, const char *ca, uint32_t part,
+                        int (*cb)(void *arg, const struct ca_crl_revoked *r), void *arg, struct rerr *e);
+
+/* ca_crl_part_change: a number that grows with every change to the revoked
+ * certificates of partition part of CA ca (0: none since it was kept). A
+ * CRL records the one it was built from: one built from an older number is
+ * stale. Returns 1, or 0 with e set. */
+int ca_crl_part_change(struct ca_core *c, const char *ca, uint32_t part, uint64_t *out, struct rerr *e);
+
+/* The last CRL signed for a partition, as ca/ recorded it. */
+struct ca_crl_state {
+    uint64_t number;      /* cRLNumber; 0: none signed */
+    int64_t this_update;  /* its thisUpdate */
+    uint64_t built_from;  /* the partition change it was built from (0 for records older than that) */
+};
+
+/* ca_crl_state_get reads the last CRL recorded for partition part of CA ca.
+ * Returns 1 with *out, 0 when none was (out zeroed), -1 with e set (no such
+ * CA, an index error, a damaged record). */
+int ca_crl_state_get(struct ca_core *c, const char *ca, uint32_t part, struct ca_crl_state *out, struct rerr *e);
+
+/* ca_crl_verify: 1 when der[0..len) is a signed structure (SEQUENCE {
+ * tbs, AlgorithmIdentifier, BIT STRING }, framing read strictly) whose
+ * signature over tbs verifies with CA ca's certificate and the digest of
+ * its key type; else 0 (the OpenSSL error queue may hold why). Cheaper
+ * than parsing the whole CRL. */
+int ca_crl_verify(struct ca_core *c, const char *ca, const uint8_t *der, size_t len);
+
+/* ca_crl_signer fills out with the signer of CA ca's own key (loaded on
+ * first use; ca/signer.h): the AlgorithmIdentifier of the CA's signatures,
+ * key_hash of its public key, no certificate. The pointers stay valid until
+ * the next call that changes the core. Returns 1, or 0 with e set (no such
+ * CA, pending, no key). */
+struct ca_signer;
+int ca_crl_signer(struct ca_core *c, const char *ca, struct ca_signer *out, struct rerr *e);
+
+/* ca_crl_record stores that CA ca signed the CRL st describes for
+ * partition part, with its audit record ("crl-sign", result ok, params: a
+ * JSON object, taken): one synced write, so a number is never given twice.
+ * Refused (nothing stored, the refusal logged) when st->number is not above
+ * the one recorded or st->this_update is before it. Returns 1, or 0 with e
+ * set. */
+int ca_crl_record(struct ca_core *c, const char *ca, uint32_t part, const struct ca_crl_state *st, json_t *params,
+                  struct rerr *e);
+
+/* ca_crl_audit_failure writes the audit record of a CRL step that failed
+ * after the CA key was used (op "crl-sign": signed, not numbered;
+ * "crl-publish": numbered, its file not written): ca may be NULL, params
+ * (a JSON object) taken, why the failure. */
+void ca_crl_audit_failure(struct ca_core *c, const char *op, const char *ca, json_t *params, const struct rerr *why);
 
 #endif

@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "ca/ca.h"
-#include "ca/crl.h"
+#include "crl/make.h"
 #include "crl/archive.h"
 #include "ca/cred.h"
 #include "ca/keyfile.h"
@@ -1020,7 +1020,7 @@ static int run_ocsp_precompute(struct cli *cli, struct opts *o, const char *pos)
 
 /* The CRLs --partition names (a number, "ca", or "all"/none with --all):
  * indices into list. */
-static int crl_pick(struct cli *cli, const struct opts *o, const struct ca_crl_ref *list, size_t n, size_t *idx,
+static int crl_pick(struct cli *cli, const struct opts *o, const struct crl_ref *list, size_t n, size_t *idx,
                     size_t *nidx) {
     *nidx = 0;
     if (o->partition == NULL || o->all) {
@@ -1061,9 +1061,9 @@ static int run_crl_list(struct cli *cli, struct opts *o, const char *pos) {
     int owned;
     if (!open_core(cli, o, 0, &c, &owned)) return 1;
     struct rerr e;
-    struct ca_crl_ref *list;
+    struct crl_ref *list;
     size_t n;
-    int ok = ca_crl_list(c, o->ca, &list, &n, &e);
+    int ok = crl_partition_list(c, o->ca, &list, &n, &e);
     close_core(c, owned);
     if (!ok) return fail(cli, e.msg);
     if (o->json) { /* the array of URLs, as CCADB asks CAs to disclose */
@@ -1090,9 +1090,9 @@ static int crl_each(struct cli *cli, struct opts *o, int rebuild) {
     int owned;
     if (!open_core(cli, o, 0, &c, &owned)) return 1;
     struct rerr e;
-    struct ca_crl_ref *list;
+    struct crl_ref *list;
     size_t n;
-    if (!ca_crl_list(c, o->ca, &list, &n, &e)) {
+    if (!crl_partition_list(c, o->ca, &list, &n, &e)) {
         close_core(c, owned);
         return fail(cli, e.msg);
     }
@@ -1100,10 +1100,10 @@ static int crl_each(struct cli *cli, struct opts *o, int rebuild) {
     int status = 0;
     if (idx == NULL || !crl_pick(cli, o, list, n, idx, &nidx)) status = 1;
     for (size_t k = 0; status == 0 && k < nidx; k++) {
-        const struct ca_crl_ref *r = &list[idx[k]];
+        const struct crl_ref *r = &list[idx[k]];
         if (rebuild) {
-            struct ca_crl crl;
-            if (!ca_crl_build(c, o->ca, r, CA_CRL_VALIDITY_DEFAULT_S, &crl, &e) || !ca_crl_write_file(c, &crl, &e)) {
+            struct crl crl;
+            if (!crl_make(c, o->ca, r, CRL_VALIDITY_DEFAULT_S, &crl, &e) || !crl_file_write(c, &crl, &e)) {
                 free(crl.der);
                 status = fail(cli, e.msg);
                 break;
@@ -1118,7 +1118,7 @@ static int crl_each(struct cli *cli, struct opts *o, int rebuild) {
         } else {
             uint64_t num;
             int64_t tu;
-            int got = ca_crl_last(c, o->ca, r, &num, &tu, &e);
+            int got = crl_last(c, o->ca, r, &num, &tu, &e);
             if (got < 0) {
                 status = fail(cli, e.msg);
                 break;

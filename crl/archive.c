@@ -11,10 +11,28 @@
 
 #include <zstd.h>
 
-#include "ca/internal.h"
 #include "common/fsutil.h"
 
 #define HEAD_LEN 32
+
+/* The record header's integers, big-endian. */
+static void put_u32(uint8_t *p, uint32_t v) {
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+static uint32_t get_u32(const uint8_t *p) {
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static void put_u64(uint8_t *p, uint64_t v) {
+    put_u32(p, (uint32_t)(v >> 32));
+    put_u32(p + 4, (uint32_t)v);
+}
+
+static uint64_t get_u64(const uint8_t *p) { return (uint64_t)get_u32(p) << 32 | get_u32(p + 4); }
 
 static int path_of(const char *dir, const char *ca, char *out, size_t cap) {
     return snprintf(out, cap, "%s/crl-archive/%s.log", dir, ca) < (int)cap;

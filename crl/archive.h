@@ -9,8 +9,8 @@
  *
  * Thread: the CA-core thread appends; readers (revd crl history) parse the
  * file under caps as untrusted input. */
-#ifndef REVD_CA_CRLARCHIVE_H
-#define REVD_CA_CRLARCHIVE_H
+#ifndef REVD_CRL_ARCHIVE_H
+#define REVD_CRL_ARCHIVE_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -6,7 +6,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "ca/crl.h"
+#include "crl/file.h"
+#include "crl/make.h"
+#include "crl/partition.h"
 
 #include <jansson.h>
 #include "common/urls.h"
@@ -18,7 +20,7 @@
 /* One CRL the publisher keeps: which, when it is next due. */
 struct slot {
     char ca[CA_NAME_MAX + 1];
-    struct ca_crl_ref ref;
+    struct crl_ref ref;
     int64_t due_ms;     /* rebuild at (0: not dirty) */
     int64_t refresh_at; /* re-sign at (half its validity), seconds */
     int failures;       /* in a row: the backoff */
@@ -105,9 +107,9 @@ static int load(struct crlpub *p, struct rerr *e) {
         struct ca_info info;
         ca_info_at(p->c, i, &info);
         if (!info.publishes) continue; /* pending, purged, past its restore window */
-        struct ca_crl_ref *refs;
+        struct crl_ref *refs;
         size_t nr;
-        if (!ca_crl_list(p->c, info.name, &refs, &nr, e)) {
+        if (!crl_partition_list(p->c, info.name, &refs, &nr, e)) {
             free(s);
             return 0;
         }
@@ -147,10 +149,10 @@ static int load(struct crlpub *p, struct rerr *e) {
 
 /* Builds, checks, numbers and publishes one CRL (file, then blob). */
 static struct crl_blob *build_one(struct crlpub *p, struct slot *s, struct rerr *e) {
-    struct ca_crl crl;
-    if (!ca_crl_build(p->c, s->ca, &s->ref, p->validity, &crl, e)) return NULL;
+    struct crl crl;
+    if (!crl_make(p->c, s->ca, &s->ref, p->validity, &crl, e)) return NULL;
     struct crl_blob *b = NULL;
-    if (ca_crl_write_file(p->c, &crl, e)) {
+    if (crl_file_write(p->c, &crl, e)) {
         b = crl_blob_new(s->ref.path, crl.der, crl.der_len, crl.number, crl.this_update, crl.next_update,
                          crl.this_update + p->validity / 2);
         if (b == NULL) rerr_set(e, "out of memory");
@@ -239,9 +241,9 @@ static size_t take_files(struct crlpub *p, int64_t now, int newer_only) {
     size_t nk = 0;
     for (size_t i = 0; kept != NULL && i < p->n; i++) {
         struct slot *s = &p->slots[i];
-        struct ca_crl crl;
+        struct crl crl;
         struct rerr le;
-        if (ca_crl_load_file(p->c, s->ca, &s->ref, &crl, &le) != 1) continue;
+        if (crl_file_load(p->c, s->ca, &s->ref, &crl, &le) != 1) continue;
         const struct crl_blob *cur = p->set ? crl_set_find(p->set, s->ref.path, strlen(s->ref.path)) : NULL;
         /* Re-signed at half its validity, or half of --crl-validity when
          * that is shorter (the operator shortened it). */

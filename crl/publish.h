@@ -1,14 +1,14 @@
-/* crlpub: the CRL publisher of `revd serve`. It keeps every CA's CRLs
- * built (ca/crl), published as files under DIR/crl/ and as a crl_set for
- * the shards; a revocation marks its partition dirty, and dirty partitions
- * are rebuilt once the coalescing window has passed (a burst rebuilds each
- * partition once); every CRL is re-signed at half its validity. A failed
- * build is logged, counted and retried with a backoff while the previous
- * CRL stays served.
+/* publish (crlpub_*): the CRL publisher of `revd serve`. It keeps every
+ * CA's CRLs made (crl/make), published as files under DIR/crl/ (crl/file)
+ * and as a crl_set for the shards; a revocation marks its partition dirty,
+ * and dirty partitions are rebuilt once the coalescing window has passed
+ * (a burst rebuilds each partition once); every CRL is re-signed at half
+ * its validity. A failed build is logged, counted and retried with a
+ * backoff while the previous CRL stays served.
  *
  * Thread: the CA-core thread. */
-#ifndef REVD_CMD_CRLPUB_H
-#define REVD_CMD_CRLPUB_H
+#ifndef REVD_CRL_PUBLISH_H
+#define REVD_CRL_PUBLISH_H
 
 #include <stddef.h>
 #include <stdint.h>
