@@ -270,9 +270,7 @@ static void collect(struct due *d, const char *ca, const struct ocsp_table *t, c
 }
 
 /* The refresher's pass: re-signs the responses that are due, in passes
- * sized to take about REFRESH_PASS_S each (whatever the key type). Over
- * ~100 lines as it was in node/serve.c: one pass, its measure and its
- * three ways out read best together. */
+ * sized to take about REFRESH_PASS_S each (whatever the key type). */
 int ocsp_publish_refresh(struct ocsp_publisher *p, int64_t now, int wait) {
     if (now < p->next_scan) return wait;
     struct due d = {malloc(p->refresh_batch * sizeof(struct ca_change)), 0, p->refresh_batch, now + REFRESH_SLACK_S,
