@@ -1,6 +1,6 @@
 /* The CA core's state: DIR, the index, the CA records and the operations log. */
 #include "ca/internal.h"
-#include "ocsp/response.h"
+#include "ca/responder.h"
 #include "common/jsonsafe.h"
 
 #include <errno.h>
@@ -777,7 +777,7 @@ int ca_core_open(const char *dir, int create, struct ca_core **out, struct rerr 
     if (c == NULL) return rerr_set(e, "out of memory");
     c->dir = strdup(dir);
     c->events_fd = -1;
-    c->backdate = OCSP_BACKDATE_S;
+    c->backdate = CA_OCSP_BACKDATE_DEFAULT_S;
     if (!store_open(path, create, &c->st, e) || !load_cas(c, e)) {
         ca_core_free(c);
         return 0;

@@ -164,7 +164,8 @@ size_t key_part(uint8_t out[KEY_MAX], uint32_t ca_id, uint32_t part);
  * reads it (0: never changed since this key exists). */
 size_t key_part_change(uint8_t out[KEY_MAX], uint32_t ca_id, uint32_t part);
 int core_part_change(struct ca_core *c, uint32_t ca_id, uint32_t part, uint64_t *out, struct rerr *e);
-/* key_resp: the signed OCSP responses of a certificate (ca/responder.c). */
+/* key_resp: the signed OCSP responses of a certificate (encoded by
+ * ocsp/precompute.c, written through ca/view.c). */
 size_t key_resp(uint8_t out[KEY_MAX], uint32_t ca_id, const uint8_t *serial, size_t slen);
 
 void put_u32(uint8_t *p, uint32_t v);

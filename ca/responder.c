@@ -2,7 +2,6 @@
 #include "ca/keyfile.h"
 
 #include <limits.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,10 +13,6 @@
 #include "common/log.h"
 #include "common/rtime.h"
 #include "common/urls.h"
-#include "ocsp/gen.h"
-#include "ocsp/table.h"
-
-#include <time.h>
 
 struct ca_responder {
     EVP_PKEY *key;
@@ -361,6 +356,16 @@ struct ca_responder *ca_responder_dup(struct ca_core *c, const char *name, struc
     return responder_copy(core_find(c, name)->responder, e);
 }
 
+struct ca_responder *ca_responder_copy(struct ca_core *c, const char *name, struct rerr *e) {
+    struct ca *ca = core_find_or_err(c, name, e);
+    if (ca == NULL) return NULL;
+    if (ca->responder == NULL) {
+        rerr_set(e, "CA %s has no OCSP responder loaded", name);
+        return NULL;
+    }
+    return responder_copy(ca->responder, e);
+}
+
 void ca_responder_put(struct ca_responder *r) { core_responder_free(r); }
 
 uint64_t ca_responder_epoch(const struct ca_core *c) { return c->responder_epoch; }
@@ -375,14 +380,14 @@ void ca_responder_signer_of(struct ca_responder *r, struct ca_signer *out) {
     out->arg = r;
 }
 
-int ca_issuer_hashes(struct ca_core *c, const char *name, enum ocsp_hash h, uint8_t name_hash[64],
+int ca_issuer_hashes(struct ca_core *c, const char *name, enum ca_digest d, uint8_t name_hash[64],
                      uint8_t key_hash[64], struct rerr *e) {
     struct ca *ca = core_find_or_err(c, name, e);
     if (ca == NULL) return 0;
     if (ca->cert == NULL) return rerr_set(e, "CA %s is pending (it has no certificate yet)", name);
-    const EVP_MD *md = h == OCSP_HASH_SHA1     ? EVP_sha1()
-                       : h == OCSP_HASH_SHA256 ? EVP_sha256()
-                       : h == OCSP_HASH_SHA384 ? EVP_sha384()
+    const EVP_MD *md = d == CA_DIGEST_SHA1     ? EVP_sha1()
+                       : d == CA_DIGEST_SHA256 ? EVP_sha256()
+                       : d == CA_DIGEST_SHA384 ? EVP_sha384()
                                                : EVP_sha512();
     uint8_t *der = NULL;
     int dl = i2d_X509_NAME(X509_get_subject_name(ca->cert), &der);
@@ -395,466 +400,10 @@ int ca_issuer_hashes(struct ca_core *c, const char *name, enum ocsp_hash h, uint
     return 1;
 }
 
-static double mono_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-/* What signing a CA's responses needs, gathered once. */
-struct signing {
-    struct ca_core *c;
-    uint32_t ca_id;
-    struct ca_signer signer;
-    uint8_t nh[2][64], kh[2][64];
-    int64_t now, validity;
-    struct store_batch *persist; /* NULL: what is signed is not stored */
-};
-
-static const enum ocsp_hash table_hashes[2] = {OCSP_HASH_SHA1, OCSP_HASH_SHA256};
-
-static int signing_init(struct ca_core *c, const char *name, int64_t validity, int persist, struct signing *sg,
-                        struct rerr *e) {
-    memset(sg, 0, sizeof(*sg));
-    if (!ca_responder_signer(c, name, &sg->signer, e)) return 0;
-    for (int h = 0; h < 2; h++)
-        if (!ca_issuer_hashes(c, name, table_hashes[h], sg->nh[h], sg->kh[h], e)) return 0;
-    sg->c = c;
-    sg->ca_id = core_find(c, name)->id;
-    sg->now = rtime_now();
-    sg->validity = validity;
-    if (persist && (sg->persist = store_batch_new()) == NULL) return rerr_set(e, "out of memory");
-    return 1;
-}
-
-/* Stored responses are a cache of signatures: written without syncing the
- * WAL (a crash loses some, and they are signed again), in batches. */
-#define PERSIST_BATCH 1024
-
-static int signing_flush(struct signing *sg, struct rerr *e) {
-    if (sg->persist == NULL || store_batch_count(sg->persist) == 0) return 1;
-    int ok = store_write(sg->c->st, sg->persist, 0, e);
-    store_batch_clear(sg->persist);
-    return ok;
-}
-
-static int signing_done(struct signing *sg, int ok, struct rerr *e) {
-    if (ok) ok = signing_flush(sg, e);
-    store_batch_free(sg->persist);
-    sg->persist = NULL;
-    return ok;
-}
-
-/* The stored record of a certificate's responses (key_resp), version 2:
- *   u8 version, u8 status, u8 reason, u8 0, i64 revoked_at, i64 thisUpdate,
- *   i64 nextUpdate, the SHA-1 issuer key hash (20), the SHA-1 responder
- *   key hash (20), then per CertID hash (SHA-1, SHA-256): u32 length, the
- *   response DER.
- * It is taken again only while status, reason and revocation time are
- * those of the certificate record, the issuer key is the same, the
- * responder that signed it is the current one (a revoked responder's
- * responses are all signed again), its validity is within the one
- * configured now (a shorter --validity takes effect at start), and it
- * ends no later than the certificate. Version 1 records (no responder key
- * hash) are signed again. */
-#define SREC_VERSION 2
-#define SREC_FIXED 72
-
-static uint8_t srec_reason(const struct crec *r) { return r->status == CERT_REVOKED ? r->reason : 0; }
-static int64_t srec_revoked_at(const struct crec *r) { return r->status == CERT_REVOKED ? r->revoked_at : 0; }
-
-static int persist_put(struct signing *sg, const uint8_t *serial, size_t slen, const struct crec *r, int64_t tu,
-                       int64_t nu, const uint8_t *const der[2], const size_t len[2], struct rerr *e) {
-    uint8_t buf[SREC_FIXED + 2 * (4 + 8192)];
-    uint8_t *p = buf;
-    *p++ = SREC_VERSION;
-    *p++ = r->status;
-    *p++ = srec_reason(r);
-    *p++ = 0;
-    put_u64(p, (uint64_t)srec_revoked_at(r));
-    put_u64(p + 8, (uint64_t)tu);
-    put_u64(p + 16, (uint64_t)nu);
-    memcpy(p + 24, sg->kh[0], 20);
-    memcpy(p + 44, sg->signer.key_hash, 20);
-    p += 64;
-    for (int h = 0; h < 2; h++) {
-        put_u32(p, (uint32_t)len[h]);
-        memcpy(p + 4, der[h], len[h]);
-        p += 4 + len[h];
-    }
-    uint8_t key[KEY_MAX];
-    size_t kl = key_resp(key, sg->ca_id, serial, slen);
-    store_batch_put(sg->persist, key, kl, buf, (size_t)(p - buf));
-    return store_batch_count(sg->persist) < PERSIST_BATCH || signing_flush(sg, e);
-}
-
-/* A stored record still usable for r: not expiring within this margin,
- * not from the future. */
-#define REUSE_MARGIN_S 300
-
-static int srec_usable(const struct signing *sg, const struct crec *r, const uint8_t *v, size_t vl,
-                       const uint8_t *der[2], size_t len[2], int64_t *this_update, int64_t *next_update) {
-    if (vl < SREC_FIXED || v[0] != SREC_VERSION || v[1] != r->status || v[2] != srec_reason(r) || v[3] != 0) return 0;
-    if ((int64_t)get_u64(v + 4) != srec_revoked_at(r) || memcmp(v + 28, sg->kh[0], 20) != 0 ||
-        memcmp(v + 48, sg->signer.key_hash, 20) != 0)
-        return 0;
-    *this_update = (int64_t)get_u64(v + 12);
-    *next_update = (int64_t)get_u64(v + 20);
-    if (*this_update > sg->now + 60 || *next_update <= sg->now + REUSE_MARGIN_S) return 0;
-    if (*next_update > r->not_after || *next_update - *this_update > sg->validity + sg->c->backdate) return 0;
-    size_t off = 68;
-    for (int h = 0; h < 2; h++) {
-        if (vl - off < 4) return 0;
-        size_t l = get_u32(v + off);
-        if (l == 0 || l > vl - off - 4) return 0;
-        der[h] = v + off + 4;
-        len[h] = l;
-        off += 4 + l;
-    }
-    return off == vl;
-}
-
-/* Signing in bulk: certificates are gathered in batches of SIGN_BATCH,
- * each batch signed by up to sign_threads threads (each with its own copy
- * of the responder: a signing context is for one thread), then added to
- * the table and stored in order, on the calling thread. */
-#define SIGN_BATCH 512
-#define SIGN_THREADS_MAX 256
-#define SIGN_RESP_MAX 8192
-
-struct sign_item {
-    uint8_t serial[21];
-    size_t slen;
-    struct crec r; /* status, reason, revoked_at, not_after (der not kept) */
-    int64_t this_update, next_update;
-    size_t len[2];
-    uint8_t der[2][SIGN_RESP_MAX];
-};
-
-struct sign_pool {
-    struct signing *sg;
-    struct ocsp_table_builder *b;
-    uint64_t *responses;
-    int threads;
-    struct ca_responder *resp[SIGN_THREADS_MAX]; /* [0]: none, the caller signs with sg->signer */
-    struct sign_item *items;
-    size_t n, cap;
-};
-
-struct sign_part {
-    struct sign_pool *p;
-    int k, ok;
-};
-
-static int sign_item(const struct signing *sg, const struct ca_signer *signer, struct sign_item *it) {
-    uint8_t certid[256];
-    if (!ocsp_times(sg->now, sg->validity, sg->c->backdate, it->r.not_after, &it->this_update, &it->next_update))
-        return 0;
-    for (int h = 0; h < 2; h++) {
-        size_t cl;
-        if (!ocsp_certid_build(table_hashes[h], sg->nh[h], sg->kh[h], it->serial, it->slen, certid, sizeof(certid),
-                               &cl))
-            return 0;
-        const struct crec *r = &it->r;
-        struct ocsp_single one = {certid, cl, r->status == CERT_REVOKED ? OCSP_REVOKED : OCSP_GOOD, r->revoked_at, -1,
-                                  it->this_update, it->next_update};
-        /* unspecified is sent as no reason (RFC 5280 5.3.1). */
-        if (r->status == CERT_REVOKED && r->reason != 0) one.reason = r->reason;
-        if (!ocsp_response_sign(signer, &one, sg->now, NULL, 0, it->der[h], SIGN_RESP_MAX, &it->len[h])) return 0;
-    }
-    return 1;
-}
-
-static void *sign_part_run(void *arg) {
-    struct sign_part *pt = arg;
-    struct sign_pool *p = pt->p;
-    struct ca_signer own;
-    const struct ca_signer *signer = &p->sg->signer;
-    if (pt->k > 0) {
-        ca_responder_signer_of(p->resp[pt->k], &own);
-        signer = &own;
-    }
-    size_t lo = p->n * (size_t)pt->k / (size_t)p->threads, hi = p->n * (size_t)(pt->k + 1) / (size_t)p->threads;
-    pt->ok = 1;
-    for (size_t i = lo; i < hi && pt->ok; i++) pt->ok = sign_item(p->sg, signer, &p->items[i]);
-    return NULL;
-}
-
-static int pool_init(struct sign_pool *p, struct signing *sg, const char *name, struct ocsp_table_builder *b,
-                     uint64_t *responses, size_t expect, struct rerr *e) {
-    memset(p, 0, sizeof(*p));
-    p->sg = sg;
-    p->b = b;
-    p->responses = responses;
-    p->cap = expect < SIGN_BATCH ? (expect > 0 ? expect : 1) : SIGN_BATCH;
-    p->items = malloc(p->cap * sizeof(struct sign_item));
-    if (p->items == NULL) return rerr_set(e, "out of memory");
-    /* Threads only where there is enough to share: 64 certificates each. */
-    int t = sg->c->sign_threads > 0 ? sg->c->sign_threads : 1;
-    if ((size_t)t > p->cap / 64 + 1) t = (int)(p->cap / 64 + 1);
-    if (t > SIGN_THREADS_MAX) t = SIGN_THREADS_MAX;
-    p->threads = 1;
-    for (int k = 1; k < t; k++) {
-        /* The responder signing_init made current: no rotation here, which
-         * would free what sg->signer points to. */
-        if ((p->resp[k] = responder_copy(core_find(sg->c, name)->responder, e)) == NULL) return 0;
-        p->threads++;
-    }
-    return 1;
-}
-
-static void pool_free(struct sign_pool *p) {
-    for (int k = 1; k < p->threads; k++) ca_responder_put(p->resp[k]);
-    free(p->items);
-    p->items = NULL;
-}
-
-/* Signs what is gathered, then adds it to the table and stores it. */
-static int pool_flush(struct sign_pool *p, struct rerr *e) {
-    if (p->n == 0) return 1;
-    struct sign_part parts[SIGN_THREADS_MAX];
-    pthread_t tid[SIGN_THREADS_MAX];
-    int started[SIGN_THREADS_MAX] = {0};
-    for (int k = 0; k < p->threads; k++) parts[k] = (struct sign_part){p, k, 0};
-    for (int k = 1; k < p->threads; k++) started[k] = pthread_create(&tid[k], NULL, sign_part_run, &parts[k]) == 0;
-    sign_part_run(&parts[0]);
-    int ok = parts[0].ok;
-    for (int k = 1; k < p->threads; k++) {
-        if (started[k]) pthread_join(tid[k], NULL);
-        else sign_part_run(&parts[k]); /* no thread: sign that part here */
-        ok = ok && parts[k].ok;
-    }
-    if (!ok) return rerr_set(e, "signing a response failed");
-    struct signing *sg = p->sg;
-    for (size_t i = 0; i < p->n; i++) {
-        struct sign_item *it = &p->items[i];
-        const uint8_t *der[2] = {it->der[0], it->der[1]};
-        ocsp_table_builder_set_times(p->b, it->this_update, it->next_update);
-        if (!ocsp_table_builder_add(p->b, it->serial, it->slen, der, it->len, e)) return 0;
-        if (sg->persist != NULL &&
-            !persist_put(sg, it->serial, it->slen, &it->r, it->this_update, it->next_update, der, it->len, e))
-            return 0;
-        *p->responses += 2;
-    }
-    p->n = 0;
-    return 1;
-}
-
-/* sign_into gathers one certificate record to sign (its responses are in
- * the table once the batch is flushed). */
-static int sign_into(struct sign_pool *p, const uint8_t *serial, size_t slen, const struct crec *r, struct rerr *e) {
-    if (slen == 0 || slen > 21) return rerr_set(e, "serial of %zu octets", slen);
-    struct sign_item *it = &p->items[p->n++];
-    memcpy(it->serial, serial, slen);
-    it->slen = slen;
-    it->r = *r;
-    it->r.der = NULL;
-    return p->n < p->cap || pool_flush(p, e);
-}
-
 void ca_ocsp_set_threads(struct ca_core *c, int threads) { c->sign_threads = threads; }
+
+int ca_ocsp_threads(const struct ca_core *c) { return c->sign_threads; }
 
 void ca_ocsp_set_backdate(struct ca_core *c, int64_t seconds) { c->backdate = seconds; }
 
 int64_t ca_ocsp_backdate(const struct ca_core *c) { return c->backdate; }
-
-/* Key order of two (len, serial) suffixes: the index's byte order. */
-static int suffix_cmp(const uint8_t *a, size_t al, const uint8_t *b, size_t bl) {
-    int c = memcmp(a, b, al < bl ? al : bl);
-    return c != 0 ? c : (al > bl) - (al < bl);
-}
-
-int ca_ocsp_precompute(struct ca_core *c, const char *name, int64_t validity, int flags, struct ocsp_table **out,
-                       struct ca_precompute_stats *stats, struct rerr *e) {
-    memset(stats, 0, sizeof(*stats));
-    double t0 = mono_now();
-    struct signing sg;
-    if (!signing_init(c, name, validity, (flags & CA_OCSP_PERSIST) != 0, &sg, e)) return 0;
-    struct ca *ca = core_find(c, name);
-    struct ocsp_table_builder *b = ocsp_table_builder_new((size_t)(ca->issued + ca->imported));
-    if (b == NULL) return signing_done(&sg, 0, e) || rerr_set(e, "out of memory");
-    struct sign_pool pool;
-    if (!pool_init(&pool, &sg, name, b, &stats->responses, SIGN_BATCH, e)) {
-        pool_free(&pool);
-        ocsp_table_builder_free(b);
-        return signing_done(&sg, 0, e);
-    }
-    uint8_t prefix[5], sprefix[5];
-    prefix[0] = K_CERT;
-    put_u32(prefix + 1, ca->id);
-    sprefix[0] = K_RESP;
-    put_u32(sprefix + 1, ca->id);
-    struct store_iter *it = store_iter_new(c->st, prefix, 5, NULL, 0);
-    /* The stored responses, walked beside the certificates (same order). */
-    struct store_iter *sit = (flags & (CA_OCSP_REUSE | CA_OCSP_PERSIST)) ? store_iter_new(c->st, sprefix, 5, NULL, 0) : NULL;
-    const uint8_t *sk = NULL, *sv = NULL;
-    size_t skl = 0, svl = 0;
-    int shave = sit != NULL && store_iter_next(sit, &sk, &skl, &sv, &svl);
-    const uint8_t *k, *v;
-    size_t kl, vl;
-    int ok = 1;
-    while (ok && store_iter_next(it, &k, &kl, &v, &vl)) {
-        struct crec r;
-        if (kl < 7 || k[5] != kl - 6 || !crec_decode(v, vl, &r)) {
-            ok = rerr_set(e, "index: a certificate record of CA %s is damaged", name);
-            break;
-        }
-        /* Stored responses of certificates before this one have none (they
-         * cannot be: records are not deleted); skip them. */
-        while (shave && suffix_cmp(sk + 5, skl - 5, k + 5, kl - 5) < 0)
-            shave = store_iter_next(sit, &sk, &skl, &sv, &svl);
-        int stored = shave && suffix_cmp(sk + 5, skl - 5, k + 5, kl - 5) == 0;
-        if (r.not_after <= sg.now) {
-            stats->skipped_expired++;
-            if (stored && sg.persist != NULL) { /* no longer answered: drop it */
-                store_batch_delete(sg.persist, sk, skl);
-                if (store_batch_count(sg.persist) >= PERSIST_BATCH) ok = signing_flush(&sg, e);
-            }
-            continue;
-        }
-        const uint8_t *der[2];
-        size_t len[2];
-        int64_t tu, nu;
-        if (stored && (flags & CA_OCSP_REUSE) && srec_usable(&sg, &r, sv, svl, der, len, &tu, &nu)) {
-            ocsp_table_builder_set_times(b, tu, nu);
-            ok = ocsp_table_builder_add(b, k + 6, kl - 6, der, len, e);
-            stats->reused++;
-        } else {
-            ok = sign_into(&pool, k + 6, kl - 6, &r, e);
-        }
-        stats->certificates++;
-    }
-    if (ok) ok = pool_flush(&pool, e);
-    pool_free(&pool);
-    store_iter_free(it);
-    store_iter_free(sit);
-    ok = signing_done(&sg, ok, e);
-    if (!ok) {
-        ocsp_table_builder_free(b);
-        return 0;
-    }
-    *out = ocsp_table_builder_finish(b);
-    stats->seconds = mono_now() - t0;
-    if (*out == NULL) return rerr_set(e, "out of memory");
-    return 1;
-}
-
-/* qsort order of two changes (pointers to them): by serial. */
-static int change_cmp(const void *a, const void *b) {
-    const struct ca_change *x = *(const struct ca_change *const *)a, *y = *(const struct ca_change *const *)b;
-    return suffix_cmp(x->serial, x->serial_len, y->serial, y->serial_len);
-}
-
-int ca_ocsp_overlay(struct ca_core *c, const char *name, const struct ocsp_table *old,
-                    const struct ca_change *changes, size_t num, int64_t validity, struct ocsp_table **out,
-                    size_t *signed_count, struct rerr *e) {
-    if (signed_count != NULL) *signed_count = 0;
-    struct signing sg;
-    if (!signing_init(c, name, validity, 1, &sg, e)) return 0;
-    struct ca *ca = core_find(c, name);
-    struct ocsp_table_builder *b = ocsp_table_builder_new(num);
-    if (b == NULL) return signing_done(&sg, 0, e) || rerr_set(e, "out of memory");
-    uint64_t responses = 0;
-    struct sign_pool pool;
-    if (!pool_init(&pool, &sg, name, b, &responses, num, e)) {
-        pool_free(&pool);
-        ocsp_table_builder_free(b);
-        return signing_done(&sg, 0, e);
-    }
-    /* This CA's changes, by serial: the same serial twice in one batch is
-     * signed once (from its record as it is now). */
-    const struct ca_change **mine = malloc((num + 1) * sizeof(*mine));
-    size_t nmine = 0;
-    if (mine == NULL) {
-        pool_free(&pool);
-        ocsp_table_builder_free(b);
-        return signing_done(&sg, 0, e) || rerr_set(e, "out of memory");
-    }
-    for (size_t i = 0; i < num; i++)
-        if (strcmp(changes[i].ca, name) == 0) mine[nmine++] = &changes[i];
-    qsort(mine, nmine, sizeof(*mine), change_cmp);
-    int ok = 1;
-    for (size_t k = 0; ok && k < nmine; k++) {
-        const struct ca_change *ch = mine[k];
-        if (k + 1 < nmine && change_cmp(&mine[k], &mine[k + 1]) == 0) continue;
-        uint8_t key[KEY_MAX], *rec = NULL;
-        size_t kl = key_cert(key, ca->id, ch->serial, ch->serial_len), rl;
-        struct crec r;
-        int got = store_get(c->st, key, kl, &rec, &rl, e);
-        if (got < 0) ok = 0;
-        else if (got == 1 && crec_decode(rec, rl, &r)) {
-            /* An expired certificate has nothing to sign (its last response
-             * ends at its notAfter); the next full generation drops it. */
-            if (r.not_after > sg.now) ok = sign_into(&pool, ch->serial, ch->serial_len, &r, e);
-            if (signed_count != NULL) (*signed_count)++;
-        }
-        free(rec);
-    }
-    free(mine);
-    if (ok) ok = pool_flush(&pool, e);
-    pool_free(&pool);
-    ok = signing_done(&sg, ok, e);
-    if (!ok) {
-        ocsp_table_builder_free(b);
-        return 0;
-    }
-    struct ocsp_table *fresh = ocsp_table_builder_finish(b);
-    if (fresh == NULL) return rerr_set(e, "out of memory");
-    if (old == NULL) {
-        *out = fresh;
-        return 1;
-    }
-    /* The older overlay entries that were not just re-signed stay. */
-    struct ocsp_table *merged = ocsp_table_merge(old, fresh);
-    ocsp_table_free(fresh);
-    if (merged == NULL) return rerr_set(e, "out of memory");
-    *out = merged;
-    return 1;
-}
-
-int ca_ocsp_gen(struct ca_core *c, int64_t validity, struct gen **out, struct ca_precompute_stats *stats,
-                struct rerr *e) {
-    double t0 = mono_now();
-    if (stats != NULL) memset(stats, 0, sizeof(*stats));
-    struct gen *g = calloc(1, sizeof(*g));
-    if (g == NULL) return rerr_set(e, "out of memory");
-    g->cas = calloc(c->num_cas + 1, sizeof(struct gen_ca));
-    if (g->cas == NULL) {
-        free(g);
-        return rerr_set(e, "out of memory");
-    }
-    for (size_t i = 0; i < c->num_cas; i++) {
-        struct ca *ca = c->cas[i];
-        if (!core_ca_publishes(ca, rtime_now())) continue; /* pending, purged: nothing to answer for */
-        struct gen_ca *gc = &g->cas[g->num];
-        snprintf(gc->name, sizeof(gc->name), "%s", ca->name);
-        gc->id = ca->id;
-        for (int h = 0; h <= OCSP_HASH_SHA512; h++)
-            if (!ca_issuer_hashes(c, ca->name, (enum ocsp_hash)h, gc->name_hash[h], gc->key_hash[h], e)) goto fail;
-        int dl = i2d_X509(ca->cert, NULL);
-        gc->cert_der = dl > 0 ? malloc((size_t)dl) : NULL;
-        if (gc->cert_der == NULL) {
-            rerr_set(e, "out of memory");
-            goto fail;
-        }
-        uint8_t *q = gc->cert_der;
-        gc->cert_len = (size_t)i2d_X509(ca->cert, &q);
-        struct ca_precompute_stats st;
-        if (!ca_ocsp_precompute(c, ca->name, validity, CA_OCSP_REUSE | CA_OCSP_PERSIST, &gc->table, &st, e))
-            goto fail;
-        if (stats != NULL) {
-            stats->certificates += st.certificates;
-            stats->reused += st.reused;
-            stats->responses += st.responses;
-            stats->skipped_expired += st.skipped_expired;
-        }
-        g->num++;
-    }
-    *out = g;
-    if (stats != NULL) stats->seconds = mono_now() - t0;
-    return 1;
-fail:
-    g->num++; /* free the partly built one too */
-    gen_free(g);
-    return 0;
-}

@@ -13,8 +13,8 @@
 #include <stdint.h>
 
 #include "ca/ca.h"
-#include "ocsp/request.h"
-#include "ocsp/response.h"
+#include "ca/signer.h"
+#include "common/rerr.h"
 
 /* Responder certificates live this long, and are replaced once less than
  * CA_RESPONDER_RENEW_S is left (more than the longest response validity, 7
@@ -44,65 +44,35 @@ uint64_t ca_responder_epoch(const struct ca_core *c);
  * one thread at a time. */
 void ca_responder_signer_of(struct ca_responder *r, struct ca_signer *out);
 
-/* ca_issuer_hashes writes the CertID issuer hashes of CA ca for h: the hash
- * of its subject name's DER and of its public key's bits. */
-int ca_issuer_hashes(struct ca_core *c, const char *ca, enum ocsp_hash h, uint8_t name_hash[64],
-                     uint8_t key_hash[64], struct rerr *e);
+/* ca_responder_copy: a copy of CA ca's responder as it is now (no
+ * rotation: what the last ca_responder_signer for ca gave stays valid), for
+ * another thread, as ca_responder_dup. NULL with e set (none loaded yet, out
+ * of memory). CA-core thread. */
+struct ca_responder *ca_responder_copy(struct ca_core *c, const char *ca, struct rerr *e);
 
-struct ocsp_table;
+/* The digests of CertID issuer hashes, in the order of enum ocsp_hash
+ * (ocsp/request.h), which ocsp/ checks: ca/ knows no OCSP. */
+enum ca_digest { CA_DIGEST_SHA1, CA_DIGEST_SHA256, CA_DIGEST_SHA384, CA_DIGEST_SHA512 };
 
-struct ca_precompute_stats {
-    uint64_t certificates, skipped_expired, responses, reused;
-    double seconds;
-};
+/* ca_issuer_hashes writes the CertID issuer hashes of CA ca for digest d:
+ * the hash of its subject name's DER and of its public key's bits. */
+int ca_issuer_hashes(struct ca_core *c, const char *ca, enum ca_digest d, uint8_t name_hash[64], uint8_t key_hash[64],
+                     struct rerr *e);
 
-/* Flags of ca_ocsp_precompute. Signed responses are stored in the index
- * (key_resp: docs/index.md) so that a restart takes them again instead of
- * signing everything: CA_OCSP_REUSE takes a stored response when it still
- * matches the certificate's status and stays valid for five more minutes;
- * CA_OCSP_PERSIST stores what is signed (WAL not synced: it is a cache) and
- * drops the stored responses of expired certificates. */
-#define CA_OCSP_REUSE 1
-#define CA_OCSP_PERSIST 2
+/* The default of ca_ocsp_set_backdate: OCSP_BACKDATE_S (ocsp/response.h),
+ * which ocsp/ checks is the same. */
+#define CA_OCSP_BACKDATE_DEFAULT_S 60
 
 /* ca_ocsp_set_threads: how many threads sign responses in bulk (building a
- * table, a refresh pass): each gets its own copy of the responder. Default
- * 1. CA-core thread. */
+ * table, a refresh pass: ocsp/precompute.h): each gets its own copy of the
+ * responder. Default 1. ca_ocsp_threads reads it. CA-core thread. */
 void ca_ocsp_set_threads(struct ca_core *c, int threads);
+int ca_ocsp_threads(const struct ca_core *c);
 
 /* ca_ocsp_set_backdate: how long before its signature a response's
- * thisUpdate is (default OCSP_BACKDATE_S; ocsp_times); ca_ocsp_backdate
- * reads it. CA-core thread. */
+ * thisUpdate is (default CA_OCSP_BACKDATE_DEFAULT_S; ocsp_times);
+ * ca_ocsp_backdate reads it. CA-core thread. */
 void ca_ocsp_set_backdate(struct ca_core *c, int64_t seconds);
 int64_t ca_ocsp_backdate(const struct ca_core *c);
-
-/* ca_ocsp_precompute builds, for every unexpired certificate of CA ca, its
- * responses for a SHA-1 and a SHA-256 CertID (signed now: thisUpdate now,
- * nextUpdate now + validity; or stored, per flags) into a new table (*out,
- * freed with ocsp_table_free). Reads the index; signs with the CA's
- * responder (created if needed). CA-core thread. Returns 1, or 0 with e
- * set. */
-int ca_ocsp_precompute(struct ca_core *c, const char *ca, int64_t validity, int flags, struct ocsp_table **out,
-                       struct ca_precompute_stats *stats, struct rerr *e);
-
-/* ca_ocsp_overlay signs, for each change of CA ca among changes[0..num),
- * that certificate's responses (and stores them, as CA_OCSP_PERSIST), into
- * a new overlay table that also keeps every entry of old (may be NULL) not
- * re-signed now. A change is a status change or a refresh. *signed_count
- * (may be NULL): the certificates signed (a change whose record is missing
- * or damaged is skipped). CA-core thread. */
-int ca_ocsp_overlay(struct ca_core *c, const char *ca, const struct ocsp_table *old,
-                    const struct ca_change *changes, size_t num, int64_t validity, struct ocsp_table **out,
-                    size_t *signed_count, struct rerr *e);
-
-struct gen;
-
-/* ca_ocsp_gen builds a generation (ocsp/gen.h) of every CA in DIR that has
- * a certificate (disabled ones too: they still publish status): issuer
- * hashes, certificate, and responses (stored ones reused, the rest signed
- * with validity and stored). *out is freed with gen_free; stats (may be
- * NULL) sums every CA's. CA-core thread. */
-int ca_ocsp_gen(struct ca_core *c, int64_t validity, struct gen **out, struct ca_precompute_stats *stats,
-                struct rerr *e);
 
 #endif

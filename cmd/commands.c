@@ -24,6 +24,7 @@
 #include "ca/keyfile.h"
 #include "ca/pkcs11.h"
 #include "ca/responder.h"
+#include "ocsp/precompute.h"
 #include "ocsp/response.h"
 #include "ocsp/table.h"
 #include "common/fsutil.h"
@@ -968,7 +969,7 @@ static int run_ocsp_respond(struct cli *cli, struct opts *o, const char *pos) {
         out_len = ocsp_response_error(OCSP_UNAUTHORIZED, out);
         what = "unauthorized (this CA never issued that serial)";
     } else if (ok) {
-        ok = ca_issuer_hashes(c, o->ca, h, name_hash, key_hash, &e) && ca_responder_signer(c, o->ca, &signer, &e);
+        ok = ca_issuer_hashes(c, o->ca, (enum ca_digest)h, name_hash, key_hash, &e) && ca_responder_signer(c, o->ca, &signer, &e);
         if (ok && !ocsp_certid_build(h, name_hash, key_hash, serial, slen, certid, sizeof(certid), &certid_len))
             ok = rerr_set(&e, "cannot build the CertID");
         struct ocsp_single r = {certid, certid_len, st.status == CERT_REVOKED ? OCSP_REVOKED : OCSP_GOOD,
@@ -1001,8 +1002,8 @@ static int run_ocsp_precompute(struct cli *cli, struct opts *o, const char *pos)
     if (!open_core(cli, o, 0, &c, &owned)) return 1;
     struct rerr e;
     struct ocsp_table *t = NULL;
-    struct ca_precompute_stats st;
-    int ok = ca_ocsp_precompute(c, o->ca, RESPONSE_VALIDITY_S, 0, &t, &st, &e);
+    struct ocsp_precompute_stats st;
+    int ok = ocsp_precompute(c, o->ca, RESPONSE_VALIDITY_S, 0, &t, &st, &e);
     close_core(c, owned);
     if (!ok) return fail(cli, e.msg);
     size_t bytes = ocsp_table_bytes(t);

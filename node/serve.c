@@ -30,6 +30,9 @@
 #include "common/fsutil.h"
 #include "common/rtime.h"
 #include "ocsp/gen.h"
+#include "ocsp/precompute.h"
+#include "ocsp/publish.h"
+#include "ocsp/response.h"
 #include "ocsp/table.h"
 #include "shard/metrics.h"
 #include "shard/server.h"
@@ -37,23 +40,6 @@
 #define VALIDITY_DEFAULT_S (4 * 86400)
 #define VALIDITY_MIN_S (8 * 3600)
 #define VALIDITY_MAX_S (7 * 86400)
-
-/* The refresher signs, in one pass, every response due within
- * REFRESH_SLACK_S, as many as take about REFRESH_PASS_S to sign (measured
- * on the last pass; REFRESH_BATCH_MIN to REFRESH_BATCH certificates), and
- * looks again at least every REFRESH_IDLE_S. */
-#define REFRESH_SLACK_S 10
-#define REFRESH_PASS_S 0.1
-#define REFRESH_BATCH_MIN 16
-#define REFRESH_BATCH 4096
-#define REFRESH_IDLE_S 60
-#define REFRESH_RETRY_S 10
-
-/* Overlays are folded into their base (bytes copied, nothing re-signed)
- * once they pass max(OVERLAY_FOLD_MIN, min(base / 8, OVERLAY_FOLD_MAX)):
- * every publication copies the overlay, so it stays small. */
-#define OVERLAY_FOLD_MIN 1024
-#define OVERLAY_FOLD_MAX 16384
 
 /* The settings of `revd serve`: defaults, then DIR/revd.conf (or
  * --config), then the command line; read again on SIGHUP. */
@@ -80,18 +66,7 @@ struct serve_state {
     struct server *srv;
     struct lane *lane;
     struct crlpub *crl;
-    const struct gen *gen; /* the last published: read-only here, freed by the server */
-    int64_t validity;
-    int64_t next_scan; /* when the refresher looks again */
-    int64_t next_sweep; /* the earliest full generation that drops responses run out (collect) */
-    uint64_t lane_epoch; /* ca_responder_epoch when the lane last took the responders */
-    size_t refresh_batch;
-    uint64_t refreshed, refresh_failures, publish_failures;
-    /* Changes whose publication failed, retried from retry_at. */
-    struct ca_change *pending;
-    size_t npending;
-    int pending_full;
-    int64_t retry_at;
+    struct ocsp_publisher *pub; /* the OCSP publisher (ocsp/publish.h); NULL without --listen */
     /* The settings, and what reading them again needs (SIGHUP). */
     const char *dir, *config_path;
     int argc;
@@ -143,149 +118,35 @@ static double mono(void) {
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* A generation with the responses of changes[0..n) re-signed into their
- * CA's overlay (*signed_count, when not NULL: how many certificates were).
- * NULL (e set) on failure. */
-static struct gen *apply_changes(struct serve_state *st, const struct ca_change *ch, size_t n, size_t *signed_count,
-                                 struct rerr *e) {
-    if (signed_count != NULL) *signed_count = 0;
-    struct gen *g = gen_clone(st->gen);
-    if (g == NULL) {
-        rerr_set(e, "out of memory");
-        return NULL;
-    }
-    for (size_t i = 0; i < g->num; i++) {
-        struct gen_ca *gc = &g->cas[i];
-        size_t k = 0;
-        while (k < n && strcmp(ch[k].ca, gc->name) != 0) k++;
-        if (k == n) continue; /* no change for this CA */
-        struct ocsp_table *over;
-        size_t done = 0;
-        if (!ca_ocsp_overlay(st->core, gc->name, gc->overlay, ch, n, st->validity, &over, &done, e)) {
-            gen_free(g);
-            return NULL;
-        }
-        if (signed_count != NULL) *signed_count += done;
-        ocsp_table_free(gc->overlay);
-        gc->overlay = over;
-        size_t fold = ocsp_table_count(gc->table) / 8;
-        if (fold > OVERLAY_FOLD_MAX) fold = OVERLAY_FOLD_MAX;
-        if (fold < OVERLAY_FOLD_MIN) fold = OVERLAY_FOLD_MIN;
-        if (ocsp_table_count(over) > fold) {
-            struct ocsp_table *merged = ocsp_table_merge(gc->table, over);
-            if (merged != NULL) {
-                ocsp_table_free(gc->table);
-                ocsp_table_free(gc->overlay);
-                gc->table = merged;
-                gc->overlay = NULL;
-            }
-        }
-    }
-    return g;
-}
-
-/* A generation for what changed (a command, a responder rotated while
- * signing) plus what an earlier failure left pending: the certificates
- * whose status changed get their responses re-signed into their CA's
- * overlay; a new CA or a bulk import rebuilds every table (stored
- * responses reused). NULL on failure, with the changes kept pending for
- * the next try (e set); *none when nothing changed. */
-static struct gen *next_gen(struct serve_state *st, int *none, struct rerr *e) {
-    struct ca_change *ch;
-    size_t n;
-    *none = 0;
-    int full = ca_take_changes(st->core, &ch, &n) || st->pending_full;
-    if (st->npending > 0) { /* the pending ones first, in their order */
-        struct ca_change *all = malloc((st->npending + n + 1) * sizeof(*all));
-        if (all == NULL) {
-            free(ch);
-            st->pending_full = 1; /* out of memory: rebuild everything later */
-            rerr_set(e, "out of memory");
-            return NULL;
-        }
-        memcpy(all, st->pending, st->npending * sizeof(*all));
-        if (n > 0) memcpy(all + st->npending, ch, n * sizeof(*all));
-        n += st->npending;
-        free(ch);
-        free(st->pending);
-        ch = all;
-        st->pending = NULL;
-        st->npending = 0;
-    }
-    st->pending_full = 0;
-    if (st->crl != NULL) {
-        if (full) crlpub_changed_all(st->crl);
-        else crlpub_changed(st->crl, ch, n);
-    }
-    struct gen *g = NULL;
-    if (!full && n == 0) {
-        *none = 1;
-        free(ch);
-        return NULL;
-    }
-    if (full ? ca_ocsp_gen(st->core, st->validity, &g, NULL, e) : (g = apply_changes(st, ch, n, NULL, e)) != NULL) {
-        free(ch);
-        if (full && st->crl != NULL) g->crls = crl_set_ref(crlpub_set(st->crl));
-        return g;
-    }
-    /* Kept for the next try: a revocation is never left unpublished. */
-    st->pending_full = full;
-    st->pending = full ? NULL : ch;
-    st->npending = full ? 0 : n;
-    if (full) free(ch);
-    st->retry_at = rtime_now() + REFRESH_RETRY_S;
-    return NULL;
-}
-
-/* The signing lane takes every CA's current responder again. */
-static void lane_refresh(struct serve_state *st) {
-    struct rerr e;
-    if (st->lane == NULL) return;
-    if (lane_update(st->lane, st->core, &e)) st->lane_epoch = ca_responder_epoch(st->core);
-    else rlog(LOG_WARN, "lane.update_failed", "the signing lane keeps its previous CAs: %s", e.msg);
-}
-
-static void publish(struct serve_state *st, struct gen *g) {
+/* The publisher's new generation, to every shard (ocsp_publish_hooks). A
+ * full generation gets the current CRLs. */
+static void serve_gen(void *arg, struct gen *g, int fresh) {
+    struct serve_state *st = arg;
+    if (fresh && st->crl != NULL) g->crls = crl_set_ref(crlpub_set(st->crl));
     server_publish(st->srv, g);
-    st->gen = g;
-    struct metrics_core *m = server_core_metrics(st->srv);
-    metrics_add(&m->publications, 1);
-    uint64_t certs = 0;
-    for (size_t i = 0; i < g->num; i++) certs += ocsp_table_count(g->cas[i].table);
-    atomic_store_explicit(&m->responses, certs, memory_order_relaxed);
-    lane_refresh(st);
+}
+
+/* What the OCSP publisher takes in, to the CRL publisher too. */
+static void serve_changed(void *arg, int full, const struct ca_change *ch, size_t n) {
+    struct serve_state *st = arg;
+    if (st->crl == NULL) return;
+    if (full) crlpub_changed_all(st->crl);
+    else crlpub_changed(st->crl, ch, n);
 }
 
 /* The publisher's CRLs, to every shard at once (the OCSP tables as they are). */
 static void publish_crls(struct serve_state *st) {
-    struct gen *g = gen_clone(st->gen);
+    struct gen *g = gen_clone(ocsp_publish_current(st->pub));
     if (g == NULL) return; /* out of memory: the next change publishes them */
     crl_set_free(g->crls);
     g->crls = crl_set_ref(crlpub_set(st->crl));
-    publish(st, g);
+    ocsp_publish_gen(st->pub, g);
 }
 
 /* Publishes what changed; says so when that fails (what failed stays
  * pending and is retried by the refresher). */
 static void publish_changes(struct serve_state *st, const char *after) {
-    struct rerr e;
-    int none;
-    /* A responder replaced (one revoked): the lane stops signing with the
-     * old one now, not after the full generation that follows. */
-    if (st->lane != NULL && ca_responder_epoch(st->core) != st->lane_epoch) lane_refresh(st);
-    struct gen *g = next_gen(st, &none, &e);
-    if (st->srv != NULL)
-        atomic_store_explicit(&server_core_metrics(st->srv)->sign_queue, st->pending_full ? 1 : st->npending,
-                              memory_order_relaxed);
-    if (none) return;
-    if (g == NULL) {
-        st->publish_failures++;
-        metrics_add(&server_core_metrics(st->srv)->publish_failures, 1);
-        rlog(LOG_WARN, "ocsp.publish_failed", "re-signing after %s failed (retrying in %d s), still serving the previous responses: %s",
-                after, REFRESH_RETRY_S, e.msg);
-        return;
-    }
-    publish(st, g);
+    ocsp_publish_changes(st->pub, after);
 }
 
 /* The admin API changed something: the shards get it before the answer. */
@@ -318,123 +179,17 @@ static void after_command(void *arg, int argc, char **argv, int status) {
         metrics_observe(&m->revoke_ocsp, MHK_US, (uint64_t)((mono() - ctl_command_started()) * 1e6));
 }
 
-struct due {
-    struct ca_change *list;
-    size_t n, max;
-    int64_t by, next; /* take what is due by `by`; next: the earliest of the rest */
-    int64_t now;
-    int64_t min_window; /* refresh_min_window */
-    size_t ran_out; /* responses past their nextUpdate: left to a full generation */
-};
-
-/* A response whose whole window (nextUpdate - thisUpdate) is shorter than
- * this ends at its certificate's notAfter (ocsp_times): it is not
- * refreshed, since a new one could not last longer. Refreshing at half of
- * an ever shorter window would sign it again every second of the
- * certificate's last minutes: once less than the backdating is left, half
- * the window is already past. */
-static int64_t refresh_min_window(int64_t backdate) { return 2 * backdate + 120; }
-
-static void collect(struct due *d, const char *ca, const struct ocsp_table *t, const struct ocsp_table *shadow) {
-    size_t pos = 0;
-    const uint8_t *serial;
-    size_t sl;
-    int64_t tu, nu;
-    while (ocsp_table_next(t, &pos, &serial, &sl, &tu, &nu)) {
-        if (shadow != NULL && ocsp_table_has(shadow, serial, sl)) continue;
-        /* Run out: its certificate has expired (nextUpdate is capped at its
-         * notAfter), so there is nothing to sign; a full generation, which
-         * leaves expired certificates out, drops it (refresh_tick). */
-        if (nu <= d->now) {
-            d->ran_out++;
-            continue;
-        }
-        if (nu - tu < d->min_window) continue;
-        int64_t at = ocsp_refresh_at(serial, sl, tu, nu);
-        if (at > d->by || d->n == d->max) {
-            if (at < d->next) d->next = at;
-            continue;
-        }
-        struct ca_change *c = &d->list[d->n++];
-        snprintf(c->ca, sizeof(c->ca), "%s", ca);
-        memcpy(c->serial, serial, sl);
-        c->serial_len = sl;
-    }
-}
-
 /* The refresher: between commands, publishes what is pending, then
- * re-signs the responses that are due, in passes sized to take about
- * REFRESH_PASS_S each (whatever the key type). */
+ * re-signs the responses that are due (ocsp_publish_refresh). */
 static int refresh_tick(void *arg) {
     struct serve_state *st = arg;
     if (st->srv == NULL) return 1000;
     server_reclaim(st->srv);
     int64_t now = rtime_now();
-    if (now >= st->retry_at) publish_changes(st, "a background change");
+    if (ocsp_publish_retry_due(st->pub, now)) publish_changes(st, "a background change");
     int wait = 1000;
     if (st->crl != NULL && crlpub_tick(st->crl, &wait)) publish_crls(st);
-    if (now < st->next_scan) return wait;
-    struct due d = {malloc(st->refresh_batch * sizeof(struct ca_change)), 0, st->refresh_batch, now + REFRESH_SLACK_S,
-                    now + REFRESH_IDLE_S, now, refresh_min_window(st->opts.backdate), 0};
-    if (d.list == NULL) {
-        st->next_scan = now + REFRESH_RETRY_S;
-        return 1000;
-    }
-    for (size_t i = 0; i < st->gen->num; i++) {
-        const struct gen_ca *gc = &st->gen->cas[i];
-        collect(&d, gc->name, gc->overlay, NULL);
-        collect(&d, gc->name, gc->table, gc->overlay);
-    }
-    /* Responses of expired certificates: swept by a full generation (stored
-     * responses reused), at most once an hour. */
-    if (d.ran_out > 0 && now >= st->next_sweep) {
-        st->next_sweep = now + 3600;
-        st->pending_full = 1;
-        st->retry_at = now;
-    }
-    int more = d.n == d.max;
-    if (d.n > 0) {
-        struct rerr e;
-        size_t done = 0;
-        double t0 = mono();
-        struct gen *g = apply_changes(st, d.list, d.n, &done, &e);
-        double dt = mono() - t0;
-        if (g == NULL) {
-            st->refresh_failures++;
-            rlog(LOG_WARN, "ocsp.refresh_failed", "refreshing %zu responses failed (retrying in %d s): %s", d.n, REFRESH_RETRY_S,
-                    e.msg);
-            free(d.list);
-            st->next_scan = now + REFRESH_RETRY_S;
-            return 1000;
-        }
-        publish(st, g);
-        st->refreshed += done;
-        metrics_add(&server_core_metrics(st->srv)->refreshed, done);
-        /* Next pass: about REFRESH_PASS_S of signing. */
-        if (done > 0) {
-            double per = dt / (double)done, want = REFRESH_PASS_S / (per > 1e-7 ? per : 1e-7);
-            st->refresh_batch = want < REFRESH_BATCH_MIN ? REFRESH_BATCH_MIN
-                                : want > REFRESH_BATCH   ? REFRESH_BATCH
-                                                         : (size_t)want;
-        }
-        if (done < d.n) { /* records missing or damaged: never busy-loop on them */
-            st->refresh_failures++;
-            rlog(LOG_WARN, "ocsp.refresh_incomplete", "%zu of %zu due responses could not be re-signed (their index records are "
-                            "missing or damaged); looking again in %d s\n", d.n - done, d.n, REFRESH_RETRY_S);
-            free(d.list);
-            st->next_scan = now + REFRESH_RETRY_S;
-            return 1000;
-        }
-        if (more) rlog(LOG_INFO, "ocsp.refresh_progress", "refreshed %zu responses (%llu so far), more are due", d.n,
-                          (unsigned long long)st->refreshed);
-    }
-    free(d.list);
-    if (more) {
-        st->next_scan = now;
-        return 0;
-    }
-    st->next_scan = d.next - REFRESH_SLACK_S > now ? d.next - REFRESH_SLACK_S : now + 1;
-    return wait;
+    return ocsp_publish_refresh(st->pub, now, wait);
 }
 
 /* libevent's own messages ("Error from accept() call: Too many open
@@ -769,14 +524,13 @@ static void reload(struct serve_state *st) {
          * their refresh. */
         rlog(LOG_INFO, "reload.validity", "reload: responses are now valid for %lld s (were %lld s): re-signing them",
              (long long)n.validity, (long long)o->validity);
-        st->validity = n.validity;
         st->opts.validity = n.validity;
-        st->pending_full = 1;
-        st->retry_at = 0;
+        ocsp_publish_set_validity(st->pub, n.validity);
     }
     if (st->srv != NULL && n.backdate != o->backdate) { /* the next responses signed */
         st->opts.backdate = n.backdate;
         ca_ocsp_set_backdate(st->core, n.backdate);
+        ocsp_publish_set_backdate(st->pub, n.backdate);
     }
     if (st->lane != NULL) lane_set_times(st->lane, st->opts.validity, st->opts.backdate);
     st->opts.crl_coalesce_ms = n.crl_coalesce_ms;
@@ -818,7 +572,7 @@ static void reload(struct serve_state *st) {
     if (st->admin != NULL && !admin_reload_cert(st->admin, &e0))
         rlog(LOG_WARN, "reload.admin_cert_failed", "reload: the admin API keeps its certificate: %s", e0.msg);
     size_t keys = ca_reload_keys(st->core, key_problem, NULL);
-    lane_refresh(st);
+    ocsp_publish_lane_refresh(st->pub);
     rlog(LOG_INFO, "reload.done", "reloaded the configuration%s%s and %zu CA keys", conf ? " from " : "",
             conf ? conf->path : " (no settings file: the defaults and the command line)", keys);
 }
@@ -1072,7 +826,7 @@ int serve_run(int argc, char **argv) {
         setrlimit(RLIMIT_NOFILE, &rl);
     }
     struct rerr e;
-    struct serve_state st = {.core = NULL, .validity = validity, .refresh_batch = 256, .dir = dir,
+    struct serve_state st = {.core = NULL, .dir = dir,
                              .config_path = config_path, .argc = argc, .argv = argv, .opts = opts, .conf = conf};
     if (!ca_core_open(dir, 0, &st.core, &e)) {
         rlog(LOG_ERR, "serve.start_failed", "%s", e.msg);
@@ -1091,7 +845,7 @@ int serve_run(int argc, char **argv) {
         size_t n;
         ca_take_changes(st.core, &ch, &n); /* what opening did is in the first generation */
         free(ch);
-        struct ca_precompute_stats ps;
+        struct ocsp_precompute_stats ps;
         if (cfg.threads == 0) {
             long cores = sysconf(_SC_NPROCESSORS_ONLN);
             cfg.threads = cores > 0 ? (int)(cores < 256 ? cores : 256) : 1;
@@ -1103,7 +857,7 @@ int serve_run(int argc, char **argv) {
         ca_ocsp_set_threads(st.core, cfg.threads);
         ca_ocsp_set_backdate(st.core, opts.backdate);
         if ((st.crl = crlpub_new(st.core, crl_validity, crl_coalesce_ms, &e)) == NULL ||
-            !ca_ocsp_gen(st.core, validity, &g, &ps, &e)) {
+            !ocsp_precompute_gen(st.core, validity, &g, &ps, &e)) {
             rlog(LOG_ERR, "serve.start_failed", "%s", e.msg);
             crlpub_free(st.crl);
             ca_core_free(st.core);
@@ -1118,7 +872,6 @@ int serve_run(int argc, char **argv) {
                 ca_core_free(st.core);
                 return 1;
             }
-            st.lane_epoch = ca_responder_epoch(st.core);
             cfg.lane.submit = lane_submit;
             cfg.lane.arg = st.lane;
         }
@@ -1131,8 +884,17 @@ int serve_run(int argc, char **argv) {
             ca_core_free(st.core);
             return 1;
         }
-        st.gen = g;
         struct metrics_core *m = server_core_metrics(st.srv);
+        struct ocsp_publish_hooks ph = {serve_gen, serve_changed, &st};
+        if ((st.pub = ocsp_publish_new(st.core, g, validity, opts.backdate, st.lane, m, &ph)) == NULL) {
+            rlog(LOG_ERR, "serve.start_failed", "out of memory");
+            lane_stop(st.lane);
+            server_stop(st.srv);
+            lane_free(st.lane);
+            crlpub_free(st.crl);
+            ca_core_free(st.core);
+            return 1;
+        }
         crlpub_set_metrics(st.crl, m);
         struct crlpub_stats cs0;
         crlpub_stats(st.crl, &cs0);
@@ -1214,7 +976,7 @@ int serve_run(int argc, char **argv) {
                 (unsigned long long)ss.requests, (unsigned long long)ss.bad_requests,
                 (unsigned long long)ss.refused_conns, (unsigned long long)(st.lane ? lane_signed(st.lane) : 0),
                 (unsigned long long)ss.lane_fallbacks, (unsigned long long)ss.expired,
-                (unsigned long long)st.refreshed);
+                (unsigned long long)ocsp_publish_refreshed(st.pub));
     }
     server_stop(st.srv);
     lane_free(st.lane);
@@ -1225,7 +987,7 @@ int serve_run(int argc, char **argv) {
                 (unsigned long long)cs.built, (unsigned long long)cs.reused, (unsigned long long)cs.failures);
     }
     crlpub_free(st.crl);
-    free(st.pending);
+    ocsp_publish_free(st.pub);
     ca_core_free(st.core);
     conf_free(st.conf);
     for (size_t i = 0; i < st.n_old_confs; i++) conf_free(st.old_confs[i]);

@@ -3,8 +3,82 @@
 #include "ocsp/response.h"
 #include "crl/set.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+struct gen_ca {
+    char name[65];
+    uint32_t id; /* the CA's number in the index (ocsp/job.h: ca_id) */
+    uint8_t name_hash[4][64], key_hash[4][64]; /* per enum ocsp_hash; its digest length used */
+    struct ocsp_table *table;   /* a reference: generations share base tables */
+    struct ocsp_table *overlay; /* responses re-signed since table was built; a
+                                   reference; NULL when none. Looked up first. */
+    uint8_t *cert_der; /* owned */
+    size_t cert_len;
+};
+
+const struct gen_ca *gen_ca_at(const struct gen *g, size_t i) { return &g->cas[i]; }
+
+struct gen_ca *gen_ca_at_mut(struct gen *g, size_t i) { return &g->cas[i]; }
+
+const char *gen_ca_name(const struct gen_ca *ca) { return ca->name; }
+
+uint32_t gen_ca_id(const struct gen_ca *ca) { return ca->id; }
+
+const uint8_t *gen_ca_cert(const struct gen_ca *ca, size_t *out_len) {
+    *out_len = ca->cert_len;
+    return ca->cert_der;
+}
+
+const struct ocsp_table *gen_ca_table(const struct gen_ca *ca) { return ca->table; }
+
+const struct ocsp_table *gen_ca_overlay(const struct gen_ca *ca) { return ca->overlay; }
+
+uint64_t gen_responses(const struct gen *g) {
+    uint64_t n = 0;
+    for (size_t i = 0; i < g->num; i++) n += ocsp_table_count(g->cas[i].table);
+    return n;
+}
+
+struct gen *gen_new(size_t max_cas) {
+    struct gen *g = calloc(1, sizeof(*g));
+    if (g == NULL) return NULL;
+    g->cas = calloc(max_cas + 1, sizeof(struct gen_ca));
+    if (g->cas == NULL) {
+        free(g);
+        return NULL;
+    }
+    return g;
+}
+
+struct gen_ca *gen_add_ca(struct gen *g, const char *name, uint32_t id) {
+    struct gen_ca *ca = &g->cas[g->num++];
+    snprintf(ca->name, sizeof(ca->name), "%s", name);
+    ca->id = id;
+    return ca;
+}
+
+void gen_ca_set_issuer(struct gen_ca *ca, enum ocsp_hash h, const uint8_t name_hash[64], const uint8_t key_hash[64]) {
+    memcpy(ca->name_hash[h], name_hash, 64);
+    memcpy(ca->key_hash[h], key_hash, 64);
+}
+
+void gen_ca_set_cert(struct gen_ca *ca, uint8_t *der, size_t len) {
+    free(ca->cert_der);
+    ca->cert_der = der;
+    ca->cert_len = len;
+}
+
+void gen_ca_set_table(struct gen_ca *ca, struct ocsp_table *table) {
+    ocsp_table_free(ca->table);
+    ca->table = table;
+}
+
+void gen_ca_set_overlay(struct gen_ca *ca, struct ocsp_table *overlay) {
+    ocsp_table_free(ca->overlay);
+    ca->overlay = overlay;
+}
 
 const struct gen_ca *gen_find_issuer(const struct gen *g, enum ocsp_hash h, const uint8_t *name_hash,
                                      const uint8_t *key_hash) {

@@ -1,8 +1,14 @@
 /* gen: one generation of what the shards serve: per CA, its issuer hashes,
  * its certificate (for AIA caIssuers) and its precomputed responses.
- * Built on the CA-core thread, then read-only: the shards read it through
- * an atomic pointer and the builder frees a generation only after every
- * shard has passed a point where it holds no pointer into it (shard/). */
+ * Built on the CA-core thread (ocsp/precompute.h, ocsp/publish.h), then
+ * read-only: the shards read it through an atomic pointer and the builder
+ * frees a generation only after every shard has passed a point where it
+ * holds no pointer into it (shard/).
+ *
+ * A CA of a generation (struct gen_ca) is opaque outside ocsp/: the
+ * readers below are for any thread; the builders (gen_new, gen_add_ca,
+ * gen_ca_set_*, gen_ca_at_mut) are for ocsp/ on the CA-core thread, on a
+ * generation not yet published. */
 #ifndef REVD_OCSP_GEN_H
 #define REVD_OCSP_GEN_H
 
@@ -12,22 +18,12 @@
 #include "ocsp/request.h"
 #include "ocsp/table.h"
 
-struct gen_ca {
-    char name[65];
-    uint32_t id; /* the CA's number in the index (ocsp/job.h: ca_id) */
-    uint8_t name_hash[4][64], key_hash[4][64]; /* per enum ocsp_hash; its digest length used */
-    struct ocsp_table *table;   /* a reference: generations share base tables */
-    struct ocsp_table *overlay; /* responses re-signed since table was built; a
-                                   reference; NULL when none. Looked up first. */
-    uint8_t *cert_der; /* owned */
-    size_t cert_len;
-};
-
+struct gen_ca;
 struct crl_set;
 
 struct gen {
     size_t num;
-    struct gen_ca *cas;   /* owned */
+    struct gen_ca *cas;   /* owned; opaque: gen_ca_at */
     struct crl_set *crls; /* the CRLs served (crl/set.h), a reference; may be NULL */
 };
 
@@ -47,6 +43,46 @@ int gen_find_response(const struct gen_ca *ca, const uint8_t *serial, size_t ser
 
 /* gen_has_serial: whether ca has responses for serial (in either table). */
 int gen_has_serial(const struct gen_ca *ca, const uint8_t *serial, size_t serial_len);
+
+/* gen_ca_at: the i-th CA of g (i < g->num). Any thread. */
+const struct gen_ca *gen_ca_at(const struct gen *g, size_t i);
+
+/* Readers of one CA (views into it, valid while its generation lives):
+ * its name, its number in the index (ocsp/job.h: ca_id), its certificate
+ * (DER), its base table and its overlay (responses re-signed since the
+ * table was built; NULL when none). Any thread. */
+const char *gen_ca_name(const struct gen_ca *ca);
+uint32_t gen_ca_id(const struct gen_ca *ca);
+const uint8_t *gen_ca_cert(const struct gen_ca *ca, size_t *out_len);
+const struct ocsp_table *gen_ca_table(const struct gen_ca *ca);
+const struct ocsp_table *gen_ca_overlay(const struct gen_ca *ca);
+
+/* gen_responses: how many certificates the base tables of g answer for
+ * (the metric of what is served). Any thread. */
+uint64_t gen_responses(const struct gen *g);
+
+/* gen_new: an empty generation with room for max_cas CAs; NULL on out of
+ * memory. ocsp/, CA-core thread. */
+struct gen *gen_new(size_t max_cas);
+
+/* gen_add_ca: the next CA of g (the caller adds at most max_cas), named name, numbered id,
+ * with nothing else yet; counted in g->num at once, so that gen_free frees
+ * it however far it was built. ocsp/, CA-core thread. */
+struct gen_ca *gen_add_ca(struct gen *g, const char *name, uint32_t id);
+
+/* gen_ca_at_mut: the i-th CA of g, to change (a generation not yet
+ * published). ocsp/, CA-core thread. */
+struct gen_ca *gen_ca_at_mut(struct gen *g, size_t i);
+
+/* Builders of one CA (a generation not yet published): its issuer hashes
+ * for h (ocsp_hash_len(h) octets each are compared; 64 copied), its
+ * certificate (der malloc'd, taken), its base table and its overlay (a
+ * reference taken, may be NULL; the one it held is dropped). ocsp/, CA-core
+ * thread. */
+void gen_ca_set_issuer(struct gen_ca *ca, enum ocsp_hash h, const uint8_t name_hash[64], const uint8_t key_hash[64]);
+void gen_ca_set_cert(struct gen_ca *ca, uint8_t *der, size_t len);
+void gen_ca_set_table(struct gen_ca *ca, struct ocsp_table *table);
+void gen_ca_set_overlay(struct gen_ca *ca, struct ocsp_table *overlay);
 
 /* gen_clone is a new generation with the same CAs (tables referenced,
  * certificates copied), for the CA-core thread to change and publish.

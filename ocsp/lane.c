@@ -10,8 +10,8 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "ca/internal.h"
 #include "ca/responder.h"
+#include "ca/view.h"
 #include "common/etag.h"
 #include "common/rtime.h"
 #include "common/spsc.h"
@@ -36,7 +36,7 @@ struct lane_snap {
 };
 
 struct lane {
-    struct store *st;
+    struct ca_core *core; /* read only through ca_view_cert_get, from the lane's thread */
     _Atomic int64_t validity, backdate; /* lane_set_times: a reload */
     int unknown_signed;
     int num_shards;
@@ -72,7 +72,7 @@ struct lane *lane_new(struct ca_core *c, int num_shards, int64_t validity, int u
         rerr_set(e, "out of memory");
         return NULL;
     }
-    l->st = c->st;
+    l->core = c;
     l->validity = validity;
     l->backdate = ca_ocsp_backdate(c);
     l->unknown_signed = unknown_signed;
@@ -92,22 +92,31 @@ struct lane *lane_new(struct ca_core *c, int num_shards, int64_t validity, int u
 
 int lane_update(struct lane *l, struct ca_core *c, struct rerr *e) {
     struct lane_snap *s = calloc(1, sizeof(*s));
-    if (s == NULL || (s->cas = calloc(c->num_cas + 1, sizeof(struct lane_ca))) == NULL) {
+    size_t num = ca_count(c);
+    if (s == NULL || (s->cas = calloc(num + 1, sizeof(struct lane_ca))) == NULL) {
         free(s);
         return rerr_set(e, "out of memory");
     }
     s->refs = 1;
-    for (size_t i = 0; i < c->num_cas; i++) {
-        const struct ca *ca = c->cas[i];
-        if (!core_ca_publishes(ca, rtime_now())) continue;
+    for (size_t i = 0; i < num; i++) {
+        struct ca_info info;
+        ca_info_at(c, i, &info);
+        if (!info.publishes) continue;
+        char name[CA_NAME_MAX + 1]; /* info's strings last until the core changes: a rotation may */
+        snprintf(name, sizeof(name), "%s", info.name);
         struct lane_ca *lc = &s->cas[s->num];
-        lc->id = ca->id;
+        struct ca_view_ca vc;
+        if (!ca_view_ca_get(c, name, &vc, e)) {
+            snap_free(s);
+            return 0;
+        }
+        lc->id = vc.id;
         for (int h = 0; h < 4; h++)
-            if (!ca_issuer_hashes(c, ca->name, (enum ocsp_hash)h, lc->nh[h], lc->kh[h], e)) {
+            if (!ca_issuer_hashes(c, name, (enum ca_digest)h, lc->nh[h], lc->kh[h], e)) {
                 snap_free(s);
                 return 0;
             }
-        if ((lc->resp = ca_responder_dup(c, ca->name, e)) == NULL) {
+        if ((lc->resp = ca_responder_dup(c, name, e)) == NULL) {
             snap_free(s);
             return 0;
         }
@@ -148,28 +157,24 @@ static enum ocsp_resp_status single_of(struct lane *l, const struct lane_ca *ca,
                                        int unknown_ok, int64_t now, struct ocsp_single *one, uint8_t *certid,
                                        size_t certid_cap) {
     if (jc->serial_len == 0 || jc->serial_len > 21 || (unsigned)jc->hash > OCSP_HASH_SHA512) return OCSP_UNAUTHORIZED;
-    uint8_t key[KEY_MAX], *rec = NULL;
-    size_t kl = key_cert(key, ca->id, jc->serial, jc->serial_len), rl;
     struct rerr e;
-    int got = store_get(l->st, key, kl, &rec, &rl, &e);
-    struct crec r;
+    struct ca_view_cert r;
+    enum ca_view_got got = ca_view_cert_get(l->core, ca->id, jc->serial, jc->serial_len, &r, &e);
     int64_t validity = atomic_load_explicit(&l->validity, memory_order_relaxed);
     int64_t backdate = atomic_load_explicit(&l->backdate, memory_order_relaxed);
     *one = (struct ocsp_single){NULL, 0, OCSP_UNKNOWN, 0, -1, now - backdate, now + validity};
-    if (got < 0) return OCSP_TRY_LATER;
-    int decoded = got == 1 && crec_decode(rec, rl, &r);
+    if (got == CA_VIEW_ERROR) return OCSP_TRY_LATER;
+    int decoded = got == CA_VIEW_FOUND, exists = got != CA_VIEW_NONE;
     if (decoded && ocsp_times(now, validity, backdate, r.not_after, &one->this_update, &one->next_update)) {
         one->status = r.status == CERT_REVOKED ? OCSP_REVOKED : OCSP_GOOD;
         one->revoked_at = r.revoked_at;
         if (r.status == CERT_REVOKED && r.reason != 0) one->reason = r.reason;
-    } else if ((got == 1 && !(decoded && unknown_ok)) || !(l->unknown_signed || unknown_ok)) {
+    } else if ((exists && !(decoded && unknown_ok)) || !(l->unknown_signed || unknown_ok)) {
         /* Damaged; expired alone (the tables do not answer for expired
          * certificates either; beside issued ones it is unknown); never
          * issued without --unknown signed: unauthorized. */
-        free(rec);
         return OCSP_UNAUTHORIZED;
     }
-    free(rec);
     if (!ocsp_certid_build(jc->hash, ca->nh[jc->hash], ca->kh[jc->hash], jc->serial, jc->serial_len, certid,
                            certid_cap, &one->certid_len))
         return OCSP_INTERNAL_ERROR;

@@ -138,7 +138,7 @@ static int to_lane(struct conn *c, const struct gen_ca *ca, const struct ocsp_re
     j->shard = sh->index;
     j->conn = c;
     j->conn_id = c->id;
-    j->ca_id = ca->id;
+    j->ca_id = gen_ca_id(ca);
     j->num_certs = num;
     j->unknown_ok = unknown_ok;
     for (size_t i = 0; i < num; i++) { /* (the parser keeps serials within 21 octets) */
@@ -427,8 +427,10 @@ static void handle(struct conn *c, const struct http_request *r) {
     case ROUTE_CA_CERT: {
         const struct gen_ca *ca = gen_find_name(g, r->target + 4, r->target_len - 8);
         if (ca == NULL) return answer_status(c, 404, r->keep_alive);
-        emit(c, httpout_uncached(c->out + c->out_len, OUT_CAP - c->out_len, 200, "application/pkix-cert",
-                                 ca->cert_der, ca->cert_len, now_s(), r->keep_alive, head_only));
+        size_t cert_len;
+        const uint8_t *cert = gen_ca_cert(ca, &cert_len);
+        emit(c, httpout_uncached(c->out + c->out_len, OUT_CAP - c->out_len, 200, "application/pkix-cert", cert,
+                                 cert_len, now_s(), r->keep_alive, head_only));
         return;
     }
     case ROUTE_CRL:

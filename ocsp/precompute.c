@@ -1,0 +1,488 @@
+/* precompute: signing every response of a CA in bulk, taking stored ones
+ * again, overlays and generations (ocsp/precompute.h). Moved from
+ * ca/responder.c: ca/ lends the records (ca/view.h) and the signer
+ * (ca/signer.h, ca/responder.h); the encoding of stored responses is ours. */
+#include "ocsp/precompute.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ca/responder.h"
+#include "ca/signer.h"
+#include "ca/view.h"
+#include "common/rtime.h"
+#include "ocsp/gen.h"
+#include "ocsp/request.h"
+#include "ocsp/response.h"
+#include "ocsp/table.h"
+
+/* ca/ numbers its digests as we number CertID hashes, and its default
+ * backdate is ours (ca/responder.h). */
+_Static_assert((int)CA_DIGEST_SHA1 == (int)OCSP_HASH_SHA1 && (int)CA_DIGEST_SHA256 == (int)OCSP_HASH_SHA256 &&
+                   (int)CA_DIGEST_SHA384 == (int)OCSP_HASH_SHA384 && (int)CA_DIGEST_SHA512 == (int)OCSP_HASH_SHA512,
+               "enum ca_digest follows enum ocsp_hash");
+_Static_assert(CA_OCSP_BACKDATE_DEFAULT_S == OCSP_BACKDATE_S, "one default backdate");
+
+/* Big-endian integers of the stored record. */
+static void put32(uint8_t *p, uint32_t v) {
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+static uint32_t get32(const uint8_t *p) {
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static void put64(uint8_t *p, uint64_t v) {
+    put32(p, (uint32_t)(v >> 32));
+    put32(p + 4, (uint32_t)v);
+}
+
+static uint64_t get64(const uint8_t *p) { return (uint64_t)get32(p) << 32 | get32(p + 4); }
+
+/* What signing a CA's responses needs, gathered once. */
+struct signing {
+    struct ca_core *c;
+    uint32_t ca_id;
+    uint64_t certificates; /* ca_view_ca: a size hint */
+    struct ca_signer signer;
+    uint8_t nh[2][64], kh[2][64];
+    int64_t now, validity, backdate;
+    struct ca_view_stored *persist; /* NULL: what is signed is not stored */
+};
+
+static const enum ocsp_hash table_hashes[2] = {OCSP_HASH_SHA1, OCSP_HASH_SHA256};
+
+static int signing_init(struct ca_core *c, const char *name, int64_t validity, int persist, struct signing *sg,
+                        struct rerr *e) {
+    memset(sg, 0, sizeof(*sg));
+    if (!ca_responder_signer(c, name, &sg->signer, e)) return 0;
+    for (int h = 0; h < 2; h++)
+        if (!ca_issuer_hashes(c, name, (enum ca_digest)table_hashes[h], sg->nh[h], sg->kh[h], e)) return 0;
+    struct ca_view_ca vc;
+    if (!ca_view_ca_get(c, name, &vc, e)) return 0;
+    sg->c = c;
+    sg->ca_id = vc.id;
+    sg->certificates = vc.certificates;
+    sg->now = rtime_now();
+    sg->validity = validity;
+    sg->backdate = ca_ocsp_backdate(c);
+    if (persist && (sg->persist = ca_view_stored_new(c, vc.id)) == NULL) return rerr_set(e, "out of memory");
+    return 1;
+}
+
+/* Stored responses are a cache of signatures: written without syncing the
+ * WAL (a crash loses some, and they are signed again), in batches. */
+#define PERSIST_BATCH 1024
+
+static int signing_flush(struct signing *sg, struct rerr *e) {
+    if (sg->persist == NULL) return 1;
+    return ca_view_stored_write(sg->persist, e);
+}
+
+static int signing_done(struct signing *sg, int ok, struct rerr *e) {
+    if (ok) ok = signing_flush(sg, e);
+    ca_view_stored_free(sg->persist);
+    sg->persist = NULL;
+    return ok;
+}
+
+/* The stored record of a certificate's responses (key_resp), version 2:
+ *   u8 version, u8 status, u8 reason, u8 0, i64 revoked_at, i64 thisUpdate,
+ *   i64 nextUpdate, the SHA-1 issuer key hash (20), the SHA-1 responder
+ *   key hash (20), then per CertID hash (SHA-1, SHA-256): u32 length, the
+ *   response DER.
+ * It is taken again only while status, reason and revocation time are
+ * those of the certificate record, the issuer key is the same, the
+ * responder that signed it is the current one (a revoked responder's
+ * responses are all signed again), its validity is within the one
+ * configured now (a shorter --validity takes effect at start), and it
+ * ends no later than the certificate. Version 1 records (no responder key
+ * hash) are signed again. The format is on disk: change it only with a
+ * new version. */
+#define SREC_VERSION 2
+#define SREC_FIXED 72
+
+static uint8_t srec_reason(const struct ca_view_cert *r) { return r->status == CERT_REVOKED ? r->reason : 0; }
+static int64_t srec_revoked_at(const struct ca_view_cert *r) {
+    return r->status == CERT_REVOKED ? r->revoked_at : 0;
+}
+
+static int persist_put(struct signing *sg, const uint8_t *serial, size_t slen, const struct ca_view_cert *r,
+                       int64_t tu, int64_t nu, const uint8_t *const der[2], const size_t len[2], struct rerr *e) {
+    uint8_t buf[SREC_FIXED + 2 * (4 + 8192)];
+    uint8_t *p = buf;
+    *p++ = SREC_VERSION;
+    *p++ = (uint8_t)r->status;
+    *p++ = srec_reason(r);
+    *p++ = 0;
+    put64(p, (uint64_t)srec_revoked_at(r));
+    put64(p + 8, (uint64_t)tu);
+    put64(p + 16, (uint64_t)nu);
+    memcpy(p + 24, sg->kh[0], 20);
+    memcpy(p + 44, sg->signer.key_hash, 20);
+    p += 64;
+    for (int h = 0; h < 2; h++) {
+        put32(p, (uint32_t)len[h]);
+        memcpy(p + 4, der[h], len[h]);
+        p += 4 + len[h];
+    }
+    ca_view_stored_put(sg->persist, serial, slen, buf, (size_t)(p - buf));
+    return ca_view_stored_count(sg->persist) < PERSIST_BATCH || signing_flush(sg, e);
+}
+
+/* A stored record still usable for r: not expiring within this margin,
+ * not from the future. */
+#define REUSE_MARGIN_S 300
+
+static int srec_usable(const struct signing *sg, const struct ca_view_cert *r, const uint8_t *v, size_t vl,
+                       const uint8_t *der[2], size_t len[2], int64_t *this_update, int64_t *next_update) {
+    if (vl < SREC_FIXED || v[0] != SREC_VERSION || v[1] != (uint8_t)r->status || v[2] != srec_reason(r) || v[3] != 0)
+        return 0;
+    if ((int64_t)get64(v + 4) != srec_revoked_at(r) || memcmp(v + 28, sg->kh[0], 20) != 0 ||
+        memcmp(v + 48, sg->signer.key_hash, 20) != 0)
+        return 0;
+    *this_update = (int64_t)get64(v + 12);
+    *next_update = (int64_t)get64(v + 20);
+    if (*this_update > sg->now + 60 || *next_update <= sg->now + REUSE_MARGIN_S) return 0;
+    if (*next_update > r->not_after || *next_update - *this_update > sg->validity + sg->backdate) return 0;
+    size_t off = 68;
+    for (int h = 0; h < 2; h++) {
+        if (vl - off < 4) return 0;
+        size_t l = get32(v + off);
+        if (l == 0 || l > vl - off - 4) return 0;
+        der[h] = v + off + 4;
+        len[h] = l;
+        off += 4 + l;
+    }
+    return off == vl;
+}
+
+/* Signing in bulk: certificates are gathered in batches of SIGN_BATCH,
+ * each batch signed by up to ca_ocsp_threads threads (each with its own
+ * copy of the responder: a signing context is for one thread), then added
+ * to the table and stored in order, on the calling thread. */
+#define SIGN_BATCH 512
+#define SIGN_THREADS_MAX 256
+#define SIGN_RESP_MAX 8192
+
+struct sign_item {
+    uint8_t serial[21];
+    size_t slen;
+    struct ca_view_cert r; /* status, reason, revoked_at, not_after (serial not kept) */
+    int64_t this_update, next_update;
+    size_t len[2];
+    uint8_t der[2][SIGN_RESP_MAX];
+};
+
+struct sign_pool {
+    struct signing *sg;
+    struct ocsp_table_builder *b;
+    uint64_t *responses;
+    int threads;
+    struct ca_responder *resp[SIGN_THREADS_MAX]; /* [0]: none, the caller signs with sg->signer */
+    struct sign_item *items;
+    size_t n, cap;
+};
+
+struct sign_part {
+    struct sign_pool *p;
+    int k, ok;
+};
+
+static int sign_item(const struct signing *sg, const struct ca_signer *signer, struct sign_item *it) {
+    uint8_t certid[256];
+    if (!ocsp_times(sg->now, sg->validity, sg->backdate, it->r.not_after, &it->this_update, &it->next_update))
+        return 0;
+    for (int h = 0; h < 2; h++) {
+        size_t cl;
+        if (!ocsp_certid_build(table_hashes[h], sg->nh[h], sg->kh[h], it->serial, it->slen, certid, sizeof(certid),
+                               &cl))
+            return 0;
+        const struct ca_view_cert *r = &it->r;
+        struct ocsp_single one = {certid, cl, r->status == CERT_REVOKED ? OCSP_REVOKED : OCSP_GOOD, r->revoked_at, -1,
+                                  it->this_update, it->next_update};
+        /* unspecified is sent as no reason (RFC 5280 5.3.1). */
+        if (r->status == CERT_REVOKED && r->reason != 0) one.reason = r->reason;
+        if (!ocsp_response_sign(signer, &one, sg->now, NULL, 0, it->der[h], SIGN_RESP_MAX, &it->len[h])) return 0;
+    }
+    return 1;
+}
+
+static void *sign_part_run(void *arg) {
+    struct sign_part *pt = arg;
+    struct sign_pool *p = pt->p;
+    struct ca_signer own;
+    const struct ca_signer *signer = &p->sg->signer;
+    if (pt->k > 0) {
+        ca_responder_signer_of(p->resp[pt->k], &own);
+        signer = &own;
+    }
+    size_t lo = p->n * (size_t)pt->k / (size_t)p->threads, hi = p->n * (size_t)(pt->k + 1) / (size_t)p->threads;
+    pt->ok = 1;
+    for (size_t i = lo; i < hi && pt->ok; i++) pt->ok = sign_item(p->sg, signer, &p->items[i]);
+    return NULL;
+}
+
+static int pool_init(struct sign_pool *p, struct signing *sg, const char *name, struct ocsp_table_builder *b,
+                     uint64_t *responses, size_t expect, struct rerr *e) {
+    memset(p, 0, sizeof(*p));
+    p->sg = sg;
+    p->b = b;
+    p->responses = responses;
+    p->cap = expect < SIGN_BATCH ? (expect > 0 ? expect : 1) : SIGN_BATCH;
+    p->items = malloc(p->cap * sizeof(struct sign_item));
+    if (p->items == NULL) return rerr_set(e, "out of memory");
+    /* Threads only where there is enough to share: 64 certificates each. */
+    int threads = ca_ocsp_threads(sg->c);
+    int t = threads > 0 ? threads : 1;
+    if ((size_t)t > p->cap / 64 + 1) t = (int)(p->cap / 64 + 1);
+    if (t > SIGN_THREADS_MAX) t = SIGN_THREADS_MAX;
+    p->threads = 1;
+    for (int k = 1; k < t; k++) {
+        /* The responder signing_init made current: no rotation here, which
+         * would free what sg->signer points to. */
+        if ((p->resp[k] = ca_responder_copy(sg->c, name, e)) == NULL) return 0;
+        p->threads++;
+    }
+    return 1;
+}
+
+static void pool_free(struct sign_pool *p) {
+    for (int k = 1; k < p->threads; k++) ca_responder_put(p->resp[k]);
+    free(p->items);
+    p->items = NULL;
+}
+
+/* Signs what is gathered, then adds it to the table and stores it. */
+static int pool_flush(struct sign_pool *p, struct rerr *e) {
+    if (p->n == 0) return 1;
+    struct sign_part parts[SIGN_THREADS_MAX];
+    pthread_t tid[SIGN_THREADS_MAX];
+    int started[SIGN_THREADS_MAX] = {0};
+    for (int k = 0; k < p->threads; k++) parts[k] = (struct sign_part){p, k, 0};
+    for (int k = 1; k < p->threads; k++) started[k] = pthread_create(&tid[k], NULL, sign_part_run, &parts[k]) == 0;
+    sign_part_run(&parts[0]);
+    int ok = parts[0].ok;
+    for (int k = 1; k < p->threads; k++) {
+        if (started[k]) pthread_join(tid[k], NULL);
+        else sign_part_run(&parts[k]); /* no thread: sign that part here */
+        ok = ok && parts[k].ok;
+    }
+    if (!ok) return rerr_set(e, "signing a response failed");
+    struct signing *sg = p->sg;
+    for (size_t i = 0; i < p->n; i++) {
+        struct sign_item *it = &p->items[i];
+        const uint8_t *der[2] = {it->der[0], it->der[1]};
+        ocsp_table_builder_set_times(p->b, it->this_update, it->next_update);
+        if (!ocsp_table_builder_add(p->b, it->serial, it->slen, der, it->len, e)) return 0;
+        if (sg->persist != NULL &&
+            !persist_put(sg, it->serial, it->slen, &it->r, it->this_update, it->next_update, der, it->len, e))
+            return 0;
+        *p->responses += 2;
+    }
+    p->n = 0;
+    return 1;
+}
+
+/* sign_into gathers one certificate record to sign (its responses are in
+ * the table once the batch is flushed). */
+static int sign_into(struct sign_pool *p, const uint8_t *serial, size_t slen, const struct ca_view_cert *r,
+                     struct rerr *e) {
+    if (slen == 0 || slen > 21) return rerr_set(e, "serial of %zu octets", slen);
+    struct sign_item *it = &p->items[p->n++];
+    memcpy(it->serial, serial, slen);
+    it->slen = slen;
+    it->r = *r;
+    it->r.serial = NULL;
+    return p->n < p->cap || pool_flush(p, e);
+}
+
+int ocsp_precompute(struct ca_core *c, const char *name, int64_t validity, int flags, struct ocsp_table **out,
+                    struct ocsp_precompute_stats *stats, struct rerr *e) {
+    memset(stats, 0, sizeof(*stats));
+    double t0 = rtime_mono();
+    struct signing sg;
+    if (!signing_init(c, name, validity, (flags & OCSP_PRECOMPUTE_PERSIST) != 0, &sg, e))
+        return signing_done(&sg, 0, e);
+    struct ocsp_table_builder *b = ocsp_table_builder_new((size_t)sg.certificates);
+    if (b == NULL) return signing_done(&sg, 0, e) || rerr_set(e, "out of memory");
+    struct sign_pool pool;
+    if (!pool_init(&pool, &sg, name, b, &stats->responses, SIGN_BATCH, e)) {
+        pool_free(&pool);
+        ocsp_table_builder_free(b);
+        return signing_done(&sg, 0, e);
+    }
+    struct ca_view_walk *w =
+        ca_view_walk_new(c, name, (flags & (OCSP_PRECOMPUTE_REUSE | OCSP_PRECOMPUTE_PERSIST)) != 0, e);
+    int ok = w != NULL;
+    struct ca_view_cert r;
+    const uint8_t *sv;
+    size_t svl;
+    int got;
+    while (ok && (got = ca_view_walk_next(w, &r, &sv, &svl, e)) != 0) {
+        if (got < 0) {
+            ok = 0;
+            break;
+        }
+        if (r.not_after <= sg.now) {
+            stats->skipped_expired++;
+            if (sv != NULL && sg.persist != NULL) { /* no longer answered: drop it */
+                ca_view_stored_drop(sg.persist, r.serial, r.serial_len);
+                if (ca_view_stored_count(sg.persist) >= PERSIST_BATCH) ok = signing_flush(&sg, e);
+            }
+            continue;
+        }
+        const uint8_t *der[2];
+        size_t len[2];
+        int64_t tu, nu;
+        if (sv != NULL && (flags & OCSP_PRECOMPUTE_REUSE) && srec_usable(&sg, &r, sv, svl, der, len, &tu, &nu)) {
+            ocsp_table_builder_set_times(b, tu, nu);
+            ok = ocsp_table_builder_add(b, r.serial, r.serial_len, der, len, e);
+            stats->reused++;
+        } else {
+            ok = sign_into(&pool, r.serial, r.serial_len, &r, e);
+        }
+        stats->certificates++;
+    }
+    if (ok) ok = pool_flush(&pool, e);
+    pool_free(&pool);
+    ca_view_walk_free(w);
+    ok = signing_done(&sg, ok, e);
+    if (!ok) {
+        ocsp_table_builder_free(b);
+        return 0;
+    }
+    *out = ocsp_table_builder_finish(b);
+    stats->seconds = rtime_mono() - t0;
+    if (*out == NULL) return rerr_set(e, "out of memory");
+    return 1;
+}
+
+/* qsort order of two changes (pointers to them): by serial, in the
+ * index's key order (by length, then bytes). */
+static int change_cmp(const void *a, const void *b) {
+    const struct ca_change *x = *(const struct ca_change *const *)a, *y = *(const struct ca_change *const *)b;
+    size_t al = x->serial_len, bl = y->serial_len;
+    int c = memcmp(x->serial, y->serial, al < bl ? al : bl);
+    return c != 0 ? c : (al > bl) - (al < bl);
+}
+
+int ocsp_precompute_overlay(struct ca_core *c, const char *name, const struct ocsp_table *old,
+                            const struct ca_change *changes, size_t num, int64_t validity, struct ocsp_table **out,
+                            size_t *signed_count, struct rerr *e) {
+    if (signed_count != NULL) *signed_count = 0;
+    struct signing sg;
+    if (!signing_init(c, name, validity, 1, &sg, e)) return signing_done(&sg, 0, e);
+    struct ocsp_table_builder *b = ocsp_table_builder_new(num);
+    if (b == NULL) return signing_done(&sg, 0, e) || rerr_set(e, "out of memory");
+    uint64_t responses = 0;
+    struct sign_pool pool;
+    if (!pool_init(&pool, &sg, name, b, &responses, num, e)) {
+        pool_free(&pool);
+        ocsp_table_builder_free(b);
+        return signing_done(&sg, 0, e);
+    }
+    /* This CA's changes, by serial: the same serial twice in one batch is
+     * signed once (from its record as it is now). */
+    const struct ca_change **mine = malloc((num + 1) * sizeof(*mine));
+    size_t nmine = 0;
+    if (mine == NULL) {
+        pool_free(&pool);
+        ocsp_table_builder_free(b);
+        return signing_done(&sg, 0, e) || rerr_set(e, "out of memory");
+    }
+    for (size_t i = 0; i < num; i++)
+        if (strcmp(changes[i].ca, name) == 0) mine[nmine++] = &changes[i];
+    qsort(mine, nmine, sizeof(*mine), change_cmp);
+    int ok = 1;
+    for (size_t k = 0; ok && k < nmine; k++) {
+        const struct ca_change *ch = mine[k];
+        if (k + 1 < nmine && change_cmp(&mine[k], &mine[k + 1]) == 0) continue;
+        struct ca_view_cert r;
+        enum ca_view_got got = ca_view_cert_get(c, sg.ca_id, ch->serial, ch->serial_len, &r, e);
+        if (got == CA_VIEW_ERROR) ok = 0;
+        else if (got == CA_VIEW_FOUND) {
+            /* An expired certificate has nothing to sign (its last response
+             * ends at its notAfter); the next full generation drops it. */
+            if (r.not_after > sg.now) ok = sign_into(&pool, ch->serial, ch->serial_len, &r, e);
+            if (signed_count != NULL) (*signed_count)++;
+        }
+    }
+    free(mine);
+    if (ok) ok = pool_flush(&pool, e);
+    pool_free(&pool);
+    ok = signing_done(&sg, ok, e);
+    if (!ok) {
+        ocsp_table_builder_free(b);
+        return 0;
+    }
+    struct ocsp_table *fresh = ocsp_table_builder_finish(b);
+    if (fresh == NULL) return rerr_set(e, "out of memory");
+    if (old == NULL) {
+        *out = fresh;
+        return 1;
+    }
+    /* The older overlay entries that were not just re-signed stay. */
+    struct ocsp_table *merged = ocsp_table_merge(old, fresh);
+    ocsp_table_free(fresh);
+    if (merged == NULL) return rerr_set(e, "out of memory");
+    *out = merged;
+    return 1;
+}
+
+/* One CA of a new generation: its issuer hashes, certificate and table. */
+static int gen_add(struct ca_core *c, struct gen *g, const char *name, int64_t validity,
+                   struct ocsp_precompute_stats *stats, struct rerr *e) {
+    struct ca_view_ca vc;
+    if (!ca_view_ca_get(c, name, &vc, e)) return 0;
+    struct gen_ca *gc = gen_add_ca(g, name, vc.id);
+    for (int h = 0; h <= OCSP_HASH_SHA512; h++) {
+        uint8_t nh[64] = {0}, kh[64] = {0};
+        if (!ca_issuer_hashes(c, name, (enum ca_digest)h, nh, kh, e)) return 0;
+        gen_ca_set_issuer(gc, (enum ocsp_hash)h, nh, kh);
+    }
+    uint8_t *der;
+    size_t dl;
+    if (!ca_view_ca_cert(c, name, &der, &dl, e)) return 0;
+    gen_ca_set_cert(gc, der, dl);
+    struct ocsp_precompute_stats st;
+    struct ocsp_table *t = NULL;
+    if (!ocsp_precompute(c, name, validity, OCSP_PRECOMPUTE_REUSE | OCSP_PRECOMPUTE_PERSIST, &t, &st, e))
+        return 0;
+    gen_ca_set_table(gc, t);
+    if (stats != NULL) {
+        stats->certificates += st.certificates;
+        stats->reused += st.reused;
+        stats->responses += st.responses;
+        stats->skipped_expired += st.skipped_expired;
+    }
+    return 1;
+}
+
+int ocsp_precompute_gen(struct ca_core *c, int64_t validity, struct gen **out, struct ocsp_precompute_stats *stats,
+                        struct rerr *e) {
+    double t0 = rtime_mono();
+    if (stats != NULL) memset(stats, 0, sizeof(*stats));
+    size_t num = ca_count(c);
+    struct gen *g = gen_new(num);
+    if (g == NULL) return rerr_set(e, "out of memory");
+    for (size_t i = 0; i < num; i++) {
+        struct ca_info info;
+        ca_info_at(c, i, &info);
+        if (!info.publishes) continue; /* pending, purged: nothing to answer for */
+        char name[CA_NAME_MAX + 1]; /* info's strings last until the core changes: signing may */
+        snprintf(name, sizeof(name), "%s", info.name);
+        if (!gen_add(c, g, name, validity, stats, e)) {
+            gen_free(g); /* the partly built CA too */
+            return 0;
+        }
+    }
+    *out = g;
+    if (stats != NULL) stats->seconds = rtime_mono() - t0;
+    return 1;
+}
