@@ -1,6 +1,8 @@
 /* The commands of docs/cli.md. Each parses its options, opens DIR unless the
  * server already holds it, calls the CA core and prints the result. */
 #include "cmd/cli.h"
+#include "node/env.h"
+#include "node/report.h"
 #include "common/jsonsafe.h"
 
 #include <errno.h>
@@ -110,13 +112,13 @@ static int open_core(struct cli *cli, struct opts *o, int create, struct ca_core
     }
     struct rerr e;
     if (!ca_core_open(o->dir, create, out, &e)) return fail(cli, e.msg) - 1;
-    if (!cli_passphrase(*out, &e)) {
+    if (!env_passphrase(*out, &e)) {
         ca_core_free(*out);
         return fail(cli, e.msg) - 1;
     }
     *owned = 1;
     char who[96], from[32];
-    cli_local_user(getuid(), who, sizeof(who));
+    env_local_user(getuid(), who, sizeof(who));
     snprintf(from, sizeof(from), "cli pid=%ld", (long)getpid());
     ca_set_actor(*out, who, from);
     return 1;
@@ -532,64 +534,10 @@ static int run_status(struct cli *cli, struct opts *o, const char *pos) {
 
 /* ---- report / import ---- */
 
-struct report_state {
-    FILE *out;
-    int json, n;
-};
-
-/* csv_field writes s as one RFC 4180 field. A field a spreadsheet would
- * take for a formula (=, +, -, @ first) gets a leading apostrophe. */
-static void csv_field(FILE *f, const char *s) {
-    if (s[0] == '=' || s[0] == '+' || s[0] == '-' || s[0] == '@') fputc('\'', f);
-    if (strpbrk(s, ",\"\n\r") == NULL) {
-        fputs(s, f);
-        return;
-    }
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"') fputc('"', f);
-        fputc(*s, f);
-    }
-    fputc('"', f);
-}
-
-static int report_row(void *arg, const struct ca_report_row *r) {
-    struct report_state *st = arg;
-    char hex[2 * (HEX_SERIAL_MAX + 1) + 1], nb[21] = "", na[21], rt[21] = "";
-    hex_encode_serial(r->serial, r->serial_len, hex);
-    if (r->not_before) rtime_format(r->not_before, nb);
-    rtime_format(r->not_after, na);
-    if (r->revoked) rtime_format(r->revoked_at, rt);
-    const char *status = !r->revoked ? "good" : r->reason == REASON_CERTIFICATE_HOLD ? "hold" : "revoked";
-    const char *reason = r->revoked ? reason_name(r->reason) : "";
-    char part[16];
-    partition_name(r->partition, part);
-    if (st->json) {
-        json_t *j = json_pack("{s:s,s:o,s:o,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "serial", hex, "subject",
-                              jsafe_string(r->subject), "sans", jsafe_string(r->sans), "not_before", nb, "not_after", na, "status",
-                              status, "revocation_time", rt, "reason", reason, "partition", part,
-                              "template", r->template_name);
-        if (j == NULL) return 0; /* out of memory */
-        fputs(st->n ? ",\n  " : "[\n  ", st->out);
-        json_dumpf(j, st->out, JSON_COMPACT);
-        json_decref(j);
-    } else {
-        fprintf(st->out, "%s,", hex);
-        csv_field(st->out, r->subject);
-        fputc(',', st->out);
-        csv_field(st->out, r->sans);
-        fprintf(st->out, ",%s,%s,%s,%s,%s,%s,", nb, na, status, rt, reason, part);
-        csv_field(st->out, r->template_name);
-        fputc('\n', st->out);
-    }
-    st->n++;
-    return !ferror(st->out);
-}
-
 static int run_report(struct cli *cli, struct opts *o, const char *pos) {
-    struct report_state st = {cli->out, 0, 0};
-    if (strcmp(o->format, "csv") == 0) st.json = 0;
-    else if (strcmp(o->format, "json") == 0) st.json = 1;
+    int json;
+    if (strcmp(o->format, "csv") == 0) json = 0;
+    else if (strcmp(o->format, "json") == 0) json = 1;
     else return usage_fail(cli, "--format must be csv or json");
     int64_t since = 0;
     if (o->since != NULL && !rtime_parse(o->since, &since))
@@ -597,13 +545,10 @@ static int run_report(struct cli *cli, struct opts *o, const char *pos) {
     struct ca_core *c;
     int owned;
     if (!open_core(cli, o, 0, &c, &owned)) return 1;
-    if (!st.json)
-        fputs("serial,subject,sans,not_before,not_after,status,revocation_time,reason,partition,template\n", cli->out);
     struct rerr e;
-    int ok = ca_report(c, o->ca, since, report_row, &st, &e);
+    int ok = report_write(c, o->ca, since, json, cli->out, &e);
     close_core(c, owned);
     if (!ok) return fail(cli, e.msg);
-    if (st.json) fputs(st.n ? "\n]\n" : "[]\n", cli->out);
     return 0;
 }
 
@@ -710,11 +655,11 @@ static int export_record(void *arg, uint64_t seq, const char *text, size_t len) 
     for (size_t i = 0; i < sizeof(cols) / sizeof(cols[0]); i++) {
         const char *v = json_string_value(json_object_get(j, cols[i]));
         fputc(',', st->out);
-        csv_field(st->out, v ? v : "");
+        report_csv_field(st->out, v ? v : "");
     }
     char *params = json_dumps(json_object_get(j, "params"), JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
     fputc(',', st->out);
-    csv_field(st->out, params ? params : "");
+    report_csv_field(st->out, params ? params : "");
     free(params);
     const char *prev = json_string_value(json_object_get(j, "prev"));
     fprintf(st->out, ",%s\n", prev ? prev : "");
@@ -1464,95 +1409,6 @@ static const char *opt_name(int id) {
 }
 
 
-/* env_wipe removes name from the environment and overwrites "NAME=value"
- * where it lies: unsetenv alone only unlinks it from environ, and
- * /proc/PID/environ (the environment block the process started with) would
- * go on showing it to the user's other processes, and a core dump would
- * hold it. glibc never frees an environment string, so writing it is safe. */
-static void env_wipe(const char *name) {
-    char *v = getenv(name);
-    if (v == NULL) return;
-    size_t nl = strlen(name), vl = strlen(v);
-    char *entry = v - nl - 1; /* "NAME=" comes right before the value */
-    unsetenv(name);
-    if (memcmp(entry, name, nl) == 0 && entry[nl] == '=') OPENSSL_cleanse(entry, nl + 1 + vl);
-    else OPENSSL_cleanse(v, vl);
-}
-
-int cli_passphrase(struct ca_core *c, struct rerr *e) {
-    const char *file = getenv("REVD_KEY_PASSPHRASE_FILE"), *value = getenv("REVD_KEY_PASSPHRASE");
-    int ok = 1;
-    if (file != NULL && file[0] != '\0') {
-        uint8_t *p;
-        size_t n;
-        struct rerr fe;
-        if (!fs_read_file(file, 1026, &p, &n, &fe)) {
-            ok = rerr_set(e, "REVD_KEY_PASSPHRASE_FILE: %s", fe.msg);
-        } else {
-            ok = ca_set_passphrase(c, (const char *)p, n, e);
-            OPENSSL_cleanse(p, n);
-            free(p);
-        }
-    } else if (value != NULL && value[0] != '\0') {
-        ok = ca_set_passphrase(c, value, strlen(value), e);
-    }
-    /* Read once, kept in the core (cleansed when it is freed): not left in
-     * /proc/PID/environ for the process's life. */
-    env_wipe("REVD_KEY_PASSPHRASE");
-    if (!ok) return 0;
-    /* Keys in a PKCS#11 token: the module, and the user PIN. */
-    const char *module = getenv("REVD_PKCS11_MODULE"), *pinfile = getenv("REVD_PKCS11_PIN_FILE");
-    const char *pin = getenv("REVD_PKCS11_PIN");
-    if (module != NULL && module[0] == '\0') module = NULL;
-    if (pinfile != NULL && pinfile[0] != '\0') {
-        uint8_t *p;
-        size_t n;
-        struct rerr fe;
-        if (!fs_read_file(pinfile, PKCS11_PIN_MAX + 2, &p, &n, &fe)) {
-            ok = rerr_set(e, "REVD_PKCS11_PIN_FILE: %s", fe.msg);
-        } else {
-            ok = ca_set_pkcs11(c, module, (const char *)p, n, e);
-            OPENSSL_cleanse(p, n);
-            free(p);
-        }
-    } else if (pin != NULL && pin[0] != '\0') {
-        ok = ca_set_pkcs11(c, module, pin, strlen(pin), e);
-    } else {
-        ok = module == NULL || ca_set_pkcs11(c, module, NULL, 0, e);
-    }
-    env_wipe("REVD_PKCS11_PIN"); /* as the passphrase */
-    return ok;
-}
-
-void cli_local_user(unsigned uid, char *out, size_t size) {
-    struct passwd pw, *r = NULL;
-    char buf[1024];
-    if (getpwuid_r((uid_t)uid, &pw, buf, sizeof(buf), &r) == 0 && r != NULL)
-        snprintf(out, size, "uid:%u(%.64s)", uid, r->pw_name);
-    else
-        snprintf(out, size, "uid:%u", uid);
-}
-
-const char *cli_dir_from_args(int argc, char **argv) {
-    /* As getopt_long reads it: the last --dir wins, and "--di" is the
-     * shortest unambiguous abbreviation. */
-    const char *dir = NULL;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--") == 0) break;
-        if (strcmp(a, "--di") == 0 || strcmp(a, "--dir") == 0) {
-            if (i + 1 < argc) dir = argv[++i];
-        } else if (strncmp(a, "--di=", 5) == 0) {
-            dir = a + 5;
-        } else if (strncmp(a, "--dir=", 6) == 0) {
-            dir = a + 6;
-        }
-    }
-    if (dir != NULL) return dir;
-    const char *env = getenv("REVD_DIR");
-    return env && *env ? env : "./revd-data";
-}
-
 static void print_cmd_help(FILE *f, const struct cmd *c) {
     fprintf(f, "usage: %s [--dir DIR]\n\n%s  --dir DIR             the data directory (default $REVD_DIR, else ./revd-data)\n",
             c->usage, c->help);
@@ -1579,7 +1435,7 @@ static int run_cmd(struct cli *cli, const struct cmd *c, int argc, char **argv) 
     struct opts o;
     memset(&o, 0, sizeof(o));
     o.path_len = -1;
-    o.dir = cli_dir_from_args(argc, argv);
+    o.dir = env_dir_from_args(argc, argv);
     optind = 0;
     opterr = 0;
     int id;
