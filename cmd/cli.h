@@ -5,18 +5,9 @@
 #ifndef REVD_CMD_CLI_H
 #define REVD_CMD_CLI_H
 
-#include <stddef.h>
 #include <stdio.h>
 
-#include "common/rerr.h"
-
-struct ca_core;
-
-struct cli {
-    FILE *out, *err;     /* where the command writes; not owned */
-    const char *cwd;     /* relative file arguments are taken from here */
-    struct ca_core *core; /* set by `revd serve`; NULL: the command opens DIR */
-};
+#include "cmd/cmd.h" /* struct cli */
 
 /* cli_run runs argv (argv[0] is the command word after "revd") and returns
  * the exit status: 0 done, 1 failed (one line on err), 2 usage error. */

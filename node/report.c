@@ -18,7 +18,7 @@ struct report_state {
 
 /* partition_name: "ca" for the CA-scope partition, "ext-N" for the Nth
  * imported CDP, else the partition's number (docs/urls.md). */
-static void partition_name(uint32_t part, char out[16]) {
+void report_partition_name(uint32_t part, char out[16]) {
     if (part == URLS_PART_CA) snprintf(out, 16, "ca");
     else if (part == URLS_PART_NONE) snprintf(out, 16, "none");
     else if (part >= URLS_PART_EXTERNAL) snprintf(out, 16, "ext-%u", part - URLS_PART_EXTERNAL);
@@ -51,7 +51,7 @@ static int report_row(void *arg, const struct ca_report_row *r) {
     const char *status = !r->revoked ? "good" : r->reason == REASON_CERTIFICATE_HOLD ? "hold" : "revoked";
     const char *reason = r->revoked ? reason_name(r->reason) : "";
     char part[16];
-    partition_name(r->partition, part);
+    report_partition_name(r->partition, part);
     if (st->json) {
         json_t *j = json_pack("{s:s,s:o,s:o,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "serial", hex, "subject",
                               jsafe_string(r->subject), "sans", jsafe_string(r->sans), "not_before", nb, "not_after", na, "status",

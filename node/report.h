@@ -23,6 +23,10 @@ struct ca_core;
  * or after since (0: all) to out, as JSON when json is 1, else CSV. */
 int report_write(struct ca_core *c, const char *ca, int64_t since, int json, FILE *out, struct rerr *e);
 
+/* report_partition_name: "ca" for the CA-scope partition, "none", "ext-N"
+ * for the Nth imported CDP, else the partition's number (docs/urls.md). */
+void report_partition_name(uint32_t part, char out[16]);
+
 /* report_csv_field writes s as one RFC 4180 field; a field a spreadsheet
  * would take for a formula (=, +, -, @ first) gets a leading apostrophe. */
 void report_csv_field(FILE *f, const char *s);

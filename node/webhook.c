@@ -1,4 +1,4 @@
-/* webhook: the events file, followed and POSTed (cmd/webhook.h). */
+/* webhook: the events file, followed and POSTed (node/webhook.h). */
 #include "node/webhook.h"
 #include "common/fsutil.h"
 #include "common/log.h"
