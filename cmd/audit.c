@@ -2,33 +2,15 @@
  * (its hash chain, and the log as JSON or CSV). */
 #include <errno.h>
 #include <jansson.h>
-#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
-#include <openssl/crypto.h>
 
 #include "ca/ca.h"
-#include "ca/cred.h"
-#include "ca/crl.h"
-#include "ca/keyfile.h"
-#include "ca/pkcs11.h"
-#include "ca/responder.h"
 #include "cmd/cmd.h"
-#include "common/fsutil.h"
-#include "common/hex.h"
-#include "common/jsonsafe.h"
-#include "common/reason.h"
-#include "common/rtime.h"
-#include "common/urls.h"
-#include "crl/archive.h"
 #include "node/report.h"
-#include "ocsp/response.h"
-#include "ocsp/table.h"
 
 static int log_line(void *arg, uint64_t seq, const char *json, size_t len) {
     FILE *f = arg;
