@@ -12,6 +12,10 @@
 #include "node/webhook.h"
 #include "ocsp/response.h"
 
+/* A number macro as the table's text (the default of another module). */
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
 #define FIELD(f) .offset = offsetof(struct settings, f), .size = sizeof(((struct settings *)0)->f)
 
 static const struct settings_choice on_off[] = {{"on", 1}, {"off", 0}, {NULL, 0}};
@@ -62,10 +66,10 @@ static const struct setting table[] = {
      .def_doc = "uring, or libevent where io_uring is unavailable, said once at start", .reload = SETTINGS_START,
      .doc = "the shards' event loop"},
     {.name = "idle-timeout", .type = SETTINGS_INT, FIELD(cfg.idle_timeout), .min = 1, .max = 86400,
-     .unit = " seconds", .def_doc = "30", .arg = "S", .reload = SETTINGS_LIVE,
+     .unit = " seconds", .def_doc = STR(SERVER_IDLE_TIMEOUT_S), .arg = "S", .reload = SETTINGS_LIVE,
      .doc = "close a connection this many seconds after its last bytes"},
     {.name = "read-timeout", .type = SETTINGS_INT, FIELD(cfg.read_timeout), .min = 1, .max = 86400,
-     .unit = " seconds", .def_doc = "10", .arg = "S", .reload = SETTINGS_LIVE,
+     .unit = " seconds", .def_doc = STR(SERVER_READ_TIMEOUT_S), .arg = "S", .reload = SETTINGS_LIVE,
      .doc = "close a connection whose request is still unfinished this many seconds after it began"},
     {.name = "crl-validity", .type = SETTINGS_DURATION, FIELD(crl_validity), .min = 3600, .max = 30 * 86400,
      .def = "7d", .arg = "D", .reload = SETTINGS_LIVE,
@@ -136,7 +140,7 @@ static const struct setting table[] = {
      .arg = "PREFIXES", .def_doc = "127.0.0.0/8,::1, loopback only", .reload = SETTINGS_START,
      .doc = "who may GET /metrics: comma-separated prefixes, as 10.0.0.0/8,2001:db8::/32, or any; others get 404"},
     {.name = "ocsp-backdate", .type = SETTINGS_DURATION, FIELD(backdate), .min = 0, .max = OCSP_BACKDATE_MAX_S,
-     .def = "60s", .hint = " (as 0, 60, 1h)", .arg = "D", .reload = SETTINGS_OWN,
+     .def = STR(OCSP_BACKDATE_S), .hint = " (as 0, 60, 1h)", .arg = "D", .reload = SETTINGS_OWN,
      .reload_doc = "at once: the responses signed from then on",
      .doc = "a response's thisUpdate is this long before it is signed, for clients whose clock is slow"},
 };
