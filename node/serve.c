@@ -416,6 +416,26 @@ static void fd_budget(int threads, int admin_conns, int reserve) {
 
 static void key_problem(void *arg, const char *msg) { rlog(LOG_WARN, "reload.key_refused", "reload: %s", msg); }
 
+/* warn_restart says which of the shards' start-only settings n changes
+ * (listen, threads, io, unknown, metrics-allow, sign-rate to or from 0). */
+static void warn_restart(const struct serve_state *st, const struct settings *n) {
+    const struct settings *o = &st->opts;
+    char fixed[256] = "";
+    if (st->srv != NULL) {
+        const char *l0 = st->listen ? st->listen : "", *l1 = n->cfg.listen ? n->cfg.listen : "";
+        if (strcmp(l0, l1) != 0) strcat(fixed, " listen");
+        if (n->cfg.threads != 0 && n->cfg.threads != o->cfg.threads) strcat(fixed, " threads");
+        if (n->cfg.io != o->cfg.io) strcat(fixed, " io");
+        if (n->cfg.lane.unknown_signed != o->cfg.lane.unknown_signed) strcat(fixed, " unknown");
+        if (n->cfg.num_metrics_allow != o->cfg.num_metrics_allow ||
+            memcmp(n->cfg.metrics_allow, o->cfg.metrics_allow, n->cfg.num_metrics_allow * sizeof(struct cidr)) != 0)
+            strcat(fixed, " metrics-allow");
+        if ((n->cfg.lane.rate == 0) != (o->cfg.lane.rate == 0)) strcat(fixed, " sign-rate(0)");
+    }
+    if (fixed[0] != '\0')
+        rlog(LOG_WARN, "reload.needs_restart", "reload: changed, but applied only at the next start:%s", fixed);
+}
+
 /* SIGHUP: the configuration read again and the settings a running server
  * can change applied; the CA keys re-read. A bad file changes nothing. */
 static void reload(struct serve_state *st) {
@@ -429,20 +449,7 @@ static void reload(struct serve_state *st) {
         return;
     }
     const struct settings *o = &st->opts;
-    char fixed[256] = "";
-    if (st->srv != NULL) {
-        const char *l0 = st->listen ? st->listen : "", *l1 = n.cfg.listen ? n.cfg.listen : "";
-        if (strcmp(l0, l1) != 0) strcat(fixed, " listen");
-        if (n.cfg.threads != 0 && n.cfg.threads != o->cfg.threads) strcat(fixed, " threads");
-        if (n.cfg.io != o->cfg.io) strcat(fixed, " io");
-        if (n.cfg.lane.unknown_signed != o->cfg.lane.unknown_signed) strcat(fixed, " unknown");
-        if (n.cfg.num_metrics_allow != o->cfg.num_metrics_allow ||
-            memcmp(n.cfg.metrics_allow, o->cfg.metrics_allow, n.cfg.num_metrics_allow * sizeof(struct cidr)) != 0)
-            strcat(fixed, " metrics-allow");
-        if ((n.cfg.lane.rate == 0) != (o->cfg.lane.rate == 0)) strcat(fixed, " sign-rate(0)");
-    }
-    if (fixed[0] != '\0')
-        rlog(LOG_WARN, "reload.needs_restart", "reload: changed, but applied only at the next start:%s", fixed);
+    warn_restart(st, &n);
     /* What a running server changes now: the settings marked
      * SETTINGS_LIVE in node/settings.c, then the SETTINGS_OWN ones. */
     settings_copy_live(&st->opts, &n);
