@@ -1,6 +1,7 @@
 /* revd demo: a demo hierarchy in ./demo, 1,000 certificates, a few revoked,
  * and the commands a newcomer can paste to see it work. */
 #include "cmd/cli.h"
+#include "node/serve.h"
 
 #include <limits.h>
 #include <openssl/pem.h>
@@ -201,5 +202,5 @@ out:
     fflush(cli->out);
     char a0[] = "serve", a1[] = "--dir", a3[] = "--listen";
     char *sargv[] = {a0, a1, (char *)dir, a3, (char *)listen, NULL};
-    return serve_run(5, sargv);
+    return serve_run(dir, 5, sargv);
 }

@@ -11,6 +11,8 @@
 
 #include "ca/ca.h"
 #include "cmd/cli.h"
+#include "node/ctl.h"
+#include "node/env.h"
 
 static int has_help(int argc, char **argv) {
     for (int i = 1; i < argc; i++)
@@ -32,19 +34,27 @@ static void protect_process(void) {
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 }
 
+/* run_forwarded runs a command forwarded to `revd serve` over its control
+ * socket (node/ctl.c calls it, on the CA-core thread, with the server's core). */
+static int run_forwarded(struct ca_core *core, FILE *out, FILE *err, const char *cwd, int argc, char **argv) {
+    struct cli cli = {.out = out, .err = err, .cwd = cwd, .core = core};
+    return cli_run(&cli, argc, argv);
+}
+
 int main(int argc, char **argv) {
     protect_process();
+    ctl_set_runner(run_forwarded);
     if (argc < 2) {
         cli_usage(stderr);
         return 2;
     }
-    if (strcmp(argv[1], "serve") == 0) return serve_run(argc - 1, argv + 1);
+    if (strcmp(argv[1], "serve") == 0) return cmd_serve(argc - 1, argv + 1);
     struct cli cli = {.out = stdout, .err = stderr, .cwd = NULL, .core = NULL};
     const char *cmd = argv[1];
     int local_only = strcmp(cmd, "demo") == 0 || strcmp(cmd, "--help") == 0 ||
                      strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0 || has_help(argc, argv);
     if (!local_only) {
-        const char *dir = cli_dir_from_args(argc - 1, argv + 1);
+        const char *dir = env_dir_from_args(argc - 1, argv + 1);
         char sock[4096];
         struct stat st;
         snprintf(sock, sizeof(sock), "%s/%s", dir, CTL_SOCKET_NAME);

@@ -1,5 +1,5 @@
 /* conf: revd's configuration file, `key = value` lines, read at start and
- * again on SIGHUP (cmd/serve.c).
+ * again on SIGHUP (node/settings.c for revd serve).
  *
  * The file is text (ASCII or UTF-8; bytes 0x80..0xff pass through
  * unchecked) of at most CONF_MAX_BYTES. Lines end in LF; a CR right before

@@ -1,4 +1,4 @@
-/* admin: the HTTPS admin API (cmd/admin.h, docs/admin.md). */
+/* admin: the HTTPS admin API (node/admin.h, docs/admin.md). */
 #include "node/admin.h"
 #include "node/adminbody.h"
 
@@ -931,6 +931,70 @@ static int identify(struct call *k) {
     return 1;
 }
 
+/* read_body takes the request's body: JSON, an object, under the cap;
+ * nothing for a GET (k->body an empty object then). 1, or 0 answered. */
+static int read_body(struct call *k, struct evhttp_request *req, int post) {
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    size_t n = evbuffer_get_length(in);
+    if (n > ADMIN_MAX_BODY) {
+        fail(k, 413, "too_large", "the body is %zu bytes; at most %d", n, ADMIN_MAX_BODY);
+        return 0;
+    }
+    if (n > 0 && !post) {
+        fail(k, 400, "bad_request", "a GET takes no body");
+        return 0;
+    }
+    if (n > 0) {
+        const char *ct = evhttp_find_header(evhttp_request_get_input_headers(req), "Content-Type");
+        if (ct == NULL || strncmp(ct, "application/json", 16) != 0 || (ct[16] != '\0' && ct[16] != ';')) {
+            fail(k, 415, "unsupported_media_type", "the body must be application/json");
+            return 0;
+        }
+        json_error_t je;
+        k->body = json_loadb((const char *)evbuffer_pullup(in, (ev_ssize_t)n), n, JSON_REJECT_DUPLICATES, &je);
+        if (k->body == NULL) {
+            char text[sizeof(je.text) * 4 + 8]; /* jansson quotes the client's bytes */
+            log_escape(text, sizeof(text), je.text);
+            fail(k, 400, "bad_request", "the body is not JSON: line %d, column %d: %s", je.line, je.column, text);
+            return 0;
+        }
+        if (!json_is_object(k->body)) {
+            fail(k, 400, "bad_request", "the body must be a JSON object");
+            return 0;
+        }
+    } else {
+        k->body = json_object();
+    }
+    return 1;
+}
+
+/* authorize checks the credential's role, then its scope (CAs, and
+ * templates for an issue: *out_tpl the template asked). 1, or 0 answered. */
+static int authorize(struct call *k, const char **out_tpl) {
+    const char *tpl = NULL;
+    *out_tpl = NULL;
+    if (!role_may(k->cred.role, k->op)) {
+        forbid(k, "forbidden", "role %s may not %s (it may: %s)", cred_role_name(k->cred.role), op_names[k->op],
+               role_summary(k->cred.role));
+        return 0;
+    }
+    if ((k->cred.role == ROLE_ISSUER || k->cred.role == ROLE_REVOKER) && !cred_allows(k->cred.cas, k->ca)) {
+        forbid(k, "forbidden", "credential %s may not act on CA %s (its CAs: %s)", k->cred.name, k->ca, k->cred.cas);
+        return 0;
+    }
+    if (k->op == OP_ISSUE) {
+        if (!fields_ok(k, AB_ISSUE) || !str(k, "template", &tpl)) return 0;
+        if (tpl == NULL) tpl = "end-entity";
+        if (!cred_allows_template(k->cred.templates, tpl)) {
+            forbid(k, "forbidden", "credential %s may not use template %s (its templates: %s)", k->cred.name, tpl,
+                   k->cred.templates);
+            return 0;
+        }
+    }
+    *out_tpl = tpl;
+    return 1;
+}
+
 static void on_request(struct evhttp_request *req, void *arg) {
     struct admin *a = arg;
     /* The request is in whole: from now, its answer must be sent and the
@@ -973,58 +1037,10 @@ static void on_request(struct evhttp_request *req, void *arg) {
         goto out;
     }
     if (!route(&k, post)) goto out;
-    /* The body: JSON, an object, under the cap; nothing for a GET. */
-    struct evbuffer *in = evhttp_request_get_input_buffer(req);
-    size_t n = evbuffer_get_length(in);
-    if (n > ADMIN_MAX_BODY) {
-        fail(&k, 413, "too_large", "the body is %zu bytes; at most %d", n, ADMIN_MAX_BODY);
-        goto out;
-    }
-    if (n > 0 && !post) {
-        fail(&k, 400, "bad_request", "a GET takes no body");
-        goto out;
-    }
-    if (n > 0) {
-        const char *ct = evhttp_find_header(evhttp_request_get_input_headers(req), "Content-Type");
-        if (ct == NULL || strncmp(ct, "application/json", 16) != 0 || (ct[16] != '\0' && ct[16] != ';')) {
-            fail(&k, 415, "unsupported_media_type", "the body must be application/json");
-            goto out;
-        }
-        json_error_t je;
-        k.body = json_loadb((const char *)evbuffer_pullup(in, (ev_ssize_t)n), n, JSON_REJECT_DUPLICATES, &je);
-        if (k.body == NULL) {
-            char text[sizeof(je.text) * 4 + 8]; /* jansson quotes the client's bytes */
-            log_escape(text, sizeof(text), je.text);
-            fail(&k, 400, "bad_request", "the body is not JSON: line %d, column %d: %s", je.line, je.column, text);
-            goto out;
-        }
-        if (!json_is_object(k.body)) {
-            fail(&k, 400, "bad_request", "the body must be a JSON object");
-            goto out;
-        }
-    } else {
-        k.body = json_object();
-    }
+    if (!read_body(&k, req, post)) goto out;
     /* Role, then scope. */
-    const char *tpl = NULL;
-    if (!role_may(k.cred.role, k.op)) {
-        forbid(&k, "forbidden", "role %s may not %s (it may: %s)", cred_role_name(k.cred.role), op_names[k.op],
-               role_summary(k.cred.role));
-        goto out;
-    }
-    if ((k.cred.role == ROLE_ISSUER || k.cred.role == ROLE_REVOKER) && !cred_allows(k.cred.cas, k.ca)) {
-        forbid(&k, "forbidden", "credential %s may not act on CA %s (its CAs: %s)", k.cred.name, k.ca, k.cred.cas);
-        goto out;
-    }
-    if (k.op == OP_ISSUE) {
-        if (!fields_ok(&k, AB_ISSUE) || !str(&k, "template", &tpl)) goto out;
-        if (tpl == NULL) tpl = "end-entity";
-        if (!cred_allows_template(k.cred.templates, tpl)) {
-            forbid(&k, "forbidden", "credential %s may not use template %s (its templates: %s)", k.cred.name, tpl,
-                   k.cred.templates);
-            goto out;
-        }
-    }
+    const char *tpl;
+    if (!authorize(&k, &tpl)) goto out;
     if (a->require_approval && needs_approval(&k)) {
         /* The request is checked now, run when a second admin approves. */
         struct ca_create_params p;

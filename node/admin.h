@@ -56,7 +56,7 @@ struct admin_limits {
 #define ADMIN_LIMITS_DEFAULT {256, 32, 10, 30, 128}
 
 /* What waits for a second admin's approval under --require-approval
- * (cmd/admin.c needs_approval; the start-up line and docs/admin.md say it). */
+ * (node/admin.c needs_approval; the start-up line and docs/admin.md say it). */
 #define ADMIN_APPROVAL_SUMMARY                                                                                        \
     "creating, deleting or restoring a CA, disabling or enabling a root CA, issuing or revoking a credential"
 

@@ -6,9 +6,11 @@
  * Response: frames of u8 kind ('o' stdout, 'e' stderr, 'x' exit status in
  *           one byte), u32 length, payload; 'x' is the last.
  * The socket is mode 0600 and the server also checks the peer's uid. */
-#include "cmd/cli.h"
+#include "node/ctl.h"
+#include "node/env.h"
 #include "common/jsonsafe.h"
 #include "common/log.h"
+#include "common/rtime.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -47,38 +49,49 @@ static int sock_path(const char *dir, struct sockaddr_un *sa) {
     return n > 0 && (size_t)n < sizeof(sa->sun_path);
 }
 
-static volatile sig_atomic_t stopping, hup;
-/* The signal handlers set the flags (which a command in progress also
- * reads) and wake the loop through this pipe. */
-static int sig_pipe[2] = {-1, -1};
-static void on_signal(int sig) {
+/* What the signal handlers share with the loop (a handler reaches only
+ * file-level data): they set the flags (which a command in progress also
+ * reads) and wake the loop through the pipe. */
+static struct {
+    volatile sig_atomic_t stopping, hup;
+    int pipe[2];
+} sig = {0, 0, {-1, -1}};
+
+static void on_signal(int signo) {
     int saved = errno;
-    if (sig == SIGHUP) hup = 1;
-    else stopping = sig;
-    if (sig_pipe[1] >= 0) {
-        ssize_t n = write(sig_pipe[1], "s", 1);
+    if (signo == SIGHUP) sig.hup = 1;
+    else sig.stopping = signo;
+    if (sig.pipe[1] >= 0) {
+        ssize_t n = write(sig.pipe[1], "s", 1);
         (void)n;
     }
     errno = saved;
 }
 
 int ctl_take_hup(void) {
-    if (!hup) return 0;
-    hup = 0;
+    if (!sig.hup) return 0;
+    sig.hup = 0;
     return 1;
 }
 
-static double mono(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
+/* The serving side's state: one control socket per process (ctl_serve's
+ * callbacks, the command runner cmd/ registers, the command in progress). */
+static struct {
+    ctl_runner run;
+    void (*after)(void *arg, int argc, char **argv, int status);
+    int (*tick)(void *arg);
+    void *arg;
+    double command_t0;  /* rtime_mono() when the command in progress was received */
+    double write_left;  /* seconds its answer may still wait for the client to read */
+} srv;
+
+void ctl_set_runner(ctl_runner run) { srv.run = run; }
 
 static int write_all(int fd, const void *p, size_t len) {
     const uint8_t *b = p;
     while (len > 0) {
         ssize_t n = send(fd, b, len, MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR && !stopping) continue;
+        if (n < 0 && errno == EINTR && !sig.stopping) continue;
         if (n <= 0) return 0;
         b += n;
         len -= (size_t)n;
@@ -102,8 +115,8 @@ static int read_all(int fd, void *p, size_t len) {
 static int read_by(int fd, void *p, size_t len, double deadline) {
     uint8_t *b = p;
     while (len > 0) {
-        double left = deadline - mono();
-        if (left <= 0 || stopping) return 0;
+        double left = deadline - rtime_mono();
+        if (left <= 0 || sig.stopping) return 0;
         struct pollfd pf = {fd, POLLIN, 0};
         int r = poll(&pf, 1, (int)(left * 1000) + 1);
         if (r < 0 && errno == EINTR) continue;
@@ -117,11 +130,7 @@ static int read_by(int fd, void *p, size_t len, double deadline) {
     return 1;
 }
 
-/* Seconds the answer of the command in progress may still wait for its
- * client to read. Server side. */
-static double write_left;
-
-/* send_by writes len bytes, waiting for the client at most write_left
+/* send_by writes len bytes, waiting for the client at most srv.write_left
  * seconds in all (what it waits is taken off). Server side. */
 static int send_by(int fd, const void *p, size_t len) {
     const uint8_t *b = p;
@@ -132,14 +141,14 @@ static int send_by(int fd, const void *p, size_t len) {
             len -= (size_t)n;
             continue;
         }
-        if (n < 0 && errno == EINTR && !stopping) continue;
-        if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK) || write_left <= 0 || stopping) return 0;
-        double t0 = mono();
+        if (n < 0 && errno == EINTR && !sig.stopping) continue;
+        if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK) || srv.write_left <= 0 || sig.stopping) return 0;
+        double t0 = rtime_mono();
         struct pollfd pf = {fd, POLLOUT, 0};
-        int r = poll(&pf, 1, (int)(write_left * 1000) + 1);
-        write_left -= mono() - t0;
+        int r = poll(&pf, 1, (int)(srv.write_left * 1000) + 1);
+        srv.write_left -= rtime_mono() - t0;
         if (r < 0 && errno != EINTR) return 0;
-        if (r == 0) write_left = 0;
+        if (r == 0) srv.write_left = 0;
     }
     return 1;
 }
@@ -240,16 +249,11 @@ static ssize_t sink_write(void *cookie, const char *buf, size_t size) {
 }
 
 
-static void (*after_cb)(void *arg, int argc, char **argv, int status);
-static void *after_arg;
-static int (*tick_cb)(void *arg);
-
-static double command_t0;
-double ctl_command_started(void) { return command_t0; }
+double ctl_command_started(void) { return srv.command_t0; }
 
 static void handle(struct ca_core *core, int fd) {
-    command_t0 = mono();
-    write_left = CTL_WRITE_TIMEOUT_S;
+    srv.command_t0 = rtime_mono();
+    srv.write_left = CTL_WRITE_TIMEOUT_S;
     struct ucred cred;
     socklen_t cl = sizeof(cred);
     if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) != 0 ||
@@ -260,7 +264,7 @@ static void handle(struct ca_core *core, int fd) {
         send_frame(fd, 'x', &st, 1);
         return;
     }
-    double deadline = mono() + CTL_READ_TIMEOUT_S;
+    double deadline = rtime_mono() + CTL_READ_TIMEOUT_S;
     uint8_t h[4];
     if (!read_by(fd, h, 4, deadline)) return;
     uint32_t len = (uint32_t)h[0] << 24 | (uint32_t)h[1] << 16 | (uint32_t)h[2] << 8 | h[3];
@@ -294,16 +298,18 @@ static void handle(struct ca_core *core, int fd) {
         argv[n] = NULL;
         if (ok && (strcmp(argv[0], "serve") == 0 || strcmp(argv[0], "demo") == 0)) {
             fprintf(err, "revd: '%s' cannot run through a running server\n", argv[0]);
+        } else if (ok && srv.run == NULL) {
+            fprintf(err, "revd: this server runs no commands\n");
+            status = 1;
         } else if (ok) {
-            struct cli cli = {.out = out, .err = err, .cwd = cwd, .core = core};
             char who[96], from[48];
-            cli_local_user(cred.uid, who, sizeof(who));
+            env_local_user(cred.uid, who, sizeof(who));
             snprintf(from, sizeof(from), "unix pid=%ld", (long)cred.pid);
             ca_set_actor(core, who, from);
-            status = cli_run(&cli, (int)n, argv);
+            status = srv.run(core, out, err, cwd, (int)n, argv);
             ca_set_actor(core, "revd serve", "internal");
             fflush(out);
-            if (after_cb != NULL) after_cb(after_arg, (int)n, argv, status);
+            if (srv.after != NULL) srv.after(srv.arg, (int)n, argv, status);
         }
     }
     fclose(out);
@@ -349,7 +355,7 @@ static void on_ctl(evutil_socket_t fd, short what, void *arg) {
  * wants the next. */
 static void on_tick(evutil_socket_t fd, short what, void *arg) {
     struct loop *l = arg;
-    int wait_ms = tick_cb != NULL ? tick_cb(after_arg) : 1000;
+    int wait_ms = srv.tick != NULL ? srv.tick(srv.arg) : 1000;
     if (wait_ms < 0 || wait_ms > 1000) wait_ms = 1000;
     struct timeval tv = {wait_ms / 1000, (wait_ms % 1000) * 1000};
     evtimer_add(l->tick, &tv);
@@ -360,16 +366,16 @@ static void on_sig_pipe(evutil_socket_t fd, short what, void *arg) {
     char buf[64];
     while (read(fd, buf, sizeof(buf)) > 0) {
     }
-    if (stopping) event_base_loopbreak(l->base);
-    else if (hup) event_active(l->tick, EV_TIMEOUT, 0);
+    if (sig.stopping) event_base_loopbreak(l->base);
+    else if (sig.hup) event_active(l->tick, EV_TIMEOUT, 0);
 }
 
 int ctl_serve(struct ca_core *core, const char *dir, FILE *err,
               void (*after)(void *arg, int argc, char **argv, int status), int (*tick)(void *arg), void *arg,
               struct event_base *base) {
-    after_cb = after;
-    tick_cb = tick;
-    after_arg = arg;
+    srv.after = after;
+    srv.tick = tick;
+    srv.arg = arg;
     struct sockaddr_un sa;
     if (!sock_path(dir, &sa)) {
         fprintf(err, "revd: %s: path too long for a Unix socket\n", dir);
@@ -395,7 +401,7 @@ int ctl_serve(struct ca_core *core, const char *dir, FILE *err,
         return 1;
     }
     signal(SIGPIPE, SIG_IGN);
-    if (sig_pipe[0] < 0 && pipe2(sig_pipe, O_NONBLOCK | O_CLOEXEC) != 0) {
+    if (sig.pipe[0] < 0 && pipe2(sig.pipe, O_NONBLOCK | O_CLOEXEC) != 0) {
         fprintf(err, "revd: cannot make a pipe: %s\n", strerror(errno));
         close(fd);
         return 1;
@@ -410,16 +416,16 @@ int ctl_serve(struct ca_core *core, const char *dir, FILE *err,
     l.ev_ctl = ev_ctl;
     l.tick = evtimer_new(base, on_tick, &l);
     l.resume = evtimer_new(base, on_resume, &l);
-    struct event *ev_sig = event_new(base, sig_pipe[0], EV_READ | EV_PERSIST, on_sig_pipe, &l);
+    struct event *ev_sig = event_new(base, sig.pipe[0], EV_READ | EV_PERSIST, on_sig_pipe, &l);
     if (ev_ctl == NULL || l.tick == NULL || l.resume == NULL || ev_sig == NULL || event_add(ev_ctl, NULL) != 0 ||
         event_add(ev_sig, NULL) != 0) {
         fprintf(err, "revd: cannot set up the control loop\n");
-        stopping = -1;
+        sig.stopping = -1;
     } else {
         rlog(LOG_INFO, "serve.ready", "serving %s on %s", dir, sa.sun_path);
         struct timeval first = {1, 0};
         evtimer_add(l.tick, &first);
-        if (!stopping) event_base_dispatch(base);
+        if (!sig.stopping) event_base_dispatch(base);
     }
     if (ev_ctl != NULL) event_free(ev_ctl);
     if (l.tick != NULL) event_free(l.tick);
@@ -427,7 +433,7 @@ int ctl_serve(struct ca_core *core, const char *dir, FILE *err,
     if (ev_sig != NULL) event_free(ev_sig);
     close(fd);
     unlink(sa.sun_path);
-    if (stopping < 0) return 1;
-    rlog(LOG_INFO, "serve.stopped", "stopped (signal %d)", (int)stopping);
+    if (sig.stopping < 0) return 1;
+    rlog(LOG_INFO, "serve.stopped", "stopped (signal %d)", (int)sig.stopping);
     return 0;
 }

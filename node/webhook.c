@@ -1,7 +1,8 @@
-/* webhook: the events file, followed and POSTed (cmd/webhook.h). */
+/* webhook: the events file, followed and POSTed (node/webhook.h). */
 #include "node/webhook.h"
 #include "common/fsutil.h"
 #include "common/log.h"
+#include "common/rtime.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -52,12 +53,6 @@ struct webhook {
     atomic_int stop;
     _Atomic uint64_t sent, failed;
 };
-
-static double mono(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 /* parse_url splits "http[s]://host[:port]/path" (no userinfo, no
  * fragment). Returns 1, or 0 with why. */
@@ -155,7 +150,7 @@ static void pos_load(struct target *t, const char *events_path) {
 /* Waits for fd to be ready for ev until deadline; 1 ready. */
 static int wait_fd(int fd, short ev, double deadline) {
     for (;;) {
-        double left = deadline - mono();
+        double left = deadline - rtime_mono();
         if (left <= 0) return 0;
         struct pollfd p = {fd, ev, 0};
         int r = poll(&p, 1, (int)(left * 1000) + 1);
@@ -216,7 +211,7 @@ static long io(int fd, SSL *ssl, void *buf, size_t len, int writing, double dead
 static int post(struct webhook *w, const struct target *t, const char *body, size_t len, const char *type, char *why,
                 size_t wl) {
     why[0] = '\0';
-    double deadline = mono() + w->cfg.timeout_s;
+    double deadline = rtime_mono() + w->cfg.timeout_s;
     int fd = dial(t, deadline, why, wl);
     if (fd < 0) return 0;
     SSL *ssl = NULL;
@@ -331,7 +326,7 @@ static int drain(struct webhook *w, struct target *t, int fd) {
             if (!post(w, t, buf + off, len, tbuf, why, sizeof(why))) {
                 atomic_fetch_add(&w->failed, 1);
                 t->backoff = t->backoff ? (t->backoff * 2 > BACKOFF_MAX_S ? BACKOFF_MAX_S : t->backoff * 2) : 1;
-                t->retry_at = mono() + t->backoff;
+                t->retry_at = rtime_mono() + t->backoff;
                 if (!t->failing || t->backoff >= BACKOFF_MAX_S)
                     rlog(LOG_WARN, "webhook.failed", "webhook %s: %s (retrying the same event in %d s)", t->url, why,
                             t->backoff);
@@ -374,14 +369,14 @@ static void *run(void *arg) {
                                                        "behind: what it had not sent of the older file is lost");
                         close(old);
                     }
-                    old = cur, old_ino = cur_ino, old_size = 0, old_grew = mono();
+                    old = cur, old_ino = cur_ino, old_size = 0, old_grew = rtime_mono();
                 }
                 cur = fd;
                 cur_ino = (uint64_t)ps.st_ino;
             }
         }
         int progress = 0, on_old = 0;
-        double now = mono();
+        double now = rtime_mono();
         for (int i = 0; cur >= 0 && i < w->n && !atomic_load(&w->stop); i++) {
             struct target *t = &w->t[i];
             if (t->ino == 0) t->ino = cur_ino;
