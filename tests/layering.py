@@ -78,7 +78,10 @@ def link_graph(root, build):
     for d in ALLOWED:
         p = os.path.join(root, build, d)
         if os.path.isdir(p):
-            objs += [d + "/" + n for n in sorted(os.listdir(p)) if n.endswith(".o")]
+            # Only objects whose source is still there (a stale one, of a
+            # file moved away, is not part of the program any more).
+            objs += [d + "/" + n for n in sorted(os.listdir(p))
+                     if n.endswith(".o") and os.path.isfile(os.path.join(root, d, n[:-2] + ".c"))]
     defined, undefined = {}, {}
     for o in objs:
         out = subprocess.run(["nm", "-g", os.path.join(root, build, o)], capture_output=True, text=True,
