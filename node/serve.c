@@ -33,6 +33,13 @@
 #include "ocsp/table.h"
 #include "shard/metrics.h"
 #include "shard/server.h"
+#include "ocsp/answer.h"
+#include "crl/handler.h"
+
+/* What the shards' handlers read, published into these slots
+ * (server_publish): the OCSP generation (ocsp/answer.h) and the CRL set
+ * (crl/handler.h). */
+enum { SERVE_SLOT_GEN, SERVE_SLOT_CRLS };
 
 #define VALIDITY_DEFAULT_S (4 * 86400)
 #define VALIDITY_MIN_S (8 * 3600)
@@ -225,7 +232,6 @@ static struct gen *next_gen(struct serve_state *st, int *none, struct rerr *e) {
     }
     if (full ? ca_ocsp_gen(st->core, st->validity, &g, NULL, e) : (g = apply_changes(st, ch, n, NULL, e)) != NULL) {
         free(ch);
-        if (full && st->crl != NULL) g->crls = crl_set_ref(crlpub_set(st->crl));
         return g;
     }
     /* Kept for the next try: a revocation is never left unpublished. */
@@ -246,7 +252,7 @@ static void lane_refresh(struct serve_state *st) {
 }
 
 static void publish(struct serve_state *st, struct gen *g) {
-    server_publish(st->srv, g);
+    server_publish(st->srv, SERVE_SLOT_GEN, g, ocsp_answer_free_gen);
     st->gen = g;
     struct metrics_core *m = server_core_metrics(st->srv);
     metrics_add(&m->publications, 1);
@@ -258,10 +264,10 @@ static void publish(struct serve_state *st, struct gen *g) {
 
 /* The publisher's CRLs, to every shard at once (the OCSP tables as they are). */
 static void publish_crls(struct serve_state *st) {
+    server_publish(st->srv, SERVE_SLOT_CRLS, crl_set_ref(crlpub_set(st->crl)), crl_handler_free_set);
+    /* A publication as before (counted, the lane refreshed), of the same tables. */
     struct gen *g = gen_clone(st->gen);
-    if (g == NULL) return; /* out of memory: the next change publishes them */
-    crl_set_free(g->crls);
-    g->crls = crl_set_ref(crlpub_set(st->crl));
+    if (g == NULL) return;
     publish(st, g);
 }
 
@@ -1057,6 +1063,7 @@ int serve_run(int argc, char **argv) {
         return lr == 2 ? 2 : 1;
     }
     struct server_config cfg = opts.cfg;
+    struct ocsp_answer *ans = NULL; /* the OCSP handler (ocsp/answer.h), once the shards are set up */
     /* The shards, which serve the public, leave a quarter of what the admin
      * API leaves (at least 16): under a flood of the admin port OCSP still
      * has room, and under either the control socket has some. */
@@ -1109,7 +1116,6 @@ int serve_run(int argc, char **argv) {
             ca_core_free(st.core);
             return 1;
         }
-        g->crls = crl_set_ref(crlpub_set(st.crl));
         if (cfg.lane.rate > 0) {
             st.lane = lane_new(st.core, cfg.threads, validity, cfg.lane.unknown_signed, &e);
             if (st.lane == NULL) {
@@ -1119,14 +1125,26 @@ int serve_run(int argc, char **argv) {
                 return 1;
             }
             st.lane_epoch = ca_responder_epoch(st.core);
-            cfg.lane.submit = lane_submit;
-            cfg.lane.arg = st.lane;
         }
-        if ((st.srv = server_start(&cfg, g, &e)) == NULL || (st.lane && !lane_start(st.lane, server_job_done, st.srv, &e))) {
+        /* The handlers (shard/route.h): the issuers' certificates and OCSP,
+         * then the CRLs; what they read is in the slots. */
+        ans = ocsp_answer_new(cfg.threads, SERVE_SLOT_GEN, &cfg.lane, st.lane ? lane_submit : NULL, st.lane, &e);
+        struct server_slot slots[SERVER_SLOTS] = {[SERVE_SLOT_GEN] = {g, ocsp_answer_free_gen},
+                                                  [SERVE_SLOT_CRLS] = {crl_set_ref(crlpub_set(st.crl)),
+                                                                       crl_handler_free_set}};
+        int routed = ans != NULL && ocsp_answer_register(ans, &cfg) && crl_handler_register(&cfg, SERVE_SLOT_CRLS);
+        if (!routed) { /* server_start would have freed them */
+            if (ans != NULL) rerr_set(&e, "too many routes");
+            ocsp_answer_free_gen(g);
+            crl_handler_free_set(slots[SERVE_SLOT_CRLS].p);
+        }
+        if (!routed || (st.srv = server_start(&cfg, slots, &e)) == NULL ||
+            (st.lane && !lane_start(st.lane, ocsp_answer_job_done, ans, &e))) {
             rlog(LOG_ERR, "serve.start_failed", "%s", e.msg);
             lane_stop(st.lane);
             server_stop(st.srv);
             lane_free(st.lane);
+            ocsp_answer_free(ans);
             crlpub_free(st.crl);
             ca_core_free(st.core);
             return 1;
@@ -1208,16 +1226,19 @@ int serve_run(int argc, char **argv) {
     if (st.srv != NULL) {
         struct server_stats ss;
         server_stats(st.srv, &ss);
+        struct ocsp_answer_stats as;
+        ocsp_answer_stats(ans, &as);
         rlog(LOG_INFO, "serve.stats",
                 "served %llu requests (%llu malformed), refused %llu connections; signing lane: %llu signed,"
                 " %llu answered without it; %llu tryLater past nextUpdate; %llu responses refreshed",
                 (unsigned long long)ss.requests, (unsigned long long)ss.bad_requests,
                 (unsigned long long)ss.refused_conns, (unsigned long long)(st.lane ? lane_signed(st.lane) : 0),
-                (unsigned long long)ss.lane_fallbacks, (unsigned long long)ss.expired,
+                (unsigned long long)as.lane_fallbacks, (unsigned long long)as.expired,
                 (unsigned long long)st.refreshed);
     }
     server_stop(st.srv);
     lane_free(st.lane);
+    ocsp_answer_free(ans);
     if (st.crl != NULL) {
         struct crlpub_stats cs;
         crlpub_stats(st.crl, &cs);
