@@ -83,9 +83,17 @@ static void free_shards(struct server *s) {
     free(s->shards);
 }
 
-static void free_slots(const struct server_slot init[SERVER_SLOTS]) {
+static void free_init(const struct server_slot init[SERVER_SLOTS]) {
     for (int i = 0; i < SERVER_SLOTS; i++)
         if (init[i].free_fn != NULL && init[i].p != NULL) init[i].free_fn(init[i].p);
+}
+
+/* What the slots hold now (server_stop, a failed start). */
+static void free_slots(struct server *s) {
+    for (int i = 0; i < SERVER_SLOTS; i++) {
+        void *p = atomic_load(&s->slots[i]);
+        if (s->slot_free[i] != NULL && p != NULL) s->slot_free[i](p);
+    }
 }
 
 int server_route_add(struct server_config *cfg, const struct shard_route *rt) {
@@ -121,19 +129,50 @@ static int shard_contexts(struct server *s, struct shard *sh, struct rerr *e) {
     return 1;
 }
 
+/* Each shard's listener, wake eventfd, route contexts and loop: 1, or 0
+ * with e set (free_shards undoes what was done). */
+static int setup_shards(struct server *s, const struct sockaddr_storage *ss, socklen_t sl, struct rerr *e) {
+    int ok = 1;
+    for (int i = 0; i < s->num_shards; i++) {
+        struct shard *sh = &s->shards[i];
+        sh->srv = s;
+        sh->index = i;
+        sh->listen_fd = -1;
+        sh->wake_fd = -1;
+    }
+    for (int i = 0; i < s->num_shards && ok; i++) {
+        struct shard *sh = &s->shards[i];
+        sh->listen_fd = listen_socket(ss, sl, e, s->cfg.listen);
+        if (sh->listen_fd < 0) {
+            ok = 0;
+            break;
+        }
+        /* io_uring reads it (a non-blocking eventfd may complete a read with
+         * -EAGAIN on some kernels); libevent reads it when readable. */
+        sh->wake_fd = eventfd(0, EFD_CLOEXEC | (s->be->wake_nonblock ? EFD_NONBLOCK : 0));
+        if (sh->wake_fd < 0) {
+            rerr_set(e, "cannot set up a shard: %s", strerror(errno));
+            ok = 0;
+            break;
+        }
+        ok = shard_contexts(s, sh, e) && s->be->shard_init(sh, e);
+    }
+    return ok;
+}
+
 struct server *server_start(const struct server_config *cfg, const struct server_slot init[SERVER_SLOTS],
                             struct rerr *e) {
     struct sockaddr_storage ss;
     socklen_t sl;
     if (!parse_listen(cfg->listen, &ss, &sl)) {
         rerr_set(e, "--listen '%s': expected ADDRESS:PORT (127.0.0.1:8080, [::1]:8080)", cfg->listen);
-        free_slots(init);
+        free_init(init);
         return NULL;
     }
     struct server *s = calloc(1, sizeof(*s));
     if (s == NULL) {
         rerr_set(e, "out of memory");
-        free_slots(init);
+        free_init(init);
         return NULL;
     }
     s->cfg = *cfg;
@@ -155,7 +194,7 @@ struct server *server_start(const struct server_config *cfg, const struct server
     if (!uring && cfg->io == SERVER_IO_URING) {
         rerr_set(e, "--io uring: io_uring is unavailable here (%s)", why);
         free(s);
-        free_slots(init);
+        free_init(init);
         return NULL;
     }
     if (!uring && cfg->io == SERVER_IO_AUTO)
@@ -167,42 +206,17 @@ struct server *server_start(const struct server_config *cfg, const struct server
     if (s->shards == NULL) {
         rerr_set(e, "out of memory");
         free(s);
-        free_slots(init);
+        free_init(init);
         return NULL;
     }
     for (int i = 0; i < SERVER_SLOTS; i++) {
         atomic_store(&s->slots[i], init[i].p);
         s->slot_free[i] = init[i].free_fn;
     }
-    int ok = 1;
-    for (int i = 0; i < s->num_shards; i++) {
-        struct shard *sh = &s->shards[i];
-        sh->srv = s;
-        sh->index = i;
-        sh->listen_fd = -1;
-        sh->wake_fd = -1;
-    }
-    for (int i = 0; i < s->num_shards && ok; i++) {
-        struct shard *sh = &s->shards[i];
-        sh->listen_fd = listen_socket(&ss, sl, e, cfg->listen);
-        if (sh->listen_fd < 0) {
-            ok = 0;
-            break;
-        }
-        /* io_uring reads it (a non-blocking eventfd may complete a read with
-         * -EAGAIN on some kernels); libevent reads it when readable. */
-        sh->wake_fd = eventfd(0, EFD_CLOEXEC | (s->be->wake_nonblock ? EFD_NONBLOCK : 0));
-        if (sh->wake_fd < 0) {
-            rerr_set(e, "cannot set up a shard: %s", strerror(errno));
-            ok = 0;
-            break;
-        }
-        ok = shard_contexts(s, sh, e) && s->be->shard_init(sh, e);
-    }
+    int ok = setup_shards(s, &ss, sl, e);
     if (!ok) {
         free_shards(s);
-        for (int i = 0; i < SERVER_SLOTS; i++)
-            if (s->slot_free[i] != NULL && atomic_load(&s->slots[i]) != NULL) s->slot_free[i](atomic_load(&s->slots[i]));
+        free_slots(s);
         free(s);
         return NULL;
     }
@@ -337,7 +351,6 @@ void server_stop(struct server *s) {
         r->free_fn(r->p);
         free(r);
     }
-    for (int i = 0; i < SERVER_SLOTS; i++)
-        if (s->slot_free[i] != NULL && atomic_load(&s->slots[i]) != NULL) s->slot_free[i](atomic_load(&s->slots[i]));
+    free_slots(s);
     free(s);
 }
