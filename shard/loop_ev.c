@@ -19,13 +19,16 @@ struct ev_shard {
     struct event *ev_accept, *ev_tick, *ev_done;
 };
 
-/* A connection with its two events. */
+/* A connection with its two events (first: beside the connection's head,
+ * not after its 76 KiB of buffers). */
 struct ev_conn {
-    struct shard_conn c;
     struct event *ev_read, *ev_write;
+    struct shard_conn c;
 };
 
-static struct ev_conn *ec_of(struct shard_conn *c) { return (struct ev_conn *)c; }
+static struct ev_conn *ec_of(struct shard_conn *c) {
+    return (struct ev_conn *)(void *)((char *)c - offsetof(struct ev_conn, c));
+}
 static struct ev_shard *es_of(struct shard *sh) { return sh->io; }
 
 static void conn_close(struct shard_conn *c) {

@@ -32,14 +32,18 @@ struct uring_shard {
     int no_multishot; /* the kernel has no multishot accept: plain accepts */
 };
 
-/* A connection, with what it has in flight (a recv and a send at most). */
+/* A connection, with what it has in flight (a recv and a send at most):
+ * the flags first, beside the connection's head (its buffers are 76 KiB
+ * long; flags after them would cost another page per operation). */
 struct uring_conn {
-    struct shard_conn c;
     int recv_busy, send_busy;
+    struct shard_conn c;
 };
 
 static struct uring_shard *us_of(struct shard *sh) { return sh->io; }
-static struct uring_conn *uc_of(struct shard_conn *c) { return (struct uring_conn *)c; }
+static struct uring_conn *uc_of(struct shard_conn *c) {
+    return (struct uring_conn *)(void *)((char *)c - offsetof(struct uring_conn, c));
+}
 
 enum { UD_ACCEPT = 1, UD_TICK = 2, UD_DONE = 3, UD_CANCEL = 5 };
 #define OP_RECV 0
