@@ -5,8 +5,9 @@
  * atomic; whoever drops the last one frees the blob.
  *
  * A crl_set is an immutable map from path to blob, built on the CA-core
- * thread and read by the shards through a generation (ocsp/gen.h); sets are
- * referenced by generations (CA-core thread only). */
+ * thread and read by the shards' CRL handler (crl/handler.h) from the slot
+ * the serving process publishes it in; a published set is a reference
+ * (CA-core thread only). */
 #ifndef REVD_CRL_SET_H
 #define REVD_CRL_SET_H
 

@@ -38,6 +38,13 @@
 #include "ocsp/table.h"
 #include "shard/metrics.h"
 #include "shard/server.h"
+#include "ocsp/answer.h"
+#include "crl/handler.h"
+
+/* What the shards' handlers read, published into these slots
+ * (server_publish): the OCSP generation (ocsp/answer.h) and the CRL set
+ * (crl/handler.h). */
+enum { SERVE_SLOT_GEN, SERVE_SLOT_CRLS };
 
 struct serve_state {
     struct ca_core *core;
@@ -45,6 +52,7 @@ struct serve_state {
     struct lane *lane;
     struct crlpub *crl;
     struct ocsp_publisher *pub; /* the OCSP publisher (ocsp/publish.h); NULL without --listen */
+    struct ocsp_answer *ans;    /* the OCSP handler (ocsp/answer.h); NULL without --listen */
     /* The settings, and what reading them again needs (SIGHUP). */
     const char *dir, *config_path;
     int argc;
@@ -63,8 +71,8 @@ struct serve_state {
  * full generation gets the current CRLs. */
 static void serve_gen(void *arg, struct gen *g, int fresh) {
     struct serve_state *st = arg;
-    if (fresh && st->crl != NULL) g->crls = crl_set_ref(crlpub_set(st->crl));
-    server_publish(st->srv, g);
+    (void)fresh; /* the CRLs have their own slot (publish_crls) */
+    server_publish(st->srv, SERVE_SLOT_GEN, g, ocsp_answer_free_gen);
 }
 
 /* What the OCSP publisher takes in, to the CRL publisher too. */
@@ -77,10 +85,10 @@ static void serve_changed(void *arg, int full, const struct ca_change *ch, size_
 
 /* The publisher's CRLs, to every shard at once (the OCSP tables as they are). */
 static void publish_crls(struct serve_state *st) {
+    server_publish(st->srv, SERVE_SLOT_CRLS, crl_set_ref(crlpub_set(st->crl)), crl_handler_free_set);
+    /* A publication as before (counted, the lane refreshed), of the same tables. */
     struct gen *g = gen_clone(ocsp_publish_current(st->pub));
-    if (g == NULL) return; /* out of memory: the next change publishes them */
-    crl_set_free(g->crls);
-    g->crls = crl_set_ref(crlpub_set(st->crl));
+    if (g == NULL) return;
     ocsp_publish_gen(st->pub, g);
 }
 
@@ -295,6 +303,26 @@ static int open_core(struct serve_state *st) {
     return 1;
 }
 
+/* start_shards registers the handlers (shard/route.h: the issuers'
+ * certificates and OCSP, then the CRLs), puts g and the CRL set in their
+ * slots and starts the shards, then the signing lane when there is one.
+ * 1, or 0 with e set (g and the set freed; the caller stops what started). */
+static int start_shards(struct serve_state *st, struct server_config *cfg, struct gen *g, struct rerr *e) {
+    st->ans = ocsp_answer_new(cfg->threads, SERVE_SLOT_GEN, &cfg->lane, st->lane ? lane_submit : NULL, st->lane, e);
+    struct server_slot slots[SERVER_SLOTS] = {[SERVE_SLOT_GEN] = {g, ocsp_answer_free_gen},
+                                              [SERVE_SLOT_CRLS] = {crl_set_ref(crlpub_set(st->crl)),
+                                                                   crl_handler_free_set}};
+    int routed = st->ans != NULL && ocsp_answer_register(st->ans, cfg) && crl_handler_register(cfg, SERVE_SLOT_CRLS);
+    if (!routed) { /* server_start would have freed them */
+        if (st->ans != NULL) rerr_set(e, "too many routes");
+        ocsp_answer_free_gen(g);
+        crl_handler_free_set(slots[SERVE_SLOT_CRLS].p);
+        return 0;
+    }
+    if ((st->srv = server_start(cfg, slots, e)) == NULL) return 0;
+    return st->lane == NULL || lane_start(st->lane, ocsp_answer_job_done, st->ans, e);
+}
+
 /* start_ocsp starts what --listen serves: the CRL publisher, the first
  * generation, the signing lane and the shards. 1, or 0 (said; what it
  * started is stopped, the core left open). */
@@ -329,7 +357,6 @@ static int start_ocsp(struct serve_state *st) {
         st->crl = NULL;
         return 0;
     }
-    g->crls = crl_set_ref(crlpub_set(st->crl));
     if (cfg.lane.rate > 0) {
         st->lane = lane_new(st->core, cfg.threads, validity, cfg.lane.unknown_signed, &e);
         if (st->lane == NULL) {
@@ -339,16 +366,15 @@ static int start_ocsp(struct serve_state *st) {
             st->crl = NULL;
             return 0;
         }
-        cfg.lane.submit = lane_submit;
-        cfg.lane.arg = st->lane;
     }
-    if ((st->srv = server_start(&cfg, g, &e)) == NULL || (st->lane && !lane_start(st->lane, server_job_done, st->srv, &e))) {
+    if (!start_shards(st, &cfg, g, &e)) {
         rlog(LOG_ERR, "serve.start_failed", "%s", e.msg);
         lane_stop(st->lane);
         server_stop(st->srv);
         lane_free(st->lane);
+        ocsp_answer_free(st->ans);
         crlpub_free(st->crl);
-        st->srv = NULL, st->lane = NULL, st->crl = NULL;
+        st->srv = NULL, st->lane = NULL, st->crl = NULL, st->ans = NULL;
         return 0;
     }
     struct metrics_core *m = server_core_metrics(st->srv);
@@ -358,8 +384,9 @@ static int start_ocsp(struct serve_state *st) {
         lane_stop(st->lane);
         server_stop(st->srv);
         lane_free(st->lane);
+        ocsp_answer_free(st->ans);
         crlpub_free(st->crl);
-        st->srv = NULL, st->lane = NULL, st->crl = NULL;
+        st->srv = NULL, st->lane = NULL, st->crl = NULL, st->ans = NULL;
         return 0;
     }
     crlpub_set_metrics(st->crl, m);
@@ -452,16 +479,19 @@ static void stop_ocsp(struct serve_state *st) {
     if (st->srv != NULL) {
         struct server_stats ss;
         server_stats(st->srv, &ss);
+        struct ocsp_answer_stats as;
+        ocsp_answer_stats(st->ans, &as);
         rlog(LOG_INFO, "serve.stats",
                 "served %llu requests (%llu malformed), refused %llu connections; signing lane: %llu signed,"
                 " %llu answered without it; %llu tryLater past nextUpdate; %llu responses refreshed",
                 (unsigned long long)ss.requests, (unsigned long long)ss.bad_requests,
                 (unsigned long long)ss.refused_conns, (unsigned long long)(st->lane ? lane_signed(st->lane) : 0),
-                (unsigned long long)ss.lane_fallbacks, (unsigned long long)ss.expired,
+                (unsigned long long)as.lane_fallbacks, (unsigned long long)as.expired,
                 (unsigned long long)ocsp_publish_refreshed(st->pub));
     }
     server_stop(st->srv);
     lane_free(st->lane);
+    ocsp_answer_free(st->ans);
     if (st->crl != NULL) {
         struct crlpub_stats cs;
         crlpub_stats(st->crl, &cs);
@@ -470,7 +500,7 @@ static void stop_ocsp(struct serve_state *st) {
     }
     crlpub_free(st->crl);
     ocsp_publish_free(st->pub);
-    st->srv = NULL, st->lane = NULL, st->crl = NULL, st->pub = NULL;
+    st->srv = NULL, st->lane = NULL, st->crl = NULL, st->pub = NULL, st->ans = NULL;
 }
 
 /* free_state frees what the state still holds: the core and the settings files. */

@@ -1,7 +1,6 @@
 #include "ocsp/gen.h"
 
 #include "ocsp/response.h"
-#include "crl/set.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -135,7 +134,6 @@ struct gen *gen_clone(const struct gen *g) {
         n->num = i + 1;
     }
     n->num = g->num;
-    n->crls = crl_set_ref(g->crls);
     return n;
 }
 
@@ -147,6 +145,5 @@ void gen_free(struct gen *g) {
         free(g->cas[i].cert_der);
     }
     free(g->cas);
-    crl_set_free(g->crls);
     free(g);
 }

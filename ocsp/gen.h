@@ -19,12 +19,10 @@
 #include "ocsp/table.h"
 
 struct gen_ca;
-struct crl_set;
 
 struct gen {
     size_t num;
     struct gen_ca *cas;   /* owned; opaque: gen_ca_at */
-    struct crl_set *crls; /* the CRLs served (crl/set.h), a reference; may be NULL */
 };
 
 /* gen_find_issuer: the CA whose issuer hashes (for h) are name_hash and

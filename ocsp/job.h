@@ -3,7 +3,7 @@
  * never issued under --unknown signed, a request with several CertIDs of one
  * issuer), sent to the signing lane (ca/lane)
  * and sent back answered. A job belongs to its shard's fixed pool
- * (shard/server): the shard fills the question, the lane the answer; each
+ * (ocsp/answer.c): the shard fills the question, the lane the answer; each
  * side touches it only while it holds it (the rings in between are the
  * hand-over: common/spsc.h). */
 #ifndef REVD_OCSP_JOB_H

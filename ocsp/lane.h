@@ -3,7 +3,7 @@
  * answer (ocsp/job.h): a nonce to echo, a SHA-384/512 CertID, a serial
  * never issued (signed "unknown" under --unknown signed), a request with
  * several CertIDs (one response with a SingleResponse each). The shards bound
- * what they send (a token bucket and a fixed pool of jobs each: shard/) and
+ * what they send (a token bucket and a fixed pool of jobs each: ocsp/answer.c) and
  * fall back to the precomputed answer when the lane is saturated, so a
  * flood of such questions never slows the main path.
  *

@@ -1,6 +1,7 @@
-/* loop_ev: the libevent backend of the shards (shard/internal.h): readiness
+/* loop_ev: the libevent backend of the shards (shard/backend.h): readiness
  * events, recv and send. Used where io_uring is unavailable, or with
- * `--io libevent`. */
+ * `--io libevent`. One event_base per shard, without locks (memcached's
+ * workers). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,24 +10,43 @@
 
 #include <event2/event.h>
 
-#include "shard/internal.h"
+#include "shard/backend.h"
+#include "shard/conn.h"
 
-static void conn_close(struct conn *c) {
-    event_del(c->ev_read);
-    event_del(c->ev_write);
+/* A shard's loop: its base, the listener's, the tick's and the wake's events. */
+struct ev_shard {
+    struct event_base *base;
+    struct event *ev_accept, *ev_tick, *ev_done;
+};
+
+/* A connection with its two events (first: beside the connection's head,
+ * not after its 76 KiB of buffers). */
+struct ev_conn {
+    struct event *ev_read, *ev_write;
+    struct shard_conn c;
+};
+
+static struct ev_conn *ec_of(struct shard_conn *c) {
+    return (struct ev_conn *)(void *)((char *)c - offsetof(struct ev_conn, c));
+}
+static struct ev_shard *es_of(struct shard *sh) { return sh->io; }
+
+static void conn_close(struct shard_conn *c) {
+    event_del(ec_of(c)->ev_read);
+    event_del(ec_of(c)->ev_write);
     close(c->fd);
     shard_conn_put(c);
 }
 
 /* Writes what it can (the output, then an external body); returns 0 when
  * the connection was closed. */
-static int flush(struct conn *c) {
+static int flush(struct shard_conn *c) {
     while (c->out_off < c->out_len || c->ext != NULL) {
         conn_iov(c);
         ssize_t n = sendmsg(c->fd, &c->msg, MSG_NOSIGNAL);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            event_add(c->ev_write, NULL);
+            event_add(ec_of(c)->ev_write, NULL);
             return 1;
         }
         if (n <= 0) {
@@ -37,7 +57,7 @@ static int flush(struct conn *c) {
     }
     if (c->closing) {
         /* Lingering, the connection is only read (on_read drops it all). */
-        if (c->linger && !c->lingering && shard_linger_start(c)) event_add(c->ev_read, NULL);
+        if (c->linger && !c->lingering && shard_linger_start(c)) event_add(ec_of(c)->ev_read, NULL);
         else conn_close(c);
         return 0;
     }
@@ -47,25 +67,25 @@ static int flush(struct conn *c) {
 /* ev_kick answers and writes until it must wait: for input (reading on),
  * for the socket to take more output (reading off: pipelined answers wait),
  * or the connection is closed. */
-void ev_kick(struct conn *c) {
+static void ev_kick(struct shard_conn *c) {
     for (;;) {
         conn_process(c);
         if (c->out_len == 0 && c->ext == NULL) break;
         if (!flush(c)) return;                /* closed */
         if (c->out_len > 0 || c->ext != NULL) { /* the socket is full: on_write goes on */
-            event_del(c->ev_read);
+            event_del(ec_of(c)->ev_read);
             return;
         }
         if (c->in_len == 0) break;
     }
     /* While the lane answers, reading pauses: pipelined requests wait in the
      * socket (a closed peer is seen after the answer). */
-    if (c->closing || c->waiting) event_del(c->ev_read);
-    else event_add(c->ev_read, NULL);
+    if (c->closing || c->waiting) event_del(ec_of(c)->ev_read);
+    else event_add(ec_of(c)->ev_read, NULL);
 }
 
 static void on_read(evutil_socket_t fd, short what, void *arg) {
-    struct conn *c = arg;
+    struct shard_conn *c = arg;
     if (c->lingering) { /* read and dropped: see shard_linger_start */
         ssize_t n = recv(fd, c->in, IN_CAP, 0);
         if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
@@ -87,20 +107,20 @@ static void on_read(evutil_socket_t fd, short what, void *arg) {
 }
 
 static void on_write(evutil_socket_t fd, short what, void *arg) {
-    struct conn *c = arg;
+    struct shard_conn *c = arg;
     if (!flush(c)) return;
     if (c->out_len == 0 && c->ext == NULL) ev_kick(c);
 }
 
 /* A connection just taken: its events. */
-static void ev_start(struct shard *sh, struct conn *c) {
-    if (c->ev_read == NULL) {
-        c->ev_read = event_new(sh->base, -1, 0, NULL, NULL);
-        c->ev_write = event_new(sh->base, -1, 0, NULL, NULL);
+static void ev_start(struct shard *sh, struct shard_conn *c) {
+    if (ec_of(c)->ev_read == NULL) {
+        ec_of(c)->ev_read = event_new(es_of(sh)->base, -1, 0, NULL, NULL);
+        ec_of(c)->ev_write = event_new(es_of(sh)->base, -1, 0, NULL, NULL);
     }
-    event_assign(c->ev_read, sh->base, c->fd, EV_READ | EV_PERSIST, on_read, c);
-    event_assign(c->ev_write, sh->base, c->fd, EV_WRITE, on_write, c);
-    event_add(c->ev_read, NULL);
+    event_assign(ec_of(c)->ev_read, es_of(sh)->base, c->fd, EV_READ | EV_PERSIST, on_read, c);
+    event_assign(ec_of(c)->ev_write, es_of(sh)->base, c->fd, EV_WRITE, on_write, c);
+    event_add(ec_of(c)->ev_read, NULL);
 }
 
 static void on_accept(evutil_socket_t lfd, short what, void *arg) {
@@ -111,12 +131,12 @@ static void on_accept(evutil_socket_t lfd, short what, void *arg) {
             /* Out of descriptors or memory: the listener stays readable, so
              * stop watching it until the next tick instead of spinning. */
             if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-                event_del(sh->ev_accept);
+                event_del(es_of(sh)->ev_accept);
                 sh->accept_paused = 1;
             }
             return;
         }
-        struct conn *c = shard_conn_take(sh, fd);
+        struct shard_conn *c = shard_conn_take(sh, fd);
         if (c != NULL) ev_start(sh, c);
     }
 }
@@ -124,11 +144,11 @@ static void on_accept(evutil_socket_t lfd, short what, void *arg) {
 static void on_tick(evutil_socket_t fd, short what, void *arg) {
     struct shard *sh = arg;
     uint64_t t = atomic_fetch_add_explicit(&sh->ticks, 1, memory_order_release) + 1;
-    if (t % (1000 / TICK_MS) == 0) shard_sweep(sh, conn_close); /* once a second */
-    if (shard_drain_tick(sh, conn_close)) {
+    if (t % (1000 / TICK_MS) == 0) shard_sweep(sh); /* once a second */
+    if (shard_drain_tick(sh)) {
         /* Draining: no new connection; those the kernel already completed
          * are taken first (closing the listener would reset them). */
-        event_del(sh->ev_accept);
+        event_del(es_of(sh)->ev_accept);
         shard_accept_rest(sh, SOCK_NONBLOCK | SOCK_CLOEXEC, ev_start);
         close(sh->listen_fd);
         sh->listen_fd = -1;
@@ -136,9 +156,9 @@ static void on_tick(evutil_socket_t fd, short what, void *arg) {
     }
     if (sh->accept_paused && !sh->drain_seen) {
         sh->accept_paused = 0;
-        event_add(sh->ev_accept, NULL);
+        event_add(es_of(sh)->ev_accept, NULL);
     }
-    if (atomic_load(&sh->srv->stopping)) event_base_loopbreak(sh->base);
+    if (shard_stopping(sh)) event_base_loopbreak(es_of(sh)->base);
 }
 
 static void on_done(evutil_socket_t fd, short what, void *arg) {
@@ -146,43 +166,69 @@ static void on_done(evutil_socket_t fd, short what, void *arg) {
     ssize_t r = read(fd, &n, sizeof(n));
     (void)r;
     struct shard *sh = arg;
-    shard_done_drain(sh);
-    if (atomic_load(&sh->srv->stopping)) event_base_loopbreak(sh->base);
+    shard_woken(sh);
+    if (shard_stopping(sh)) event_base_loopbreak(es_of(sh)->base);
 }
 
-void *ev_shard_main(void *arg) {
+static void *ev_shard_main(void *arg) {
     struct shard *sh = arg;
-    if (event_base_dispatch(sh->base) < 0) shard_fatal(sh, "its event loop failed", EIO);
+    if (event_base_dispatch(es_of(sh)->base) < 0) shard_fatal(sh, "its event loop failed", EIO);
     return NULL;
 }
 
-int ev_shard_init(struct shard *sh, struct rerr *e) {
-    sh->evict = conn_close;
+static int ev_shard_init(struct shard *sh, struct rerr *e) {
+    if ((sh->io = calloc(1, sizeof(struct ev_shard))) == NULL) return rerr_set(e, "out of memory");
     struct event_config *ec = event_config_new();
     if (ec != NULL) event_config_set_flag(ec, EVENT_BASE_FLAG_NOLOCK);
-    sh->base = ec != NULL ? event_base_new_with_config(ec) : NULL;
+    es_of(sh)->base = ec != NULL ? event_base_new_with_config(ec) : NULL;
     event_config_free(ec);
-    if (sh->base == NULL) return rerr_set(e, "cannot create an event loop");
-    sh->ev_done = event_new(sh->base, sh->done_fd, EV_READ | EV_PERSIST, on_done, sh);
-    sh->ev_accept = event_new(sh->base, sh->listen_fd, EV_READ | EV_PERSIST, on_accept, sh);
-    sh->ev_tick = event_new(sh->base, -1, EV_PERSIST, on_tick, sh);
-    if (sh->ev_done == NULL || sh->ev_accept == NULL || sh->ev_tick == NULL)
+    if (es_of(sh)->base == NULL) return rerr_set(e, "cannot create an event loop");
+    es_of(sh)->ev_done = event_new(es_of(sh)->base, sh->wake_fd, EV_READ | EV_PERSIST, on_done, sh);
+    es_of(sh)->ev_accept = event_new(es_of(sh)->base, sh->listen_fd, EV_READ | EV_PERSIST, on_accept, sh);
+    es_of(sh)->ev_tick = event_new(es_of(sh)->base, -1, EV_PERSIST, on_tick, sh);
+    if (es_of(sh)->ev_done == NULL || es_of(sh)->ev_accept == NULL || es_of(sh)->ev_tick == NULL)
         return rerr_set(e, "cannot create an event loop");
     struct timeval tick = {0, TICK_MS * 1000};
-    event_add(sh->ev_done, NULL);
-    event_add(sh->ev_accept, NULL);
-    event_add(sh->ev_tick, &tick);
+    event_add(es_of(sh)->ev_done, NULL);
+    event_add(es_of(sh)->ev_accept, NULL);
+    event_add(es_of(sh)->ev_tick, &tick);
     return 1;
 }
 
-void ev_conn_free(struct conn *c) {
-    if (c->ev_read) event_free(c->ev_read);
-    if (c->ev_write) event_free(c->ev_write);
+static struct shard_conn *ev_conn_new(struct shard *sh) {
+    struct ev_conn *ec = calloc(1, sizeof(*ec));
+    return ec != NULL ? &ec->c : NULL;
 }
 
-void ev_shard_free(struct shard *sh) {
-    if (sh->ev_accept) event_free(sh->ev_accept);
-    if (sh->ev_tick) event_free(sh->ev_tick);
-    if (sh->ev_done) event_free(sh->ev_done);
-    if (sh->base) event_base_free(sh->base);
+static void ev_conn_free(struct shard_conn *c) {
+    if (ec_of(c)->ev_read) event_free(ec_of(c)->ev_read);
+    if (ec_of(c)->ev_write) event_free(ec_of(c)->ev_write);
+    free(ec_of(c));
 }
+
+static void ev_shard_stop(struct shard *sh) { (void)sh; }
+
+static void ev_shard_free(struct shard *sh) {
+    struct ev_shard *es = es_of(sh);
+    if (es == NULL) return;
+    if (es->ev_accept) event_free(es->ev_accept);
+    if (es->ev_tick) event_free(es->ev_tick);
+    if (es->ev_done) event_free(es->ev_done);
+    if (es->base) event_base_free(es->base);
+    free(es);
+    sh->io = NULL;
+}
+
+const struct shard_backend shard_backend_ev = {
+    .name = "libevent",
+    .wake_nonblock = 1,
+    .probe = NULL,
+    .shard_init = ev_shard_init,
+    .shard_main = ev_shard_main,
+    .shard_stop = ev_shard_stop,
+    .shard_free = ev_shard_free,
+    .conn_new = ev_conn_new,
+    .conn_free = ev_conn_free,
+    .kick = ev_kick,
+    .close = conn_close,
+};

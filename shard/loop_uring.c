@@ -1,4 +1,4 @@
-/* loop_uring: the io_uring backend of the shards (shard/internal.h), the
+/* loop_uring: the io_uring backend of the shards (shard/backend.h), the
  * default. Completion-based: a multishot accept on the shard's listener, a
  * recv and a send per connection at most in flight, a timeout for the
  * tick, a read of the lane's eventfd. One submission per loop turn carries
@@ -15,24 +15,50 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "shard/internal.h"
+#include <liburing.h>
+
+#include "shard/backend.h"
+#include "shard/conn.h"
 
 #define RING_ENTRIES 4096
+
+/* A shard's ring, and what its operations read or write. */
+struct uring_shard {
+    struct io_uring ring;
+    int ring_ok;
+    uint64_t done_buf; /* the wake eventfd's count */
+    struct __kernel_timespec tick_ts;
+    int stop_seen;
+    int no_multishot; /* the kernel has no multishot accept: plain accepts */
+};
+
+/* A connection, with what it has in flight (a recv and a send at most):
+ * the flags first, beside the connection's head (its buffers are 76 KiB
+ * long; flags after them would cost another page per operation). */
+struct uring_conn {
+    int recv_busy, send_busy;
+    struct shard_conn c;
+};
+
+static struct uring_shard *us_of(struct shard *sh) { return sh->io; }
+static struct uring_conn *uc_of(struct shard_conn *c) {
+    return (struct uring_conn *)(void *)((char *)c - offsetof(struct uring_conn, c));
+}
 
 enum { UD_ACCEPT = 1, UD_TICK = 2, UD_DONE = 3, UD_CANCEL = 5 };
 #define OP_RECV 0
 #define OP_SEND 1
 
 static struct io_uring_sqe *sqe_get(struct shard *sh) {
-    struct io_uring_sqe *sqe = io_uring_get_sqe(&sh->ring);
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&us_of(sh)->ring);
     while (sqe == NULL) { /* the queue is full: hand it to the kernel */
-        io_uring_submit(&sh->ring);
-        sqe = io_uring_get_sqe(&sh->ring);
+        io_uring_submit(&us_of(sh)->ring);
+        sqe = io_uring_get_sqe(&us_of(sh)->ring);
     }
     return sqe;
 }
 
-int uring_probe(const char **why) {
+static int uring_probe(const char **why) {
     struct io_uring r;
     int rc = io_uring_queue_init(8, &r, 0);
     if (rc < 0) {
@@ -51,42 +77,42 @@ int uring_probe(const char **why) {
 
 static void arm_accept(struct shard *sh) {
     struct io_uring_sqe *sqe = sqe_get(sh);
-    if (sh->no_multishot) io_uring_prep_accept(sqe, sh->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+    if (us_of(sh)->no_multishot) io_uring_prep_accept(sqe, sh->listen_fd, NULL, NULL, SOCK_CLOEXEC);
     else io_uring_prep_multishot_accept(sqe, sh->listen_fd, NULL, NULL, SOCK_CLOEXEC);
     io_uring_sqe_set_data64(sqe, UD_ACCEPT);
 }
 
 static void arm_tick(struct shard *sh) {
     struct io_uring_sqe *sqe = sqe_get(sh);
-    io_uring_prep_timeout(sqe, &sh->tick_ts, 0, 0);
+    io_uring_prep_timeout(sqe, &us_of(sh)->tick_ts, 0, 0);
     io_uring_sqe_set_data64(sqe, UD_TICK);
 }
 
 static void arm_done(struct shard *sh) {
     struct io_uring_sqe *sqe = sqe_get(sh);
-    io_uring_prep_read(sqe, sh->done_fd, &sh->done_buf, sizeof(sh->done_buf), 0);
+    io_uring_prep_read(sqe, sh->wake_fd, &us_of(sh)->done_buf, sizeof(us_of(sh)->done_buf), 0);
     io_uring_sqe_set_data64(sqe, UD_DONE);
 }
 
-static void finish_close(struct conn *c) {
+static void finish_close(struct shard_conn *c) {
     close(c->fd);
     shard_conn_put(c);
 }
 
 /* conn_shut closes c once nothing is in flight on it (a shutdown ends an
  * outstanding recv). */
-static void conn_shut(struct conn *c) {
+static void conn_shut(struct shard_conn *c) {
     if (c->dead) return;
     c->dead = 1;
-    if (c->recv_busy || c->send_busy) shutdown(c->fd, SHUT_RDWR);
+    if (uc_of(c)->recv_busy || uc_of(c)->send_busy) shutdown(c->fd, SHUT_RDWR);
     else finish_close(c);
 }
 
-void uring_kick(struct conn *c) {
+static void uring_kick(struct shard_conn *c) {
     if (c->dead) return;
     struct shard *sh = c->sh;
-    if (!c->recv_busy) conn_process(c);
-    if ((c->out_len > c->out_off || c->ext != NULL) && !c->send_busy) {
+    if (!uc_of(c)->recv_busy) conn_process(c);
+    if ((c->out_len > c->out_off || c->ext != NULL) && !uc_of(c)->send_busy) {
         struct io_uring_sqe *sqe = sqe_get(sh);
         if (c->ext != NULL) { /* the output, then the external body: c->msg lives until completion */
             conn_iov(c);
@@ -95,34 +121,34 @@ void uring_kick(struct conn *c) {
             io_uring_prep_send(sqe, c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
         }
         io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)c | OP_SEND);
-        c->send_busy = 1;
+        uc_of(c)->send_busy = 1;
     }
     if (c->closing) {
-        if (c->send_busy) return;
+        if (uc_of(c)->send_busy) return;
         /* Lingering, the connection is only read (on_conn drops it all). */
         if (!c->lingering && !(c->linger && shard_linger_start(c))) {
             conn_shut(c);
-        } else if (!c->recv_busy) {
+        } else if (!uc_of(c)->recv_busy) {
             struct io_uring_sqe *sqe = sqe_get(sh);
             io_uring_prep_recv(sqe, c->fd, c->in, IN_CAP, 0);
             io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)c | OP_RECV);
-            c->recv_busy = 1;
+            uc_of(c)->recv_busy = 1;
         }
         return;
     }
-    if (!c->recv_busy && !c->waiting && c->in_len < IN_CAP && OUT_CAP - c->out_len >= ANSWER_MAX) {
+    if (!uc_of(c)->recv_busy && !c->waiting && c->in_len < IN_CAP && OUT_CAP - c->out_len >= ANSWER_MAX) {
         struct io_uring_sqe *sqe = sqe_get(sh);
         io_uring_prep_recv(sqe, c->fd, c->in + c->in_len, IN_CAP - c->in_len, 0);
         io_uring_sqe_set_data64(sqe, (uint64_t)(uintptr_t)c | OP_RECV);
-        c->recv_busy = 1;
+        uc_of(c)->recv_busy = 1;
     }
 }
 
-static void on_conn(struct conn *c, int op, int res) {
-    if (op == OP_RECV) c->recv_busy = 0;
-    else c->send_busy = 0;
+static void on_conn(struct shard_conn *c, int op, int res) {
+    if (op == OP_RECV) uc_of(c)->recv_busy = 0;
+    else uc_of(c)->send_busy = 0;
     if (c->dead) {
-        if (!c->recv_busy && !c->send_busy) finish_close(c);
+        if (!uc_of(c)->recv_busy && !uc_of(c)->send_busy) finish_close(c);
         return;
     }
     if (op == OP_RECV && c->lingering) { /* read and dropped: see shard_linger_start */
@@ -146,17 +172,17 @@ static void on_conn(struct conn *c, int op, int res) {
     uring_kick(c);
 }
 
-static void uring_start(struct shard *sh, struct conn *c) { uring_kick(c); }
+static void uring_start(struct shard *sh, struct shard_conn *c) { uring_kick(c); }
 
 static void on_accept(struct shard *sh, int res, unsigned flags) {
     if (res >= 0) { /* (also while draining: accepted before the cancel took effect, it is answered) */
-        struct conn *c = shard_conn_take(sh, res);
+        struct shard_conn *c = shard_conn_take(sh, res);
         if (c != NULL) uring_kick(c);
     }
     if (flags & IORING_CQE_F_MORE) return; /* the multishot accept goes on */
     if (sh->drain_seen) return;             /* cancelled: draining */
-    if (res == -EINVAL && !sh->no_multishot) {
-        sh->no_multishot = 1; /* a kernel before 5.19 */
+    if (res == -EINVAL && !us_of(sh)->no_multishot) {
+        us_of(sh)->no_multishot = 1; /* a kernel before 5.19 */
         arm_accept(sh);
     } else if (res == -EMFILE || res == -ENFILE || res == -ENOBUFS || res == -ENOMEM || res == -EINVAL) {
         sh->accept_paused = 1; /* accepting again at once would fail at once: at the next tick */
@@ -167,8 +193,8 @@ static void on_accept(struct shard *sh, int res, unsigned flags) {
 
 static void on_tick(struct shard *sh) {
     uint64_t t = atomic_fetch_add_explicit(&sh->ticks, 1, memory_order_release) + 1;
-    if (atomic_load(&sh->srv->stopping)) sh->stop_seen = 1;
-    if (shard_drain_tick(sh, conn_shut)) {
+    if (shard_stopping(sh)) us_of(sh)->stop_seen = 1;
+    if (shard_drain_tick(sh)) {
         /* Draining: no new connection; those the kernel already completed
          * are taken first (closing the listener would reset them), then
          * the listener goes (the pending accept holds its own reference
@@ -185,7 +211,7 @@ static void on_tick(struct shard *sh) {
         sh->accept_paused = 0;
         arm_accept(sh);
     }
-    if (t % (1000 / TICK_MS) == 0) shard_sweep(sh, conn_shut); /* once a second */
+    if (t % (1000 / TICK_MS) == 0) shard_sweep(sh); /* once a second */
     arm_tick(sh);
 }
 
@@ -200,39 +226,39 @@ struct cqe_copy {
     unsigned flags;
 };
 
-void *uring_shard_main(void *arg) {
+static void *uring_shard_main(void *arg) {
     struct shard *sh = arg;
     /* liburing 2.3 has no io_uring_enable_rings: the register call itself. */
-    if ((sh->ring.flags & IORING_SETUP_R_DISABLED) &&
-        syscall(__NR_io_uring_register, sh->ring.ring_fd, IORING_REGISTER_ENABLE_RINGS, NULL, 0) != 0)
+    if ((us_of(sh)->ring.flags & IORING_SETUP_R_DISABLED) &&
+        syscall(__NR_io_uring_register, us_of(sh)->ring.ring_fd, IORING_REGISTER_ENABLE_RINGS, NULL, 0) != 0)
         shard_fatal(sh, "cannot enable its io_uring", errno);
     arm_accept(sh);
     arm_tick(sh);
     arm_done(sh);
     static _Thread_local struct cqe_copy batch[CQE_BATCH];
-    while (!sh->stop_seen) {
-        int rc = io_uring_submit_and_wait(&sh->ring, 1);
+    while (!us_of(sh)->stop_seen) {
+        int rc = io_uring_submit_and_wait(&us_of(sh)->ring, 1);
         if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) shard_fatal(sh, "io_uring_enter", -rc);
         for (;;) {
             struct io_uring_cqe *cqe;
             unsigned head, n = 0;
-            io_uring_for_each_cqe(&sh->ring, head, cqe) {
+            io_uring_for_each_cqe(&us_of(sh)->ring, head, cqe) {
                 if (n == CQE_BATCH) break;
                 batch[n++] = (struct cqe_copy){io_uring_cqe_get_data64(cqe), cqe->res, cqe->flags};
             }
             if (n == 0) break;
-            io_uring_cq_advance(&sh->ring, n);
+            io_uring_cq_advance(&us_of(sh)->ring, n);
             for (unsigned i = 0; i < n; i++) {
                 uint64_t ud = batch[i].ud;
                 if (ud == UD_ACCEPT) on_accept(sh, batch[i].res, batch[i].flags);
                 else if (ud == UD_TICK) on_tick(sh);
                 else if (ud == UD_CANCEL) continue;
                 else if (ud == UD_DONE) {
-                    shard_done_drain(sh);
-                    if (atomic_load(&sh->srv->stopping)) sh->stop_seen = 1; /* server_stop's wake-up */
+                    shard_woken(sh);
+                    if (shard_stopping(sh)) us_of(sh)->stop_seen = 1; /* server_stop's wake-up */
                     arm_done(sh);
                 } else {
-                    on_conn((struct conn *)(uintptr_t)(ud & ~(uint64_t)1), (int)(ud & 1), batch[i].res);
+                    on_conn((struct shard_conn *)(uintptr_t)(ud & ~(uint64_t)1), (int)(ud & 1), batch[i].res);
                 }
             }
         }
@@ -240,26 +266,53 @@ void *uring_shard_main(void *arg) {
     return NULL;
 }
 
-int uring_shard_init(struct shard *sh, struct rerr *e) {
-    sh->evict = conn_shut;
+static int uring_shard_init(struct shard *sh, struct rerr *e) {
+    if ((sh->io = calloc(1, sizeof(struct uring_shard))) == NULL) return rerr_set(e, "out of memory");
     struct io_uring_params p;
     memset(&p, 0, sizeof(p));
     /* One thread submits (the shard's, which enables the ring); completions
      * are run when it enters the kernel, not by interrupting it. */
     p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_R_DISABLED;
-    int rc = io_uring_queue_init_params(RING_ENTRIES, &sh->ring, &p);
+    int rc = io_uring_queue_init_params(RING_ENTRIES, &us_of(sh)->ring, &p);
     if (rc == -EINVAL) { /* an older kernel */
         memset(&p, 0, sizeof(p));
-        rc = io_uring_queue_init_params(RING_ENTRIES, &sh->ring, &p);
+        rc = io_uring_queue_init_params(RING_ENTRIES, &us_of(sh)->ring, &p);
     }
     if (rc < 0) return rerr_set(e, "io_uring: %s", strerror(-rc));
-    sh->ring_ok = 1;
-    sh->tick_ts.tv_sec = 0;
-    sh->tick_ts.tv_nsec = TICK_MS * 1000000LL;
+    us_of(sh)->ring_ok = 1;
+    us_of(sh)->tick_ts.tv_sec = 0;
+    us_of(sh)->tick_ts.tv_nsec = TICK_MS * 1000000LL;
     return 1;
 }
 
-void uring_shard_free(struct shard *sh) {
-    if (sh->ring_ok) io_uring_queue_exit(&sh->ring);
-    sh->ring_ok = 0;
+static void uring_shard_stop(struct shard *sh) {
+    if (us_of(sh) != NULL && us_of(sh)->ring_ok) io_uring_queue_exit(&us_of(sh)->ring);
+    if (us_of(sh) != NULL) us_of(sh)->ring_ok = 0;
 }
+
+static void uring_shard_free(struct shard *sh) {
+    uring_shard_stop(sh);
+    free(sh->io);
+    sh->io = NULL;
+}
+
+static struct shard_conn *uring_conn_new(struct shard *sh) {
+    struct uring_conn *uc = calloc(1, sizeof(*uc));
+    return uc != NULL ? &uc->c : NULL;
+}
+
+static void uring_conn_free(struct shard_conn *c) { free(uc_of(c)); }
+
+const struct shard_backend shard_backend_uring = {
+    .name = "io_uring",
+    .wake_nonblock = 0,
+    .probe = uring_probe,
+    .shard_init = uring_shard_init,
+    .shard_main = uring_shard_main,
+    .shard_stop = uring_shard_stop,
+    .shard_free = uring_shard_free,
+    .conn_new = uring_conn_new,
+    .conn_free = uring_conn_free,
+    .kick = uring_kick,
+    .close = conn_shut,
+};
