@@ -26,7 +26,7 @@
 #define K_CRLNUM 'n'
 
 static size_t key_crlnum(uint8_t out[KEY_MAX], uint32_t ca_id, uint32_t part) {
-    size_t n = key_part(out, ca_id, part);
+    size_t n = ikey_part(out, ca_id, part);
     out[0] = K_CRLNUM;
     return n;
 }
@@ -58,12 +58,12 @@ int ca_crl_list(struct ca_core *c, const char *name, struct ca_crl_ref **out, si
     if (list == NULL) return rerr_set(e, "out of memory");
     /* The CA scope: always, also before the CA has issued a CA certificate. */
     list[0].part = URLS_PART_CA;
-    core_partition_url(ca, URLS_PART_CA, list[0].url);
+    partition_url(ca, URLS_PART_CA, list[0].url);
     ref_paths(ca, &list[0]);
     num = 1;
     uint8_t prefix[5];
     prefix[0] = K_PART;
-    put_u32(prefix + 1, ca->id);
+    bytes_put_u32(prefix + 1, ca->id);
     struct store_iter *it = store_iter_new(c->st, prefix, 5, NULL, 0);
     const uint8_t *k, *v;
     size_t kl, vl;
@@ -73,7 +73,7 @@ int ca_crl_list(struct ca_core *c, const char *name, struct ca_crl_ref **out, si
             ok = rerr_set(e, "index: a partition record of CA %s is damaged", name);
             break;
         }
-        uint32_t part = get_u32(k + 5);
+        uint32_t part = bytes_get_u32(k + 5);
         if (part == URLS_PART_CA) continue;
         if (num == cap) {
             struct ca_crl_ref *l2 = realloc(list, 2 * cap * sizeof(*list));
@@ -116,7 +116,7 @@ static int published_number(struct ca_core *c, const struct ca_crl_ref *ref, uin
     int ok = num != NULL && ASN1_INTEGER_get(num) > 0;
     if (ok) {
         *number = (uint64_t)ASN1_INTEGER_get(num);
-        *this_update = core_asn1_time(X509_CRL_get0_lastUpdate(x));
+        *this_update = certbuild_asn1_time(X509_CRL_get0_lastUpdate(x));
     }
     ASN1_INTEGER_free(num);
     X509_CRL_free(x);
@@ -134,7 +134,7 @@ static int crl_built_from(struct ca_core *c, const struct ca *ca, const struct c
     *out = 0;
     int got = store_get(c->st, key, key_crlnum(key, ca->id, ref->part), &v, &vl, e);
     if (got < 0) return 0;
-    if (got == 1 && vl == 24) *out = get_u64(v + 16);
+    if (got == 1 && vl == 24) *out = bytes_get_u64(v + 16);
     free(v);
     return 1;
 }
@@ -149,8 +149,8 @@ int ca_crl_last(struct ca_core *c, const char *name, const struct ca_crl_ref *re
     *number = 0;
     *this_update = 0;
     if (got == 1 && (vl == 16 || vl == 24)) {
-        *number = get_u64(v);
-        *this_update = (int64_t)get_u64(v + 8);
+        *number = bytes_get_u64(v);
+        *this_update = (int64_t)bytes_get_u64(v + 8);
     } else if (got == 1) {
         got = rerr_set(e, "index: the CRL number of CA %s partition %u is damaged", name, ref->part) - 1;
     }
@@ -178,7 +178,7 @@ static int crl_sign_cb(void *arg, const uint8_t *tbs, size_t tbs_len, uint8_t *s
 /* The AlgorithmIdentifier of the CA's signatures, DER. */
 static int sigalg_der(const struct ca *ca, EVP_PKEY *key, uint8_t out[32], size_t *len) {
     int rsa = EVP_PKEY_get_base_id(key) == EVP_PKEY_RSA, nid;
-    if (!OBJ_find_sigid_by_algs(&nid, EVP_MD_get_type(core_sig_md(ca->key_type)), rsa ? NID_rsaEncryption
+    if (!OBJ_find_sigid_by_algs(&nid, EVP_MD_get_type(certbuild_sig_md(ca->key_type)), rsa ? NID_rsaEncryption
                                                                                         : NID_X9_62_id_ecPublicKey))
         return 0;
     X509_ALGOR *alg = X509_ALGOR_new();
@@ -207,7 +207,7 @@ static int signature_ok(const struct ca *ca, const uint8_t *der, size_t len) {
         return 0;
     EVP_PKEY *pub = X509_get0_pubkey(ca->cert);
     EVP_MD_CTX *m = EVP_MD_CTX_new();
-    int ok = pub != NULL && m != NULL && EVP_DigestVerifyInit(m, NULL, core_sig_md(ca->key_type), NULL, pub) == 1 &&
+    int ok = pub != NULL && m != NULL && EVP_DigestVerifyInit(m, NULL, certbuild_sig_md(ca->key_type), NULL, pub) == 1 &&
              EVP_DigestVerify(m, sig.p + 1, sig.len - 1, tbs_el.p, tbs_el.len) == 1;
     EVP_MD_CTX_free(m);
     return ok;
@@ -226,8 +226,8 @@ static int read_entries(struct ca_core *c, const struct ca *ca, uint32_t part, i
                         size_t *n, struct rerr *e) {
     uint8_t prefix[9];
     prefix[0] = K_REVOKED;
-    put_u32(prefix + 1, ca->id);
-    put_u32(prefix + 5, part);
+    bytes_put_u32(prefix + 1, ca->id);
+    bytes_put_u32(prefix + 5, part);
     size_t cap = 256, num = 0;
     struct rentry *list = malloc(cap * sizeof(*list));
     if (list == NULL) return rerr_set(e, "out of memory");
@@ -243,11 +243,11 @@ static int read_entries(struct ca_core *c, const struct ca *ca, uint32_t part, i
         struct rentry r;
         r.serial_len = kl - 10;
         memcpy(r.serial, k + 10, r.serial_len);
-        r.revoked_at = (int64_t)get_u64(v);
+        r.revoked_at = (int64_t)bytes_get_u64(v);
         r.reason = v[8];
-        r.invalidity = v[9] ? (int64_t)get_u64(v + 10) : 0;
+        r.invalidity = v[9] ? (int64_t)bytes_get_u64(v + 10) : 0;
         /* Entries written before the expiry was kept with them stay. */
-        r.not_after = vl == REV_VALUE_LEN ? (int64_t)get_u64(v + 18) : INT64_MAX;
+        r.not_after = vl == REV_VALUE_LEN ? (int64_t)bytes_get_u64(v + 18) : INT64_MAX;
         if (r.not_after < now) continue; /* expired: it leaves the CRL */
         if (num == cap) {
             struct rentry *l2 = realloc(list, 2 * cap * sizeof(*list));
@@ -277,7 +277,7 @@ int ca_crl_build(struct ca_core *c, const char *name, const struct ca_crl_ref *r
     struct ca *ca = core_find_or_err(c, name, e);
     if (ca == NULL) return 0;
     if (ca->cert == NULL) return rerr_set(e, "CA %s is pending (it has no certificate yet)", name);
-    EVP_PKEY *key = core_ca_key(c, ca, e);
+    EVP_PKEY *key = keyring_ca_key(c, ca, e);
     if (key == NULL) return 0;
     uint64_t last;
     int64_t last_this;
@@ -295,7 +295,7 @@ int ca_crl_build(struct ca_core *c, const char *name, const struct ca_crl_ref *r
         if (pub_this > last_this) last_this = pub_this;
     }
     uint64_t built_from;
-    if (!core_part_change(c, ca->id, ref->part, &built_from, e)) return 0;
+    if (!ikey_part_change_get(c, ca->id, ref->part, &built_from, e)) return 0;
     int64_t now = rtime_now();
     struct rentry *ents = NULL;
     size_t n = 0;
@@ -331,7 +331,7 @@ int ca_crl_build(struct ca_core *c, const char *name, const struct ca_crl_ref *r
                            ref->part == URLS_PART_CA                ? CRL_SCOPE_CA_CERTS
                            : ref->part >= URLS_PART_EXTERNAL || ca->complete_crl ? CRL_SCOPE_ALL
                                                                                  : CRL_SCOPE_USER_CERTS};
-    struct crl_sign_ctx sc = {key, core_sig_md(ca->key_type)};
+    struct crl_sign_ctx sc = {key, certbuild_sig_md(ca->key_type)};
     struct crl_signer signer = {alg, alen, crl_sign_cb, &sc};
     if (ok && !crl_build(&p, ce, n, &signer, &out->der, &out->der_len)) {
         ok = rerr_set(e, "building the CRL of CA %s partition %u failed", name, ref->part);
@@ -362,17 +362,17 @@ int ca_crl_build(struct ca_core *c, const char *name, const struct ca_crl_ref *r
          * this is the CA-core thread). */
         uint8_t k[KEY_MAX], v[24];
         size_t kl = key_crlnum(k, ca->id, ref->part);
-        put_u64(v, p.number);
-        put_u64(v + 8, (uint64_t)p.this_update);
-        put_u64(v + 16, built_from);
+        bytes_put_u64(v, p.number);
+        bytes_put_u64(v + 8, (uint64_t)p.this_update);
+        bytes_put_u64(v + 16, built_from);
         struct store_batch *b = store_batch_new();
         store_batch_put(b, k, kl, v, 24);
-        core_oplog(c, b, "crl-sign", ca->name, NULL, 0, params, "ok");
+        oplog_add(c, b, "crl-sign", ca->name, NULL, 0, params, "ok");
         params = NULL;
-        ok = core_commit(c, b, e);
+        ok = oplog_commit(c, b, e);
         store_batch_free(b);
     } else if (params != NULL) {
-        core_oplog_failure(c, "crl-sign", ca->name, NULL, 0, params, e);
+        oplog_failure(c, "crl-sign", ca->name, NULL, 0, params, e);
         params = NULL;
     }
     json_decref(params);
@@ -411,7 +411,7 @@ int ca_crl_write_file(struct ca_core *c, const struct ca_crl *crl, struct rerr *
     size_t fl = strlen(crl->ref.file);
     int nl = slash2 ? (int)(slash2 - crl->ref.file) : fl > 4 ? (int)(fl - 4) : 0; /* NAME/3.crl or NAME.crl */
     snprintf(name, sizeof(name), "%.*s", nl < CA_NAME_MAX ? nl : CA_NAME_MAX, crl->ref.file);
-    core_oplog_failure(c, "crl-publish", name[0] ? name : NULL, NULL, 0,
+    oplog_failure(c, "crl-publish", name[0] ? name : NULL, NULL, 0,
                        json_pack("{s:s,s:I}", "file", crl->ref.file, "number", (json_int_t)crl->number), e);
     return 0;
 }
@@ -442,8 +442,8 @@ int ca_crl_load_file(struct ca_core *c, const char *name, const struct ca_crl_re
     ASN1_INTEGER *num = x ? X509_CRL_get_ext_d2i(x, NID_crl_number, NULL, NULL) : NULL;
     int64_t tu = 0, nu = 0;
     if (x != NULL) {
-        tu = core_asn1_time(X509_CRL_get0_lastUpdate(x));
-        nu = X509_CRL_get0_nextUpdate(x) ? core_asn1_time(X509_CRL_get0_nextUpdate(x)) : 0;
+        tu = certbuild_asn1_time(X509_CRL_get0_lastUpdate(x));
+        nu = X509_CRL_get0_nextUpdate(x) ? certbuild_asn1_time(X509_CRL_get0_nextUpdate(x)) : 0;
     }
     ok = ok && x != NULL && q == der + len && num != NULL && ASN1_INTEGER_get(num) == (long)last && tu == last_this &&
          nu > tu && signature_ok(ca, der, len);
@@ -452,7 +452,7 @@ int ca_crl_load_file(struct ca_core *c, const char *name, const struct ca_crl_re
      * stale: built again rather than taken back. */
     uint64_t built_from = 0, now_change = 0;
     if (ok && !crl_built_from(c, ca, ref, &built_from, e)) ok = 0;
-    if (ok && !core_part_change(c, ca->id, ref->part, &now_change, e)) ok = 0;
+    if (ok && !ikey_part_change_get(c, ca->id, ref->part, &now_change, e)) ok = 0;
     int stale = ok && now_change > built_from;
     ok = ok && !stale;
     if (ok) out->entries = (size_t)sk_X509_REVOKED_num(X509_CRL_get_REVOKED(x));

@@ -6,7 +6,16 @@
  * neighbour), and written as sorted SST files that RocksDB ingests in one
  * atomic step together with the CA record and the operations-log record: a
  * crash or an error leaves the index as it was, never half an import. */
-#include "ca/internal.h"
+#include "ca/core.h"
+#include "ca/carec.h"
+#include "ca/changes.h"
+#include "ca/crec.h"
+#include "ca/ikey.h"
+#include "ca/oplog.h"
+#include "ca/partition.h"
+#include "ca/store.h"
+#include "common/bytes.h"
+#include "common/rtime.h"
 #include "common/jsonsafe.h"
 
 #include <dirent.h>
@@ -21,6 +30,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <openssl/err.h>
 
 #include "ca/csvrow.h"
 #include "common/reason.h"
@@ -266,7 +276,7 @@ int ca_import_csv(struct ca_core *c, const char *name, const char *path, FILE *p
     if (ca->issued + ca->imported > 0) {
         for (size_t i = 0; i < n; i++) {
             uint8_t key[KEY_MAX];
-            size_t kl = key_cert(key, ca->id, rows[i].serial, rows[i].slen);
+            size_t kl = ikey_cert(key, ca->id, rows[i].serial, rows[i].slen);
             uint8_t *v;
             size_t vl;
             int r = store_get(c->st, key, kl, &v, &vl, e);
@@ -290,7 +300,7 @@ int ca_import_csv(struct ca_core *c, const char *name, const char *path, FILE *p
         uint8_t ukey[1 + 4 + CSVROW_MAX_CDP];
         size_t ul = strlen(cdps.uri[i]);
         ukey[0] = K_EXTCDP;
-        put_u32(ukey + 1, ca->id);
+        bytes_put_u32(ukey + 1, ca->id);
         memcpy(ukey + 5, cdps.uri[i], ul);
         uint8_t *v;
         size_t vl;
@@ -300,7 +310,7 @@ int ca_import_csv(struct ca_core *c, const char *name, const char *path, FILE *p
             goto out;
         }
         if (got == 1) {
-            cdps.part[i] = vl == 4 ? get_u32(v) : URLS_PART_EXTERNAL;
+            cdps.part[i] = vl == 4 ? bytes_get_u32(v) : URLS_PART_EXTERNAL;
             free(v);
         } else {
             if (next_ext >= IMPORT_MAX_CDPS) {
@@ -343,7 +353,7 @@ int ca_import_csv(struct ca_core *c, const char *name, const char *path, FILE *p
     ca->next_ext_part = next_ext;
     uint8_t akey[1 + CA_NAME_MAX];
     size_t akl;
-    ca_json = core_ca_encode(ca, akey, &akl);
+    ca_json = carec_encode(ca, akey, &akl);
     ca->slots = saved.slots;
     ca->imported = saved.imported;
     ca->revoked = saved.revoked;
@@ -359,15 +369,15 @@ int ca_import_csv(struct ca_core *c, const char *name, const char *path, FILE *p
     json_object_set_new(params, "rows", json_integer((json_int_t)n));
     json_object_set_new(params, "revoked", json_integer((json_int_t)num_revoked));
     uint8_t okey[9];
-    op_json = core_oplog_encode(c, okey, "import", ca->name, NULL, 0, params, "ok");
+    op_json = oplog_encode(c, okey, "import", ca->name, NULL, 0, params, "ok");
     params = NULL;
     /* With the audit head ('m' sorts before 'o'), in the same file. */
     uint8_t hkey[16], hval[AUDIT_HEAD_LEN];
-    size_t hkl = core_oplog_head(c, hkey, hval);
+    size_t hkl = oplog_head(c, hkey, hval);
     if ((w = sst_begin(c, &ssts, "o", e)) == NULL || !store_sst_put(w, hkey, hkl, hval, sizeof(hval), e) ||
         !store_sst_put(w, okey, 9, op_json, strlen(op_json), e) || !sst_end(w, e)) {
         w = NULL;
-        core_oplog_rollback(c);
+        oplog_rollback(c);
         free(new_uris);
         goto out;
     }
@@ -379,8 +389,8 @@ int ca_import_csv(struct ca_core *c, const char *name, const char *path, FILE *p
         uint32_t last_part = ca->complete_crl ? 0 : (uint32_t)((slots - 1) / ca->partition_size);
         uint32_t first_part = ca->complete_crl ? 0 : (uint32_t)(first_slot / ca->partition_size);
         for (uint32_t pt = first_part; pt <= last_part; pt++) {
-            core_partition_url(ca, pt, url);
-            size_t kl = key_part(key, ca->id, pt);
+            partition_url(ca, pt, url);
+            size_t kl = ikey_part(key, ca->id, pt);
             if (!store_sst_put(w, key, kl, url, strlen(url), e)) goto fail_sst;
         }
     }
@@ -388,7 +398,7 @@ int ca_import_csv(struct ca_core *c, const char *name, const char *path, FILE *p
         const char *u = NULL;
         for (size_t i = 0; i < cdps.num; i++)
             if (cdps.part[i] == URLS_PART_EXTERNAL + x) u = cdps.uri[i];
-        size_t kl = key_part(key, ca->id, URLS_PART_EXTERNAL + x);
+        size_t kl = ikey_part(key, ca->id, URLS_PART_EXTERNAL + x);
         if (u == NULL || !store_sst_put(w, key, kl, u, strlen(u), e)) goto fail_sst;
     }
     if (slots == first_slot && next_ext == ca->next_ext_part) {
@@ -418,8 +428,8 @@ int ca_import_csv(struct ca_core *c, const char *name, const char *path, FILE *p
             struct crec cr = {.revoked_at = revoked[i]->revoked_at, .reason = revoked[i]->reason,
                               .not_after = revoked[i]->not_after};
             uint8_t v[REV_VALUE_LEN];
-            rev_value_encode(&cr, v);
-            size_t kl = key_revoked(key, ca->id, revoked[i]->part, revoked[i]->serial, revoked[i]->slen);
+            crec_rev_value(&cr, v);
+            size_t kl = ikey_revoked(key, ca->id, revoked[i]->part, revoked[i]->serial, revoked[i]->slen);
             if (!store_sst_put(w, key, kl, v, sizeof(v), e)) goto fail_sst;
         }
         if (!sst_end(w, e)) {
@@ -436,13 +446,13 @@ int ca_import_csv(struct ca_core *c, const char *name, const char *path, FILE *p
             uint8_t ukey[1 + 4 + CSVROW_MAX_CDP];
             size_t ul = strlen(new_uris[i]);
             ukey[0] = K_EXTCDP;
-            put_u32(ukey + 1, ca->id);
+            bytes_put_u32(ukey + 1, ca->id);
             memcpy(ukey + 5, new_uris[i], ul);
             uint32_t pt = 0;
             for (size_t j = 0; j < cdps.num; j++)
                 if (cdps.uri[j] == new_uris[i]) pt = cdps.part[j];
             uint8_t v[4];
-            put_u32(v, pt);
+            bytes_put_u32(v, pt);
             if (!store_sst_put(w, ukey, 5 + ul, v, 4, e)) goto fail_sst;
         }
         if (!sst_end(w, e)) {
@@ -468,7 +478,7 @@ int ca_import_csv(struct ca_core *c, const char *name, const char *path, FILE *p
         if (!crec_encode(&cr, &enc, &rl)) abort();
         memcpy(rec, enc, rl);
         free(enc);
-        size_t kl = key_cert(key, ca->id, rows[i].serial, rows[i].slen);
+        size_t kl = ikey_cert(key, ca->id, rows[i].serial, rows[i].slen);
         if (!store_sst_put(w, key, kl, rec, rl, e)) goto fail_sst;
     }
     if (!sst_end(w, e)) {
@@ -477,14 +487,14 @@ int ca_import_csv(struct ca_core *c, const char *name, const char *path, FILE *p
     }
     w = NULL;
     if (!store_ingest(c->st, (const char *const *)ssts.paths, ssts.num, e)) goto fail_sst;
-    core_oplog_written(c);
+    oplog_written(c);
     free(new_uris);
     ca->slots = slots;
     ca->imported += n;
     ca->revoked += num_revoked - num_held;
     ca->held += num_held;
     ca->next_ext_part = next_ext;
-    core_changed_all(c);
+    changes_all(c);
     out->rows = n;
     out->revoked = num_revoked;
     out->seconds = now_sec() - t0;
@@ -492,9 +502,9 @@ int ca_import_csv(struct ca_core *c, const char *name, const char *path, FILE *p
     goto out;
 fail_sst:
     free(new_uris);
-    core_oplog_rollback(c);
+    oplog_rollback(c);
 out:
-    if (!ok) core_oplog_failure(c, "import", name, NULL, 0, params, e);
+    if (!ok) oplog_failure(c, "import", name, NULL, 0, params, e);
     else json_decref(params);
     store_sst_free(w);
     ssts_cleanup(&ssts);

@@ -1,6 +1,18 @@
 /* Issuance: a CSR, through a named template, becomes a certificate bound to
  * one CRL partition and recorded in the index before it is returned. */
-#include "ca/internal.h"
+#include "ca/issue.h"
+#include "ca/core.h"
+#include "ca/carec.h"
+#include "ca/certbuild.h"
+#include "ca/changes.h"
+#include "ca/crec.h"
+#include "ca/ikey.h"
+#include "ca/keyring.h"
+#include "ca/oplog.h"
+#include "ca/partition.h"
+#include "ca/serial.h"
+#include "ca/store.h"
+#include "common/bytes.h"
 #include "common/jsonsafe.h"
 
 #include <stdio.h>
@@ -11,6 +23,7 @@
 #include <openssl/pem.h>
 #include <openssl/sha.h>
 #include <openssl/x509v3.h>
+#include <openssl/err.h>
 
 #include "common/rtime.h"
 #include "common/urls.h"
@@ -130,7 +143,7 @@ static int san_value_ok(const char *v, int dns) {
     return 1;
 }
 
-GENERAL_NAMES *san_parse(const char *s, struct rerr *e) {
+GENERAL_NAMES *issue_san_parse(const char *s, struct rerr *e) {
     GENERAL_NAMES *gens = sk_GENERAL_NAME_new_null();
     char *copy = strdup(s);
     char *save = NULL;
@@ -395,7 +408,7 @@ bad:
     return NULL;
 }
 
-X509_REQ *csr_parse_check(const uint8_t *p, size_t len, int *is_rsa, struct rerr *e) {
+X509_REQ *issue_csr_parse_check(const uint8_t *p, size_t len, int *is_rsa, struct rerr *e) {
     X509_REQ *req = parse_csr(p, len, e);
     if (req != NULL && !check_csr_key(req, is_rsa, e)) {
         X509_REQ_free(req);
@@ -428,7 +441,7 @@ static void request_hash(const struct ca_issue_params *p, uint8_t out[32]) {
 
 static char *cert_output(struct ca *ca, const uint8_t *der, size_t der_len, int with_chain,
                          struct rerr *e) {
-    char *pem = der_to_pem(der, der_len);
+    char *pem = certbuild_der_to_pem(der, der_len);
     if (pem == NULL) rerr_ssl(e, "cannot encode the certificate");
     if (pem == NULL || !with_chain) return pem;
     /* The issuing CA and its parents short of the self-signed root. */
@@ -494,7 +507,7 @@ int ca_issue(struct ca_core *c, const struct ca_issue_params *p, char **out_pem,
     size_t ikl = 0;
     if (p->idempotency_key != NULL) {
         ikey[0] = K_IDEM;
-        put_u32(ikey + 1, ca->id);
+        bytes_put_u32(ikey + 1, ca->id);
         ikl = 5 + strlen(p->idempotency_key);
         memcpy(ikey + 5, p->idempotency_key, ikl - 5);
         size_t il;
@@ -507,7 +520,7 @@ int ca_issue(struct ca_core *c, const struct ca_issue_params *p, char **out_pem,
                 goto out;
             }
             uint8_t key[KEY_MAX];
-            size_t kl = key_cert(key, ca->id, idem + 32, il - 32);
+            size_t kl = ikey_cert(key, ca->id, idem + 32, il - 32);
             size_t rl;
             struct crec cr;
             if (store_get(c->st, key, kl, &rec, &rl, e) != 1 || !crec_decode(rec, rl, &cr) || cr.der == NULL) {
@@ -520,10 +533,10 @@ int ca_issue(struct ca_core *c, const struct ca_issue_params *p, char **out_pem,
         }
     }
     int is_rsa = 0;
-    req = csr_parse_check(p->csr, p->csr_len, &is_rsa, e);
+    req = issue_csr_parse_check(p->csr, p->csr_len, &is_rsa, e);
     if (req == NULL) goto out;
     if (p->san != NULL) {
-        if ((san = san_parse(p->san, e)) == NULL) goto out;
+        if ((san = issue_san_parse(p->san, e)) == NULL) goto out;
     } else {
         san = csr_san(req);
     }
@@ -605,12 +618,12 @@ int ca_issue(struct ca_core *c, const struct ca_issue_params *p, char **out_pem,
         }
         part = (uint32_t)(ca->slots / ca->partition_size);
     }
-    EVP_PKEY *signer = core_ca_key(c, ca, e);
+    EVP_PKEY *signer = keyring_ca_key(c, ca, e);
     if (signer == NULL) goto out;
-    if (!core_new_serial(c, ca, serial, e)) goto out;
+    if (!serial_new(c, ca, serial, e)) goto out;
     have_serial = 1;
     char cdp[URLS_MAX], ocsp[URLS_MAX], issuers[URLS_MAX];
-    core_partition_url(ca, part, cdp);
+    partition_url(ca, part, cdp);
     urls_ocsp(ca->base_url, ocsp);
     urls_ca_issuers(ca->base_url, ca->name, issuers);
     struct certbuild cb = {
@@ -655,10 +668,10 @@ int ca_issue(struct ca_core *c, const struct ca_issue_params *p, char **out_pem,
     if (!crec_encode(&r, &rec, &rl)) abort();
     b = store_batch_new();
     uint8_t key[KEY_MAX];
-    size_t kl = key_cert(key, ca->id, serial, 16);
+    size_t kl = ikey_cert(key, ca->id, serial, 16);
     store_batch_put(b, key, kl, rec, rl);
     if (part != URLS_PART_NONE) {
-        kl = key_part(key, ca->id, part);
+        kl = ikey_part(key, ca->id, part);
         store_batch_put(b, key, kl, cdp, strlen(cdp));
     }
     if (ikl > 0) {
@@ -670,18 +683,18 @@ int ca_issue(struct ca_core *c, const struct ca_issue_params *p, char **out_pem,
     int slot = !t->is_ca && part != URLS_PART_NONE;
     if (slot) ca->slots++;
     ca->issued++;
-    core_put_ca(c, b, ca);
-    core_oplog(c, b, "issue", ca->name, serial, 16, issue_params_json(p), "ok");
-    if (!core_commit(c, b, e)) {
+    carec_put(c, b, ca);
+    oplog_add(c, b, "issue", ca->name, serial, 16, issue_params_json(p), "ok");
+    if (!oplog_commit(c, b, e)) {
         if (slot) ca->slots--;
         ca->issued--;
         goto out;
     }
-    core_changed(c, ca, serial, 16);
+    changes_note(c, ca, serial, 16);
     *out_pem = cert_output(ca, der, (size_t)dl, p->with_chain, e);
     ok = *out_pem != NULL;
 out:
-    if (!ok) core_oplog_failure(c, "issue", p->ca, have_serial ? serial : NULL, 16, issue_params_json(p), e);
+    if (!ok) oplog_failure(c, "issue", p->ca, have_serial ? serial : NULL, 16, issue_params_json(p), e);
 out_quiet:
     store_batch_free(b);
     free(rec);

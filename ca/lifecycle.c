@@ -1,6 +1,18 @@
 /* CA lifecycle: create a root or a subordinate, a CSR for an outside parent,
  * import its certificate, enable and disable. */
-#include "ca/internal.h"
+#include "ca/core.h"
+#include "ca/carec.h"
+#include "ca/certbuild.h"
+#include "ca/changes.h"
+#include "ca/crec.h"
+#include "ca/ikey.h"
+#include "ca/keyring.h"
+#include "ca/oplog.h"
+#include "ca/partition.h"
+#include "ca/revoke.h"
+#include "ca/serial.h"
+#include "ca/store.h"
+#include "common/bytes.h"
 #include "common/log.h"
 #include "common/jsonsafe.h"
 
@@ -15,6 +27,7 @@
 
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
+#include <openssl/err.h>
 
 #include "ca/keyfile.h"
 #include "ca/pkcs11.h"
@@ -118,7 +131,7 @@ static struct ca *new_ca_record(struct ca_core *c, const struct ca_create_params
     char url[URLS_MAX];
     urls_crl_partition(ca->base_url, ca->name, 4294967294u, url);
     int name_len = i2d_X509_NAME(subj, NULL);
-    uint32_t fit = core_default_partition_size(maxb, (size_t)(name_len > 0 ? name_len : 0),
+    uint32_t fit = partition_default_size(maxb, (size_t)(name_len > 0 ? name_len : 0),
                                                strlen(url), p->key);
     if (p->complete_crl) {
         ca->partition_size = 0;
@@ -168,8 +181,8 @@ static int record_ca_cert(struct ca_core *c, struct store_batch *b, struct ca *p
     struct crec r = {0};
     r.flags = CREC_F_CA;
     r.partition = URLS_PART_CA;
-    r.not_before = core_asn1_time(X509_get0_notBefore(x));
-    r.not_after = core_asn1_time(X509_get0_notAfter(x));
+    r.not_before = certbuild_asn1_time(X509_get0_notBefore(x));
+    r.not_after = certbuild_asn1_time(X509_get0_notAfter(x));
     snprintf(r.template_name, sizeof(r.template_name), "%s", template_name);
     uint8_t *der = NULL;
     int dl = i2d_X509(x, &der);
@@ -183,13 +196,13 @@ static int record_ca_cert(struct ca_core *c, struct store_batch *b, struct ca *p
         return rerr_set(e, "out of memory");
     }
     uint8_t key[KEY_MAX];
-    size_t kl = key_cert(key, parent->id, serial, slen);
+    size_t kl = ikey_cert(key, parent->id, serial, slen);
     store_batch_put(b, key, kl, rec, rl);
     free(rec);
     OPENSSL_free(der);
     char url[256];
-    core_partition_url(parent, URLS_PART_CA, url);
-    kl = key_part(key, parent->id, URLS_PART_CA);
+    partition_url(parent, URLS_PART_CA, url);
+    kl = ikey_part(key, parent->id, URLS_PART_CA);
     store_batch_put(b, key, kl, url, strlen(url));
     parent->issued++;
     return 1;
@@ -210,7 +223,7 @@ int ca_create(struct ca_core *c, const struct ca_create_params *p0, struct rerr 
     c->notice[0] = '\0';
     if (q.key_uri != NULL && (key = token_key(c, &q, e)) == NULL) goto out;
 
-    subj = subject_parse(p->subject, e);
+    subj = certbuild_subject_parse(p->subject, e);
     if (subj == NULL) goto out;
     ca = new_ca_record(c, p, subj, e);
     if (ca == NULL) goto out;
@@ -270,12 +283,12 @@ int ca_create(struct ca_core *c, const struct ca_create_params *p0, struct rerr 
         goto out;
     }
     EVP_PKEY *signer = NULL;
-    if (parent != NULL && (signer = core_ca_key(c, parent, e)) == NULL) goto out;
+    if (parent != NULL && (signer = keyring_ca_key(c, parent, e)) == NULL) goto out;
     if (key == NULL && (key = gen_key(p->key, e)) == NULL) goto out;
     uint8_t serial[16];
     if (parent != NULL) {
-        if (!core_new_serial(c, parent, serial, e)) goto out;
-    } else if (!core_new_serial(c, ca, serial, e)) { /* ca->id 0: a fresh space */
+        if (!serial_new(c, parent, serial, e)) goto out;
+    } else if (!serial_new(c, ca, serial, e)) { /* ca->id 0: a fresh space */
         goto out;
     }
     char cdp[URLS_MAX], ocsp[URLS_MAX], issuers[URLS_MAX];
@@ -294,7 +307,7 @@ int ca_create(struct ca_core *c, const struct ca_create_params *p0, struct rerr 
         .ku = CB_KU_KEY_CERT_SIGN | CB_KU_CRL_SIGN | CB_KU_DIGITAL_SIGNATURE,
     };
     if (parent != NULL) {
-        core_partition_url(parent, URLS_PART_CA, cdp);
+        partition_url(parent, URLS_PART_CA, cdp);
         urls_ocsp(parent->base_url, ocsp);
         urls_ca_issuers(parent->base_url, parent->name, issuers);
         cb.cdp = cdp;
@@ -305,7 +318,7 @@ int ca_create(struct ca_core *c, const struct ca_create_params *p0, struct rerr 
     if (x == NULL) goto out;
     ca->cert = x;
     x = NULL;
-    ca->cert_pem = x509_pem(ca->cert);
+    ca->cert_pem = certbuild_x509_pem(ca->cert);
     if (parent != NULL) {
         size_t n1 = strlen(parent->cert_pem), n2 = strlen(parent->chain_pem ? parent->chain_pem : "");
         ca->chain_pem = malloc(n1 + n2 + 1);
@@ -320,7 +333,7 @@ int ca_create(struct ca_core *c, const struct ca_create_params *p0, struct rerr 
         goto out;
     }
     ca->not_before = now;
-    ca->not_after = core_asn1_time(X509_get0_notAfter(ca->cert));
+    ca->not_after = certbuild_asn1_time(X509_get0_notAfter(ca->cert));
     ca->state = CA_STATE_ACTIVE;
     ca->id = c->next_ca_id;
     /* The key first: a crash after it leaves an unused key file that the next
@@ -330,19 +343,19 @@ int ca_create(struct ca_core *c, const struct ca_create_params *p0, struct rerr 
     key = NULL;
     c->next_ca_id++;
     b = store_batch_new();
-    if (!core_put_ca(c, b, ca)) {
+    if (!carec_put(c, b, ca)) {
         rerr_set(e, "out of memory");
         c->next_ca_id--;
         goto out;
     }
     if (parent != NULL) {
-        if (!record_ca_cert(c, b, parent, ca->cert, "sub-ca", e) || !core_put_ca(c, b, parent)) {
+        if (!record_ca_cert(c, b, parent, ca->cert, "sub-ca", e) || !carec_put(c, b, parent)) {
             c->next_ca_id--;
             goto out;
         }
     }
-    core_oplog(c, b, op, ca->name, serial, 16, create_params_json(p), "ok");
-    if (!core_commit(c, b, e)) {
+    oplog_add(c, b, op, ca->name, serial, 16, create_params_json(p), "ok");
+    if (!oplog_commit(c, b, e)) {
         c->next_ca_id--;
         if (parent) parent->issued--;
         goto out;
@@ -355,10 +368,10 @@ int ca_create(struct ca_core *c, const struct ca_create_params *p0, struct rerr 
                  ca->name, fe.msg);
     core_add_ca(c, ca);
     ca = NULL;
-    core_changed_all(c);
+    changes_all(c);
     ok = 1;
 out:
-    if (!ok) core_oplog_failure(c, op, p->name, NULL, 0, create_params_json(p), e);
+    if (!ok) oplog_failure(c, op, p->name, NULL, 0, create_params_json(p), e);
     store_batch_free(b);
     core_ca_free(ca);
     X509_free(x);
@@ -378,14 +391,14 @@ int ca_csr(struct ca_core *c, const struct ca_create_params *p0, char **out_pem,
     BIO *bio = NULL;
     int ok = 0;
     if (q.key_uri != NULL && (key = token_key(c, &q, e)) == NULL) goto out;
-    subj = subject_parse(p->subject, e);
+    subj = certbuild_subject_parse(p->subject, e);
     if (subj == NULL) goto out;
     ca = new_ca_record(c, p, subj, e);
     if (ca == NULL) goto out;
     if (key == NULL && (key = gen_key(p->key, e)) == NULL) goto out;
     req = X509_REQ_new();
     if (req == NULL || !X509_REQ_set_version(req, 0) || !X509_REQ_set_subject_name(req, subj) ||
-        !X509_REQ_set_pubkey(req, key) || X509_REQ_sign(req, key, core_sig_md(ca->key_type)) <= 0) {
+        !X509_REQ_set_pubkey(req, key) || X509_REQ_sign(req, key, certbuild_sig_md(ca->key_type)) <= 0) {
         rerr_ssl(e, "cannot build the CSR");
         goto out;
     }
@@ -402,9 +415,9 @@ int ca_csr(struct ca_core *c, const struct ca_create_params *p0, char **out_pem,
     if (!store_key(c, p, ca->name, key, e)) goto out;
     c->next_ca_id++;
     b = store_batch_new();
-    core_put_ca(c, b, ca);
-    core_oplog(c, b, "ca-csr", ca->name, NULL, 0, create_params_json(p), "ok");
-    if (!core_commit(c, b, e)) {
+    carec_put(c, b, ca);
+    oplog_add(c, b, "ca-csr", ca->name, NULL, 0, create_params_json(p), "ok");
+    if (!oplog_commit(c, b, e)) {
         c->next_ca_id--;
         goto out;
     }
@@ -418,7 +431,7 @@ int ca_csr(struct ca_core *c, const struct ca_create_params *p0, char **out_pem,
     ca = NULL;
     ok = 1;
 out:
-    if (!ok) core_oplog_failure(c, "ca-csr", p->name, NULL, 0, create_params_json(p), e);
+    if (!ok) oplog_failure(c, "ca-csr", p->name, NULL, 0, create_params_json(p), e);
     BIO_free(bio);
     store_batch_free(b);
     core_ca_free(ca);
@@ -466,7 +479,7 @@ int ca_import_cert(struct ca_core *c, const char *name, const uint8_t *cert, siz
         rerr_ssl(e, "--cert: not a certificate (expected PEM 'BEGIN CERTIFICATE' or DER)");
         goto out;
     }
-    EVP_PKEY *key = core_ca_key(c, ca, e);
+    EVP_PKEY *key = keyring_ca_key(c, ca, e);
     if (key == NULL) goto out;
     if (X509_check_private_key(x, key) != 1) {
         rerr_ssl(e, "--cert does not match the key of CA %s (was it made from this CA's CSR?)",
@@ -525,7 +538,7 @@ int ca_import_cert(struct ca_core *c, const char *name, const uint8_t *cert, siz
     size_t total = 1;
     char **pems = calloc((size_t)depth, sizeof(char *));
     for (int i = 1; i < depth; i++) {
-        pems[i] = x509_pem(sk_X509_value(path, i));
+        pems[i] = certbuild_x509_pem(sk_X509_value(path, i));
         total += pems[i] ? strlen(pems[i]) : 0;
     }
     char *chain_pem = malloc(total);
@@ -540,9 +553,9 @@ int ca_import_cert(struct ca_core *c, const char *name, const uint8_t *cert, siz
     struct ca next = *ca;
     next.depth = depth;
     next.path_len = (int)X509_get_pathlen(x);
-    next.not_before = core_asn1_time(X509_get0_notBefore(x));
-    next.not_after = core_asn1_time(X509_get0_notAfter(x));
-    next.cert_pem = x509_pem(x);
+    next.not_before = certbuild_asn1_time(X509_get0_notBefore(x));
+    next.not_after = certbuild_asn1_time(X509_get0_notAfter(x));
+    next.cert_pem = certbuild_x509_pem(x);
     next.chain_pem = chain_pem;
     char *line = X509_NAME_oneline(X509_get_subject_name(x), NULL, 0);
     next.subject = strdup(line ? line : "");
@@ -556,10 +569,10 @@ int ca_import_cert(struct ca_core *c, const char *name, const uint8_t *cert, siz
         goto out;
     }
     b = store_batch_new();
-    core_put_ca(c, b, &next);
-    core_oplog(c, b, "ca-import", name, NULL, 0, params, "ok");
+    carec_put(c, b, &next);
+    oplog_add(c, b, "ca-import", name, NULL, 0, params, "ok");
     params = NULL;
-    if (!core_commit(c, b, e)) {
+    if (!oplog_commit(c, b, e)) {
         free(next.cert_pem);
         free(next.subject);
         free(chain_pem);
@@ -571,14 +584,14 @@ int ca_import_cert(struct ca_core *c, const char *name, const uint8_t *cert, siz
     next.cert = x;
     x = NULL;
     *ca = next;
-    core_changed_all(c);
+    changes_all(c);
     ok = 1;
     struct rerr fe;
     if (!write_ca_files(c, ca, &fe))
         snprintf(c->notice, sizeof(c->notice), "warning: CA %s is active, but its files were not written: %s",
                  name, fe.msg);
 out:
-    if (!ok) core_oplog_failure(c, "ca-import", name, NULL, 0, params, e);
+    if (!ok) oplog_failure(c, "ca-import", name, NULL, 0, params, e);
     else json_decref(params);
     store_batch_free(b);
     X509_STORE_CTX_free(vctx);
@@ -603,19 +616,19 @@ int ca_set_enabled(struct ca_core *c, const char *name, int enabled, struct rerr
                  ca->state == CA_STATE_DELETED ? " (revd ca restore first)" : " (its keys are destroyed)");
         goto out;
     }
-    if (enabled && !core_chain_unrevoked(c, ca, e)) goto out;
+    if (enabled && !revoke_chain_unrevoked(c, ca, e)) goto out;
     enum ca_state old = ca->state;
     ca->state = enabled ? CA_STATE_ACTIVE : CA_STATE_DISABLED;
     b = store_batch_new();
-    core_put_ca(c, b, ca);
-    core_oplog(c, b, op, name, NULL, 0, NULL, "ok");
-    if (!core_commit(c, b, e)) {
+    carec_put(c, b, ca);
+    oplog_add(c, b, op, name, NULL, 0, NULL, "ok");
+    if (!oplog_commit(c, b, e)) {
         ca->state = old;
         goto out;
     }
     ok = 1;
 out:
-    if (!ok) core_oplog_failure(c, op, name, NULL, 0, NULL, e);
+    if (!ok) oplog_failure(c, op, name, NULL, 0, NULL, e);
     store_batch_free(b);
     return ok;
 }
@@ -652,10 +665,10 @@ int ca_delete(struct ca_core *c, const char *name, int restore_days, struct rerr
     rtime_format(ca->purge_at, pa);
     json_object_set_new(params, "purge_at", json_string(pa));
     b = store_batch_new();
-    core_put_ca(c, b, ca);
-    core_oplog(c, b, "ca-delete", name, NULL, 0, params, "ok");
+    carec_put(c, b, ca);
+    oplog_add(c, b, "ca-delete", name, NULL, 0, params, "ok");
     params = NULL;
-    if (!core_commit(c, b, e)) {
+    if (!oplog_commit(c, b, e)) {
         ca->state = saved.state;
         ca->state_before = saved.state_before;
         ca->purge_at = saved.purge_at;
@@ -663,7 +676,7 @@ int ca_delete(struct ca_core *c, const char *name, int restore_days, struct rerr
     }
     ok = 1;
 out:
-    if (!ok) core_oplog_failure(c, "ca-delete", name, NULL, 0, params, e);
+    if (!ok) oplog_failure(c, "ca-delete", name, NULL, 0, params, e);
     else json_decref(params);
     store_batch_free(b);
     return ok;
@@ -694,21 +707,21 @@ int ca_restore(struct ca_core *c, const char *name, struct rerr *e) {
     /* A certificate revoked while the CA was deleted: it comes back
      * disabled, as the revocation would have left it. */
     struct rerr why;
-    if (ca->state == CA_STATE_ACTIVE && !core_chain_unrevoked(c, ca, &why)) ca->state = CA_STATE_DISABLED;
+    if (ca->state == CA_STATE_ACTIVE && !revoke_chain_unrevoked(c, ca, &why)) ca->state = CA_STATE_DISABLED;
     if (ca->cert == NULL) ca->state = CA_STATE_PENDING;
     int64_t pa = ca->purge_at;
     ca->purge_at = 0;
     b = store_batch_new();
-    core_put_ca(c, b, ca);
-    core_oplog(c, b, "ca-restore", name, NULL, 0, json_pack("{s:s}", "state", ca_state_name(ca->state)), "ok");
-    if (!core_commit(c, b, e)) {
+    carec_put(c, b, ca);
+    oplog_add(c, b, "ca-restore", name, NULL, 0, json_pack("{s:s}", "state", ca_state_name(ca->state)), "ok");
+    if (!oplog_commit(c, b, e)) {
         ca->state = CA_STATE_DELETED;
         ca->purge_at = pa;
         goto out;
     }
     ok = 1;
 out:
-    if (!ok) core_oplog_failure(c, "ca-restore", name, NULL, 0, NULL, e);
+    if (!ok) oplog_failure(c, "ca-restore", name, NULL, 0, NULL, e);
     store_batch_free(b);
     return ok;
 }
@@ -734,10 +747,10 @@ int ca_purge_due(struct ca_core *c, int64_t now, size_t *purged, struct rerr *e)
          * nothing uses, never a purged CA that could still sign. */
         ca->state = CA_STATE_PURGED;
         struct store_batch *b = store_batch_new();
-        core_put_ca(c, b, ca);
-        core_oplog(c, b, "ca-purge", ca->name, NULL, 0, NULL, "ok");
+        carec_put(c, b, ca);
+        oplog_add(c, b, "ca-purge", ca->name, NULL, 0, NULL, "ok");
         struct rerr ce;
-        int ok = core_commit(c, b, &ce);
+        int ok = oplog_commit(c, b, &ce);
         store_batch_free(b);
         if (!ok) {
             ca->state = CA_STATE_DELETED;
@@ -746,8 +759,7 @@ int ca_purge_due(struct ca_core *c, int64_t now, size_t *purged, struct rerr *e)
         }
         EVP_PKEY_free(ca->key);
         ca->key = NULL;
-        core_responder_free(ca->responder);
-        ca->responder = NULL;
+        core_ca_drop_responder(ca);
         static const char *const suffix[] = {".key", ".ocsp.key"};
         for (int k = 0; k < 2; k++) {
             char path[PATH_MAX];
@@ -766,7 +778,7 @@ int ca_purge_due(struct ca_core *c, int64_t now, size_t *purged, struct rerr *e)
             fsync(dfd);
             close(dfd);
         }
-        core_changed_all(c);
+        changes_all(c);
         (*purged)++;
     }
     return all_ok;

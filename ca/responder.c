@@ -7,9 +7,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/err.h>
 #include <openssl/pem.h>
 
-#include "ca/internal.h"
+#include "ca/core.h"
+#include "ca/carec.h"
+#include "ca/certbuild.h"
+#include "ca/changes.h"
+#include "ca/crec.h"
+#include "ca/ikey.h"
+#include "ca/keyring.h"
+#include "ca/oplog.h"
+#include "ca/serial.h"
+#include "ca/store.h"
+#include "common/bytes.h"
 #include "common/fsutil.h"
 #include "common/log.h"
 #include "common/rtime.h"
@@ -33,7 +44,7 @@ struct ca_responder {
     uint8_t key_hash[20];
 };
 
-void core_responder_free(struct ca_responder *r) {
+void responder_free(struct ca_responder *r) {
     if (r == NULL) return;
     EVP_PKEY_CTX_free(r->pctx);
     EVP_MD_free(r->md_fetched);
@@ -41,6 +52,14 @@ void core_responder_free(struct ca_responder *r) {
     X509_free(r->cert);
     OPENSSL_free(r->cert_der);
     free(r);
+}
+
+/* set_responder makes r ca's responder (the one it had freed), with the
+ * hook core_ca_free frees it through (ca/core.h). */
+static void set_responder(struct ca *ca, struct ca_responder *r) {
+    core_ca_drop_responder(ca);
+    ca->responder = r;
+    ca->responder_free = r != NULL ? responder_free : NULL;
 }
 
 static const EVP_MD *md_for(const EVP_PKEY *k) {
@@ -92,14 +111,14 @@ static int responder_finish(struct ca_responder *r, struct rerr *e) {
     unsigned int hl = 20;
     if (!EVP_Digest(bits->data, (size_t)bits->length, r->key_hash, &hl, EVP_sha1(), NULL))
         return rerr_ssl(e, "SHA-1 failed");
-    r->not_before = core_asn1_time(X509_get0_notBefore(r->cert));
-    r->not_after = core_asn1_time(X509_get0_notAfter(r->cert));
+    r->not_before = certbuild_asn1_time(X509_get0_notBefore(r->cert));
+    r->not_after = certbuild_asn1_time(X509_get0_notAfter(r->cert));
     return 1;
 }
 
 static size_t key_responder(uint8_t out[KEY_MAX], uint32_t ca_id) {
     out[0] = K_RESPONDER;
-    put_u32(out + 1, ca_id);
+    bytes_put_u32(out + 1, ca_id);
     return 5;
 }
 
@@ -131,7 +150,7 @@ static int cert_revoked(struct ca_core *c, const struct ca *ca, const X509 *x, s
     const ASN1_INTEGER *sn = X509_get0_serialNumber(x);
     if (sn->length <= 0 || sn->length > 21) return 0;
     uint8_t key[KEY_MAX], *rec = NULL;
-    size_t kl = key_cert(key, ca->id, sn->data, (size_t)sn->length), rl;
+    size_t kl = ikey_cert(key, ca->id, sn->data, (size_t)sn->length), rl;
     int got = store_get(c->st, key, kl, &rec, &rl, e);
     struct crec r;
     int revoked = got == 1 && crec_decode(rec, rl, &r) && r.status == CERT_REVOKED;
@@ -164,7 +183,7 @@ static int responder_load(struct ca_core *c, struct ca *ca, struct ca_responder 
     r->key = keyfile_read(c, path, &ke);
     if (r->cert == NULL || r->key == NULL || X509_check_private_key(r->cert, r->key) != 1) {
         int no_key = r->key == NULL;
-        core_responder_free(r);
+        responder_free(r);
         ERR_clear_error();
         if (no_key) {
             rerr_set(e, "the OCSP responder key of CA %s: %s", ca->name, ke.msg);
@@ -180,7 +199,7 @@ static int responder_load(struct ca_core *c, struct ca *ca, struct ca_responder 
         return 0;
     }
     if (!responder_finish(r, e)) {
-        core_responder_free(r);
+        responder_free(r);
         return -1;
     }
     *out = r;
@@ -195,7 +214,7 @@ static struct ca_responder *responder_issue(struct ca_core *c, struct ca *ca, st
     struct store_batch *b = NULL;
     uint8_t *rec = NULL;
     int ok = 0;
-    EVP_PKEY *signer = core_ca_key(c, ca, e);
+    EVP_PKEY *signer = keyring_ca_key(c, ca, e);
     if (r == NULL || subj == NULL || signer == NULL) goto out;
     switch (ca->key_type) {
     case CA_KEY_EC_P256: r->key = EVP_EC_gen("P-256"); break;
@@ -212,7 +231,7 @@ static struct ca_responder *responder_issue(struct ca_core *c, struct ca *ca, st
     snprintf(cn, sizeof(cn), "%s OCSP responder", ca->name);
     X509_NAME_add_entry_by_txt(subj, "CN", MBSTRING_UTF8, (const unsigned char *)cn, -1, -1, 0);
     uint8_t serial[16];
-    if (!core_new_serial(c, ca, serial, e)) goto out;
+    if (!serial_new(c, ca, serial, e)) goto out;
     int64_t now = rtime_now();
     int64_t not_after = now + CA_RESPONDER_LIFETIME_S;
     if (not_after > ca->not_after) not_after = ca->not_after;
@@ -248,35 +267,35 @@ static struct ca_responder *responder_issue(struct ca_core *c, struct ca *ca, st
     if (!crec_encode(&cr, &rec, &rl)) abort();
     b = store_batch_new();
     uint8_t key[KEY_MAX];
-    size_t kl = key_cert(key, ca->id, serial, 16);
+    size_t kl = ikey_cert(key, ca->id, serial, 16);
     store_batch_put(b, key, kl, rec, rl);
     kl = key_responder(key, ca->id);
     store_batch_put(b, key, kl, r->cert_der, r->cert_len);
     ca->issued++;
-    core_put_ca(c, b, ca);
+    carec_put(c, b, ca);
     char na[21];
     rtime_format(not_after, na);
-    core_oplog(c, b, "ocsp-responder", ca->name, serial, 16, json_pack("{s:s}", "not_after", na), "ok");
-    if (!core_commit(c, b, e)) {
+    oplog_add(c, b, "ocsp-responder", ca->name, serial, 16, json_pack("{s:s}", "not_after", na), "ok");
+    if (!oplog_commit(c, b, e)) {
         ca->issued--;
         goto out;
     }
-    core_changed(c, ca, serial, 16);
+    changes_note(c, ca, serial, 16);
     c->responder_epoch++;
     ok = 1;
 out:
-    if (!ok) core_oplog_failure(c, "ocsp-responder", ca->name, NULL, 0, NULL, e);
+    if (!ok) oplog_failure(c, "ocsp-responder", ca->name, NULL, 0, NULL, e);
     store_batch_free(b);
     free(rec);
     X509_NAME_free(subj);
     if (!ok) {
-        core_responder_free(r);
+        responder_free(r);
         return NULL;
     }
     return r;
 }
 
-int core_responder_retire(struct ca_core *c, struct ca *ca, const uint8_t *serial, size_t slen, int *retired,
+int responder_retire(struct ca_core *c, struct ca *ca, const uint8_t *serial, size_t slen, int *retired,
                           struct rerr *e) {
     *retired = 0;
     X509 *x = NULL;
@@ -288,9 +307,8 @@ int core_responder_retire(struct ca_core *c, struct ca *ca, const uint8_t *seria
     if (!same) return 1;
     struct ca_responder *r = responder_issue(c, ca, e);
     if (r == NULL) return 0;
-    core_responder_free(ca->responder);
-    ca->responder = r;
-    core_changed_all(c); /* every response: the stored ones name the old responder (srec_usable) */
+    set_responder(ca, r);
+    changes_all(c); /* every response: the stored ones name the old responder (srec_usable) */
     *retired = 1;
     return 1;
 }
@@ -300,20 +318,21 @@ int ca_responder_signer(struct ca_core *c, const char *name, struct ca_signer *o
     if (ca == NULL) return 0;
     if (ca->state == CA_STATE_PENDING) return rerr_set(e, "CA %s is pending (it has no certificate yet)", name);
     /* Checked at every use, not only at load: whatever path revoked it
-     * (core_responder_retire replaces it first), a revoked responder signs
+     * (responder_retire replaces it first), a revoked responder signs
      * nothing more, and every response is signed again. */
     if (ca->responder != NULL) {
         int revoked = cert_revoked(c, ca, ca->responder->cert, e);
         if (revoked < 0) return 0;
         if (revoked) {
-            core_responder_free(ca->responder);
-            ca->responder = NULL;
-            core_changed_all(c);
+            core_ca_drop_responder(ca);
+            changes_all(c);
         }
     }
     if (ca->responder == NULL) {
-        int got = responder_load(c, ca, &ca->responder, e);
+        struct ca_responder *loaded = NULL;
+        int got = responder_load(c, ca, &loaded, e);
         if (got < 0) return 0;
+        if (loaded != NULL) set_responder(ca, loaded);
     }
     /* Renewed when it nears its end, and when it is not valid yet (the clock
      * went back, or it was made under a wrong clock): a response signed by
@@ -326,8 +345,7 @@ int ca_responder_signer(struct ca_core *c, const char *name, struct ca_signer *o
     if (ca->responder == NULL || nearing || ca->responder->not_before > now) {
         struct ca_responder *r = responder_issue(c, ca, e);
         if (r == NULL) return 0;
-        core_responder_free(ca->responder);
-        ca->responder = r;
+        set_responder(ca, r);
     }
     ca_responder_signer_of(ca->responder, out);
     return 1;
@@ -349,7 +367,7 @@ static struct ca_responder *responder_copy(const struct ca_responder *src, struc
     r->key = src->key;
     r->cert = src->cert;
     if (!responder_finish(r, e)) {
-        core_responder_free(r);
+        responder_free(r);
         return NULL;
     }
     return r;
@@ -361,7 +379,7 @@ struct ca_responder *ca_responder_dup(struct ca_core *c, const char *name, struc
     return responder_copy(core_find(c, name)->responder, e);
 }
 
-void ca_responder_put(struct ca_responder *r) { core_responder_free(r); }
+void ca_responder_put(struct ca_responder *r) { responder_free(r); }
 
 uint64_t ca_responder_epoch(const struct ca_core *c) { return c->responder_epoch; }
 
@@ -445,7 +463,7 @@ static int signing_done(struct signing *sg, int ok, struct rerr *e) {
     return ok;
 }
 
-/* The stored record of a certificate's responses (key_resp), version 2:
+/* The stored record of a certificate's responses (ikey_resp), version 2:
  *   u8 version, u8 status, u8 reason, u8 0, i64 revoked_at, i64 thisUpdate,
  *   i64 nextUpdate, the SHA-1 issuer key hash (20), the SHA-1 responder
  *   key hash (20), then per CertID hash (SHA-1, SHA-256): u32 length, the
@@ -471,19 +489,19 @@ static int persist_put(struct signing *sg, const uint8_t *serial, size_t slen, c
     *p++ = r->status;
     *p++ = srec_reason(r);
     *p++ = 0;
-    put_u64(p, (uint64_t)srec_revoked_at(r));
-    put_u64(p + 8, (uint64_t)tu);
-    put_u64(p + 16, (uint64_t)nu);
+    bytes_put_u64(p, (uint64_t)srec_revoked_at(r));
+    bytes_put_u64(p + 8, (uint64_t)tu);
+    bytes_put_u64(p + 16, (uint64_t)nu);
     memcpy(p + 24, sg->kh[0], 20);
     memcpy(p + 44, sg->signer.key_hash, 20);
     p += 64;
     for (int h = 0; h < 2; h++) {
-        put_u32(p, (uint32_t)len[h]);
+        bytes_put_u32(p, (uint32_t)len[h]);
         memcpy(p + 4, der[h], len[h]);
         p += 4 + len[h];
     }
     uint8_t key[KEY_MAX];
-    size_t kl = key_resp(key, sg->ca_id, serial, slen);
+    size_t kl = ikey_resp(key, sg->ca_id, serial, slen);
     store_batch_put(sg->persist, key, kl, buf, (size_t)(p - buf));
     return store_batch_count(sg->persist) < PERSIST_BATCH || signing_flush(sg, e);
 }
@@ -495,17 +513,17 @@ static int persist_put(struct signing *sg, const uint8_t *serial, size_t slen, c
 static int srec_usable(const struct signing *sg, const struct crec *r, const uint8_t *v, size_t vl,
                        const uint8_t *der[2], size_t len[2], int64_t *this_update, int64_t *next_update) {
     if (vl < SREC_FIXED || v[0] != SREC_VERSION || v[1] != r->status || v[2] != srec_reason(r) || v[3] != 0) return 0;
-    if ((int64_t)get_u64(v + 4) != srec_revoked_at(r) || memcmp(v + 28, sg->kh[0], 20) != 0 ||
+    if ((int64_t)bytes_get_u64(v + 4) != srec_revoked_at(r) || memcmp(v + 28, sg->kh[0], 20) != 0 ||
         memcmp(v + 48, sg->signer.key_hash, 20) != 0)
         return 0;
-    *this_update = (int64_t)get_u64(v + 12);
-    *next_update = (int64_t)get_u64(v + 20);
+    *this_update = (int64_t)bytes_get_u64(v + 12);
+    *next_update = (int64_t)bytes_get_u64(v + 20);
     if (*this_update > sg->now + 60 || *next_update <= sg->now + REUSE_MARGIN_S) return 0;
     if (*next_update > r->not_after || *next_update - *this_update > sg->validity + sg->c->backdate) return 0;
     size_t off = 68;
     for (int h = 0; h < 2; h++) {
         if (vl - off < 4) return 0;
-        size_t l = get_u32(v + off);
+        size_t l = bytes_get_u32(v + off);
         if (l == 0 || l > vl - off - 4) return 0;
         der[h] = v + off + 4;
         len[h] = l;
@@ -681,9 +699,9 @@ int ca_ocsp_precompute(struct ca_core *c, const char *name, int64_t validity, in
     }
     uint8_t prefix[5], sprefix[5];
     prefix[0] = K_CERT;
-    put_u32(prefix + 1, ca->id);
+    bytes_put_u32(prefix + 1, ca->id);
     sprefix[0] = K_RESP;
-    put_u32(sprefix + 1, ca->id);
+    bytes_put_u32(sprefix + 1, ca->id);
     struct store_iter *it = store_iter_new(c->st, prefix, 5, NULL, 0);
     /* The stored responses, walked beside the certificates (same order). */
     struct store_iter *sit = (flags & (CA_OCSP_REUSE | CA_OCSP_PERSIST)) ? store_iter_new(c->st, sprefix, 5, NULL, 0) : NULL;
@@ -778,7 +796,7 @@ int ca_ocsp_overlay(struct ca_core *c, const char *name, const struct ocsp_table
         const struct ca_change *ch = mine[k];
         if (k + 1 < nmine && change_cmp(&mine[k], &mine[k + 1]) == 0) continue;
         uint8_t key[KEY_MAX], *rec = NULL;
-        size_t kl = key_cert(key, ca->id, ch->serial, ch->serial_len), rl;
+        size_t kl = ikey_cert(key, ca->id, ch->serial, ch->serial_len), rl;
         struct crec r;
         int got = store_get(c->st, key, kl, &rec, &rl, e);
         if (got < 0) ok = 0;

@@ -11,7 +11,7 @@
 
 #include <zstd.h>
 
-#include "ca/internal.h"
+#include "common/bytes.h"
 #include "common/fsutil.h"
 
 #define HEAD_LEN 32
@@ -36,11 +36,11 @@ int crlarchive_append(const char *dir, const char *ca, uint32_t part, uint64_t n
         return rerr_set(e, "zstd: %s", ZSTD_getErrorName(cl));
     }
     memcpy(rec, "RCRL", 4);
-    put_u32(rec + 4, part);
-    put_u64(rec + 8, number);
-    put_u64(rec + 16, (uint64_t)this_update);
-    put_u32(rec + 24, (uint32_t)len);
-    put_u32(rec + 28, (uint32_t)cl);
+    bytes_put_u32(rec + 4, part);
+    bytes_put_u64(rec + 8, number);
+    bytes_put_u64(rec + 16, (uint64_t)this_update);
+    bytes_put_u32(rec + 24, (uint32_t)len);
+    bytes_put_u32(rec + 28, (uint32_t)cl);
     int fd = -1;
     int ok = fs_open_append(path, 0600, &fd, e), wrote = ok;
     size_t total = HEAD_LEN + cl, off = 0;
@@ -71,7 +71,7 @@ int crlarchive_each(const char *dir, const char *ca, int want_der,
     for (;;) {
         size_t got = fread(h, 1, HEAD_LEN, f);
         if (got == 0) break;
-        struct crlarchive_rec r = {get_u32(h + 4), get_u64(h + 8), (int64_t)get_u64(h + 16), get_u32(h + 24), get_u32(h + 28),
+        struct crlarchive_rec r = {bytes_get_u32(h + 4), bytes_get_u64(h + 8), (int64_t)bytes_get_u64(h + 16), bytes_get_u32(h + 24), bytes_get_u32(h + 28),
                                    off};
         /* Hostile until parsed: the magic, and lengths under the caps. */
         if (got != HEAD_LEN || memcmp(h, "RCRL", 4) != 0 || r.der_len == 0 || r.der_len > CRLARCHIVE_MAX_DER ||

@@ -149,7 +149,7 @@ static enum ocsp_resp_status single_of(struct lane *l, const struct lane_ca *ca,
                                        size_t certid_cap) {
     if (jc->serial_len == 0 || jc->serial_len > 21 || (unsigned)jc->hash > OCSP_HASH_SHA512) return OCSP_UNAUTHORIZED;
     uint8_t key[KEY_MAX], *rec = NULL;
-    size_t kl = key_cert(key, ca->id, jc->serial, jc->serial_len), rl;
+    size_t kl = ikey_cert(key, ca->id, jc->serial, jc->serial_len), rl;
     struct rerr e;
     int got = store_get(l->st, key, kl, &rec, &rl, &e);
     struct crec r;
