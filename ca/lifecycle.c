@@ -209,54 +209,30 @@ static int record_ca_cert(struct ca_core *c, struct store_batch *b, struct ca *p
 }
 
 
-int ca_create(struct ca_core *c, const struct ca_create_params *p0, struct rerr *e) {
-    struct ca_create_params q = *p0;
-    const struct ca_create_params *p = &q;
-    X509_NAME *subj = NULL;
-    EVP_PKEY *key = NULL;
-    X509 *x = NULL;
-    struct ca *ca = NULL;
-    struct ca *parent = NULL;
-    struct store_batch *b = NULL;
-    int ok = 0;
-    const char *op = p->parent ? "ca-create-sub" : "ca-create-root";
-    c->notice[0] = '\0';
-    if (q.key_uri != NULL && (key = token_key(c, &q, e)) == NULL) goto out;
-
-    subj = certbuild_subject_parse(p->subject, e);
-    if (subj == NULL) goto out;
-    ca = new_ca_record(c, p, subj, e);
-    if (ca == NULL) goto out;
-    int64_t now = rtime_now();
+/* create_place puts the new CA ca in the hierarchy: under p->parent
+ * (*parent, checked: active, not too deep, its path length) or as a root;
+ * and ends its validity (*not_after) within its parent's. */
+static int create_place(struct ca_core *c, const struct ca_create_params *p, struct ca *ca, int64_t now,
+                        struct ca **parent_out, int64_t *not_after_out, struct rerr *e) {
     int64_t not_after;
-    if (p->days < 0 || p->days > 36500) {
-        rerr_set(e, "--days %d is out of range (1 to 36500)", p->days);
-        goto out;
-    }
+    struct ca *parent = NULL;
+    *parent_out = NULL;
+    if (p->days < 0 || p->days > 36500) return rerr_set(e, "--days %d is out of range (1 to 36500)", p->days);
     if (p->parent != NULL) {
         parent = core_find_or_err(c, p->parent, e);
-        if (parent == NULL) goto out;
-        if (parent->state != CA_STATE_ACTIVE) {
-            rerr_set(e, "parent CA %s is %s and issues nothing", parent->name,
-                     ca_state_name(parent->state));
-            goto out;
-        }
-        if (parent->depth + 1 > CA_MAX_DEPTH) {
-            rerr_set(e, "a hierarchy is at most %d levels deep; %s is at level %d", CA_MAX_DEPTH,
-                     parent->name, parent->depth);
-            goto out;
-        }
-        if (parent->path_len == 0) {
-            rerr_set(e, "parent CA %s has path length 0: it may not have subordinate CAs",
-                     parent->name);
-            goto out;
-        }
+        if (parent == NULL) return 0;
+        *parent_out = parent;
+        if (parent->state != CA_STATE_ACTIVE)
+            return rerr_set(e, "parent CA %s is %s and issues nothing", parent->name, ca_state_name(parent->state));
+        if (parent->depth + 1 > CA_MAX_DEPTH)
+            return rerr_set(e, "a hierarchy is at most %d levels deep; %s is at level %d", CA_MAX_DEPTH,
+                            parent->name, parent->depth);
+        if (parent->path_len == 0)
+            return rerr_set(e, "parent CA %s has path length 0: it may not have subordinate CAs", parent->name);
         ca->path_len = p->path_len >= 0 ? p->path_len : 0;
-        if (parent->path_len > 0 && ca->path_len >= parent->path_len) {
-            rerr_set(e, "--path-len %d is too long: parent CA %s allows at most %d below it",
-                     ca->path_len, parent->name, parent->path_len - 1);
-            goto out;
-        }
+        if (parent->path_len > 0 && ca->path_len >= parent->path_len)
+            return rerr_set(e, "--path-len %d is too long: parent CA %s allows at most %d below it", ca->path_len,
+                            parent->name, parent->path_len - 1);
         ca->depth = parent->depth + 1;
         snprintf(ca->parent, sizeof(ca->parent), "%s", parent->name);
         if (p->days == 0) {
@@ -267,10 +243,8 @@ int ca_create(struct ca_core *c, const struct ca_create_params *p0, struct rerr 
             if (not_after > parent->not_after) {
                 char pa[21];
                 rtime_format(parent->not_after, pa);
-                rerr_set(e,
-                         "--days %d would outlive parent CA %s (valid until %s); use fewer days",
-                         p->days, parent->name, pa);
-                goto out;
+                return rerr_set(e, "--days %d would outlive parent CA %s (valid until %s); use fewer days", p->days,
+                                parent->name, pa);
             }
         }
     } else {
@@ -278,19 +252,16 @@ int ca_create(struct ca_core *c, const struct ca_create_params *p0, struct rerr 
         ca->path_len = p->path_len;
         not_after = now + (int64_t)(p->days ? p->days : 3650) * 86400;
     }
-    if (not_after <= now) {
-        rerr_set(e, "parent CA %s has expired", parent ? parent->name : "");
-        goto out;
-    }
-    EVP_PKEY *signer = NULL;
-    if (parent != NULL && (signer = keyring_ca_key(c, parent, e)) == NULL) goto out;
-    if (key == NULL && (key = gen_key(p->key, e)) == NULL) goto out;
-    uint8_t serial[16];
-    if (parent != NULL) {
-        if (!serial_new(c, parent, serial, e)) goto out;
-    } else if (!serial_new(c, ca, serial, e)) { /* ca->id 0: a fresh space */
-        goto out;
-    }
+    if (not_after <= now) return rerr_set(e, "parent CA %s has expired", parent ? parent->name : "");
+    *not_after_out = not_after;
+    return 1;
+}
+
+/* create_cert issues ca's certificate for key (signed by parent's key
+ * signer, or self-signed) and sets ca's certificate, its PEM and its
+ * chain. */
+static int create_cert(struct ca *ca, struct ca *parent, X509_NAME *subj, EVP_PKEY *key, EVP_PKEY *signer,
+                       const uint8_t serial[16], int64_t now, int64_t not_after, struct rerr *e) {
     char cdp[URLS_MAX], ocsp[URLS_MAX], issuers[URLS_MAX];
     struct certbuild cb = {
         .subject = subj,
@@ -314,35 +285,30 @@ int ca_create(struct ca_core *c, const struct ca_create_params *p0, struct rerr 
         cb.ocsp_url = ocsp;
         cb.ca_issuers_url = issuers;
     }
-    x = certbuild_sign(&cb, e);
-    if (x == NULL) goto out;
-    ca->cert = x;
-    x = NULL;
+    ca->cert = certbuild_sign(&cb, e);
+    if (ca->cert == NULL) return 0;
     ca->cert_pem = certbuild_x509_pem(ca->cert);
     if (parent != NULL) {
         size_t n1 = strlen(parent->cert_pem), n2 = strlen(parent->chain_pem ? parent->chain_pem : "");
         ca->chain_pem = malloc(n1 + n2 + 1);
-        if (ca->chain_pem == NULL) goto out;
+        if (ca->chain_pem == NULL) return rerr_set(e, "out of memory");
         memcpy(ca->chain_pem, parent->cert_pem, n1);
         memcpy(ca->chain_pem + n1, parent->chain_pem ? parent->chain_pem : "", n2 + 1);
     } else {
         ca->chain_pem = strdup("");
     }
-    if (ca->cert_pem == NULL || ca->chain_pem == NULL) {
-        rerr_set(e, "out of memory");
-        goto out;
-    }
-    ca->not_before = now;
-    ca->not_after = certbuild_asn1_time(X509_get0_notAfter(ca->cert));
-    ca->state = CA_STATE_ACTIVE;
-    ca->id = c->next_ca_id;
-    /* The key first: a crash after it leaves an unused key file that the next
-     * create of this name overwrites, never a CA without its key. */
-    if (!store_key(c, p, ca->name, key, e)) goto out;
-    ca->key = key;
-    key = NULL;
+    if (ca->cert_pem == NULL || ca->chain_pem == NULL) return rerr_set(e, "out of memory");
+    return 1;
+}
+
+/* create_write writes the new CA's record, its certificate's record at its
+ * parent's, and the log record in one synced batch (next_ca_id and the
+ * parent's counters back as they were when it fails). */
+static int create_write(struct ca_core *c, const struct ca_create_params *p, const char *op, struct ca *ca,
+                        struct ca *parent, const uint8_t serial[16], struct rerr *e) {
+    int ok = 0;
     c->next_ca_id++;
-    b = store_batch_new();
+    struct store_batch *b = store_batch_new();
     if (!carec_put(c, b, ca)) {
         rerr_set(e, "out of memory");
         c->next_ca_id--;
@@ -360,6 +326,51 @@ int ca_create(struct ca_core *c, const struct ca_create_params *p0, struct rerr 
         if (parent) parent->issued--;
         goto out;
     }
+    ok = 1;
+out:
+    store_batch_free(b);
+    return ok;
+}
+
+int ca_create(struct ca_core *c, const struct ca_create_params *p0, struct rerr *e) {
+    struct ca_create_params q = *p0;
+    const struct ca_create_params *p = &q;
+    X509_NAME *subj = NULL;
+    EVP_PKEY *key = NULL;
+    struct ca *ca = NULL;
+    struct ca *parent = NULL;
+    int ok = 0;
+    const char *op = p->parent ? "ca-create-sub" : "ca-create-root";
+    c->notice[0] = '\0';
+    if (q.key_uri != NULL && (key = token_key(c, &q, e)) == NULL) goto out;
+
+    subj = certbuild_subject_parse(p->subject, e);
+    if (subj == NULL) goto out;
+    ca = new_ca_record(c, p, subj, e);
+    if (ca == NULL) goto out;
+    int64_t now = rtime_now();
+    int64_t not_after = 0;
+    if (!create_place(c, p, ca, now, &parent, &not_after, e)) goto out;
+    EVP_PKEY *signer = NULL;
+    if (parent != NULL && (signer = keyring_ca_key(c, parent, e)) == NULL) goto out;
+    if (key == NULL && (key = gen_key(p->key, e)) == NULL) goto out;
+    uint8_t serial[16];
+    if (parent != NULL) {
+        if (!serial_new(c, parent, serial, e)) goto out;
+    } else if (!serial_new(c, ca, serial, e)) { /* ca->id 0: a fresh space */
+        goto out;
+    }
+    if (!create_cert(ca, parent, subj, key, signer, serial, now, not_after, e)) goto out;
+    ca->not_before = now;
+    ca->not_after = certbuild_asn1_time(X509_get0_notAfter(ca->cert));
+    ca->state = CA_STATE_ACTIVE;
+    ca->id = c->next_ca_id;
+    /* The key first: a crash after it leaves an unused key file that the next
+     * create of this name overwrites, never a CA without its key. */
+    if (!store_key(c, p, ca->name, key, e)) goto out;
+    ca->key = key;
+    key = NULL;
+    if (!create_write(c, p, op, ca, parent, serial, e)) goto out;
     /* The index has the CA now: a failure to write its convenience files
      * is a warning, not a refusal of what was done. */
     struct rerr fe;
@@ -372,9 +383,7 @@ int ca_create(struct ca_core *c, const struct ca_create_params *p0, struct rerr 
     ok = 1;
 out:
     if (!ok) oplog_failure(c, op, p->name, NULL, 0, create_params_json(p), e);
-    store_batch_free(b);
     core_ca_free(ca);
-    X509_free(x);
     EVP_PKEY_free(key);
     X509_NAME_free(subj);
     return ok;
