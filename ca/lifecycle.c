@@ -465,53 +465,32 @@ static X509 *read_one_cert(const uint8_t *p, size_t len) {
     return x;
 }
 
-int ca_import_cert(struct ca_core *c, const char *name, const uint8_t *cert, size_t cert_len,
-                   const uint8_t *chain, size_t chain_len, struct rerr *e) {
-    X509 *x = NULL;
-    STACK_OF(X509) *sk = NULL;
-    X509_STORE *roots = NULL;
-    X509_STORE_CTX *vctx = NULL;
-    struct store_batch *b = NULL;
-    int ok = 0;
-    c->notice[0] = '\0';
-    json_t *params = json_pack("{s:I,s:I}", "cert_bytes", (json_int_t)cert_len, "chain_bytes",
-                               (json_int_t)chain_len);
-    struct ca *ca = core_find_or_err(c, name, e);
-    if (ca == NULL) goto out;
-    if (ca->state != CA_STATE_PENDING) {
-        rerr_set(e, "CA %s is not waiting for a certificate (it is %s)", name,
-                 ca_state_name(ca->state));
-        goto out;
-    }
-    x = read_one_cert(cert, cert_len);
-    if (x == NULL) {
-        rerr_ssl(e, "--cert: not a certificate (expected PEM 'BEGIN CERTIFICATE' or DER)");
-        goto out;
-    }
-    EVP_PKEY *key = keyring_ca_key(c, ca, e);
-    if (key == NULL) goto out;
-    if (X509_check_private_key(x, key) != 1) {
-        rerr_ssl(e, "--cert does not match the key of CA %s (was it made from this CA's CSR?)",
-                 name);
-        goto out;
-    }
+/* import_cert_check: x, the certificate CA name's parent issued, is for
+ * the CA's key, a CA certificate, and one that revd's CRLs and
+ * certificates can name. */
+static int import_cert_check(X509 *x, EVP_PKEY *key, const char *name, struct rerr *e) {
+    if (X509_check_private_key(x, key) != 1)
+        return rerr_ssl(e, "--cert does not match the key of CA %s (was it made from this CA's CSR?)", name);
     /* 1: a v3 CA with basicConstraints CA:TRUE; other non-zero values are
      * v1 roots or keyCertSign without basicConstraints. */
-    if (X509_check_ca(x) != 1) {
-        rerr_set(e, "--cert is not a CA certificate (it needs basicConstraints CA:TRUE)");
-        goto out;
-    }
+    if (X509_check_ca(x) != 1) return rerr_set(e, "--cert is not a CA certificate (it needs basicConstraints CA:TRUE)");
     uint32_t ku = X509_get_key_usage(x);
-    if (ku != UINT32_MAX && (!(ku & KU_KEY_CERT_SIGN) || !(ku & KU_CRL_SIGN))) {
-        rerr_set(e, "--cert's keyUsage lacks keyCertSign or cRLSign, which a CA that publishes CRLs needs");
-        goto out;
-    }
-    if (X509_get0_subject_key_id(x) == NULL) {
-        rerr_set(e, "--cert has no subjectKeyIdentifier; revd's certificates name their issuer's key by it");
-        goto out;
-    }
-    sk = sk_X509_new_null();
-    roots = X509_STORE_new();
+    if (ku != UINT32_MAX && (!(ku & KU_KEY_CERT_SIGN) || !(ku & KU_CRL_SIGN)))
+        return rerr_set(e, "--cert's keyUsage lacks keyCertSign or cRLSign, which a CA that publishes CRLs needs");
+    if (X509_get0_subject_key_id(x) == NULL)
+        return rerr_set(e, "--cert has no subjectKeyIdentifier; revd's certificates name their issuer's key by it");
+    return 1;
+}
+
+/* import_chain_verify verifies x against the PEM chain (which must end in
+ * a root), and returns in *chain_pem (malloc'd) the verified path above
+ * the CA, root last, and in *depth the CA's level. */
+static int import_chain_verify(X509 *x, const uint8_t *chain, size_t chain_len, const char *name, char **chain_pem,
+                               int *depth_out, struct rerr *e) {
+    int ok = 0;
+    STACK_OF(X509) *sk = sk_X509_new_null();
+    X509_STORE *roots = X509_STORE_new();
+    X509_STORE_CTX *vctx = NULL;
     BIO *bio = BIO_new_mem_buf(chain, (int)chain_len);
     X509 *y;
     int num = 0;
@@ -550,13 +529,48 @@ int ca_import_cert(struct ca_core *c, const char *name, const uint8_t *cert, siz
         pems[i] = certbuild_x509_pem(sk_X509_value(path, i));
         total += pems[i] ? strlen(pems[i]) : 0;
     }
-    char *chain_pem = malloc(total);
-    chain_pem[0] = '\0';
+    char *out_pem = malloc(total);
+    out_pem[0] = '\0';
     for (int i = 1; i < depth; i++) {
-        if (pems[i]) strcat(chain_pem, pems[i]);
+        if (pems[i]) strcat(out_pem, pems[i]);
         free(pems[i]);
     }
     free(pems);
+    *chain_pem = out_pem;
+    *depth_out = depth;
+    ok = 1;
+out:
+    X509_STORE_CTX_free(vctx);
+    X509_STORE_free(roots);
+    sk_X509_pop_free(sk, X509_free);
+    return ok;
+}
+
+int ca_import_cert(struct ca_core *c, const char *name, const uint8_t *cert, size_t cert_len,
+                   const uint8_t *chain, size_t chain_len, struct rerr *e) {
+    X509 *x = NULL;
+    struct store_batch *b = NULL;
+    int ok = 0;
+    c->notice[0] = '\0';
+    json_t *params = json_pack("{s:I,s:I}", "cert_bytes", (json_int_t)cert_len, "chain_bytes",
+                               (json_int_t)chain_len);
+    struct ca *ca = core_find_or_err(c, name, e);
+    if (ca == NULL) goto out;
+    if (ca->state != CA_STATE_PENDING) {
+        rerr_set(e, "CA %s is not waiting for a certificate (it is %s)", name,
+                 ca_state_name(ca->state));
+        goto out;
+    }
+    x = read_one_cert(cert, cert_len);
+    if (x == NULL) {
+        rerr_ssl(e, "--cert: not a certificate (expected PEM 'BEGIN CERTIFICATE' or DER)");
+        goto out;
+    }
+    EVP_PKEY *key = keyring_ca_key(c, ca, e);
+    if (key == NULL || !import_cert_check(x, key, name, e)) goto out;
+    char *chain_pem;
+    int depth;
+    if (!import_chain_verify(x, chain, chain_len, name, &chain_pem, &depth, e)) goto out;
     /* The record as it will be, written first; the CA in memory changes
      * only once it is on disk. */
     struct ca next = *ca;
@@ -603,9 +617,6 @@ out:
     if (!ok) oplog_failure(c, "ca-import", name, NULL, 0, params, e);
     else json_decref(params);
     store_batch_free(b);
-    X509_STORE_CTX_free(vctx);
-    X509_STORE_free(roots);
-    sk_X509_pop_free(sk, X509_free);
     X509_free(x);
     return ok;
 }
