@@ -283,6 +283,23 @@ static int cred_get(struct ca_core *c, const char *name, struct ca_cred *k, stru
     return r;
 }
 
+/* cred_scope_check: a new credential's life, and the CAs and templates it
+ * may act on, as its role wants them. */
+static int cred_scope_check(enum cred_role role, const char *cas, const char *templates, int days, struct rerr *e) {
+    if (days < 1 || days > CRED_DAYS_MAX) return rerr_set(e, "--days must be 1 to %d", CRED_DAYS_MAX);
+    int scoped = role == ROLE_ISSUER || role == ROLE_REVOKER;
+    if (scoped && cas == NULL)
+        return rerr_set(e, "a %s credential needs --ca (the CAs it may act on, comma-separated, or *)",
+                        cred_role_name(role));
+    if (role == ROLE_ISSUER && templates == NULL)
+        return rerr_set(e, "an issuer credential needs --template (the templates it may use, comma-separated, or *)");
+    if (!scoped && cas != NULL) return rerr_set(e, "--ca applies to issuer and revoker credentials only");
+    if (role != ROLE_ISSUER && templates != NULL) return rerr_set(e, "--template applies to issuer credentials only");
+    if ((cas != NULL && !list_ok("--ca", cas, e)) || (templates != NULL && !list_ok("--template", templates, e)))
+        return 0;
+    return 1;
+}
+
 int ca_cred_issue(struct ca_core *c, const char *name, enum cred_role role, const char *cas, const char *templates,
                   int days, const uint8_t *csr, size_t csr_len, char **cert_pem, char **key_pem, struct rerr *e) {
     *cert_pem = NULL;
@@ -306,29 +323,7 @@ int ca_cred_issue(struct ca_core *c, const char *name, enum cred_role role, cons
         rerr_set(e, "a credential named %s exists already%s", name, k.revoked ? " (revoked: names are not reused)" : "");
         goto out;
     }
-    if (days < 1 || days > CRED_DAYS_MAX) {
-        rerr_set(e, "--days must be 1 to %d", CRED_DAYS_MAX);
-        goto out;
-    }
-    int scoped = role == ROLE_ISSUER || role == ROLE_REVOKER;
-    if (scoped && cas == NULL) {
-        rerr_set(e, "a %s credential needs --ca (the CAs it may act on, comma-separated, or *)", cred_role_name(role));
-        goto out;
-    }
-    if (role == ROLE_ISSUER && templates == NULL) {
-        rerr_set(e, "an issuer credential needs --template (the templates it may use, comma-separated, or *)");
-        goto out;
-    }
-    if (!scoped && cas != NULL) {
-        rerr_set(e, "--ca applies to issuer and revoker credentials only");
-        goto out;
-    }
-    if (role != ROLE_ISSUER && templates != NULL) {
-        rerr_set(e, "--template applies to issuer credentials only");
-        goto out;
-    }
-    if ((cas != NULL && !list_ok("--ca", cas, e)) || (templates != NULL && !list_ok("--template", templates, e)))
-        goto out;
+    if (!cred_scope_check(role, cas, templates, days, e)) goto out;
     if (!load_admin_ca(c, &ca, &ca_key, e)) goto out;
     X509_PUBKEY *spki = NULL;
     if (csr != NULL) {

@@ -160,6 +160,23 @@ static struct ca *mark_subtree(struct ca_core *c, const struct ca *ca, const uin
     return top;
 }
 
+/* revoke_status_check: a certificate may be revoked when good, or made
+ * final when on hold (*was_held); a revocation is final. */
+static int revoke_status_check(const struct crec *r, int reason, int *was_held, struct rerr *e) {
+    *was_held = 0;
+    if (r->status != CERT_REVOKED) return 1;
+    if (r->reason != REASON_CERTIFICATE_HOLD) {
+        char when[21];
+        rtime_format(r->revoked_at, when);
+        return rerr_set(e, "this certificate was already revoked at %s (%s); a revocation is final", when,
+                        reason_name(r->reason));
+    }
+    if (reason == REASON_CERTIFICATE_HOLD)
+        return rerr_set(e, "this certificate is already on hold (revd unhold releases it)");
+    *was_held = 1;
+    return 1;
+}
+
 int ca_revoke(struct ca_core *c, const char *name, const uint8_t *serial, size_t slen, int reason,
               int64_t invalidity, struct rerr *e) {
     uint8_t *rec = NULL;
@@ -188,20 +205,7 @@ int ca_revoke(struct ca_core *c, const char *name, const uint8_t *serial, size_t
         goto out;
     }
     int was_held = 0;
-    if (r.status == CERT_REVOKED) {
-        if (r.reason != REASON_CERTIFICATE_HOLD) {
-            char when[21];
-            rtime_format(r.revoked_at, when);
-            rerr_set(e, "this certificate was already revoked at %s (%s); a revocation is final", when,
-                     reason_name(r.reason));
-            goto out;
-        }
-        if (reason == REASON_CERTIFICATE_HOLD) {
-            rerr_set(e, "this certificate is already on hold (revd unhold releases it)");
-            goto out;
-        }
-        was_held = 1;
-    }
+    if (!revoke_status_check(&r, reason, &was_held, e)) goto out;
     /* A hold made final keeps its original revocation time (RFC 5280 5.3.1). */
     if (!was_held) r.revoked_at = now;
     /* The CA's own responder is replaced first: a new key and certificate
