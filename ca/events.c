@@ -101,7 +101,7 @@ void ca_event(struct ca_core *c, const char *type, int severity, const char *ca,
 
 /* The event an operations-log record makes, if any. */
 void events_pending(struct ca_core *c, const char *op, const char *ca_name, const uint8_t *serial, size_t slen,
-                        json_t *params) {
+                    json_t *params) {
     const char *type = NULL;
     int sev = 10;
     json_t *d = json_object();

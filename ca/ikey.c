@@ -41,7 +41,7 @@ size_t ikey_resp(uint8_t out[KEY_MAX], uint32_t ca_id, const uint8_t *serial, si
 }
 
 size_t ikey_revoked(uint8_t out[KEY_MAX], uint32_t ca_id, uint32_t part, const uint8_t *serial,
-                   size_t slen) {
+                    size_t slen) {
     out[0] = K_REVOKED;
     bytes_put_u32(out + 1, ca_id);
     bytes_put_u32(out + 5, part);

@@ -154,7 +154,7 @@ static int rewrite_keys(struct ca_core *c, int all, const char *op, struct rewri
     int ok = keyfile_each(c->dir, rewrite_one, w);
     struct store_batch *b = store_batch_new();
     oplog_add(c, b, op, NULL, NULL, 0, json_pack("{s:o}", "files", w->files),
-               ok ? "ok" : "error: cut short (run it again with the same passphrases)");
+              ok ? "ok" : "error: cut short (run it again with the same passphrases)");
     struct rerr ignored;
     oplog_commit(c, b, ok ? e : &ignored);
     store_batch_free(b);

@@ -16,7 +16,7 @@
 #include "common/rtime.h"
 
 char *oplog_encode(struct ca_core *c, uint8_t key[9], const char *op, const char *ca,
-                        const uint8_t *serial, size_t slen, json_t *params, const char *result) {
+                   const uint8_t *serial, size_t slen, json_t *params, const char *result) {
     char when[21];
     rtime_format(rtime_now(), when);
     char hex[2 * (HEX_SERIAL_MAX + 1) + 1] = "";
@@ -63,7 +63,7 @@ size_t oplog_head(const struct ca_core *c, uint8_t key[16], uint8_t val[AUDIT_HE
 }
 
 void oplog_add(struct ca_core *c, struct store_batch *b, const char *op, const char *ca,
-                const uint8_t *serial, size_t slen, json_t *params, const char *result) {
+               const uint8_t *serial, size_t slen, json_t *params, const char *result) {
     uint8_t key[9];
     int ok = strcmp(result, "ok") == 0;
     if (ok && params != NULL) json_incref(params);
@@ -91,7 +91,7 @@ int oplog_commit(struct ca_core *c, struct store_batch *b, struct rerr *e) {
 }
 
 void oplog_failure(struct ca_core *c, const char *op, const char *ca, const uint8_t *serial,
-                        size_t slen, json_t *params, const struct rerr *why) {
+                   size_t slen, json_t *params, const struct rerr *why) {
     /* The operation was abandoned: records it gave out but never wrote (a
      * bulk revocation refused part way) are forgotten, and so are their
      * events, before its failure is recorded. */

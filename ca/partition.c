@@ -14,7 +14,7 @@ int partition_url(const struct ca *ca, uint32_t part, char out[256]) {
 }
 
 uint32_t partition_default_size(uint32_t max_bytes, size_t issuer_name_len, size_t url_len,
-                                     enum ca_key_type key) {
+                                enum ca_key_type key) {
     /* The longest entry: SEQUENCE { INTEGER (16 octets + a possible 0x00),
      * GeneralizedTime (17, after 2049), extensions { reasonCode (14),
      * invalidityDate (26) } } = 2 + 19 + 17 + 2 + 12 + 26 = 78 octets. The

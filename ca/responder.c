@@ -296,7 +296,7 @@ out:
 }
 
 int responder_retire(struct ca_core *c, struct ca *ca, const uint8_t *serial, size_t slen, int *retired,
-                          struct rerr *e) {
+                     struct rerr *e) {
     *retired = 0;
     X509 *x = NULL;
     int got = responder_cert(c, ca, &x, e);

@@ -352,7 +352,7 @@ int ca_revoke_many(struct ca_core *c, const char *name, const struct ca_serial *
         else ca->revoked++;
         /* One log record per certificate, as for single revocations. */
         oplog_add(c, b, "revoke", ca->name, serial, slen,
-                   json_pack("{s:s?,s:I,s:b}", "reason", rname, "invalidity_date", (json_int_t)invalidity, "bulk", 1),
+                  json_pack("{s:s?,s:I,s:b}", "reason", rname, "invalidity_date", (json_int_t)invalidity, "bulk", 1),
                    "ok");
     }
     carec_put(c, b, ca);
@@ -366,7 +366,7 @@ out:
     }
     if (!ok)
         oplog_failure(c, "revoke", name, NULL, 0, json_pack("{s:s?,s:I}", "reason", rname, "count", (json_int_t)n),
-                           e);
+                      e);
     store_batch_free(b);
     free(sorted);
     return ok;
