@@ -12,7 +12,6 @@
 #include "ca/revoke.h"
 #include "ca/serial.h"
 #include "ca/store.h"
-#include "common/bytes.h"
 #include "common/log.h"
 #include "common/jsonsafe.h"
 
