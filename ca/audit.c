@@ -1,6 +1,10 @@
 /* audit: who is acting, and the check of the operations log's hash chain
- * (its records are written by core_oplog, ca/core.c). */
-#include "ca/internal.h"
+ * (its records are written by oplog_add, ca/core.c). */
+#include "ca/core.h"
+#include "ca/ikey.h"
+#include "ca/oplog.h"
+#include "ca/store.h"
+#include "common/bytes.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
@@ -17,14 +21,14 @@ void ca_set_actor(struct ca_core *c, const char *principal, const char *source) 
 void ca_audit_refused(struct ca_core *c, const char *op, const char *ca, json_t *params, const char *why) {
     struct rerr w;
     snprintf(w.msg, sizeof(w.msg), "%s", why);
-    core_oplog_failure(c, op, ca, NULL, 0, params, &w);
+    oplog_failure(c, op, ca, NULL, 0, params, &w);
 }
 
 void ca_audit_note(struct ca_core *c, const char *op, const char *ca, json_t *params) {
     struct store_batch *b = store_batch_new();
-    core_oplog(c, b, op, ca, NULL, 0, params, "ok");
+    oplog_add(c, b, op, ca, NULL, 0, params, "ok");
     struct rerr ignored;
-    core_commit(c, b, &ignored);
+    oplog_commit(c, b, &ignored);
     store_batch_free(b);
 }
 
@@ -67,7 +71,7 @@ int ca_audit_verify(struct ca_core *c, uint64_t anchor_seq, const char *anchor_h
             report(&w, 0, "a damaged log key (%zu bytes) after record %" PRIu64, kl, expect - 1);
             continue;
         }
-        uint64_t seq = get_u64(k + 1);
+        uint64_t seq = bytes_get_u64(k + 1);
         out->records++;
         int gap = 0;
         if (seq != expect) {
@@ -126,7 +130,7 @@ int ca_audit_verify(struct ca_core *c, uint64_t anchor_seq, const char *anchor_h
     if (hl != AUDIT_HEAD_LEN) {
         report(&w, 0, "the head record is damaged (%zu bytes)", hl);
     } else {
-        uint64_t hseq = get_u64(hv);
+        uint64_t hseq = bytes_get_u64(hv);
         char h[65];
         to_hex(hv + 8, h);
         if (hseq > out->last_seq)

@@ -1,5 +1,6 @@
 /* certbuild: X.509 v3 certificates for CAs and end entities. */
-#include "ca/internal.h"
+#include "ca/certbuild.h"
+#include "common/rtime.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -113,7 +114,7 @@ X509 *certbuild_sign(const struct certbuild *b, struct rerr *e) {
             goto err;
         }
     }
-    if (X509_sign(x, b->issuer_key, core_sig_md(b->issuer_type)) <= 0) {
+    if (X509_sign(x, b->issuer_key, certbuild_sig_md(b->issuer_type)) <= 0) {
         rerr_ssl(e, "signing the certificate failed");
         goto err;
     }
@@ -129,7 +130,7 @@ err:
     return NULL;
 }
 
-X509_NAME *subject_parse(const char *s, struct rerr *e) {
+X509_NAME *certbuild_subject_parse(const char *s, struct rerr *e) {
     if (s == NULL || s[0] != '/') {
         rerr_set(e, "subject '%.80s' must look like /CN=name/O=org", s ? s : "");
         return NULL;
@@ -179,7 +180,7 @@ static char *bio_string(BIO *bio) {
     return s;
 }
 
-char *der_to_pem(const uint8_t *der, size_t len) {
+char *certbuild_der_to_pem(const uint8_t *der, size_t len) {
     BIO *bio = BIO_new(BIO_s_mem());
     if (bio == NULL || PEM_write_bio(bio, "CERTIFICATE", "", der, (long)len) <= 0) {
         BIO_free(bio);
@@ -188,7 +189,7 @@ char *der_to_pem(const uint8_t *der, size_t len) {
     return bio_string(bio);
 }
 
-char *x509_pem(X509 *x) {
+char *certbuild_x509_pem(X509 *x) {
     BIO *bio = BIO_new(BIO_s_mem());
     if (bio == NULL || !PEM_write_bio_X509(bio, x)) {
         BIO_free(bio);
@@ -196,3 +197,14 @@ char *x509_pem(X509 *x) {
     }
     return bio_string(bio);
 }
+
+int64_t certbuild_asn1_time(const ASN1_TIME *t) {
+    struct tm tm;
+    if (!ASN1_TIME_to_tm(t, &tm)) return 0;
+    return rtime_from_civil(tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
+const EVP_MD *certbuild_sig_md(enum ca_key_type t) {
+    return t == CA_KEY_EC_P384 ? EVP_sha384() : EVP_sha256();
+}
+

@@ -11,8 +11,13 @@
 
 #include <openssl/pem.h>
 #include <openssl/rand.h>
+#include <openssl/err.h>
 
-#include "ca/internal.h"
+#include "ca/core.h"
+#include "ca/certbuild.h"
+#include "ca/issue.h"
+#include "ca/oplog.h"
+#include "ca/store.h"
 #include "ca/keyfile.h"
 #include "common/fsutil.h"
 #include "common/jsonsafe.h"
@@ -116,7 +121,7 @@ static int write_key_pem(const struct ca_core *c, const char *path, EVP_PKEY *k,
 }
 
 static int write_cert_pem(const char *path, X509 *x, struct rerr *e) {
-    char *pem = x509_pem(x);
+    char *pem = certbuild_x509_pem(x);
     if (pem == NULL) return rerr_set(e, "out of memory");
     int ok = fs_write_atomic(path, pem, strlen(pem), 0644, e);
     free(pem);
@@ -170,14 +175,14 @@ int ca_admin_init(struct ca_core *c, const char *names, struct rerr *e) {
     uint8_t serial[16];
     if (names == NULL) names = "DNS:localhost,IP:127.0.0.1,IP:::1";
     json_t *params = json_pack("{s:s}", "names", names);
-    if ((san = san_parse(names, e)) == NULL) goto out;
+    if ((san = issue_san_parse(names, e)) == NULL) goto out;
     path_of(c, "ca.pem", path);
     if (access(path, F_OK) != 0) {
         if ((ca_key = EVP_EC_gen("P-256")) == NULL) {
             rerr_ssl(e, "key generation failed");
             goto out;
         }
-        if ((subj = subject_parse("/CN=revd admin CA/O=revd", e)) == NULL || !new_serial(serial, e)) goto out;
+        if ((subj = certbuild_subject_parse("/CN=revd admin CA/O=revd", e)) == NULL || !new_serial(serial, e)) goto out;
         struct certbuild b = {.subject = subj, .pubkey = ca_key, .serial = serial, .serial_len = 16,
                               .not_before = now, .not_after = now + (int64_t)ADMIN_CA_DAYS * 86400,
                               .issuer_key = ca_key, .issuer_type = CA_KEY_EC_P256, .is_ca = 1, .path_len = 0,
@@ -197,7 +202,7 @@ int ca_admin_init(struct ca_core *c, const char *names, struct rerr *e) {
         rerr_ssl(e, "key generation failed");
         goto out;
     }
-    if ((subj = subject_parse("/CN=revd admin API/O=revd", e)) == NULL || !new_serial(serial, e)) goto out;
+    if ((subj = certbuild_subject_parse("/CN=revd admin API/O=revd", e)) == NULL || !new_serial(serial, e)) goto out;
     struct certbuild b = {.subject = subj, .pubkey = srv_key, .serial = serial, .serial_len = 16,
                           .not_before = now, .not_after = now + (int64_t)SERVER_DAYS * 86400, .issuer_cert = ca,
                           .issuer_key = ca_key, .issuer_type = CA_KEY_EC_P256, .path_len = -1,
@@ -209,12 +214,12 @@ int ca_admin_init(struct ca_core *c, const char *names, struct rerr *e) {
     if (!write_cert_pem(path, srv, e)) goto out;
     json_object_set_new(params, "admin_ca", json_string(made_ca ? "created" : "kept"));
     struct store_batch *batch = store_batch_new();
-    core_oplog(c, batch, "admin-init", NULL, NULL, 0, params, "ok");
+    oplog_add(c, batch, "admin-init", NULL, NULL, 0, params, "ok");
     params = NULL;
-    ok = core_commit(c, batch, e);
+    ok = oplog_commit(c, batch, e);
     store_batch_free(batch);
 out:
-    if (!ok && params != NULL) core_oplog_failure(c, "admin-init", NULL, NULL, 0, params, e);
+    if (!ok && params != NULL) oplog_failure(c, "admin-init", NULL, NULL, 0, params, e);
     X509_free(ca);
     X509_free(srv);
     EVP_PKEY_free(ca_key);
@@ -278,6 +283,23 @@ static int cred_get(struct ca_core *c, const char *name, struct ca_cred *k, stru
     return r;
 }
 
+/* cred_scope_check: a new credential's life, and the CAs and templates it
+ * may act on, as its role wants them. */
+static int cred_scope_check(enum cred_role role, const char *cas, const char *templates, int days, struct rerr *e) {
+    if (days < 1 || days > CRED_DAYS_MAX) return rerr_set(e, "--days must be 1 to %d", CRED_DAYS_MAX);
+    int scoped = role == ROLE_ISSUER || role == ROLE_REVOKER;
+    if (scoped && cas == NULL)
+        return rerr_set(e, "a %s credential needs --ca (the CAs it may act on, comma-separated, or *)",
+                        cred_role_name(role));
+    if (role == ROLE_ISSUER && templates == NULL)
+        return rerr_set(e, "an issuer credential needs --template (the templates it may use, comma-separated, or *)");
+    if (!scoped && cas != NULL) return rerr_set(e, "--ca applies to issuer and revoker credentials only");
+    if (role != ROLE_ISSUER && templates != NULL) return rerr_set(e, "--template applies to issuer credentials only");
+    if ((cas != NULL && !list_ok("--ca", cas, e)) || (templates != NULL && !list_ok("--template", templates, e)))
+        return 0;
+    return 1;
+}
+
 int ca_cred_issue(struct ca_core *c, const char *name, enum cred_role role, const char *cas, const char *templates,
                   int days, const uint8_t *csr, size_t csr_len, char **cert_pem, char **key_pem, struct rerr *e) {
     *cert_pem = NULL;
@@ -301,34 +323,12 @@ int ca_cred_issue(struct ca_core *c, const char *name, enum cred_role role, cons
         rerr_set(e, "a credential named %s exists already%s", name, k.revoked ? " (revoked: names are not reused)" : "");
         goto out;
     }
-    if (days < 1 || days > CRED_DAYS_MAX) {
-        rerr_set(e, "--days must be 1 to %d", CRED_DAYS_MAX);
-        goto out;
-    }
-    int scoped = role == ROLE_ISSUER || role == ROLE_REVOKER;
-    if (scoped && cas == NULL) {
-        rerr_set(e, "a %s credential needs --ca (the CAs it may act on, comma-separated, or *)", cred_role_name(role));
-        goto out;
-    }
-    if (role == ROLE_ISSUER && templates == NULL) {
-        rerr_set(e, "an issuer credential needs --template (the templates it may use, comma-separated, or *)");
-        goto out;
-    }
-    if (!scoped && cas != NULL) {
-        rerr_set(e, "--ca applies to issuer and revoker credentials only");
-        goto out;
-    }
-    if (role != ROLE_ISSUER && templates != NULL) {
-        rerr_set(e, "--template applies to issuer credentials only");
-        goto out;
-    }
-    if ((cas != NULL && !list_ok("--ca", cas, e)) || (templates != NULL && !list_ok("--template", templates, e)))
-        goto out;
+    if (!cred_scope_check(role, cas, templates, days, e)) goto out;
     if (!load_admin_ca(c, &ca, &ca_key, e)) goto out;
     X509_PUBKEY *spki = NULL;
     if (csr != NULL) {
         int is_rsa;
-        if ((req = csr_parse_check(csr, csr_len, &is_rsa, e)) == NULL) goto out;
+        if ((req = issue_csr_parse_check(csr, csr_len, &is_rsa, e)) == NULL) goto out;
         spki = X509_REQ_get_X509_PUBKEY(req);
     } else if ((key = EVP_EC_gen("P-256")) == NULL) {
         rerr_ssl(e, "key generation failed");
@@ -337,7 +337,7 @@ int ca_cred_issue(struct ca_core *c, const char *name, enum cred_role role, cons
     char sub[160];
     snprintf(sub, sizeof(sub), "/CN=%s/OU=%s", name, cred_role_name(role));
     uint8_t serial[16];
-    if ((subj = subject_parse(sub, e)) == NULL || !new_serial(serial, e)) goto out;
+    if ((subj = certbuild_subject_parse(sub, e)) == NULL || !new_serial(serial, e)) goto out;
     int64_t now = rtime_now();
     struct certbuild b = {.subject = subj, .pubkey = key, .spki = spki, .serial = serial, .serial_len = 16,
                           .not_before = now, .not_after = now + (int64_t)days * 86400, .issuer_cert = ca,
@@ -351,7 +351,7 @@ int ca_cred_issue(struct ca_core *c, const char *name, enum cred_role role, cons
     hex_encode_serial(serial, 16, k.serial);
     k.not_after = b.not_after;
     k.revoked = 0;
-    if ((*cert_pem = x509_pem(x)) == NULL) {
+    if ((*cert_pem = certbuild_x509_pem(x)) == NULL) {
         rerr_set(e, "out of memory");
         goto out;
     }
@@ -363,13 +363,13 @@ int ca_cred_issue(struct ca_core *c, const char *name, enum cred_role role, cons
         goto out;
     }
     json_object_set_new(params, "serial", json_string(k.serial));
-    core_oplog(c, batch, "credential-issue", NULL, NULL, 0, params, "ok");
+    oplog_add(c, batch, "credential-issue", NULL, NULL, 0, params, "ok");
     params = NULL;
-    ok = core_commit(c, batch, e);
+    ok = oplog_commit(c, batch, e);
     store_batch_free(batch);
 out:
     if (!ok) {
-        if (params != NULL) core_oplog_failure(c, "credential-issue", NULL, NULL, 0, params, e);
+        if (params != NULL) oplog_failure(c, "credential-issue", NULL, NULL, 0, params, e);
         free(*cert_pem);
         *cert_pem = NULL;
         if (key_pem != NULL && *key_pem != NULL) {
@@ -410,12 +410,12 @@ int ca_cred_revoke(struct ca_core *c, const char *name, struct rerr *e) {
         rerr_set(e, "out of memory");
         goto out;
     }
-    core_oplog(c, b, "credential-revoke", NULL, NULL, 0, params, "ok");
+    oplog_add(c, b, "credential-revoke", NULL, NULL, 0, params, "ok");
     params = NULL;
-    ok = core_commit(c, b, e);
+    ok = oplog_commit(c, b, e);
     store_batch_free(b);
 out:
-    if (!ok && params != NULL) core_oplog_failure(c, "credential-revoke", NULL, NULL, 0, params, e);
+    if (!ok && params != NULL) oplog_failure(c, "credential-revoke", NULL, NULL, 0, params, e);
     return ok;
 }
 

@@ -6,7 +6,16 @@
  * neighbour), and written as sorted SST files that RocksDB ingests in one
  * atomic step together with the CA record and the operations-log record: a
  * crash or an error leaves the index as it was, never half an import. */
-#include "ca/internal.h"
+#include "ca/core.h"
+#include "ca/carec.h"
+#include "ca/changes.h"
+#include "ca/crec.h"
+#include "ca/ikey.h"
+#include "ca/oplog.h"
+#include "ca/partition.h"
+#include "ca/store.h"
+#include "common/bytes.h"
+#include "common/rtime.h"
 #include "common/jsonsafe.h"
 
 #include <dirent.h>
@@ -19,8 +28,8 @@
 #include <strings.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
+#include <openssl/err.h>
 
 #include "ca/csvrow.h"
 #include "common/reason.h"
@@ -48,12 +57,6 @@ struct cdps {
     size_t num;
     int32_t *slot; /* index + 1; 0: empty */
 };
-
-static double now_sec(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static int cmp_serial(const void *a, const void *b) {
     const struct irow *x = a, *y = b;
@@ -128,50 +131,85 @@ static void ssts_cleanup(struct ssts *s) {
     if (s->dir[0]) rmdir(s->dir);
 }
 
-int ca_import_csv(struct ca_core *c, const char *name, const char *path, FILE *progress,
-                  struct ca_import_result *out, struct rerr *e) {
-    int fd = -1, ok = 0;
-    char *map = NULL;
-    size_t size = 0;
-    struct irow *rows = NULL;
-    struct irow **revoked = NULL;
-    struct cdps cdps = {0};
-    struct ssts ssts = {0};
-    struct store_sst *w = NULL;
-    char *ca_json = NULL, *op_json = NULL;
-    json_t *params = json_pack("{s:o}", "file", jsafe_string(path));
-    double t0 = now_sec();
-    memset(out, 0, sizeof(*out));
-    struct ca *ca = core_find_or_err(c, name, e);
-    if (ca == NULL) goto out;
-    if (ca->state == CA_STATE_PENDING) {
-        rerr_set(e, "CA %s is pending (revd ca import first)", name);
-        goto out;
-    }
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    struct stat st;
-    if (fd < 0 || fstat(fd, &st) != 0) {
-        rerr_set(e, "%s: cannot open: %s", path, strerror(errno));
-        goto out;
-    }
-    if (!S_ISREG(st.st_mode) || st.st_size == 0) {
-        rerr_set(e, "%s: not a non-empty regular file", path);
-        goto out;
-    }
-    size = (size_t)st.st_size;
-    map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
-    if (map == MAP_FAILED) {
-        map = NULL;
-        rerr_set(e, "%s: cannot map: %s", path, strerror(errno));
-        goto out;
-    }
-    madvise(map, size, MADV_SEQUENTIAL);
+/* One import, carried through its steps. The rows, the CDPs and the SST
+ * files are freed by import_cleanup whatever happens. */
+struct import {
+    struct ca_core *c;
+    struct ca *ca;
+    const char *path;
+    FILE *progress;
+    double t0;
+    int fd;
+    char *map;
+    size_t size;
+    struct irow *rows;
+    size_t n;
+    struct cdps cdps;
+    uint64_t slots, first_slot; /* the CA's bound certificates after the import, and before */
+    uint32_t next_ext;          /* the CA's next imported-CDP partition after the import */
+    char **new_uris;            /* CDPs new to the CA (views into cdps.uri) */
+    size_t num_new;
+    size_t num_revoked;
+    uint64_t num_held;
+    struct irow **revoked;      /* the revoked rows, by partition then serial */
+    struct ssts ssts;
+    char *ca_json, *op_json;
+};
 
-    /* Parse and check every line; bind rows to partitions in file order. */
-    size_t cap = 0, n = 0;
-    uint64_t lineno = 0, slots = ca->slots;
-    const char *p = map, *end = map + size;
-    double last_report = t0;
+/* import_map maps the file whole. */
+static int import_map(struct import *im, struct rerr *e) {
+    im->fd = open(im->path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (im->fd < 0 || fstat(im->fd, &st) != 0) return rerr_set(e, "%s: cannot open: %s", im->path, strerror(errno));
+    if (!S_ISREG(st.st_mode) || st.st_size == 0) return rerr_set(e, "%s: not a non-empty regular file", im->path);
+    im->size = (size_t)st.st_size;
+    im->map = mmap(NULL, im->size, PROT_READ, MAP_PRIVATE, im->fd, 0);
+    if (im->map == MAP_FAILED) {
+        im->map = NULL;
+        return rerr_set(e, "%s: cannot map: %s", im->path, strerror(errno));
+    }
+    madvise(im->map, im->size, MADV_SEQUENTIAL);
+    return 1;
+}
+
+/* import_bind binds row r (of line lineno) to its partition: an imported
+ * CDP's (an index into cdps until import_bind_cdps), or the next slot's. */
+static int import_bind(struct import *im, struct irow *r, const struct csvrow *row, uint64_t lineno, struct rerr *e) {
+    const struct ca *ca = im->ca;
+    if (row->cdp != NULL) {
+        if (own_crl_url(ca, row->cdp, row->cdp_len))
+            return rerr_set(e,
+                            "%s:%llu: cdp %.*s is one of CA %s's own CRL URLs; leave the column empty "
+                            "to bind the row to revd's partitions; nothing was imported",
+                            im->path, (unsigned long long)lineno, (int)row->cdp_len, row->cdp, ca->name);
+        long i = cdp_index(&im->cdps, row->cdp, row->cdp_len);
+        if (i < 0)
+            return rerr_set(e, "%s:%llu: more than %d distinct CDPs", im->path, (unsigned long long)lineno,
+                            IMPORT_MAX_CDPS);
+        r->part = (uint32_t)i;
+    } else if (ca->complete_crl) {
+        if (im->slots >= CA_COMPLETE_CRL_MAX)
+            return rerr_set(e, "%s:%llu: CA %s publishes one complete CRL and holds at most %d certificates",
+                            im->path, (unsigned long long)lineno, ca->name, CA_COMPLETE_CRL_MAX);
+        r->part = 0;
+        im->slots++;
+    } else {
+        r->part = (uint32_t)(im->slots++ / ca->partition_size);
+        if (r->part >= URLS_PART_EXTERNAL)
+            return rerr_set(e, "%s:%llu: CA %s has used every partition number", im->path,
+                            (unsigned long long)lineno, ca->name);
+    }
+    return 1;
+}
+
+/* import_parse parses and checks every line into im->rows, binding rows
+ * to partitions in file order. */
+static int import_parse(struct import *im, struct rerr *e) {
+    size_t cap = 0;
+    uint64_t lineno = 0;
+    im->slots = im->first_slot = im->ca->slots;
+    const char *p = im->map, *end = im->map + im->size;
+    double last_report = im->t0;
     while (p < end) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         const char *stop = nl ? nl : end;
@@ -183,24 +221,18 @@ int ca_import_csv(struct ca_core *c, const char *name, const char *path, FILE *p
         if (len == 0 || (lineno == 1 && csvrow_is_header(line, len))) continue;
         struct csvrow row;
         struct rerr why;
-        if (!csvrow_parse(line, len, &row, &why)) {
-            rerr_set(e, "%s:%llu: %s; nothing was imported", path, (unsigned long long)lineno, why.msg);
-            goto out;
-        }
-        if (n == cap) {
-            if (n >= IMPORT_MAX_ROWS) {
-                rerr_set(e, "%s: more than %llu rows; split the file", path, (unsigned long long)IMPORT_MAX_ROWS);
-                goto out;
-            }
+        if (!csvrow_parse(line, len, &row, &why))
+            return rerr_set(e, "%s:%llu: %s; nothing was imported", im->path, (unsigned long long)lineno, why.msg);
+        if (im->n == cap) {
+            if (im->n >= IMPORT_MAX_ROWS)
+                return rerr_set(e, "%s: more than %llu rows; split the file", im->path,
+                                (unsigned long long)IMPORT_MAX_ROWS);
             cap = cap ? cap * 2 : 65536;
-            struct irow *r = realloc(rows, cap * sizeof(*r));
-            if (r == NULL) {
-                rerr_set(e, "out of memory for %zu rows", cap);
-                goto out;
-            }
-            rows = r;
+            struct irow *r = realloc(im->rows, cap * sizeof(*r));
+            if (r == NULL) return rerr_set(e, "out of memory for %zu rows", cap);
+            im->rows = r;
         }
-        struct irow *r = &rows[n++];
+        struct irow *r = &im->rows[im->n++];
         memcpy(r->serial, row.serial, row.serial_len);
         r->slen = (uint8_t)row.serial_len;
         r->status = row.status == CSVROW_GOOD ? CERT_GOOD : CERT_REVOKED;
@@ -209,258 +241,248 @@ int ca_import_csv(struct ca_core *c, const char *name, const char *path, FILE *p
         r->revoked_at = row.revoked_at;
         r->line = lineno > UINT32_MAX ? UINT32_MAX : (uint32_t)lineno;
         r->has_cdp = row.cdp != NULL;
-        if (row.cdp != NULL) {
-            if (own_crl_url(ca, row.cdp, row.cdp_len)) {
-                rerr_set(e,
-                         "%s:%llu: cdp %.*s is one of CA %s's own CRL URLs; leave the column empty "
-                         "to bind the row to revd's partitions; nothing was imported",
-                         path, (unsigned long long)lineno, (int)row.cdp_len, row.cdp, ca->name);
-                goto out;
-            }
-            long i = cdp_index(&cdps, row.cdp, row.cdp_len);
-            if (i < 0) {
-                rerr_set(e, "%s:%llu: more than %d distinct CDPs", path, (unsigned long long)lineno, IMPORT_MAX_CDPS);
-                goto out;
-            }
-            r->part = (uint32_t)i;
-        } else if (ca->complete_crl) {
-            if (slots >= CA_COMPLETE_CRL_MAX) {
-                rerr_set(e, "%s:%llu: CA %s publishes one complete CRL and holds at most %d certificates",
-                         path, (unsigned long long)lineno, ca->name, CA_COMPLETE_CRL_MAX);
-                goto out;
-            }
-            r->part = 0;
-            slots++;
-        } else {
-            r->part = (uint32_t)(slots++ / ca->partition_size);
-            if (r->part >= URLS_PART_EXTERNAL) {
-                rerr_set(e, "%s:%llu: CA %s has used every partition number", path,
-                         (unsigned long long)lineno, ca->name);
-                goto out;
-            }
-        }
-        if (progress && (n & 0xfffff) == 0 && now_sec() - last_report >= 2.0) {
-            last_report = now_sec();
-            fprintf(progress, "revd: %s: %zu rows read (%.0f%%)\n", path, n, 100.0 * (double)(p - map) / (double)size);
-            fflush(progress);
+        if (!import_bind(im, r, &row, lineno, e)) return 0;
+        if (im->progress && (im->n & 0xfffff) == 0 && rtime_mono() - last_report >= 2.0) {
+            last_report = rtime_mono();
+            fprintf(im->progress, "revd: %s: %zu rows read (%.0f%%)\n", im->path, im->n,
+                    100.0 * (double)(p - im->map) / (double)im->size);
+            fflush(im->progress);
         }
     }
-    if (n == 0) {
-        rerr_set(e, "%s: no rows", path);
-        goto out;
-    }
-    uint64_t first_slot = ca->slots;
+    if (im->n == 0) return rerr_set(e, "%s: no rows", im->path);
+    return 1;
+}
 
-    /* A serial twice in the file, or one the CA already has, refuses it all. */
-    qsort(rows, n, sizeof(*rows), cmp_serial);
-    for (size_t i = 1; i < n; i++) {
+/* import_check_serials: a serial twice in the file, or one the CA already
+ * has, refuses it all. Leaves the rows sorted by serial. */
+static int import_check_serials(struct import *im, struct rerr *e) {
+    struct irow *rows = im->rows;
+    qsort(rows, im->n, sizeof(*rows), cmp_serial);
+    for (size_t i = 1; i < im->n; i++) {
         if (cmp_serial(&rows[i - 1], &rows[i]) == 0) {
             char hex[2 * (HEX_SERIAL_MAX + 1) + 1];
             hex_encode_serial(rows[i].serial, rows[i].slen, hex);
-            rerr_set(e, "%s: serial %s is on lines %u and %u; nothing was imported", path, hex,
-                     rows[i - 1].line < rows[i].line ? rows[i - 1].line : rows[i].line,
-                     rows[i - 1].line < rows[i].line ? rows[i].line : rows[i - 1].line);
-            goto out;
+            return rerr_set(e, "%s: serial %s is on lines %u and %u; nothing was imported", im->path, hex,
+                            rows[i - 1].line < rows[i].line ? rows[i - 1].line : rows[i].line,
+                            rows[i - 1].line < rows[i].line ? rows[i].line : rows[i - 1].line);
         }
     }
-    if (ca->issued + ca->imported > 0) {
-        for (size_t i = 0; i < n; i++) {
-            uint8_t key[KEY_MAX];
-            size_t kl = key_cert(key, ca->id, rows[i].serial, rows[i].slen);
-            uint8_t *v;
-            size_t vl;
-            int r = store_get(c->st, key, kl, &v, &vl, e);
-            if (r < 0) goto out;
-            if (r == 1) {
-                free(v);
-                char hex[2 * (HEX_SERIAL_MAX + 1) + 1];
-                hex_encode_serial(rows[i].serial, rows[i].slen, hex);
-                rerr_set(e, "%s:%u: CA %s already has serial %s; nothing was imported", path, rows[i].line,
-                         ca->name, hex);
-                goto out;
-            }
-        }
-    }
-    /* Imported CDPs: the partition they already have, or a new one. */
-    uint32_t next_ext = ca->next_ext_part;
-    cdps.part = calloc(cdps.num + 1, sizeof(uint32_t));
-    char **new_uris = calloc(cdps.num + 1, sizeof(char *));
-    size_t num_new = 0;
-    for (size_t i = 0; i < cdps.num; i++) {
-        uint8_t ukey[1 + 4 + CSVROW_MAX_CDP];
-        size_t ul = strlen(cdps.uri[i]);
-        ukey[0] = K_EXTCDP;
-        put_u32(ukey + 1, ca->id);
-        memcpy(ukey + 5, cdps.uri[i], ul);
+    if (im->ca->issued + im->ca->imported == 0) return 1;
+    for (size_t i = 0; i < im->n; i++) {
+        uint8_t key[KEY_MAX];
+        size_t kl = ikey_cert(key, im->ca->id, rows[i].serial, rows[i].slen);
         uint8_t *v;
         size_t vl;
-        int got = store_get(c->st, ukey, 5 + ul, &v, &vl, e);
-        if (got < 0) {
-            free(new_uris);
-            goto out;
+        int r = store_get(im->c->st, key, kl, &v, &vl, e);
+        if (r < 0) return 0;
+        if (r == 1) {
+            free(v);
+            char hex[2 * (HEX_SERIAL_MAX + 1) + 1];
+            hex_encode_serial(rows[i].serial, rows[i].slen, hex);
+            return rerr_set(e, "%s:%u: CA %s already has serial %s; nothing was imported", im->path, rows[i].line,
+                            im->ca->name, hex);
         }
+    }
+    return 1;
+}
+
+/* ext_cdp_key: the 'u' key of an imported CDP; returns its length. */
+static size_t ext_cdp_key(uint8_t out[1 + 4 + CSVROW_MAX_CDP], uint32_t ca_id, const char *uri) {
+    size_t ul = strlen(uri);
+    out[0] = K_EXTCDP;
+    bytes_put_u32(out + 1, ca_id);
+    memcpy(out + 5, uri, ul);
+    return 5 + ul;
+}
+
+/* import_bind_cdps gives each imported CDP the partition it already has,
+ * or a new one; binds the rows to them, and counts the revoked rows. */
+static int import_bind_cdps(struct import *im, struct rerr *e) {
+    struct cdps *cdps = &im->cdps;
+    im->next_ext = im->ca->next_ext_part;
+    cdps->part = calloc(cdps->num + 1, sizeof(uint32_t));
+    im->new_uris = calloc(cdps->num + 1, sizeof(char *));
+    for (size_t i = 0; i < cdps->num; i++) {
+        uint8_t ukey[1 + 4 + CSVROW_MAX_CDP];
+        size_t ukl = ext_cdp_key(ukey, im->ca->id, cdps->uri[i]);
+        uint8_t *v;
+        size_t vl;
+        int got = store_get(im->c->st, ukey, ukl, &v, &vl, e);
+        if (got < 0) return 0;
         if (got == 1) {
-            cdps.part[i] = vl == 4 ? get_u32(v) : URLS_PART_EXTERNAL;
+            cdps->part[i] = vl == 4 ? bytes_get_u32(v) : URLS_PART_EXTERNAL;
             free(v);
         } else {
-            if (next_ext >= IMPORT_MAX_CDPS) {
-                free(new_uris);
-                rerr_set(e, "%s: CA %s would have more than %d imported CDPs", path, ca->name, IMPORT_MAX_CDPS);
-                goto out;
-            }
-            cdps.part[i] = URLS_PART_EXTERNAL + next_ext++;
-            new_uris[num_new++] = cdps.uri[i];
+            if (im->next_ext >= IMPORT_MAX_CDPS)
+                return rerr_set(e, "%s: CA %s would have more than %d imported CDPs", im->path, im->ca->name,
+                                IMPORT_MAX_CDPS);
+            cdps->part[i] = URLS_PART_EXTERNAL + im->next_ext++;
+            im->new_uris[im->num_new++] = cdps->uri[i];
         }
     }
-    size_t num_revoked = 0;
-    uint64_t num_held = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (rows[i].has_cdp) rows[i].part = cdps.part[rows[i].part];
-        if (rows[i].status == CERT_REVOKED) {
-            num_revoked++;
-            if (rows[i].reason == REASON_CERTIFICATE_HOLD) num_held++;
+    for (size_t i = 0; i < im->n; i++) {
+        struct irow *r = &im->rows[i];
+        if (r->has_cdp) r->part = cdps->part[r->part];
+        if (r->status == CERT_REVOKED) {
+            im->num_revoked++;
+            if (r->reason == REASON_CERTIFICATE_HOLD) im->num_held++;
         }
     }
-    if (progress) {
-        fprintf(progress, "revd: %s: %zu rows checked in %.1f s; writing\n", path, n, now_sec() - t0);
-        fflush(progress);
-    }
+    return 1;
+}
 
-    /* The SST files, one per key prefix (their ranges cannot overlap). */
-    snprintf(ssts.dir, sizeof(ssts.dir), "%s/import.tmp.%ld", c->dir, (long)getpid());
-    if (mkdir(ssts.dir, 0700) != 0) {
-        rerr_set(e, "%s: cannot create: %s", ssts.dir, strerror(errno));
-        ssts.dir[0] = '\0';
-        free(new_uris);
-        goto out;
-    }
-    /* 'a': the CA record with its new counters. */
+/* import_apply adds the import's counters to ca. */
+static void import_apply(const struct import *im, struct ca *ca) {
+    ca->slots = im->slots;
+    ca->imported += im->n;
+    ca->revoked += im->num_revoked - im->num_held;
+    ca->held += im->num_held;
+    ca->next_ext_part = im->next_ext;
+}
+
+/* write_ca: the 'a' file, the CA record with its new counters. */
+static int write_ca(struct import *im, struct rerr *e) {
+    struct ca *ca = im->ca;
     struct ca saved = *ca;
-    ca->slots = slots;
-    ca->imported += n;
-    ca->revoked += num_revoked - num_held;
-    ca->held += num_held;
-    ca->next_ext_part = next_ext;
+    import_apply(im, ca);
     uint8_t akey[1 + CA_NAME_MAX];
     size_t akl;
-    ca_json = core_ca_encode(ca, akey, &akl);
+    im->ca_json = carec_encode(ca, akey, &akl);
     ca->slots = saved.slots;
     ca->imported = saved.imported;
     ca->revoked = saved.revoked;
     ca->held = saved.held;
     ca->next_ext_part = saved.next_ext_part;
-    if (ca_json == NULL || (w = sst_begin(c, &ssts, "a", e)) == NULL ||
-        !store_sst_put(w, akey, akl, ca_json, strlen(ca_json), e) || !sst_end(w, e)) {
-        w = NULL;
-        free(new_uris);
-        goto out;
+    if (im->ca_json == NULL) return rerr_set(e, "out of memory");
+    struct store_sst *w = sst_begin(im->c, &im->ssts, "a", e);
+    if (w == NULL) return 0;
+    if (!store_sst_put(w, akey, akl, im->ca_json, strlen(im->ca_json), e)) {
+        store_sst_free(w);
+        return 0;
     }
-    /* 'o': the operations-log record. */
-    json_object_set_new(params, "rows", json_integer((json_int_t)n));
-    json_object_set_new(params, "revoked", json_integer((json_int_t)num_revoked));
+    return sst_end(w, e);
+}
+
+/* write_oplog: the 'o' file, the operations-log record with the audit
+ * head ('m' sorts before 'o'). Takes *params. */
+static int write_oplog(struct import *im, json_t **params, struct rerr *e) {
+    json_object_set_new(*params, "rows", json_integer((json_int_t)im->n));
+    json_object_set_new(*params, "revoked", json_integer((json_int_t)im->num_revoked));
     uint8_t okey[9];
-    op_json = core_oplog_encode(c, okey, "import", ca->name, NULL, 0, params, "ok");
-    params = NULL;
-    /* With the audit head ('m' sorts before 'o'), in the same file. */
+    im->op_json = oplog_encode(im->c, okey, "import", im->ca->name, NULL, 0, *params, "ok");
+    *params = NULL;
     uint8_t hkey[16], hval[AUDIT_HEAD_LEN];
-    size_t hkl = core_oplog_head(c, hkey, hval);
-    if ((w = sst_begin(c, &ssts, "o", e)) == NULL || !store_sst_put(w, hkey, hkl, hval, sizeof(hval), e) ||
-        !store_sst_put(w, okey, 9, op_json, strlen(op_json), e) || !sst_end(w, e)) {
-        w = NULL;
-        core_oplog_rollback(c);
-        free(new_uris);
-        goto out;
+    size_t hkl = oplog_head(im->c, hkey, hval);
+    struct store_sst *w = sst_begin(im->c, &im->ssts, "o", e);
+    if (w == NULL) return 0;
+    if (!store_sst_put(w, hkey, hkl, hval, sizeof(hval), e) ||
+        !store_sst_put(w, okey, 9, im->op_json, strlen(im->op_json), e)) {
+        store_sst_free(w);
+        return 0;
     }
-    /* 'p': every partition the rows are bound to, with its CDP. */
+    return sst_end(w, e);
+}
+
+/* write_partitions: the 'p' file, every partition the rows are bound to,
+ * with its CDP (none when the rows are bound to none new). */
+static int write_partitions(struct import *im, struct rerr *e) {
+    const struct ca *ca = im->ca;
     uint8_t key[KEY_MAX];
     char url[URLS_MAX];
-    if ((w = sst_begin(c, &ssts, "p", e)) == NULL) goto fail_sst;
-    if (slots > first_slot) {
-        uint32_t last_part = ca->complete_crl ? 0 : (uint32_t)((slots - 1) / ca->partition_size);
-        uint32_t first_part = ca->complete_crl ? 0 : (uint32_t)(first_slot / ca->partition_size);
+    struct store_sst *w = sst_begin(im->c, &im->ssts, "p", e);
+    if (w == NULL) return 0;
+    if (im->slots > im->first_slot) {
+        uint32_t last_part = ca->complete_crl ? 0 : (uint32_t)((im->slots - 1) / ca->partition_size);
+        uint32_t first_part = ca->complete_crl ? 0 : (uint32_t)(im->first_slot / ca->partition_size);
         for (uint32_t pt = first_part; pt <= last_part; pt++) {
-            core_partition_url(ca, pt, url);
-            size_t kl = key_part(key, ca->id, pt);
-            if (!store_sst_put(w, key, kl, url, strlen(url), e)) goto fail_sst;
+            partition_url(ca, pt, url);
+            size_t kl = ikey_part(key, ca->id, pt);
+            if (!store_sst_put(w, key, kl, url, strlen(url), e)) goto fail;
         }
     }
-    for (uint32_t x = ca->next_ext_part; x < next_ext; x++) {
+    for (uint32_t x = ca->next_ext_part; x < im->next_ext; x++) {
         const char *u = NULL;
-        for (size_t i = 0; i < cdps.num; i++)
-            if (cdps.part[i] == URLS_PART_EXTERNAL + x) u = cdps.uri[i];
-        size_t kl = key_part(key, ca->id, URLS_PART_EXTERNAL + x);
-        if (u == NULL || !store_sst_put(w, key, kl, u, strlen(u), e)) goto fail_sst;
+        for (size_t i = 0; i < im->cdps.num; i++)
+            if (im->cdps.part[i] == URLS_PART_EXTERNAL + x) u = im->cdps.uri[i];
+        size_t kl = ikey_part(key, ca->id, URLS_PART_EXTERNAL + x);
+        if (u == NULL || !store_sst_put(w, key, kl, u, strlen(u), e)) goto fail;
     }
-    if (slots == first_slot && next_ext == ca->next_ext_part) {
+    if (im->slots == im->first_slot && im->next_ext == ca->next_ext_part) {
         /* No partition record to write: an SST needs at least one key. */
         store_sst_free(w);
-        w = NULL;
-        unlink(ssts.paths[--ssts.num]);
-        free(ssts.paths[ssts.num]);
-    } else if (!sst_end(w, e)) {
-        w = NULL;
-        goto fail_sst;
+        unlink(im->ssts.paths[--im->ssts.num]);
+        free(im->ssts.paths[im->ssts.num]);
+        return 1;
     }
-    w = NULL;
-    /* 'r': the revocation entries, by partition then serial. */
-    if (num_revoked > 0) {
-        revoked = malloc(num_revoked * sizeof(*revoked));
-        if (revoked == NULL) {
-            rerr_set(e, "out of memory");
-            goto fail_sst;
+    return sst_end(w, e);
+fail:
+    store_sst_free(w);
+    return 0;
+}
+
+/* write_revoked: the 'r' file, the revocation entries by partition then
+ * serial. */
+static int write_revoked(struct import *im, struct rerr *e) {
+    if (im->num_revoked == 0) return 1;
+    im->revoked = malloc(im->num_revoked * sizeof(*im->revoked));
+    if (im->revoked == NULL) return rerr_set(e, "out of memory");
+    size_t k = 0;
+    for (size_t i = 0; i < im->n; i++)
+        if (im->rows[i].status == CERT_REVOKED) im->revoked[k++] = &im->rows[i];
+    qsort(im->revoked, im->num_revoked, sizeof(*im->revoked), cmp_part_serial);
+    struct store_sst *w = sst_begin(im->c, &im->ssts, "r", e);
+    if (w == NULL) return 0;
+    uint8_t key[KEY_MAX];
+    for (size_t i = 0; i < im->num_revoked; i++) {
+        const struct irow *r = im->revoked[i];
+        struct crec cr = {.revoked_at = r->revoked_at, .reason = r->reason, .not_after = r->not_after};
+        uint8_t v[REV_VALUE_LEN];
+        crec_rev_value(&cr, v);
+        size_t kl = ikey_revoked(key, im->ca->id, r->part, r->serial, r->slen);
+        if (!store_sst_put(w, key, kl, v, sizeof(v), e)) {
+            store_sst_free(w);
+            return 0;
         }
-        size_t k = 0;
-        for (size_t i = 0; i < n; i++)
-            if (rows[i].status == CERT_REVOKED) revoked[k++] = &rows[i];
-        qsort(revoked, num_revoked, sizeof(*revoked), cmp_part_serial);
-        if ((w = sst_begin(c, &ssts, "r", e)) == NULL) goto fail_sst;
-        for (size_t i = 0; i < num_revoked; i++) {
-            struct crec cr = {.revoked_at = revoked[i]->revoked_at, .reason = revoked[i]->reason,
-                              .not_after = revoked[i]->not_after};
-            uint8_t v[REV_VALUE_LEN];
-            rev_value_encode(&cr, v);
-            size_t kl = key_revoked(key, ca->id, revoked[i]->part, revoked[i]->serial, revoked[i]->slen);
-            if (!store_sst_put(w, key, kl, v, sizeof(v), e)) goto fail_sst;
-        }
-        if (!sst_end(w, e)) {
-            w = NULL;
-            goto fail_sst;
-        }
-        w = NULL;
     }
-    /* 'u': the new imported CDPs, by URI. */
-    if (num_new > 0) {
-        qsort(new_uris, num_new, sizeof(char *), cmp_str);
-        if ((w = sst_begin(c, &ssts, "u", e)) == NULL) goto fail_sst;
-        for (size_t i = 0; i < num_new; i++) {
-            uint8_t ukey[1 + 4 + CSVROW_MAX_CDP];
-            size_t ul = strlen(new_uris[i]);
-            ukey[0] = K_EXTCDP;
-            put_u32(ukey + 1, ca->id);
-            memcpy(ukey + 5, new_uris[i], ul);
-            uint32_t pt = 0;
-            for (size_t j = 0; j < cdps.num; j++)
-                if (cdps.uri[j] == new_uris[i]) pt = cdps.part[j];
-            uint8_t v[4];
-            put_u32(v, pt);
-            if (!store_sst_put(w, ukey, 5 + ul, v, 4, e)) goto fail_sst;
+    return sst_end(w, e);
+}
+
+/* write_cdps: the 'u' file, the new imported CDPs by URI. */
+static int write_cdps(struct import *im, struct rerr *e) {
+    if (im->num_new == 0) return 1;
+    qsort(im->new_uris, im->num_new, sizeof(char *), cmp_str);
+    struct store_sst *w = sst_begin(im->c, &im->ssts, "u", e);
+    if (w == NULL) return 0;
+    for (size_t i = 0; i < im->num_new; i++) {
+        uint8_t ukey[1 + 4 + CSVROW_MAX_CDP];
+        size_t ukl = ext_cdp_key(ukey, im->ca->id, im->new_uris[i]);
+        uint32_t pt = 0;
+        for (size_t j = 0; j < im->cdps.num; j++)
+            if (im->cdps.uri[j] == im->new_uris[i]) pt = im->cdps.part[j];
+        uint8_t v[4];
+        bytes_put_u32(v, pt);
+        if (!store_sst_put(w, ukey, ukl, v, 4, e)) {
+            store_sst_free(w);
+            return 0;
         }
-        if (!sst_end(w, e)) {
-            w = NULL;
-            goto fail_sst;
-        }
-        w = NULL;
     }
-    /* 'x': the certificate records, by serial. */
-    if ((w = sst_begin(c, &ssts, "x", e)) == NULL) goto fail_sst;
-    for (size_t i = 0; i < n; i++) {
+    return sst_end(w, e);
+}
+
+/* write_certs: the 'x' file, the certificate records by serial. */
+static int write_certs(struct import *im, struct rerr *e) {
+    struct store_sst *w = sst_begin(im->c, &im->ssts, "x", e);
+    if (w == NULL) return 0;
+    uint8_t key[KEY_MAX];
+    for (size_t i = 0; i < im->n; i++) {
+        const struct irow *r = &im->rows[i];
         struct crec cr = {0};
         cr.flags = CREC_F_IMPORTED;
-        cr.status = rows[i].status;
-        cr.reason = rows[i].reason;
-        cr.partition = rows[i].part;
-        cr.not_after = rows[i].not_after;
-        cr.revoked_at = rows[i].revoked_at;
+        cr.status = r->status;
+        cr.reason = r->reason;
+        cr.partition = r->part;
+        cr.not_after = r->not_after;
+        cr.revoked_at = r->revoked_at;
         memcpy(cr.template_name, "import", 7);
         uint8_t rec[CREC_FIXED + 1 + 6 + 4];
         size_t rl = sizeof(rec);
@@ -468,45 +490,76 @@ int ca_import_csv(struct ca_core *c, const char *name, const char *path, FILE *p
         if (!crec_encode(&cr, &enc, &rl)) abort();
         memcpy(rec, enc, rl);
         free(enc);
-        size_t kl = key_cert(key, ca->id, rows[i].serial, rows[i].slen);
-        if (!store_sst_put(w, key, kl, rec, rl, e)) goto fail_sst;
+        size_t kl = ikey_cert(key, im->ca->id, r->serial, r->slen);
+        if (!store_sst_put(w, key, kl, rec, rl, e)) {
+            store_sst_free(w);
+            return 0;
+        }
     }
-    if (!sst_end(w, e)) {
-        w = NULL;
-        goto fail_sst;
+    return sst_end(w, e);
+}
+
+static void import_cleanup(struct import *im) {
+    ssts_cleanup(&im->ssts);
+    free(im->ca_json);
+    free(im->op_json);
+    free(im->revoked);
+    free(im->new_uris);
+    free(im->rows);
+    for (size_t i = 0; i < im->cdps.num; i++) free(im->cdps.uri[i]);
+    free(im->cdps.uri);
+    free(im->cdps.part);
+    free(im->cdps.slot);
+    if (im->map != NULL) munmap(im->map, im->size);
+    if (im->fd >= 0) close(im->fd);
+}
+
+int ca_import_csv(struct ca_core *c, const char *name, const char *path, FILE *progress,
+                  struct ca_import_result *out, struct rerr *e) {
+    int ok = 0;
+    struct import im = {.c = c, .path = path, .progress = progress, .fd = -1};
+    json_t *params = json_pack("{s:o}", "file", jsafe_string(path));
+    im.t0 = rtime_mono();
+    memset(out, 0, sizeof(*out));
+    im.ca = core_find_or_err(c, name, e);
+    if (im.ca == NULL) goto out;
+    if (im.ca->state == CA_STATE_PENDING) {
+        rerr_set(e, "CA %s is pending (revd ca import first)", name);
+        goto out;
     }
-    w = NULL;
-    if (!store_ingest(c->st, (const char *const *)ssts.paths, ssts.num, e)) goto fail_sst;
-    core_oplog_written(c);
-    free(new_uris);
-    ca->slots = slots;
-    ca->imported += n;
-    ca->revoked += num_revoked - num_held;
-    ca->held += num_held;
-    ca->next_ext_part = next_ext;
-    core_changed_all(c);
-    out->rows = n;
-    out->revoked = num_revoked;
-    out->seconds = now_sec() - t0;
+    if (!import_map(&im, e) || !import_parse(&im, e) || !import_check_serials(&im, e) ||
+        !import_bind_cdps(&im, e))
+        goto out;
+    if (progress) {
+        fprintf(progress, "revd: %s: %zu rows checked in %.1f s; writing\n", path, im.n, rtime_mono() - im.t0);
+        fflush(progress);
+    }
+    /* The SST files, one per key prefix (their ranges cannot overlap). */
+    snprintf(im.ssts.dir, sizeof(im.ssts.dir), "%s/import.tmp.%ld", c->dir, (long)getpid());
+    if (mkdir(im.ssts.dir, 0700) != 0) {
+        rerr_set(e, "%s: cannot create: %s", im.ssts.dir, strerror(errno));
+        im.ssts.dir[0] = '\0';
+        goto out;
+    }
+    if (!write_ca(&im, e)) goto out;
+    /* From here a failure takes back the log record given out (oplog_failure
+     * does too, before it records the failure). */
+    if (!write_oplog(&im, &params, e) || !write_partitions(&im, e) || !write_revoked(&im, e) ||
+        !write_cdps(&im, e) || !write_certs(&im, e) ||
+        !store_ingest(c->st, (const char *const *)im.ssts.paths, im.ssts.num, e)) {
+        oplog_rollback(c);
+        goto out;
+    }
+    oplog_written(c);
+    import_apply(&im, im.ca);
+    changes_all(c);
+    out->rows = im.n;
+    out->revoked = im.num_revoked;
+    out->seconds = rtime_mono() - im.t0;
     ok = 1;
-    goto out;
-fail_sst:
-    free(new_uris);
-    core_oplog_rollback(c);
 out:
-    if (!ok) core_oplog_failure(c, "import", name, NULL, 0, params, e);
+    if (!ok) oplog_failure(c, "import", name, NULL, 0, params, e);
     else json_decref(params);
-    store_sst_free(w);
-    ssts_cleanup(&ssts);
-    free(ca_json);
-    free(op_json);
-    free(revoked);
-    free(rows);
-    for (size_t i = 0; i < cdps.num; i++) free(cdps.uri[i]);
-    free(cdps.uri);
-    free(cdps.part);
-    free(cdps.slot);
-    if (map != NULL) munmap(map, size);
-    if (fd >= 0) close(fd);
+    import_cleanup(&im);
     return ok;
 }

@@ -1,6 +1,18 @@
 /* Issuance: a CSR, through a named template, becomes a certificate bound to
  * one CRL partition and recorded in the index before it is returned. */
-#include "ca/internal.h"
+#include "ca/issue.h"
+#include "ca/core.h"
+#include "ca/carec.h"
+#include "ca/certbuild.h"
+#include "ca/changes.h"
+#include "ca/crec.h"
+#include "ca/ikey.h"
+#include "ca/keyring.h"
+#include "ca/oplog.h"
+#include "ca/partition.h"
+#include "ca/serial.h"
+#include "ca/store.h"
+#include "common/bytes.h"
 #include "common/jsonsafe.h"
 
 #include <stdio.h>
@@ -11,6 +23,7 @@
 #include <openssl/pem.h>
 #include <openssl/sha.h>
 #include <openssl/x509v3.h>
+#include <openssl/err.h>
 
 #include "common/rtime.h"
 #include "common/urls.h"
@@ -130,7 +143,7 @@ static int san_value_ok(const char *v, int dns) {
     return 1;
 }
 
-GENERAL_NAMES *san_parse(const char *s, struct rerr *e) {
+GENERAL_NAMES *issue_san_parse(const char *s, struct rerr *e) {
     GENERAL_NAMES *gens = sk_GENERAL_NAME_new_null();
     char *copy = strdup(s);
     char *save = NULL;
@@ -395,7 +408,7 @@ bad:
     return NULL;
 }
 
-X509_REQ *csr_parse_check(const uint8_t *p, size_t len, int *is_rsa, struct rerr *e) {
+X509_REQ *issue_csr_parse_check(const uint8_t *p, size_t len, int *is_rsa, struct rerr *e) {
     X509_REQ *req = parse_csr(p, len, e);
     if (req != NULL && !check_csr_key(req, is_rsa, e)) {
         X509_REQ_free(req);
@@ -426,9 +439,9 @@ static void request_hash(const struct ca_issue_params *p, uint8_t out[32]) {
     EVP_MD_CTX_free(h);
 }
 
-static char *cert_output(struct ca *ca, const uint8_t *der, size_t der_len, int with_chain,
+static char *cert_output(const struct ca *ca, const uint8_t *der, size_t der_len, int with_chain,
                          struct rerr *e) {
-    char *pem = der_to_pem(der, der_len);
+    char *pem = certbuild_der_to_pem(der, der_len);
     if (pem == NULL) rerr_ssl(e, "cannot encode the certificate");
     if (pem == NULL || !with_chain) return pem;
     /* The issuing CA and its parents short of the self-signed root. */
@@ -455,27 +468,220 @@ static json_t *issue_params_json(const struct ca_issue_params *p) {
                      "path_len", p->path_len);
 }
 
+/* issue_ca_check: ca issues only while active. */
+static int issue_ca_check(const struct ca *ca, struct rerr *e) {
+    if (ca->state == CA_STATE_ACTIVE) return 1;
+    return rerr_set(e, "CA %s is %s and issues nothing%s", ca->name, ca_state_name(ca->state),
+                    ca->state == CA_STATE_DISABLED  ? " (revd ca enable to resume)"
+                    : ca->state == CA_STATE_DELETED ? " (revd ca restore to undo the deletion)"
+                    : ca->state == CA_STATE_PURGED  ? " (its keys are destroyed)"
+                                                    : " (revd ca import first)");
+}
+
+/* An idempotency key: its 'i' key, and the request's hash it is bound to. */
+struct idem {
+    uint8_t key[1 + 4 + 128];
+    size_t key_len; /* 0: no idempotency key */
+    uint8_t hash[32];
+};
+
+/* issue_replay looks p's idempotency key up. Returns 1 to issue (a new
+ * key, or none), 2 when the key was used for this very request before
+ * (*out_pem then holds that certificate, or NULL with e set: not to be
+ * recorded as a failure, nothing was attempted), 0 with e set. */
+static int issue_replay(struct ca_core *c, const struct ca *ca, const struct ca_issue_params *p, struct idem *id,
+                        char **out_pem, struct rerr *e) {
+    if (p->idempotency_key != NULL && (strlen(p->idempotency_key) == 0 || strlen(p->idempotency_key) > 128))
+        return rerr_set(e, "--idempotency-key must be 1 to 128 characters");
+    request_hash(p, id->hash);
+    id->key_len = 0;
+    if (p->idempotency_key == NULL) return 1;
+    id->key[0] = K_IDEM;
+    bytes_put_u32(id->key + 1, ca->id);
+    id->key_len = 5 + strlen(p->idempotency_key);
+    memcpy(id->key + 5, p->idempotency_key, id->key_len - 5);
+    uint8_t *idem = NULL, *rec = NULL;
+    size_t il;
+    int r = store_get(c->st, id->key, id->key_len, &idem, &il, e);
+    if (r < 0) return 0;
+    if (r == 0) return 1;
+    int ret = 0;
+    if (il < 33 || memcmp(idem, id->hash, 32) != 0) {
+        rerr_set(e, "idempotency key '%.80s' was used for a different request on CA %s", p->idempotency_key,
+                 ca->name);
+        goto out;
+    }
+    uint8_t key[KEY_MAX];
+    size_t kl = ikey_cert(key, ca->id, idem + 32, il - 32);
+    size_t rl;
+    struct crec cr;
+    if (store_get(c->st, key, kl, &rec, &rl, e) != 1 || !crec_decode(rec, rl, &cr) || cr.der == NULL) {
+        rerr_set(e, "index: the certificate of idempotency key '%.80s' is missing", p->idempotency_key);
+        goto out;
+    }
+    *out_pem = cert_output(ca, cr.der, cr.der_len, p->with_chain, e);
+    ret = 2;
+out:
+    free(rec);
+    free(idem);
+    return ret;
+}
+
+/* issue_names: the certificate's SANs (--san, or the CSR's) into *san
+ * (the caller frees), checked; and a subject or a SAN to name it by. */
+static int issue_names(const struct ca_issue_params *p, X509_REQ *req, GENERAL_NAMES **san, struct rerr *e) {
+    if (p->san != NULL) {
+        if ((*san = issue_san_parse(p->san, e)) == NULL) return 0;
+    } else {
+        *san = csr_san(req);
+    }
+    if (*san != NULL && !san_check(*san, e)) {
+        if (p->san == NULL) {
+            char why[sizeof(e->msg)];
+            snprintf(why, sizeof(why), "%s", e->msg);
+            rerr_set(e, "the CSR's %s", why);
+        }
+        return 0;
+    }
+    X509_NAME *subj = X509_REQ_get_subject_name(req);
+    if (X509_NAME_entry_count(subj) == 0 && (*san == NULL || sk_GENERAL_NAME_num(*san) == 0))
+        return rerr_set(e, "the CSR has neither a subject nor a subjectAltName (add --san)");
+    return 1;
+}
+
+/* issue_path_len: a CA certificate's path length (-1 for others), within
+ * what ca allows below it. */
+static int issue_path_len(const struct ca *ca, const struct tmpl *t, const struct ca_issue_params *p, int *out,
+                          struct rerr *e) {
+    *out = -1;
+    if (!t->is_ca) return 1;
+    if (ca->path_len == 0) return rerr_set(e, "CA %s has path length 0: it may not issue CA certificates", ca->name);
+    if (ca->depth + 1 > CA_MAX_DEPTH)
+        return rerr_set(e, "a hierarchy is at most %d levels deep; CA %s is at level %d", CA_MAX_DEPTH, ca->name,
+                        ca->depth);
+    *out = p->path_len >= 0 ? p->path_len : 0;
+    if (ca->path_len > 0 && *out >= ca->path_len)
+        return rerr_set(e, "--path-len %d is too long: CA %s allows at most %d below it", *out, ca->name,
+                        ca->path_len - 1);
+    return 1;
+}
+
+/* issue_not_after: the end of the certificate's validity from now, within
+ * the CA's and the template's limits. */
+static int issue_not_after(const struct ca *ca, const struct tmpl *t, int64_t validity, int64_t now, int64_t *out,
+                           struct rerr *e) {
+    int64_t not_after;
+    if (validity < 0) {
+        return rerr_set(e, "validity must be positive");
+    } else if (t->ocsp_nocheck && validity > OCSP_SIGNING_MAX_S) {
+        return rerr_set(e, "an ocsp-signing certificate lives at most 30 days (it carries id-pkix-ocsp-nocheck: "
+                           "clients never check whether it was revoked); ask for less");
+    } else if (validity == 0) {
+        not_after = now + (t->ocsp_nocheck ? OCSP_SIGNING_DEFAULT_S : 90 * 86400LL);
+        if (not_after > ca->not_after) not_after = ca->not_after;
+    } else {
+        not_after = now + validity;
+        if (not_after > ca->not_after) {
+            char na[21];
+            rtime_format(ca->not_after, na);
+            return rerr_set(e, "the requested validity would outlive CA %s (valid until %s); ask for less",
+                            ca->name, na);
+        }
+    }
+    if (not_after <= now) return rerr_set(e, "CA %s has expired", ca->name);
+    *out = not_after;
+    return 1;
+}
+
+/* issue_partition: the CRL partition the certificate is bound to, chosen
+ * here and never changed. */
+static int issue_partition(const struct ca *ca, const struct tmpl *t, uint32_t *out, struct rerr *e) {
+    if (t->is_ca) {
+        *out = URLS_PART_CA;
+    } else if (t->ocsp_nocheck) {
+        *out = URLS_PART_NONE;
+    } else if (ca->complete_crl) {
+        if (ca->slots >= CA_COMPLETE_CRL_MAX)
+            return rerr_set(e, "CA %s publishes one complete CRL and has issued its limit of %d certificates",
+                            ca->name, CA_COMPLETE_CRL_MAX);
+        *out = 0;
+    } else {
+        if (ca->slots / ca->partition_size >= URLS_PART_EXTERNAL)
+            return rerr_set(e, "CA %s has used every partition number", ca->name);
+        *out = (uint32_t)(ca->slots / ca->partition_size);
+    }
+    return 1;
+}
+
+/* What issue_write records: the certificate (DER), its partition and CDP. */
+struct issued {
+    const struct tmpl *t;
+    const char *tname;
+    const uint8_t *serial; /* 16 octets */
+    uint32_t part;
+    const char *cdp;
+    int64_t not_before, not_after;
+    const uint8_t *der;
+    size_t der_len;
+};
+
+/* issue_write writes the certificate's record, its partition's CDP, the
+ * idempotency key, the CA record and the log record in one synced batch;
+ * the CA's counters are back as they were when it fails. */
+static int issue_write(struct ca_core *c, struct ca *ca, const struct ca_issue_params *p, const struct issued *is,
+                       const struct idem *id, struct rerr *e) {
+    struct crec r = {0};
+    r.flags = is->t->is_ca ? CREC_F_CA : 0;
+    r.partition = is->part;
+    r.not_before = is->not_before;
+    r.not_after = is->not_after;
+    snprintf(r.template_name, sizeof(r.template_name), "%s", is->tname);
+    r.der = is->der;
+    r.der_len = (uint32_t)is->der_len;
+    uint8_t *rec;
+    size_t rl;
+    if (!crec_encode(&r, &rec, &rl)) abort();
+    struct store_batch *b = store_batch_new();
+    uint8_t key[KEY_MAX];
+    size_t kl = ikey_cert(key, ca->id, is->serial, 16);
+    store_batch_put(b, key, kl, rec, rl);
+    if (is->part != URLS_PART_NONE) {
+        kl = ikey_part(key, ca->id, is->part);
+        store_batch_put(b, key, kl, is->cdp, strlen(is->cdp));
+    }
+    if (id->key_len > 0) {
+        uint8_t v[32 + 16];
+        memcpy(v, id->hash, 32);
+        memcpy(v + 32, is->serial, 16);
+        store_batch_put(b, id->key, id->key_len, v, sizeof(v));
+    }
+    int slot = !is->t->is_ca && is->part != URLS_PART_NONE;
+    if (slot) ca->slots++;
+    ca->issued++;
+    carec_put(c, b, ca);
+    oplog_add(c, b, "issue", ca->name, is->serial, 16, issue_params_json(p), "ok");
+    int ok = oplog_commit(c, b, e);
+    if (!ok) {
+        if (slot) ca->slots--;
+        ca->issued--;
+    }
+    store_batch_free(b);
+    free(rec);
+    return ok;
+}
+
 int ca_issue(struct ca_core *c, const struct ca_issue_params *p, char **out_pem, struct rerr *e) {
     X509_REQ *req = NULL;
     GENERAL_NAMES *san = NULL;
     STACK_OF(X509_EXTENSION) *extra = NULL;
     X509 *x = NULL;
-    uint8_t *der = NULL, *rec = NULL, *idem = NULL;
-    struct store_batch *b = NULL;
+    uint8_t *der = NULL;
     uint8_t serial[16];
     int have_serial = 0, ok = 0;
     const char *tname = p->template_name ? p->template_name : "end-entity";
 
     struct ca *ca = core_find_or_err(c, p->ca, e);
-    if (ca == NULL) goto out;
-    if (ca->state != CA_STATE_ACTIVE) {
-        rerr_set(e, "CA %s is %s and issues nothing%s", ca->name, ca_state_name(ca->state),
-                 ca->state == CA_STATE_DISABLED  ? " (revd ca enable to resume)"
-                 : ca->state == CA_STATE_DELETED ? " (revd ca restore to undo the deletion)"
-                 : ca->state == CA_STATE_PURGED  ? " (its keys are destroyed)"
-                                                 : " (revd ca import first)");
-        goto out;
-    }
+    if (ca == NULL || !issue_ca_check(ca, e)) goto out;
     const struct tmpl *t = find_template(tname);
     if (t == NULL) {
         rerr_set(e,
@@ -484,137 +690,33 @@ int ca_issue(struct ca_core *c, const struct ca_issue_params *p, char **out_pem,
                  tname);
         goto out;
     }
-    if (p->idempotency_key != NULL && (strlen(p->idempotency_key) == 0 || strlen(p->idempotency_key) > 128)) {
-        rerr_set(e, "--idempotency-key must be 1 to 128 characters");
-        goto out;
-    }
-    uint8_t rh[32];
-    request_hash(p, rh);
-    uint8_t ikey[1 + 4 + 128];
-    size_t ikl = 0;
-    if (p->idempotency_key != NULL) {
-        ikey[0] = K_IDEM;
-        put_u32(ikey + 1, ca->id);
-        ikl = 5 + strlen(p->idempotency_key);
-        memcpy(ikey + 5, p->idempotency_key, ikl - 5);
-        size_t il;
-        int r = store_get(c->st, ikey, ikl, &idem, &il, e);
-        if (r < 0) goto out;
-        if (r == 1) {
-            if (il < 33 || memcmp(idem, rh, 32) != 0) {
-                rerr_set(e, "idempotency key '%.80s' was used for a different request on CA %s",
-                         p->idempotency_key, ca->name);
-                goto out;
-            }
-            uint8_t key[KEY_MAX];
-            size_t kl = key_cert(key, ca->id, idem + 32, il - 32);
-            size_t rl;
-            struct crec cr;
-            if (store_get(c->st, key, kl, &rec, &rl, e) != 1 || !crec_decode(rec, rl, &cr) || cr.der == NULL) {
-                rerr_set(e, "index: the certificate of idempotency key '%.80s' is missing", p->idempotency_key);
-                goto out;
-            }
-            *out_pem = cert_output(ca, cr.der, cr.der_len, p->with_chain, e);
-            ok = *out_pem != NULL;
-            goto out_quiet;
-        }
+    struct idem id;
+    int replay = issue_replay(c, ca, p, &id, out_pem, e);
+    if (replay == 0) goto out;
+    if (replay == 2) {
+        ok = *out_pem != NULL;
+        goto out_quiet;
     }
     int is_rsa = 0;
-    req = csr_parse_check(p->csr, p->csr_len, &is_rsa, e);
-    if (req == NULL) goto out;
-    if (p->san != NULL) {
-        if ((san = san_parse(p->san, e)) == NULL) goto out;
-    } else {
-        san = csr_san(req);
-    }
-    if (san != NULL && !san_check(san, e)) {
-        if (p->san == NULL) {
-            char why[sizeof(e->msg)];
-            snprintf(why, sizeof(why), "%s", e->msg);
-            rerr_set(e, "the CSR's %s", why);
-        }
-        goto out;
-    }
-    X509_NAME *subj = X509_REQ_get_subject_name(req);
-    if (X509_NAME_entry_count(subj) == 0 && (san == NULL || sk_GENERAL_NAME_num(san) == 0)) {
-        rerr_set(e, "the CSR has neither a subject nor a subjectAltName (add --san)");
-        goto out;
-    }
+    req = issue_csr_parse_check(p->csr, p->csr_len, &is_rsa, e);
+    if (req == NULL || !issue_names(p, req, &san, e)) goto out;
     if (t->passthrough && (extra = passthrough_exts(req, ca->cert, e)) == NULL) goto out;
     int path_len = -1;
-    if (t->is_ca) {
-        if (ca->path_len == 0) {
-            rerr_set(e, "CA %s has path length 0: it may not issue CA certificates", ca->name);
-            goto out;
-        }
-        if (ca->depth + 1 > CA_MAX_DEPTH) {
-            rerr_set(e, "a hierarchy is at most %d levels deep; CA %s is at level %d", CA_MAX_DEPTH,
-                     ca->name, ca->depth);
-            goto out;
-        }
-        path_len = p->path_len >= 0 ? p->path_len : 0;
-        if (ca->path_len > 0 && path_len >= ca->path_len) {
-            rerr_set(e, "--path-len %d is too long: CA %s allows at most %d below it", path_len,
-                     ca->name, ca->path_len - 1);
-            goto out;
-        }
-    }
-    int64_t now = rtime_now();
-    int64_t not_after;
-    if (p->validity < 0) {
-        rerr_set(e, "validity must be positive");
+    int64_t now = rtime_now(), not_after = 0;
+    uint32_t part = 0;
+    if (!issue_path_len(ca, t, p, &path_len, e) || !issue_not_after(ca, t, p->validity, now, &not_after, e) ||
+        !issue_partition(ca, t, &part, e))
         goto out;
-    } else if (t->ocsp_nocheck && p->validity > OCSP_SIGNING_MAX_S) {
-        rerr_set(e, "an ocsp-signing certificate lives at most 30 days (it carries id-pkix-ocsp-nocheck: "
-                    "clients never check whether it was revoked); ask for less");
-        goto out;
-    } else if (p->validity == 0) {
-        not_after = now + (t->ocsp_nocheck ? OCSP_SIGNING_DEFAULT_S : 90 * 86400LL);
-        if (not_after > ca->not_after) not_after = ca->not_after;
-    } else {
-        not_after = now + p->validity;
-        if (not_after > ca->not_after) {
-            char na[21];
-            rtime_format(ca->not_after, na);
-            rerr_set(e, "the requested validity would outlive CA %s (valid until %s); ask for less",
-                     ca->name, na);
-            goto out;
-        }
-    }
-    if (not_after <= now) {
-        rerr_set(e, "CA %s has expired", ca->name);
-        goto out;
-    }
-    /* The partition is chosen here and never changes. */
-    uint32_t part;
-    if (t->is_ca) {
-        part = URLS_PART_CA;
-    } else if (t->ocsp_nocheck) {
-        part = URLS_PART_NONE;
-    } else if (ca->complete_crl) {
-        if (ca->slots >= CA_COMPLETE_CRL_MAX) {
-            rerr_set(e, "CA %s publishes one complete CRL and has issued its limit of %d certificates",
-                     ca->name, CA_COMPLETE_CRL_MAX);
-            goto out;
-        }
-        part = 0;
-    } else {
-        if (ca->slots / ca->partition_size >= URLS_PART_EXTERNAL) {
-            rerr_set(e, "CA %s has used every partition number", ca->name);
-            goto out;
-        }
-        part = (uint32_t)(ca->slots / ca->partition_size);
-    }
-    EVP_PKEY *signer = core_ca_key(c, ca, e);
+    EVP_PKEY *signer = keyring_ca_key(c, ca, e);
     if (signer == NULL) goto out;
-    if (!core_new_serial(c, ca, serial, e)) goto out;
+    if (!serial_new(c, ca, serial, e)) goto out;
     have_serial = 1;
     char cdp[URLS_MAX], ocsp[URLS_MAX], issuers[URLS_MAX];
-    core_partition_url(ca, part, cdp);
+    partition_url(ca, part, cdp);
     urls_ocsp(ca->base_url, ocsp);
     urls_ca_issuers(ca->base_url, ca->name, issuers);
     struct certbuild cb = {
-        .subject = subj,
+        .subject = X509_REQ_get_subject_name(req),
         .pubkey = X509_REQ_get0_pubkey(req),
         .spki = X509_REQ_get_X509_PUBKEY(req),
         .serial = serial,
@@ -643,49 +745,14 @@ int ca_issue(struct ca_core *c, const struct ca_issue_params *p, char **out_pem,
         rerr_ssl(e, "cannot encode the certificate");
         goto out;
     }
-    struct crec r = {0};
-    r.flags = t->is_ca ? CREC_F_CA : 0;
-    r.partition = part;
-    r.not_before = now;
-    r.not_after = not_after;
-    snprintf(r.template_name, sizeof(r.template_name), "%s", tname);
-    r.der = der;
-    r.der_len = (uint32_t)dl;
-    size_t rl;
-    if (!crec_encode(&r, &rec, &rl)) abort();
-    b = store_batch_new();
-    uint8_t key[KEY_MAX];
-    size_t kl = key_cert(key, ca->id, serial, 16);
-    store_batch_put(b, key, kl, rec, rl);
-    if (part != URLS_PART_NONE) {
-        kl = key_part(key, ca->id, part);
-        store_batch_put(b, key, kl, cdp, strlen(cdp));
-    }
-    if (ikl > 0) {
-        uint8_t v[32 + 16];
-        memcpy(v, rh, 32);
-        memcpy(v + 32, serial, 16);
-        store_batch_put(b, ikey, ikl, v, sizeof(v));
-    }
-    int slot = !t->is_ca && part != URLS_PART_NONE;
-    if (slot) ca->slots++;
-    ca->issued++;
-    core_put_ca(c, b, ca);
-    core_oplog(c, b, "issue", ca->name, serial, 16, issue_params_json(p), "ok");
-    if (!core_commit(c, b, e)) {
-        if (slot) ca->slots--;
-        ca->issued--;
-        goto out;
-    }
-    core_changed(c, ca, serial, 16);
+    struct issued is = {t, tname, serial, part, cdp, now, not_after, der, (size_t)dl};
+    if (!issue_write(c, ca, p, &is, &id, e)) goto out;
+    changes_note(c, ca, serial, 16);
     *out_pem = cert_output(ca, der, (size_t)dl, p->with_chain, e);
     ok = *out_pem != NULL;
 out:
-    if (!ok) core_oplog_failure(c, "issue", p->ca, have_serial ? serial : NULL, 16, issue_params_json(p), e);
+    if (!ok) oplog_failure(c, "issue", p->ca, have_serial ? serial : NULL, 16, issue_params_json(p), e);
 out_quiet:
-    store_batch_free(b);
-    free(rec);
-    free(idem);
     OPENSSL_free(der);
     X509_free(x);
     sk_X509_EXTENSION_pop_free(extra, X509_EXTENSION_free);

@@ -12,7 +12,7 @@
 #include <openssl/pkcs12.h>
 #include <openssl/x509.h>
 
-#include "ca/internal.h"
+#include "ca/core.h"
 #include "ca/pkcs11.h"
 #include "common/fsutil.h"
 

@@ -1,6 +1,17 @@
 /* CA lifecycle: create a root or a subordinate, a CSR for an outside parent,
  * import its certificate, enable and disable. */
-#include "ca/internal.h"
+#include "ca/core.h"
+#include "ca/carec.h"
+#include "ca/certbuild.h"
+#include "ca/changes.h"
+#include "ca/crec.h"
+#include "ca/ikey.h"
+#include "ca/keyring.h"
+#include "ca/oplog.h"
+#include "ca/partition.h"
+#include "ca/revoke.h"
+#include "ca/serial.h"
+#include "ca/store.h"
 #include "common/log.h"
 #include "common/jsonsafe.h"
 
@@ -15,6 +26,7 @@
 
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
+#include <openssl/err.h>
 
 #include "ca/keyfile.h"
 #include "ca/pkcs11.h"
@@ -118,7 +130,7 @@ static struct ca *new_ca_record(struct ca_core *c, const struct ca_create_params
     char url[URLS_MAX];
     urls_crl_partition(ca->base_url, ca->name, 4294967294u, url);
     int name_len = i2d_X509_NAME(subj, NULL);
-    uint32_t fit = core_default_partition_size(maxb, (size_t)(name_len > 0 ? name_len : 0),
+    uint32_t fit = partition_default_size(maxb, (size_t)(name_len > 0 ? name_len : 0),
                                                strlen(url), p->key);
     if (p->complete_crl) {
         ca->partition_size = 0;
@@ -168,8 +180,8 @@ static int record_ca_cert(struct ca_core *c, struct store_batch *b, struct ca *p
     struct crec r = {0};
     r.flags = CREC_F_CA;
     r.partition = URLS_PART_CA;
-    r.not_before = core_asn1_time(X509_get0_notBefore(x));
-    r.not_after = core_asn1_time(X509_get0_notAfter(x));
+    r.not_before = certbuild_asn1_time(X509_get0_notBefore(x));
+    r.not_after = certbuild_asn1_time(X509_get0_notAfter(x));
     snprintf(r.template_name, sizeof(r.template_name), "%s", template_name);
     uint8_t *der = NULL;
     int dl = i2d_X509(x, &der);
@@ -183,67 +195,43 @@ static int record_ca_cert(struct ca_core *c, struct store_batch *b, struct ca *p
         return rerr_set(e, "out of memory");
     }
     uint8_t key[KEY_MAX];
-    size_t kl = key_cert(key, parent->id, serial, slen);
+    size_t kl = ikey_cert(key, parent->id, serial, slen);
     store_batch_put(b, key, kl, rec, rl);
     free(rec);
     OPENSSL_free(der);
     char url[256];
-    core_partition_url(parent, URLS_PART_CA, url);
-    kl = key_part(key, parent->id, URLS_PART_CA);
+    partition_url(parent, URLS_PART_CA, url);
+    kl = ikey_part(key, parent->id, URLS_PART_CA);
     store_batch_put(b, key, kl, url, strlen(url));
     parent->issued++;
     return 1;
 }
 
 
-int ca_create(struct ca_core *c, const struct ca_create_params *p0, struct rerr *e) {
-    struct ca_create_params q = *p0;
-    const struct ca_create_params *p = &q;
-    X509_NAME *subj = NULL;
-    EVP_PKEY *key = NULL;
-    X509 *x = NULL;
-    struct ca *ca = NULL;
-    struct ca *parent = NULL;
-    struct store_batch *b = NULL;
-    int ok = 0;
-    const char *op = p->parent ? "ca-create-sub" : "ca-create-root";
-    c->notice[0] = '\0';
-    if (q.key_uri != NULL && (key = token_key(c, &q, e)) == NULL) goto out;
-
-    subj = subject_parse(p->subject, e);
-    if (subj == NULL) goto out;
-    ca = new_ca_record(c, p, subj, e);
-    if (ca == NULL) goto out;
-    int64_t now = rtime_now();
+/* create_place puts the new CA ca in the hierarchy: under p->parent
+ * (*parent, checked: active, not too deep, its path length) or as a root;
+ * and ends its validity (*not_after) within its parent's. */
+static int create_place(struct ca_core *c, const struct ca_create_params *p, struct ca *ca, int64_t now,
+                        struct ca **parent_out, int64_t *not_after_out, struct rerr *e) {
     int64_t not_after;
-    if (p->days < 0 || p->days > 36500) {
-        rerr_set(e, "--days %d is out of range (1 to 36500)", p->days);
-        goto out;
-    }
+    struct ca *parent = NULL;
+    *parent_out = NULL;
+    if (p->days < 0 || p->days > 36500) return rerr_set(e, "--days %d is out of range (1 to 36500)", p->days);
     if (p->parent != NULL) {
         parent = core_find_or_err(c, p->parent, e);
-        if (parent == NULL) goto out;
-        if (parent->state != CA_STATE_ACTIVE) {
-            rerr_set(e, "parent CA %s is %s and issues nothing", parent->name,
-                     ca_state_name(parent->state));
-            goto out;
-        }
-        if (parent->depth + 1 > CA_MAX_DEPTH) {
-            rerr_set(e, "a hierarchy is at most %d levels deep; %s is at level %d", CA_MAX_DEPTH,
-                     parent->name, parent->depth);
-            goto out;
-        }
-        if (parent->path_len == 0) {
-            rerr_set(e, "parent CA %s has path length 0: it may not have subordinate CAs",
-                     parent->name);
-            goto out;
-        }
+        if (parent == NULL) return 0;
+        *parent_out = parent;
+        if (parent->state != CA_STATE_ACTIVE)
+            return rerr_set(e, "parent CA %s is %s and issues nothing", parent->name, ca_state_name(parent->state));
+        if (parent->depth + 1 > CA_MAX_DEPTH)
+            return rerr_set(e, "a hierarchy is at most %d levels deep; %s is at level %d", CA_MAX_DEPTH,
+                            parent->name, parent->depth);
+        if (parent->path_len == 0)
+            return rerr_set(e, "parent CA %s has path length 0: it may not have subordinate CAs", parent->name);
         ca->path_len = p->path_len >= 0 ? p->path_len : 0;
-        if (parent->path_len > 0 && ca->path_len >= parent->path_len) {
-            rerr_set(e, "--path-len %d is too long: parent CA %s allows at most %d below it",
-                     ca->path_len, parent->name, parent->path_len - 1);
-            goto out;
-        }
+        if (parent->path_len > 0 && ca->path_len >= parent->path_len)
+            return rerr_set(e, "--path-len %d is too long: parent CA %s allows at most %d below it", ca->path_len,
+                            parent->name, parent->path_len - 1);
         ca->depth = parent->depth + 1;
         snprintf(ca->parent, sizeof(ca->parent), "%s", parent->name);
         if (p->days == 0) {
@@ -254,10 +242,8 @@ int ca_create(struct ca_core *c, const struct ca_create_params *p0, struct rerr 
             if (not_after > parent->not_after) {
                 char pa[21];
                 rtime_format(parent->not_after, pa);
-                rerr_set(e,
-                         "--days %d would outlive parent CA %s (valid until %s); use fewer days",
-                         p->days, parent->name, pa);
-                goto out;
+                return rerr_set(e, "--days %d would outlive parent CA %s (valid until %s); use fewer days", p->days,
+                                parent->name, pa);
             }
         }
     } else {
@@ -265,19 +251,16 @@ int ca_create(struct ca_core *c, const struct ca_create_params *p0, struct rerr 
         ca->path_len = p->path_len;
         not_after = now + (int64_t)(p->days ? p->days : 3650) * 86400;
     }
-    if (not_after <= now) {
-        rerr_set(e, "parent CA %s has expired", parent ? parent->name : "");
-        goto out;
-    }
-    EVP_PKEY *signer = NULL;
-    if (parent != NULL && (signer = core_ca_key(c, parent, e)) == NULL) goto out;
-    if (key == NULL && (key = gen_key(p->key, e)) == NULL) goto out;
-    uint8_t serial[16];
-    if (parent != NULL) {
-        if (!core_new_serial(c, parent, serial, e)) goto out;
-    } else if (!core_new_serial(c, ca, serial, e)) { /* ca->id 0: a fresh space */
-        goto out;
-    }
+    if (not_after <= now) return rerr_set(e, "parent CA %s has expired", parent ? parent->name : "");
+    *not_after_out = not_after;
+    return 1;
+}
+
+/* create_cert issues ca's certificate for key (signed by parent's key
+ * signer, or self-signed) and sets ca's certificate, its PEM and its
+ * chain. */
+static int create_cert(struct ca *ca, struct ca *parent, X509_NAME *subj, EVP_PKEY *key, EVP_PKEY *signer,
+                       const uint8_t serial[16], int64_t now, int64_t not_after, struct rerr *e) {
     char cdp[URLS_MAX], ocsp[URLS_MAX], issuers[URLS_MAX];
     struct certbuild cb = {
         .subject = subj,
@@ -294,33 +277,91 @@ int ca_create(struct ca_core *c, const struct ca_create_params *p0, struct rerr 
         .ku = CB_KU_KEY_CERT_SIGN | CB_KU_CRL_SIGN | CB_KU_DIGITAL_SIGNATURE,
     };
     if (parent != NULL) {
-        core_partition_url(parent, URLS_PART_CA, cdp);
+        partition_url(parent, URLS_PART_CA, cdp);
         urls_ocsp(parent->base_url, ocsp);
         urls_ca_issuers(parent->base_url, parent->name, issuers);
         cb.cdp = cdp;
         cb.ocsp_url = ocsp;
         cb.ca_issuers_url = issuers;
     }
-    x = certbuild_sign(&cb, e);
-    if (x == NULL) goto out;
-    ca->cert = x;
-    x = NULL;
-    ca->cert_pem = x509_pem(ca->cert);
+    ca->cert = certbuild_sign(&cb, e);
+    if (ca->cert == NULL) return 0;
+    ca->cert_pem = certbuild_x509_pem(ca->cert);
     if (parent != NULL) {
         size_t n1 = strlen(parent->cert_pem), n2 = strlen(parent->chain_pem ? parent->chain_pem : "");
         ca->chain_pem = malloc(n1 + n2 + 1);
-        if (ca->chain_pem == NULL) goto out;
+        if (ca->chain_pem == NULL) return rerr_set(e, "out of memory");
         memcpy(ca->chain_pem, parent->cert_pem, n1);
         memcpy(ca->chain_pem + n1, parent->chain_pem ? parent->chain_pem : "", n2 + 1);
     } else {
         ca->chain_pem = strdup("");
     }
-    if (ca->cert_pem == NULL || ca->chain_pem == NULL) {
+    if (ca->cert_pem == NULL || ca->chain_pem == NULL) return rerr_set(e, "out of memory");
+    return 1;
+}
+
+/* create_write writes the new CA's record, its certificate's record at its
+ * parent's, and the log record in one synced batch (next_ca_id and the
+ * parent's counters back as they were when it fails). */
+static int create_write(struct ca_core *c, const struct ca_create_params *p, const char *op, struct ca *ca,
+                        struct ca *parent, const uint8_t serial[16], struct rerr *e) {
+    int ok = 0;
+    c->next_ca_id++;
+    struct store_batch *b = store_batch_new();
+    if (!carec_put(c, b, ca)) {
         rerr_set(e, "out of memory");
+        c->next_ca_id--;
         goto out;
     }
+    if (parent != NULL) {
+        if (!record_ca_cert(c, b, parent, ca->cert, "sub-ca", e) || !carec_put(c, b, parent)) {
+            c->next_ca_id--;
+            goto out;
+        }
+    }
+    oplog_add(c, b, op, ca->name, serial, 16, create_params_json(p), "ok");
+    if (!oplog_commit(c, b, e)) {
+        c->next_ca_id--;
+        if (parent) parent->issued--;
+        goto out;
+    }
+    ok = 1;
+out:
+    store_batch_free(b);
+    return ok;
+}
+
+int ca_create(struct ca_core *c, const struct ca_create_params *p0, struct rerr *e) {
+    struct ca_create_params q = *p0;
+    const struct ca_create_params *p = &q;
+    X509_NAME *subj = NULL;
+    EVP_PKEY *key = NULL;
+    struct ca *ca = NULL;
+    struct ca *parent = NULL;
+    int ok = 0;
+    const char *op = p->parent ? "ca-create-sub" : "ca-create-root";
+    c->notice[0] = '\0';
+    if (q.key_uri != NULL && (key = token_key(c, &q, e)) == NULL) goto out;
+
+    subj = certbuild_subject_parse(p->subject, e);
+    if (subj == NULL) goto out;
+    ca = new_ca_record(c, p, subj, e);
+    if (ca == NULL) goto out;
+    int64_t now = rtime_now();
+    int64_t not_after = 0;
+    if (!create_place(c, p, ca, now, &parent, &not_after, e)) goto out;
+    EVP_PKEY *signer = NULL;
+    if (parent != NULL && (signer = keyring_ca_key(c, parent, e)) == NULL) goto out;
+    if (key == NULL && (key = gen_key(p->key, e)) == NULL) goto out;
+    uint8_t serial[16];
+    if (parent != NULL) {
+        if (!serial_new(c, parent, serial, e)) goto out;
+    } else if (!serial_new(c, ca, serial, e)) { /* ca->id 0: a fresh space */
+        goto out;
+    }
+    if (!create_cert(ca, parent, subj, key, signer, serial, now, not_after, e)) goto out;
     ca->not_before = now;
-    ca->not_after = core_asn1_time(X509_get0_notAfter(ca->cert));
+    ca->not_after = certbuild_asn1_time(X509_get0_notAfter(ca->cert));
     ca->state = CA_STATE_ACTIVE;
     ca->id = c->next_ca_id;
     /* The key first: a crash after it leaves an unused key file that the next
@@ -328,25 +369,7 @@ int ca_create(struct ca_core *c, const struct ca_create_params *p0, struct rerr 
     if (!store_key(c, p, ca->name, key, e)) goto out;
     ca->key = key;
     key = NULL;
-    c->next_ca_id++;
-    b = store_batch_new();
-    if (!core_put_ca(c, b, ca)) {
-        rerr_set(e, "out of memory");
-        c->next_ca_id--;
-        goto out;
-    }
-    if (parent != NULL) {
-        if (!record_ca_cert(c, b, parent, ca->cert, "sub-ca", e) || !core_put_ca(c, b, parent)) {
-            c->next_ca_id--;
-            goto out;
-        }
-    }
-    core_oplog(c, b, op, ca->name, serial, 16, create_params_json(p), "ok");
-    if (!core_commit(c, b, e)) {
-        c->next_ca_id--;
-        if (parent) parent->issued--;
-        goto out;
-    }
+    if (!create_write(c, p, op, ca, parent, serial, e)) goto out;
     /* The index has the CA now: a failure to write its convenience files
      * is a warning, not a refusal of what was done. */
     struct rerr fe;
@@ -355,13 +378,11 @@ int ca_create(struct ca_core *c, const struct ca_create_params *p0, struct rerr 
                  ca->name, fe.msg);
     core_add_ca(c, ca);
     ca = NULL;
-    core_changed_all(c);
+    changes_all(c);
     ok = 1;
 out:
-    if (!ok) core_oplog_failure(c, op, p->name, NULL, 0, create_params_json(p), e);
-    store_batch_free(b);
+    if (!ok) oplog_failure(c, op, p->name, NULL, 0, create_params_json(p), e);
     core_ca_free(ca);
-    X509_free(x);
     EVP_PKEY_free(key);
     X509_NAME_free(subj);
     return ok;
@@ -378,14 +399,14 @@ int ca_csr(struct ca_core *c, const struct ca_create_params *p0, char **out_pem,
     BIO *bio = NULL;
     int ok = 0;
     if (q.key_uri != NULL && (key = token_key(c, &q, e)) == NULL) goto out;
-    subj = subject_parse(p->subject, e);
+    subj = certbuild_subject_parse(p->subject, e);
     if (subj == NULL) goto out;
     ca = new_ca_record(c, p, subj, e);
     if (ca == NULL) goto out;
     if (key == NULL && (key = gen_key(p->key, e)) == NULL) goto out;
     req = X509_REQ_new();
     if (req == NULL || !X509_REQ_set_version(req, 0) || !X509_REQ_set_subject_name(req, subj) ||
-        !X509_REQ_set_pubkey(req, key) || X509_REQ_sign(req, key, core_sig_md(ca->key_type)) <= 0) {
+        !X509_REQ_set_pubkey(req, key) || X509_REQ_sign(req, key, certbuild_sig_md(ca->key_type)) <= 0) {
         rerr_ssl(e, "cannot build the CSR");
         goto out;
     }
@@ -402,9 +423,9 @@ int ca_csr(struct ca_core *c, const struct ca_create_params *p0, char **out_pem,
     if (!store_key(c, p, ca->name, key, e)) goto out;
     c->next_ca_id++;
     b = store_batch_new();
-    core_put_ca(c, b, ca);
-    core_oplog(c, b, "ca-csr", ca->name, NULL, 0, create_params_json(p), "ok");
-    if (!core_commit(c, b, e)) {
+    carec_put(c, b, ca);
+    oplog_add(c, b, "ca-csr", ca->name, NULL, 0, create_params_json(p), "ok");
+    if (!oplog_commit(c, b, e)) {
         c->next_ca_id--;
         goto out;
     }
@@ -418,7 +439,7 @@ int ca_csr(struct ca_core *c, const struct ca_create_params *p0, char **out_pem,
     ca = NULL;
     ok = 1;
 out:
-    if (!ok) core_oplog_failure(c, "ca-csr", p->name, NULL, 0, create_params_json(p), e);
+    if (!ok) oplog_failure(c, "ca-csr", p->name, NULL, 0, create_params_json(p), e);
     BIO_free(bio);
     store_batch_free(b);
     core_ca_free(ca);
@@ -443,53 +464,32 @@ static X509 *read_one_cert(const uint8_t *p, size_t len) {
     return x;
 }
 
-int ca_import_cert(struct ca_core *c, const char *name, const uint8_t *cert, size_t cert_len,
-                   const uint8_t *chain, size_t chain_len, struct rerr *e) {
-    X509 *x = NULL;
-    STACK_OF(X509) *sk = NULL;
-    X509_STORE *roots = NULL;
-    X509_STORE_CTX *vctx = NULL;
-    struct store_batch *b = NULL;
-    int ok = 0;
-    c->notice[0] = '\0';
-    json_t *params = json_pack("{s:I,s:I}", "cert_bytes", (json_int_t)cert_len, "chain_bytes",
-                               (json_int_t)chain_len);
-    struct ca *ca = core_find_or_err(c, name, e);
-    if (ca == NULL) goto out;
-    if (ca->state != CA_STATE_PENDING) {
-        rerr_set(e, "CA %s is not waiting for a certificate (it is %s)", name,
-                 ca_state_name(ca->state));
-        goto out;
-    }
-    x = read_one_cert(cert, cert_len);
-    if (x == NULL) {
-        rerr_ssl(e, "--cert: not a certificate (expected PEM 'BEGIN CERTIFICATE' or DER)");
-        goto out;
-    }
-    EVP_PKEY *key = core_ca_key(c, ca, e);
-    if (key == NULL) goto out;
-    if (X509_check_private_key(x, key) != 1) {
-        rerr_ssl(e, "--cert does not match the key of CA %s (was it made from this CA's CSR?)",
-                 name);
-        goto out;
-    }
+/* import_cert_check: x, the certificate CA name's parent issued, is for
+ * the CA's key, a CA certificate, and one that revd's CRLs and
+ * certificates can name. */
+static int import_cert_check(X509 *x, EVP_PKEY *key, const char *name, struct rerr *e) {
+    if (X509_check_private_key(x, key) != 1)
+        return rerr_ssl(e, "--cert does not match the key of CA %s (was it made from this CA's CSR?)", name);
     /* 1: a v3 CA with basicConstraints CA:TRUE; other non-zero values are
      * v1 roots or keyCertSign without basicConstraints. */
-    if (X509_check_ca(x) != 1) {
-        rerr_set(e, "--cert is not a CA certificate (it needs basicConstraints CA:TRUE)");
-        goto out;
-    }
+    if (X509_check_ca(x) != 1) return rerr_set(e, "--cert is not a CA certificate (it needs basicConstraints CA:TRUE)");
     uint32_t ku = X509_get_key_usage(x);
-    if (ku != UINT32_MAX && (!(ku & KU_KEY_CERT_SIGN) || !(ku & KU_CRL_SIGN))) {
-        rerr_set(e, "--cert's keyUsage lacks keyCertSign or cRLSign, which a CA that publishes CRLs needs");
-        goto out;
-    }
-    if (X509_get0_subject_key_id(x) == NULL) {
-        rerr_set(e, "--cert has no subjectKeyIdentifier; revd's certificates name their issuer's key by it");
-        goto out;
-    }
-    sk = sk_X509_new_null();
-    roots = X509_STORE_new();
+    if (ku != UINT32_MAX && (!(ku & KU_KEY_CERT_SIGN) || !(ku & KU_CRL_SIGN)))
+        return rerr_set(e, "--cert's keyUsage lacks keyCertSign or cRLSign, which a CA that publishes CRLs needs");
+    if (X509_get0_subject_key_id(x) == NULL)
+        return rerr_set(e, "--cert has no subjectKeyIdentifier; revd's certificates name their issuer's key by it");
+    return 1;
+}
+
+/* import_chain_verify verifies x against the PEM chain (which must end in
+ * a root), and returns in *chain_pem (malloc'd) the verified path above
+ * the CA, root last, and in *depth the CA's level. */
+static int import_chain_verify(X509 *x, const uint8_t *chain, size_t chain_len, const char *name, char **chain_pem,
+                               int *depth_out, struct rerr *e) {
+    int ok = 0;
+    STACK_OF(X509) *sk = sk_X509_new_null();
+    X509_STORE *roots = X509_STORE_new();
+    X509_STORE_CTX *vctx = NULL;
     BIO *bio = BIO_new_mem_buf(chain, (int)chain_len);
     X509 *y;
     int num = 0;
@@ -525,24 +525,59 @@ int ca_import_cert(struct ca_core *c, const char *name, const uint8_t *cert, siz
     size_t total = 1;
     char **pems = calloc((size_t)depth, sizeof(char *));
     for (int i = 1; i < depth; i++) {
-        pems[i] = x509_pem(sk_X509_value(path, i));
+        pems[i] = certbuild_x509_pem(sk_X509_value(path, i));
         total += pems[i] ? strlen(pems[i]) : 0;
     }
-    char *chain_pem = malloc(total);
-    chain_pem[0] = '\0';
+    char *out_pem = malloc(total);
+    out_pem[0] = '\0';
     for (int i = 1; i < depth; i++) {
-        if (pems[i]) strcat(chain_pem, pems[i]);
+        if (pems[i]) strcat(out_pem, pems[i]);
         free(pems[i]);
     }
     free(pems);
+    *chain_pem = out_pem;
+    *depth_out = depth;
+    ok = 1;
+out:
+    X509_STORE_CTX_free(vctx);
+    X509_STORE_free(roots);
+    sk_X509_pop_free(sk, X509_free);
+    return ok;
+}
+
+int ca_import_cert(struct ca_core *c, const char *name, const uint8_t *cert, size_t cert_len,
+                   const uint8_t *chain, size_t chain_len, struct rerr *e) {
+    X509 *x = NULL;
+    struct store_batch *b = NULL;
+    int ok = 0;
+    c->notice[0] = '\0';
+    json_t *params = json_pack("{s:I,s:I}", "cert_bytes", (json_int_t)cert_len, "chain_bytes",
+                               (json_int_t)chain_len);
+    struct ca *ca = core_find_or_err(c, name, e);
+    if (ca == NULL) goto out;
+    if (ca->state != CA_STATE_PENDING) {
+        rerr_set(e, "CA %s is not waiting for a certificate (it is %s)", name,
+                 ca_state_name(ca->state));
+        goto out;
+    }
+    x = read_one_cert(cert, cert_len);
+    if (x == NULL) {
+        rerr_ssl(e, "--cert: not a certificate (expected PEM 'BEGIN CERTIFICATE' or DER)");
+        goto out;
+    }
+    EVP_PKEY *key = keyring_ca_key(c, ca, e);
+    if (key == NULL || !import_cert_check(x, key, name, e)) goto out;
+    char *chain_pem;
+    int depth;
+    if (!import_chain_verify(x, chain, chain_len, name, &chain_pem, &depth, e)) goto out;
     /* The record as it will be, written first; the CA in memory changes
      * only once it is on disk. */
     struct ca next = *ca;
     next.depth = depth;
     next.path_len = (int)X509_get_pathlen(x);
-    next.not_before = core_asn1_time(X509_get0_notBefore(x));
-    next.not_after = core_asn1_time(X509_get0_notAfter(x));
-    next.cert_pem = x509_pem(x);
+    next.not_before = certbuild_asn1_time(X509_get0_notBefore(x));
+    next.not_after = certbuild_asn1_time(X509_get0_notAfter(x));
+    next.cert_pem = certbuild_x509_pem(x);
     next.chain_pem = chain_pem;
     char *line = X509_NAME_oneline(X509_get_subject_name(x), NULL, 0);
     next.subject = strdup(line ? line : "");
@@ -556,10 +591,10 @@ int ca_import_cert(struct ca_core *c, const char *name, const uint8_t *cert, siz
         goto out;
     }
     b = store_batch_new();
-    core_put_ca(c, b, &next);
-    core_oplog(c, b, "ca-import", name, NULL, 0, params, "ok");
+    carec_put(c, b, &next);
+    oplog_add(c, b, "ca-import", name, NULL, 0, params, "ok");
     params = NULL;
-    if (!core_commit(c, b, e)) {
+    if (!oplog_commit(c, b, e)) {
         free(next.cert_pem);
         free(next.subject);
         free(chain_pem);
@@ -571,19 +606,16 @@ int ca_import_cert(struct ca_core *c, const char *name, const uint8_t *cert, siz
     next.cert = x;
     x = NULL;
     *ca = next;
-    core_changed_all(c);
+    changes_all(c);
     ok = 1;
     struct rerr fe;
     if (!write_ca_files(c, ca, &fe))
         snprintf(c->notice, sizeof(c->notice), "warning: CA %s is active, but its files were not written: %s",
                  name, fe.msg);
 out:
-    if (!ok) core_oplog_failure(c, "ca-import", name, NULL, 0, params, e);
+    if (!ok) oplog_failure(c, "ca-import", name, NULL, 0, params, e);
     else json_decref(params);
     store_batch_free(b);
-    X509_STORE_CTX_free(vctx);
-    X509_STORE_free(roots);
-    sk_X509_pop_free(sk, X509_free);
     X509_free(x);
     return ok;
 }
@@ -603,19 +635,19 @@ int ca_set_enabled(struct ca_core *c, const char *name, int enabled, struct rerr
                  ca->state == CA_STATE_DELETED ? " (revd ca restore first)" : " (its keys are destroyed)");
         goto out;
     }
-    if (enabled && !core_chain_unrevoked(c, ca, e)) goto out;
+    if (enabled && !revoke_chain_unrevoked(c, ca, e)) goto out;
     enum ca_state old = ca->state;
     ca->state = enabled ? CA_STATE_ACTIVE : CA_STATE_DISABLED;
     b = store_batch_new();
-    core_put_ca(c, b, ca);
-    core_oplog(c, b, op, name, NULL, 0, NULL, "ok");
-    if (!core_commit(c, b, e)) {
+    carec_put(c, b, ca);
+    oplog_add(c, b, op, name, NULL, 0, NULL, "ok");
+    if (!oplog_commit(c, b, e)) {
         ca->state = old;
         goto out;
     }
     ok = 1;
 out:
-    if (!ok) core_oplog_failure(c, op, name, NULL, 0, NULL, e);
+    if (!ok) oplog_failure(c, op, name, NULL, 0, NULL, e);
     store_batch_free(b);
     return ok;
 }
@@ -652,10 +684,10 @@ int ca_delete(struct ca_core *c, const char *name, int restore_days, struct rerr
     rtime_format(ca->purge_at, pa);
     json_object_set_new(params, "purge_at", json_string(pa));
     b = store_batch_new();
-    core_put_ca(c, b, ca);
-    core_oplog(c, b, "ca-delete", name, NULL, 0, params, "ok");
+    carec_put(c, b, ca);
+    oplog_add(c, b, "ca-delete", name, NULL, 0, params, "ok");
     params = NULL;
-    if (!core_commit(c, b, e)) {
+    if (!oplog_commit(c, b, e)) {
         ca->state = saved.state;
         ca->state_before = saved.state_before;
         ca->purge_at = saved.purge_at;
@@ -663,7 +695,7 @@ int ca_delete(struct ca_core *c, const char *name, int restore_days, struct rerr
     }
     ok = 1;
 out:
-    if (!ok) core_oplog_failure(c, "ca-delete", name, NULL, 0, params, e);
+    if (!ok) oplog_failure(c, "ca-delete", name, NULL, 0, params, e);
     else json_decref(params);
     store_batch_free(b);
     return ok;
@@ -694,21 +726,21 @@ int ca_restore(struct ca_core *c, const char *name, struct rerr *e) {
     /* A certificate revoked while the CA was deleted: it comes back
      * disabled, as the revocation would have left it. */
     struct rerr why;
-    if (ca->state == CA_STATE_ACTIVE && !core_chain_unrevoked(c, ca, &why)) ca->state = CA_STATE_DISABLED;
+    if (ca->state == CA_STATE_ACTIVE && !revoke_chain_unrevoked(c, ca, &why)) ca->state = CA_STATE_DISABLED;
     if (ca->cert == NULL) ca->state = CA_STATE_PENDING;
     int64_t pa = ca->purge_at;
     ca->purge_at = 0;
     b = store_batch_new();
-    core_put_ca(c, b, ca);
-    core_oplog(c, b, "ca-restore", name, NULL, 0, json_pack("{s:s}", "state", ca_state_name(ca->state)), "ok");
-    if (!core_commit(c, b, e)) {
+    carec_put(c, b, ca);
+    oplog_add(c, b, "ca-restore", name, NULL, 0, json_pack("{s:s}", "state", ca_state_name(ca->state)), "ok");
+    if (!oplog_commit(c, b, e)) {
         ca->state = CA_STATE_DELETED;
         ca->purge_at = pa;
         goto out;
     }
     ok = 1;
 out:
-    if (!ok) core_oplog_failure(c, "ca-restore", name, NULL, 0, NULL, e);
+    if (!ok) oplog_failure(c, "ca-restore", name, NULL, 0, NULL, e);
     store_batch_free(b);
     return ok;
 }
@@ -734,10 +766,10 @@ int ca_purge_due(struct ca_core *c, int64_t now, size_t *purged, struct rerr *e)
          * nothing uses, never a purged CA that could still sign. */
         ca->state = CA_STATE_PURGED;
         struct store_batch *b = store_batch_new();
-        core_put_ca(c, b, ca);
-        core_oplog(c, b, "ca-purge", ca->name, NULL, 0, NULL, "ok");
+        carec_put(c, b, ca);
+        oplog_add(c, b, "ca-purge", ca->name, NULL, 0, NULL, "ok");
         struct rerr ce;
-        int ok = core_commit(c, b, &ce);
+        int ok = oplog_commit(c, b, &ce);
         store_batch_free(b);
         if (!ok) {
             ca->state = CA_STATE_DELETED;
@@ -746,8 +778,7 @@ int ca_purge_due(struct ca_core *c, int64_t now, size_t *purged, struct rerr *e)
         }
         EVP_PKEY_free(ca->key);
         ca->key = NULL;
-        core_responder_free(ca->responder);
-        ca->responder = NULL;
+        core_ca_drop_responder(ca);
         static const char *const suffix[] = {".key", ".ocsp.key"};
         for (int k = 0; k < 2; k++) {
             char path[PATH_MAX];
@@ -766,7 +797,7 @@ int ca_purge_due(struct ca_core *c, int64_t now, size_t *purged, struct rerr *e)
             fsync(dfd);
             close(dfd);
         }
-        core_changed_all(c);
+        changes_all(c);
         (*purged)++;
     }
     return all_ok;

@@ -1,11 +1,16 @@
 /* Reports: every certificate of a CA with its status, in serial order. */
-#include "ca/internal.h"
+#include "ca/core.h"
+#include "ca/crec.h"
+#include "ca/ikey.h"
+#include "ca/store.h"
+#include "common/bytes.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <openssl/x509v3.h>
+#include <openssl/err.h>
 
 static void describe(const struct crec *r, char *subject, size_t subject_len, char *sans,
                      size_t sans_len) {
@@ -49,7 +54,7 @@ int ca_report(struct ca_core *c, const char *name, int64_t since,
     if (ca == NULL) return 0;
     uint8_t prefix[5];
     prefix[0] = K_CERT;
-    put_u32(prefix + 1, ca->id);
+    bytes_put_u32(prefix + 1, ca->id);
     struct store_iter *it = store_iter_new(c->st, prefix, 5, NULL, 0);
     const uint8_t *k, *v;
     size_t kl, vl;

@@ -6,9 +6,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/err.h>
 #include <openssl/pem.h>
 
-#include "ca/internal.h"
+#include "ca/core.h"
+#include "ca/carec.h"
+#include "ca/certbuild.h"
+#include "ca/changes.h"
+#include "ca/crec.h"
+#include "ca/ikey.h"
+#include "ca/keyring.h"
+#include "ca/oplog.h"
+#include "ca/serial.h"
+#include "ca/store.h"
+#include "common/bytes.h"
 #include "common/fsutil.h"
 #include "common/log.h"
 #include "common/rtime.h"
@@ -28,7 +39,7 @@ struct ca_responder {
     uint8_t key_hash[20];
 };
 
-void core_responder_free(struct ca_responder *r) {
+void responder_free(struct ca_responder *r) {
     if (r == NULL) return;
     EVP_PKEY_CTX_free(r->pctx);
     EVP_MD_free(r->md_fetched);
@@ -36,6 +47,14 @@ void core_responder_free(struct ca_responder *r) {
     X509_free(r->cert);
     OPENSSL_free(r->cert_der);
     free(r);
+}
+
+/* set_responder makes r ca's responder (the one it had freed), with the
+ * hook core_ca_free frees it through (ca/core.h). */
+static void set_responder(struct ca *ca, struct ca_responder *r) {
+    core_ca_drop_responder(ca);
+    ca->responder = r;
+    ca->responder_free = r != NULL ? responder_free : NULL;
 }
 
 static const EVP_MD *md_for(const EVP_PKEY *k) {
@@ -87,14 +106,14 @@ static int responder_finish(struct ca_responder *r, struct rerr *e) {
     unsigned int hl = 20;
     if (!EVP_Digest(bits->data, (size_t)bits->length, r->key_hash, &hl, EVP_sha1(), NULL))
         return rerr_ssl(e, "SHA-1 failed");
-    r->not_before = core_asn1_time(X509_get0_notBefore(r->cert));
-    r->not_after = core_asn1_time(X509_get0_notAfter(r->cert));
+    r->not_before = certbuild_asn1_time(X509_get0_notBefore(r->cert));
+    r->not_after = certbuild_asn1_time(X509_get0_notAfter(r->cert));
     return 1;
 }
 
 static size_t key_responder(uint8_t out[KEY_MAX], uint32_t ca_id) {
     out[0] = K_RESPONDER;
-    put_u32(out + 1, ca_id);
+    bytes_put_u32(out + 1, ca_id);
     return 5;
 }
 
@@ -126,7 +145,7 @@ static int cert_revoked(struct ca_core *c, const struct ca *ca, const X509 *x, s
     const ASN1_INTEGER *sn = X509_get0_serialNumber(x);
     if (sn->length <= 0 || sn->length > 21) return 0;
     uint8_t key[KEY_MAX], *rec = NULL;
-    size_t kl = key_cert(key, ca->id, sn->data, (size_t)sn->length), rl;
+    size_t kl = ikey_cert(key, ca->id, sn->data, (size_t)sn->length), rl;
     int got = store_get(c->st, key, kl, &rec, &rl, e);
     struct crec r;
     int revoked = got == 1 && crec_decode(rec, rl, &r) && r.status == CERT_REVOKED;
@@ -159,7 +178,7 @@ static int responder_load(struct ca_core *c, struct ca *ca, struct ca_responder 
     r->key = keyfile_read(c, path, &ke);
     if (r->cert == NULL || r->key == NULL || X509_check_private_key(r->cert, r->key) != 1) {
         int no_key = r->key == NULL;
-        core_responder_free(r);
+        responder_free(r);
         ERR_clear_error();
         if (no_key) {
             rerr_set(e, "the OCSP responder key of CA %s: %s", ca->name, ke.msg);
@@ -175,7 +194,7 @@ static int responder_load(struct ca_core *c, struct ca *ca, struct ca_responder 
         return 0;
     }
     if (!responder_finish(r, e)) {
-        core_responder_free(r);
+        responder_free(r);
         return -1;
     }
     *out = r;
@@ -190,7 +209,7 @@ static struct ca_responder *responder_issue(struct ca_core *c, struct ca *ca, st
     struct store_batch *b = NULL;
     uint8_t *rec = NULL;
     int ok = 0;
-    EVP_PKEY *signer = core_ca_key(c, ca, e);
+    EVP_PKEY *signer = keyring_ca_key(c, ca, e);
     if (r == NULL || subj == NULL || signer == NULL) goto out;
     switch (ca->key_type) {
     case CA_KEY_EC_P256: r->key = EVP_EC_gen("P-256"); break;
@@ -207,7 +226,7 @@ static struct ca_responder *responder_issue(struct ca_core *c, struct ca *ca, st
     snprintf(cn, sizeof(cn), "%s OCSP responder", ca->name);
     X509_NAME_add_entry_by_txt(subj, "CN", MBSTRING_UTF8, (const unsigned char *)cn, -1, -1, 0);
     uint8_t serial[16];
-    if (!core_new_serial(c, ca, serial, e)) goto out;
+    if (!serial_new(c, ca, serial, e)) goto out;
     int64_t now = rtime_now();
     int64_t not_after = now + CA_RESPONDER_LIFETIME_S;
     if (not_after > ca->not_after) not_after = ca->not_after;
@@ -243,35 +262,35 @@ static struct ca_responder *responder_issue(struct ca_core *c, struct ca *ca, st
     if (!crec_encode(&cr, &rec, &rl)) abort();
     b = store_batch_new();
     uint8_t key[KEY_MAX];
-    size_t kl = key_cert(key, ca->id, serial, 16);
+    size_t kl = ikey_cert(key, ca->id, serial, 16);
     store_batch_put(b, key, kl, rec, rl);
     kl = key_responder(key, ca->id);
     store_batch_put(b, key, kl, r->cert_der, r->cert_len);
     ca->issued++;
-    core_put_ca(c, b, ca);
+    carec_put(c, b, ca);
     char na[21];
     rtime_format(not_after, na);
-    core_oplog(c, b, "ocsp-responder", ca->name, serial, 16, json_pack("{s:s}", "not_after", na), "ok");
-    if (!core_commit(c, b, e)) {
+    oplog_add(c, b, "ocsp-responder", ca->name, serial, 16, json_pack("{s:s}", "not_after", na), "ok");
+    if (!oplog_commit(c, b, e)) {
         ca->issued--;
         goto out;
     }
-    core_changed(c, ca, serial, 16);
+    changes_note(c, ca, serial, 16);
     c->responder_epoch++;
     ok = 1;
 out:
-    if (!ok) core_oplog_failure(c, "ocsp-responder", ca->name, NULL, 0, NULL, e);
+    if (!ok) oplog_failure(c, "ocsp-responder", ca->name, NULL, 0, NULL, e);
     store_batch_free(b);
     free(rec);
     X509_NAME_free(subj);
     if (!ok) {
-        core_responder_free(r);
+        responder_free(r);
         return NULL;
     }
     return r;
 }
 
-int core_responder_retire(struct ca_core *c, struct ca *ca, const uint8_t *serial, size_t slen, int *retired,
+int responder_retire(struct ca_core *c, struct ca *ca, const uint8_t *serial, size_t slen, int *retired,
                           struct rerr *e) {
     *retired = 0;
     X509 *x = NULL;
@@ -283,9 +302,8 @@ int core_responder_retire(struct ca_core *c, struct ca *ca, const uint8_t *seria
     if (!same) return 1;
     struct ca_responder *r = responder_issue(c, ca, e);
     if (r == NULL) return 0;
-    core_responder_free(ca->responder);
-    ca->responder = r;
-    core_changed_all(c); /* every response: the stored ones name the old responder (srec_usable) */
+    set_responder(ca, r);
+    changes_all(c); /* every response: the stored ones name the old responder (srec_usable) */
     *retired = 1;
     return 1;
 }
@@ -295,20 +313,21 @@ int ca_responder_signer(struct ca_core *c, const char *name, struct ca_signer *o
     if (ca == NULL) return 0;
     if (ca->state == CA_STATE_PENDING) return rerr_set(e, "CA %s is pending (it has no certificate yet)", name);
     /* Checked at every use, not only at load: whatever path revoked it
-     * (core_responder_retire replaces it first), a revoked responder signs
+     * (responder_retire replaces it first), a revoked responder signs
      * nothing more, and every response is signed again. */
     if (ca->responder != NULL) {
         int revoked = cert_revoked(c, ca, ca->responder->cert, e);
         if (revoked < 0) return 0;
         if (revoked) {
-            core_responder_free(ca->responder);
-            ca->responder = NULL;
-            core_changed_all(c);
+            core_ca_drop_responder(ca);
+            changes_all(c);
         }
     }
     if (ca->responder == NULL) {
-        int got = responder_load(c, ca, &ca->responder, e);
+        struct ca_responder *loaded = NULL;
+        int got = responder_load(c, ca, &loaded, e);
         if (got < 0) return 0;
+        if (loaded != NULL) set_responder(ca, loaded);
     }
     /* Renewed when it nears its end, and when it is not valid yet (the clock
      * went back, or it was made under a wrong clock): a response signed by
@@ -321,8 +340,7 @@ int ca_responder_signer(struct ca_core *c, const char *name, struct ca_signer *o
     if (ca->responder == NULL || nearing || ca->responder->not_before > now) {
         struct ca_responder *r = responder_issue(c, ca, e);
         if (r == NULL) return 0;
-        core_responder_free(ca->responder);
-        ca->responder = r;
+        set_responder(ca, r);
     }
     ca_responder_signer_of(ca->responder, out);
     return 1;
@@ -344,7 +362,7 @@ static struct ca_responder *responder_copy(const struct ca_responder *src, struc
     r->key = src->key;
     r->cert = src->cert;
     if (!responder_finish(r, e)) {
-        core_responder_free(r);
+        responder_free(r);
         return NULL;
     }
     return r;
@@ -366,7 +384,7 @@ struct ca_responder *ca_responder_copy(struct ca_core *c, const char *name, stru
     return responder_copy(ca->responder, e);
 }
 
-void ca_responder_put(struct ca_responder *r) { core_responder_free(r); }
+void ca_responder_put(struct ca_responder *r) { responder_free(r); }
 
 uint64_t ca_responder_epoch(const struct ca_core *c) { return c->responder_epoch; }
 

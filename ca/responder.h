@@ -29,11 +29,25 @@ int ca_responder_signer(struct ca_core *c, const char *ca, struct ca_signer *out
 
 /* ca_responder_dup: a copy of CA ca's current responder (rotated first when
  * due) for use on another thread: its own signing context, the key and
- * certificate shared by reference. Freed with core_responder_free
- * (ca/internal.h) or ca_responder_put. CA-core thread; NULL with e set. */
+ * certificate shared by reference. Freed with responder_free
+ * or ca_responder_put. CA-core thread; NULL with e set. */
 struct ca_responder;
 struct ca_responder *ca_responder_dup(struct ca_core *c, const char *ca, struct rerr *e);
 void ca_responder_put(struct ca_responder *r);
+
+/* responder_free frees r (NULL is fine). A CA's own responder is freed by
+ * core_ca_free through the hook (struct ca's responder_free) this unit
+ * sets with it. Any thread that owns r. */
+void responder_free(struct ca_responder *r);
+
+/* responder_retire: when serial is that of ca's current OCSP responder,
+ * issues a new responder now (its own synced write) and marks every
+ * response to be signed again (changes_all); *retired says whether it did.
+ * Called by a revocation before it is written. CA-core thread. Returns 1,
+ * or 0 with e set (nothing retired). */
+struct ca;
+int responder_retire(struct ca_core *c, struct ca *ca, const uint8_t *serial, size_t slen, int *retired,
+                     struct rerr *e);
 
 /* ca_responder_epoch: a number that grows each time any CA gets a new
  * responder (rotation, or one revoked and replaced): copies held elsewhere

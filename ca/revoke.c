@@ -1,10 +1,22 @@
 /* Revocation, release of a hold, and status: the facts the OCSP responder and
  * the CRL builder publish. */
-#include "ca/internal.h"
+#include "ca/revoke.h"
+#include "ca/core.h"
+#include "ca/carec.h"
+#include "ca/certbuild.h"
+#include "ca/changes.h"
+#include "ca/crec.h"
+#include "ca/ikey.h"
+#include "ca/oplog.h"
+#include "ca/partition.h"
+#include "ca/responder.h"
+#include "ca/store.h"
+#include "common/bytes.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <openssl/err.h>
 
 #include "common/hex.h"
 #include "common/reason.h"
@@ -16,7 +28,7 @@
 static int load_cert(struct ca_core *c, const struct ca *ca, const uint8_t *serial, size_t slen,
                      uint8_t **rec, struct crec *r, struct rerr *e) {
     uint8_t key[KEY_MAX];
-    size_t kl = key_cert(key, ca->id, serial, slen);
+    size_t kl = ikey_cert(key, ca->id, serial, slen);
     size_t rl;
     int got = store_get(c->st, key, kl, rec, &rl, e);
     if (got < 0) return -1;
@@ -49,7 +61,7 @@ int ca_cert_pem(struct ca_core *c, const char *name, const uint8_t *serial, size
         return rerr_set(e, "CA %s has no certificate bytes for this serial (imported: only its status is known)",
                         ca->name);
     }
-    *pem = der_to_pem(r.der, r.der_len);
+    *pem = certbuild_der_to_pem(r.der, r.der_len);
     free(rec);
     if (*pem == NULL) return rerr_set(e, "out of memory") - 1;
     return 1;
@@ -73,33 +85,33 @@ static void put_cert(struct ca_core *c, struct store_batch *b, const struct ca *
     size_t rl;
     if (!crec_encode(r, &rec, &rl)) abort();
     uint8_t key[KEY_MAX];
-    size_t kl = key_cert(key, ca->id, serial, slen);
+    size_t kl = ikey_cert(key, ca->id, serial, slen);
     store_batch_put(b, key, kl, rec, rl);
     free(rec);
     uint8_t dk[KEY_MAX], dv[8];
-    put_u64(dv, c->oplog_seq + 1);
+    bytes_put_u64(dv, c->oplog_seq + 1);
     uint32_t part = crl_part(r);
     if (part == URLS_PART_NONE) {
         /* A responder recorded with the CA scope before: any entry it left
          * there goes (its CRL says onlyContainsCACerts). */
         if (r->partition != URLS_PART_NONE) {
-            store_batch_put(b, dk, key_part_change(dk, ca->id, r->partition), dv, 8);
-            store_batch_delete(b, key, key_revoked(key, ca->id, r->partition, serial, slen));
+            store_batch_put(b, dk, ikey_part_change(dk, ca->id, r->partition), dv, 8);
+            store_batch_delete(b, key, ikey_revoked(key, ca->id, r->partition, serial, slen));
         }
         return;
     }
-    store_batch_put(b, dk, key_part_change(dk, ca->id, part), dv, 8);
-    kl = key_revoked(key, ca->id, part, serial, slen);
+    store_batch_put(b, dk, ikey_part_change(dk, ca->id, part), dv, 8);
+    kl = ikey_revoked(key, ca->id, part, serial, slen);
     if (r->status == CERT_REVOKED) {
         uint8_t v[REV_VALUE_LEN];
-        rev_value_encode(r, v);
+        crec_rev_value(r, v);
         store_batch_put(b, key, kl, v, sizeof(v));
     } else {
         store_batch_delete(b, key, kl);
     }
 }
 
-int core_chain_unrevoked(struct ca_core *c, const struct ca *ca, struct rerr *e) {
+int revoke_chain_unrevoked(struct ca_core *c, const struct ca *ca, struct rerr *e) {
     int depth = 0;
     for (const struct ca *k = ca; k != NULL && depth <= CA_MAX_DEPTH; depth++) {
         struct ca *parent = core_find(c, k->parent);
@@ -148,6 +160,23 @@ static struct ca *mark_subtree(struct ca_core *c, const struct ca *ca, const uin
     return top;
 }
 
+/* revoke_status_check: a certificate may be revoked when good, or made
+ * final when on hold (*was_held); a revocation is final. */
+static int revoke_status_check(const struct crec *r, int reason, int *was_held, struct rerr *e) {
+    *was_held = 0;
+    if (r->status != CERT_REVOKED) return 1;
+    if (r->reason != REASON_CERTIFICATE_HOLD) {
+        char when[21];
+        rtime_format(r->revoked_at, when);
+        return rerr_set(e, "this certificate was already revoked at %s (%s); a revocation is final", when,
+                        reason_name(r->reason));
+    }
+    if (reason == REASON_CERTIFICATE_HOLD)
+        return rerr_set(e, "this certificate is already on hold (revd unhold releases it)");
+    *was_held = 1;
+    return 1;
+}
+
 int ca_revoke(struct ca_core *c, const char *name, const uint8_t *serial, size_t slen, int reason,
               int64_t invalidity, struct rerr *e) {
     uint8_t *rec = NULL;
@@ -176,27 +205,14 @@ int ca_revoke(struct ca_core *c, const char *name, const uint8_t *serial, size_t
         goto out;
     }
     int was_held = 0;
-    if (r.status == CERT_REVOKED) {
-        if (r.reason != REASON_CERTIFICATE_HOLD) {
-            char when[21];
-            rtime_format(r.revoked_at, when);
-            rerr_set(e, "this certificate was already revoked at %s (%s); a revocation is final", when,
-                     reason_name(r.reason));
-            goto out;
-        }
-        if (reason == REASON_CERTIFICATE_HOLD) {
-            rerr_set(e, "this certificate is already on hold (revd unhold releases it)");
-            goto out;
-        }
-        was_held = 1;
-    }
+    if (!revoke_status_check(&r, reason, &was_held, e)) goto out;
     /* A hold made final keeps its original revocation time (RFC 5280 5.3.1). */
     if (!was_held) r.revoked_at = now;
     /* The CA's own responder is replaced first: a new key and certificate
      * sign from now on, so no response is signed by a revoked responder
      * (its nocheck certificate makes clients never ask about it). */
     int retired = 0;
-    if (!core_responder_retire(c, ca, serial, slen, &retired, e)) goto out;
+    if (!responder_retire(c, ca, serial, slen, &retired, e)) goto out;
     r.status = CERT_REVOKED;
     r.reason = (uint8_t)reason;
     r.invalidity = invalidity;
@@ -213,7 +229,7 @@ int ca_revoke(struct ca_core *c, const char *name, const uint8_t *serial, size_t
         for (size_t i = 0; i < c->num_cas; i++) {
             if (changed[i] && c->cas[i]->state == CA_STATE_ACTIVE) {
                 c->cas[i]->state = CA_STATE_DISABLED;
-                core_put_ca(c, b, c->cas[i]);
+                carec_put(c, b, c->cas[i]);
                 num_changed++;
             } else {
                 changed[i] = 0;
@@ -223,10 +239,10 @@ int ca_revoke(struct ca_core *c, const char *name, const uint8_t *serial, size_t
     if (was_held) ca->held--;
     if (reason == REASON_CERTIFICATE_HOLD) ca->held++;
     else ca->revoked++;
-    core_put_ca(c, b, ca);
-    core_oplog(c, b, "revoke", ca->name, serial, slen, params, "ok");
+    carec_put(c, b, ca);
+    oplog_add(c, b, "revoke", ca->name, serial, slen, params, "ok");
     params = NULL;
-    if (!core_commit(c, b, e)) {
+    if (!oplog_commit(c, b, e)) {
         if (was_held) ca->held++;
         if (reason == REASON_CERTIFICATE_HOLD) ca->held--;
         else ca->revoked--;
@@ -234,7 +250,7 @@ int ca_revoke(struct ca_core *c, const char *name, const uint8_t *serial, size_t
             if (changed[i]) c->cas[i]->state = CA_STATE_ACTIVE;
         goto out;
     }
-    core_changed(c, ca, serial, slen);
+    changes_note(c, ca, serial, slen);
     if (retired)
         snprintf(c->notice, sizeof(c->notice),
                  "this was the OCSP responder of CA %s: a new responder signs its responses from now on, and "
@@ -244,7 +260,7 @@ int ca_revoke(struct ca_core *c, const char *name, const uint8_t *serial, size_t
                  top->name, rname, num_changed > 1 ? "; so are the CAs below it" : "");
     ok = 1;
 out:
-    if (!ok) core_oplog_failure(c, "revoke", name, serial, slen, params, e);
+    if (!ok) oplog_failure(c, "revoke", name, serial, slen, params, e);
     else json_decref(params);
     free(changed);
     store_batch_free(b);
@@ -335,13 +351,13 @@ int ca_revoke_many(struct ca_core *c, const char *name, const struct ca_serial *
         if (reason == REASON_CERTIFICATE_HOLD) ca->held++;
         else ca->revoked++;
         /* One log record per certificate, as for single revocations. */
-        core_oplog(c, b, "revoke", ca->name, serial, slen,
-                   json_pack("{s:s?,s:I,s:b}", "reason", rname, "invalidity_date", (json_int_t)invalidity, "bulk", 1),
+        oplog_add(c, b, "revoke", ca->name, serial, slen,
+                  json_pack("{s:s?,s:I,s:b}", "reason", rname, "invalidity_date", (json_int_t)invalidity, "bulk", 1),
                    "ok");
     }
-    core_put_ca(c, b, ca);
-    if (!core_commit(c, b, e)) goto out;
-    for (size_t i = 0; i < n; i++) core_changed(c, ca, serials[i].bytes, serials[i].len);
+    carec_put(c, b, ca);
+    if (!oplog_commit(c, b, e)) goto out;
+    for (size_t i = 0; i < n; i++) changes_note(c, ca, serials[i].bytes, serials[i].len);
     ok = 1;
 out:
     if (!ok && ca != NULL) {
@@ -349,8 +365,8 @@ out:
         ca->revoked = revoked_before;
     }
     if (!ok)
-        core_oplog_failure(c, "revoke", name, NULL, 0, json_pack("{s:s?,s:I}", "reason", rname, "count", (json_int_t)n),
-                           e);
+        oplog_failure(c, "revoke", name, NULL, 0, json_pack("{s:s?,s:I}", "reason", rname, "count", (json_int_t)n),
+                      e);
     store_batch_free(b);
     free(sorted);
     return ok;
@@ -387,16 +403,16 @@ int ca_unhold(struct ca_core *c, const char *name, const uint8_t *serial, size_t
      * no longer lists it (RFC 5280 5.3.1 allows removal of a hold). */
     put_cert(c, b, ca, serial, slen, &r);
     ca->held--;
-    core_put_ca(c, b, ca);
-    core_oplog(c, b, "unhold", ca->name, serial, slen, NULL, "ok");
-    if (!core_commit(c, b, e)) {
+    carec_put(c, b, ca);
+    oplog_add(c, b, "unhold", ca->name, serial, slen, NULL, "ok");
+    if (!oplog_commit(c, b, e)) {
         ca->held++;
         goto out;
     }
-    core_changed(c, ca, serial, slen);
+    changes_note(c, ca, serial, slen);
     ok = 1;
 out:
-    if (!ok) core_oplog_failure(c, "unhold", name, serial, slen, NULL, e);
+    if (!ok) oplog_failure(c, "unhold", name, serial, slen, NULL, e);
     store_batch_free(b);
     free(rec);
     return ok;
@@ -422,14 +438,14 @@ int ca_status(struct ca_core *c, const char *name, const uint8_t *serial, size_t
     out->partition = r.partition;
     /* The CDP stored with the partition, byte for byte. */
     uint8_t key[KEY_MAX];
-    size_t kl = key_part(key, ca->id, r.partition);
+    size_t kl = ikey_part(key, ca->id, r.partition);
     uint8_t *url;
     size_t ul;
     if (store_get(c->st, key, kl, &url, &ul, e) == 1) {
         snprintf(out->crl_url, sizeof(out->crl_url), "%.*s", (int)ul, (const char *)url);
         free(url);
     } else {
-        core_partition_url(ca, r.partition, out->crl_url);
+        partition_url(ca, r.partition, out->crl_url);
     }
     free(rec);
     return 1;

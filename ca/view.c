@@ -43,7 +43,7 @@ enum ca_view_got ca_view_cert_get(struct ca_core *c, uint32_t ca_id, const uint8
                                   struct ca_view_cert *out, struct rerr *e) {
     memset(out, 0, sizeof(*out));
     uint8_t key[KEY_MAX], *rec = NULL;
-    size_t kl = key_cert(key, ca_id, serial, serial_len), rl;
+    size_t kl = ikey_cert(key, ca_id, serial, serial_len), rl;
     int got = store_get(c->st, key, kl, &rec, &rl, e);
     if (got < 0) return CA_VIEW_ERROR;
     if (got == 0) return CA_VIEW_NONE;
@@ -73,9 +73,9 @@ struct ca_view_walk *ca_view_walk_new(struct ca_core *c, const char *name, int w
     snprintf(w->name, sizeof(w->name), "%s", ca->name);
     uint8_t prefix[5], sprefix[5];
     prefix[0] = K_CERT;
-    put_u32(prefix + 1, ca->id);
+    bytes_put_u32(prefix + 1, ca->id);
     sprefix[0] = K_RESP;
-    put_u32(sprefix + 1, ca->id);
+    bytes_put_u32(sprefix + 1, ca->id);
     w->it = store_iter_new(c->st, prefix, 5, NULL, 0);
     /* The stored responses, walked beside the certificates (same order). */
     w->sit = with_stored ? store_iter_new(c->st, sprefix, 5, NULL, 0) : NULL;
@@ -143,13 +143,13 @@ struct ca_view_stored *ca_view_stored_new(struct ca_core *c, uint32_t ca_id) {
 void ca_view_stored_put(struct ca_view_stored *s, const uint8_t *serial, size_t serial_len, const uint8_t *rec,
                         size_t rec_len) {
     uint8_t key[KEY_MAX];
-    size_t kl = key_resp(key, s->ca_id, serial, serial_len);
+    size_t kl = ikey_resp(key, s->ca_id, serial, serial_len);
     store_batch_put(s->b, key, kl, rec, rec_len);
 }
 
 void ca_view_stored_drop(struct ca_view_stored *s, const uint8_t *serial, size_t serial_len) {
     uint8_t key[KEY_MAX];
-    size_t kl = key_resp(key, s->ca_id, serial, serial_len);
+    size_t kl = ikey_resp(key, s->ca_id, serial, serial_len);
     store_batch_delete(s->b, key, kl);
 }
 

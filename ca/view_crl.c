@@ -29,7 +29,7 @@
 #define K_CRLNUM 'n'
 
 static size_t key_crlnum(uint8_t out[KEY_MAX], uint32_t ca_id, uint32_t part) {
-    size_t n = key_part(out, ca_id, part);
+    size_t n = ikey_part(out, ca_id, part);
     out[0] = K_CRLNUM;
     return n;
 }
@@ -66,11 +66,11 @@ int ca_crl_each_part(struct ca_core *c, const char *name,
     if (ca == NULL) return 0;
     /* The CA scope: always, also before the CA has issued a CA certificate. */
     char url[URLS_MAX];
-    core_partition_url(ca, URLS_PART_CA, url);
+    partition_url(ca, URLS_PART_CA, url);
     if (!cb(arg, URLS_PART_CA, url, strlen(url))) return 1;
     uint8_t prefix[5];
     prefix[0] = K_PART;
-    put_u32(prefix + 1, ca->id);
+    bytes_put_u32(prefix + 1, ca->id);
     struct store_iter *it = store_iter_new(c->st, prefix, 5, NULL, 0);
     const uint8_t *k, *v;
     size_t kl, vl;
@@ -80,7 +80,7 @@ int ca_crl_each_part(struct ca_core *c, const char *name,
             ok = rerr_set(e, "index: a partition record of CA %s is damaged", name);
             break;
         }
-        uint32_t part = get_u32(k + 5);
+        uint32_t part = bytes_get_u32(k + 5);
         if (part == URLS_PART_CA) continue;
         /* The URL byte for byte as the certificates carry it. */
         if (!cb(arg, part, (const char *)v, vl)) break;
@@ -95,8 +95,8 @@ int ca_crl_each_revoked(struct ca_core *c, const char *name, uint32_t part,
     if (ca == NULL) return 0;
     uint8_t prefix[9];
     prefix[0] = K_REVOKED;
-    put_u32(prefix + 1, ca->id);
-    put_u32(prefix + 5, part);
+    bytes_put_u32(prefix + 1, ca->id);
+    bytes_put_u32(prefix + 5, part);
     struct store_iter *it = store_iter_new(c->st, prefix, 9, NULL, 0);
     const uint8_t *k, *v;
     size_t kl, vl;
@@ -109,11 +109,11 @@ int ca_crl_each_revoked(struct ca_core *c, const char *name, uint32_t part,
         struct ca_crl_revoked r;
         r.serial = k + 10;
         r.serial_len = kl - 10;
-        r.revoked_at = (int64_t)get_u64(v);
+        r.revoked_at = (int64_t)bytes_get_u64(v);
         r.reason = v[8];
-        r.invalidity = v[9] ? (int64_t)get_u64(v + 10) : 0;
+        r.invalidity = v[9] ? (int64_t)bytes_get_u64(v + 10) : 0;
         /* Entries written before the expiry was kept with them stay. */
-        r.not_after = vl == REV_VALUE_LEN ? (int64_t)get_u64(v + 18) : INT64_MAX;
+        r.not_after = vl == REV_VALUE_LEN ? (int64_t)bytes_get_u64(v + 18) : INT64_MAX;
         if (!cb(arg, &r)) break;
     }
     store_iter_free(it);
@@ -123,7 +123,7 @@ int ca_crl_each_revoked(struct ca_core *c, const char *name, uint32_t part,
 int ca_crl_part_change(struct ca_core *c, const char *name, uint32_t part, uint64_t *out, struct rerr *e) {
     struct ca *ca = core_find_or_err(c, name, e);
     if (ca == NULL) return 0;
-    return core_part_change(c, ca->id, part, out, e);
+    return ikey_part_change_get(c, ca->id, part, out, e);
 }
 
 int ca_crl_state_get(struct ca_core *c, const char *name, uint32_t part, struct ca_crl_state *out, struct rerr *e) {
@@ -134,9 +134,9 @@ int ca_crl_state_get(struct ca_core *c, const char *name, uint32_t part, struct 
     size_t kl = key_crlnum(key, ca->id, part), vl;
     int got = store_get(c->st, key, kl, &v, &vl, e);
     if (got == 1 && (vl == 16 || vl == 24)) {
-        out->number = get_u64(v);
-        out->this_update = (int64_t)get_u64(v + 8);
-        if (vl == 24) out->built_from = get_u64(v + 16);
+        out->number = bytes_get_u64(v);
+        out->this_update = (int64_t)bytes_get_u64(v + 8);
+        if (vl == 24) out->built_from = bytes_get_u64(v + 16);
     } else if (got == 1) {
         got = rerr_set(e, "index: the CRL number of CA %s partition %u is damaged", name, part) - 1;
     }
@@ -158,7 +158,7 @@ int ca_crl_verify(struct ca_core *c, const char *name, const uint8_t *der, size_
         return 0;
     EVP_PKEY *pub = X509_get0_pubkey(ca->cert);
     EVP_MD_CTX *m = EVP_MD_CTX_new();
-    int ok = pub != NULL && m != NULL && EVP_DigestVerifyInit(m, NULL, core_sig_md(ca->key_type), NULL, pub) == 1 &&
+    int ok = pub != NULL && m != NULL && EVP_DigestVerifyInit(m, NULL, certbuild_sig_md(ca->key_type), NULL, pub) == 1 &&
              EVP_DigestVerify(m, sig.p + 1, sig.len - 1, tbs_el.p, tbs_el.len) == 1;
     EVP_MD_CTX_free(m);
     return ok;
@@ -169,14 +169,14 @@ static int sign_cb(void *arg, const uint8_t *tbs, size_t tbs_len, uint8_t *sig, 
     const struct ca *ca = arg;
     EVP_MD_CTX *m = EVP_MD_CTX_new();
     size_t n = CA_SIG_MAX;
-    int ok = m != NULL && EVP_DigestSignInit(m, NULL, core_sig_md(ca->key_type), NULL, ca->key) == 1 &&
+    int ok = m != NULL && EVP_DigestSignInit(m, NULL, certbuild_sig_md(ca->key_type), NULL, ca->key) == 1 &&
              EVP_DigestSign(m, sig, &n, tbs, tbs_len) == 1;
     EVP_MD_CTX_free(m);
     *sig_len = n;
     return ok;
 }
 
-/* The AlgorithmIdentifiers a CA key can sign with (core_sig_md: SHA-256,
+/* The AlgorithmIdentifiers a CA key can sign with (certbuild_sig_md: SHA-256,
  * or SHA-384 for P-384; RFC 4055: RSA algorithms carry NULL parameters;
  * RFC 5758: ECDSA none). A signer's sigalg must outlive the call that
  * fills it: the octets OpenSSL encodes for the key are looked up here, so
@@ -200,7 +200,7 @@ static const struct {
 /* The AlgorithmIdentifier of the CA's signatures, DER, as OpenSSL encodes it. */
 static int sigalg_der(const struct ca *ca, EVP_PKEY *key, uint8_t out[32], size_t *len) {
     int rsa = EVP_PKEY_get_base_id(key) == EVP_PKEY_RSA, nid;
-    if (!OBJ_find_sigid_by_algs(&nid, EVP_MD_get_type(core_sig_md(ca->key_type)), rsa ? NID_rsaEncryption
+    if (!OBJ_find_sigid_by_algs(&nid, EVP_MD_get_type(certbuild_sig_md(ca->key_type)), rsa ? NID_rsaEncryption
                                                                                         : NID_X9_62_id_ecPublicKey))
         return 0;
     X509_ALGOR *alg = X509_ALGOR_new();
@@ -221,7 +221,7 @@ int ca_crl_signer(struct ca_core *c, const char *name, struct ca_signer *out, st
     struct ca *ca = core_find_or_err(c, name, e);
     if (ca == NULL) return 0;
     if (ca->cert == NULL) return rerr_set(e, "CA %s is pending (it has no certificate yet)", name);
-    EVP_PKEY *key = core_ca_key(c, ca, e);
+    EVP_PKEY *key = keyring_ca_key(c, ca, e);
     if (key == NULL) return 0;
     uint8_t alg[32];
     size_t alen = 0;
@@ -257,22 +257,22 @@ int ca_crl_record(struct ca_core *c, const char *name, uint32_t part, const stru
     }
     if (st->number <= last.number || st->this_update < last.this_update) {
         rerr_set(e, "the new CRL of CA %s partition %u goes backwards: not published", name, part);
-        core_oplog_failure(c, "crl-sign", ca->name, NULL, 0, params, e);
+        oplog_failure(c, "crl-sign", ca->name, NULL, 0, params, e);
         return 0;
     }
     uint8_t k[KEY_MAX], v[24];
     size_t kl = key_crlnum(k, ca->id, part);
-    put_u64(v, st->number);
-    put_u64(v + 8, (uint64_t)st->this_update);
-    put_u64(v + 16, st->built_from);
+    bytes_put_u64(v, st->number);
+    bytes_put_u64(v + 8, (uint64_t)st->this_update);
+    bytes_put_u64(v + 16, st->built_from);
     struct store_batch *b = store_batch_new();
     store_batch_put(b, k, kl, v, 24);
-    core_oplog(c, b, "crl-sign", ca->name, NULL, 0, params, "ok");
-    int ok = core_commit(c, b, e);
+    oplog_add(c, b, "crl-sign", ca->name, NULL, 0, params, "ok");
+    int ok = oplog_commit(c, b, e);
     store_batch_free(b);
     return ok;
 }
 
 void ca_crl_audit_failure(struct ca_core *c, const char *op, const char *ca, json_t *params, const struct rerr *why) {
-    core_oplog_failure(c, op, ca, NULL, 0, params, why);
+    oplog_failure(c, op, ca, NULL, 0, params, why);
 }

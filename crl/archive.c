@@ -11,28 +11,10 @@
 
 #include <zstd.h>
 
+#include "common/bytes.h"
 #include "common/fsutil.h"
 
 #define HEAD_LEN 32
-
-/* The record header's integers, big-endian. */
-static void put_u32(uint8_t *p, uint32_t v) {
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
-
-static uint32_t get_u32(const uint8_t *p) {
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static void put_u64(uint8_t *p, uint64_t v) {
-    put_u32(p, (uint32_t)(v >> 32));
-    put_u32(p + 4, (uint32_t)v);
-}
-
-static uint64_t get_u64(const uint8_t *p) { return (uint64_t)get_u32(p) << 32 | get_u32(p + 4); }
 
 static int path_of(const char *dir, const char *ca, char *out, size_t cap) {
     return snprintf(out, cap, "%s/crl-archive/%s.log", dir, ca) < (int)cap;
@@ -54,11 +36,11 @@ int crlarchive_append(const char *dir, const char *ca, uint32_t part, uint64_t n
         return rerr_set(e, "zstd: %s", ZSTD_getErrorName(cl));
     }
     memcpy(rec, "RCRL", 4);
-    put_u32(rec + 4, part);
-    put_u64(rec + 8, number);
-    put_u64(rec + 16, (uint64_t)this_update);
-    put_u32(rec + 24, (uint32_t)len);
-    put_u32(rec + 28, (uint32_t)cl);
+    bytes_put_u32(rec + 4, part);
+    bytes_put_u64(rec + 8, number);
+    bytes_put_u64(rec + 16, (uint64_t)this_update);
+    bytes_put_u32(rec + 24, (uint32_t)len);
+    bytes_put_u32(rec + 28, (uint32_t)cl);
     int fd = -1;
     int ok = fs_open_append(path, 0600, &fd, e), wrote = ok;
     size_t total = HEAD_LEN + cl, off = 0;
@@ -89,7 +71,7 @@ int crlarchive_each(const char *dir, const char *ca, int want_der,
     for (;;) {
         size_t got = fread(h, 1, HEAD_LEN, f);
         if (got == 0) break;
-        struct crlarchive_rec r = {get_u32(h + 4), get_u64(h + 8), (int64_t)get_u64(h + 16), get_u32(h + 24), get_u32(h + 28),
+        struct crlarchive_rec r = {bytes_get_u32(h + 4), bytes_get_u64(h + 8), (int64_t)bytes_get_u64(h + 16), bytes_get_u32(h + 24), bytes_get_u32(h + 28),
                                    off};
         /* Hostile until parsed: the magic, and lengths under the caps. */
         if (got != HEAD_LEN || memcmp(h, "RCRL", 4) != 0 || r.der_len == 0 || r.der_len > CRLARCHIVE_MAX_DER ||

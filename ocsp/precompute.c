@@ -91,7 +91,7 @@ static int signing_done(struct signing *sg, int ok, struct rerr *e) {
     return ok;
 }
 
-/* The stored record of a certificate's responses (key_resp), version 2:
+/* The stored record of a certificate's responses (ikey_resp), version 2:
  *   u8 version, u8 status, u8 reason, u8 0, i64 revoked_at, i64 thisUpdate,
  *   i64 nextUpdate, the SHA-1 issuer key hash (20), the SHA-1 responder
  *   key hash (20), then per CertID hash (SHA-1, SHA-256): u32 length, the

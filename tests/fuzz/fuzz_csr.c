@@ -1,5 +1,5 @@
 /* libFuzzer target: certificate signing requests as `revd issue` and the
- * control socket receive them, PEM or DER (csr_parse_check in ca/issue.c).
+ * control socket receive them, PEM or DER (issue_csr_parse_check in ca/issue.c).
  * Hostile DER, wrong key types and broken signatures must be refused with a
  * message; what is accepted is freed. */
 #include <stdint.h>
@@ -16,7 +16,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     struct rerr e;
     e.msg[0] = '\0';
     int is_rsa = -1;
-    X509_REQ *req = csr_parse_check(data, size, &is_rsa, &e);
+    X509_REQ *req = issue_csr_parse_check(data, size, &is_rsa, &e);
     if (req == NULL) {
         if (e.msg[0] == '\0') abort();
     } else {

@@ -1,5 +1,5 @@
 /* libFuzzer target: the --san list of `revd issue` and of control-socket
- * requests, "DNS:x,IP:y,email:z,URI:u" (san_parse in ca/issue.c). */
+ * requests, "DNS:x,IP:y,email:z,URI:u" (issue_san_parse in ca/issue.c). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +17,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (s == NULL) return 0;
     struct rerr e;
     e.msg[0] = '\0';
-    GENERAL_NAMES *g = san_parse(s, &e);
+    GENERAL_NAMES *g = issue_san_parse(s, &e);
     if (g == NULL) {
         if (e.msg[0] == '\0') abort();
     } else {

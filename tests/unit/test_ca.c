@@ -149,23 +149,23 @@ static void test_crec_decode_refuses(void **state) {
 /* ---- partition sizing ---------------------------------------------------- */
 
 static void test_partition_size(void **state) {
-    uint32_t p = core_default_partition_size(1000000, 60, 40, CA_KEY_EC_P256);
+    uint32_t p = partition_default_size(1000000, 60, 40, CA_KEY_EC_P256);
     if (p < 12000 || p > 13000) fail_msg("partition size %u for 1 MB, EC P-256", p);
     /* A larger cap holds more; a longer name or URL or signature, fewer. */
-    uint32_t p2 = core_default_partition_size(2000000, 60, 40, CA_KEY_EC_P256);
+    uint32_t p2 = partition_default_size(2000000, 60, 40, CA_KEY_EC_P256);
     assert_true(p2 > p);
     assert_true(p2 >= 2 * p - 10 && p2 <= 2 * p + 10);
-    assert_true(core_default_partition_size(1000000, 200, 40, CA_KEY_EC_P256) < p);
-    assert_true(core_default_partition_size(1000000, 60, 200, CA_KEY_EC_P256) < p);
-    assert_true(core_default_partition_size(1000000, 60, 40, CA_KEY_RSA_4096) < p);
-    assert_true(core_default_partition_size(1000000, 60, 40, CA_KEY_RSA_4096) <
-                core_default_partition_size(1000000, 60, 40, CA_KEY_RSA_2048));
+    assert_true(partition_default_size(1000000, 200, 40, CA_KEY_EC_P256) < p);
+    assert_true(partition_default_size(1000000, 60, 200, CA_KEY_EC_P256) < p);
+    assert_true(partition_default_size(1000000, 60, 40, CA_KEY_RSA_4096) < p);
+    assert_true(partition_default_size(1000000, 60, 40, CA_KEY_RSA_4096) <
+                partition_default_size(1000000, 60, 40, CA_KEY_RSA_2048));
     /* 78 octets a fully loaded entry: never more entries than that allows. */
     assert_true((uint64_t)p * 78 <= 1000000);
     /* A tiny cap still gives one. */
-    assert_int_equal(core_default_partition_size(100, 60, 40, CA_KEY_EC_P256), 1);
-    assert_true(core_default_partition_size(4096, 60, 40, CA_KEY_EC_P256) >= 1);
-    assert_true(core_default_partition_size(4096, 60, 40, CA_KEY_EC_P256) <= 4096 / 78);
+    assert_int_equal(partition_default_size(100, 60, 40, CA_KEY_EC_P256), 1);
+    assert_true(partition_default_size(4096, 60, 40, CA_KEY_EC_P256) >= 1);
+    assert_true(partition_default_size(4096, 60, 40, CA_KEY_EC_P256) <= 4096 / 78);
 }
 
 /* ---- the CA core on a temporary DIR --------------------------------------- */

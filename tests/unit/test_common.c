@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/bytes.h"
 #include "common/cidr.h"
 #include "common/fsutil.h"
 #include "common/hex.h"
@@ -863,9 +864,26 @@ static void test_cidr(void **state) {
     assert_false(cidr_parse_list(many, l, CIDR_LIST_MAX, &n, why, sizeof(why)));
 }
 
+/* bytes: big-endian, so that the index's byte order is numeric order. */
+static void test_bytes(void **state) {
+    (void)state;
+    uint8_t b[8];
+    bytes_put_u32(b, 0x01020304u);
+    assert_memory_equal(b, "\x01\x02\x03\x04", 4);
+    assert_int_equal(bytes_get_u32(b), 0x01020304u);
+    bytes_put_u64(b, 0x8000000000000001ull);
+    assert_memory_equal(b, "\x80\x00\x00\x00\x00\x00\x00\x01", 8);
+    assert_true(bytes_get_u64(b) == 0x8000000000000001ull);
+    uint8_t lo[4], hi[4];
+    bytes_put_u32(lo, 255);
+    bytes_put_u32(hi, 256);
+    assert_true(memcmp(lo, hi, 4) < 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hex_parse_serial_valid),
+        cmocka_unit_test(test_bytes),
         cmocka_unit_test(test_cidr),
         cmocka_unit_test(test_hex_parse_serial_invalid),
         cmocka_unit_test(test_hex_encode),

@@ -1,4 +1,4 @@
-/* The default partition size (core_default_partition_size) against the real
+/* The default partition size (partition_default_size) against the real
  * encoder (crl/build): a partition of that many certificates, every one
  * revoked with the longest entry there is (a 17-octet serial, a
  * GeneralizedTime revocation date, a reason and an invalidity date), with
@@ -47,7 +47,7 @@ static void check(enum ca_key_type type, EVP_PKEY *key, const uint8_t *sigalg, s
     int il = i2d_X509_NAME(name, &issuer);
     assert_true(il > 0);
     const char *url = "http://crl.a-rather-long-host-name.example.com:8080/crl/issuing-ca-2026/4294967294.crl";
-    uint32_t n = core_default_partition_size(1000000, (size_t)il, strlen(url), type);
+    uint32_t n = partition_default_size(1000000, (size_t)il, strlen(url), type);
     assert_true(n > 1000);
     struct crl_entry *e = calloc(n, sizeof(*e));
     uint8_t *serials = malloc((size_t)n * 17);
