@@ -20,6 +20,7 @@
 
 #include "common/hex.h"
 #include "common/rerr.h"
+#include "common/urls.h"
 
 #define CA_NAME_MAX 64
 #define CA_MAX_DEPTH 5
@@ -171,7 +172,7 @@ struct ca_cert_status {
     int reason;
     int64_t revoked_at, invalidity, not_before, not_after;
     uint32_t partition;
-    char crl_url[256];
+    char crl_url[URLS_MAX];
 };
 
 /* ca_cert_pem: the certificate with this serial (PEM, malloc'd in *pem).

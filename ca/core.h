@@ -23,6 +23,7 @@
 
 #include "ca/ca.h"
 #include "common/rerr.h"
+#include "common/urls.h"
 
 struct store;
 struct ca_responder;
@@ -33,7 +34,7 @@ struct ca {
     char parent[CA_NAME_MAX + 1]; /* "" root; "(external)" imported */
     enum ca_state state;
     enum ca_key_type key_type;
-    char base_url[256];
+    char base_url[URLS_MAX];
     uint32_t partition_size; /* 0 when complete_crl */
     int complete_crl;
     uint32_t crl_max_bytes;

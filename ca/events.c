@@ -5,6 +5,7 @@
  * (expiry, a CRL it could not publish) comes through ca_event. The audit
  * log stays the record of truth: an event carries its record's seq. */
 #include "ca/events.h"
+#include "common/reason.h"
 #include "common/log.h"
 #include "common/jsonsafe.h"
 
@@ -120,7 +121,9 @@ void events_pending(struct ca_core *c, const char *op, const char *ca_name, cons
         type = "cert.revoked";
         const char *reason = json_string_value(json_object_get(params, "reason"));
         json_object_set_new(d, "reason", json_string(reason ? reason : "unspecified"));
-        sev = reason && (strcmp(reason, "keyCompromise") == 0 || strcmp(reason, "cACompromise") == 0) ? 70 : 40;
+        int code = REASON_UNSPECIFIED;
+        if (reason != NULL && !reason_parse(reason, &code)) code = REASON_UNSPECIFIED;
+        sev = code == REASON_KEY_COMPROMISE || code == REASON_CA_COMPROMISE ? 70 : 40;
     } else if (strcmp(op, "unhold") == 0) {
         type = "cert.released";
         sev = 30;

@@ -199,7 +199,7 @@ static int record_ca_cert(struct ca_core *c, struct store_batch *b, struct ca *p
     store_batch_put(b, key, kl, rec, rl);
     free(rec);
     OPENSSL_free(der);
-    char url[256];
+    char url[URLS_MAX];
     partition_url(parent, URLS_PART_CA, url);
     kl = ikey_part(key, parent->id, URLS_PART_CA);
     store_batch_put(b, key, kl, url, strlen(url));

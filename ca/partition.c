@@ -3,7 +3,7 @@
 
 #include "common/urls.h"
 
-int partition_url(const struct ca *ca, uint32_t part, char out[256]) {
+int partition_url(const struct ca *ca, uint32_t part, char out[URLS_MAX]) {
     if (part == URLS_PART_NONE) {
         out[0] = '\0';
         return 1;

@@ -10,7 +10,7 @@
 
 /* partition_url writes the CDP of partition part of ca ("" for
  * URLS_PART_NONE). Returns 1, or 0 when it does not fit. */
-int partition_url(const struct ca *ca, uint32_t part, char out[256]);
+int partition_url(const struct ca *ca, uint32_t part, char out[URLS_MAX]);
 
 /* partition_default_size: the most certificates whose fully revoked CRL
  * (every entry with a reason and an invalidity date) stays within max_bytes. */

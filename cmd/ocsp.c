@@ -20,7 +20,6 @@
 /* ---- ocsp respond ---- */
 
 /* The default validity of a response (issue #3 makes it configurable). */
-#define RESPONSE_VALIDITY_S (4 * 86400)
 
 static int run_ocsp_respond(struct cli *cli, struct opts *o, const char *pos) {
     uint8_t serial[HEX_SERIAL_MAX + 1];
@@ -56,7 +55,7 @@ static int run_ocsp_respond(struct cli *cli, struct opts *o, const char *pos) {
             ok = rerr_set(&e, "cannot build the CertID");
         struct ocsp_single r = {certid, certid_len, st.status == CERT_REVOKED ? OCSP_REVOKED : OCSP_GOOD,
                                 st.revoked_at, -1, 0, 0};
-        if (ok && !ocsp_times(now, RESPONSE_VALIDITY_S, ca_ocsp_backdate(c), st.not_after, &r.this_update,
+        if (ok && !ocsp_times(now, OCSP_VALIDITY_DEFAULT_S, ca_ocsp_backdate(c), st.not_after, &r.this_update,
                               &r.next_update))
             ok = rerr_set(&e, "the certificate has expired: there is no status to sign");
         next_update = r.next_update;
@@ -85,7 +84,7 @@ static int run_ocsp_precompute(struct cli *cli, struct opts *o, const char *pos)
     struct rerr e;
     struct ocsp_table *t = NULL;
     struct ocsp_precompute_stats st;
-    int ok = ocsp_precompute(c, o->ca, RESPONSE_VALIDITY_S, 0, &t, &st, &e);
+    int ok = ocsp_precompute(c, o->ca, OCSP_VALIDITY_DEFAULT_S, 0, &t, &st, &e);
     cmd_close_core(c, owned);
     if (!ok) return cmd_fail(cli, e.msg);
     size_t bytes = ocsp_table_bytes(t);

@@ -15,11 +15,12 @@
 
 #include "ca/ca.h"
 #include "common/rerr.h"
+#include "common/urls.h"
 
 /* One CRL of a CA: where it is published. */
 struct crl_ref {
     uint32_t part;  /* the partition (URLS_PART_CA: CA scope; >= URLS_PART_EXTERNAL: an imported CDP) */
-    char url[256];  /* its URL: the IDP URI and the certificates' CDP */
+    char url[URLS_MAX];  /* its URL: the IDP URI and the certificates' CDP */
     char file[320]; /* its file under DIR/crl/, relative ("NAME/3.crl") */
     char path[336]; /* the HTTP path the shards serve it at ("/crl/NAME/3.crl") */
 };

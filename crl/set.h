@@ -15,13 +15,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/etag.h"
+
 struct crl_blob {
     _Atomic int refs;
     char path[336];  /* "/crl/NAME/3.crl" */
     uint64_t number;
     int64_t this_update, next_update;
     int64_t refresh_at; /* when it is rebuilt at the latest (re-signed): caches stop before */
-    char etag[65];      /* hex SHA-256 of the DER */
+    char etag[ETAG_LEN + 1]; /* hex SHA-256 of the DER */
     size_t len;
     uint8_t der[];
 };

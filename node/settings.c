@@ -40,7 +40,8 @@ static const struct setting table[] = {
      .def_doc = "one per core", .reload = SETTINGS_START,
      .doc = "shards answering HTTP, and threads for bulk signing (the first start, a new CA, an import, "
             "refresh passes)"},
-    {.name = "validity", .type = SETTINGS_DURATION, FIELD(validity), .min = 8 * 3600, .max = 7 * 86400,
+    {.name = "validity", .type = SETTINGS_DURATION, FIELD(validity), .min = OCSP_VALIDITY_MIN_S,
+     .max = OCSP_VALIDITY_MAX_S,
      .def = "4d", .hint = " (as 8h, 96h, 4d, 28800)", .arg = "DURATION", .reload = SETTINGS_OWN,
      .reload_doc = "at once: a shorter one re-signs every response valid for longer (a full generation); "
                    "a longer one lets the shorter responses run to their refresh",

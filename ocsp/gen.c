@@ -1,5 +1,6 @@
 #include "ocsp/gen.h"
 
+#include "ca/ca.h"
 #include "ocsp/response.h"
 
 #include <stdio.h>
@@ -7,7 +8,7 @@
 #include <string.h>
 
 struct gen_ca {
-    char name[65];
+    char name[CA_NAME_MAX + 1];
     uint32_t id; /* the CA's number in the index (ocsp/job.h: ca_id) */
     uint8_t name_hash[4][64], key_hash[4][64]; /* per enum ocsp_hash; its digest length used */
     struct ocsp_table *table;   /* a reference: generations share base tables */

@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/etag.h"
+
 #include "ocsp/request.h"
 #include "ocsp/response.h"
 
@@ -57,7 +59,7 @@ struct ocsp_job {
      * successful. */
     enum ocsp_resp_status status;
     int64_t this_update, next_update;
-    char etag[65];
+    char etag[ETAG_LEN + 1];
     size_t resp_len;
     uint8_t resp[OCSP_JOB_RESP_MAX];
 };

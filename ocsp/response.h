@@ -66,6 +66,13 @@ struct ocsp_single {
     int64_t this_update, next_update;
 };
 
+/* How long a response is valid (nextUpdate - thisUpdate): the default of
+ * `revd serve --validity` and of the commands that sign one, and its
+ * bounds (the setting's range). */
+#define OCSP_VALIDITY_DEFAULT_S (4 * 86400)
+#define OCSP_VALIDITY_MIN_S (8 * 3600)
+#define OCSP_VALIDITY_MAX_S (7 * 86400)
+
 /* By default responses are dated this much before they are signed, so
  * that a client whose clock is slow does not take a fresh one as not yet
  * valid (RFC 6960 4.2.2.1; RFC 5019 4 allows for clock skew too); revd

@@ -7,7 +7,7 @@
 
 /* Arena record: u8 serial_len, serial, i64 thisUpdate, i64 nextUpdate,
  * then per hash: u32 length, the ETag (64 hex digits and a NUL), the DER. */
-#define ETAG_SPACE 65
+#define ETAG_SPACE (ETAG_LEN + 1)
 struct slot {
     uint64_t fp;  /* fingerprint of the serial; 0: empty */
     uint64_t off; /* offset of the record in the arena */

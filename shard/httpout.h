@@ -16,7 +16,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define HTTPOUT_ETAG_LEN 64 /* hex SHA-256, unquoted */
+#include "common/etag.h"
+
+#define HTTPOUT_ETAG_LEN ETAG_LEN /* hex SHA-256, unquoted (common/etag.h) */
 
 struct httpout_cache {
     int64_t this_update, next_update;
