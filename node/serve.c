@@ -183,11 +183,11 @@ static void warn_restart(const struct serve_state *st, const struct settings *n)
         if (strcmp(l0, l1) != 0) strcat(fixed, " listen");
         if (n->cfg.threads != 0 && n->cfg.threads != o->cfg.threads) strcat(fixed, " threads");
         if (n->cfg.io != o->cfg.io) strcat(fixed, " io");
-        if (n->cfg.lane.unknown_signed != o->cfg.lane.unknown_signed) strcat(fixed, " unknown");
+        if (n->ocsp.unknown_signed != o->ocsp.unknown_signed) strcat(fixed, " unknown");
         if (n->cfg.num_metrics_allow != o->cfg.num_metrics_allow ||
             memcmp(n->cfg.metrics_allow, o->cfg.metrics_allow, n->cfg.num_metrics_allow * sizeof(struct cidr)) != 0)
             strcat(fixed, " metrics-allow");
-        if ((n->cfg.lane.rate == 0) != (o->cfg.lane.rate == 0)) strcat(fixed, " sign-rate(0)");
+        if ((n->ocsp.rate == 0) != (o->ocsp.rate == 0)) strcat(fixed, " sign-rate(0)");
     }
     if (fixed[0] != '\0')
         rlog(LOG_WARN, "reload.needs_restart", "reload: changed, but applied only at the next start:%s", fixed);
@@ -210,7 +210,7 @@ static void reload(struct serve_state *st) {
     /* What a running server changes now: the settings marked
      * SETTINGS_LIVE in node/settings.c, then the SETTINGS_OWN ones. */
     settings_copy_live(&st->opts, &n);
-    if (o->cfg.lane.rate != 0 && n.cfg.lane.rate != 0) st->opts.cfg.lane.rate = n.cfg.lane.rate;
+    if (o->ocsp.rate != 0 && n.ocsp.rate != 0) st->opts.ocsp.rate = n.ocsp.rate;
     if (st->srv != NULL && n.validity != o->validity) {
         /* A new --validity takes effect at once: a full generation signs
          * again every response valid for longer (it reuses only those
@@ -251,6 +251,7 @@ static void reload(struct serve_state *st) {
     }
     if (st->srv != NULL) {
         server_set_live(st->srv, &st->opts.cfg);
+        ocsp_answer_set_live(st->ans, &st->opts.ocsp);
         atomic_store_explicit(&server_core_metrics(st->srv)->reloaded_at, rtime_now(), memory_order_relaxed);
     }
     if (st->crl != NULL) crlpub_set_timing(st->crl, st->opts.crl_validity, st->opts.crl_coalesce_ms);
@@ -308,7 +309,7 @@ static int open_core(struct serve_state *st) {
  * slots and starts the shards, then the signing lane when there is one.
  * 1, or 0 with e set (g and the set freed; the caller stops what started). */
 static int start_shards(struct serve_state *st, struct server_config *cfg, struct gen *g, struct rerr *e) {
-    st->ans = ocsp_answer_new(cfg->threads, SERVE_SLOT_GEN, &cfg->lane, st->lane ? lane_submit : NULL, st->lane, e);
+    st->ans = ocsp_answer_new(cfg->threads, SERVE_SLOT_GEN, &st->opts.ocsp, st->lane ? lane_submit : NULL, st->lane, e);
     struct server_slot slots[SERVER_SLOTS] = {[SERVE_SLOT_GEN] = {g, ocsp_answer_free_gen},
                                               [SERVE_SLOT_CRLS] = {crl_set_ref(crlpub_set(st->crl)),
                                                                    crl_handler_free_set}};
@@ -357,8 +358,8 @@ static int start_ocsp(struct serve_state *st) {
         st->crl = NULL;
         return 0;
     }
-    if (cfg.lane.rate > 0) {
-        st->lane = lane_new(st->core, cfg.threads, validity, cfg.lane.unknown_signed, &e);
+    if (st->opts.ocsp.rate > 0) {
+        st->lane = lane_new(st->core, cfg.threads, validity, st->opts.ocsp.unknown_signed, &e);
         if (st->lane == NULL) {
             rlog(LOG_ERR, "serve.start_failed", "%s", e.msg);
             gen_free(g);

@@ -49,15 +49,15 @@ static const struct setting table[] = {
     {.name = "max-age", .type = SETTINGS_INT, FIELD(cfg.max_age), .min = 0, .max = 7 * 86400, .unit = " seconds",
      .def = "3600", .arg = "SECONDS", .reload = SETTINGS_LIVE,
      .doc = "Cache-Control max-age cap; an answer's max-age never reaches past its nextUpdate or refresh"},
-    {.name = "nonce", .type = SETTINGS_ENUM, FIELD(cfg.lane.nonce_echo), .choices = nonce_choices, .def = "off",
+    {.name = "nonce", .type = SETTINGS_ENUM, FIELD(ocsp.nonce_echo), .choices = nonce_choices, .def = "off",
      .arg = "echo|off", .reload = SETTINGS_LIVE,
      .doc = "echo: a request with a nonce gets a freshly signed response carrying it (the signing lane); off: "
             "the precomputed response, without a nonce (RFC 5019)"},
-    {.name = "unknown", .type = SETTINGS_ENUM, FIELD(cfg.lane.unknown_signed), .choices = unknown_choices,
+    {.name = "unknown", .type = SETTINGS_ENUM, FIELD(ocsp.unknown_signed), .choices = unknown_choices,
      .def = "unauthorized", .arg = "unauthorized|signed", .reload = SETTINGS_START,
      .doc = "a serial the CA never issued: unauthorized, or a signed \"unknown\" (the signing lane); beside an "
             "issued one in a request with several CertIDs, always \"unknown\""},
-    {.name = "sign-rate", .type = SETTINGS_INT, FIELD(cfg.lane.rate), .min = 0, .max = 10000000,
+    {.name = "sign-rate", .type = SETTINGS_INT, FIELD(ocsp.rate), .min = 0, .max = 10000000,
      .unit = " per second", .def = "1000", .arg = "N", .reload = SETTINGS_OWN,
      .reload_doc = "at once between two non-zero rates; to or from 0 at the next start",
      .doc = "signatures per second the signing lane may make for nonces, SHA-384/512 CertIDs, unknown serials "

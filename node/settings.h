@@ -28,6 +28,7 @@
 #include "common/conf.h"
 #include "common/log.h"
 #include "node/admin.h"
+#include "ocsp/answer.h"
 #include "shard/server.h"
 
 /* report-format: which files a scheduled report writes (bits). */
@@ -38,6 +39,7 @@
  * --config), then the command line; read again on SIGHUP. */
 struct settings {
     struct server_config cfg;
+    struct ocsp_answer_config ocsp; /* nonce, unknown, sign-rate (ocsp/answer.h) */
     int64_t validity, crl_validity, crl_coalesce_ms;
     int64_t backdate;         /* ocsp-backdate */
     int drain_timeout;        /* seconds */

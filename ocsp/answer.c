@@ -38,7 +38,7 @@ struct ocsp_answer {
     int (*submit)(void *arg, struct ocsp_job *job); /* NULL: no lane */
     void *submit_arg;
     int unknown_signed;
-    /* The settings a reload may change (answer_live), read with relaxed
+    /* The settings a reload may change (ocsp_answer_set_live), read with relaxed
      * loads: each on its own. */
     _Atomic uint32_t live_rate;
     atomic_int live_nonce_echo;
@@ -331,13 +331,12 @@ static void *answer_ctx(void *arg, struct server *s, int shard) {
     return &a->shards[shard];
 }
 
-static void answer_live(void *arg, const struct server_config *cfg) {
-    struct ocsp_answer *a = arg;
-    atomic_store_explicit(&a->live_rate, cfg->lane.rate, memory_order_relaxed);
-    atomic_store_explicit(&a->live_nonce_echo, cfg->lane.nonce_echo, memory_order_relaxed);
+void ocsp_answer_set_live(struct ocsp_answer *a, const struct ocsp_answer_config *conf) {
+    atomic_store_explicit(&a->live_rate, conf->rate, memory_order_relaxed);
+    atomic_store_explicit(&a->live_nonce_echo, conf->nonce_echo, memory_order_relaxed);
 }
 
-struct ocsp_answer *ocsp_answer_new(int num_shards, int slot, const struct server_lane *ln,
+struct ocsp_answer *ocsp_answer_new(int num_shards, int slot, const struct ocsp_answer_config *ln,
                                     int (*submit)(void *arg, struct ocsp_job *job), void *submit_arg,
                                     struct rerr *e) {
     struct ocsp_answer *a = calloc(1, sizeof(*a));
@@ -376,13 +375,13 @@ struct ocsp_answer *ocsp_answer_new(int num_shards, int slot, const struct serve
 int ocsp_answer_register(struct ocsp_answer *a, struct server_config *cfg) {
     const struct shard_route routes[] = {
         {"/ca/", SHARD_MATCH_PREFIX, ".der", SHARD_GET | SHARD_HEAD, MK_CA_CERT, handle_ca_cert, a, answer_ctx,
-         answer_wake, answer_live},
+         answer_wake, NULL},
         {"/ocsp", SHARD_MATCH_EXACT, NULL, SHARD_POST, MK_OCSP_POST, handle_post, a, answer_ctx, answer_wake,
-         answer_live},
+         NULL},
         {"/ocsp/", SHARD_MATCH_EXACT, NULL, SHARD_POST, MK_OCSP_POST, handle_post, a, answer_ctx, answer_wake,
-         answer_live},
+         NULL},
         {"/ocsp/", SHARD_MATCH_PREFIX, NULL, SHARD_GET | SHARD_HEAD, MK_OCSP_GET, handle_get, a, answer_ctx,
-         answer_wake, answer_live},
+         answer_wake, NULL},
     };
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
         if (!server_route_add(cfg, &routes[i])) return 0;

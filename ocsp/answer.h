@@ -33,14 +33,26 @@ struct ocsp_job;
  * without the lane. */
 #define OCSP_ANSWER_JOBS 64
 
+/* The answer's settings (revd serve's nonce, unknown and sign-rate). */
+struct ocsp_answer_config {
+    int nonce_echo;     /* --nonce echo: a request's nonce gets a fresh response */
+    int unknown_signed; /* --unknown signed: a never-issued serial gets "unknown" */
+    uint32_t rate;      /* signatures per second, all shards together; 0: no lane */
+};
+
 /* ocsp_answer_new: the answer policy for num_shards shards reading the
  * generation in slot (server_publish), with settings ln (nonce_echo, rate:
  * also at each reload; unknown_signed: at start only). submit (NULL: no
  * lane) queues a job to the signing lane (lane_submit, with submit_arg).
  * NULL with e set on out of memory. */
-struct ocsp_answer *ocsp_answer_new(int num_shards, int slot, const struct server_lane *ln,
+struct ocsp_answer *ocsp_answer_new(int num_shards, int slot, const struct ocsp_answer_config *ln,
                                     int (*submit)(void *arg, struct ocsp_job *job), void *submit_arg,
                                     struct rerr *e);
+
+/* ocsp_answer_set_live applies a reload's sign-rate and nonce (unknown
+ * takes a restart): the shards see them on their next request. The thread
+ * that made a. */
+void ocsp_answer_set_live(struct ocsp_answer *a, const struct ocsp_answer_config *conf);
 
 /* ocsp_answer_register adds a's routes to cfg (server_route_add): /ca/,
  * then POST /ocsp, /ocsp/, then GET /ocsp/. Returns 1, or 0 when cfg has

@@ -29,15 +29,6 @@ enum server_io {
     SERVER_IO_LIBEVENT, /* libevent */
 };
 
-/* The OCSP answer's settings (ocsp/answer.h reads them, through its live
- * hook and at its creation); shard/ carries them in the serving config and
- * reads none of them. */
-struct server_lane {
-    int nonce_echo;     /* --nonce echo: a request's nonce gets a fresh response */
-    int unknown_signed; /* --unknown signed: a never-issued serial gets "unknown" */
-    uint32_t rate;      /* signatures per second, all shards together; 0: no lane */
-};
-
 struct server_config {
     const char *listen; /* "127.0.0.1:8080", "[::1]:8080" */
     enum server_io io;
@@ -54,7 +45,6 @@ struct server_config {
      * one past the cap, so a flood on the public port never takes what the
      * control socket, the index and the CRL files need. 0: none. */
     int fd_reserve;
-    struct server_lane lane;
     /* The registered routes, in the order they are matched (server_route_add). */
     struct shard_route routes[SERVER_MAX_ROUTES];
     size_t num_routes;
