@@ -195,6 +195,21 @@ assert echoed + good384 < 60, "far more signatures than the rate allows"
 PY
 stop_server
 
+step "SIGHUP: nonce off -> echo from revd.conf, applied to the running shards"
+printf 'nonce = off\n' > "$D/revd.conf"
+start_server
+o=$(ocsp "$T/good.pem"); assert_contains "$o" "WARNING: no nonce in response" "before the reload ($o)"
+printf 'nonce = echo\n' > "$D/revd.conf"
+kill -HUP "$SRV"
+for i in $(seq 1 50); do
+    o=$(ocsp "$T/good.pem")
+    case "$o" in *"WARNING: no nonce"*) sleep 0.2 ;; *) break ;; esac
+done
+assert_contains "$o" "Response verify OK" "after the reload ($o)"
+case "$o" in *"WARNING: no nonce"*) fail "nonce echo did not apply on SIGHUP: $o" ;; esac
+stop_server
+rm -f "$D/revd.conf"
+
 step "--sign-rate 0: no lane; SHA-384 gets tryLater, a nonce the precomputed answer"
 start_server --nonce echo --sign-rate 0
 o=$(ocsp "$T/good.pem" -sha384 -no_nonce); assert_contains "$o" "trylater" "the answer ($o)"
