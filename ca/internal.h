@@ -1,7 +1,7 @@
-/* ca/internal.h: every header of the CA core's units at once, for code not
- * yet moved to the narrow ones (ca/crl.c, the OCSP half of ca/responder.c,
- * ocsp/lane.c) and for the unit tests. A unit of ca/ includes the headers
- * of the concepts it uses instead:
+/* ca/internal.h: every header of the CA core's units at once, for the
+ * unit tests and fuzz targets that reach inside ca/ (no file of revd
+ * includes it: a unit of ca/ includes the headers of the concepts it uses,
+ * and ocsp/ and crl/ go through ca/view.h and ca/signer.h):
  *
  *   ca/core.h       struct ca, struct ca_core; core_find, core_add_ca, ...
  *   ca/ikey.h       the index's key layout (K_*, ikey_*)

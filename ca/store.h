@@ -3,7 +3,7 @@
  * One process opens it for writing (RocksDB's LOCK file enforces that); the
  * CA core is its only writer. Writes go through batches; a batch written with
  * sync=1 is on disk (synced WAL) when store_write returns. The key layout is
- * in ca/internal.h and docs/index.md.
+ * in ca/ikey.h and docs/index.md.
  *
  * Thread: a store may be used from one thread at a time (the CA core's),
  * except store_get, which other threads may call at the same time (the

@@ -1,13 +1,18 @@
 /* view: the read-only index seam (ca/view.h), and the one write it lends:
  * stored OCSP responses. The records' encodings (crec, the keys) stay here
- * and in ca/internal.h. */
+ * and in ca/ikey.h. */
 #include "ca/view.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "ca/internal.h"
+#include "ca/crec.h"
+#include "ca/ikey.h"
+#include "ca/serial.h"
+#include "ca/store.h"
+#include "common/bytes.h"
+
 
 /* ---- certificate records and stored responses (ocsp/) ---- */
 

@@ -20,7 +20,14 @@
 #include <openssl/objects.h>
 #include <openssl/x509.h>
 
-#include "ca/internal.h"
+#include "ca/certbuild.h"
+#include "ca/crec.h"
+#include "ca/ikey.h"
+#include "ca/keyring.h"
+#include "ca/oplog.h"
+#include "ca/partition.h"
+#include "common/bytes.h"
+
 #include "ca/signer.h"
 #include "ca/view.h"
 #include "common/der.h"
