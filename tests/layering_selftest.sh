@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# layering_selftest: tests/layering.py must fail on a back edge and on a
-# cycle, so that its passing in the suite means something. It runs on a
+# layering_selftest: tests/layering.py must fail on a back edge, a cycle and
+# a header private to its folder, so that its passing in the suite means
+# something. It runs on a
 # scratch copy of the sources (include graph only), once as they are and
 # once with each deliberate defect added.
 set -u
@@ -18,5 +19,9 @@ grep -q 'common -> node is against the direction: common/hex.c includes node/adm
 copy; printf '#include "ca/audit.h"\n' >> "$T/src/ca/store.h"; printf '#include "ca/store.h"\n' >> "$T/src/ca/audit.h"
 out=$(python3 tests/layering.py --includes-only --root "$T/src") && { echo "FAIL: a cycle not caught"; fail=1; }
 grep -q 'a cycle between .*ca/audit.*ca/store' <<<"$out" || { echo "FAIL: the cycle is not named: $out"; fail=1; }
-[ $fail -eq 0 ] && echo "layering_selftest: a back edge and a cycle are both caught"
+# A pipeline reaching past ca/'s seams into its index records.
+copy; printf '#include "ca/crec.h"\n' >> "$T/src/ocsp/lane.c"
+out=$(python3 tests/layering.py --includes-only --root "$T/src") && { echo "FAIL: a private header not caught"; fail=1; }
+grep -q 'ca/crec is private to ca/' <<<"$out" || { echo "FAIL: the private header is not named: $out"; fail=1; }
+[ $fail -eq 0 ] && echo "layering_selftest: a back edge, a cycle and a private header are all caught"
 exit $fail
