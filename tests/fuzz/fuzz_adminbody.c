@@ -1,4 +1,4 @@
-/* fuzz_adminbody: the admin API's request bodies (cmd/adminbody.c). The
+/* fuzz_adminbody: the admin API's request bodies (node/adminbody.c). The
  * first byte picks the call's kind, the rest is the body. Properties: no
  * crash or leak; a body it accepts is an object that passes the check
  * again and holds every required field; a refusal says why in one line. */

@@ -1,4 +1,4 @@
-/* libFuzzer target: a CRL archive file (ca/crlarchive), read as `revd crl
+/* libFuzzer target: a CRL archive file (crl/archive), read as `revd crl
  * history` reads it: the input is the whole file. Damaged records must be
  * refused with a message; nothing may be read or written out of bounds; a
  * record the walk accepts must decompress to exactly its stated length. */
