@@ -105,15 +105,14 @@ static int revoke_file(struct cli *cli, struct opts *o, int reason, int64_t inva
         free(list);
         return 1;
     }
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    double t0 = rtime_mono();
     int ok = ca_revoke_many(c, o->ca, list, n, reason, inval, &e);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double took = rtime_mono() - t0;
     cmd_close_core(c, owned);
     free(list);
     if (!ok) return cmd_fail(cli, e.msg);
     fprintf(cli->out, "revoked %zu certificates (%s) in %.2f s\n", n, reason_name(reason),
-            (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
+            took);
     return 0;
 }
 
