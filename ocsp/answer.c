@@ -319,9 +319,12 @@ static void answer_wake(void *ctx) {
 
 void ocsp_answer_job_done(void *arg, struct ocsp_job *job) {
     struct ocsp_answer *a = arg;
-    /* The ring holds the whole pool: it cannot be full. */
-    spsc_push(&a->shards[job->shard].done, job);
-    server_wake(a->srv, job->shard);
+    /* The job is the shard's again once pushed (it may be reused at once):
+     * read nothing of it after. The ring holds the whole pool: it cannot be
+     * full. */
+    int shard = job->shard;
+    spsc_push(&a->shards[shard].done, job);
+    server_wake(a->srv, shard);
 }
 
 static void *answer_ctx(void *arg, struct server *s, int shard) {
