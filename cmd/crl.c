@@ -147,7 +147,7 @@ struct history {
     struct rerr e;
 };
 
-static int history_cb(void *arg, const struct crlarchive_rec *r, const uint8_t *der) {
+static int history_cb(void *arg, const struct crl_archive_rec *r, const uint8_t *der) {
     struct history *h = arg;
     if (h->has_part && r->part != h->part) return 1;
     if (h->has_number && r->number != h->number) return 1;
@@ -191,7 +191,7 @@ static int run_crl_history(struct cli *cli, struct opts *o, const char *pos) {
     if (o->out != NULL && (!h.has_part || !h.has_number))
         return cmd_usage_fail(cli, "--out needs --partition and --number (one CRL)");
     if (o->out == NULL) fprintf(cli->out, "partition\tnumber\tthis-update\tbytes\tcompressed\n");
-    if (!crlarchive_each(o->dir, o->ca, o->out != NULL, history_cb, &h, &e)) return cmd_fail(cli, e.msg);
+    if (!crl_archive_each(o->dir, o->ca, o->out != NULL, history_cb, &h, &e)) return cmd_fail(cli, e.msg);
     if (h.found < 0) return cmd_fail(cli, h.e.msg);
     if (o->out != NULL && h.found == 0)
         return cmd_failf(cli, "the archive of CA %s has no CRL %s of partition %s", o->ca, o->number, o->partition);

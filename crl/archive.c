@@ -20,12 +20,12 @@ static int path_of(const char *dir, const char *ca, char *out, size_t cap) {
     return snprintf(out, cap, "%s/crl-archive/%s.log", dir, ca) < (int)cap;
 }
 
-int crlarchive_append(const char *dir, const char *ca, uint32_t part, uint64_t number, int64_t this_update,
+int crl_archive_append(const char *dir, const char *ca, uint32_t part, uint64_t number, int64_t this_update,
                       const uint8_t *der, size_t len, struct rerr *e) {
     char path[PATH_MAX], adir[PATH_MAX];
     if (!path_of(dir, ca, path, sizeof(path)) || snprintf(adir, sizeof(adir), "%s/crl-archive", dir) >= (int)sizeof(adir))
         return rerr_set(e, "CRL archive path too long");
-    if (len > CRLARCHIVE_MAX_DER) return rerr_set(e, "CRL of %zu bytes too large to archive", len);
+    if (len > CRL_ARCHIVE_MAX_DER) return rerr_set(e, "CRL of %zu bytes too large to archive", len);
     if (!fs_mkdirs(adir, 0700, e)) return 0;
     size_t bound = ZSTD_compressBound(len);
     uint8_t *rec = malloc(HEAD_LEN + bound);
@@ -57,8 +57,8 @@ int crlarchive_append(const char *dir, const char *ca, uint32_t part, uint64_t n
     return ok;
 }
 
-int crlarchive_each(const char *dir, const char *ca, int want_der,
-                    int (*cb)(void *arg, const struct crlarchive_rec *r, const uint8_t *der), void *arg,
+int crl_archive_each(const char *dir, const char *ca, int want_der,
+                    int (*cb)(void *arg, const struct crl_archive_rec *r, const uint8_t *der), void *arg,
                     struct rerr *e) {
     char path[PATH_MAX];
     if (!path_of(dir, ca, path, sizeof(path))) return rerr_set(e, "CRL archive path too long");
@@ -71,10 +71,10 @@ int crlarchive_each(const char *dir, const char *ca, int want_der,
     for (;;) {
         size_t got = fread(h, 1, HEAD_LEN, f);
         if (got == 0) break;
-        struct crlarchive_rec r = {bytes_get_u32(h + 4), bytes_get_u64(h + 8), (int64_t)bytes_get_u64(h + 16), bytes_get_u32(h + 24), bytes_get_u32(h + 28),
+        struct crl_archive_rec r = {bytes_get_u32(h + 4), bytes_get_u64(h + 8), (int64_t)bytes_get_u64(h + 16), bytes_get_u32(h + 24), bytes_get_u32(h + 28),
                                    off};
         /* Hostile until parsed: the magic, and lengths under the caps. */
-        if (got != HEAD_LEN || memcmp(h, "RCRL", 4) != 0 || r.der_len == 0 || r.der_len > CRLARCHIVE_MAX_DER ||
+        if (got != HEAD_LEN || memcmp(h, "RCRL", 4) != 0 || r.der_len == 0 || r.der_len > CRL_ARCHIVE_MAX_DER ||
             r.comp_len == 0 || r.comp_len > ZSTD_compressBound(r.der_len)) {
             ok = rerr_set(e, "%s: damaged record at offset %llu", path, (unsigned long long)off);
             break;

@@ -1,4 +1,4 @@
-/* crlarchive: every CRL a CA signs, kept for auditors in an append-only
+/* archive (crl_archive_*): every CRL a CA signs, kept for auditors in an append-only
  * file per CA, DIR/crl-archive/NAME.log: records of a fixed header and the
  * CRL's DER as one zstd frame. A record is appended (and fsynced) before
  * the CRL is published, so a published CRL is always in the archive.
@@ -17,14 +17,14 @@
 
 #include "common/rerr.h"
 
-#define CRLARCHIVE_MAX_DER (16u << 20)
+#define CRL_ARCHIVE_MAX_DER (16u << 20)
 
-/* crlarchive_append adds der (the CRL of partition part, its number and
+/* crl_archive_append adds der (the CRL of partition part, its number and
  * thisUpdate) to DIR/crl-archive/<ca>.log. Returns 1, or 0 with e set. */
-int crlarchive_append(const char *dir, const char *ca, uint32_t part, uint64_t number, int64_t this_update,
+int crl_archive_append(const char *dir, const char *ca, uint32_t part, uint64_t number, int64_t this_update,
                       const uint8_t *der, size_t len, struct rerr *e);
 
-struct crlarchive_rec {
+struct crl_archive_rec {
     uint32_t part;
     uint64_t number;
     int64_t this_update;
@@ -32,13 +32,13 @@ struct crlarchive_rec {
     uint64_t offset; /* of the record in the file */
 };
 
-/* crlarchive_each calls cb for every record of CA ca, in the order they
+/* crl_archive_each calls cb for every record of CA ca, in the order they
  * were written; with want_der, der (malloc'd by the archive, valid during
  * the call) holds the decompressed CRL. cb returns 1 to go on. A damaged
  * or truncated record ends the walk with an error naming its offset.
  * Returns 1 (also for no archive yet), or 0 with e set. */
-int crlarchive_each(const char *dir, const char *ca, int want_der,
-                    int (*cb)(void *arg, const struct crlarchive_rec *r, const uint8_t *der), void *arg,
+int crl_archive_each(const char *dir, const char *ca, int want_der,
+                    int (*cb)(void *arg, const struct crl_archive_rec *r, const uint8_t *der), void *arg,
                     struct rerr *e);
 
 #endif

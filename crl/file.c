@@ -34,7 +34,7 @@ int crl_file_number(struct ca_core *c, const struct crl_ref *ref, uint64_t *numb
     uint8_t *der;
     size_t len;
     struct rerr ignored;
-    if (access(path, F_OK) != 0 || !fs_read_file(path, CRLARCHIVE_MAX_DER, &der, &len, &ignored)) return 0;
+    if (access(path, F_OK) != 0 || !fs_read_file(path, CRL_ARCHIVE_MAX_DER, &der, &len, &ignored)) return 0;
     const uint8_t *q = der;
     X509_CRL *x = d2i_X509_CRL(NULL, &q, (long)len);
     ASN1_INTEGER *num = x ? X509_CRL_get_ext_d2i(x, NID_crl_number, NULL, NULL) : NULL;
@@ -81,10 +81,10 @@ int crl_file_load(struct ca_core *c, const char *name, const struct crl_ref *ref
     FILE *f = fopen(path, "rb");
     if (f == NULL) return rerr_set(e, "%s: %s", path, strerror(errno));
     /* The file is read back under a cap: a CRL is at most a few MB. */
-    uint8_t *der = malloc(CRLARCHIVE_MAX_DER + 1);
-    size_t len = der ? fread(der, 1, CRLARCHIVE_MAX_DER + 1, f) : 0;
+    uint8_t *der = malloc(CRL_ARCHIVE_MAX_DER + 1);
+    size_t len = der ? fread(der, 1, CRL_ARCHIVE_MAX_DER + 1, f) : 0;
     fclose(f);
-    if (der == NULL || len == 0 || len > CRLARCHIVE_MAX_DER) {
+    if (der == NULL || len == 0 || len > CRL_ARCHIVE_MAX_DER) {
         free(der);
         return rerr_set(e, "%s: empty, unreadable or too large", path);
     }

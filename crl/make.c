@@ -186,7 +186,7 @@ int crl_make(struct ca_core *c, const char *name, const struct crl_ref *ref, int
     }
     /* Every CRL signed is archived before it can be published (after its
      * number is taken: a failure leaves a gap, never a number twice). */
-    if (ok) ok = crlarchive_append(ca_core_dir(c), name, ref->part, p.number, p.this_update, out->der, out->der_len, e);
+    if (ok) ok = crl_archive_append(ca_core_dir(c), name, ref->part, p.number, p.this_update, out->der, out->der_len, e);
     free(ce);
     free(ents);
     if (!ok) {

@@ -27,14 +27,14 @@ struct slot {
     int64_t noted_ms;   /* the first status change not yet in a published CRL (0: none) */
 };
 
-struct crlpub {
+struct crl_publisher {
     struct ca_core *c;
     int64_t validity, coalesce_ms;
     struct slot *slots; /* sorted by (ca, part) */
     size_t n;
     struct crl_set *set;
     int reload;
-    struct crlpub_stats st;
+    struct crl_publish_stats st;
     struct metrics_core *m; /* NULL: not counted */
     int set_changed;        /* the set lost CRLs outside a rebuild (drop_unpublished) */
 };
@@ -51,7 +51,7 @@ static int slot_cmp(const void *a, const void *b) {
     return c != 0 ? c : (x->ref.part > y->ref.part) - (x->ref.part < y->ref.part);
 }
 
-static struct slot *find(const struct crlpub *p, const char *ca, uint32_t part) {
+static struct slot *find(const struct crl_publisher *p, const char *ca, uint32_t part) {
     if (p->n == 0) return NULL;
     struct slot key;
     snprintf(key.ca, sizeof(key.ca), "%s", ca);
@@ -61,7 +61,7 @@ static struct slot *find(const struct crlpub *p, const char *ca, uint32_t part) 
 
 /* Drops from the set the CRLs of CAs that publish nothing any more (purged,
  * past their restore window): their URLs answer 404 from then on. */
-static void drop_unpublished(struct crlpub *p) {
+static void drop_unpublished(struct crl_publisher *p) {
     size_t m = crl_set_count(p->set), keep = 0;
     struct crl_blob **kept = malloc((m + 1) * sizeof(*kept));
     if (kept == NULL) return;
@@ -99,7 +99,7 @@ static void drop_unpublished(struct crlpub *p) {
 
 /* Lists every CRL of every CA with a certificate; slots already known keep
  * their state, new ones are due at once. */
-static int load(struct crlpub *p, struct rerr *e) {
+static int load(struct crl_publisher *p, struct rerr *e) {
     size_t cap = p->n + 64, n = 0;
     struct slot *s = malloc(cap * sizeof(*s));
     if (s == NULL) return rerr_set(e, "out of memory");
@@ -148,7 +148,7 @@ static int load(struct crlpub *p, struct rerr *e) {
 }
 
 /* Builds, checks, numbers and publishes one CRL (file, then blob). */
-static struct crl_blob *build_one(struct crlpub *p, struct slot *s, struct rerr *e) {
+static struct crl_blob *build_one(struct crl_publisher *p, struct slot *s, struct rerr *e) {
     struct crl crl;
     if (!crl_make(p->c, s->ca, &s->ref, p->validity, &crl, e)) return NULL;
     struct crl_blob *b = NULL;
@@ -170,7 +170,7 @@ static struct crl_blob *build_one(struct crlpub *p, struct slot *s, struct rerr 
 
 /* Rebuilds the slots due by now (ms), within budget_ms (0: no cap);
  * returns 1 when the set changed. */
-static int rebuild_due(struct crlpub *p, int64_t now, int64_t budget_ms, struct rerr *first_err) {
+static int rebuild_due(struct crl_publisher *p, int64_t now, int64_t budget_ms, struct rerr *first_err) {
     struct crl_blob **fresh = NULL;
     size_t nf = 0, cap = 0;
     int64_t secs = now / 1000;
@@ -236,7 +236,7 @@ static int rebuild_due(struct crlpub *p, int64_t now, int64_t budget_ms, struct 
  * before their re-signing time and, with newer_only, only those whose
  * number is above the one served (a `revd crl rebuild` made through the
  * socket wrote them). Returns how many were taken. */
-static size_t take_files(struct crlpub *p, int64_t now, int newer_only) {
+static size_t take_files(struct crl_publisher *p, int64_t now, int newer_only) {
     struct crl_blob **kept = malloc((p->n + 1) * sizeof(*kept));
     size_t nk = 0;
     for (size_t i = 0; kept != NULL && i < p->n; i++) {
@@ -276,7 +276,7 @@ static size_t take_files(struct crlpub *p, int64_t now, int newer_only) {
     return nk;
 }
 
-int crlpub_adopt_files(struct crlpub *p) {
+int crl_publish_adopt_files(struct crl_publisher *p) {
     struct rerr e;
     if (!load(p, &e)) { /* a new partition since: listed first */
         rlog(LOG_WARN, "crl.list_failed", "listing the CRLs failed: %s", e.msg);
@@ -285,8 +285,8 @@ int crlpub_adopt_files(struct crlpub *p) {
     return take_files(p, now_ms(), 1) > 0 || p->set_changed;
 }
 
-struct crlpub *crlpub_new(struct ca_core *c, int64_t validity, int64_t coalesce_ms, struct rerr *e) {
-    struct crlpub *p = calloc(1, sizeof(*p));
+struct crl_publisher *crl_publish_new(struct ca_core *c, int64_t validity, int64_t coalesce_ms, struct rerr *e) {
+    struct crl_publisher *p = calloc(1, sizeof(*p));
     if (p == NULL) {
         rerr_set(e, "out of memory");
         return NULL;
@@ -296,7 +296,7 @@ struct crlpub *crlpub_new(struct ca_core *c, int64_t validity, int64_t coalesce_
     p->coalesce_ms = coalesce_ms;
     e->msg[0] = '\0';
     if (!load(p, e)) {
-        crlpub_free(p);
+        crl_publish_free(p);
         return NULL;
     }
     /* A restart takes back the CRLs it published while they are before
@@ -305,20 +305,20 @@ struct crlpub *crlpub_new(struct ca_core *c, int64_t validity, int64_t coalesce_
     take_files(p, now, 0);
     rebuild_due(p, now, 0, e);
     if (e->msg[0] != '\0') { /* at start, every CRL must be built */
-        crlpub_free(p);
+        crl_publish_free(p);
         return NULL;
     }
     if (p->set == NULL && (p->set = crl_set_with(NULL, NULL, 0)) == NULL) {
         rerr_set(e, "out of memory");
-        crlpub_free(p);
+        crl_publish_free(p);
         return NULL;
     }
     return p;
 }
 
-struct crl_set *crlpub_set(const struct crlpub *p) { return p->set; }
+struct crl_set *crl_publish_set(const struct crl_publisher *p) { return p->set; }
 
-void crlpub_changed(struct crlpub *p, const struct ca_change *ch, size_t n) {
+void crl_publish_changed(struct crl_publisher *p, const struct ca_change *ch, size_t n) {
     int64_t due = now_ms() + p->coalesce_ms;
     for (size_t i = 0; i < n; i++) {
         struct ca_cert_status cs;
@@ -336,14 +336,14 @@ void crlpub_changed(struct crlpub *p, const struct ca_change *ch, size_t n) {
     }
 }
 
-void crlpub_set_metrics(struct crlpub *p, struct metrics_core *m) { p->m = m; }
+void crl_publish_set_metrics(struct crl_publisher *p, struct metrics_core *m) { p->m = m; }
 
-void crlpub_set_timing(struct crlpub *p, int64_t validity, int64_t coalesce_ms) {
+void crl_publish_set_timing(struct crl_publisher *p, int64_t validity, int64_t coalesce_ms) {
     p->validity = validity;
     p->coalesce_ms = coalesce_ms;
 }
 
-void crlpub_changed_all(struct crlpub *p) {
+void crl_publish_changed_all(struct crl_publisher *p) {
     /* Anything may have changed: every CRL is rebuilt after the window
      * (and the list read again for new CAs and partitions). */
     int64_t due = now_ms() + p->coalesce_ms;
@@ -352,7 +352,7 @@ void crlpub_changed_all(struct crlpub *p) {
     p->reload = 1;
 }
 
-int crlpub_tick(struct crlpub *p, int *wait_ms) {
+int crl_publish_tick(struct crl_publisher *p, int *wait_ms) {
     int64_t now = now_ms();
     if (p->reload) {
         struct rerr e;
@@ -371,9 +371,9 @@ int crlpub_tick(struct crlpub *p, int *wait_ms) {
     return changed;
 }
 
-void crlpub_stats(const struct crlpub *p, struct crlpub_stats *out) { *out = p->st; }
+void crl_publish_stats(const struct crl_publisher *p, struct crl_publish_stats *out) { *out = p->st; }
 
-void crlpub_free(struct crlpub *p) {
+void crl_publish_free(struct crl_publisher *p) {
     if (p == NULL) return;
     crl_set_free(p->set);
     free(p->slots);

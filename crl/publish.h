@@ -1,4 +1,4 @@
-/* publish (crlpub_*): the CRL publisher of `revd serve`. It keeps every
+/* publish (crl_publish_*): the CRL publisher of `revd serve`. It keeps every
  * CA's CRLs made (crl/make), published as files under DIR/crl/ (crl/file)
  * and as a crl_set for the shards; a revocation marks its partition dirty,
  * and dirty partitions are rebuilt once the coalescing window has passed
@@ -16,49 +16,49 @@
 #include "ca/ca.h"
 #include "common/rerr.h"
 
-struct crlpub;
+struct crl_publisher;
 struct crl_set;
 
-struct crlpub_stats {
+struct crl_publish_stats {
     uint64_t built, failures, reused; /* reused: taken back from DIR/crl/ at start */
     double last_build_ms;
 };
 
-/* crlpub_new takes back the CRLs published under DIR/crl/ that are still
+/* crl_publish_new takes back the CRLs published under DIR/crl/ that are still
  * the last ones built and before their re-signing time, and builds, checks
  * and publishes the others. NULL with e set on failure. */
-struct crlpub *crlpub_new(struct ca_core *c, int64_t validity, int64_t coalesce_ms, struct rerr *e);
+struct crl_publisher *crl_publish_new(struct ca_core *c, int64_t validity, int64_t coalesce_ms, struct rerr *e);
 
-/* crlpub_set: the current set (the publisher keeps its own reference). */
-struct crl_set *crlpub_set(const struct crlpub *p);
+/* crl_publish_set: the current set (the publisher keeps its own reference). */
+struct crl_set *crl_publish_set(const struct crl_publisher *p);
 
-/* crlpub_changed notes certificates whose status changed (their
- * partitions are rebuilt after the coalescing window); crlpub_changed_all
+/* crl_publish_changed notes certificates whose status changed (their
+ * partitions are rebuilt after the coalescing window); crl_publish_changed_all
  * that anything may have changed (an import, a new CA, more changes than
  * the core lists): every CRL is rebuilt after the window. */
-void crlpub_changed(struct crlpub *p, const struct ca_change *ch, size_t n);
-void crlpub_changed_all(struct crlpub *p);
+void crl_publish_changed(struct crl_publisher *p, const struct ca_change *ch, size_t n);
+void crl_publish_changed_all(struct crl_publisher *p);
 
-/* crlpub_adopt_files takes into the set the CRL files under DIR/crl/
+/* crl_publish_adopt_files takes into the set the CRL files under DIR/crl/
  * newer than those it serves (`revd crl rebuild` run through the socket
  * builds and writes them itself), so that the file and the URL agree.
  * Returns 1 when the set changed. */
-int crlpub_adopt_files(struct crlpub *p);
+int crl_publish_adopt_files(struct crl_publisher *p);
 
-/* crlpub_tick rebuilds what is due. Returns 1 when the set changed;
+/* crl_publish_tick rebuilds what is due. Returns 1 when the set changed;
  * *wait_ms: how soon it wants to be called again (at most 1000). */
-int crlpub_tick(struct crlpub *p, int *wait_ms);
+int crl_publish_tick(struct crl_publisher *p, int *wait_ms);
 
-void crlpub_stats(const struct crlpub *p, struct crlpub_stats *out);
-void crlpub_free(struct crlpub *p);
+void crl_publish_stats(const struct crl_publisher *p, struct crl_publish_stats *out);
+void crl_publish_free(struct crl_publisher *p);
 
-/* crlpub_set_timing: a new --crl-validity (the next CRLs built) and
+/* crl_publish_set_timing: a new --crl-validity (the next CRLs built) and
  * --crl-coalesce (the next changes). */
-void crlpub_set_timing(struct crlpub *p, int64_t validity, int64_t coalesce_ms);
+void crl_publish_set_timing(struct crl_publisher *p, int64_t validity, int64_t coalesce_ms);
 
-/* crlpub_set_metrics: builds, failures, build time and the time from a
+/* crl_publish_set_metrics: builds, failures, build time and the time from a
  * status change to its CRL are counted into m from now on (shard/metrics.h). */
 struct metrics_core;
-void crlpub_set_metrics(struct crlpub *p, struct metrics_core *m);
+void crl_publish_set_metrics(struct crl_publisher *p, struct metrics_core *m);
 
 #endif

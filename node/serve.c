@@ -50,7 +50,7 @@ struct serve_state {
     struct ca_core *core;
     struct server *srv;
     struct lane *lane;
-    struct crlpub *crl;
+    struct crl_publisher *crl;
     struct ocsp_publisher *pub; /* the OCSP publisher (ocsp/publish.h); NULL without --listen */
     struct ocsp_answer *ans;    /* the OCSP handler (ocsp/answer.h); NULL without --listen */
     /* The settings, and what reading them again needs (SIGHUP). */
@@ -79,13 +79,13 @@ static void serve_gen(void *arg, struct gen *g, int fresh) {
 static void serve_changed(void *arg, int full, const struct ca_change *ch, size_t n) {
     struct serve_state *st = arg;
     if (st->crl == NULL) return;
-    if (full) crlpub_changed_all(st->crl);
-    else crlpub_changed(st->crl, ch, n);
+    if (full) crl_publish_changed_all(st->crl);
+    else crl_publish_changed(st->crl, ch, n);
 }
 
 /* The publisher's CRLs, to every shard at once (the OCSP tables as they are). */
 static void publish_crls(struct serve_state *st) {
-    server_publish(st->srv, SERVE_SLOT_CRLS, crl_set_ref(crlpub_set(st->crl)), crl_handler_free_set);
+    server_publish(st->srv, SERVE_SLOT_CRLS, crl_set_ref(crl_publish_set(st->crl)), crl_handler_free_set);
     /* A publication as before (counted, the lane refreshed), of the same tables. */
     struct gen *g = gen_clone(ocsp_publish_current(st->pub));
     if (g == NULL) return;
@@ -106,7 +106,7 @@ static void admin_changed(void *arg, const char *what) {
 
 static void admin_crl_rebuild(void *arg) {
     struct serve_state *st = arg;
-    if (st->crl != NULL) crlpub_changed_all(st->crl);
+    if (st->crl != NULL) crl_publish_changed_all(st->crl);
 }
 
 /* After a command made through the socket, and before its client hears
@@ -122,7 +122,7 @@ static void after_command(void *arg, int argc, char **argv, int status) {
     /* `revd crl rebuild` wrote new CRL files: the shards serve those bytes
      * before its client hears back. */
     if (status == 0 && argc >= 2 && strcmp(argv[0], "crl") == 0 && strcmp(argv[1], "rebuild") == 0 &&
-        st->crl != NULL && crlpub_adopt_files(st->crl))
+        st->crl != NULL && crl_publish_adopt_files(st->crl))
         publish_crls(st);
     if (atomic_load_explicit(&m->publications, memory_order_relaxed) != before)
         metrics_observe(&m->revoke_ocsp, MHK_US, (uint64_t)((rtime_mono() - ctl_command_started()) * 1e6));
@@ -137,7 +137,7 @@ static int refresh_tick(void *arg) {
     int64_t now = rtime_now();
     if (ocsp_publish_retry_due(st->pub, now)) publish_changes(st, "a background change");
     int wait = 1000;
-    if (st->crl != NULL && crlpub_tick(st->crl, &wait)) publish_crls(st);
+    if (st->crl != NULL && crl_publish_tick(st->crl, &wait)) publish_crls(st);
     return ocsp_publish_refresh(st->pub, now, wait);
 }
 
@@ -254,7 +254,7 @@ static void reload(struct serve_state *st) {
         ocsp_answer_set_live(st->ans, &st->opts.ocsp);
         atomic_store_explicit(&server_core_metrics(st->srv)->reloaded_at, rtime_now(), memory_order_relaxed);
     }
-    if (st->crl != NULL) crlpub_set_timing(st->crl, st->opts.crl_validity, st->opts.crl_coalesce_ms);
+    if (st->crl != NULL) crl_publish_set_timing(st->crl, st->opts.crl_validity, st->opts.crl_coalesce_ms);
     if (n.require_approval != o->require_approval || (n.admin_listen == NULL) != (st->admin == NULL))
         rlog(LOG_WARN, "reload.needs_restart", "reload: admin-listen and require-approval change at the next start");
     if ((n.webhook_url == NULL) != (st->webhook == NULL))
@@ -311,7 +311,7 @@ static int open_core(struct serve_state *st) {
 static int start_shards(struct serve_state *st, struct server_config *cfg, struct gen *g, struct rerr *e) {
     st->ans = ocsp_answer_new(cfg->threads, SERVE_SLOT_GEN, &st->opts.ocsp, st->lane ? lane_submit : NULL, st->lane, e);
     struct server_slot slots[SERVER_SLOTS] = {[SERVE_SLOT_GEN] = {g, ocsp_answer_free_gen},
-                                              [SERVE_SLOT_CRLS] = {crl_set_ref(crlpub_set(st->crl)),
+                                              [SERVE_SLOT_CRLS] = {crl_set_ref(crl_publish_set(st->crl)),
                                                                    crl_handler_free_set}};
     int routed = st->ans != NULL && ocsp_answer_register(st->ans, cfg) && crl_handler_register(cfg, SERVE_SLOT_CRLS);
     if (!routed) { /* server_start would have freed them */
@@ -351,10 +351,10 @@ static int start_ocsp(struct serve_state *st) {
      * there are shards (each with its own responder copy). */
     ca_ocsp_set_threads(st->core, cfg.threads);
     ca_ocsp_set_backdate(st->core, st->opts.backdate);
-    if ((st->crl = crlpub_new(st->core, st->opts.crl_validity, st->opts.crl_coalesce_ms, &e)) == NULL ||
+    if ((st->crl = crl_publish_new(st->core, st->opts.crl_validity, st->opts.crl_coalesce_ms, &e)) == NULL ||
         !ocsp_precompute_gen(st->core, validity, &g, &ps, &e)) {
         rlog(LOG_ERR, "serve.start_failed", "%s", e.msg);
-        crlpub_free(st->crl);
+        crl_publish_free(st->crl);
         st->crl = NULL;
         return 0;
     }
@@ -363,7 +363,7 @@ static int start_ocsp(struct serve_state *st) {
         if (st->lane == NULL) {
             rlog(LOG_ERR, "serve.start_failed", "%s", e.msg);
             gen_free(g);
-            crlpub_free(st->crl);
+            crl_publish_free(st->crl);
             st->crl = NULL;
             return 0;
         }
@@ -374,7 +374,7 @@ static int start_ocsp(struct serve_state *st) {
         server_stop(st->srv);
         lane_free(st->lane);
         ocsp_answer_free(st->ans);
-        crlpub_free(st->crl);
+        crl_publish_free(st->crl);
         st->srv = NULL, st->lane = NULL, st->crl = NULL, st->ans = NULL;
         return 0;
     }
@@ -386,13 +386,13 @@ static int start_ocsp(struct serve_state *st) {
         server_stop(st->srv);
         lane_free(st->lane);
         ocsp_answer_free(st->ans);
-        crlpub_free(st->crl);
+        crl_publish_free(st->crl);
         st->srv = NULL, st->lane = NULL, st->crl = NULL, st->ans = NULL;
         return 0;
     }
-    crlpub_set_metrics(st->crl, m);
-    struct crlpub_stats cs0;
-    crlpub_stats(st->crl, &cs0);
+    crl_publish_set_metrics(st->crl, m);
+    struct crl_publish_stats cs0;
+    crl_publish_stats(st->crl, &cs0);
     metrics_add(&m->crl_builds, cs0.built);
     atomic_store_explicit(&m->responses, ps.certificates, memory_order_relaxed);
     atomic_store_explicit(&m->reloaded_at, rtime_now(), memory_order_relaxed);
@@ -494,12 +494,12 @@ static void stop_ocsp(struct serve_state *st) {
     lane_free(st->lane);
     ocsp_answer_free(st->ans);
     if (st->crl != NULL) {
-        struct crlpub_stats cs;
-        crlpub_stats(st->crl, &cs);
+        struct crl_publish_stats cs;
+        crl_publish_stats(st->crl, &cs);
         rlog(LOG_INFO, "crl.stats", "CRLs: %llu built, %llu taken back at start, %llu failed builds",
                 (unsigned long long)cs.built, (unsigned long long)cs.reused, (unsigned long long)cs.failures);
     }
-    crlpub_free(st->crl);
+    crl_publish_free(st->crl);
     ocsp_publish_free(st->pub);
     st->srv = NULL, st->lane = NULL, st->crl = NULL, st->pub = NULL, st->ans = NULL;
 }

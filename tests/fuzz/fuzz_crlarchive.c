@@ -13,9 +13,9 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static int cb(void *arg, const struct crlarchive_rec *r, const uint8_t *der) {
+static int cb(void *arg, const struct crl_archive_rec *r, const uint8_t *der) {
     (void)arg;
-    if (r->der_len == 0 || r->der_len > CRLARCHIVE_MAX_DER || der == NULL) abort();
+    if (r->der_len == 0 || r->der_len > CRL_ARCHIVE_MAX_DER || der == NULL) abort();
     volatile uint8_t x = der[0] ^ der[r->der_len - 1]; /* the whole length is there */
     (void)x;
     return 1;
@@ -49,6 +49,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     fclose(f);
     struct rerr e;
     e.msg[0] = '\0';
-    if (!crlarchive_each(dir, "x", 1, cb, NULL, &e) && e.msg[0] == '\0') abort(); /* a refusal says why */
+    if (!crl_archive_each(dir, "x", 1, cb, NULL, &e) && e.msg[0] == '\0') abort(); /* a refusal says why */
     return 0;
 }
