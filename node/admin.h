@@ -53,7 +53,15 @@ struct admin_limits {
                                * past RLIMIT_NOFILE - fd_reserve is refused */
 };
 
-#define ADMIN_LIMITS_DEFAULT {256, 32, 10, 30, 128}
+/* The defaults (the settings table gives them as its defaults too). */
+#define ADMIN_MAX_CONNS_DEFAULT 256
+#define ADMIN_MAX_CONNS_PER_SOURCE_DEFAULT 32
+#define ADMIN_HANDSHAKE_TIMEOUT_DEFAULT_S 10
+#define ADMIN_REQUEST_TIMEOUT_DEFAULT_S 30
+#define ADMIN_FD_RESERVE_DEFAULT 128
+#define ADMIN_LIMITS_DEFAULT                                                                               \
+    {ADMIN_MAX_CONNS_DEFAULT, ADMIN_MAX_CONNS_PER_SOURCE_DEFAULT, ADMIN_HANDSHAKE_TIMEOUT_DEFAULT_S,      \
+     ADMIN_REQUEST_TIMEOUT_DEFAULT_S, ADMIN_FD_RESERVE_DEFAULT}
 
 /* What waits for a second admin's approval under --require-approval
  * (node/admin.c needs_approval; the start-up line and docs/admin.md say it). */

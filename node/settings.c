@@ -12,6 +12,10 @@
 #include "node/webhook.h"
 #include "ocsp/response.h"
 
+/* A numeric macro as the string the table wants for its default. */
+#define SETTINGS_STR_(x) #x
+#define SETTINGS_STR(x) SETTINGS_STR_(x)
+
 /* A number macro as the table's text (the default of another module). */
 #define STR_(x) #x
 #define STR(x) STR_(x)
@@ -122,19 +126,22 @@ static const struct setting table[] = {
     {.name = "report-format", .type = SETTINGS_ENUM, FIELD(report_format), .choices = report_choices,
      .def = "both", .arg = "csv|json|both", .reload = SETTINGS_START, .doc = "which files each report writes"},
     {.name = "admin-max-conns", .type = SETTINGS_INT, FIELD(admin_limits.max_conns), .min = 1, .max = 65536,
-     .def = "256", .arg = "N", .reload = SETTINGS_LIVE,
+     .def = SETTINGS_STR(ADMIN_MAX_CONNS_DEFAULT), .arg = "N", .reload = SETTINGS_LIVE,
      .doc = "admin connections open at once, at most; past it the listener waits for one to close"},
     {.name = "admin-max-conns-per-source", .type = SETTINGS_INT, FIELD(admin_limits.max_conns_per_source),
-     .min = 1, .max = 65536, .def = "32", .arg = "N", .reload = SETTINGS_LIVE,
+     .min = 1, .max = 65536, .def = SETTINGS_STR(ADMIN_MAX_CONNS_PER_SOURCE_DEFAULT), .arg = "N",
+     .reload = SETTINGS_LIVE,
      .doc = "admin connections from one client address (for IPv6, its /64); more are closed"},
     {.name = "admin-handshake-timeout", .type = SETTINGS_INT, FIELD(admin_limits.handshake_timeout_s), .min = 1,
-     .max = 300, .unit = " seconds", .def = "10", .arg = "S", .reload = SETTINGS_LIVE,
+     .max = 300, .unit = " seconds", .def = SETTINGS_STR(ADMIN_HANDSHAKE_TIMEOUT_DEFAULT_S), .arg = "S",
+     .reload = SETTINGS_LIVE,
      .doc = "from connect until the first request is in whole, TLS handshake included, bytes or not"},
     {.name = "admin-request-timeout", .type = SETTINGS_INT, FIELD(admin_limits.request_timeout_s), .min = 1,
-     .max = 3600, .unit = " seconds", .def = "30", .arg = "S", .reload = SETTINGS_LIVE,
+     .max = 3600, .unit = " seconds", .def = SETTINGS_STR(ADMIN_REQUEST_TIMEOUT_DEFAULT_S), .arg = "S",
+     .reload = SETTINGS_LIVE,
      .doc = "from a request until its answer is sent and the next request is in whole"},
     {.name = "fd-reserve", .type = SETTINGS_INT, FIELD(admin_limits.fd_reserve), .min = 16, .max = 65536,
-     .def = "128", .arg = "N", .reload = SETTINGS_LIVE,
+     .def = SETTINGS_STR(ADMIN_FD_RESERVE_DEFAULT), .arg = "N", .reload = SETTINGS_LIVE,
      .doc = "descriptors the admin API leaves to the control socket, the index and CRL files; the OCSP/CRL "
             "shards leave a quarter of it (at least 16, read at start)"},
     {.name = "metrics-allow", .type = SETTINGS_CIDRS, .offset = offsetof(struct settings, cfg.metrics_allow),
