@@ -22,11 +22,94 @@ static int set_time(ASN1_TIME *t, int64_t when) {
     return ASN1_TIME_set(t, (time_t)when) != NULL;
 }
 
+/* copy_spki sets x's public key to a copy of spki's algorithm and key
+ * bits. OpenSSL 3's X509_set_pubkey() re-encodes the key through its
+ * encoder machinery (about a third of issuance CPU): this copies instead.
+ * 1, or 0 (out of memory). */
+static int copy_spki(X509 *x, X509_PUBKEY *spki) {
+    ASN1_OBJECT *obj;
+    const unsigned char *bits;
+    int bits_len;
+    X509_ALGOR *alg;
+    if (!X509_PUBKEY_get0_param(&obj, &bits, &bits_len, &alg, spki)) return 0;
+    const ASN1_OBJECT *aobj;
+    int ptype;
+    const void *pval;
+    X509_ALGOR_get0(&aobj, &ptype, &pval, alg);
+    void *pcopy = NULL;
+    if (ptype == V_ASN1_OBJECT) pcopy = OBJ_dup(pval);
+    else if (ptype == V_ASN1_SEQUENCE) pcopy = ASN1_STRING_dup(pval);
+    else ptype = ptype == V_ASN1_NULL ? V_ASN1_NULL : V_ASN1_UNDEF;
+    unsigned char *bcopy = OPENSSL_memdup(bits, (size_t)bits_len);
+    if ((ptype == V_ASN1_OBJECT || ptype == V_ASN1_SEQUENCE) && pcopy == NULL) return 0;
+    if (bcopy == NULL ||
+        !X509_PUBKEY_set0_param(X509_get_X509_PUBKEY(x), OBJ_dup(aobj), ptype, pcopy, bcopy, bits_len))
+        return 0;
+    return 1;
+}
+
+/* add_extensions adds b's extensions to x (its issuer's for the key
+ * identifiers): basic constraints, key usage, EKU, SKI/AKI, SAN, CDP, AIA,
+ * OCSP nocheck, then the requested ones copied. 1, or 0 with e set. */
+static int add_extensions(X509 *x, const struct certbuild *b, struct rerr *e) {
+    char value[600];
+    X509V3_CTX ctx;
+    X509V3_set_ctx(&ctx, b->issuer_cert ? b->issuer_cert : x, x, NULL, NULL, 0);
+
+    if (b->is_ca) {
+        if (b->path_len >= 0)
+            snprintf(value, sizeof(value), "critical,CA:TRUE,pathlen:%d", b->path_len);
+        else
+            snprintf(value, sizeof(value), "critical,CA:TRUE");
+    } else {
+        snprintf(value, sizeof(value), "critical,CA:FALSE");
+    }
+    if (!add_conf_ext(x, &ctx, NID_basic_constraints, value, e)) return 0;
+
+    if (b->ku != 0) {
+        snprintf(value, sizeof(value), "critical%s%s%s%s",
+                 (b->ku & CB_KU_DIGITAL_SIGNATURE) ? ",digitalSignature" : "",
+                 (b->ku & CB_KU_KEY_ENCIPHERMENT) ? ",keyEncipherment" : "",
+                 (b->ku & CB_KU_KEY_CERT_SIGN) ? ",keyCertSign" : "",
+                 (b->ku & CB_KU_CRL_SIGN) ? ",cRLSign" : "");
+        if (!add_conf_ext(x, &ctx, NID_key_usage, value, e)) return 0;
+    }
+    if (b->eku != NULL && !add_conf_ext(x, &ctx, NID_ext_key_usage, b->eku, e)) return 0;
+    if (!add_conf_ext(x, &ctx, NID_subject_key_identifier, "hash", e)) return 0;
+    if (!add_conf_ext(x, &ctx, NID_authority_key_identifier, "keyid:always", e)) return 0;
+    if (b->san != NULL) {
+        /* RFC 5280 4.2.1.6: critical when the subject is empty. */
+        int crit = X509_NAME_entry_count(b->subject) == 0;
+        if (!X509_add1_ext_i2d(x, NID_subject_alt_name, b->san, crit, X509V3_ADD_DEFAULT)) {
+            rerr_ssl(e, "cannot add subjectAltName");
+            return 0;
+        }
+    }
+    if (b->cdp != NULL) {
+        snprintf(value, sizeof(value), "URI:%s", b->cdp);
+        if (!add_conf_ext(x, &ctx, NID_crl_distribution_points, value, e)) return 0;
+    }
+    if (b->ocsp_url != NULL || b->ca_issuers_url != NULL) {
+        snprintf(value, sizeof(value), "%s%s%s%s%s", b->ocsp_url ? "OCSP;URI:" : "",
+                 b->ocsp_url ? b->ocsp_url : "", (b->ocsp_url && b->ca_issuers_url) ? "," : "",
+                 b->ca_issuers_url ? "caIssuers;URI:" : "",
+                 b->ca_issuers_url ? b->ca_issuers_url : "");
+        if (!add_conf_ext(x, &ctx, NID_info_access, value, e)) return 0;
+    }
+    if (b->ocsp_nocheck && !add_conf_ext(x, &ctx, NID_id_pkix_OCSP_noCheck, "ignored", e)) return 0;
+    for (int i = 0; b->extra != NULL && i < sk_X509_EXTENSION_num(b->extra); i++) {
+        if (!X509_add_ext(x, sk_X509_EXTENSION_value(b->extra, i), -1)) {
+            rerr_ssl(e, "cannot copy a requested extension");
+            return 0;
+        }
+    }
+    return 1;
+}
+
 X509 *certbuild_sign(const struct certbuild *b, struct rerr *e) {
     X509 *x = X509_new();
     ASN1_INTEGER *serial = NULL;
     BIGNUM *bn = NULL;
-    char value[600];
     if (x == NULL) goto oom;
     if (!X509_set_version(x, 2)) goto oom;
     bn = BN_bin2bn(b->serial, (int)b->serial_len, NULL);
@@ -39,81 +122,11 @@ X509 *certbuild_sign(const struct certbuild *b, struct rerr *e) {
         !set_time(X509_getm_notAfter(x), b->not_after))
         goto oom;
     if (b->spki != NULL) {
-        /* OpenSSL 3's X509_set_pubkey() re-encodes the key through its
-         * encoder machinery (about a third of issuance CPU): copy the
-         * algorithm and key bits instead. */
-        ASN1_OBJECT *obj;
-        const unsigned char *bits;
-        int bits_len;
-        X509_ALGOR *alg;
-        if (!X509_PUBKEY_get0_param(&obj, &bits, &bits_len, &alg, b->spki)) goto oom;
-        const ASN1_OBJECT *aobj;
-        int ptype;
-        const void *pval;
-        X509_ALGOR_get0(&aobj, &ptype, &pval, alg);
-        void *pcopy = NULL;
-        if (ptype == V_ASN1_OBJECT) pcopy = OBJ_dup(pval);
-        else if (ptype == V_ASN1_SEQUENCE) pcopy = ASN1_STRING_dup(pval);
-        else ptype = ptype == V_ASN1_NULL ? V_ASN1_NULL : V_ASN1_UNDEF;
-        unsigned char *bcopy = OPENSSL_memdup(bits, (size_t)bits_len);
-        if ((ptype == V_ASN1_OBJECT || ptype == V_ASN1_SEQUENCE) && pcopy == NULL) goto oom;
-        if (bcopy == NULL ||
-            !X509_PUBKEY_set0_param(X509_get_X509_PUBKEY(x), OBJ_dup(aobj), ptype, pcopy, bcopy, bits_len))
-            goto oom;
+        if (!copy_spki(x, b->spki)) goto oom;
     } else if (!X509_set_pubkey(x, b->pubkey)) {
         goto oom;
     }
-
-    X509V3_CTX ctx;
-    X509V3_set_ctx(&ctx, b->issuer_cert ? b->issuer_cert : x, x, NULL, NULL, 0);
-
-    if (b->is_ca) {
-        if (b->path_len >= 0)
-            snprintf(value, sizeof(value), "critical,CA:TRUE,pathlen:%d", b->path_len);
-        else
-            snprintf(value, sizeof(value), "critical,CA:TRUE");
-    } else {
-        snprintf(value, sizeof(value), "critical,CA:FALSE");
-    }
-    if (!add_conf_ext(x, &ctx, NID_basic_constraints, value, e)) goto err;
-
-    if (b->ku != 0) {
-        snprintf(value, sizeof(value), "critical%s%s%s%s",
-                 (b->ku & CB_KU_DIGITAL_SIGNATURE) ? ",digitalSignature" : "",
-                 (b->ku & CB_KU_KEY_ENCIPHERMENT) ? ",keyEncipherment" : "",
-                 (b->ku & CB_KU_KEY_CERT_SIGN) ? ",keyCertSign" : "",
-                 (b->ku & CB_KU_CRL_SIGN) ? ",cRLSign" : "");
-        if (!add_conf_ext(x, &ctx, NID_key_usage, value, e)) goto err;
-    }
-    if (b->eku != NULL && !add_conf_ext(x, &ctx, NID_ext_key_usage, b->eku, e)) goto err;
-    if (!add_conf_ext(x, &ctx, NID_subject_key_identifier, "hash", e)) goto err;
-    if (!add_conf_ext(x, &ctx, NID_authority_key_identifier, "keyid:always", e)) goto err;
-    if (b->san != NULL) {
-        /* RFC 5280 4.2.1.6: critical when the subject is empty. */
-        int crit = X509_NAME_entry_count(b->subject) == 0;
-        if (!X509_add1_ext_i2d(x, NID_subject_alt_name, b->san, crit, X509V3_ADD_DEFAULT)) {
-            rerr_ssl(e, "cannot add subjectAltName");
-            goto err;
-        }
-    }
-    if (b->cdp != NULL) {
-        snprintf(value, sizeof(value), "URI:%s", b->cdp);
-        if (!add_conf_ext(x, &ctx, NID_crl_distribution_points, value, e)) goto err;
-    }
-    if (b->ocsp_url != NULL || b->ca_issuers_url != NULL) {
-        snprintf(value, sizeof(value), "%s%s%s%s%s", b->ocsp_url ? "OCSP;URI:" : "",
-                 b->ocsp_url ? b->ocsp_url : "", (b->ocsp_url && b->ca_issuers_url) ? "," : "",
-                 b->ca_issuers_url ? "caIssuers;URI:" : "",
-                 b->ca_issuers_url ? b->ca_issuers_url : "");
-        if (!add_conf_ext(x, &ctx, NID_info_access, value, e)) goto err;
-    }
-    if (b->ocsp_nocheck && !add_conf_ext(x, &ctx, NID_id_pkix_OCSP_noCheck, "ignored", e)) goto err;
-    for (int i = 0; b->extra != NULL && i < sk_X509_EXTENSION_num(b->extra); i++) {
-        if (!X509_add_ext(x, sk_X509_EXTENSION_value(b->extra, i), -1)) {
-            rerr_ssl(e, "cannot copy a requested extension");
-            goto err;
-        }
-    }
+    if (!add_extensions(x, b, e)) goto err;
     if (X509_sign(x, b->issuer_key, certbuild_sig_md(b->issuer_type)) <= 0) {
         rerr_ssl(e, "signing the certificate failed");
         goto err;

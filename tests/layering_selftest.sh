@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # layering_selftest: tests/layering.py must fail on a back edge, a cycle and
-# a header private to its folder, so that its passing in the suite means
-# something. It runs on a scratch copy of the sources (include graph
+# a header private to its folder, and tests/funclen.py on a long function
+# without a reason, so that their passing in the suite means something. It runs on a scratch copy of the sources (include graph
 # only), once as they are and once with each deliberate defect added.
 set -u
 cd "$(dirname "$0")/.."
@@ -22,5 +22,13 @@ grep -q 'a cycle between .*ca/audit.*ca/store' <<<"$out" || { echo "FAIL: the cy
 copy; printf '#include "ca/crec.h"\n' >> "$T/src/ocsp/lane.c"
 out=$(python3 tests/layering.py --includes-only --root "$T/src") && { echo "FAIL: a private header not caught"; fail=1; }
 grep -q 'ca/crec is private to ca/' <<<"$out" || { echo "FAIL: the private header is not named: $out"; fail=1; }
-[ $fail -eq 0 ] && echo "layering_selftest: a back edge, a cycle and a private header are all caught"
+# tests/funclen.py: a function of 120 lines fails; the same with a "long:"
+# reason in its comment passes.
+copy; { echo 'int funclen_probe(int x);'; echo 'int funclen_probe(int x) {'
+        for i in $(seq 118); do echo "    x += $i;"; done; echo '    return x;'; echo '}'; } > "$T/src/common/probe.c"
+out=$(python3 tests/funclen.py --root "$T/src") && { echo "FAIL: a 121-line function not caught"; fail=1; }
+grep -q 'common/probe.c:2: funclen_probe is 121 lines' <<<"$out" || { echo "FAIL: the long function is not named: $out"; fail=1; }
+sed -i '1a /* long: a probe of the check itself. */' "$T/src/common/probe.c"
+python3 tests/funclen.py --root "$T/src" >/dev/null || { echo "FAIL: a 'long:' reason is not taken"; fail=1; }
+[ $fail -eq 0 ] && echo "layering_selftest: a back edge, a cycle, a private header and a long function are all caught"
 exit $fail

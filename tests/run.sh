@@ -6,7 +6,8 @@
 #   3. every fuzz target's corpus replayed under ASan+UBSan (the seeds in
 #      tests/fuzz/corpus/ and the third-party corpora in ../shared/corpora/);
 #   4. the threaded integration tests under ThreadSanitizer;
-#   and, after the release build, the layering check (tests/layering.py).
+#   and, after the release build, the layering check (tests/layering.py)
+#   and the function-length check (tests/funclen.py).
 # Ends with the line "N passed, N failed, N skipped".
 set -u
 cd "$(dirname "$0")/.."
@@ -95,9 +96,11 @@ if build; then
   # The shape of the tree (docs/architecture.md): no folder edge against
   # common <- ca <- {ocsp, crl} -> shard <- node <- cmd, no cycle between
   # files, in the include graph and in the built objects' link graph; and
-  # the check itself catches a back edge and a cycle.
+  # the check itself catches a back edge and a cycle; no function over 100
+  # lines without a reason (tests/funclen.py).
   note "layering"
   python3 tests/layering.py --build build/rel; record "layering" $?
+  python3 tests/funclen.py; record "function length" $?
   bash tests/layering_selftest.sh; record "layering selftest" $?
   run_tier release build/rel
   libevent_pass build/rel
