@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # layering_selftest: tests/layering.py must fail on a back edge, a cycle and
 # a header private to its folder, and tests/funclen.py on a long function
-# without a reason, so that their passing in the suite means something. It runs on a scratch copy of the sources (include graph
-# only), once as they are and once with each deliberate defect added.
+# without a reason, so that their passing in the suite means something. It
+# runs on a scratch copy of the sources (include graph only), once as they
+# are and once with each deliberate defect added.
 set -u
 cd "$(dirname "$0")/.."
 T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
