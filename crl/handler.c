@@ -43,7 +43,7 @@ static void handle_crl(struct shard_conn *c, const struct http_request *r, void 
 int crl_handler_register(struct server_config *cfg, int slot) {
     if (slot < 0 || slot >= SERVER_SLOTS) return 0;
     const struct shard_route rt = {"/crl/", SHARD_MATCH_PREFIX, NULL, SHARD_GET | SHARD_HEAD, MK_CRL, handle_crl,
-                                   (void *)(uintptr_t)&slots[slot], NULL, NULL, NULL};
+                                   (void *)(uintptr_t)&slots[slot], NULL, NULL};
     return server_route_add(cfg, &rt);
 }
 

@@ -378,13 +378,11 @@ struct ocsp_answer *ocsp_answer_new(int num_shards, int slot, const struct ocsp_
 int ocsp_answer_register(struct ocsp_answer *a, struct server_config *cfg) {
     const struct shard_route routes[] = {
         {"/ca/", SHARD_MATCH_PREFIX, ".der", SHARD_GET | SHARD_HEAD, MK_CA_CERT, handle_ca_cert, a, answer_ctx,
-         answer_wake, NULL},
-        {"/ocsp", SHARD_MATCH_EXACT, NULL, SHARD_POST, MK_OCSP_POST, handle_post, a, answer_ctx, answer_wake,
-         NULL},
-        {"/ocsp/", SHARD_MATCH_EXACT, NULL, SHARD_POST, MK_OCSP_POST, handle_post, a, answer_ctx, answer_wake,
-         NULL},
+         answer_wake},
+        {"/ocsp", SHARD_MATCH_EXACT, NULL, SHARD_POST, MK_OCSP_POST, handle_post, a, answer_ctx, answer_wake},
+        {"/ocsp/", SHARD_MATCH_EXACT, NULL, SHARD_POST, MK_OCSP_POST, handle_post, a, answer_ctx, answer_wake},
         {"/ocsp/", SHARD_MATCH_PREFIX, NULL, SHARD_GET | SHARD_HEAD, MK_OCSP_GET, handle_get, a, answer_ctx,
-         answer_wake, NULL},
+         answer_wake},
     };
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
         if (!server_route_add(cfg, &routes[i])) return 0;

@@ -10,8 +10,7 @@
  * registrant and outlive the server.
  *
  * Threads: handle and wake run on the shard's thread with that shard's
- * context; ctx_of on the thread calling server_start; live on the thread
- * calling server_set_live. */
+ * context; ctx_of on the thread calling server_start. */
 #ifndef REVD_SHARD_ROUTE_H
 #define REVD_SHARD_ROUTE_H
 
@@ -54,9 +53,6 @@ struct shard_route {
      * it from another thread, shard/server.h). Called once per distinct
      * (wake, context) among the routes. */
     void (*wake)(void *ctx);
-    /* live (may be NULL): server_set_live applies a reload's settings;
-     * called once per distinct (live, arg). */
-    void (*live)(void *arg, const struct server_config *cfg);
 };
 
 #endif

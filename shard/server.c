@@ -310,14 +310,6 @@ void server_set_live(struct server *s, const struct server_config *cfg) {
     atomic_store_explicit(&s->live_read_timeout, cfg->read_timeout > 0 ? cfg->read_timeout : SERVER_READ_TIMEOUT_S,
                           memory_order_relaxed);
     atomic_store_explicit(&s->live_no_metrics, cfg->no_metrics, memory_order_relaxed);
-    /* The routes' own settings (each distinct hook and argument once). */
-    for (size_t i = 0; i < s->cfg.num_routes; i++) {
-        const struct shard_route *rt = &s->cfg.routes[i];
-        int seen = rt->live == NULL;
-        for (size_t k = 0; k < i && !seen; k++)
-            seen = s->cfg.routes[k].live == rt->live && s->cfg.routes[k].arg == rt->arg;
-        if (!seen) rt->live(rt->arg, cfg);
-    }
 }
 
 int server_drain(struct server *s, int timeout_ms) {
