@@ -67,6 +67,7 @@ struct ca_core {
     uint64_t oplog_seq;      /* last given out */
     uint64_t responder_epoch; /* grows with every responder issued (ca_responder_epoch) */
     uint64_t oplog_durable;  /* last written */
+    uint64_t chlog_seq, chlog_durable; /* the change log (ca/chlog.c): last given out, last written */
     /* The SHA-256 of the last record given out, and of the last written:
      * each record carries its predecessor's (ca/audit.c). */
     uint8_t oplog_hash[32], oplog_hash_durable[32];

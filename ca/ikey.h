@@ -19,6 +19,9 @@
  *                                        to the partition's revocation entries,
  *                                        written with them (a CRL records the
  *                                        one it was built from: ikey_part_change)
+ *   'c' seq:8                         -> change record: ca_id:4 kind:1 slen:1
+ *                                        serial, written with the change
+ *                                        (ca/chlog.h)
  *   'm' "next_ca_id"                  -> u32
  *   'm' "audit_head"                  -> seq:8 sha256:32 of the last 'o' record,
  *                                        written with it (ca/oplog.c)
@@ -45,6 +48,7 @@
 #define K_RESPONDER 'R'
 #define K_RESP 's'
 #define K_PART_CHANGE 'd'
+#define K_CHANGE 'c'
 
 /* The largest key: 'r' + 4 + 4 + 1 + 21. */
 #define KEY_MAX 64

@@ -6,6 +6,7 @@
  * neighbour), and written as sorted SST files that RocksDB ingests in one
  * atomic step together with the CA record and the operations-log record: a
  * crash or an error leaves the index as it was, never half an import. */
+#include "ca/chlog.h"
 #include "ca/core.h"
 #include "ca/carec.h"
 #include "ca/changes.h"
@@ -364,7 +365,9 @@ static int write_ca(struct import *im, struct rerr *e) {
 }
 
 /* write_oplog: the 'o' file, the operations-log record with the audit
- * head ('m' sorts before 'o'). Takes *params. */
+ * head ('m' sorts before 'o') and the change record of the whole CA ('c'
+ * before both: ca/chlog.h; its number is taken back with the log's when
+ * the import fails). Takes *params. */
 static int write_oplog(struct import *im, json_t **params, struct rerr *e) {
     json_object_set_new(*params, "rows", json_integer((json_int_t)im->n));
     json_object_set_new(*params, "revoked", json_integer((json_int_t)im->num_revoked));
@@ -373,9 +376,11 @@ static int write_oplog(struct import *im, json_t **params, struct rerr *e) {
     *params = NULL;
     uint8_t hkey[16], hval[AUDIT_HEAD_LEN];
     size_t hkl = oplog_head(im->c, hkey, hval);
+    uint8_t ckey[CHLOG_KEY_LEN], cval[CHLOG_VAL_MAX];
+    size_t cvl = chlog_encode(im->c, ckey, cval, im->ca->id, 1, NULL, 0);
     struct store_sst *w = sst_begin(im->c, &im->ssts, "o", e);
     if (w == NULL) return 0;
-    if (!store_sst_put(w, hkey, hkl, hval, sizeof(hval), e) ||
+    if (!store_sst_put(w, ckey, sizeof(ckey), cval, cvl, e) || !store_sst_put(w, hkey, hkl, hval, sizeof(hval), e) ||
         !store_sst_put(w, okey, 9, im->op_json, strlen(im->op_json), e)) {
         store_sst_free(w);
         return 0;

@@ -13,6 +13,7 @@
  *   ca/serial.h     new serials
  *   ca/partition.h  CDP URLs and partition sizes
  *   ca/changes.h    what changed in what is published
+ *   ca/chlog.h      the durable change log (chlog_add with every status change)
  *   ca/certbuild.h  building and signing certificates; X.509 helpers
  *   ca/issue.h      CSR and SAN parsing
  *   ca/revoke.h     the chain check of a new issuance
@@ -32,6 +33,7 @@
 #include "ca/carec.h"
 #include "ca/certbuild.h"
 #include "ca/changes.h"
+#include "ca/chlog.h"
 #include "ca/core.h"
 #include "ca/crec.h"
 #include "ca/events.h"

@@ -1,5 +1,6 @@
 /* Issuance: a CSR, through a named template, becomes a certificate bound to
  * one CRL partition and recorded in the index before it is returned. */
+#include "ca/chlog.h"
 #include "ca/issue.h"
 #include "ca/core.h"
 #include "ca/carec.h"
@@ -659,6 +660,7 @@ static int issue_write(struct ca_core *c, struct ca *ca, const struct ca_issue_p
     if (slot) ca->slots++;
     ca->issued++;
     carec_put(c, b, ca);
+    chlog_add(c, b, ca->id, 0, is->serial, 16);
     oplog_add(c, b, "issue", ca->name, is->serial, 16, issue_params_json(p), "ok");
     int ok = oplog_commit(c, b, e);
     if (!ok) {

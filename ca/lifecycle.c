@@ -1,5 +1,6 @@
 /* CA lifecycle: create a root or a subordinate, a CSR for an outside parent,
  * import its certificate, enable and disable. */
+#include "ca/chlog.h"
 #include "ca/core.h"
 #include "ca/carec.h"
 #include "ca/certbuild.h"
@@ -319,6 +320,10 @@ static int create_write(struct ca_core *c, const struct ca_create_params *p, con
             goto out;
         }
     }
+    /* Every certificate of the new CA (none yet: its number is known from
+     * now on), and the parent's new one. */
+    chlog_add(c, b, ca->id, 1, NULL, 0);
+    if (parent != NULL) chlog_add(c, b, parent->id, 0, serial, 16);
     oplog_add(c, b, op, ca->name, serial, 16, create_params_json(p), "ok");
     if (!oplog_commit(c, b, e)) {
         c->next_ca_id--;
@@ -592,6 +597,7 @@ int ca_import_cert(struct ca_core *c, const char *name, const uint8_t *cert, siz
     }
     b = store_batch_new();
     carec_put(c, b, &next);
+    chlog_add(c, b, ca->id, 1, NULL, 0);
     oplog_add(c, b, "ca-import", name, NULL, 0, params, "ok");
     params = NULL;
     if (!oplog_commit(c, b, e)) {
@@ -767,6 +773,7 @@ int ca_purge_due(struct ca_core *c, int64_t now, size_t *purged, struct rerr *e)
         ca->state = CA_STATE_PURGED;
         struct store_batch *b = store_batch_new();
         carec_put(c, b, ca);
+        chlog_add(c, b, ca->id, 1, NULL, 0);
         oplog_add(c, b, "ca-purge", ca->name, NULL, 0, NULL, "ok");
         struct rerr ce;
         int ok = oplog_commit(c, b, &ce);

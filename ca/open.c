@@ -16,6 +16,7 @@
 
 #include "ca/carec.h"
 #include "ca/ikey.h"
+#include "ca/chlog.h"
 #include "ca/oplog.h"
 #include "ca/pkcs11.h"
 #include "ca/store.h"
@@ -59,7 +60,7 @@ static int load_cas(struct ca_core *c, struct rerr *e) {
         if (len == 4) c->next_ca_id = bytes_get_u32(val);
         free(val);
     }
-    return oplog_load(c, e);
+    return oplog_load(c, e) && chlog_load(c, e);
 }
 
 int ca_core_open(const char *dir, int create, struct ca_core **out, struct rerr *e) {

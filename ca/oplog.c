@@ -7,6 +7,7 @@
 
 #include <openssl/sha.h>
 
+#include "ca/chlog.h"
 #include "ca/events.h"
 #include "ca/ikey.h"
 #include "common/bytes.h"
@@ -45,11 +46,13 @@ char *oplog_encode(struct ca_core *c, uint8_t key[9], const char *op, const char
 }
 
 void oplog_rollback(struct ca_core *c) {
+    chlog_rollback(c);
     c->oplog_seq = c->oplog_durable;
     memcpy(c->oplog_hash, c->oplog_hash_durable, 32);
 }
 
 void oplog_written(struct ca_core *c) {
+    chlog_written(c);
     c->oplog_durable = c->oplog_seq;
     memcpy(c->oplog_hash_durable, c->oplog_hash, 32);
 }

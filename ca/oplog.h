@@ -30,7 +30,9 @@ char *oplog_encode(struct ca_core *c, uint8_t key[9], const char *op, const char
                    const uint8_t *serial, size_t slen, json_t *params, const char *result);
 
 /* oplog_rollback forgets the records given out since the last successful
- * write (it failed); oplog_written makes them the durable ones. oplog_head
+ * write (it failed); oplog_written makes them the durable ones. Both do
+ * the same for the change log's records (ca/chlog.h), which ride in the
+ * same batches. oplog_head
  * fills the 'm' "audit_head" key and value for the last record given out;
  * returns the key length. */
 void oplog_rollback(struct ca_core *c);

@@ -1,3 +1,4 @@
+#include "ca/chlog.h"
 #include "ca/responder.h"
 #include "ca/keyfile.h"
 
@@ -203,7 +204,7 @@ static int responder_load(struct ca_core *c, struct ca *ca, struct ca_responder 
 
 /* Issues a new responder for ca: key file first, then one synced batch with
  * the certificate's record, the responder record and the log record. */
-static struct ca_responder *responder_issue(struct ca_core *c, struct ca *ca, struct rerr *e) {
+static struct ca_responder *responder_issue(struct ca_core *c, struct ca *ca, int all, struct rerr *e) {
     struct ca_responder *r = calloc(1, sizeof(*r));
     X509_NAME *subj = X509_NAME_new();
     struct store_batch *b = NULL;
@@ -270,6 +271,8 @@ static struct ca_responder *responder_issue(struct ca_core *c, struct ca *ca, st
     carec_put(c, b, ca);
     char na[21];
     rtime_format(not_after, na);
+    chlog_add(c, b, ca->id, 0, serial, 16);
+    if (all) chlog_add(c, b, ca->id, 1, NULL, 0);
     oplog_add(c, b, "ocsp-responder", ca->name, serial, 16, json_pack("{s:s}", "not_after", na), "ok");
     if (!oplog_commit(c, b, e)) {
         ca->issued--;
@@ -300,7 +303,7 @@ int responder_retire(struct ca_core *c, struct ca *ca, const uint8_t *serial, si
     int same = (size_t)sn->length == slen && memcmp(sn->data, serial, slen) == 0;
     X509_free(x);
     if (!same) return 1;
-    struct ca_responder *r = responder_issue(c, ca, e);
+    struct ca_responder *r = responder_issue(c, ca, 1, e);
     if (r == NULL) return 0;
     set_responder(ca, r);
     changes_all(c); /* every response: the stored ones name the old responder (srec_usable) */
@@ -321,6 +324,13 @@ int ca_responder_signer(struct ca_core *c, const char *name, struct ca_signer *o
         if (revoked) {
             core_ca_drop_responder(ca);
             changes_all(c);
+            /* Found here, outside any operation: recorded on its own. A
+             * failure is logged, not returned (the next start finds the
+             * revoked responder again and records it then). */
+            struct rerr we;
+            if (!chlog_write(c, ca->id, 1, NULL, 0, &we))
+                rlog(LOG_WARN, "ca.change_log_failed", "CA %s: its revoked responder's change is not recorded: %s",
+                     ca->name, we.msg);
         }
     }
     if (ca->responder == NULL) {
@@ -338,7 +348,7 @@ int ca_responder_signer(struct ca_core *c, const char *name, struct ca_signer *o
     int nearing = ca->responder != NULL && ca->responder->not_after - now < CA_RESPONDER_RENEW_S &&
                   ca->responder->not_after < ca->not_after;
     if (ca->responder == NULL || nearing || ca->responder->not_before > now) {
-        struct ca_responder *r = responder_issue(c, ca, e);
+        struct ca_responder *r = responder_issue(c, ca, 0, e);
         if (r == NULL) return 0;
         set_responder(ca, r);
     }

@@ -1,5 +1,6 @@
 /* Revocation, release of a hold, and status: the facts the OCSP responder and
  * the CRL builder publish. */
+#include "ca/chlog.h"
 #include "ca/revoke.h"
 #include "ca/core.h"
 #include "ca/carec.h"
@@ -240,6 +241,7 @@ int ca_revoke(struct ca_core *c, const char *name, const uint8_t *serial, size_t
     if (reason == REASON_CERTIFICATE_HOLD) ca->held++;
     else ca->revoked++;
     carec_put(c, b, ca);
+    chlog_add(c, b, ca->id, 0, serial, slen);
     oplog_add(c, b, "revoke", ca->name, serial, slen, params, "ok");
     params = NULL;
     if (!oplog_commit(c, b, e)) {
@@ -346,6 +348,7 @@ int ca_revoke_many(struct ca_core *c, const char *name, const struct ca_serial *
         r.invalidity = invalidity;
         r.flags = (uint8_t)((r.flags & ~CREC_F_INVALIDITY) | (invalidity ? CREC_F_INVALIDITY : 0));
         put_cert(c, b, ca, serial, slen, &r);
+        chlog_add(c, b, ca->id, 0, serial, slen);
         free(rec);
         if (was_held) ca->held--;
         if (reason == REASON_CERTIFICATE_HOLD) ca->held++;
@@ -404,6 +407,7 @@ int ca_unhold(struct ca_core *c, const char *name, const uint8_t *serial, size_t
     put_cert(c, b, ca, serial, slen, &r);
     ca->held--;
     carec_put(c, b, ca);
+    chlog_add(c, b, ca->id, 0, serial, slen);
     oplog_add(c, b, "unhold", ca->name, serial, slen, NULL, "ok");
     if (!oplog_commit(c, b, e)) {
         ca->held++;

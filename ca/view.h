@@ -88,6 +88,39 @@ size_t ca_view_stored_count(const struct ca_view_stored *b);
 int ca_view_stored_write(struct ca_view_stored *b, struct rerr *e);
 void ca_view_stored_free(struct ca_view_stored *b);
 
+/* The change log (ca/chlog.h): one record for every status change that
+ * what is published must follow, written in the same synced batch as the
+ * change, numbered by a sequence that only grows (it survives restarts and
+ * trims). A store of responses that keeps the last seq it had applied
+ * finds, after a restart, exactly what changed since, without walking
+ * every certificate. Numbers are normally gap-free, but a reader must not
+ * rely on it. */
+struct ca_view_change {
+    uint64_t seq;
+    uint32_t ca_id;            /* ca_view_ca.id; 0 with full: every CA */
+    int full;                  /* 1: every certificate of CA ca_id (serial NULL) */
+    const uint8_t *serial;     /* INTEGER content octets (1..21), a view valid during the call */
+    size_t serial_len;
+};
+
+/* ca_view_changes_last: the sequence number of the last change record
+ * written (0: none ever). CA-core thread. */
+uint64_t ca_view_changes_last(struct ca_core *c);
+
+/* ca_view_changes_since calls cb for each change record with seq > after,
+ * in order (serial valid during the call); cb returns 1 to go on, 0 to
+ * stop. Returns 1 (also when cb stopped), or 0 with e set (a damaged
+ * record names its key). CA-core thread. */
+int ca_view_changes_since(struct ca_core *c, uint64_t after, int (*cb)(void *arg, const struct ca_view_change *ch),
+                          void *arg, struct rerr *e);
+
+/* ca_view_changes_trim deletes the records with seq <= upto (the store no
+ * longer needs them; upto past ca_view_changes_last counts as it). Written
+ * without syncing the WAL: a crash may leave some, which is harmless. The
+ * numbering goes on above upto even when no record is left. Returns 1, or
+ * 0 with e set (part may be deleted). CA-core thread. */
+int ca_view_changes_trim(struct ca_core *c, uint64_t upto, struct rerr *e);
+
 /* ---- partitions and their revoked ranges (crl/) ----
  * What the CRL pipeline reads, and the few writes it asks ca/ for
  * (implemented in ca/view_crl.c). Every function here is for the CA-core
