@@ -1,11 +1,20 @@
 /* bytes: big-endian integers in byte buffers (the index's keys and records,
  * the CRL archive): byte order is numeric order, so that the index sorts.
- * The caller guarantees the 4 or 8 bytes; nothing is checked here. Pure;
+ * The caller guarantees the 2, 4 or 8 bytes; nothing is checked here. Pure;
  * any thread. */
 #ifndef REVD_COMMON_BYTES_H
 #define REVD_COMMON_BYTES_H
 
 #include <stdint.h>
+
+/* bytes_put_u16 writes v at p[0..1], most significant byte first. */
+static inline void bytes_put_u16(uint8_t *p, uint16_t v) {
+    p[0] = (uint8_t)(v >> 8);
+    p[1] = (uint8_t)v;
+}
+
+/* bytes_get_u16 reads what bytes_put_u16 wrote. */
+static inline uint16_t bytes_get_u16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
 
 /* bytes_put_u32 writes v at p[0..3], most significant byte first. */
 static inline void bytes_put_u32(uint8_t *p, uint32_t v) {

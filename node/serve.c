@@ -39,6 +39,7 @@
 #include "shard/metrics.h"
 #include "shard/server.h"
 #include "ocsp/answer.h"
+#include "ocsp/reader.h"
 #include "crl/handler.h"
 
 /* What the shards' handlers read, published into these slots
@@ -46,10 +47,16 @@
  * (crl/handler.h). */
 enum { SERVE_SLOT_GEN, SERVE_SLOT_CRLS };
 
+/* A certificate's responses in memory, about (two of them, their ETags,
+ * its index entry): a CA with more certificates than --response-cache /
+ * this is served from a store on disk. */
+#define SERVE_RESPONSE_BYTES 2048
+
 struct serve_state {
     struct ca_core *core;
     struct server *srv;
     struct lane *lane;
+    struct reader *reader; /* the stores' readers (ocsp/reader.h) */
     struct crl_publisher *crl;
     struct ocsp_publisher *pub; /* the OCSP publisher (ocsp/publish.h); NULL without --listen */
     struct ocsp_answer *ans;    /* the OCSP handler (ocsp/answer.h); NULL without --listen */
@@ -313,14 +320,21 @@ static int start_shards(struct serve_state *st, struct server_config *cfg, struc
     struct server_slot slots[SERVER_SLOTS] = {[SERVE_SLOT_GEN] = {g, ocsp_answer_free_gen},
                                               [SERVE_SLOT_CRLS] = {crl_set_ref(crl_publish_set(st->crl)),
                                                                    crl_handler_free_set}};
-    int routed = st->ans != NULL && ocsp_answer_register(st->ans, cfg) && crl_handler_register(cfg, SERVE_SLOT_CRLS);
+    /* A small pool reads the stores (a CA may go on disk at any full
+     * generation); each shard's cache gets its share. */
+    int readers = cfg->threads < 4 ? cfg->threads : 4;
+    int routed = st->ans != NULL && (st->reader = reader_new(cfg->threads, readers, e)) != NULL &&
+                 ocsp_answer_set_store(st->ans, reader_submit, st->reader,
+                                       (size_t)st->opts.response_cache / (size_t)cfg->threads, e) &&
+                 ocsp_answer_register(st->ans, cfg) && crl_handler_register(cfg, SERVE_SLOT_CRLS);
     if (!routed) { /* server_start would have freed them */
-        if (st->ans != NULL) rerr_set(e, "too many routes");
+        if (st->ans != NULL && st->reader != NULL && e->msg[0] == '\0') rerr_set(e, "too many routes");
         ocsp_answer_free_gen(g);
         crl_handler_free_set(slots[SERVE_SLOT_CRLS].p);
         return 0;
     }
     if ((st->srv = server_start(cfg, slots, e)) == NULL) return 0;
+    if (!reader_start(st->reader, ocsp_answer_job_done, st->ans, e)) return 0;
     return st->lane == NULL || lane_start(st->lane, ocsp_answer_job_done, st->ans, e);
 }
 
@@ -351,8 +365,11 @@ static int start_ocsp(struct serve_state *st) {
      * there are shards (each with its own responder copy). */
     ca_ocsp_set_threads(st->core, cfg.threads);
     ca_ocsp_set_backdate(st->core, st->opts.backdate);
+    char store_dir[PATH_MAX];
+    snprintf(store_dir, sizeof(store_dir), "%s/ocsp", st->dir);
+    struct ocsp_gen_opts go = {validity, store_dir, (uint64_t)st->opts.response_cache / SERVE_RESPONSE_BYTES};
     if ((st->crl = crl_publish_new(st->core, st->opts.crl_validity, st->opts.crl_coalesce_ms, &e)) == NULL ||
-        !ocsp_precompute_gen(st->core, validity, &g, &ps, &e)) {
+        !ocsp_precompute_gen(st->core, &go, &g, &ps, &e)) {
         rlog(LOG_ERR, "serve.start_failed", "%s", e.msg);
         crl_publish_free(st->crl);
         st->crl = NULL;
@@ -371,23 +388,27 @@ static int start_ocsp(struct serve_state *st) {
     if (!start_shards(st, &cfg, g, &e)) {
         rlog(LOG_ERR, "serve.start_failed", "%s", e.msg);
         lane_stop(st->lane);
+        reader_stop(st->reader);
         server_stop(st->srv);
         lane_free(st->lane);
+        reader_free(st->reader);
         ocsp_answer_free(st->ans);
         crl_publish_free(st->crl);
-        st->srv = NULL, st->lane = NULL, st->crl = NULL, st->ans = NULL;
+        st->srv = NULL, st->lane = NULL, st->crl = NULL, st->ans = NULL, st->reader = NULL;
         return 0;
     }
     struct metrics_core *m = server_core_metrics(st->srv);
     struct ocsp_publish_hooks ph = {serve_gen, serve_changed, st};
-    if ((st->pub = ocsp_publish_new(st->core, g, validity, st->opts.backdate, st->lane, m, &ph)) == NULL) {
+    if ((st->pub = ocsp_publish_new(st->core, g, &go, st->opts.backdate, st->lane, m, &ph)) == NULL) {
         rlog(LOG_ERR, "serve.start_failed", "out of memory");
         lane_stop(st->lane);
+        reader_stop(st->reader);
         server_stop(st->srv);
         lane_free(st->lane);
+        reader_free(st->reader);
         ocsp_answer_free(st->ans);
         crl_publish_free(st->crl);
-        st->srv = NULL, st->lane = NULL, st->crl = NULL, st->ans = NULL;
+        st->srv = NULL, st->lane = NULL, st->crl = NULL, st->ans = NULL, st->reader = NULL;
         return 0;
     }
     crl_publish_set_metrics(st->crl, m);
@@ -475,8 +496,9 @@ static void stop_ocsp(struct serve_state *st) {
                        st->opts.drain_timeout);
         else rlog(LOG_INFO, "serve.drained", "drained the connections");
     }
-    /* The lane first: it hands answers to the shards. */
+    /* The lane and the readers first: they hand answers to the shards. */
     lane_stop(st->lane);
+    reader_stop(st->reader);
     if (st->srv != NULL) {
         struct server_stats ss;
         server_stats(st->srv, &ss);
@@ -489,9 +511,17 @@ static void stop_ocsp(struct serve_state *st) {
                 (unsigned long long)ss.refused_conns, (unsigned long long)(st->lane ? lane_signed(st->lane) : 0),
                 (unsigned long long)as.lane_fallbacks, (unsigned long long)as.expired,
                 (unsigned long long)ocsp_publish_refreshed(st->pub));
+        if (as.store_reads > 0 || as.cache_bytes > 0)
+            rlog(LOG_INFO, "serve.store_stats",
+                 "response stores: %llu reads (%llu tryLater with the readers full); shard caches of %llu bytes: "
+                 "%llu hits, %llu misses, %llu evictions",
+                 (unsigned long long)as.store_reads, (unsigned long long)as.store_busy,
+                 (unsigned long long)as.cache_bytes, (unsigned long long)as.cache_hits,
+                 (unsigned long long)as.cache_misses, (unsigned long long)as.cache_evictions);
     }
     server_stop(st->srv);
     lane_free(st->lane);
+    reader_free(st->reader);
     ocsp_answer_free(st->ans);
     if (st->crl != NULL) {
         struct crl_publish_stats cs;
@@ -501,7 +531,7 @@ static void stop_ocsp(struct serve_state *st) {
     }
     crl_publish_free(st->crl);
     ocsp_publish_free(st->pub);
-    st->srv = NULL, st->lane = NULL, st->crl = NULL, st->pub = NULL, st->ans = NULL;
+    st->srv = NULL, st->lane = NULL, st->crl = NULL, st->pub = NULL, st->ans = NULL, st->reader = NULL;
 }
 
 /* free_state frees what the state still holds: the core and the settings files. */

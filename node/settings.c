@@ -50,6 +50,12 @@ static const struct setting table[] = {
      .reload_doc = "at once: a shorter one re-signs every response valid for longer (a full generation); "
                    "a longer one lets the shorter responses run to their refresh",
      .doc = "response validity (N, Ns, Nm, Nh or Nd); every response is re-signed at about half of it"},
+    {.name = "response-cache", .type = SETTINGS_INT, FIELD(response_cache), .min = 0,
+     .max = (int64_t)1 << 40, .unit = " bytes", .def = "268435456", .arg = "BYTES", .reload = SETTINGS_START,
+     .doc = "memory for OCSP responses read from disk, shared out among the shards; a CA whose responses would "
+            "not fit it (more certificates than BYTES / 2048) is served from a response store on disk "
+            "(DIR/ocsp/ID.store), read off the shards' loops on a miss, and restarts without reading its "
+            "responses back (0: every CA on disk, no cache)"},
     {.name = "max-age", .type = SETTINGS_INT, FIELD(cfg.max_age), .min = 0, .max = 7 * 86400, .unit = " seconds",
      .def = "3600", .arg = "SECONDS", .reload = SETTINGS_LIVE,
      .doc = "Cache-Control max-age cap; an answer's max-age never reaches past its nextUpdate or refresh"},

@@ -41,6 +41,7 @@ struct settings {
     struct server_config cfg;
     struct ocsp_answer_config ocsp; /* nonce, unknown, sign-rate (ocsp/answer.h) */
     int64_t validity, crl_validity, crl_coalesce_ms;
+    int64_t response_cache;   /* bytes (ocsp/cache.h); a CA past response_cache / 2048 certificates is on disk */
     int64_t backdate;         /* ocsp-backdate */
     int drain_timeout;        /* seconds */
     int expiry_warn_days;     /* cert.expiring events from this many days before notAfter */

@@ -8,11 +8,13 @@
 
 #include "common/rtime.h"
 #include "common/spsc.h"
+#include "ocsp/cache.h"
 #include "ocsp/gen.h"
 #include "ocsp/getpath.h"
 #include "ocsp/job.h"
 #include "ocsp/request.h"
 #include "ocsp/response.h"
+#include "ocsp/store.h"
 #include "ocsp/table.h"
 #include "shard/handler.h"
 #include "shard/httpout.h"
@@ -29,7 +31,8 @@ struct answer_shard {
     struct spsc done;
     double tokens;
     struct timespec refilled;
-    _Atomic uint64_t lane_jobs, lane_fallbacks, expired;
+    _Atomic uint64_t lane_jobs, lane_fallbacks, expired, store_reads, store_busy;
+    struct ocsp_cache *cache; /* NULL: none */
     char pad[64]; /* no cache line shared with the next shard's */
 };
 
@@ -37,6 +40,8 @@ struct ocsp_answer {
     int slot, num_shards;
     int (*submit)(void *arg, struct ocsp_job *job); /* NULL: no lane */
     void *submit_arg;
+    int (*read)(void *arg, struct ocsp_job *job); /* NULL: no readers */
+    void *read_arg;
     int unknown_signed;
     /* The settings a reload may change (ocsp_answer_set_live), read with relaxed
      * loads: each on its own. */
@@ -125,6 +130,8 @@ static int to_lane(struct shard_conn *c, struct answer_shard *as, const struct g
     const struct ocsp_answer *a = as->a;
     if (a->submit == NULL || as->num_free_jobs == 0 || !lane_token(as)) return 0;
     struct ocsp_job *j = as->free_jobs[--as->num_free_jobs];
+    j->kind = OCSP_JOB_SIGN;
+    j->store = NULL;
     j->shard = shard_index(c);
     j->conn = c;
     j->ca_id = gen_ca_id(ca);
@@ -151,6 +158,64 @@ static int to_lane(struct shard_conn *c, struct answer_shard *as, const struct g
     }
     bump(&as->lane_jobs);
     return 1;
+}
+
+/* Sends a read of q's response (SHA-1 or SHA-256) from ca's store to the
+ * readers; the connection waits (ocsp_answer_job_done). Returns 0 when no
+ * job is free or the readers' queue is full. */
+static int to_reader(struct shard_conn *c, struct answer_shard *as, const struct gen_ca *ca,
+                     const struct ocsp_req *q, const struct http_request *r) {
+    const struct ocsp_answer *a = as->a;
+    if (a->read == NULL || as->num_free_jobs == 0) return 0;
+    struct ocsp_job *j = as->free_jobs[--as->num_free_jobs];
+    j->kind = OCSP_JOB_READ;
+    j->store = ocsp_store_ref(gen_ca_store(ca));
+    j->store_uid = ocsp_store_uid(j->store);
+    j->shard = shard_index(c);
+    j->conn = c;
+    j->ca_id = gen_ca_id(ca);
+    j->num_certs = 1;
+    j->unknown_ok = 0;
+    j->certs[0].hash = q->hash;
+    memcpy(j->certs[0].serial, q->serial, q->serial_len);
+    j->certs[0].serial_len = q->serial_len;
+    j->nonce_len = 0;
+    j->keep_alive = r->keep_alive;
+    j->head_only = r->method == HTTP_METHOD_HEAD;
+    j->conn_id = shard_wait(c);
+    if (!a->read(a->read_arg, j)) {
+        shard_resume(c, j->conn_id);
+        ocsp_store_put(j->store);
+        j->store = NULL;
+        as->free_jobs[as->num_free_jobs++] = j;
+        return 0;
+    }
+    bump(&as->store_reads);
+    return 1;
+}
+
+/* A CA whose responses are on disk: q (SHA-1 or SHA-256, no nonce to echo)
+ * from the shard's cache, else read. tryLater when the readers are full. */
+static void answer_from_store(struct shard_conn *c, struct answer_shard *as, const struct gen_ca *ca,
+                              const struct ocsp_req *q, const struct http_request *r) {
+    const struct ocsp_store *st = gen_ca_store(ca);
+    int h = q->hash == OCSP_HASH_SHA1 ? 0 : 1;
+    struct ocsp_cache_hit hit;
+    uint8_t buf[OCSP_JOB_RESP_MAX];
+    size_t slen;
+    const uint8_t *suffix = ocsp_store_suffix(st, &slen);
+    if (ocsp_cache_get(as->cache, ocsp_store_uid(st), h, q->serial, q->serial_len, &hit) &&
+        hit.der_len + slen <= sizeof(buf)) {
+        if (!hit.stripped) slen = 0;
+        memcpy(buf, hit.der, hit.der_len);
+        memcpy(buf + hit.der_len, suffix, slen);
+        answer_stored(c, as, buf, hit.der_len + slen, hit.etag, hit.this_update, hit.next_update, q->serial,
+                      q->serial_len, r, r->keep_alive, r->method == HTTP_METHOD_HEAD);
+        return;
+    }
+    if (to_reader(c, as, ca, q, r)) return;
+    bump(&as->store_busy);
+    answer_ocsp_error(c, OCSP_TRY_LATER, r->keep_alive, r->method == HTTP_METHOD_HEAD);
 }
 
 /* A request with several CertIDs (RFC 6960 4.2.2.3: a SingleResponse for
@@ -186,12 +251,15 @@ static void answer_ocsp_several(struct shard_conn *c, struct answer_shard *as, c
             return answer_ocsp_error(c, OCSP_UNAUTHORIZED, r->keep_alive, head_only);
         }
         ca = ci;
-        if (gen_has_serial(ca, ids[i].serial, ids[i].serial_len)) num_known++;
+        /* A CA on disk: the lane finds out (OCSP_JOB_UNKNOWN_IF_ANY). */
+        if (gen_ca_store(ca) != NULL || gen_has_serial(ca, ids[i].serial, ids[i].serial_len)) num_known++;
         else metrics_add(&m->hostile[MH_UNKNOWN_SERIAL], 1);
     }
     if (num_known == 0 && !a->unknown_signed) return answer_ocsp_error(c, OCSP_UNAUTHORIZED, r->keep_alive, head_only);
     int echo = atomic_load_explicit(&a->live_nonce_echo, memory_order_relaxed) && q->nonce != NULL;
-    if (to_lane(c, as, ca, ids, num, q, r, echo, num_known > 0)) return;
+    if (to_lane(c, as, ca, ids, num, q, r, echo,
+                gen_ca_store(ca) != NULL ? OCSP_JOB_UNKNOWN_IF_ANY : num_known > 0))
+        return;
     if (a->submit != NULL) bump(&as->lane_fallbacks);
     answer_ocsp_error(c, OCSP_TRY_LATER, r->keep_alive, head_only);
 }
@@ -227,9 +295,12 @@ static void answer_ocsp(struct shard_conn *c, struct answer_shard *as, const str
     /* The tables hold SHA-1 and SHA-256 CertIDs' responses. */
     int found = gen_find_response(ca, q.serial, q.serial_len, q.hash, &resp, &resp_len, &etag, &this_update,
                                   &next_update);
-    int known = found || gen_has_serial(ca, q.serial, q.serial_len);
-    if (!known) metrics_add(&m->hostile[MH_UNKNOWN_SERIAL], 1);
     int echo = atomic_load_explicit(&a->live_nonce_echo, memory_order_relaxed) && q.nonce != NULL;
+    if (!found && gen_ca_store(ca) != NULL && !echo && (q.hash == OCSP_HASH_SHA1 || q.hash == OCSP_HASH_SHA256))
+        return answer_from_store(c, as, ca, &q, r);
+    /* On disk, a serial is known to the lane (it reads the index). */
+    int known = found || gen_ca_store(ca) != NULL || gen_has_serial(ca, q.serial, q.serial_len);
+    if (!known) metrics_add(&m->hostile[MH_UNKNOWN_SERIAL], 1);
     if (found && !echo) {
         answer_stored(c, as, resp, resp_len, etag, this_update, next_update, q.serial, q.serial_len, r,
                       r->keep_alive, head_only);
@@ -286,6 +357,29 @@ static void handle_ca_cert(struct shard_conn *c, const struct http_request *r, v
                                    r->keep_alive, r->method == HTTP_METHOD_HEAD));
 }
 
+/* A read came back (its connection waits): a response found goes in the
+ * cache; a serial the store does not have is never issued (or expired):
+ * signed "unknown" by the lane under --unknown signed, else unauthorized
+ * (answer_wake). Returns 1 when the job went on to the lane. */
+static int read_done(struct answer_shard *as, struct shard_conn *c, struct ocsp_job *j) {
+    const struct ocsp_job_cert *jc = &j->certs[0];
+    if (j->found) {
+        ocsp_cache_put(as->cache, j->store_uid, jc->hash == OCSP_HASH_SHA1 ? 0 : 1, jc->serial, jc->serial_len,
+                       j->resp, j->stripped_len, j->stripped_len != j->resp_len, j->etag, j->this_update,
+                       j->next_update);
+        return 0;
+    }
+    if (j->status != OCSP_UNAUTHORIZED) return 0; /* tryLater: the store could not be read */
+    metrics_add(&shard_metrics_of(c)->hostile[MH_UNKNOWN_SERIAL], 1);
+    const struct ocsp_answer *a = as->a;
+    if (!a->unknown_signed || a->submit == NULL || !lane_token(as)) return 0;
+    j->kind = OCSP_JOB_SIGN;
+    j->unknown_ok = 0;
+    if (!a->submit(a->submit_arg, j)) return 0;
+    bump(&as->lane_jobs);
+    return 1;
+}
+
 /* The lane's answers, on the shard's thread (its wake hook): each to its
  * connection if it still waits; the job back to the pool. */
 static void answer_wake(void *ctx) {
@@ -297,6 +391,7 @@ static void answer_wake(void *ctx) {
             as->free_jobs[as->num_free_jobs++] = j;
             continue;
         }
+        if (j->kind == OCSP_JOB_READ && read_done(as, c, j)) continue; /* on to the lane */
         int one_off = j->nonce_len > 0 || j->num_certs > 1; /* for this request only: not for caches */
         if (j->status == OCSP_SUCCESSFUL && one_off) /* answer_stored counts the others */
             metrics_add(&shard_metrics_of(c)->ocsp_status[OCSP_SUCCESSFUL], 1);
@@ -332,6 +427,16 @@ static void *answer_ctx(void *arg, struct server *s, int shard) {
     if (shard >= a->num_shards) return NULL;
     a->srv = s;
     return &a->shards[shard];
+}
+
+int ocsp_answer_set_store(struct ocsp_answer *a, int (*read)(void *arg, struct ocsp_job *job), void *read_arg,
+                          size_t cache_bytes, struct rerr *e) {
+    a->read = read;
+    a->read_arg = read_arg;
+    for (int i = 0; cache_bytes > 0 && i < a->num_shards; i++)
+        if ((a->shards[i].cache = ocsp_cache_new(cache_bytes)) == NULL)
+            return rerr_set(e, "no room for a response cache of %zu bytes per shard", cache_bytes);
+    return 1;
 }
 
 void ocsp_answer_set_live(struct ocsp_answer *a, const struct ocsp_answer_config *conf) {
@@ -398,6 +503,14 @@ void ocsp_answer_stats(const struct ocsp_answer *a, struct ocsp_answer_stats *ou
         out->lane_jobs += atomic_load_explicit(&as->lane_jobs, memory_order_relaxed);
         out->lane_fallbacks += atomic_load_explicit(&as->lane_fallbacks, memory_order_relaxed);
         out->expired += atomic_load_explicit(&as->expired, memory_order_relaxed);
+        out->store_reads += atomic_load_explicit(&as->store_reads, memory_order_relaxed);
+        out->store_busy += atomic_load_explicit(&as->store_busy, memory_order_relaxed);
+        struct ocsp_cache_stats cs = {0};
+        ocsp_cache_stats(as->cache, &cs);
+        out->cache_hits += cs.hits;
+        out->cache_misses += cs.misses;
+        out->cache_evictions += cs.evictions;
+        out->cache_bytes += ocsp_cache_bytes(as->cache);
     }
 }
 
@@ -405,7 +518,9 @@ void ocsp_answer_free(struct ocsp_answer *a) {
     if (a == NULL) return;
     for (int i = 0; i < a->num_shards; i++) {
         spsc_free(&a->shards[i].done);
+        for (int k = 0; a->shards[i].jobs != NULL && k < OCSP_ANSWER_JOBS; k++) ocsp_store_put(a->shards[i].jobs[k].store);
         free(a->shards[i].jobs);
+        ocsp_cache_free(a->shards[i].cache);
     }
     free(a->shards);
     free(a);

@@ -10,14 +10,19 @@
  * bucket and a fixed pool of jobs per shard; the lane's answers come back
  * through ocsp_answer_job_done and are sent on the shard's thread.
  *
+ * A CA whose responses are on disk (ocsp/store.h: gen_ca_store) is
+ * answered from the shard's cache (ocsp/cache.h) or, on a miss, through a
+ * read job to the store readers (ocsp/reader.h), which come back the same
+ * way: the shard never reads the disk itself.
+ *
  * Ownership: the serving process makes one struct ocsp_answer before
  * server_start, registers it, and frees it after server_stop (and after the
  * lane stopped: it calls ocsp_answer_job_done). No allocation, lock or copy
  * beyond the job's on the request path.
  *
  * Threads: ocsp_answer_new, _register, _stats and _free on the serving
- * process's main (CA-core) thread; ocsp_answer_job_done on the lane's; the
- * handlers on the shards'. */
+ * process's main (CA-core) thread; ocsp_answer_job_done on the lane's and
+ * the readers'; the handlers on the shards'. */
 #ifndef REVD_OCSP_ANSWER_H
 #define REVD_OCSP_ANSWER_H
 
@@ -31,7 +36,7 @@ struct ocsp_job;
 
 /* Jobs in flight per shard: past that (or past the rate) the shard answers
  * without the lane. */
-#define OCSP_ANSWER_JOBS 64
+#define OCSP_ANSWER_JOBS 128
 
 /* The answer's settings (revd serve's nonce, unknown and sign-rate). */
 struct ocsp_answer_config {
@@ -48,6 +53,12 @@ struct ocsp_answer_config {
 struct ocsp_answer *ocsp_answer_new(int num_shards, int slot, const struct ocsp_answer_config *ln,
                                     int (*submit)(void *arg, struct ocsp_job *job), void *submit_arg,
                                     struct rerr *e);
+
+/* ocsp_answer_set_store: the stores' readers (reader_submit with arg) and
+ * each shard's cache of cache_bytes (0: none). Before server_start; 1, or 0
+ * with e set. */
+int ocsp_answer_set_store(struct ocsp_answer *a, int (*read)(void *arg, struct ocsp_job *job), void *read_arg,
+                          size_t cache_bytes, struct rerr *e);
 
 /* ocsp_answer_set_live applies a reload's sign-rate and nonce (unknown
  * takes a restart): the shards see them on their next request. The thread
@@ -72,6 +83,10 @@ struct ocsp_answer_stats {
     uint64_t lane_jobs;      /* questions sent to the lane */
     uint64_t lane_fallbacks; /* answered without it (off, over its rate, full) */
     uint64_t expired;        /* tryLater: the stored response was past its nextUpdate */
+    uint64_t store_reads;    /* read jobs sent (cache misses) */
+    uint64_t store_busy;     /* tryLater: the readers' queue was full */
+    uint64_t cache_hits, cache_misses, cache_evictions;
+    uint64_t cache_bytes;    /* all shards' caches */
 };
 void ocsp_answer_stats(const struct ocsp_answer *a, struct ocsp_answer_stats *out);
 

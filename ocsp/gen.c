@@ -2,6 +2,7 @@
 
 #include "ca/ca.h"
 #include "ocsp/response.h"
+#include "ocsp/store.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,8 @@ struct gen_ca {
     struct ocsp_table *table;   /* a reference: generations share base tables */
     struct ocsp_table *overlay; /* responses re-signed since table was built; a
                                    reference; NULL when none. Looked up first. */
+    struct ocsp_store *store;   /* a reference; NULL: all in table (then
+                                   table is NULL when store is not) */
     uint8_t *cert_der; /* owned */
     size_t cert_len;
 };
@@ -35,9 +38,12 @@ const struct ocsp_table *gen_ca_table(const struct gen_ca *ca) { return ca->tabl
 
 const struct ocsp_table *gen_ca_overlay(const struct gen_ca *ca) { return ca->overlay; }
 
+struct ocsp_store *gen_ca_store(const struct gen_ca *ca) { return ca->store; }
+
 uint64_t gen_responses(const struct gen *g) {
     uint64_t n = 0;
-    for (size_t i = 0; i < g->num; i++) n += ocsp_table_count(g->cas[i].table);
+    for (size_t i = 0; i < g->num; i++)
+        n += g->cas[i].store != NULL ? ocsp_store_count(g->cas[i].store) : ocsp_table_count(g->cas[i].table);
     return n;
 }
 
@@ -73,6 +79,11 @@ void gen_ca_set_cert(struct gen_ca *ca, uint8_t *der, size_t len) {
 void gen_ca_set_table(struct gen_ca *ca, struct ocsp_table *table) {
     ocsp_table_free(ca->table);
     ca->table = table;
+}
+
+void gen_ca_set_store(struct gen_ca *ca, struct ocsp_store *store) {
+    ocsp_store_put(ca->store);
+    ca->store = store;
 }
 
 void gen_ca_set_overlay(struct gen_ca *ca, struct ocsp_table *overlay) {
@@ -125,6 +136,7 @@ struct gen *gen_clone(const struct gen *g) {
         d->cert_der = malloc(d->cert_len ? d->cert_len : 1);
         if (d->cert_der == NULL) {
             d->table = d->overlay = NULL;
+            d->store = NULL;
             n->num = i + 1;
             gen_free(n);
             return NULL;
@@ -132,6 +144,7 @@ struct gen *gen_clone(const struct gen *g) {
         memcpy(d->cert_der, g->cas[i].cert_der, d->cert_len);
         ocsp_table_ref(d->table);
         ocsp_table_ref(d->overlay);
+        ocsp_store_ref(d->store);
         n->num = i + 1;
     }
     n->num = g->num;
@@ -143,6 +156,7 @@ void gen_free(struct gen *g) {
     for (size_t i = 0; i < g->num; i++) {
         ocsp_table_free(g->cas[i].table);
         ocsp_table_free(g->cas[i].overlay);
+        ocsp_store_put(g->cas[i].store);
         free(g->cas[i].cert_der);
     }
     free(g->cas);

@@ -34,12 +34,14 @@ const struct gen_ca *gen_find_issuer(const struct gen *g, enum ocsp_hash h, cons
 const struct gen_ca *gen_find_name(const struct gen *g, const char *name, size_t len);
 
 /* gen_find_response looks serial up in ca's overlay, then its table: a view
- * of the response for hash h, its ETag and its times. Returns 1 or 0. */
+ * of the response for hash h, its ETag and its times. Returns 1 or 0 (then
+ * a CA with a store may still hold it there: gen_ca_store). */
 int gen_find_response(const struct gen_ca *ca, const uint8_t *serial, size_t serial_len, enum ocsp_hash h,
                       const uint8_t **out, size_t *out_len, const char **etag, int64_t *this_update,
                       int64_t *next_update);
 
-/* gen_has_serial: whether ca has responses for serial (in either table). */
+/* gen_has_serial: whether ca has responses for serial (in either table;
+ * a CA with a store answers for what is in memory only). */
 int gen_has_serial(const struct gen_ca *ca, const uint8_t *serial, size_t serial_len);
 
 /* gen_ca_at: the i-th CA of g (i < g->num). Any thread. */
@@ -54,6 +56,12 @@ uint32_t gen_ca_id(const struct gen_ca *ca);
 const uint8_t *gen_ca_cert(const struct gen_ca *ca, size_t *out_len);
 const struct ocsp_table *gen_ca_table(const struct gen_ca *ca);
 const struct ocsp_table *gen_ca_overlay(const struct gen_ca *ca);
+/* gen_ca_store: the CA's response store (ocsp/store.h) when its responses
+ * are on disk (its table is then NULL; the overlay is still looked up
+ * first), else NULL. A reader that keeps it past its generation takes a
+ * reference (ocsp_store_ref). */
+struct ocsp_store;
+struct ocsp_store *gen_ca_store(const struct gen_ca *ca);
 
 /* gen_responses: how many certificates the base tables of g answer for
  * (the metric of what is served). Any thread. */
@@ -81,6 +89,7 @@ void gen_ca_set_issuer(struct gen_ca *ca, enum ocsp_hash h, const uint8_t name_h
 void gen_ca_set_cert(struct gen_ca *ca, uint8_t *der, size_t len);
 void gen_ca_set_table(struct gen_ca *ca, struct ocsp_table *table);
 void gen_ca_set_overlay(struct gen_ca *ca, struct ocsp_table *overlay);
+void gen_ca_set_store(struct gen_ca *ca, struct ocsp_store *store); /* taken (a reference) */
 
 /* gen_clone is a new generation with the same CAs (tables referenced,
  * certificates copied), for the CA-core thread to change and publish.

@@ -1,8 +1,8 @@
 /* job: one OCSP question a shard cannot answer from its precomputed tables
  * (a nonce to echo under --nonce echo, a SHA-384 or SHA-512 CertID, a serial
  * never issued under --unknown signed, a request with several CertIDs of one
- * issuer), sent to the signing lane (ca/lane)
- * and sent back answered. A job belongs to its shard's fixed pool
+ * issuer), sent to the signing lane (ocsp/lane.h), or a response to read
+ * from a CA's store (OCSP_JOB_READ: ocsp/reader.h), and sent back answered. A job belongs to its shard's fixed pool
  * (ocsp/answer.c): the shard fills the question, the lane the answer; each
  * side touches it only while it holds it (the rings in between are the
  * hand-over: common/spsc.h). */
@@ -37,8 +37,17 @@ struct ocsp_job_cert {
     size_t serial_len;
 };
 
+enum ocsp_job_kind { OCSP_JOB_SIGN, OCSP_JOB_READ };
+
+#define OCSP_JOB_UNKNOWN_IF_ANY 2
+
+struct ocsp_store;
+
 struct ocsp_job {
     /* The question (the shard's). */
+    enum ocsp_job_kind kind;
+    struct ocsp_store *store; /* OCSP_JOB_READ: the store to read certs[0]
+                                 in; a reference, dropped by the reader */
     int shard;
     void *conn;       /* the shard's connection, opaque to the lane */
     uint64_t conn_id; /* the connection's number when asked: a closed or
@@ -48,7 +57,8 @@ struct ocsp_job {
     struct ocsp_job_cert certs[OCSP_JOB_MAX_CERTS];
     int unknown_ok;   /* a serial never issued is answered "unknown" (beside
                          a known one in a request with several), even
-                         without --unknown signed */
+                         without --unknown signed; OCSP_JOB_UNKNOWN_IF_ANY:
+                         so when the lane finds one of them issued */
     uint8_t nonce[OCSP_NONCE_MAX];
     size_t nonce_len; /* 0: no nonce to echo */
     int keep_alive, head_only;
@@ -58,6 +68,11 @@ struct ocsp_job {
      * With several CertIDs, every one is answered or the status is not
      * successful. */
     enum ocsp_resp_status status;
+    int found;           /* OCSP_JOB_READ: the store has the serial */
+    uint32_t store_uid;  /* OCSP_JOB_READ: the store read (a cache's key) */
+    size_t stripped_len; /* OCSP_JOB_READ: resp[0..stripped_len) is the
+                            response without the store's suffix (== resp_len:
+                            none stripped) */
     int64_t this_update, next_update;
     char etag[ETAG_LEN + 1];
     size_t resp_len;

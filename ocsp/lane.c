@@ -192,10 +192,22 @@ static void answer(struct lane *l, const struct lane_snap *s, struct ocsp_job *j
         if (s->cas[i].id == j->ca_id) ca = &s->cas[i];
     if (ca == NULL || j->num_certs == 0 || j->num_certs > OCSP_JOB_MAX_CERTS) return;
     int64_t now = rtime_now();
+    int unknown_ok = j->unknown_ok;
+    if (unknown_ok == OCSP_JOB_UNKNOWN_IF_ANY) { /* the shard could not tell (a CA on disk) */
+        unknown_ok = 0;
+        for (size_t i = 0; i < j->num_certs && !unknown_ok; i++) {
+            struct ca_view_cert r;
+            struct rerr e;
+            const struct ocsp_job_cert *jc = &j->certs[i];
+            unknown_ok = jc->serial_len > 0 && jc->serial_len <= 21 &&
+                         ca_view_cert_get(l->core, ca->id, jc->serial, jc->serial_len, &r, &e) == CA_VIEW_FOUND &&
+                         r.not_after > now;
+        }
+    }
     struct ocsp_single singles[OCSP_JOB_MAX_CERTS];
     uint8_t certids[OCSP_JOB_MAX_CERTS][256];
     for (size_t i = 0; i < j->num_certs; i++) {
-        j->status = single_of(l, ca, &j->certs[i], j->unknown_ok, now, &singles[i], certids[i], sizeof(certids[i]));
+        j->status = single_of(l, ca, &j->certs[i], unknown_ok, now, &singles[i], certids[i], sizeof(certids[i]));
         if (j->status != OCSP_SUCCESSFUL) return;
     }
     struct ca_signer signer;

@@ -4,6 +4,7 @@
  * (ca/signer.h, ca/responder.h); the encoding of stored responses is ours. */
 #include "ocsp/precompute.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,10 +13,13 @@
 #include "ca/responder.h"
 #include "ca/signer.h"
 #include "ca/view.h"
+#include "common/fsutil.h"
+#include "common/log.h"
 #include "common/rtime.h"
 #include "ocsp/gen.h"
 #include "ocsp/request.h"
 #include "ocsp/response.h"
+#include "ocsp/store.h"
 #include "ocsp/table.h"
 
 /* ca/ numbers its digests as we number CertID hashes, and its default
@@ -174,6 +178,8 @@ struct sign_item {
     uint8_t serial[21];
     size_t slen;
     struct ca_view_cert r; /* status, reason, revoked_at, not_after (serial not kept) */
+    int copy;              /* der taken as it is (from a store): not signed */
+    int stripped[2];       /* copy: der[h] lacks the store's suffix */
     int64_t this_update, next_update;
     size_t len[2];
     uint8_t der[2][SIGN_RESP_MAX];
@@ -181,10 +187,15 @@ struct sign_item {
 
 struct sign_pool {
     struct signing *sg;
-    struct ocsp_table_builder *b;
+    struct ocsp_table_builder *b;  /* where signed responses go: a table, */
+    struct ocsp_store_writer *w;   /* or a store (b NULL) */
     uint64_t *responses;
     int threads;
-    struct ca_responder *resp[SIGN_THREADS_MAX]; /* [0]: none, the caller signs with sg->signer */
+    /* [0]: none, the caller signs with sg->signer; unless own0: a pool that
+     * lives across calls (a store being rewritten) has a copy for [0] too,
+     * since a rotation between calls frees what sg->signer points to. */
+    struct ca_responder *resp[SIGN_THREADS_MAX];
+    int own0;
     struct sign_item *items;
     size_t n, cap;
 };
@@ -218,19 +229,24 @@ static void *sign_part_run(void *arg) {
     struct sign_pool *p = pt->p;
     struct ca_signer own;
     const struct ca_signer *signer = &p->sg->signer;
-    if (pt->k > 0) {
+    if (pt->k > 0 || p->own0) {
         ca_responder_signer_of(p->resp[pt->k], &own);
         signer = &own;
     }
     size_t lo = p->n * (size_t)pt->k / (size_t)p->threads, hi = p->n * (size_t)(pt->k + 1) / (size_t)p->threads;
     pt->ok = 1;
-    for (size_t i = lo; i < hi && pt->ok; i++) pt->ok = sign_item(p->sg, signer, &p->items[i]);
+    for (size_t i = lo; i < hi && pt->ok; i++)
+        if (!p->items[i].copy) pt->ok = sign_item(p->sg, signer, &p->items[i]);
     return NULL;
 }
 
 static int pool_init(struct sign_pool *p, struct signing *sg, const char *name, struct ocsp_table_builder *b,
-                     uint64_t *responses, size_t expect, struct rerr *e) {
+                     uint64_t *responses, size_t expect, int own0, struct rerr *e) {
     memset(p, 0, sizeof(*p));
+    if (own0) {
+        if ((p->resp[0] = ca_responder_copy(sg->c, name, e)) == NULL) return 0;
+        p->own0 = 1;
+    }
     p->sg = sg;
     p->b = b;
     p->responses = responses;
@@ -253,7 +269,7 @@ static int pool_init(struct sign_pool *p, struct signing *sg, const char *name, 
 }
 
 static void pool_free(struct sign_pool *p) {
-    for (int k = 1; k < p->threads; k++) ca_responder_put(p->resp[k]);
+    for (int k = p->own0 ? 0 : 1; k < p->threads; k++) ca_responder_put(p->resp[k]);
     free(p->items);
     p->items = NULL;
 }
@@ -278,6 +294,15 @@ static int pool_flush(struct sign_pool *p, struct rerr *e) {
     for (size_t i = 0; i < p->n; i++) {
         struct sign_item *it = &p->items[i];
         const uint8_t *der[2] = {it->der[0], it->der[1]};
+        if (p->w != NULL) {
+            struct ocsp_store_rec rec = {it->serial, it->slen, (uint8_t)it->r.status, srec_reason(&it->r),
+                                         srec_revoked_at(&it->r), it->r.not_after, it->this_update,
+                                         it->next_update, {der[0], der[1]}, {it->len[0], it->len[1]},
+                                         {it->copy && it->stripped[0], it->copy && it->stripped[1]}};
+            if (!ocsp_store_writer_add(p->w, &rec, e)) return 0;
+            if (!it->copy) *p->responses += 2;
+            continue;
+        }
         ocsp_table_builder_set_times(p->b, it->this_update, it->next_update);
         if (!ocsp_table_builder_add(p->b, it->serial, it->slen, der, it->len, e)) return 0;
         if (sg->persist != NULL &&
@@ -299,6 +324,32 @@ static int sign_into(struct sign_pool *p, const uint8_t *serial, size_t slen, co
     it->slen = slen;
     it->r = *r;
     it->r.serial = NULL;
+    it->copy = 0;
+    return p->n < p->cap || pool_flush(p, e);
+}
+
+/* pool_copy gathers a store record to keep as it is (in order with what
+ * is signed; a store pool only). */
+static int pool_copy(struct sign_pool *p, const struct ocsp_store_rec *rec, struct rerr *e) {
+    if (rec->serial_len == 0 || rec->serial_len > 21) return rerr_set(e, "serial of %zu octets", rec->serial_len);
+    struct sign_item *it = &p->items[p->n];
+    for (int h = 0; h < 2; h++) {
+        if (rec->der_len[h] > SIGN_RESP_MAX) return rerr_set(e, "a stored response of %zu octets", rec->der_len[h]);
+        memcpy(it->der[h], rec->der[h], rec->der_len[h]);
+        it->len[h] = rec->der_len[h];
+        it->stripped[h] = rec->stripped[h];
+    }
+    p->n++;
+    memcpy(it->serial, rec->serial, rec->serial_len);
+    it->slen = rec->serial_len;
+    memset(&it->r, 0, sizeof(it->r));
+    it->r.status = (enum cert_status)rec->status;
+    it->r.reason = rec->reason;
+    it->r.revoked_at = rec->revoked_at;
+    it->r.not_after = rec->not_after;
+    it->this_update = rec->this_update;
+    it->next_update = rec->next_update;
+    it->copy = 1;
     return p->n < p->cap || pool_flush(p, e);
 }
 
@@ -312,7 +363,7 @@ int ocsp_precompute(struct ca_core *c, const char *name, int64_t validity, int f
     struct ocsp_table_builder *b = ocsp_table_builder_new((size_t)sg.certificates);
     if (b == NULL) return signing_done(&sg, 0, e) || rerr_set(e, "out of memory");
     struct sign_pool pool;
-    if (!pool_init(&pool, &sg, name, b, &stats->responses, SIGN_BATCH, e)) {
+    if (!pool_init(&pool, &sg, name, b, &stats->responses, SIGN_BATCH, 0, e)) {
         pool_free(&pool);
         ocsp_table_builder_free(b);
         return signing_done(&sg, 0, e);
@@ -382,7 +433,7 @@ int ocsp_precompute_overlay(struct ca_core *c, const char *name, const struct oc
     if (b == NULL) return signing_done(&sg, 0, e) || rerr_set(e, "out of memory");
     uint64_t responses = 0;
     struct sign_pool pool;
-    if (!pool_init(&pool, &sg, name, b, &responses, num, e)) {
+    if (!pool_init(&pool, &sg, name, b, &responses, num, 0, e)) {
         pool_free(&pool);
         ocsp_table_builder_free(b);
         return signing_done(&sg, 0, e);
@@ -435,8 +486,113 @@ int ocsp_precompute_overlay(struct ca_core *c, const char *name, const struct oc
     return 1;
 }
 
-/* One CA of a new generation: its issuer hashes, certificate and table. */
-static int gen_add(struct ca_core *c, struct gen *g, const char *name, int64_t validity,
+static void trim_changes(struct ca_core *c, const struct gen *g, uint64_t last);
+
+void ocsp_store_path_of(const char *dir, uint32_t ca_id, char *out, size_t cap) {
+    snprintf(out, cap, "%s/%u.store", dir, (unsigned)ca_id);
+}
+
+/* The changes of one CA since a store was written: its serials, or full. */
+struct since {
+    uint32_t ca_id;
+    const char *name;
+    int full;
+    struct ca_change *list;
+    size_t n, cap;
+};
+
+static int since_add(void *arg, const struct ca_view_change *ch) {
+    struct since *s = arg;
+    if (ch->full && (ch->ca_id == 0 || ch->ca_id == s->ca_id)) {
+        s->full = 1;
+        return 0;
+    }
+    if (ch->ca_id != s->ca_id || ch->serial_len == 0 || ch->serial_len > sizeof(s->list[0].serial)) return 1;
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 64;
+        struct ca_change *l = realloc(s->list, cap * sizeof(*l));
+        if (l == NULL) {
+            s->full = 1; /* out of memory: the store is written again */
+            return 0;
+        }
+        s->list = l;
+        s->cap = cap;
+    }
+    struct ca_change *c = &s->list[s->n++];
+    snprintf(c->ca, sizeof(c->ca), "%s", s->name);
+    memcpy(c->serial, ch->serial, ch->serial_len);
+    c->serial_len = ch->serial_len;
+    return 1;
+}
+
+/* Takes CA name's store st again if it is current, with an overlay of
+ * what changed since (*over, may be NULL). Returns 1 taken, 0 not current
+ * (why in *why), -1 on an error (e). */
+static int store_again(struct ca_core *c, const char *name, const struct ocsp_gen_opts *o, struct ocsp_store *st,
+                       struct ocsp_table **over, const char **why, struct rerr *e) {
+    const struct ocsp_store_meta *m = ocsp_store_meta(st);
+    struct signing sg;
+    *over = NULL;
+    if (!signing_init(c, name, o->validity, 0, &sg, e)) return signing_done(&sg, 0, e) - 1;
+    signing_done(&sg, 1, e);
+    *why = NULL;
+    if (m->ca_id != sg.ca_id || memcmp(m->issuer_kh, sg.kh[0], 20) != 0) *why = "another CA key";
+    else if (memcmp(m->responder_kh, sg.signer.key_hash, 20) != 0) *why = "another responder";
+    else if (m->window > sg.validity + sg.backdate) *why = "a longer validity";
+    else if (ocsp_store_count(st) > 0 && m->next_update_min <= sg.now + REUSE_MARGIN_S) *why = "responses run out";
+    else if (m->built_seq > ca_view_changes_last(c)) *why = "newer than the index";
+    if (*why != NULL) return 0;
+    struct since s = {sg.ca_id, name, 0, NULL, 0, 0};
+    if (!ca_view_changes_since(c, m->built_seq, since_add, &s, e)) {
+        free(s.list);
+        return -1;
+    }
+    if (s.full) {
+        free(s.list);
+        *why = "a full change since";
+        return 0;
+    }
+    int ok = s.n == 0 || ocsp_precompute_overlay(c, name, NULL, s.list, s.n, o->validity, over, NULL, e);
+    free(s.list);
+    return ok ? 1 : -1;
+}
+
+/* A CA's responses from its store: the file again when current, else
+ * written again (stats: what was signed). */
+static int gen_store(struct ca_core *c, struct gen_ca *gc, const char *name, uint32_t id,
+                     const struct ocsp_gen_opts *o, struct ocsp_precompute_stats *st, struct rerr *e) {
+    char path[4096];
+    ocsp_store_path_of(o->store_dir, id, path, sizeof(path));
+    if (!fs_mkdirs(o->store_dir, 0700, e)) return 0;
+    int err;
+    struct rerr oe;
+    struct ocsp_store *old = ocsp_store_open(path, &err, &oe);
+    if (old == NULL && err != ENOENT) rlog(LOG_WARN, "ocsp.store_unusable", "%s; writing it again from the index", oe.msg);
+    const char *why = "none yet";
+    struct ocsp_table *over = NULL;
+    int again = old != NULL ? store_again(c, name, o, old, &over, &why, e) : 0;
+    if (again < 0) {
+        ocsp_store_put(old);
+        return 0;
+    }
+    if (again) {
+        gen_ca_set_store(gc, old);
+        gen_ca_set_overlay(gc, over);
+        st->certificates = ocsp_store_count(old);
+        st->reused = st->certificates;
+        return 1;
+    }
+    if (old != NULL) rlog(LOG_INFO, "ocsp.store_rewrite", "the response store of CA %s is written again: %s", name, why);
+    struct ocsp_store *fresh = NULL;
+    int ok = ocsp_precompute_store(c, name, path, o->validity, old, &fresh, st, e);
+    ocsp_store_put(old);
+    if (ok) gen_ca_set_store(gc, fresh);
+    return ok;
+}
+
+/* One CA of a new generation: its issuer hashes, certificate and table
+ * (or store). */
+static int gen_add(struct ca_core *c, struct gen *g, const char *name, const struct ocsp_gen_opts *o,
                    struct ocsp_precompute_stats *stats, struct rerr *e) {
     struct ca_view_ca vc;
     if (!ca_view_ca_get(c, name, &vc, e)) return 0;
@@ -450,11 +606,15 @@ static int gen_add(struct ca_core *c, struct gen *g, const char *name, int64_t v
     size_t dl;
     if (!ca_view_ca_cert(c, name, &der, &dl, e)) return 0;
     gen_ca_set_cert(gc, der, dl);
-    struct ocsp_precompute_stats st;
-    struct ocsp_table *t = NULL;
-    if (!ocsp_precompute(c, name, validity, OCSP_PRECOMPUTE_REUSE | OCSP_PRECOMPUTE_PERSIST, &t, &st, e))
-        return 0;
-    gen_ca_set_table(gc, t);
+    struct ocsp_precompute_stats st = {0};
+    if (o->store_dir != NULL && vc.certificates > o->store_above) {
+        if (!gen_store(c, gc, name, vc.id, o, &st, e)) return 0;
+    } else {
+        struct ocsp_table *t = NULL;
+        if (!ocsp_precompute(c, name, o->validity, OCSP_PRECOMPUTE_REUSE | OCSP_PRECOMPUTE_PERSIST, &t, &st, e))
+            return 0;
+        gen_ca_set_table(gc, t);
+    }
     if (stats != NULL) {
         stats->certificates += st.certificates;
         stats->reused += st.reused;
@@ -464,10 +624,25 @@ static int gen_add(struct ca_core *c, struct gen *g, const char *name, int64_t v
     return 1;
 }
 
-int ocsp_precompute_gen(struct ca_core *c, int64_t validity, struct gen **out, struct ocsp_precompute_stats *stats,
-                        struct rerr *e) {
+void ocsp_precompute_trim_changes(struct ca_core *c, const struct gen *g) { trim_changes(c, g, ca_view_changes_last(c)); }
+
+/* Trims the change log to what the stores of g still need. */
+static void trim_changes(struct ca_core *c, const struct gen *g, uint64_t last) {
+    uint64_t upto = last;
+    for (size_t i = 0; i < g->num; i++) {
+        const struct ocsp_store *st = gen_ca_store(gen_ca_at(g, i));
+        if (st != NULL && ocsp_store_meta(st)->built_seq < upto) upto = ocsp_store_meta(st)->built_seq;
+    }
+    struct rerr e;
+    if (upto > 0 && !ca_view_changes_trim(c, upto, &e))
+        rlog(LOG_WARN, "ocsp.changes_trim_failed", "trimming the change log: %s", e.msg);
+}
+
+int ocsp_precompute_gen(struct ca_core *c, const struct ocsp_gen_opts *o, struct gen **out,
+                        struct ocsp_precompute_stats *stats, struct rerr *e) {
     double t0 = rtime_mono();
     if (stats != NULL) memset(stats, 0, sizeof(*stats));
+    uint64_t last = ca_view_changes_last(c);
     size_t num = ca_count(c);
     struct gen *g = gen_new(num);
     if (g == NULL) return rerr_set(e, "out of memory");
@@ -477,12 +652,164 @@ int ocsp_precompute_gen(struct ca_core *c, int64_t validity, struct gen **out, s
         if (!info.publishes) continue; /* pending, purged: nothing to answer for */
         char name[CA_NAME_MAX + 1]; /* info's strings last until the core changes: signing may */
         snprintf(name, sizeof(name), "%s", info.name);
-        if (!gen_add(c, g, name, validity, stats, e)) {
+        if (!gen_add(c, g, name, o, stats, e)) {
             gen_free(g); /* the partly built CA too */
             return 0;
         }
     }
+    trim_changes(c, g, last);
     *out = g;
     if (stats != NULL) stats->seconds = rtime_mono() - t0;
     return 1;
+}
+
+/* ---- stores (ocsp/store.h) ---- */
+
+struct ocsp_store_build {
+    struct signing sg;
+    struct sign_pool pool;
+    struct ocsp_store_writer *w;
+    char path[4096];
+    uint64_t responses, copied;
+    double t0;
+};
+
+void ocsp_store_build_abort(struct ocsp_store_build *b) {
+    if (b == NULL) return;
+    pool_free(&b->pool);
+    ocsp_store_writer_abort(b->w);
+    signing_done(&b->sg, 0, NULL);
+    free(b);
+}
+
+struct ocsp_store_build *ocsp_store_build_new(struct ca_core *c, const char *name, const char *path,
+                                              int64_t validity, uint64_t built_seq, struct rerr *e) {
+    struct ocsp_store_build *b = calloc(1, sizeof(*b));
+    if (b == NULL) {
+        rerr_set(e, "out of memory");
+        return NULL;
+    }
+    b->t0 = rtime_mono();
+    snprintf(b->path, sizeof(b->path), "%s", path);
+    if (!signing_init(c, name, validity, 0, &b->sg, e) ||
+        !pool_init(&b->pool, &b->sg, name, NULL, &b->responses, SIGN_BATCH, 1, e)) {
+        ocsp_store_build_abort(b);
+        return NULL;
+    }
+    uint8_t suffix[16384];
+    size_t slen;
+    if (!ocsp_response_certs_block(&b->sg.signer, suffix, sizeof(suffix), &slen)) {
+        rerr_set(e, "the responder certificate is too large");
+        ocsp_store_build_abort(b);
+        return NULL;
+    }
+    struct ocsp_store_meta m = {.ca_id = b->sg.ca_id, .built_seq = built_seq, .created = b->sg.now};
+    memcpy(m.issuer_kh, b->sg.kh[0], 20);
+    memcpy(m.responder_kh, b->sg.signer.key_hash, 20);
+    if ((b->w = ocsp_store_writer_open(path, &m, suffix, slen, e)) == NULL) {
+        ocsp_store_build_abort(b);
+        return NULL;
+    }
+    b->pool.w = b->w;
+    return b;
+}
+
+int64_t ocsp_store_build_now(const struct ocsp_store_build *b) { return b->sg.now; }
+
+int ocsp_store_build_usable(const struct ocsp_store_build *b, const struct ocsp_store_meta *old,
+                            const struct ocsp_store_rec *rec, const struct ca_view_cert *r) {
+    const struct signing *sg = &b->sg;
+    if (old->ca_id != sg->ca_id || memcmp(old->issuer_kh, sg->kh[0], 20) != 0 ||
+        memcmp(old->responder_kh, sg->signer.key_hash, 20) != 0)
+        return 0;
+    if (rec->status != (uint8_t)r->status || rec->reason != srec_reason(r) || rec->revoked_at != srec_revoked_at(r))
+        return 0;
+    if (rec->this_update > sg->now + 60 || rec->next_update <= sg->now + REUSE_MARGIN_S) return 0;
+    return rec->next_update <= r->not_after && rec->next_update - rec->this_update <= sg->validity + sg->backdate;
+}
+
+int ocsp_store_build_copy(struct ocsp_store_build *b, const struct ocsp_store_rec *rec, struct rerr *e) {
+    b->copied++;
+    return pool_copy(&b->pool, rec, e);
+}
+
+int ocsp_store_build_sign(struct ocsp_store_build *b, const struct ca_view_cert *r, struct rerr *e) {
+    return sign_into(&b->pool, r->serial, r->serial_len, r, e);
+}
+
+int ocsp_store_build_resign(struct ocsp_store_build *b, const struct ocsp_store_rec *rec, struct rerr *e) {
+    struct ca_view_cert r = {0};
+    r.serial = rec->serial;
+    r.serial_len = rec->serial_len;
+    r.status = (enum cert_status)rec->status;
+    r.reason = rec->reason;
+    r.revoked_at = rec->revoked_at;
+    r.not_after = rec->not_after;
+    return sign_into(&b->pool, rec->serial, rec->serial_len, &r, e);
+}
+
+int ocsp_store_build_commit(struct ocsp_store_build *b, struct ocsp_store **out, struct ocsp_precompute_stats *stats,
+                            struct rerr *e) {
+    int ok = pool_flush(&b->pool, e);
+    pool_free(&b->pool);
+    memset(&b->pool, 0, sizeof(b->pool));
+    if (ok) ok = ocsp_store_writer_commit(b->w, e); /* frees the writer either way */
+    else ocsp_store_writer_abort(b->w);
+    b->w = NULL;
+    signing_done(&b->sg, ok, e);
+    if (ok && (*out = ocsp_store_open(b->path, NULL, e)) == NULL) ok = 0;
+    if (stats != NULL) {
+        stats->responses += b->responses;
+        stats->reused += b->copied;
+        stats->seconds = rtime_mono() - b->t0;
+    }
+    free(b);
+    return ok;
+}
+
+int ocsp_precompute_store(struct ca_core *c, const char *name, const char *path, int64_t validity,
+                          const struct ocsp_store *old, struct ocsp_store **out, struct ocsp_precompute_stats *stats,
+                          struct rerr *e) {
+    memset(stats, 0, sizeof(*stats));
+    struct ocsp_store_build *b = ocsp_store_build_new(c, name, path, validity, ca_view_changes_last(c), e);
+    if (b == NULL) return 0;
+    struct ca_view_walk *w = ca_view_walk_new(c, name, 0, e);
+    struct ocsp_store_scan *sc = old != NULL ? ocsp_store_scan_new(old, e) : NULL;
+    int ok = w != NULL && (old == NULL || sc != NULL);
+    struct ocsp_store_rec orec;
+    int have = ok && sc != NULL ? ocsp_store_scan_next(sc, &orec, e) : 0;
+    if (have < 0) have = 0; /* a damaged old store: everything is signed again */
+    struct ca_view_cert r;
+    const uint8_t *sv;
+    size_t svl;
+    int got;
+    while (ok && (got = ca_view_walk_next(w, &r, &sv, &svl, e)) != 0) {
+        if (got < 0) {
+            ok = 0;
+            break;
+        }
+        if (r.not_after <= ocsp_store_build_now(b)) {
+            stats->skipped_expired++;
+            continue;
+        }
+        while (have > 0 && ocsp_store_serial_cmp(orec.serial, orec.serial_len, r.serial, r.serial_len) < 0)
+            if ((have = ocsp_store_scan_next(sc, &orec, e)) < 0) have = 0;
+        if (have > 0 && ocsp_store_serial_cmp(orec.serial, orec.serial_len, r.serial, r.serial_len) == 0 &&
+            ocsp_store_build_usable(b, ocsp_store_meta(old), &orec, &r))
+            ok = ocsp_store_build_copy(b, &orec, e);
+        else
+            ok = ocsp_store_build_sign(b, &r, e);
+        stats->certificates++;
+    }
+    ocsp_store_scan_free(sc);
+    ca_view_walk_free(w);
+    if (!ok) {
+        ocsp_store_build_abort(b);
+        return 0;
+    }
+    uint64_t certs = stats->certificates, expired = stats->skipped_expired;
+    ok = ocsp_store_build_commit(b, out, stats, e);
+    stats->certificates = certs;
+    stats->skipped_expired = expired;
+    return ok;
 }

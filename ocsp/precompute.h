@@ -20,9 +20,13 @@
 #include <stdint.h>
 
 #include "ca/ca.h"
+#include "ca/view.h"
 #include "common/rerr.h"
 
 struct ocsp_table;
+struct ocsp_store;
+struct ocsp_store_meta;
+struct ocsp_store_rec;
 struct gen;
 
 struct ocsp_precompute_stats {
@@ -58,12 +62,66 @@ int ocsp_precompute_overlay(struct ca_core *c, const char *ca, const struct ocsp
                             const struct ca_change *changes, size_t num, int64_t validity, struct ocsp_table **out,
                             size_t *signed_count, struct rerr *e);
 
+/* How a generation is made. */
+struct ocsp_gen_opts {
+    int64_t validity;
+    /* A CA with more certificates than store_above is served from a store
+     * (ocsp/store.h) in store_dir (DIR/ocsp), made there when missing:
+     * store_dir NULL, none is. */
+    const char *store_dir;
+    uint64_t store_above;
+};
+
 /* ocsp_precompute_gen builds a generation (ocsp/gen.h) of every CA in DIR
  * that publishes (disabled ones too: they still publish status): issuer
  * hashes, certificate, and responses (stored ones reused, the rest signed
- * with validity and stored). *out is freed with gen_free; stats (may be
- * NULL) sums every CA's. */
-int ocsp_precompute_gen(struct ca_core *c, int64_t validity, struct gen **out, struct ocsp_precompute_stats *stats,
-                        struct rerr *e);
+ * with o->validity and stored). A CA served from a store takes its store
+ * file again when it is current (built for this CA, issuer and responder,
+ * no response run out, no full change since), with an overlay of the
+ * certificates changed since it was written (the change log: ca/view.h),
+ * so that a restart reads no response back; else the store is written
+ * again (its records reused where they still hold). The change log is then
+ * trimmed to what the stores still need. *out is freed with gen_free;
+ * stats (may be NULL) sums every CA's. */
+int ocsp_precompute_gen(struct ca_core *c, const struct ocsp_gen_opts *o, struct gen **out,
+                        struct ocsp_precompute_stats *stats, struct rerr *e);
+
+/* ocsp_precompute_trim_changes trims the change log to what the stores of
+ * g still need (the lowest position a store of g was written at; all of
+ * it when g has none). Failures are logged: the log is only longer. */
+void ocsp_precompute_trim_changes(struct ca_core *c, const struct gen *g);
+
+/* ocsp_store_path_of: the store file of CA number ca_id in dir. */
+void ocsp_store_path_of(const char *dir, uint32_t ca_id, char *out, size_t cap);
+
+/* ocsp_precompute_store writes the store of CA name at path (replacing the
+ * file whole): every unexpired certificate's responses, old's records
+ * taken again where they still hold (old may be NULL), the rest signed
+ * with validity on the sign pool, then opens it (*out). */
+int ocsp_precompute_store(struct ca_core *c, const char *name, const char *path, int64_t validity,
+                          const struct ocsp_store *old, struct ocsp_store **out, struct ocsp_precompute_stats *stats,
+                          struct rerr *e);
+
+/* A store being written a part at a time (ocsp/remerge.h; and
+ * ocsp_precompute_store): records go in in serial order, copied or signed
+ * (in batches on the sign pool, with its own copies of the responder, so
+ * that it lives across calls). new: NULL with e set; the others return 1,
+ * or 0 with e set (then only abort). commit writes, renames and opens the
+ * store (*out) and frees b; abort removes the file and frees b. */
+struct ocsp_store_build;
+struct ocsp_store_build *ocsp_store_build_new(struct ca_core *c, const char *name, const char *path,
+                                              int64_t validity, uint64_t built_seq, struct rerr *e);
+int64_t ocsp_store_build_now(const struct ocsp_store_build *b);
+/* usable: whether rec, from a store made with old, still answers for the
+ * certificate r as it is (same status, this responder, valid long enough). */
+int ocsp_store_build_usable(const struct ocsp_store_build *b, const struct ocsp_store_meta *old,
+                            const struct ocsp_store_rec *rec, const struct ca_view_cert *r);
+int ocsp_store_build_copy(struct ocsp_store_build *b, const struct ocsp_store_rec *rec, struct rerr *e);
+int ocsp_store_build_sign(struct ocsp_store_build *b, const struct ca_view_cert *r, struct rerr *e);
+/* resign: rec signed again with the status it records. */
+int ocsp_store_build_resign(struct ocsp_store_build *b, const struct ocsp_store_rec *rec, struct rerr *e);
+int ocsp_store_build_commit(struct ocsp_store_build *b, struct ocsp_store **out, struct ocsp_precompute_stats *stats,
+                            struct rerr *e);
+void ocsp_store_build_abort(struct ocsp_store_build *b);
 
 #endif

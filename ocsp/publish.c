@@ -13,7 +13,9 @@
 #include "ocsp/gen.h"
 #include "ocsp/lane.h"
 #include "ocsp/precompute.h"
+#include "ocsp/remerge.h"
 #include "ocsp/response.h"
+#include "ocsp/store.h"
 #include "ocsp/table.h"
 #include "shard/metrics.h"
 
@@ -37,11 +39,16 @@
 
 struct ocsp_publisher {
     struct ca_core *core;
+    struct ocsp_gen_opts opts; /* validity: opts.validity; store_dir: owned */
+    struct remerge *rm;        /* a store being written again, or NULL */
+    uint64_t rm_epoch;         /* ca_responder_epoch when rm started */
+    int64_t rm_retry_at;       /* after a remerge failed: not before */
+    double rm_started;         /* rtime_mono when rm started */
     struct lane *lane;        /* NULL: none */
     struct metrics_core *m;
     struct ocsp_publish_hooks hooks;
     const struct gen *gen;    /* the last published: read-only here, freed by the receiver */
-    int64_t validity, backdate;
+    int64_t backdate;
     int64_t next_scan;  /* when the refresher looks again */
     int64_t next_sweep; /* the earliest full generation that drops responses run out (collect) */
     uint64_t lane_epoch; /* ca_responder_epoch when the lane last took the responders */
@@ -54,17 +61,21 @@ struct ocsp_publisher {
     int64_t retry_at;
 };
 
-struct ocsp_publisher *ocsp_publish_new(struct ca_core *core, const struct gen *first, int64_t validity,
+struct ocsp_publisher *ocsp_publish_new(struct ca_core *core, const struct gen *first, const struct ocsp_gen_opts *o,
                                         int64_t backdate, struct lane *lane, struct metrics_core *m,
                                         const struct ocsp_publish_hooks *hooks) {
     struct ocsp_publisher *p = calloc(1, sizeof(*p));
     if (p == NULL) return NULL;
+    p->opts = *o;
+    if (o->store_dir != NULL && (p->opts.store_dir = strdup(o->store_dir)) == NULL) {
+        free(p);
+        return NULL;
+    }
     p->core = core;
     p->lane = lane;
     p->m = m;
     p->hooks = *hooks;
     p->gen = first;
-    p->validity = validity;
     p->backdate = backdate;
     p->refresh_batch = REFRESH_BATCH_FIRST;
     if (lane != NULL) p->lane_epoch = ca_responder_epoch(core);
@@ -73,6 +84,8 @@ struct ocsp_publisher *ocsp_publish_new(struct ca_core *core, const struct gen *
 
 void ocsp_publish_free(struct ocsp_publisher *p) {
     if (p == NULL) return;
+    remerge_free(p->rm);
+    free((char *)p->opts.store_dir);
     free(p->pending);
     free(p);
 }
@@ -84,16 +97,37 @@ uint64_t ocsp_publish_refreshed(const struct ocsp_publisher *p) { return p->refr
 int ocsp_publish_retry_due(const struct ocsp_publisher *p, int64_t now) { return now >= p->retry_at; }
 
 void ocsp_publish_set_validity(struct ocsp_publisher *p, int64_t validity) {
-    p->validity = validity;
+    p->opts.validity = validity;
     p->pending_full = 1;
     p->retry_at = 0;
 }
 
 void ocsp_publish_set_backdate(struct ocsp_publisher *p, int64_t backdate) { p->backdate = backdate; }
 
-/* Overlays past their bound are folded into their base. */
-static void fold(struct gen_ca *gc) {
+/* Starts writing CA gc's store again (one at a time), signing what is due
+ * by resign_by. Logged on failure: the store and overlay stay. */
+static void remerge_start(struct ocsp_publisher *p, const struct gen_ca *gc, int64_t resign_by) {
+    if (p->rm != NULL || gen_ca_store(gc) == NULL) return;
+    char path[4096];
+    struct rerr e;
+    ocsp_store_path_of(p->opts.store_dir, gen_ca_id(gc), path, sizeof(path));
+    p->rm = remerge_new(p->core, gen_ca_name(gc), gen_ca_store(gc), (struct ocsp_table *)gen_ca_overlay(gc), path,
+                        p->opts.validity, resign_by, &e);
+    if (p->rm == NULL)
+        rlog(LOG_WARN, "ocsp.store_merge_failed", "writing the response store of CA %s again: %s", gen_ca_name(gc),
+             e.msg);
+    p->rm_epoch = ca_responder_epoch(p->core);
+    p->rm_started = rtime_mono();
+}
+
+/* Overlays past their bound are folded into their base (a store's: by a
+ * remerge, a slice at a time). */
+static void fold(struct ocsp_publisher *p, struct gen_ca *gc) {
     const struct ocsp_table *base = gen_ca_table(gc), *over = gen_ca_overlay(gc);
+    if (gen_ca_store(gc) != NULL) {
+        if (ocsp_table_count(over) > OVERLAY_FOLD_MAX) remerge_start(p, gc, rtime_now() + REFRESH_SLACK_S);
+        return;
+    }
     size_t bound = ocsp_table_count(base) / 8;
     if (bound > OVERLAY_FOLD_MAX) bound = OVERLAY_FOLD_MAX;
     if (bound < OVERLAY_FOLD_MIN) bound = OVERLAY_FOLD_MIN;
@@ -124,14 +158,14 @@ static struct gen *apply_changes(struct ocsp_publisher *p, const struct ca_chang
         if (k == n) continue; /* no change for this CA */
         struct ocsp_table *over;
         size_t done = 0;
-        if (!ocsp_precompute_overlay(p->core, gen_ca_name(gc), gen_ca_overlay(gc), ch, n, p->validity, &over, &done,
+        if (!ocsp_precompute_overlay(p->core, gen_ca_name(gc), gen_ca_overlay(gc), ch, n, p->opts.validity, &over, &done,
                                      e)) {
             gen_free(g);
             return NULL;
         }
         if (signed_count != NULL) *signed_count += done;
         gen_ca_set_overlay(gc, over);
-        fold(gc);
+        fold(p, gc);
     }
     return g;
 }
@@ -167,13 +201,17 @@ static struct gen *next_gen(struct ocsp_publisher *p, int *none, int *fresh, str
     }
     p->pending_full = 0;
     if (p->hooks.changed != NULL) p->hooks.changed(p->hooks.arg, full, ch, n);
+    if (full) { /* every store is looked at again: a remerge would race it */
+        remerge_free(p->rm);
+        p->rm = NULL;
+    }
     struct gen *g = NULL;
     if (!full && n == 0) {
         *none = 1;
         free(ch);
         return NULL;
     }
-    if (full ? ocsp_precompute_gen(p->core, p->validity, &g, NULL, e) : (g = apply_changes(p, ch, n, NULL, e)) != NULL) {
+    if (full ? ocsp_precompute_gen(p->core, &p->opts, &g, NULL, e) : (g = apply_changes(p, ch, n, NULL, e)) != NULL) {
         free(ch);
         return g;
     }
@@ -269,9 +307,81 @@ static void collect(struct due *d, const char *ca, const struct ocsp_table *t, c
     }
 }
 
+/* Puts the store a remerge wrote in place of the one it started from, with
+ * the overlay less what the store now holds, and publishes that. */
+static void remerge_install(struct ocsp_publisher *p, struct ocsp_store *fresh, double seconds) {
+    struct gen *g = gen_clone(p->gen);
+    struct gen_ca *gc = NULL;
+    for (size_t i = 0; g != NULL && i < g->num && gc == NULL; i++)
+        if (gen_ca_store(gen_ca_at(g, i)) == remerge_old(p->rm)) gc = gen_ca_at_mut(g, i);
+    struct ocsp_table *over = gc != NULL ? ocsp_table_subtract(gen_ca_overlay(gc), remerge_overlay(p->rm)) : NULL;
+    if (gc == NULL || over == NULL) { /* replaced meanwhile, or out of memory: the next one tries again */
+        gen_free(g);
+        ocsp_store_put(fresh);
+        return;
+    }
+    rlog(LOG_INFO, "ocsp.store_merged",
+         "the response store of CA %s was written again: %llu certificates, %llu responses signed again, "
+         "%zu overlay entries folded, %.1f s",
+         gen_ca_name(gc), (unsigned long long)ocsp_store_count(fresh), (unsigned long long)remerge_signed(p->rm),
+         ocsp_table_count(remerge_overlay(p->rm)), seconds);
+    gen_ca_set_store(gc, fresh);
+    if (ocsp_table_count(over) == 0) {
+        ocsp_table_free(over);
+        over = NULL;
+    }
+    gen_ca_set_overlay(gc, over);
+    publish(p, g, 0);
+    ocsp_precompute_trim_changes(p->core, g);
+}
+
+/* A slice of the store being written again, if any. Returns 1 when more
+ * is to do now. */
+static int remerge_pass(struct ocsp_publisher *p, int64_t now) {
+    if (p->rm == NULL) return 0;
+    if (ca_responder_epoch(p->core) != p->rm_epoch) { /* a full generation follows */
+        remerge_free(p->rm);
+        p->rm = NULL;
+        return 0;
+    }
+    struct ocsp_store *fresh = NULL;
+    struct rerr e;
+    int r = remerge_step(p->rm, REFRESH_PASS_S, &fresh, &e);
+    if (r == 1) return 1;
+    if (r == 0) {
+        rlog(LOG_WARN, "ocsp.store_merge_failed",
+             "writing the response store of CA %s again failed (still serving the previous one; retrying in %d s): "
+             "%s",
+             remerge_ca(p->rm), REFRESH_RETRY_S, e.msg);
+        p->rm_retry_at = now + REFRESH_RETRY_S;
+    } else {
+        remerge_install(p, fresh, rtime_mono() - p->rm_started);
+    }
+    remerge_free(p->rm);
+    p->rm = NULL;
+    return 0;
+}
+
+/* Starts the remerge that refreshes a store whose responses fall due
+ * (those due within an eighth of the validity are signed again in it);
+ * *next: the earliest a store's falls due otherwise. */
+static void stores_due(struct ocsp_publisher *p, int64_t now, int64_t *next) {
+    for (size_t i = 0; i < p->gen->num; i++) {
+        const struct gen_ca *gc = gen_ca_at(p->gen, i);
+        const struct ocsp_store *st = gen_ca_store(gc);
+        if (st == NULL) continue;
+        int64_t at = ocsp_store_refresh_min(st);
+        if (at <= now + REFRESH_SLACK_S && p->rm == NULL && now >= p->rm_retry_at)
+            remerge_start(p, gc, now + p->opts.validity / 8);
+        else if (at < *next)
+            *next = at;
+    }
+}
+
 /* The refresher's pass: re-signs the responses that are due, in passes
  * sized to take about REFRESH_PASS_S each (whatever the key type). */
 int ocsp_publish_refresh(struct ocsp_publisher *p, int64_t now, int wait) {
+    if (remerge_pass(p, now)) return 0;
     if (now < p->next_scan) return wait;
     struct due d = {malloc(p->refresh_batch * sizeof(struct ca_change)), 0, p->refresh_batch, now + REFRESH_SLACK_S,
                     now + REFRESH_IDLE_S, now, refresh_min_window(p->backdate), 0};
@@ -284,6 +394,7 @@ int ocsp_publish_refresh(struct ocsp_publisher *p, int64_t now, int wait) {
         collect(&d, gen_ca_name(gc), gen_ca_overlay(gc), NULL);
         collect(&d, gen_ca_name(gc), gen_ca_table(gc), gen_ca_overlay(gc));
     }
+    stores_due(p, now, &d.next);
     /* Responses of expired certificates: swept by a full generation (stored
      * responses reused), at most once an hour. */
     if (d.ran_out > 0 && now >= p->next_sweep) {
@@ -331,7 +442,7 @@ int ocsp_publish_refresh(struct ocsp_publisher *p, int64_t now, int wait) {
                  (unsigned long long)p->refreshed);
     }
     free(d.list);
-    if (more) {
+    if (more || p->rm != NULL) {
         p->next_scan = now;
         return 0;
     }

@@ -40,12 +40,13 @@ struct ocsp_publish_hooks {
 };
 
 /* ocsp_publish_new makes the publisher of core, whose first generation
- * first was built by ocsp_precompute_gen and is already served (not
- * taken), signing responses valid for validity seconds, thisUpdate
+ * first was built by ocsp_precompute_gen with o (copied) and is already
+ * served (not taken), signing responses valid for o->validity seconds, thisUpdate
  * backdate seconds before the signature (the refresher's bound:
  * refresh_min_window). lane (may be NULL): the signing lane to keep up to
  * date; m: the metrics it counts into. NULL on out of memory. */
-struct ocsp_publisher *ocsp_publish_new(struct ca_core *core, const struct gen *first, int64_t validity,
+struct ocsp_gen_opts;
+struct ocsp_publisher *ocsp_publish_new(struct ca_core *core, const struct gen *first, const struct ocsp_gen_opts *o,
                                         int64_t backdate, struct lane *lane, struct metrics_core *m,
                                         const struct ocsp_publish_hooks *hooks);
 

@@ -162,6 +162,19 @@ int ocsp_response_sign_many(const struct ca_signer *s, const struct ocsp_single 
     return derb_finish(&b, out_len);
 }
 
+int ocsp_response_certs_block(const struct ca_signer *s, uint8_t *out, size_t cap, size_t *len) {
+    *len = 0;
+    if (s->cert == NULL) return 1;
+    struct derb b;
+    derb_init(&b, out, cap);
+    derb_open(&b, DER_CONTEXT(0) | DER_CONSTRUCTED);
+    derb_open(&b, DER_SEQUENCE);
+    derb_raw(&b, s->cert, s->cert_len);
+    derb_close(&b);
+    derb_close(&b);
+    return derb_finish(&b, len);
+}
+
 int ocsp_times(int64_t now, int64_t validity, int64_t backdate, int64_t cert_not_after, int64_t *this_update,
                int64_t *next_update) {
     if (cert_not_after <= now) return 0;

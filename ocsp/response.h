@@ -80,6 +80,13 @@ struct ocsp_single {
 #define OCSP_BACKDATE_S 60
 #define OCSP_BACKDATE_MAX_S 3600
 
+/* ocsp_response_certs_block writes into out[0..cap) what ends every
+ * response s signs (ocsp_response_sign): the [0] EXPLICIT SEQUENCE OF
+ * Certificate holding s->cert, or nothing when s sends no certificate
+ * (*len 0). A store keeps it once per CA (ocsp/store.h). Returns 1, or 0
+ * when it does not fit. */
+int ocsp_response_certs_block(const struct ca_signer *s, uint8_t *out, size_t cap, size_t *len);
+
 /* ocsp_times gives the thisUpdate and nextUpdate of a response signed at
  * now for a certificate valid until cert_not_after: thisUpdate is now less
  * backdate; nextUpdate is now + validity, but never later than

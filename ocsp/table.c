@@ -307,3 +307,34 @@ void ocsp_table_free(struct ocsp_table *t) {
     free(t->slots);
     free(t);
 }
+
+/* Whether record p (of some table) has the same responses as serial's in t
+ * (their ETags, SHA-256 of the DER, equal). */
+static int same_in(const struct ocsp_table *t, const uint8_t *p) {
+    const uint8_t *r = record_of(t, p + 1, p[0]);
+    if (r == NULL) return 0;
+    const uint8_t *q = p + 1 + p[0] + 16, *s = r + 1 + r[0] + 16;
+    for (int h = 0; h < OCSP_TABLE_HASHES; h++) {
+        uint32_t lq, ls;
+        memcpy(&lq, q, 4);
+        memcpy(&ls, s, 4);
+        if (memcmp(q + 4, s + 4, ETAG_SPACE) != 0) return 0;
+        q += 4 + ETAG_SPACE + lq;
+        s += 4 + ETAG_SPACE + ls;
+    }
+    return 1;
+}
+
+struct ocsp_table *ocsp_table_subtract(const struct ocsp_table *t, const struct ocsp_table *gone) {
+    struct ocsp_table_builder *b = ocsp_table_builder_new(ocsp_table_count(t));
+    if (b == NULL) return NULL;
+    for (size_t i = 0; t != NULL && i <= t->mask; i++) {
+        if (t->slots[i].fp == 0) continue;
+        if (same_in(gone, t->arena + t->slots[i].off)) continue;
+        if (!copy_record(b, t, t->slots[i].off)) {
+            ocsp_table_builder_free(b);
+            return NULL;
+        }
+    }
+    return ocsp_table_builder_finish(b);
+}

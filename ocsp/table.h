@@ -82,6 +82,11 @@ int ocsp_table_has(const struct ocsp_table *t, const uint8_t *serial, size_t ser
  * signing. NULL on out of memory. Either may be NULL. */
 struct ocsp_table *ocsp_table_merge(const struct ocsp_table *base, const struct ocsp_table *over);
 
+/* ocsp_table_subtract builds a new table of the entries of t that gone does
+ * not hold with the same responses (an overlay less what a store now
+ * holds: ocsp/remerge.h). NULL on out of memory. gone may be NULL. */
+struct ocsp_table *ocsp_table_subtract(const struct ocsp_table *t, const struct ocsp_table *gone);
+
 /* ocsp_table_ref takes another reference (generations share tables);
  * ocsp_table_free drops one and frees the table with the last. One thread
  * (the CA-core thread) manages references. */

@@ -221,7 +221,8 @@ static void test_overlay_and_gen(void **state) {
     struct rerr e = {{0}};
     struct gen *g = NULL;
     struct ocsp_precompute_stats st;
-    assert_true(ocsp_precompute_gen(f->c, VALIDITY, &g, &st, &e));
+    struct ocsp_gen_opts go = {VALIDITY, NULL, 0};
+    assert_true(ocsp_precompute_gen(f->c, &go, &g, &st, &e));
     assert_int_equal(g->num, 1);
     const struct gen_ca *gc = gen_ca_at(g, 0);
     assert_string_equal(gen_ca_name(gc), "root");
