@@ -1,5 +1,5 @@
-#include "ca/chlog.h"
 #include "ca/responder.h"
+#include "ca/chlog.h"
 #include "ca/keyfile.h"
 
 #include <limits.h>
@@ -203,7 +203,9 @@ static int responder_load(struct ca_core *c, struct ca *ca, struct ca_responder 
 }
 
 /* Issues a new responder for ca: key file first, then one synced batch with
- * the certificate's record, the responder record and the log record. */
+ * the certificate's record, the responder record, its change record (all:
+ * also a full one of ca: the responder it replaces was revoked, so every
+ * response changes) and the log record. */
 static struct ca_responder *responder_issue(struct ca_core *c, struct ca *ca, int all, struct rerr *e) {
     struct ca_responder *r = calloc(1, sizeof(*r));
     X509_NAME *subj = X509_NAME_new();
@@ -325,8 +327,9 @@ int ca_responder_signer(struct ca_core *c, const char *name, struct ca_signer *o
             core_ca_drop_responder(ca);
             changes_all(c);
             /* Found here, outside any operation: recorded on its own. A
-             * failure is logged, not returned (the next start finds the
-             * revoked responder again and records it then). */
+             * failure is logged, not returned: signing goes on with a new
+             * responder, and the in-memory change re-signs everything now;
+             * only a store reopened later would not learn of it. */
             struct rerr we;
             if (!chlog_write(c, ca->id, 1, NULL, 0, &we))
                 rlog(LOG_WARN, "ca.change_log_failed", "CA %s: its revoked responder's change is not recorded: %s",
