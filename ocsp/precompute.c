@@ -4,11 +4,13 @@
  * (ca/signer.h, ca/responder.h); the encoding of stored responses is ours. */
 #include "ocsp/precompute.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ca/responder.h"
 #include "ca/signer.h"
@@ -638,9 +640,26 @@ static void trim_changes(struct ca_core *c, const struct gen *g, uint64_t last) 
         rlog(LOG_WARN, "ocsp.changes_trim_failed", "trimming the change log: %s", e.msg);
 }
 
+/* Removes what a store writer killed mid-way left (NAME.store.tmp.*:
+ * common/fsutil.h's temporary names): nothing opens them. */
+static void store_dir_clean(const char *dir) {
+    DIR *d = opendir(dir);
+    if (d == NULL) return;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        const char *t = strstr(de->d_name, ".store.tmp.");
+        if (t == NULL || t == de->d_name) continue;
+        if (unlinkat(dirfd(d), de->d_name, 0) == 0)
+            rlog(LOG_INFO, "ocsp.store_tmp_removed", "removed %s/%s, left by a store write that did not finish", dir,
+                 de->d_name);
+    }
+    closedir(d);
+}
+
 int ocsp_precompute_gen(struct ca_core *c, const struct ocsp_gen_opts *o, struct gen **out,
                         struct ocsp_precompute_stats *stats, struct rerr *e) {
     double t0 = rtime_mono();
+    if (o->store_dir != NULL) store_dir_clean(o->store_dir);
     if (stats != NULL) memset(stats, 0, sizeof(*stats));
     uint64_t last = ca_view_changes_last(c);
     size_t num = ca_count(c);

@@ -44,6 +44,7 @@ struct ocsp_publisher {
     uint64_t rm_epoch;         /* ca_responder_epoch when rm started */
     int64_t rm_retry_at;       /* after a remerge failed: not before */
     double rm_started;         /* rtime_mono when rm started */
+    size_t rm_next;            /* the CA stores_due looks at first: one failing never starves the rest */
     struct lane *lane;        /* NULL: none */
     struct metrics_core *m;
     struct ocsp_publish_hooks hooks;
@@ -116,6 +117,11 @@ static void remerge_start(struct ocsp_publisher *p, const struct gen_ca *gc, int
     if (p->rm == NULL)
         rlog(LOG_WARN, "ocsp.store_merge_failed", "writing the response store of CA %s again: %s", gen_ca_name(gc),
              e.msg);
+    else
+        rlog(LOG_INFO, "ocsp.store_merge_started",
+             "writing the response store of CA %s again (%llu certificates, %zu overlay entries to fold)",
+             gen_ca_name(gc), (unsigned long long)ocsp_store_count(gen_ca_store(gc)),
+             ocsp_table_count(gen_ca_overlay(gc)));
     p->rm_epoch = ca_responder_epoch(p->core);
     p->rm_started = rtime_mono();
 }
@@ -366,15 +372,19 @@ static int remerge_pass(struct ocsp_publisher *p, int64_t now) {
  * (those due within an eighth of the validity are signed again in it);
  * *next: the earliest a store's falls due otherwise. */
 static void stores_due(struct ocsp_publisher *p, int64_t now, int64_t *next) {
-    for (size_t i = 0; i < p->gen->num; i++) {
+    size_t num = p->gen->num;
+    for (size_t k = 0; k < num; k++) {
+        size_t i = (p->rm_next + k) % num;
         const struct gen_ca *gc = gen_ca_at(p->gen, i);
         const struct ocsp_store *st = gen_ca_store(gc);
         if (st == NULL) continue;
         int64_t at = ocsp_store_refresh_min(st);
-        if (at <= now + REFRESH_SLACK_S && p->rm == NULL && now >= p->rm_retry_at)
+        if (at <= now + REFRESH_SLACK_S && p->rm == NULL && now >= p->rm_retry_at) {
             remerge_start(p, gc, now + p->opts.validity / 8);
-        else if (at < *next)
+            p->rm_next = i + 1;
+        } else if (at < *next) {
             *next = at;
+        }
     }
 }
 
