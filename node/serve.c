@@ -420,8 +420,7 @@ static int start_ocsp(struct serve_state *st) {
     /* Responders created while building it are in it already. */
     ca_take_changes(st->core, &ch, &n);
     free(ch);
-    rlog(LOG_INFO, "ocsp.ready", "responses for %llu certificates: %llu reused (from the index or a response store), %llu responses "
-         "signed (%.2f s)",
+    rlog(LOG_INFO, "ocsp.ready", "responses for %llu certificates: %llu reused from the index, %llu responses signed (%.2f s)",
          (unsigned long long)ps.certificates, (unsigned long long)ps.reused, (unsigned long long)ps.responses,
          ps.seconds);
     rlog(LOG_INFO, "ocsp.listening", "answering OCSP on http://%s (%d shards, %s)", cfg.listen, cfg.threads,
