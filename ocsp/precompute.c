@@ -499,12 +499,14 @@ struct since {
     uint32_t ca_id;
     const char *name;
     int full;
+    uint64_t first; /* the first record's number (0: none seen) */
     struct ca_change *list;
     size_t n, cap;
 };
 
 static int since_add(void *arg, const struct ca_view_change *ch) {
     struct since *s = arg;
+    if (s->first == 0) s->first = ch->seq;
     if (ch->full && (ch->ca_id == 0 || ch->ca_id == s->ca_id)) {
         s->full = 1;
         return 0;
@@ -544,14 +546,21 @@ static int store_again(struct ca_core *c, const char *name, const struct ocsp_ge
     else if (ocsp_store_count(st) > 0 && m->next_update_min <= sg.now + REUSE_MARGIN_S) *why = "responses run out";
     else if (m->built_seq > ca_view_changes_last(c)) *why = "newer than the index";
     if (*why != NULL) return 0;
-    struct since s = {sg.ca_id, name, 0, NULL, 0, 0};
-    if (!ca_view_changes_since(c, m->built_seq, since_add, &s, e)) {
+    struct since s = {sg.ca_id, name, 0, 0, NULL, 0, 0};
+    uint64_t last = ca_view_changes_last(c);
+    struct rerr le;
+    if (!ca_view_changes_since(c, m->built_seq, since_add, &s, &le)) {
         free(s.list);
-        return -1;
+        rlog(LOG_WARN, "ocsp.change_log_unreadable", "%s", le.msg);
+        *why = "the change log could not be read";
+        return 0;
     }
-    if (s.full) {
+    /* The log is numbered without gaps but for what a trim took from its
+     * start: a store older than what is left missed changes. */
+    if (last > m->built_seq && s.first != m->built_seq + 1) *why = "changes since then are no longer logged";
+    else if (s.full) *why = "a full change since";
+    if (*why != NULL) {
         free(s.list);
-        *why = "a full change since";
         return 0;
     }
     int ok = s.n == 0 || ocsp_precompute_overlay(c, name, NULL, s.list, s.n, o->validity, over, NULL, e);
