@@ -511,11 +511,13 @@ static void stop_ocsp(struct serve_state *st) {
                 (unsigned long long)ss.refused_conns, (unsigned long long)(st->lane ? lane_signed(st->lane) : 0),
                 (unsigned long long)as.lane_fallbacks, (unsigned long long)as.expired,
                 (unsigned long long)ocsp_publish_refreshed(st->pub));
-        if (as.store_reads > 0 || as.cache_bytes > 0)
+        if (as.store_reads > 0 || as.store_inline > 0 || as.cache_bytes > 0)
             rlog(LOG_INFO, "serve.store_stats",
-                 "response stores: %llu reads (%llu tryLater with the readers full); shard caches of %llu bytes: "
-                 "%llu hits, %llu misses, %llu evictions",
-                 (unsigned long long)as.store_reads, (unsigned long long)as.store_busy,
+                 "response stores: %llu reads by the readers, %llu from the page cache on the shards (%llu "
+                 "tryLater with the readers full); shard caches of %llu bytes: %llu hits, %llu misses, %llu "
+                 "evictions",
+                 (unsigned long long)as.store_reads, (unsigned long long)as.store_inline,
+                 (unsigned long long)as.store_busy,
                  (unsigned long long)as.cache_bytes, (unsigned long long)as.cache_hits,
                  (unsigned long long)as.cache_misses, (unsigned long long)as.cache_evictions);
     }

@@ -31,8 +31,9 @@ struct answer_shard {
     struct spsc done;
     double tokens;
     struct timespec refilled;
-    _Atomic uint64_t lane_jobs, lane_fallbacks, expired, store_reads, store_busy;
+    _Atomic uint64_t lane_jobs, lane_fallbacks, expired, store_reads, store_busy, store_inline;
     struct ocsp_cache *cache; /* NULL: none */
+    uint8_t *run;             /* STORE_RUN_MAX: a run read without waiting (NULL: none) */
     char pad[64]; /* no cache line shared with the next shard's */
 };
 
@@ -213,7 +214,27 @@ static void answer_from_store(struct shard_conn *c, struct answer_shard *as, con
                       q->serial_len, r, r->keep_alive, r->method == HTTP_METHOD_HEAD);
         return;
     }
-    if (to_reader(c, as, ca, q, r)) return;
+    /* In the page cache: read here (RWF_NOWAIT never waits for the disk). */
+    struct ocsp_store_rec rec;
+    struct rerr e;
+    int got = as->run != NULL ? ocsp_store_read_nowait(st, q->serial, q->serial_len, as->run, &rec, &e) : -2;
+    char etag[ETAG_LEN + 1];
+    size_t len;
+    if (got == 1 && ocsp_store_assemble(st, &rec, h, buf, sizeof(buf), &len) && etag_of(buf, len, etag)) {
+        bump(&as->store_inline);
+        ocsp_cache_put(as->cache, ocsp_store_uid(st), h, q->serial, q->serial_len, rec.der[h], rec.der_len[h],
+                       rec.stripped[h], etag, rec.this_update, rec.next_update);
+        answer_stored(c, as, buf, len, etag, rec.this_update, rec.next_update, q->serial, q->serial_len, r,
+                      r->keep_alive, r->method == HTTP_METHOD_HEAD);
+        return;
+    }
+    if (got == 0) { /* never issued (or expired): as a table's miss */
+        metrics_add(&shard_metrics_of(c)->hostile[MH_UNKNOWN_SERIAL], 1);
+        if (as->a->unknown_signed && to_lane(c, as, ca, q, 1, q, r, 0, 0)) return;
+        if (as->a->unknown_signed && as->a->submit != NULL) bump(&as->lane_fallbacks);
+        return answer_ocsp_error(c, OCSP_UNAUTHORIZED, r->keep_alive, r->method == HTTP_METHOD_HEAD);
+    }
+    if (to_reader(c, as, ca, q, r)) return; /* not cached, or damaged: the reader says so */
     bump(&as->store_busy);
     answer_ocsp_error(c, OCSP_TRY_LATER, r->keep_alive, r->method == HTTP_METHOD_HEAD);
 }
@@ -433,9 +454,11 @@ int ocsp_answer_set_store(struct ocsp_answer *a, int (*read)(void *arg, struct o
                           size_t cache_bytes, struct rerr *e) {
     a->read = read;
     a->read_arg = read_arg;
-    for (int i = 0; cache_bytes > 0 && i < a->num_shards; i++)
-        if ((a->shards[i].cache = ocsp_cache_new(cache_bytes)) == NULL)
+    for (int i = 0; i < a->num_shards; i++) {
+        if (cache_bytes > 0 && (a->shards[i].cache = ocsp_cache_new(cache_bytes)) == NULL)
             return rerr_set(e, "no room for a response cache of %zu bytes per shard", cache_bytes);
+        if ((a->shards[i].run = malloc(STORE_RUN_MAX)) == NULL) return rerr_set(e, "out of memory");
+    }
     return 1;
 }
 
@@ -505,6 +528,7 @@ void ocsp_answer_stats(const struct ocsp_answer *a, struct ocsp_answer_stats *ou
         out->expired += atomic_load_explicit(&as->expired, memory_order_relaxed);
         out->store_reads += atomic_load_explicit(&as->store_reads, memory_order_relaxed);
         out->store_busy += atomic_load_explicit(&as->store_busy, memory_order_relaxed);
+        out->store_inline += atomic_load_explicit(&as->store_inline, memory_order_relaxed);
         struct ocsp_cache_stats cs = {0};
         ocsp_cache_stats(as->cache, &cs);
         out->cache_hits += cs.hits;
@@ -521,6 +545,7 @@ void ocsp_answer_free(struct ocsp_answer *a) {
         for (int k = 0; a->shards[i].jobs != NULL && k < OCSP_ANSWER_JOBS; k++) ocsp_store_put(a->shards[i].jobs[k].store);
         free(a->shards[i].jobs);
         ocsp_cache_free(a->shards[i].cache);
+        free(a->shards[i].run);
     }
     free(a->shards);
     free(a);

@@ -11,9 +11,11 @@
  * through ocsp_answer_job_done and are sent on the shard's thread.
  *
  * A CA whose responses are on disk (ocsp/store.h: gen_ca_store) is
- * answered from the shard's cache (ocsp/cache.h) or, on a miss, through a
- * read job to the store readers (ocsp/reader.h), which come back the same
- * way: the shard never reads the disk itself.
+ * answered from the shard's cache (ocsp/cache.h); on a miss, from the
+ * page cache when its run is all there (a read that never waits:
+ * RWF_NOWAIT), else through a read job to the store readers
+ * (ocsp/reader.h), which come back the same way: the shard never waits
+ * for the disk.
  *
  * Ownership: the serving process makes one struct ocsp_answer before
  * server_start, registers it, and frees it after server_stop (and after the
@@ -83,7 +85,8 @@ struct ocsp_answer_stats {
     uint64_t lane_jobs;      /* questions sent to the lane */
     uint64_t lane_fallbacks; /* answered without it (off, over its rate, full) */
     uint64_t expired;        /* tryLater: the stored response was past its nextUpdate */
-    uint64_t store_reads;    /* read jobs sent (cache misses) */
+    uint64_t store_reads;    /* read jobs sent (cache misses not in the page cache) */
+    uint64_t store_inline;   /* cache misses read on the shard (in the page cache: RWF_NOWAIT) */
     uint64_t store_busy;     /* tryLater: the readers' queue was full */
     uint64_t cache_hits, cache_misses, cache_evictions;
     uint64_t cache_bytes;    /* all shards' caches */

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "common/bytes.h"
@@ -438,19 +439,35 @@ static size_t rec_decode(const uint8_t *p, size_t len, struct ocsp_store_rec *r)
     return need;
 }
 
-/* Reads run i into buf and checks it: its payload length, or 0 (e set). */
-static size_t run_read(const struct ocsp_store *s, uint64_t i, uint8_t *buf, struct rerr *e) {
+/* Reads run i into buf and checks it: its payload length, or 0 (e set;
+ * *would_block set instead when nowait and the run is not all in the page
+ * cache: RWF_NOWAIT reads only what needs no disk). */
+static size_t run_read_at(const struct ocsp_store *s, uint64_t i, uint8_t *buf, int nowait, int *would_block,
+                          struct rerr *e) {
     uint64_t off = s->index[i].off, end = s->index[i + 1].off;
     if (end - off < 9 || end - off > STORE_RUN_MAX) return (size_t)damaged(s, "run length", e);
-    if (!pread_all(s, buf, (size_t)(end - off), off, e)) return 0;
+    if (nowait) {
+        struct iovec v = {buf, (size_t)(end - off)};
+        ssize_t n = preadv2(s->fd, &v, 1, (off_t)off, RWF_NOWAIT);
+        if (n != (ssize_t)(end - off)) {
+            *would_block = 1;
+            return 0;
+        }
+    } else if (!pread_all(s, buf, (size_t)(end - off), off, e)) {
+        return 0;
+    }
     size_t len = bytes_get_u32(buf);
     if (len != end - off - 8) return (size_t)damaged(s, "run length", e);
     if (crc32c_update(0, buf + 8, len) != bytes_get_u32(buf + 4)) return (size_t)damaged(s, "run checksum", e);
     return len;
 }
 
-int ocsp_store_read(const struct ocsp_store *s, const uint8_t *serial, size_t serial_len, uint8_t *buf,
-                    struct ocsp_store_rec *r, struct rerr *e) {
+static size_t run_read(const struct ocsp_store *s, uint64_t i, uint8_t *buf, struct rerr *e) {
+    return run_read_at(s, i, buf, 0, NULL, e);
+}
+
+static int store_find(const struct ocsp_store *s, const uint8_t *serial, size_t serial_len, uint8_t *buf,
+                      struct ocsp_store_rec *r, int nowait, struct rerr *e) {
     if (s->runs == 0 || serial_len == 0 || serial_len > 21) return 0;
     /* The last run whose first serial is not above serial. */
     uint64_t lo = 0, hi = s->runs;
@@ -460,8 +477,9 @@ int ocsp_store_read(const struct ocsp_store *s, const uint8_t *serial, size_t se
         else hi = mid;
     }
     if (ocsp_store_serial_cmp(s->index[lo].first + 1, s->index[lo].first[0], serial, serial_len) > 0) return 0;
-    size_t len = run_read(s, lo, buf, e);
-    if (len == 0) return -1;
+    int would_block = 0;
+    size_t len = run_read_at(s, lo, buf, nowait, &would_block, e);
+    if (len == 0) return would_block ? -2 : -1;
     for (size_t off = 0; off < len;) {
         size_t n = rec_decode(buf + 8 + off, len - off, r);
         if (n == 0) {
@@ -474,6 +492,16 @@ int ocsp_store_read(const struct ocsp_store *s, const uint8_t *serial, size_t se
         off += n;
     }
     return 0;
+}
+
+int ocsp_store_read(const struct ocsp_store *s, const uint8_t *serial, size_t serial_len, uint8_t *buf,
+                    struct ocsp_store_rec *r, struct rerr *e) {
+    return store_find(s, serial, serial_len, buf, r, 0, e);
+}
+
+int ocsp_store_read_nowait(const struct ocsp_store *s, const uint8_t *serial, size_t serial_len, uint8_t *buf,
+                           struct ocsp_store_rec *r, struct rerr *e) {
+    return store_find(s, serial, serial_len, buf, r, 1, e);
 }
 
 int ocsp_store_assemble(const struct ocsp_store *s, const struct ocsp_store_rec *r, int h, uint8_t *out,

@@ -115,6 +115,13 @@ uint64_t ocsp_store_file_bytes(const struct ocsp_store *s);
 int ocsp_store_read(const struct ocsp_store *s, const uint8_t *serial, size_t serial_len, uint8_t *buf,
                     struct ocsp_store_rec *r, struct rerr *e);
 
+/* ocsp_store_read_nowait is ocsp_store_read that never waits for the disk:
+ * -2 when the run is not wholly in the page cache (preadv2 RWF_NOWAIT),
+ * for a shard to try before it hands the read to a reader thread. Any
+ * thread. */
+int ocsp_store_read_nowait(const struct ocsp_store *s, const uint8_t *serial, size_t serial_len, uint8_t *buf,
+                           struct ocsp_store_rec *r, struct rerr *e);
+
 /* ocsp_store_assemble writes response h of r whole (the suffix put back)
  * into out[0..cap). Returns 1 with *len, or 0 when it does not fit. */
 int ocsp_store_assemble(const struct ocsp_store *s, const struct ocsp_store_rec *r, int h, uint8_t *out,
