@@ -164,6 +164,10 @@ if ! command -v faketime >/dev/null || [ -z "$FT_LIB" ]; then
     echo "NOTE: $TEST_NAME: remerge under a moved clock not tested (faketime is not installed)"
     pass
 fi
+if ldd "$REVD" 2>/dev/null | grep -q libtsan; then # libfaketime's own globals race under TSan
+    echo "NOTE: $TEST_NAME: remerge under a moved clock left to the other builds (libfaketime under TSan)"
+    pass
+fi
 CLOCK=$T/clock
 set_clock() { echo "$1" >"$CLOCK.new" && mv "$CLOCK.new" "$CLOCK"; }
 start_ft() {
