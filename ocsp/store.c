@@ -123,7 +123,7 @@ struct ocsp_store_writer *ocsp_store_writer_open(const char *path, const struct 
     w->meta = *m;
     w->meta.window = 0;
     w->meta.next_update_min = INT64_MAX;
-    memcpy(w->suffix, suffix, suffix_len);
+    if (suffix_len > 0) memcpy(w->suffix, suffix, suffix_len);
     w->suffix_len = suffix_len;
     w->run_refresh = INT64_MAX;
     return w;
