@@ -12,7 +12,9 @@
 #     (rank to serial by a fixed pseudo-random permutation; the sampler is
 #     C, bench/scale.h): req/s, server CPU per request (/proc/PID/stat
 #     utime+stime over the run / requests answered), p50 and p99, each
-#     after a warm-up (SCALE_WARMUP s) and for SCALE_SECS s; big/small;
+#     after a warm-up (SCALE_WARMUP s, default 3) and for SCALE_SECS s
+#     (default 10), big and small alternating SCALE_ROUNDS times (2);
+#     big/small;
 #   - the longest turn of a shard's loop (revd_shard_loop_stall_max_seconds)
 #     after each load, and the turns over 1 ms during it;
 #   - a full CRL rebuild of the big CA (`revd crl rebuild --all` through
@@ -45,6 +47,7 @@ SCALE_N=${SCALE_N:-"10000000 30000000"}
 SMALL=${SCALE_SMALL:-10000}
 SECS=${SCALE_SECS:-10}
 WARM=${SCALE_WARMUP:-3}
+ROUNDS=${SCALE_ROUNDS:-2}
 CONNS=${SCALE_CONNECTIONS:-50}
 MIN_FREE_GB=${SCALE_MIN_FREE_GB:-8}
 NCPU=$(nproc)
@@ -166,7 +169,7 @@ stall() { # PORT: "max over1ms" from /metrics
 load() {
     local name=$1 pid=$2 port=$3 d=$4 n=$5; shift 5
     local base=(--url "http://127.0.0.1:$port/ocsp" --requests "$d.tmpl" --serials "$n" --connections "$CONNS" "$@")
-    [ "$WARM" != 0 ] && taskset -c 1 "$LG" "${base[@]}" --duration "$WARM" --json >/dev/null
+    [ "$WARM" != 0 ] && [ "$ROUND" = 1 ] && taskset -c 1 "$LG" "${base[@]}" --duration "$WARM" --json >/dev/null
     local s0 c0 c1 out s1
     s0=$(stall "$port"); c0=$(cpu "$pid")
     out=$(taskset -c 1 "$LG" "${base[@]}" --duration "$SECS" --json)
@@ -176,10 +179,10 @@ import json, sys
 d = json.loads(sys.stdin.read())
 name, ticks, tick_us, s0, s1 = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4].split(), sys.argv[5].split()
 ok = d["status_2xx"] + d["status_3xx"]
-d.update(kind="load", name=name, n=int(sys.argv[6]), cpu_us_per_req=(ticks * tick_us / ok) if ok else None,
+d.update(kind="load", name=name, n=int(sys.argv[6]), round=int(sys.argv[7]), cpu_us_per_req=(ticks * tick_us / ok) if ok else None,
          stall_max_s=None if s1[0] == "NA" else float(s1[0]),
          stall_over_1ms=None if s1[0] == "NA" else int(float(s1[1]) - float(s0[1])))
-print(json.dumps(d))' "$name" $((c1 - c0)) "$tick_us" "$s0" "$s1" "$CUR_N" >>"$RES"
+print(json.dumps(d))' "$name" $((c1 - c0)) "$tick_us" "$s0" "$s1" "$CUR_N" "$ROUND" >>"$RES"
 }
 du_json() { # DIR: {"total": bytes, "entry": bytes, ...}
     $PY - "$1" <<'PY'
@@ -199,7 +202,7 @@ if [ "$STORE" = 1 ]; then note "== revd has --response-cache: responses on disk,
 else note "== revd has no --response-cache: every response in memory (the figures before the store)"; fi
 # The signing rate beside which the first start is judged (the CAs' keys are P-256).
 SPEED=$(openssl speed -seconds 2 ecdsap256 2>/dev/null | awk '/nistp256/ && /ecdsa/ {print $(NF-1)}' | tail -1)
-row "{\"kind\": \"machine\", \"cores\": $NCPU, \"mem_kb\": $(awk '/MemTotal/ {print $2}' /proc/meminfo), \"cpu\": \"$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)\", \"kernel\": \"$(uname -r)\", \"commit\": \"$(git rev-parse --short HEAD 2>/dev/null)$(git diff --quiet 2>/dev/null || echo +dirty)\", \"date\": \"$(date -u +%Y-%m-%dT%H:%M:%SZ)\", \"store\": $STORE, \"openssl_sign_per_s_core\": ${SPEED:-0}, \"secs\": $SECS, \"warmup\": $WARM, \"connections\": $CONNS, \"loadavg_start\": \"$(cut -d' ' -f1-3 /proc/loadavg)\"}"
+row "{\"kind\": \"machine\", \"rounds\": $ROUNDS, \"cores\": $NCPU, \"mem_kb\": $(awk '/MemTotal/ {print $2}' /proc/meminfo), \"cpu\": \"$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)\", \"kernel\": \"$(uname -r)\", \"commit\": \"$(git rev-parse --short HEAD 2>/dev/null)$(git diff --quiet 2>/dev/null || echo +dirty)\", \"date\": \"$(date -u +%Y-%m-%dT%H:%M:%SZ)\", \"store\": $STORE, \"openssl_sign_per_s_core\": ${SPEED:-0}, \"secs\": $SECS, \"warmup\": $WARM, \"connections\": $CONNS, \"loadavg_start\": \"$(cut -d' ' -f1-3 /proc/loadavg)\"}"
 
 PORT_BIG=$(( 20000 + RANDOM % 20000 )); PORT_SMALL=$((PORT_BIG + 1))
 note "== the small CA: $SMALL certificates"
@@ -240,10 +243,15 @@ for N in $SCALE_N; do
     settle $SRV
     rss_settled=$(rss_kb $SRV)
     note "== N=$N: loads (${WARM} s warm-up, ${SECS} s measured, each)"
-    load "big uniform" $SRV $PORT_BIG "$D" "$N"
-    load "small uniform" $SMALL_SRV $PORT_SMALL "$W/small" "$SMALL"
-    load "big zipf" $SRV $PORT_BIG "$D" "$N" --zipf 1.1
-    load "small zipf" $SMALL_SRV $PORT_SMALL "$W/small" "$SMALL" --zipf 1.1
+    # Big and small alternate, ROUNDS times, so that other work on the
+    # machine falls on both (the report gives the mean and the range).
+    for dist in uniform zipf; do
+        z=(); [ $dist = zipf ] && z=(--zipf 1.1)
+        for ROUND in $(seq "$ROUNDS"); do
+            load "big $dist" $SRV $PORT_BIG "$D" "$N" "${z[@]}"
+            load "small $dist" $SMALL_SRV $PORT_SMALL "$W/small" "$SMALL" "${z[@]}"
+        done
+    done
     rss_loaded=$(rss_kb $SRV)
     note "== N=$N: a full CRL rebuild (all cores)"
     taskset -a -p -c 0-$((NCPU - 1)) $SRV >/dev/null
@@ -252,7 +260,8 @@ for N in $SCALE_N; do
     run_bg "$R" crl rebuild --dir "$D" --ca sub --all >"$W/rebuild.out" 2>&1 || { cat "$W/rebuild.out" >&2; }
     crl_ms=$(ms_since "$t0")
     sleep 1
-    crl_log=$(grep 'crl.rebuilt_all' "$D.log" | tail -1 | grep -o '[0-9]* partitions in [0-9.]* s' || true)
+    # revd's own figures, one per full rebuild it logged (any start's included), in order.
+    crl_log=$(grep 'crl.rebuilt_all' "$D.log" | grep -o '[0-9]* partitions in [0-9.]* s' | paste -sd';' - || true)
     top=$("$GEN" zipf "$N" 1.1 1000000 $(( STORE == 1 ? CACHE / 2000 : N )) | awk '/^top_share/ {print $2}')
     stop $SRV; SRV=""
     row "{\"kind\": \"ca\", \"which\": \"big\", \"n\": $N, \"import_ms\": $IMPORT_MS, \"first_ms\": $first, \"first_idle_s\": $first_idle, \"rss_first_kb\": $rss_first, \"stop_ms\": $stop_ms, \"restart_ms\": $restart, \"rss_restart_kb\": $rss_restart, \"restart1_ms\": $restart1, \"rss_start1_kb\": $rss_start1, \"rss_settled_kb\": $rss_settled, \"rss_loaded_kb\": $rss_loaded, \"crl_partitions\": $parts, \"crl_rebuild_ms\": $crl_ms, \"crl_log\": \"${crl_log:-}\", \"zipf_top_share\": ${top:-null}, \"disk\": $(du_json "$D"), \"cache\": $([ $STORE = 1 ] && echo "$CACHE" || echo null)}"

@@ -21,6 +21,65 @@ def ratio(a, b):
     return "%.2f" % (a / b) if a is not None and b else "n/a"
 
 
+def merged(loads, n, name):
+    """The rounds of one load, as one: mean req/s (and the range), CPU over
+    all requests, the worst round's percentiles, the last round's maximum
+    loop turn, every round's turns over 1 ms and errors."""
+    rs = [x for x in loads if x["n"] == n and x["name"] == name]
+    if not rs:
+        return None
+    ok = sum(x["status_2xx"] + x["status_3xx"] for x in rs)
+    cpu = sum((x["cpu_us_per_req"] or 0) * (x["status_2xx"] + x["status_3xx"]) for x in rs)
+    over = [x["stall_over_1ms"] for x in rs if x["stall_over_1ms"] is not None]
+    return {"name": name, "rps": sum(x["rps"] for x in rs) / len(rs), "rps_min": min(x["rps"] for x in rs),
+            "rps_max": max(x["rps"] for x in rs), "rounds": len(rs), "cpu_us_per_req": cpu / ok if ok else None,
+            "p50_us": max(x["p50_us"] for x in rs), "p99_us": max(x["p99_us"] for x in rs),
+            "errors": sum(x["errors_connect"] + x["errors_read"] + x["status_4xx"] + x["status_5xx"] for x in rs),
+            "stall_max_s": rs[-1]["stall_max_s"], "stall_over_1ms": sum(over) if over else None}
+
+
+def rps_range(x):
+    if x["rounds"] == 1:
+        return "%.0f" % x["rps"]
+    return "%.0f (%.0f-%.0f)" % (x["rps"], x["rps_min"], x["rps_max"])
+
+
+def targets(p, m, b, small, loads, rate):
+    """Issue 15's targets beside this size's figures. Each is stated at one
+    size (10^6 or 3x10^7); at another size it is shown for the trend only."""
+    n = b["n"]
+    lb = {k: merged(loads, n, k) for k in {x["name"] for x in loads if x["n"] == n}}
+    ratio_of = lambda d: (lb["big " + d]["rps"] / lb["small " + d]["rps"]) if ("big " + d) in lb and lb["small " + d]["rps"] else None
+    stall = max((x["stall_max_s"] for x in lb.values() if x["name"].startswith("big") and x["stall_max_s"] is not None),
+                default=None)
+    rss_max = max(v for v in (b["rss_restart_kb"], b["rss_settled_kb"], b["rss_loaded_kb"]) if v is not None) * 1024
+    crl_s = b["crl_rebuild_ms"] / 1000
+    ideal = m["openssl_sign_per_s_core"] * m["cores"]
+    rows = [
+        ("restart to serving < 2 s", "10^6 (256 MiB cache), 3x10^7", "%.2f s" % (b["restart_ms"] / 1000), b["restart_ms"] < 2000),
+        ("RSS after restart <= 700 MB", "10^6, 256 MiB cache", "%.0f MB" % (b["rss_restart_kb"] / 1024), b["rss_restart_kb"] * 1024 <= 700e6),
+        ("RSS <= 2 GiB (the most measured)", "3x10^7, 1 GiB cache", "%.2f GiB" % (rss_max / 2**30), rss_max <= 2**31),
+        ("disk <= 700 bytes per certificate", "3x10^7", "%.0f B" % (b["disk"]["total"] / n), b["disk"]["total"] / n <= 700),
+        ("first start signs at >= 80% of openssl speed x cores", "3x10^7", "%.0f%%" % (100 * rate / ideal) if ideal else "n/a",
+         ideal and rate >= 0.8 * ideal),
+        ("Zipf(1.1) req/s >= 90% of the small CA's", "3x10^7, 1 GiB cache",
+         "%.0f%%" % (100 * ratio_of("zipf")) if ratio_of("zipf") else "n/a", (ratio_of("zipf") or 0) >= 0.9),
+        ("uniform req/s >= 50% of the small CA's", "3x10^7, 1 GiB cache",
+         "%.0f%%" % (100 * ratio_of("uniform")) if ratio_of("uniform") else "n/a", (ratio_of("uniform") or 0) >= 0.5),
+        ("no shard loop turn over 1 ms", "every size", "%.3f ms" % (stall * 1e3) if stall is not None else "n/a",
+         stall is not None and stall <= 1e-3),
+        ("every CRL partition rebuilt in < 2 s", "3x10^7, 2 cores", "%.2f s (%d partitions)" % (crl_s, b["crl_partitions"]),
+         crl_s < 2),
+    ]
+    p("")
+    p("### Issue 15's targets beside this run (each judged at the size it names)")
+    p("")
+    p("| target | stated at | here (N = %s) | met here |" % format(n, ","))
+    p("| --- | --- | --- | --- |")
+    for name, at, val, ok in rows:
+        p("| %s | %s | %s | %s |" % (name, at, val, "yes" if ok else "no"))
+
+
 def main():
     rows = [json.loads(line) for line in open(sys.argv[1]) if line.strip()]
     m = next(r for r in rows if r["kind"] == "machine")
@@ -84,17 +143,20 @@ def main():
         p("| load | req/s big | req/s small | big/small | CPU us/req big | small | p50 us big / small | p99 us big / small | errors big | longest loop turn since start (big) | turns over 1 ms during it (big) |")
         p("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
         for dist in ("uniform", "zipf"):
-            lb = next((x for x in loads if x["n"] == n and x["name"] == "big " + dist), None)
-            ls = next((x for x in loads if x["n"] == n and x["name"] == "small " + dist), None)
+            lb = merged(loads, n, "big " + dist)
+            ls = merged(loads, n, "small " + dist)
             if lb is None or ls is None:
                 continue
-            errs = lb["errors_connect"] + lb["errors_read"] + lb["status_4xx"] + lb["status_5xx"]
-            p("| %s | %.0f | %.0f | %s | %.2f | %.2f | %d / %d | %d / %d | %d | %s | %s |" % (
+            p("| %s | %s | %s | %s | %.2f | %.2f | %d / %d | %d / %d | %d | %s | %s |" % (
                 "uniform over the CA" if dist == "uniform" else "Zipf(1.1) over the CA",
-                lb["rps"], ls["rps"], ratio(lb["rps"], ls["rps"]), lb["cpu_us_per_req"] or 0,
-                ls["cpu_us_per_req"] or 0, lb["p50_us"], ls["p50_us"], lb["p99_us"], ls["p99_us"], errs,
+                rps_range(lb), rps_range(ls), ratio(lb["rps"], ls["rps"]), lb["cpu_us_per_req"] or 0,
+                ls["cpu_us_per_req"] or 0, lb["p50_us"], ls["p50_us"], lb["p99_us"], ls["p99_us"], lb["errors"],
                 "%.3f ms" % (lb["stall_max_s"] * 1e3) if lb["stall_max_s"] is not None else "n/a",
                 lb["stall_over_1ms"] if lb["stall_over_1ms"] is not None else "n/a"))
+        p("")
+        p("req/s: the mean of %d rounds (big and small alternating; the range in brackets). CPU per request: all "
+          "rounds' server CPU over all their requests. p50, p99: the worst round's. Loop turns: the maximum "
+          "since the server started, after the last round; turns over 1 ms: all rounds." % m.get("rounds", 1))
         p("")
         crl = b["crl_log"] or "not measured (no `crl.rebuilt_all` line in revd's log)"
         p("CRL: %d partitions; `revd crl rebuild --all` through the running server (%d cores): %s wall; revd's own "
@@ -128,6 +190,7 @@ def main():
             parts8 = E8 * b["crl_partitions"] / n
             p("| CRL rebuild, all partitions | %.2f ms per partition (measured, %d cores) x %.0f partitions | %.0f s |" %
               (per_part, m["cores"], parts8, per_part * parts8 / 1000))
+        targets(p, m, b, small, loads, rate)
     print("\n".join(out))
 
 
