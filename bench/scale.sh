@@ -140,6 +140,7 @@ start() {
         sleep 0.02
     done
     START_MS=$(ms_since "$t0")
+    START_CPU_MS=$(( $(cpu "$PID_OUT") * tick_us / 1000 )) # its CPU time so far: compute or waiting?
     openssl ocsp -respin "$W/probe.der" -resp_text -noverify 2>/dev/null | grep -q "Cert Status: good" ||
         { note "bench-scale: serial 1 does not answer good"; return 1; }
 }
@@ -158,6 +159,9 @@ settle() {
     done
     SETTLE_S=-1
 }
+# nvcsw PID: involuntary context switches of all of PID's threads (the
+# scheduler preempting them: a loop turn that spans one is long for that).
+nvcsw() { cat /proc/"$1"/task/*/status 2>/dev/null | awk '/^nonvoluntary_ctxt_switches/ {s += $2} END {print s + 0}'; }
 stall() { # PORT: "max over1ms" from /metrics
     curl -s "http://127.0.0.1:$1/metrics" | awk '
         /^revd_shard_loop_stall_max_seconds / {m = $2}
@@ -171,18 +175,19 @@ load() {
     local base=(--url "http://127.0.0.1:$port/ocsp" --requests "$d.tmpl" --serials "$n" --connections "$CONNS" "$@")
     [ "$WARM" != 0 ] && [ "$ROUND" = 1 ] && taskset -c 1 "$LG" "${base[@]}" --duration "$WARM" --json >/dev/null
     local s0 c0 c1 out s1
-    s0=$(stall "$port"); c0=$(cpu "$pid")
+    local v0 v1
+    s0=$(stall "$port"); c0=$(cpu "$pid"); v0=$(nvcsw "$pid")
     out=$(taskset -c 1 "$LG" "${base[@]}" --duration "$SECS" --json)
-    c1=$(cpu "$pid"); s1=$(stall "$port")
+    c1=$(cpu "$pid"); v1=$(nvcsw "$pid"); s1=$(stall "$port")
     printf '%s\n' "$out" | $PY -c '
 import json, sys
 d = json.loads(sys.stdin.read())
 name, ticks, tick_us, s0, s1 = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4].split(), sys.argv[5].split()
 ok = d["status_2xx"] + d["status_3xx"]
-d.update(kind="load", name=name, n=int(sys.argv[6]), round=int(sys.argv[7]), cpu_us_per_req=(ticks * tick_us / ok) if ok else None,
+d.update(kind="load", name=name, n=int(sys.argv[6]), round=int(sys.argv[7]), preempted=int(sys.argv[8]), cpu_us_per_req=(ticks * tick_us / ok) if ok else None,
          stall_max_s=None if s1[0] == "NA" else float(s1[0]),
          stall_over_1ms=None if s1[0] == "NA" else int(float(s1[1]) - float(s0[1])))
-print(json.dumps(d))' "$name" $((c1 - c0)) "$tick_us" "$s0" "$s1" "$CUR_N" "$ROUND" >>"$RES"
+print(json.dumps(d))' "$name" $((c1 - c0)) "$tick_us" "$s0" "$s1" "$CUR_N" "$ROUND" $((v1 - v0)) >>"$RES"
 }
 du_json() { # DIR: {"total": bytes, "entry": bytes, ...}
     $PY - "$1" <<'PY'
@@ -232,11 +237,11 @@ for N in $SCALE_N; do
     note "== N=$N: import"
     make_ca "$D" "$N"
     note "   $IMPORT_MS ms; first start ($NCPU threads)"
-    start "$D" "$NCPU" $PORT_BIG; first=$START_MS; SRV=$PID_OUT
+    start "$D" "$NCPU" $PORT_BIG; first=$START_MS; first_cpu=$START_CPU_MS; SRV=$PID_OUT
     rss_first=$(rss_kb $SRV); settle $SRV; first_idle=$SETTLE_S
     stop $SRV; SRV=""; stop_ms=$STOP_MS
     note "   $first ms; restart ($NCPU threads)"
-    start "$D" "$NCPU" $PORT_BIG; restart=$START_MS; SRV=$PID_OUT; rss_restart=$(rss_kb $SRV)
+    start "$D" "$NCPU" $PORT_BIG; restart=$START_MS; restart_cpu=$START_CPU_MS; SRV=$PID_OUT; rss_restart=$(rss_kb $SRV)
     stop $SRV; SRV=""
     note "   $restart ms; start with one shard on core 0, for the loads"
     start "$D" 1 $PORT_BIG 0; restart1=$START_MS; SRV=$PID_OUT; rss_start1=$(rss_kb $SRV)
@@ -264,7 +269,7 @@ for N in $SCALE_N; do
     crl_log=$(grep 'crl.rebuilt_all' "$D.log" | grep -o '[0-9]* partitions in [0-9.]* s' | paste -sd';' - || true)
     top=$("$GEN" zipf "$N" 1.1 1000000 $(( STORE == 1 ? CACHE / 2000 : N )) | awk '/^top_share/ {print $2}')
     stop $SRV; SRV=""
-    row "{\"kind\": \"ca\", \"which\": \"big\", \"n\": $N, \"import_ms\": $IMPORT_MS, \"first_ms\": $first, \"first_idle_s\": $first_idle, \"rss_first_kb\": $rss_first, \"stop_ms\": $stop_ms, \"restart_ms\": $restart, \"rss_restart_kb\": $rss_restart, \"restart1_ms\": $restart1, \"rss_start1_kb\": $rss_start1, \"rss_settled_kb\": $rss_settled, \"rss_loaded_kb\": $rss_loaded, \"crl_partitions\": $parts, \"crl_rebuild_ms\": $crl_ms, \"crl_log\": \"${crl_log:-}\", \"zipf_top_share\": ${top:-null}, \"disk\": $(du_json "$D"), \"cache\": $([ $STORE = 1 ] && echo "$CACHE" || echo null)}"
+    row "{\"kind\": \"ca\", \"which\": \"big\", \"n\": $N, \"import_ms\": $IMPORT_MS, \"first_ms\": $first, \"first_cpu_ms\": $first_cpu, \"restart_cpu_ms\": $restart_cpu, \"first_idle_s\": $first_idle, \"rss_first_kb\": $rss_first, \"stop_ms\": $stop_ms, \"restart_ms\": $restart, \"rss_restart_kb\": $rss_restart, \"restart1_ms\": $restart1, \"rss_start1_kb\": $rss_start1, \"rss_settled_kb\": $rss_settled, \"rss_loaded_kb\": $rss_loaded, \"crl_partitions\": $parts, \"crl_rebuild_ms\": $crl_ms, \"crl_log\": \"${crl_log:-}\", \"zipf_top_share\": ${top:-null}, \"disk\": $(du_json "$D"), \"cache\": $([ $STORE = 1 ] && echo "$CACHE" || echo null)}"
     [ "${SCALE_KEEP:-0}" = 1 ] || rm -rf "$D"
 done
 stop $SMALL_SRV; SMALL_SRV=""

@@ -35,7 +35,8 @@ def merged(loads, n, name):
             "rps_max": max(x["rps"] for x in rs), "rounds": len(rs), "cpu_us_per_req": cpu / ok if ok else None,
             "p50_us": max(x["p50_us"] for x in rs), "p99_us": max(x["p99_us"] for x in rs),
             "errors": sum(x["errors_connect"] + x["errors_read"] + x["status_4xx"] + x["status_5xx"] for x in rs),
-            "stall_max_s": rs[-1]["stall_max_s"], "stall_over_1ms": sum(over) if over else None}
+            "stall_max_s": rs[-1]["stall_max_s"], "stall_over_1ms": sum(over) if over else None,
+            "preempted": sum(x["preempted"] for x in rs) if all("preempted" in x for x in rs) else None}
 
 
 def rps_range(x):
@@ -124,6 +125,10 @@ def main():
         ideal = m["openssl_sign_per_s_core"] * m["cores"]
         p("| signing rate of the first start (2 responses per certificate) | %.0f /s (%.0f%% of openssl speed x %d cores) | | |" %
           (rate, 100 * rate / ideal if ideal else 0, m["cores"]))
+        if "first_cpu_ms" in b:
+            p("| revd's CPU time until serving: first start / restart (over wall time: cores kept busy) | %s (%.2f) / %s (%.2f) | | |" %
+              (sec(b["first_cpu_ms"]), b["first_cpu_ms"] / b["first_ms"], sec(b["restart_cpu_ms"]),
+               b["restart_cpu_ms"] / b["restart_ms"]))
         p("| first start: the server idle (under 3%% of a core) after | %s s more | | |" % b["first_idle_s"])
         p("| RSS after the first start | %s | | |" % mb(b["rss_first_kb"]))
         p("| stop (SIGTERM to exit) | %s | | |" % sec(b["stop_ms"]))
@@ -140,23 +145,26 @@ def main():
         parts = ", ".join("%s %.0f" % (k, v / n) for k, v in sorted(b["disk"].items()) if k != "total" and v / n >= 1)
         p("| disk per certificate, by entry of the data directory | %s | | |" % parts)
         p("")
-        p("| load | req/s big | req/s small | big/small | CPU us/req big | small | p50 us big / small | p99 us big / small | errors big | longest loop turn since start (big) | turns over 1 ms during it (big) |")
-        p("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+        p("| load | req/s big | req/s small | big/small | CPU us/req big | small | p50 us big / small | p99 us big / small | errors big | longest loop turn since start (big) | turns over 1 ms during it (big) | revd preempted during it (big) |")
+        p("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
         for dist in ("uniform", "zipf"):
             lb = merged(loads, n, "big " + dist)
             ls = merged(loads, n, "small " + dist)
             if lb is None or ls is None:
                 continue
-            p("| %s | %s | %s | %s | %.2f | %.2f | %d / %d | %d / %d | %d | %s | %s |" % (
+            p("| %s | %s | %s | %s | %.2f | %.2f | %d / %d | %d / %d | %d | %s | %s | %s |" % (
                 "uniform over the CA" if dist == "uniform" else "Zipf(1.1) over the CA",
                 rps_range(lb), rps_range(ls), ratio(lb["rps"], ls["rps"]), lb["cpu_us_per_req"] or 0,
                 ls["cpu_us_per_req"] or 0, lb["p50_us"], ls["p50_us"], lb["p99_us"], ls["p99_us"], lb["errors"],
                 "%.3f ms" % (lb["stall_max_s"] * 1e3) if lb["stall_max_s"] is not None else "n/a",
-                lb["stall_over_1ms"] if lb["stall_over_1ms"] is not None else "n/a"))
+                lb["stall_over_1ms"] if lb["stall_over_1ms"] is not None else "n/a",
+                lb["preempted"] if lb["preempted"] is not None else "n/a"))
         p("")
         p("req/s: the mean of %d rounds (big and small alternating; the range in brackets). CPU per request: all "
           "rounds' server CPU over all their requests. p50, p99: the worst round's. Loop turns: the maximum "
-          "since the server started, after the last round; turns over 1 ms: all rounds." % m.get("rounds", 1))
+          "since the server started, after the last round; turns over 1 ms: all rounds. Preempted: the involuntary "
+          "context switches of revd's threads over all rounds (the scheduler running something else on core 0: a "
+          "loop turn that spans one counts the time it waited)." % m.get("rounds", 1))
         p("")
         crl = b["crl_log"] or "not measured (no `crl.rebuilt_all` line in revd's log)"
         p("CRL: %d partitions; `revd crl rebuild --all` through the running server (%d cores): %s wall; revd's own "
