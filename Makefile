@@ -80,9 +80,14 @@ $(BUILD)/bench/%: bench/%.c $(LIB_OBJ) $(BUILD)/.flags
 # `make loadgen` builds $(BUILD)/bench/loadgen.
 .PHONY: loadgen
 loadgen: $(BUILD)/bench/loadgen
-$(BUILD)/bench/loadgen: bench/loadgen.c $(BUILD)/.flags
+$(BUILD)/bench/loadgen: bench/loadgen.c bench/scale.h $(BUILD)/.flags
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_BASE) $(LDFLAGS) -o $@ $< -lm -pthread
+
+# bench/scalegen: bench/scale.sh's inventories (libc and libm only).
+$(BUILD)/bench/scalegen: bench/scalegen.c bench/scale.h $(BUILD)/.flags
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $(LDFLAGS) -o $@ $< -lm
 
 # bench/trivial: the HTTP floor that shows loadgen is not the limit.
 $(BUILD)/bench/trivial: bench/trivial.c $(BUILD)/.flags
@@ -102,6 +107,15 @@ bench: $(BUILD)/bench/loadgen $(BUILD)/bench/trivial
 	@scripts/deps.sh bench
 	$(MAKE) revd
 	bash bench/run.sh --certs $(BENCH_CERTS)
+
+# issue 15's scale scenario (bench/scale.sh; not part of `make test`):
+# SCALE_N="10000000 30000000" by default; any list, e.g.
+# make bench-scale SCALE_N="1000000 3000000". bench/README.md, "Scale".
+SCALE_N ?= 10000000 30000000
+.PHONY: bench-scale
+bench-scale: $(BUILD)/bench/loadgen $(BUILD)/bench/scalegen
+	$(MAKE) revd
+	SCALE_N="$(SCALE_N)" bash bench/scale.sh
 
 unit: $(UNIT_BIN)
 fuzz-replay: $(REPLAY_BIN)

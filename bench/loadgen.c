@@ -2,7 +2,7 @@
  *
  *   loadgen --url http://127.0.0.1:PORT/PATH [--requests FILE] [--method GET|POST|mix]
  *           [--connections N] [--threads T] [--duration SECONDS | --count N] [--close]
- *           [--pipeline D] [--rate R] [--zipf S] [--json]
+ *           [--pipeline D] [--rate R] [--zipf S] [--serials N] [--json]
  *
  * Needs nothing beyond libc and libm (build: make loadgen). Each thread owns
  * its share of the connections and one epoll loop (edge-triggered); threads
@@ -25,7 +25,17 @@
  * header lines with token names, no obs-fold, no Transfer-Encoding (chunked
  * answers count as protocol errors), Content-Length required on a 200; 204 and
  * 304 carry no body; any other status without Content-Length is read until
- * the server closes. */
+ * the server closes.
+ *
+ * --serials N (bench/scale.sh): the requests name certificates across a
+ * whole CA instead of the file's few lines. The file holds one request, a
+ * template whose CertID serial is 16 octets and last (bench/mkreqs.py
+ * writes one for `bench/scalegen serial 0`); each request sent is the
+ * template with serial(i) of bench/scale.h, i drawn uniformly over
+ * [0, N), or with --zipf S the popularity rank drawn Zipf(S) over N ranks
+ * (rejection-inversion: no table) and mapped to i by a fixed pseudo-random
+ * permutation. Each is formatted into its ring slot's own buffer when it
+ * is queued (base64 and percent-encoding: well under a microsecond). */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -49,6 +59,8 @@
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "bench/scale.h"
 
 #define NS_PER_S 1000000000ull
 #define RBUF_CAP (16u * 1024)       /* per connection: a response head must fit (cap on header size) */
@@ -81,7 +93,8 @@ static struct config {
     enum method method;
     uint32_t connections, threads, pipeline;
     double duration_s, rate, zipf;
-    uint64_t count; /* 0: run for duration_s */
+    uint64_t count;   /* 0: run for duration_s */
+    uint64_t serials; /* --serials N (0: the file's requests as they are) */
     int close_mode, json;
     /* Derived from the URL. */
     struct sockaddr_storage addr;
@@ -99,6 +112,17 @@ static struct reqset {
     uint32_t *len[2];
     double *cdf; /* Zipf cumulative weights; NULL: uniform */
 } rs;
+
+/* --serials: the template request and the parts of a GET around it. */
+static struct gen {
+    uint8_t der[512];
+    size_t der_len;
+    char head[4200], tail[700]; /* "GET PATH/", " HTTP/1.1 ... \r\n\r\n" */
+    size_t head_len, tail_len;
+    size_t cap; /* bytes one formatted request may take */
+    struct scale_perm perm;
+    struct scale_zipf zipf;
+} gen;
 
 struct stats {
     uint64_t requests, status[6], body_bytes;
@@ -136,6 +160,7 @@ struct conn {
     uint64_t body_left;
     int sock_done; /* no more requests on this socket (--close) */
     int mix;
+    uint8_t *gbuf; /* --serials: depth buffers of gen.cap bytes, one per ring slot */
     uint64_t t_state, retry_at;
     uint64_t k_enq, k_due, quota; /* open loop: requests taken, released by the schedule, allowed */
 };
@@ -213,6 +238,53 @@ static size_t pick_request(struct worker *w) {
             lo = mid + 1;
     }
     return lo;
+}
+
+static double rng_double_v(void *s) { return rng_double(s); }
+
+/* pick_serial: --serials' next certificate index. */
+static uint64_t pick_serial(struct worker *w) {
+    if (cfg.zipf > 0) return scale_perm_at(&gen.perm, scale_zipf_draw(&gen.zipf, rng_double_v, &w->rng) - 1);
+    uint64_t i = (uint64_t)(rng_double(&w->rng) * (double)cfg.serials);
+    return i < cfg.serials ? i : cfg.serials - 1;
+}
+
+/* b64_pct writes standard base64 of p with '+', '/' and '=' percent-encoded
+ * (as add_request's GET path); returns its length. */
+static size_t b64_pct(const uint8_t *p, size_t n, char *out) {
+    static const char a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t o = 0;
+    for (size_t i = 0; i < n; i += 3) {
+        uint32_t x = (uint32_t)p[i] << 16 | (i + 1 < n ? (uint32_t)p[i + 1] << 8 : 0) | (i + 2 < n ? p[i + 2] : 0);
+        char q[4] = {a[x >> 18], a[(x >> 12) & 63], i + 1 < n ? a[(x >> 6) & 63] : '=', i + 2 < n ? a[x & 63] : '='};
+        for (int k = 0; k < 4; k++) {
+            if (q[k] == '+') memcpy(out + o, "%2B", 3), o += 3;
+            else if (q[k] == '/') memcpy(out + o, "%2F", 3), o += 3;
+            else if (q[k] == '=') memcpy(out + o, "%3D", 3), o += 3;
+            else out[o++] = q[k];
+        }
+    }
+    return o;
+}
+
+/* gen_request formats the next --serials request (method m) into out
+ * (gen.cap bytes); returns its length. */
+static uint32_t gen_request(struct worker *w, uint8_t *out, int m) {
+    uint64_t i = pick_serial(w);
+    if (m == M_POST) {
+        uint32_t len = rs.len[M_POST][0];
+        memcpy(out, rs.arena + rs.off[M_POST][0], len);
+        scale_serial(i, out + len - 16);
+        return len;
+    }
+    uint8_t der[sizeof(gen.der)];
+    memcpy(der, gen.der, gen.der_len);
+    scale_serial(i, der + gen.der_len - 16);
+    size_t o = gen.head_len;
+    memcpy(out, gen.head, o);
+    o += b64_pct(der, gen.der_len, (char *)out + o);
+    memcpy(out + o, gen.tail, gen.tail_len);
+    return (uint32_t)(o + gen.tail_len);
 }
 
 /* ---- latency histogram ---- */
@@ -442,8 +514,14 @@ static void enqueue(struct worker *w, struct conn *c, uint64_t now) {
     uint32_t slot = c->head + c->n_inflight;
     if (slot >= w->depth) slot -= w->depth;
     struct entry *e = &c->ring[slot];
-    e->buf = rs.arena + rs.off[m][i];
-    e->len = rs.len[m][i];
+    if (cfg.serials) {
+        uint8_t *b = c->gbuf + (size_t)slot * gen.cap;
+        e->buf = b;
+        e->len = gen_request(w, b, m);
+    } else {
+        e->buf = rs.arena + rs.off[m][i];
+        e->len = rs.len[m][i];
+    }
     e->t_start = take_work(w, c, now);
     e->t_sent = now;
     c->n_inflight++;
@@ -807,6 +885,9 @@ static void usage(FILE *f) {
           "  --rate R             open loop: R requests/s in all, latency from the scheduled send time\n"
           "  --zipf S             draw requests with Zipf(S) popularity, line 1 the most popular\n"
           "                       (default: uniform; fixed seeds, reproducible)\n"
+          "  --serials N          the file's one request is a template: each request asks for serial(i) of\n"
+          "                       bench/scale.h, i uniform over [0, N), or with --zipf its popularity rank\n"
+          "                       Zipf over N (ranks to serials by a fixed pseudo-random permutation)\n"
           "  --json               one JSON object on stdout instead of the text report\n"
           "Without --rate the loop is closed and latency is service time (send to last byte).\n",
           f);
@@ -977,6 +1058,40 @@ static void add_request(size_t i, const char *b64, const uint8_t *der, size_t de
     }
 }
 
+/* gen_init: --serials' template (the file's one request, its serial last
+ * and 16 octets) and the parts of a GET around it. */
+static void gen_init(void) {
+    if (rs.num != 1) {
+        fprintf(stderr, "loadgen: --serials wants a file of one request (the template), %s has %zu\n",
+                cfg.requests_file, rs.num);
+        exit(2);
+    }
+    /* The base64 of the template went into the GET line: decode it back
+     * from the POST body, or re-read the line. */
+    FILE *f = fopen(cfg.requests_file, "r");
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n = f != NULL ? getline(&line, &cap, f) : -1;
+    if (f != NULL) fclose(f);
+    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r' || line[n - 1] == ' ')) line[--n] = '\0';
+    if (n <= 0 || (size_t)n / 4 * 3 > sizeof(gen.der) || !b64_decode(line, (size_t)n, gen.der, &gen.der_len) ||
+        gen.der_len < 20 || gen.der[gen.der_len - 18] != 0x02 || gen.der[gen.der_len - 17] != 0x10) {
+        fprintf(stderr, "loadgen: %s: --serials needs a request whose CertID serial is 16 octets and last "
+                        "(no nonce): bench/mkreqs.py ISSUER <(bench/scalegen serial 0) OUT\n",
+                cfg.requests_file);
+        exit(2);
+    }
+    free(line);
+    gen.head_len = (size_t)snprintf(gen.head, sizeof(gen.head), "GET %s%s", cfg.path,
+                                    cfg.path[strlen(cfg.path) - 1] != '/' ? "/" : "");
+    gen.tail_len = (size_t)snprintf(gen.tail, sizeof(gen.tail), " HTTP/1.1\r\nHost: %s\r\nUser-Agent: revd-loadgen\r\n%s\r\n",
+                                    cfg.authority, cfg.close_mode ? "Connection: close\r\n" : "");
+    gen.cap = gen.head_len + (gen.der_len + 2) / 3 * 12 + gen.tail_len;
+    if (cfg.method != M_GET && rs.len[M_POST][0] > gen.cap) gen.cap = rs.len[M_POST][0];
+    gen.perm = scale_perm_make(cfg.serials, 0x5ca1e5eedull);
+    if (cfg.zipf > 0) gen.zipf = scale_zipf_make(cfg.serials, cfg.zipf);
+}
+
 static void load_requests(void) {
     size_t cap = 1024;
     for (int m = 0; m < 2; m++) {
@@ -1042,6 +1157,7 @@ static void load_requests(void) {
                 cfg.requests_file);
         exit(1);
     }
+    if (cfg.serials) return gen_init();
     if (cfg.zipf > 0) {
         rs.cdf = xmalloc(rs.num * sizeof(double));
         double sum = 0;
@@ -1054,7 +1170,7 @@ static void load_requests(void) {
 
 static void parse_args(int argc, char **argv) {
     enum { O_URL = 256, O_REQ, O_METHOD, O_CONN, O_THREADS, O_DUR, O_COUNT, O_CLOSE, O_PIPE, O_RATE, O_ZIPF,
-           O_JSON, O_HELP };
+           O_SERIALS, O_JSON, O_HELP };
     static const struct option opts[] = {
         {"url", required_argument, NULL, O_URL},
         {"requests", required_argument, NULL, O_REQ},
@@ -1067,6 +1183,7 @@ static void parse_args(int argc, char **argv) {
         {"pipeline", required_argument, NULL, O_PIPE},
         {"rate", required_argument, NULL, O_RATE},
         {"zipf", required_argument, NULL, O_ZIPF},
+        {"serials", required_argument, NULL, O_SERIALS},
         {"json", no_argument, NULL, O_JSON},
         {"help", no_argument, NULL, O_HELP},
         {NULL, 0, NULL, 0},
@@ -1099,6 +1216,7 @@ static void parse_args(int argc, char **argv) {
         case O_PIPE: cfg.pipeline = (uint32_t)parse_u64("--pipeline", optarg, 1, MAX_PIPELINE); break;
         case O_RATE: cfg.rate = parse_pos_double("--rate", optarg); break;
         case O_ZIPF: cfg.zipf = parse_pos_double("--zipf", optarg); break;
+        case O_SERIALS: cfg.serials = parse_u64("--serials", optarg, 1, 1ull << 56); break;
         case O_JSON: cfg.json = 1; break;
         case O_HELP: usage(stdout); exit(0);
         default: bad_usage("unknown option or missing value", optind > 1 ? argv[optind - 1] : NULL);
@@ -1112,6 +1230,7 @@ static void parse_args(int argc, char **argv) {
     if (cfg.requests_file == NULL && cfg.method != M_GET)
         bad_usage("--method POST or mix needs --requests (the bodies)", NULL);
     if (cfg.requests_file == NULL && cfg.zipf > 0) bad_usage("--zipf needs --requests", NULL);
+    if (cfg.requests_file == NULL && cfg.serials) bad_usage("--serials needs --requests (the template)", NULL);
 }
 
 static void on_sigint(int sig) {
@@ -1154,7 +1273,8 @@ static void report(const struct stats *st, double secs) {
     }
     printf("target            %s %s%s (%zu request%s%s)\n", method_name(), cfg.url,
            cfg.requests_file && cfg.method != M_POST ? "/..." : "", rs.num, rs.num == 1 ? "" : "s",
-           rs.cdf ? ", Zipf" : rs.num > 1 ? ", uniform" : "");
+           cfg.serials ? (cfg.zipf > 0 ? ", serials of a CA, Zipf" : ", serials of a CA, uniform")
+           : rs.cdf ? ", Zipf" : rs.num > 1 ? ", uniform" : "");
     printf("setup             %u thread%s, %u connection%s, %s, pipeline %u\n", cfg.threads,
            cfg.threads == 1 ? "" : "s", cfg.connections, cfg.connections == 1 ? "" : "s",
            cfg.close_mode ? "connection per request" : "keep-alive", cfg.pipeline);
@@ -1203,6 +1323,7 @@ int main(int argc, char **argv) {
     struct conn *conns = xmalloc((size_t)cfg.connections * sizeof(*conns));
     struct entry *rings = xmalloc((size_t)cfg.connections * depth * sizeof(*rings));
     uint8_t *rbufs = xmalloc((size_t)cfg.connections * RBUF_CAP);
+    uint8_t *gbufs = cfg.serials ? xmalloc((size_t)cfg.connections * depth * gen.cap) : NULL;
     uint64_t base = cfg.count / cfg.connections, extra = cfg.count % cfg.connections;
     uint32_t gi = 0;
     for (uint32_t t = 0; t < cfg.threads; t++) {
@@ -1223,6 +1344,7 @@ int main(int argc, char **argv) {
             c->gi = gi;
             c->ring = rings + (size_t)gi * depth;
             c->rbuf = rbufs + (size_t)gi * RBUF_CAP;
+            c->gbuf = gbufs != NULL ? gbufs + (size_t)gi * depth * gen.cap : NULL;
             c->quota = cfg.count ? base + (gi < extra) : UINT64_MAX;
             total += cfg.count ? c->quota : 0;
         }
@@ -1265,6 +1387,7 @@ int main(int argc, char **argv) {
     free(conns);
     free(rings);
     free(rbufs);
+    free(gbufs);
     for (int m = 0; m < 2; m++) {
         free(rs.off[m]);
         free(rs.len[m]);

@@ -140,6 +140,15 @@ static inline uint64_t now_ns(void) {
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* shard_loop_turned: the loop's turn that began at t0_ns (now_ns() as its
+ * wait returned) is done, its next wait comes: the turn is counted in the
+ * stall histogram and maximum. One clock read; a turn, not a request. */
+static inline void shard_loop_turned(struct shard *sh, uint64_t t0_ns) {
+    uint64_t d = now_ns() - t0_ns;
+    metrics_observe(&sh->m.loop_stall, MHK_LATENCY_NS, d);
+    metrics_max(&sh->m.loop_stall_max, d);
+}
+
 /* shard_fatal: a shard's loop cannot go on (its listener would keep
  * taking connections nobody answers, and slots could no longer be
  * reclaimed): says so and ends the process. Does not return. */

@@ -239,6 +239,7 @@ static void *uring_shard_main(void *arg) {
     while (!us_of(sh)->stop_seen) {
         int rc = io_uring_submit_and_wait(&us_of(sh)->ring, 1);
         if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) shard_fatal(sh, "io_uring_enter", -rc);
+        uint64_t turn_ns = now_ns(); /* the turn's stall: from here to the next wait */
         for (;;) {
             struct io_uring_cqe *cqe;
             unsigned head, n = 0;
@@ -262,6 +263,7 @@ static void *uring_shard_main(void *arg) {
                 }
             }
         }
+        shard_loop_turned(sh, turn_ns);
     }
     return NULL;
 }

@@ -160,6 +160,16 @@ size_t metrics_render(const struct shard_metrics *const *shards, int n, const st
     for (int i = 0; i < nh; i++) hs[i] = &shards[i]->age;
     hist(&o, "revd_ocsp_response_age_seconds", "Age (now - thisUpdate) of each OCSP response served.", hs, nh,
          MHK_AGE_S);
+    for (int i = 0; i < nh; i++) hs[i] = &shards[i]->loop_stall;
+    hist(&o, "revd_shard_loop_stall_seconds",
+         "Each turn of a shard's event loop: from its wait returning to its next wait (the events it got, processed).",
+         hs, nh, MHK_LATENCY_NS);
+    uint64_t stall_max = 0;
+    for (int i = 0; i < n; i++)
+        if (ld(&shards[i]->loop_stall_max) > stall_max) stall_max = ld(&shards[i]->loop_stall_max);
+    family(&o, "revd_shard_loop_stall_max_seconds", "gauge",
+           "The longest turn of any shard's event loop since start (nothing else ran on that shard meanwhile).");
+    put(&o, "revd_shard_loop_stall_max_seconds %.9f\n", (double)stall_max * 1e-9);
     if (core != NULL) {
         scalar(&o, "revd_crl_builds_total", "counter", "CRLs built, signed and published.", ld(&core->crl_builds));
         scalar(&o, "revd_crl_build_failures_total", "counter", "CRL builds that failed (the previous CRL stays).", ld(&core->crl_failures));

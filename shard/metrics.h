@@ -51,6 +51,10 @@ struct shard_metrics {
     _Atomic uint64_t conns_accepted, conns_open, idle_closed;
     struct metric_hist latency;  /* ns: request complete in the input to its answer queued */
     struct metric_hist age;      /* s: now - thisUpdate of each OCSP response served */
+    /* ns: each turn of the shard's loop, from its wait returning to its
+     * next wait (what it got, processed); and the longest since start. */
+    struct metric_hist loop_stall;
+    _Atomic uint64_t loop_stall_max;
     char pad[64];
 };
 
@@ -73,6 +77,11 @@ void metrics_observe(struct metric_hist *h, enum metric_hist_kind kind, uint64_t
 /* metrics_add: *x += n, by its only writer. */
 static inline void metrics_add(_Atomic uint64_t *x, uint64_t n) {
     atomic_store_explicit(x, atomic_load_explicit(x, memory_order_relaxed) + n, memory_order_relaxed);
+}
+
+/* metrics_max: *x = max(*x, v), by its only writer. */
+static inline void metrics_max(_Atomic uint64_t *x, uint64_t v) {
+    if (v > atomic_load_explicit(x, memory_order_relaxed)) atomic_store_explicit(x, v, memory_order_relaxed);
 }
 
 /* metrics_code_index: the slot of an HTTP status code. */

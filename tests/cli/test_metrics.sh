@@ -6,7 +6,8 @@
 # malformed DER, a bad GET path, an unknown issuer, a never-issued serial,
 # CRL 200 and 304, 404, 405, an oversized head, broken framing; histograms
 # consistent; a revocation through the socket shows in the
-# revocation-to-OCSP and revocation-to-CRL histograms; --no-metrics.
+# revocation-to-OCSP and revocation-to-CRL histograms; the shards' loop
+# turns (revd_shard_loop_stall_seconds and its maximum); --no-metrics.
 . "$(dirname "$0")/lib.sh"
 command -v curl >/dev/null || skip "curl is not installed"
 "$PY" -c 'import prometheus_client.parser' 2>/dev/null || skip "python3-prometheus-client is not installed"
@@ -129,6 +130,15 @@ assert v("revd_ocsp_certificates") == 3, v("revd_ocsp_certificates")  # the two 
 assert v("revd_crl_builds_total") >= 2
 h("revd_crl_build_seconds")
 assert v("revd_revocation_to_ocsp_seconds_count") == 0
+# The shards' loops: every turn timed (each shard turns at least on its
+# ticks); the longest is one of the turns, so at least their mean, at most
+# their sum, and positive (a turn takes time).
+assert fams["revd_shard_loop_stall_max_seconds"].type == "gauge"
+stall = h("revd_shard_loop_stall_seconds")
+n, total, mx = stall[-1][1], v("revd_shard_loop_stall_seconds_sum"), v("revd_shard_loop_stall_max_seconds")
+assert n >= 2, stall
+assert 0 < mx <= total + 1e-9 and mx >= total / n - 1e-9, (mx, total, n)
+assert mx < 10, mx
 PY
 
 step "a revocation through the socket: counted from command to OCSP and to CRL"
