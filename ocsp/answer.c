@@ -208,6 +208,7 @@ static void answer_from_store(struct shard_conn *c, struct answer_shard *as, con
     if (ocsp_cache_get(as->cache, ocsp_store_uid(st), h, q->serial, q->serial_len, &hit) &&
         hit.der_len + slen <= sizeof(buf)) {
         if (!hit.stripped) slen = 0;
+        metrics_add(&shard_metrics_of(c)->ocsp_store[MS_CACHE], 1);
         memcpy(buf, hit.der, hit.der_len);
         memcpy(buf + hit.der_len, suffix, slen);
         answer_stored(c, as, buf, hit.der_len + slen, hit.etag, hit.this_update, hit.next_update, q->serial,
@@ -222,6 +223,7 @@ static void answer_from_store(struct shard_conn *c, struct answer_shard *as, con
     size_t len;
     if (got == 1 && ocsp_store_assemble(st, &rec, h, buf, sizeof(buf), &len) && etag_of(buf, len, etag)) {
         bump(&as->store_inline);
+        metrics_add(&shard_metrics_of(c)->ocsp_store[MS_PAGE_CACHE], 1);
         ocsp_cache_put(as->cache, ocsp_store_uid(st), h, q->serial, q->serial_len, rec.der[h], rec.der_len[h],
                        rec.stripped[h], etag, rec.this_update, rec.next_update);
         answer_stored(c, as, buf, len, etag, rec.this_update, rec.next_update, q->serial, q->serial_len, r,
@@ -234,7 +236,11 @@ static void answer_from_store(struct shard_conn *c, struct answer_shard *as, con
         if (as->a->unknown_signed && as->a->submit != NULL) bump(&as->lane_fallbacks);
         return answer_ocsp_error(c, OCSP_UNAUTHORIZED, r->keep_alive, r->method == HTTP_METHOD_HEAD);
     }
-    if (to_reader(c, as, ca, q, r)) return; /* not cached, or damaged: the reader says so */
+    if (to_reader(c, as, ca, q, r)) { /* not cached, or damaged: the reader says so */
+        metrics_add(&shard_metrics_of(c)->ocsp_store[MS_READER], 1);
+        return;
+    }
+    metrics_add(&shard_metrics_of(c)->ocsp_store[MS_BUSY], 1);
     bump(&as->store_busy);
     answer_ocsp_error(c, OCSP_TRY_LATER, r->keep_alive, r->method == HTTP_METHOD_HEAD);
 }

@@ -140,6 +140,12 @@ size_t metrics_render(const struct shard_metrics *const *shards, int n, const st
         if (st_names[s] != NULL)
             put(&o, "revd_ocsp_responses_total{status=\"%s\"} %llu\n", st_names[s],
                 (unsigned long long)SUM(ocsp_status[s]));
+    family(&o, "revd_ocsp_store_lookups_total", "counter",
+           "Responses of CAs on disk, by where they came from (busy: tryLater, the readers full).");
+    static const char *const way_names[MS_NUM] = {"cache", "page_cache", "reader", "busy"};
+    for (int w = 0; w < MS_NUM; w++)
+        put(&o, "revd_ocsp_store_lookups_total{way=\"%s\"} %llu\n", way_names[w],
+            (unsigned long long)SUM(ocsp_store[w]));
     family(&o, "revd_hostile_input_total", "counter", "Requests and connections refused as broken or hostile.");
     for (int h = 0; h < MH_NUM; h++)
         put(&o, "revd_hostile_input_total{what=\"%s\"} %llu\n", hostile_names[h], (unsigned long long)SUM(hostile[h]));

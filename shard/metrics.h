@@ -43,11 +43,19 @@ struct metric_hist {
     _Atomic uint64_t count, sum;
 };
 
+/* Where a response of a CA on disk came from: the shard's cache, the page
+ * cache (read on the shard), a store reader; or tryLater (the readers'
+ * queue full). */
+enum metric_store_way { MS_CACHE, MS_PAGE_CACHE, MS_READER, MS_BUSY, MS_NUM };
+
 struct shard_metrics {
     _Atomic uint64_t requests[MK_NUM][METRIC_CODES];
     _Atomic uint64_t ocsp_requests[4][2]; /* [enum ocsp_hash][nonce] */
     _Atomic uint64_t ocsp_status[7];      /* [enum ocsp_resp_status] */
     _Atomic uint64_t hostile[MH_NUM];
+    /* Responses of CAs on disk (ocsp/store.h), by where a lookup found
+     * them: [enum metric_store_way]. */
+    _Atomic uint64_t ocsp_store[MS_NUM];
     _Atomic uint64_t conns_accepted, conns_open, idle_closed;
     struct metric_hist latency;  /* ns: request complete in the input to its answer queued */
     struct metric_hist age;      /* s: now - thisUpdate of each OCSP response served */

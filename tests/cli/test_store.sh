@@ -82,6 +82,11 @@ openssl ocsp -issuer "$D/ca/sub.pem" -cert "$T/ee1.pem" -url "$URL/ocsp" -CAfile
     >"$T/o.txt" 2>&1
 grep -q "ee1.pem: good" "$T/o.txt" || fail "ee1: $(cat "$T/o.txt")"
 grep -q "Response verify OK" "$T/o.txt" || fail "ee1 not verified: $(cat "$T/o.txt")"
+curl -s -m 10 "$URL/metrics" >"$T/metrics.txt" || fail "GET /metrics"
+for way in reader page_cache; do
+    grep -Eq "^revd_ocsp_store_lookups_total\{way=\"$way\"\} [1-9]" "$T/metrics.txt" ||
+        fail "no $way lookups in /metrics: $(grep store_lookups "$T/metrics.txt")"
+done
 get "$GOOD" "$T/before.der"
 openssl ocsp -respin "$T/before.der" -issuer "$D/ca/sub.pem" -serial "0x$GOOD" -CAfile "$T/chain.pem" 2>&1 |
     grep -q ": good" || fail "GET answer: $(openssl ocsp -respin "$T/before.der" -resp_text -noverify 2>&1 | head)"
