@@ -738,6 +738,8 @@ int ca_import_csv(struct ca_core *c, const char *name, const char *path, size_t 
     }
     if (!import_open(&im, e) || !import_begin(&im, e) || !import_parse(&im, e) || !write_certs(&im, e))
         goto out;
+    extsort_free(im.certs); /* its runs' disk space, before the revoked rows' merge and the ingestion */
+    im.certs = NULL;
     if (progress) {
         fprintf(progress, "revd: %s: %llu rows checked in %.1f s; writing\n", path, (unsigned long long)im.n,
                 rtime_mono() - im.t0);
