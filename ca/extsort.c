@@ -75,7 +75,9 @@ static int write_all(int fd, const char *path, const uint8_t *p, size_t len, str
     while (len > 0) {
         ssize_t w = write(fd, p, len);
         if (w < 0 && errno == EINTR) continue;
-        if (w < 0) return rerr_set(e, "%s: cannot write: %s", path, strerror(errno));
+        if (w < 0)
+            return rerr_set(e, "%s: cannot write: %s%s", path, strerror(errno),
+                            errno == ENOSPC ? "; the file system is full: free some space and try again" : "");
         p += w;
         len -= (size_t)w;
     }

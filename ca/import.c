@@ -763,8 +763,9 @@ int ca_import_csv(struct ca_core *c, const char *name, const char *path, size_t 
     out->seconds = rtime_mono() - im.t0;
     ok = 1;
 out:
+    /* The runs go first: on a full disk, the failure record needs room. */
+    import_cleanup(&im);
     if (!ok) oplog_failure(c, "import", name, NULL, 0, params, e);
     else json_decref(params);
-    import_cleanup(&im);
     return ok;
 }

@@ -129,6 +129,36 @@ step "--chunk-rows out of range"
 run_fail 1 revd import --ca legacy --file "$T/late.csv" --chunk-rows -1
 assert_unchanged "$before" legacy
 
+# ------------------------------------------------------------------ full disk
+step "a full disk while the runs are written"
+mkdir -p "$T/full"
+if mount -t tmpfs -o size=48m tmpfs "$T/full" 2>/dev/null; then
+    trap 'umount -l "$T/full" 2>/dev/null; _cleanup' EXIT
+    "$PY" -c '
+for i in range(200000): print("%032X,2031-01-01,good" % ((1 << 126) + i * 7919))' >"$T/200k.csv"
+    SAVED_DIR=$REVD_DIR
+    export REVD_DIR=$T/full/d
+    create_root small
+    # About 3 MB left: the runs of 200,000 rows take about 9 MB.
+    avail=$(df -k --output=avail "$T/full" | tail -1)
+    dd if=/dev/zero of="$T/full/fill" bs=1k count=$((avail - 3072)) 2>/dev/null
+    before=$(snapshot small)
+    run_fail 1 revd import --ca small --file "$T/200k.csv" --chunk-rows 20000
+    assert_contains "$ERR" "No space left on device"
+    printf '%s\n' "$ERR" | grep -qE 'import\.tmp\.[0-9]+/x-[0-9]+\.run' || fail "the message should name the run file"
+    printf '%s\n' "$ERR" | grep -qE 'free some space' || fail "the message should say to free some space"
+    rm -f "$T/full/fill"
+    assert_unchanged "$before" small
+    assert_eq "$(tmp_dirs)" 0 "temporary directories left in DIR after a full disk"
+    run_ok revd import --ca small --file "$T/200k.csv" --chunk-rows 20000
+    run_ok revd ca show small
+    assert_kv imported 200000
+    export REVD_DIR=$SAVED_DIR
+    umount "$T/full"
+else
+    echo "NOTE: $TEST_NAME: a full disk: not tested (mount -t tmpfs is not permitted here)"
+fi
+
 # ------------------------------------------------------------------ kill -9
 step "kill -9 in the middle of an import"
 create_root big
