@@ -206,10 +206,17 @@ struct ca_import_result {
     double seconds;
 };
 
-/* ca_import_csv loads an inventory (docs/cli.md) from path. The file is
- * parsed and checked whole before anything is written; progress lines go to
- * progress (may be NULL). */
-int ca_import_csv(struct ca_core *c, const char *ca, const char *path, FILE *progress,
+/* The rows ca_import_csv sorts in memory at a time by default (48 bytes a
+ * row, 16 more while sorting: about 256 MB); a larger file is sorted in
+ * runs on disk, under DIR/import.tmp.PID (about 50 bytes a row). */
+#define CA_IMPORT_CHUNK_ROWS 4000000
+#define CA_IMPORT_CHUNK_ROWS_MAX 200000000
+
+/* ca_import_csv loads an inventory (docs/cli.md) from path, in memory
+ * bounded by chunk_rows (0: CA_IMPORT_CHUNK_ROWS), not by the file. The
+ * file is parsed and checked whole before anything is written to the
+ * index; progress lines go to progress (may be NULL). */
+int ca_import_csv(struct ca_core *c, const char *ca, const char *path, size_t chunk_rows, FILE *progress,
                   struct ca_import_result *out, struct rerr *e);
 
 struct ca_change {

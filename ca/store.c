@@ -259,7 +259,7 @@ int store_sst_open(struct store *st, const char *path, struct store_sst **out, s
     char *err = NULL;
     rocksdb_sstfilewriter_open(w->w, path, &err);
     if (err != NULL) {
-        rerr_set(e, "%s: cannot create a bulk-load file: %s", path, err);
+        rerr_set(e, "%s: cannot create a bulk-load file: %s%s", path, err, store_advice(err));
         free(err);
         store_sst_free(w);
         return 0;
@@ -273,7 +273,7 @@ int store_sst_put(struct store_sst *w, const void *k, size_t kl, const void *v, 
     char *err = NULL;
     rocksdb_sstfilewriter_put(w->w, k, kl, v, vl, &err);
     if (err != NULL) {
-        rerr_set(e, "bulk-load file: %s", err);
+        rerr_set(e, "bulk-load file: %s%s", err, store_advice(err));
         free(err);
         return 0;
     }
@@ -284,7 +284,7 @@ int store_sst_finish(struct store_sst *w, struct rerr *e) {
     char *err = NULL;
     rocksdb_sstfilewriter_finish(w->w, &err);
     if (err != NULL) {
-        rerr_set(e, "bulk-load file: %s", err);
+        rerr_set(e, "bulk-load file: %s%s", err, store_advice(err));
         free(err);
         return 0;
     }

@@ -55,6 +55,7 @@ static const struct option long_opts[] = {
     {"names", required_argument, NULL, O_NAMES},
     {"new-passphrase-file", required_argument, NULL, O_NEWPASS},
     {"key-uri", required_argument, NULL, O_KEY_URI},
+    {"chunk-rows", required_argument, NULL, O_CHUNK_ROWS},
     {NULL, 0, NULL, 0},
 };
 
@@ -150,6 +151,7 @@ static int run_cmd(struct cli *cli, const struct cmd *c, int argc, char **argv) 
         case O_NAMES: o.names = optarg; break;
         case O_NEWPASS: o.newpass = optarg; break;
         case O_KEY_URI: o.key_uri = optarg; break;
+        case O_CHUNK_ROWS: num = &o.chunk_rows; break;
         }
         if (num != NULL && !cmd_parse_long(optarg, num))
             return usage_error(cli, c, "--%s needs a whole number", opt_name(id));

@@ -31,7 +31,7 @@ enum {
     O_COMPLETE, O_MAXB, O_PARENT, O_PATHLEN, O_CERT, O_CHAIN, O_JSON, O_CA, O_CSR, O_TEMPLATE,
     O_SAN, O_IDEM, O_SERIAL, O_REASON, O_INVALIDITY, O_FORMAT, O_SINCE, O_FILE, O_FROM, O_HASH, O_OUT,
     O_PARTITION, O_ALL, O_NUMBER, O_ANCHOR, O_RESTORE_DAYS, O_ROLE, O_NAMES, O_NEWPASS,
-    O_KEY_URI,
+    O_KEY_URI, O_CHUNK_ROWS,
 };
 
 struct opts {
@@ -42,6 +42,7 @@ struct opts {
     const char *hash, *out, *partition, *number, *anchor, *role, *names, *newpass, *key_uri;
     int complete, json, with_chain, help, days_set, hours_set, all, restore_days_set;
     long restore_days;
+    long chunk_rows; /* 0: the default */
 };
 
 struct cmd {

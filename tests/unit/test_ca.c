@@ -800,7 +800,7 @@ static void test_import(void **state) {
     snprintf(path, sizeof(path), "%s/inventory.csv", f->dir);
     write_file(path, inventory);
     struct ca_import_result res;
-    if (!ca_import_csv(f->c, "legacy", path, NULL, &res, &e)) fail_msg("ca_import_csv: %s", e.msg);
+    if (!ca_import_csv(f->c, "legacy", path, 0, NULL, &res, &e)) fail_msg("ca_import_csv: %s", e.msg);
     assert_int_equal(res.rows, 7);
     assert_int_equal(res.revoked, 4);
     struct ca_info li;
@@ -884,7 +884,7 @@ static void import_refused(struct fx *f, const char *path, const char *want, siz
     assert_true(ca_info_get(f->c, "legacy", &before, &e));
     uint64_t imported = before.imported, revoked = before.revoked, held = before.held;
     struct ca_import_result res;
-    if (ca_import_csv(f->c, "legacy", path, NULL, &res, &e)) fail_msg("the import of %s succeeded", path);
+    if (ca_import_csv(f->c, "legacy", path, 0, NULL, &res, &e)) fail_msg("the import of %s succeeded", path);
     if (strstr(e.msg, want) == NULL) fail_msg("the import said '%s'; expected '%s'", e.msg, want);
     assert_int_equal(res.rows, 0);
     assert_int_equal(report_count(f, "legacy"), rows_before);
@@ -902,7 +902,7 @@ static void test_import_failure_changes_nothing(void **state) {
     snprintf(path, sizeof(path), "%s/inventory.csv", f->dir);
     write_file(path, inventory);
     struct ca_import_result res;
-    assert_true(ca_import_csv(f->c, "legacy", path, NULL, &res, &e));
+    assert_true(ca_import_csv(f->c, "legacy", path, 0, NULL, &res, &e));
     assert_int_equal(report_count(f, "legacy"), 7);
 
     /* Good rows, then a bad line at the end. */
@@ -945,7 +945,7 @@ static void test_import_failure_changes_nothing(void **state) {
     import_refused(f, path, "non-empty", 7);
     snprintf(path, sizeof(path), "%s/missing.csv", f->dir);
     import_refused(f, path, "cannot open", 7);
-    assert_false(ca_import_csv(f->c, "missing", path, NULL, &res, &e));
+    assert_false(ca_import_csv(f->c, "missing", path, 0, NULL, &res, &e));
 }
 
 /* A refusal that depends on the CA as well as on the file (here: the cap
@@ -971,7 +971,7 @@ static void test_import_cdp_cap_changes_nothing(void **state) {
     fprintf(fp, "0e02,2030-01-01,good,,,http://cdp.example/b.crl\n");
     assert_int_equal(fclose(fp), 0);
     struct ca_import_result res;
-    int ok = ca_import_csv(f->c, "legacy", path, NULL, &res, &e);
+    int ok = ca_import_csv(f->c, "legacy", path, 0, NULL, &res, &e);
     assert_false(ok);
     if (strstr(e.msg, "CDPs") == NULL) fail_msg("the import said: %s", e.msg);
     struct ca_info li;
@@ -986,7 +986,7 @@ static void test_import_cdp_cap_changes_nothing(void **state) {
     if (n != 0) fail_msg("a refused import left %zu certificates in the index", n);
     /* With the CA back to normal the same file goes in whole. */
     legacy->next_ext_part = 0;
-    if (!ca_import_csv(f->c, "legacy", path, NULL, &res, &e)) fail_msg("ca_import_csv: %s", e.msg);
+    if (!ca_import_csv(f->c, "legacy", path, 0, NULL, &res, &e)) fail_msg("ca_import_csv: %s", e.msg);
     assert_int_equal(res.rows, good_rows + 2);
     assert_int_equal(report_count(f, "legacy"), (size_t)good_rows + 2);
     imported_status(f, "legacy", "0e02", &st);

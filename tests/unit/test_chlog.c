@@ -372,9 +372,9 @@ static void test_import(void **state) {
     fclose(fp);
     uint64_t base = ca_view_changes_last(f->c);
     struct ca_import_result res;
-    if (!ca_import_csv(f->c, "legacy", path, NULL, &res, &e)) fail_msg("ca_import_csv: %s", e.msg);
+    if (!ca_import_csv(f->c, "legacy", path, 0, NULL, &res, &e)) fail_msg("ca_import_csv: %s", e.msg);
     /* A refused import leaves no record (and no gap). */
-    assert_false(ca_import_csv(f->c, "nosuch", path, NULL, &res, &e));
+    assert_false(ca_import_csv(f->c, "nosuch", path, 0, NULL, &res, &e));
     struct ca_serial g;
     issue(f, "sub", "g.example", &g);
     reopen(f);
