@@ -447,6 +447,27 @@ static int write_revoked(struct import *im, struct rerr *e) {
     return sst_end(w, e);
 }
 
+/* write_part_changes: the 'd' file, a new change number (the import's
+ * log record) for each partition it adds revoked certificates to: their
+ * CRLs are stale, the others stay current (ca_crl_part_change). After
+ * write_revoked, whose order (partition, then serial) it walks. */
+static int write_part_changes(struct import *im, struct rerr *e) {
+    if (im->num_revoked == 0) return 1;
+    struct store_sst *w = sst_begin(im->c, &im->ssts, "d", e);
+    if (w == NULL) return 0;
+    uint8_t key[KEY_MAX], v[8];
+    bytes_put_u64(v, im->c->oplog_seq);
+    for (size_t i = 0; i < im->num_revoked; i++) {
+        if (i > 0 && im->revoked[i]->part == im->revoked[i - 1]->part) continue;
+        size_t kl = ikey_part_change(key, im->ca->id, im->revoked[i]->part);
+        if (!store_sst_put(w, key, kl, v, sizeof(v), e)) {
+            store_sst_free(w);
+            return 0;
+        }
+    }
+    return sst_end(w, e);
+}
+
 /* write_cdps: the 'u' file, the new imported CDPs by URI. */
 static int write_cdps(struct import *im, struct rerr *e) {
     if (im->num_new == 0) return 1;
@@ -545,6 +566,7 @@ int ca_import_csv(struct ca_core *c, const char *name, const char *path, FILE *p
     /* From here a failure takes back the log record given out (oplog_failure
      * does too, before it records the failure). */
     if (!write_oplog(&im, &params, e) || !write_partitions(&im, e) || !write_revoked(&im, e) ||
+        !write_part_changes(&im, e) ||
         !write_cdps(&im, e) || !write_certs(&im, e) ||
         !store_ingest(c->st, (const char *const *)im.ssts.paths, im.ssts.num, e)) {
         oplog_rollback(c);
