@@ -102,12 +102,15 @@ void ca_view_stored_free(struct ca_view_stored *b);
  * of a CRL and the CDP of its certificates come from one place and cannot
  * drift, and ca/ does not depend on crl/.
  *
- * One exception to the thread rule: ca_crl_each_revoked, ca_crl_verify and
- * the signer ca_crl_signer gave may be called from other threads (crl/'s
- * build pool) while the thread that owns the core waits for them and
- * changes nothing meanwhile: they only read the core, the index (RocksDB
- * reads beside each other are safe) and the key. Several threads may sign
- * with one signer at once when ca_crl_sign_parallel says so. */
+ * One exception to the thread rule: the reads here (ca_crl_issuer_get,
+ * ca_crl_each_part, ca_crl_each_revoked, ca_crl_part_change,
+ * ca_crl_state_get, ca_crl_verify) and the signer ca_crl_signer gave may be
+ * called from other threads (crl/'s pool) while the thread that owns the
+ * core waits for them and changes nothing meanwhile: they only read the
+ * core, the index (RocksDB reads beside each other are safe) and the key.
+ * Several threads may sign with one signer at once when
+ * ca_crl_sign_parallel says so. ca_crl_signer (it may load the key) and
+ * the writes stay on the owning thread. */
 
 /* ca_crl_issuer: the CA as its CRLs name it. Pointers are borrowed from
  * the core: valid until the next call that changes it. */
