@@ -391,6 +391,12 @@ static size_t take_files(struct crl_publisher *p, int64_t now, int newer_only) {
         free(taken);
         return 0;
     }
+    /* OpenSSL fills a certificate's extension cache (the key identifier)
+     * on its first use, testing its flag outside its lock: this thread
+     * reads each CA's issuer once before the pool does. */
+    uint8_t id[32];
+    for (size_t i = 0; i < p->n; i++)
+        if (i == 0 || strcmp(p->slots[i].ca, p->slots[i - 1].ca) != 0) issuer_id(p->c, p->slots[i].ca, id);
     crl_pool_run(p->n, p->threads, take_run, &t);
     size_t nk = 0;
     for (size_t i = 0; i < p->n; i++) {
