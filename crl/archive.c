@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,28 @@ static int path_of(const char *dir, const char *ca, char *out, size_t cap) {
     return snprintf(out, cap, "%s/crl-archive/%s.log", dir, ca) < (int)cap;
 }
 
+/* Each thread compresses with its own context, made on its first record
+ * and freed when it ends: ZSTD_compress makes and frees one per call, and a
+ * context's tables are hundreds of KB (fresh pages to fault in and clear,
+ * for every CRL of a rebuild). */
+static pthread_key_t cctx_key;
+static pthread_once_t cctx_once = PTHREAD_ONCE_INIT;
+static int cctx_key_ok;
+
+static void cctx_free(void *p) { ZSTD_freeCCtx(p); }
+static void cctx_init(void) { cctx_key_ok = pthread_key_create(&cctx_key, cctx_free) == 0; }
+
+static ZSTD_CCtx *thread_cctx(void) {
+    pthread_once(&cctx_once, cctx_init);
+    if (!cctx_key_ok) return NULL;
+    ZSTD_CCtx *z = pthread_getspecific(cctx_key);
+    if (z == NULL && (z = ZSTD_createCCtx()) != NULL && pthread_setspecific(cctx_key, z) != 0) {
+        ZSTD_freeCCtx(z);
+        z = NULL;
+    }
+    return z;
+}
+
 int crl_archive_pack(uint32_t part, uint64_t number, int64_t this_update, const uint8_t *der, size_t len,
                      uint8_t **out, size_t *out_len, struct rerr *e) {
     *out = NULL;
@@ -27,7 +50,9 @@ int crl_archive_pack(uint32_t part, uint64_t number, int64_t this_update, const 
     size_t bound = ZSTD_compressBound(len);
     uint8_t *rec = malloc(HEAD_LEN + bound);
     if (rec == NULL) return rerr_set(e, "out of memory");
-    size_t cl = ZSTD_compress(rec + HEAD_LEN, bound, der, len, 3);
+    ZSTD_CCtx *z = thread_cctx();
+    size_t cl = z != NULL ? ZSTD_compressCCtx(z, rec + HEAD_LEN, bound, der, len, 3)
+                          : ZSTD_compress(rec + HEAD_LEN, bound, der, len, 3);
     if (ZSTD_isError(cl)) {
         free(rec);
         return rerr_set(e, "zstd: %s", ZSTD_getErrorName(cl));
