@@ -475,7 +475,11 @@ struct crl_publisher *crl_publish_new(struct ca_core *c, int64_t validity, int64
     /* A restart takes back the CRLs it published while they are before
      * their re-signing time; the rest are built now. */
     int64_t now = now_ms();
-    take_files(p, now, 0);
+    double t0 = rtime_mono();
+    size_t taken = take_files(p, now, 0);
+    if (taken > 0)
+        rlog(LOG_INFO, "crl.taken_back", "%zu of %zu CRLs taken back from %s/crl in %.3f s", taken, p->n,
+             ca_core_dir(c), rtime_mono() - t0);
     rebuild_due(p, now, 0, e);
     if (e->msg[0] != '\0') { /* at start, every CRL must be built */
         crl_publish_free(p);
