@@ -209,7 +209,8 @@ struct ca_crl_rec {
 
 /* ca_crl_record_many records the CRLs r[0..n) (each of a different
  * partition) as ca_crl_record does one, in one synced write: one refused
- * (its number not above the one recorded, or its thisUpdate before) gets
+ * (its number not above the one recorded, or its thisUpdate before, or its
+ * partition already earlier in r) gets
  * ok 0 and its refusal logged, the others ok 1 once the write is done.
  * Returns 1 when the write was done (also when some were refused), 0 with
  * e set when it failed (then nothing is recorded). */

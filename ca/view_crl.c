@@ -290,6 +290,10 @@ int ca_crl_record_many(struct ca_core *c, struct ca_crl_rec *r, size_t n, struct
         struct ca_crl_state last;
         r[i].ok = ca != NULL && ca_crl_state_get(c, r[i].ca, r[i].part, &last, e) >= 0 &&
                   r[i].st.number > last.number && r[i].st.this_update >= last.this_update;
+        /* A partition twice in one batch: its second number is refused
+         * (checked against the index as it was before the batch). */
+        for (size_t k = 0; r[i].ok && k < i; k++)
+            if (r[k].part == r[i].part && strcmp(r[k].ca, r[i].ca) == 0) r[i].ok = 0;
         if (!r[i].ok) continue;
         uint8_t k[KEY_MAX], v[24];
         size_t kl = key_crlnum(k, ca->id, r[i].part);
