@@ -192,6 +192,8 @@ struct import {
     char **new_uris;            /* CDPs new to the CA (views into cdps.uri) */
     size_t num_new;
     uint64_t num_revoked, num_held;
+    uint32_t *parts;            /* the partitions it adds revoked certificates to, in order */
+    size_t num_parts, cap_parts;
     struct ssts ssts;
     char *ca_json, *op_json;
 };
@@ -487,6 +489,26 @@ fail:
     return 0;
 }
 
+/* write_part_changes: the 'd' file, a new change number (the import's
+ * log record) for each partition it adds revoked certificates to
+ * (im->parts, gathered by write_revoked's merge): their CRLs are stale,
+ * the others stay current (ca_crl_part_change). After write_oplog. */
+static int write_part_changes(struct import *im, struct rerr *e) {
+    if (im->num_parts == 0) return 1;
+    struct store_sst *w = sst_begin(im->c, &im->ssts, "d", e);
+    if (w == NULL) return 0;
+    uint8_t key[KEY_MAX], v[8];
+    bytes_put_u64(v, im->c->oplog_seq);
+    for (size_t i = 0; i < im->num_parts; i++) {
+        size_t kl = ikey_part_change(key, im->ca->id, im->parts[i]);
+        if (!store_sst_put(w, key, kl, v, sizeof(v), e)) {
+            store_sst_free(w);
+            return 0;
+        }
+    }
+    return sst_end(w, e);
+}
+
 /* write_cdps: the 'u' file, the new imported CDPs by URI. */
 static int write_cdps(struct import *im, struct rerr *e) {
     if (im->num_new == 0) return 1;
@@ -656,6 +678,20 @@ static int write_certs(struct import *im, struct rerr *e) {
 
 /* write_revoked: the 'r' files, the revocation entries by partition then
  * serial, merged from the runs and the last chunk. */
+/* part_note adds part to the partitions the import adds revoked
+ * certificates to (write_part_changes). */
+static int part_note(struct import *im, uint32_t part, struct rerr *e) {
+    if (im->num_parts == im->cap_parts) {
+        size_t cap = im->cap_parts ? im->cap_parts * 2 : 64;
+        uint32_t *n = realloc(im->parts, cap * sizeof(*n));
+        if (n == NULL) return rerr_set(e, "out of memory");
+        im->parts = n;
+        im->cap_parts = cap;
+    }
+    im->parts[im->num_parts++] = part;
+    return 1;
+}
+
 static int write_revoked(struct import *im, struct rerr *e) {
     struct extsort_merge *m = NULL;
     struct split sp = split_new(im, "r");
@@ -665,6 +701,7 @@ static int write_revoked(struct import *im, struct rerr *e) {
     int ok = extsort_merge_begin(im->revs, im->rows, k, &m, e);
     while (ok && (got = extsort_merge_next(m, &v, e)) == 1) {
         const struct irow *r = v;
+        if (im->num_parts == 0 || im->parts[im->num_parts - 1] != r->part) ok = part_note(im, r->part, e);
         struct crec cr = {.revoked_at = r->revoked_at, .reason = r->reason, .not_after = r->not_after};
         uint8_t val[REV_VALUE_LEN], key[KEY_MAX];
         crec_rev_value(&cr, val);
@@ -719,6 +756,7 @@ static void import_cleanup(struct import *im) {
     free(im->op_json);
     free(im->new_uris);
     free(im->rows);
+    free(im->parts);
     free(im->buf);
     for (size_t i = 0; i < im->cdps.num; i++) free(im->cdps.uri[i]);
     free(im->cdps.uri);
@@ -755,7 +793,8 @@ int ca_import_csv(struct ca_core *c, const char *name, const char *path, size_t 
      * does too, before it records the failure). The files' key ranges do not
      * overlap: one prefix each, and the 'x' and 'r' files split a sorted
      * stream. */
-    if (!write_oplog(&im, &params, e) || !write_partitions(&im, e) || !write_cdps(&im, e) ||
+    if (!write_oplog(&im, &params, e) || !write_partitions(&im, e) || !write_part_changes(&im, e) ||
+        !write_cdps(&im, e) ||
         !store_ingest(c->st, (const char *const *)im.ssts.paths, im.ssts.num, e)) {
         oplog_rollback(c);
         goto out;

@@ -133,7 +133,17 @@ int ca_view_changes_trim(struct ca_core *c, uint64_t upto, struct rerr *e);
  * the index) and computes the CA-scope one the same way; crl/ never formats
  * a URL, it reads the bound one here and writes it as the IDP. So the IDP
  * of a CRL and the CDP of its certificates come from one place and cannot
- * drift, and ca/ does not depend on crl/. */
+ * drift, and ca/ does not depend on crl/.
+ *
+ * One exception to the thread rule: the reads here (ca_crl_issuer_get,
+ * ca_crl_each_part, ca_crl_each_revoked, ca_crl_part_change,
+ * ca_crl_state_get, ca_crl_verify) and the signer ca_crl_signer gave may be
+ * called from other threads (crl/'s pool) while the thread that owns the
+ * core waits for them and changes nothing meanwhile: they only read the
+ * core, the index (RocksDB reads beside each other are safe) and the key.
+ * Several threads may sign with one signer at once when
+ * ca_crl_sign_parallel says so. ca_crl_signer (it may load the key) and
+ * the writes stay on the owning thread. */
 
 /* ca_crl_issuer: the CA as its CRLs name it. Pointers are borrowed from
  * the core: valid until the next call that changes it. */
@@ -220,6 +230,30 @@ int ca_crl_signer(struct ca_core *c, const char *ca, struct ca_signer *out, stru
  * set. */
 int ca_crl_record(struct ca_core *c, const char *ca, uint32_t part, const struct ca_crl_state *st, json_t *params,
                   struct rerr *e);
+
+/* One CRL of ca_crl_record_many. */
+struct ca_crl_rec {
+    const char *ca;
+    uint32_t part;
+    struct ca_crl_state st;
+    json_t *params; /* the audit record's params, taken */
+    int ok;         /* out: 1 when recorded */
+};
+
+/* ca_crl_record_many records the CRLs r[0..n) (each of a different
+ * partition) as ca_crl_record does one, in one synced write: one refused
+ * (its number not above the one recorded, or its thisUpdate before, or its
+ * partition already earlier in r) gets
+ * ok 0 and its refusal logged, the others ok 1 once the write is done.
+ * Returns 1 when the write was done (also when some were refused), 0 with
+ * e set when it failed (then nothing is recorded). */
+int ca_crl_record_many(struct ca_core *c, struct ca_crl_rec *r, size_t n, struct rerr *e);
+
+/* ca_crl_sign_parallel: 1 when several threads may sign with one signer
+ * ca_crl_signer gave at once (the CA keys are in files: OpenSSL keys are
+ * read-only once loaded, and each signature has its own context); 0 when a
+ * key is in a PKCS#11 token, whose session signs one request at a time. */
+int ca_crl_sign_parallel(const struct ca_core *c);
 
 /* ca_crl_audit_failure writes the audit record of a CRL step that failed
  * after the CA key was used (op "crl-sign": signed, not numbered;

@@ -280,6 +280,48 @@ int ca_crl_record(struct ca_core *c, const char *name, uint32_t part, const stru
     return ok;
 }
 
+int ca_crl_record_many(struct ca_core *c, struct ca_crl_rec *r, size_t n, struct rerr *e) {
+    /* The checks first: a refusal writes its own audit record, which would
+     * forget the records given out to the batch before it is written. */
+    struct store_batch *b = store_batch_new();
+    size_t good = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct ca *ca = core_find_or_err(c, r[i].ca, e);
+        struct ca_crl_state last;
+        r[i].ok = ca != NULL && ca_crl_state_get(c, r[i].ca, r[i].part, &last, e) >= 0 &&
+                  r[i].st.number > last.number && r[i].st.this_update >= last.this_update;
+        /* A partition twice in one batch: its second number is refused
+         * (checked against the index as it was before the batch). */
+        for (size_t k = 0; r[i].ok && k < i; k++)
+            if (r[k].part == r[i].part && strcmp(r[k].ca, r[i].ca) == 0) r[i].ok = 0;
+        if (!r[i].ok) continue;
+        uint8_t k[KEY_MAX], v[24];
+        size_t kl = key_crlnum(k, ca->id, r[i].part);
+        bytes_put_u64(v, r[i].st.number);
+        bytes_put_u64(v + 8, (uint64_t)r[i].st.this_update);
+        bytes_put_u64(v + 16, r[i].st.built_from);
+        store_batch_put(b, k, kl, v, 24);
+        oplog_add(c, b, "crl-sign", ca->name, NULL, 0, r[i].params, "ok");
+        r[i].params = NULL;
+        good++;
+    }
+    int ok = good == 0 || oplog_commit(c, b, e);
+    store_batch_free(b);
+    for (size_t i = 0; i < n; i++) {
+        if (!ok) r[i].ok = 0;
+        if (r[i].params == NULL) continue; /* taken by the batch */
+        struct rerr why;
+        rerr_set(&why, "the new CRL of CA %s partition %u goes backwards (or its last one cannot be read): not published",
+                 r[i].ca, r[i].part);
+        if (ok) oplog_failure(c, "crl-sign", r[i].ca, NULL, 0, r[i].params, &why);
+        else json_decref(r[i].params);
+        r[i].params = NULL;
+    }
+    return ok;
+}
+
+int ca_crl_sign_parallel(const struct ca_core *c) { return !c->p11_used; }
+
 void ca_crl_audit_failure(struct ca_core *c, const char *op, const char *ca, json_t *params, const struct rerr *why) {
     oplog_failure(c, op, ca, NULL, 0, params, why);
 }

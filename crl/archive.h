@@ -7,8 +7,9 @@
  *           u32 DER length | u32 compressed length | zstd frame
  *   (integers big-endian)
  *
- * Thread: the CA-core thread appends; readers (revd crl history) parse the
- * file under caps as untrusted input. */
+ * Thread: the CA-core thread appends (crl_archive_pack: any thread);
+ * readers (revd crl history) parse the file under caps as untrusted
+ * input. */
 #ifndef REVD_CRL_ARCHIVE_H
 #define REVD_CRL_ARCHIVE_H
 
@@ -23,6 +24,19 @@
  * thisUpdate) to DIR/crl-archive/<ca>.log. Returns 1, or 0 with e set. */
 int crl_archive_append(const char *dir, const char *ca, uint32_t part, uint64_t number, int64_t this_update,
                       const uint8_t *der, size_t len, struct rerr *e);
+
+/* crl_archive_pack encodes the record of der (the CRL of partition part,
+ * its number and thisUpdate), compressed: *out malloc'd (caller frees),
+ * *out_len. Any thread. Returns 1, or 0 with e set. */
+int crl_archive_pack(uint32_t part, uint64_t number, int64_t this_update, const uint8_t *der, size_t len,
+                     uint8_t **out, size_t *out_len, struct rerr *e);
+
+/* crl_archive_write appends the packed records recs[0..n) (lens[i] octets
+ * each) to CA ca's archive, in that order, with one fsync. Returns 1, or 0
+ * with e set (then a part of them may be there: a damaged tail, which
+ * crl_archive_each reports). */
+int crl_archive_write(const char *dir, const char *ca, const uint8_t *const *recs, const size_t *lens, size_t n,
+                      struct rerr *e);
 
 struct crl_archive_rec {
     uint32_t part;

@@ -5,7 +5,8 @@
  * twice) and archived (crl/archive) before anything can publish it.
  *
  * Returns 1, or 0 with e set. Thread: the thread that owns the ca_core
- * (the CA-core thread of `revd serve`, or the command line's). */
+ * (the CA-core thread of `revd serve`, or the command line's); the threads
+ * crl_make_many starts read the index and sign while it waits. */
 #ifndef REVD_CRL_MAKE_H
 #define REVD_CRL_MAKE_H
 
@@ -30,6 +31,25 @@
  * free out->der. */
 int crl_make(struct ca_core *c, const char *ca, const struct crl_ref *ref, int64_t validity, struct crl *out,
              struct rerr *e);
+
+/* One CRL of a batch (crl_make_many). */
+struct crl_job {
+    const char *ca;     /* in: the CA's name (the caller keeps it) */
+    struct crl_ref ref; /* in: which CRL (from crl_partition_list) */
+    struct crl out;     /* out: the CRL when ok (free out.der) */
+    int ok;             /* out */
+    struct rerr err;    /* out: why not, when !ok */
+    void *work;         /* private to crl_make_many */
+};
+
+/* crl_make_many makes the CRLs of jobs[0..n) (each of a different
+ * partition) as crl_make makes one, and fills each job's outcome: reading,
+ * encoding, signing, checking and compressing for the archive run on up to
+ * threads threads (1 when the CA key is in a token: ca_crl_sign_parallel);
+ * the numbers are then stored in one synced write (ca_crl_record_many) and
+ * each CA's archive appended with one fsync, on the calling thread, in job
+ * order. A job that fails leaves the others made. Returns how many were. */
+size_t crl_make_many(struct ca_core *c, struct crl_job *jobs, size_t n, int64_t validity, int threads);
 
 /* crl_last: the number and thisUpdate of the last CRL made for ref. Returns
  * 1, 0 when none was (zeros), -1 with e set. */

@@ -4,7 +4,10 @@
  * and dirty partitions are rebuilt once the coalescing window has passed
  * (a burst rebuilds each partition once); every CRL is re-signed at half
  * its validity. A failed build is logged, counted and retried with a
- * backoff while the previous CRL stays served.
+ * backoff while the previous CRL stays served. CRLs are made in batches on
+ * crl/pool's threads (as many as ca_ocsp_threads, else the cores), and a
+ * pass that rebuilds every CRL of every CA logs crl.rebuilt_all with how
+ * many and how long.
  *
  * Thread: the CA-core thread. */
 #ifndef REVD_CRL_PUBLISH_H
@@ -35,9 +38,13 @@ struct crl_set *crl_publish_set(const struct crl_publisher *p);
 /* crl_publish_changed notes certificates whose status changed (their
  * partitions are rebuilt after the coalescing window); crl_publish_changed_all
  * that anything may have changed (an import, a new CA, more changes than
- * the core lists): every CRL is rebuilt after the window. */
+ * the core lists): after the window, the CRLs that are stale (their
+ * partition changed since they were built, or their CA's name or key) are
+ * rebuilt, and only those; crl_publish_rebuild_all that every CRL is
+ * (an operator asked). */
 void crl_publish_changed(struct crl_publisher *p, const struct ca_change *ch, size_t n);
 void crl_publish_changed_all(struct crl_publisher *p);
+void crl_publish_rebuild_all(struct crl_publisher *p);
 
 /* crl_publish_adopt_files takes into the set the CRL files under DIR/crl/
  * newer than those it serves (`revd crl rebuild` run through the socket

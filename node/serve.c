@@ -113,7 +113,7 @@ static void admin_changed(void *arg, const char *what) {
 
 static void admin_crl_rebuild(void *arg) {
     struct serve_state *st = arg;
-    if (st->crl != NULL) crl_publish_changed_all(st->crl);
+    if (st->crl != NULL) crl_publish_rebuild_all(st->crl);
 }
 
 /* After a command made through the socket, and before its client hears
