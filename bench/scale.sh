@@ -266,7 +266,7 @@ for N in $SCALE_N; do
     crl_ms=$(ms_since "$t0")
     sleep 1
     # revd's own figures, one per full rebuild it logged (any start's included), in order.
-    crl_log=$(grep 'crl.rebuilt_all' "$D.log" | grep -o '[0-9]* partitions in [0-9.]* s' | paste -sd';' - || true)
+    crl_log=$(grep -E 'crl.rebuilt_all|CRLs of every CA rebuilt' "$D.log" | grep -o '[0-9]* partitions in [0-9.]* s' | paste -sd';' - || true)
     top=$("$GEN" zipf "$N" 1.1 1000000 $(( STORE == 1 ? CACHE / 2000 : N )) | awk '/^top_share/ {print $2}')
     stop $SRV; SRV=""
     row "{\"kind\": \"ca\", \"which\": \"big\", \"n\": $N, \"import_ms\": $IMPORT_MS, \"first_ms\": $first, \"first_cpu_ms\": $first_cpu, \"restart_cpu_ms\": $restart_cpu, \"first_idle_s\": $first_idle, \"rss_first_kb\": $rss_first, \"stop_ms\": $stop_ms, \"restart_ms\": $restart, \"rss_restart_kb\": $rss_restart, \"restart1_ms\": $restart1, \"rss_start1_kb\": $rss_start1, \"rss_settled_kb\": $rss_settled, \"rss_loaded_kb\": $rss_loaded, \"crl_partitions\": $parts, \"crl_rebuild_ms\": $crl_ms, \"crl_log\": \"${crl_log:-}\", \"zipf_top_share\": ${top:-null}, \"disk\": $(du_json "$D"), \"cache\": $([ $STORE = 1 ] && echo "$CACHE" || echo null)}"

@@ -305,7 +305,7 @@ static void all_pass_end(struct crl_publisher *p, int64_t now) {
     for (size_t i = 0; i < p->n; i++)
         if (due_at(&p->slots[i], now)) return;
     p->all.active = 0;
-    rlog(LOG_INFO, "crl.rebuilt_all", "CRLs of every CA rebuilt: %zu partitions in %.3f s on %d threads (%zu failed)",
+    rlog(LOG_INFO, "crl.rebuilt_all", "CRLs of every CA rebuilt: %zu partitions in %.3f s on %d threads, %zu not built",
          p->all.built, rtime_mono() - p->all.t0, p->threads, p->all.failed);
 }
 
