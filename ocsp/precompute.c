@@ -198,12 +198,22 @@ struct sign_pool {
      * since a rotation between calls frees what sg->signer points to. */
     struct ca_responder *resp[SIGN_THREADS_MAX];
     int own0;
-    struct sign_item *items;
+    struct sign_item *items; /* being gathered */
     size_t n, cap;
+    /* A store's pool (own0) signs a batch on its threads while the caller
+     * gathers the next into the other buffer and writes the one before:
+     * the walk and the file never leave the signers idle. */
+    struct sign_item *spare, *inflight; /* inflight: the batch being signed */
+    size_t inflight_n;
+    struct sign_part *parts;
+    pthread_t tid[SIGN_THREADS_MAX];
+    int started[SIGN_THREADS_MAX];
 };
 
 struct sign_part {
     struct sign_pool *p;
+    struct sign_item *items;
+    size_t n;
     int k, ok;
 };
 
@@ -235,10 +245,10 @@ static void *sign_part_run(void *arg) {
         ca_responder_signer_of(p->resp[pt->k], &own);
         signer = &own;
     }
-    size_t lo = p->n * (size_t)pt->k / (size_t)p->threads, hi = p->n * (size_t)(pt->k + 1) / (size_t)p->threads;
+    size_t lo = pt->n * (size_t)pt->k / (size_t)p->threads, hi = pt->n * (size_t)(pt->k + 1) / (size_t)p->threads;
     pt->ok = 1;
     for (size_t i = lo; i < hi && pt->ok; i++)
-        if (!p->items[i].copy) pt->ok = sign_item(p->sg, signer, &p->items[i]);
+        if (!pt->items[i].copy) pt->ok = sign_item(p->sg, signer, &pt->items[i]);
     return NULL;
 }
 
@@ -254,7 +264,9 @@ static int pool_init(struct sign_pool *p, struct signing *sg, const char *name, 
     p->responses = responses;
     p->cap = expect < SIGN_BATCH ? (expect > 0 ? expect : 1) : SIGN_BATCH;
     p->items = malloc(p->cap * sizeof(struct sign_item));
-    if (p->items == NULL) return rerr_set(e, "out of memory");
+    p->parts = calloc(SIGN_THREADS_MAX, sizeof(*p->parts));
+    if (p->items == NULL || p->parts == NULL) return rerr_set(e, "out of memory");
+    if (own0 && (p->spare = malloc(p->cap * sizeof(struct sign_item))) == NULL) return rerr_set(e, "out of memory");
     /* Threads only where there is enough to share: 64 certificates each. */
     int threads = ca_ocsp_threads(sg->c);
     int t = threads > 0 ? threads : 1;
@@ -270,31 +282,32 @@ static int pool_init(struct sign_pool *p, struct signing *sg, const char *name, 
     return 1;
 }
 
+/* Waits for the batch being signed (its results dropped). */
+static void pool_join(struct sign_pool *p) {
+    for (int k = 0; k < p->threads && p->inflight_n > 0; k++)
+        if (p->started[k]) {
+            pthread_join(p->tid[k], NULL);
+            p->started[k] = 0;
+        }
+    p->inflight_n = 0;
+}
+
 static void pool_free(struct sign_pool *p) {
+    pool_join(p);
     for (int k = p->own0 ? 0 : 1; k < p->threads; k++) ca_responder_put(p->resp[k]);
     free(p->items);
-    p->items = NULL;
+    free(p->spare);
+    free(p->parts);
+    p->items = p->spare = NULL;
+    p->parts = NULL;
 }
 
 /* Signs what is gathered, then adds it to the table and stores it. */
-static int pool_flush(struct sign_pool *p, struct rerr *e) {
-    if (p->n == 0) return 1;
-    struct sign_part parts[SIGN_THREADS_MAX];
-    pthread_t tid[SIGN_THREADS_MAX];
-    int started[SIGN_THREADS_MAX] = {0};
-    for (int k = 0; k < p->threads; k++) parts[k] = (struct sign_part){p, k, 0};
-    for (int k = 1; k < p->threads; k++) started[k] = pthread_create(&tid[k], NULL, sign_part_run, &parts[k]) == 0;
-    sign_part_run(&parts[0]);
-    int ok = parts[0].ok;
-    for (int k = 1; k < p->threads; k++) {
-        if (started[k]) pthread_join(tid[k], NULL);
-        else sign_part_run(&parts[k]); /* no thread: sign that part here */
-        ok = ok && parts[k].ok;
-    }
-    if (!ok) return rerr_set(e, "signing a response failed");
+/* Adds what items[0..n) hold, signed, to the table or the store, in order. */
+static int pool_write(struct sign_pool *p, struct sign_item *items, size_t n, struct rerr *e) {
     struct signing *sg = p->sg;
-    for (size_t i = 0; i < p->n; i++) {
-        struct sign_item *it = &p->items[i];
+    for (size_t i = 0; i < n; i++) {
+        struct sign_item *it = &items[i];
         const uint8_t *der[2] = {it->der[0], it->der[1]};
         if (p->w != NULL) {
             struct ocsp_store_rec rec = {it->serial, it->slen, (uint8_t)it->r.status, srec_reason(&it->r),
@@ -312,9 +325,49 @@ static int pool_flush(struct sign_pool *p, struct rerr *e) {
             return 0;
         *p->responses += 2;
     }
-    p->n = 0;
     return 1;
 }
+
+/* The batch being signed, finished and written. */
+static int pool_land(struct sign_pool *p, struct rerr *e) {
+    size_t n = p->inflight_n;
+    if (n == 0) return 1;
+    int ok = 1;
+    for (int k = 0; k < p->threads; k++) {
+        if (p->started[k]) pthread_join(p->tid[k], NULL);
+        else if (k > 0 || p->spare != NULL) sign_part_run(&p->parts[k]); /* no thread: that part here */
+        p->started[k] = 0;
+        ok = ok && p->parts[k].ok;
+    }
+    p->inflight_n = 0;
+    if (!ok) return rerr_set(e, "signing a response failed");
+    return pool_write(p, p->inflight, n, e);
+}
+
+/* Signs what is gathered, then adds it to the table or store: at once, on
+ * this thread and the pool's; or, for a store's pool, on the pool's alone
+ * while the caller goes on (written by the next flush, or pool_drain). */
+static int pool_flush(struct sign_pool *p, struct rerr *e) {
+    if (p->spare != NULL && !pool_land(p, e)) return 0;
+    if (p->n == 0) return 1;
+    int first = p->spare != NULL ? 0 : 1; /* at once: part 0 is this thread's */
+    for (int k = 0; k < p->threads; k++) p->parts[k] = (struct sign_part){p, p->items, p->n, k, 0};
+    for (int k = first; k < p->threads; k++)
+        p->started[k] = pthread_create(&p->tid[k], NULL, sign_part_run, &p->parts[k]) == 0;
+    p->inflight = p->items;
+    p->inflight_n = p->n;
+    p->n = 0;
+    if (p->spare != NULL) { /* gather the next batch meanwhile */
+        p->items = p->spare;
+        p->spare = p->inflight;
+        return 1;
+    }
+    sign_part_run(&p->parts[0]);
+    return pool_land(p, e);
+}
+
+/* pool_drain: everything gathered signed and written. */
+static int pool_drain(struct sign_pool *p, struct rerr *e) { return pool_flush(p, e) && pool_land(p, e); }
 
 /* sign_into gathers one certificate record to sign (its responses are in
  * the table once the batch is flushed). */
@@ -778,7 +831,7 @@ int ocsp_store_build_resign(struct ocsp_store_build *b, const struct ocsp_store_
 
 int ocsp_store_build_commit(struct ocsp_store_build *b, struct ocsp_store **out, struct ocsp_precompute_stats *stats,
                             struct rerr *e) {
-    int ok = pool_flush(&b->pool, e);
+    int ok = pool_drain(&b->pool, e);
     pool_free(&b->pool);
     memset(&b->pool, 0, sizeof(b->pool));
     if (ok) ok = ocsp_store_writer_commit(b->w, e); /* frees the writer either way */
