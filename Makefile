@@ -3,7 +3,7 @@
 # `make ERR=1` adds -Werror. Flag changes rebuild (the flags are a dependency).
 
 CC       ?= cc
-PKGS     := openssl rocksdb libevent libevent_openssl liburing libzstd jansson
+PKGS     := openssl rocksdb libevent libevent_openssl liburing libzstd jansson libnats
 TESTPKGS := cmocka
 
 WARN := -Wall -Wextra -Wformat=2 -Wshadow -Wvla -Wwrite-strings \
@@ -26,7 +26,7 @@ else
 BUILD ?= build/rel
 endif
 
-LIB_DIRS := common ca ocsp shard crl
+LIB_DIRS := common ca ocsp shard crl feed
 LIB_SRC  := $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 # node/: the serving process (linked into revd; the unit tests take LIB_OBJ).
