@@ -17,11 +17,13 @@
 #include "crl/handler.h"
 #include "crl/set.h"
 #include "feed/edgedb.h"
+#include "feed/edgestore.h"
 #include "feed/msg.h"
 #include "feed/nats.h"
 #include "feed/verify.h"
 #include "ocsp/answer.h"
 #include "ocsp/gen.h"
+#include "ocsp/store.h"
 #include "ocsp/table.h"
 #include "shard/metrics.h"
 #include "shard/server.h"
@@ -29,9 +31,13 @@
 /* Past this many items waiting, the delivery threads wait for the applier
  * (NATS flow control then holds the rest on the server). */
 #define EDGE_QUEUE_MAX 20000
-/* An overlay is folded into its CA's base table past this many entries
- * (and an eighth of the base). */
-#define EDGE_FOLD_MIN 4096
+/* An overlay is folded into its CA's base table past EDGE_FOLD_MIN entries
+ * and an eighth of the base, or past EDGE_FOLD_MAX. */
+#define EDGE_FOLD_MIN 1024
+#define EDGE_FOLD_MAX 16384
+/* A large CA's store is written again from the database past this many
+ * responses in its overlay. */
+#define EDGE_STORE_FOLD 65536
 /* How long a response waits for its CA's certificate (the CA stream is
  * read apart from the others). */
 #define EDGE_CA_WAIT_MS 2000
@@ -46,8 +52,11 @@ struct eca {
     uint64_t version;
     /* The applier's alone: */
     struct ocsp_table *base, *overlay;
+    struct ocsp_store *store;    /* a large CA's responses (then base is NULL): feed/edgestore.h */
+    uint64_t count;              /* certificates held */
+    int count_dirty;
     struct ocsp_table_builder *batch; /* this batch's responses */
-    int in_gen;                  /* published with its certificate */
+    _Atomic int in_gen;          /* published with its certificate (ca_set clears it) */
 };
 
 /* A message checked by a delivery thread, for the applier. */
@@ -305,6 +314,7 @@ static struct gen *make_gen(struct feed_edge *x) {
         for (int h = 0; h < 4; h++) gen_ca_set_issuer(gc, (enum ocsp_hash)h, nh[h], kh[h]);
         gen_ca_set_cert(gc, der, c->cert_len);
         gen_ca_set_table(gc, ocsp_table_ref(c->base));
+        if (c->store != NULL) gen_ca_set_store(gc, ocsp_store_ref(c->store));
         gen_ca_set_overlay(gc, ocsp_table_ref(c->overlay));
         c->in_gen = 1;
     }
@@ -331,13 +341,21 @@ static void batch_add(struct feed_edge *x, const struct feed_msg *m, int64_t tu,
     ocsp_table_builder_add(c->batch, m->serial, m->serial_len, der, m->der_len, &e);
 }
 
+static int to_store(struct feed_edge *x, struct eca *c);
+
 /* fold_batches: each CA's batch over its overlay, the overlay into the base
  * once large. Returns whether anything changed. */
 static int fold_batches(struct feed_edge *x) {
     int changed = 0;
-    pthread_mutex_lock(&x->ca_mu); /* the delivery threads may add a CA meanwhile */
-    for (size_t i = 0; i < x->ncas; i++) {
-        struct eca *c = x->cas[i];
+    /* The delivery threads may add a CA meanwhile: a copy of the list. */
+    pthread_mutex_lock(&x->ca_mu);
+    size_t n = x->ncas;
+    struct eca **cas = malloc((n ? n : 1) * sizeof(*cas));
+    if (cas != NULL) memcpy(cas, x->cas, n * sizeof(*cas));
+    pthread_mutex_unlock(&x->ca_mu);
+    if (cas == NULL) return 0;
+    for (size_t i = 0; i < n; i++) {
+        struct eca *c = cas[i];
         if (!c->in_gen) changed = 1;
         if (c->batch == NULL) continue;
         struct ocsp_table *b = ocsp_table_builder_finish(c->batch);
@@ -348,7 +366,17 @@ static int fold_batches(struct feed_edge *x) {
         ocsp_table_free(c->overlay);
         c->overlay = ov;
         size_t on = ocsp_table_count(ov);
-        if (on >= EDGE_FOLD_MIN && on >= ocsp_table_count(c->base) / 8) {
+        /* A CA past store_above goes into a store; a store is written
+         * again once its overlay is large. */
+        if ((c->store == NULL && c->count > x->cfg.store_above) || (c->store != NULL && on >= EDGE_STORE_FOLD)) {
+            to_store(x, c);
+            changed = 1;
+            continue;
+        }
+        /* The overlay is copied at each batch, the base at each fold: fold
+         * a small CA's early, a large one's at EDGE_FOLD_MAX. */
+        if (c->store == NULL &&
+            (on >= EDGE_FOLD_MAX || (on >= EDGE_FOLD_MIN && on >= ocsp_table_count(c->base) / 8))) {
             struct ocsp_table *nb = ocsp_table_merge(c->base, ov);
             if (nb != NULL) {
                 ocsp_table_free(c->base);
@@ -358,8 +386,54 @@ static int fold_batches(struct feed_edge *x) {
         }
         changed = 1;
     }
-    pthread_mutex_unlock(&x->ca_mu);
+    free(cas);
     return changed;
+}
+
+/* to_store: c's responses from the database into its store file (its
+ * table and overlay dropped: the store has them). 1, or 0 (said). */
+static int to_store(struct feed_edge *x, struct eca *c) {
+    struct rerr e = {{0}};
+    uint64_t n;
+    double t0 = rtime_mono();
+    struct ocsp_store *st = edgestore_write(x->db, c->caid, c->cert, c->cert_len, x->cfg.store_dir, &n, &e);
+    if (st == NULL) {
+        rlog(LOG_ERR, "edge.store_failed", "edge: CA %s: its response store: %s", c->name, e.msg);
+        return 0;
+    }
+    ocsp_store_put(c->store);
+    ocsp_table_free(c->base);
+    ocsp_table_free(c->overlay);
+    c->store = st, c->base = NULL, c->overlay = NULL, c->count = n, c->in_gen = 0;
+    rlog(LOG_INFO, "edge.store", "edge: CA %s: %" PRIu64 " certificates in its response store (%.2f s)", c->name, n,
+         rtime_mono() - t0);
+    return 1;
+}
+
+/* load_responses: c's responses from the database: into a store when
+ * there are more than store_above, else its base table. How many. */
+static uint64_t load_responses(struct feed_edge *x, struct eca *c) {
+    c->count = edgedb_count(x->db, c->caid);
+    if (c->count > x->cfg.store_above && to_store(x, c)) return c->count;
+    struct edgedb_iter *it = edgedb_iter_new_ca(x->db, c->caid);
+    struct edgedb_rec r;
+    struct rerr e;
+    uint64_t n = 0;
+    while (it != NULL && edgedb_iter_next(it, &r)) {
+        struct feed_msg m;
+        if (!feed_msg_decode(r.payload, r.len, &m, &e) || m.kind != FEED_OCSP) continue;
+        batch_add(x, &m, r.this_update, r.next_update);
+        n++;
+    }
+    edgedb_iter_free(it);
+    struct ocsp_table *t = c->batch ? ocsp_table_builder_finish(c->batch) : NULL;
+    c->batch = NULL;
+    if (t != NULL) {
+        ocsp_table_free(c->base);
+        ocsp_table_free(c->overlay);
+        c->base = t, c->overlay = NULL;
+    }
+    return n;
 }
 
 /* load: every CA and response and CRL the database holds, into tables and
@@ -373,20 +447,8 @@ static void load(struct feed_edge *x, struct crl_set **crls) {
         if (!check(x, &i0, r.payload, r.len, &e)) rlog(LOG_WARN, "edge.load_refused", "edge: a stored CA: %s", e.msg);
     }
     edgedb_iter_free(it);
-    it = edgedb_iter_new(x->db, 'r');
     uint64_t n = 0;
-    while (it != NULL && edgedb_iter_next(it, &r)) {
-        struct feed_msg m;
-        if (!feed_msg_decode(r.payload, r.len, &m, &e) || m.kind != FEED_OCSP) continue;
-        batch_add(x, &m, r.this_update, r.next_update);
-        n++;
-    }
-    edgedb_iter_free(it);
-    fold_batches(x);
-    for (size_t i = 0; i < x->ncas; i++) { /* all of it is the base */
-        struct eca *c = x->cas[i];
-        if (c->overlay != NULL && c->base == NULL) c->base = c->overlay, c->overlay = NULL;
-    }
+    for (size_t i = 0; i < x->ncas; i++) n += load_responses(x, x->cas[i]);
     it = edgedb_iter_new(x->db, 'l');
     struct crl_set *s = crl_set_with(NULL, NULL, 0);
     while (s != NULL && it != NULL && edgedb_iter_next(it, &r)) {
@@ -423,6 +485,10 @@ static void apply_one(struct feed_edge *x, struct item *it, struct crl_blob **bl
         feed_msg_subject(m, subject, NULL);
         refuse(x, subject, m->version <= held ? "not newer than the version held" : "a lower CRL number");
         return;
+    }
+    if (m->kind == FEED_OCSP && held == 0) { /* a certificate it did not hold */
+        struct eca *c = ca_get(x, m->caid);
+        if (c != NULL) c->count++, c->count_dirty = 1;
     }
     const uint8_t *p = (const uint8_t *)natsMsg_GetData(it->msg);
     edgedb_put(x->db, m, p, (size_t)natsMsg_GetDataLength(it->msg), it->this_update, it->next_update, it->number);
@@ -498,6 +564,10 @@ static void apply(struct feed_edge *x, struct item *list) {
     }
     for (unsigned i = 0; i < FEED_STREAMS; i++)
         if (touched[i]) edgedb_put_seq(x->db, i, x->seq[i]);
+    pthread_mutex_lock(&x->ca_mu);
+    for (size_t i = 0; i < x->ncas; i++)
+        if (x->cas[i]->count_dirty) edgedb_put_count(x->db, x->cas[i]->caid, x->cas[i]->count), x->cas[i]->count_dirty = 0;
+    pthread_mutex_unlock(&x->ca_mu);
     struct rerr e;
     if (!edgedb_commit(x->db, &e)) rlog(LOG_ERR, "edge.write_failed", "edge: %s", e.msg);
     while (list != NULL) {
@@ -738,6 +808,7 @@ void feed_edge_free(struct feed_edge *x) {
         free(c->cert);
         ocsp_table_free(c->base);
         ocsp_table_free(c->overlay);
+        ocsp_store_put(c->store);
         ocsp_table_builder_free(c->batch);
         free(c);
     }

@@ -46,6 +46,8 @@ struct feed_edge_config {
     const char *hub_domain;    /* NULL, or the JetStream domain the local server mirrors */
     const char *trust;         /* PEM file of the anchors */
     int64_t heartbeat_max_age; /* seconds */
+    const char *store_dir;     /* EDGEDIR/ocsp: large CAs' response stores (feed/edgestore.h) */
+    uint64_t store_above;      /* a CA with more certificates is served from a store */
 };
 
 /* feed_edge_open opens EDGEDIR's database and the anchors, and builds the

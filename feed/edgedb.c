@@ -127,21 +127,41 @@ int edgedb_commit(struct edgedb *d, struct rerr *e) {
     return 1;
 }
 
-uint64_t edgedb_seq(struct edgedb *d, unsigned stream) {
-    uint8_t k[2] = {'s', (uint8_t)stream};
+void edgedb_put_count(struct edgedb *d, uint32_t caid, uint64_t n) {
+    uint8_t k[5] = {'n'}, v[8];
+    bytes_put_u32(k + 1, caid);
+    bytes_put_u64(v, n);
+    rocksdb_writebatch_put(d->wb, (const char *)k, 5, (const char *)v, 8);
+}
+
+/* get_u64: the 8-byte value at k (0: none). */
+static uint64_t get_u64(struct edgedb *d, const uint8_t *k, size_t kl) {
     size_t vl = 0;
     char *err = NULL;
-    char *v = rocksdb_get(d->db, d->ro, (const char *)k, 2, &vl, &err);
+    char *v = rocksdb_get(d->db, d->ro, (const char *)k, kl, &vl, &err);
     free(err);
     uint64_t s = v != NULL && vl == 8 ? bytes_get_u64((const uint8_t *)v) : 0;
     free(v);
     return s;
 }
 
+uint64_t edgedb_count(struct edgedb *d, uint32_t caid) {
+    uint8_t k[5] = {'n'};
+    bytes_put_u32(k + 1, caid);
+    return get_u64(d, k, 5);
+}
+
+uint64_t edgedb_seq(struct edgedb *d, unsigned stream) {
+    uint8_t k[2] = {'s', (uint8_t)stream};
+    return get_u64(d, k, 2);
+}
+
 struct edgedb_iter {
     rocksdb_iterator_t *it;
     char kind;
     int started;
+    uint8_t prefix[5]; /* kind, then a CA when plen is 5 */
+    size_t plen;
 };
 
 struct edgedb_iter *edgedb_iter_new(struct edgedb *d, char kind) {
@@ -149,12 +169,22 @@ struct edgedb_iter *edgedb_iter_new(struct edgedb *d, char kind) {
     if (it == NULL) return NULL;
     it->it = rocksdb_create_iterator(d->db, d->ro);
     it->kind = kind;
+    it->prefix[0] = (uint8_t)kind;
+    it->plen = 1;
+    return it;
+}
+
+struct edgedb_iter *edgedb_iter_new_ca(struct edgedb *d, uint32_t caid) {
+    struct edgedb_iter *it = edgedb_iter_new(d, 'r');
+    if (it == NULL) return NULL;
+    bytes_put_u32(it->prefix + 1, caid);
+    it->plen = 5;
     return it;
 }
 
 int edgedb_iter_next(struct edgedb_iter *it, struct edgedb_rec *r) {
     if (!it->started) {
-        rocksdb_iter_seek(it->it, &it->kind, 1);
+        rocksdb_iter_seek(it->it, (const char *)it->prefix, it->plen);
         it->started = 1;
     } else {
         rocksdb_iter_next(it->it);
@@ -162,7 +192,7 @@ int edgedb_iter_next(struct edgedb_iter *it, struct edgedb_rec *r) {
     for (; rocksdb_iter_valid(it->it); rocksdb_iter_next(it->it)) {
         size_t kl, vl;
         const char *k = rocksdb_iter_key(it->it, &kl);
-        if (kl == 0 || k[0] != it->kind) return 0;
+        if (kl < it->plen || memcmp(k, it->prefix, it->plen) != 0) return 0;
         const uint8_t *v = (const uint8_t *)rocksdb_iter_value(it->it, &vl);
         size_t h = head_len(it->kind);
         if (vl < h) continue; /* damaged: skipped (read again from the stream at the next bootstrap) */

@@ -10,6 +10,7 @@
  *   'l' caid:4 pathhash:8        number:8 this_update:8 next_update:8 payload (a CRL message)
  *   'a' caid:4                   payload (a CA message)
  *   's' stream:1                 sequence:8
+ *   'n' caid:4                   responses held of that CA:8
  *
  * Keys of 'r' sort as the index's serials do (CA, length, octets).
  * Threads: one (the edge's applier); the iterator's views are valid until
@@ -38,6 +39,11 @@ void edgedb_put(struct edgedb *d, const struct feed_msg *m, const uint8_t *paylo
 void edgedb_put_seq(struct edgedb *d, unsigned stream, uint64_t seq);
 int edgedb_commit(struct edgedb *d, struct rerr *e);
 
+/* edgedb_put_count / edgedb_count: how many certificates of caid the
+ * database holds (kept by the applier, written in its batches). */
+void edgedb_put_count(struct edgedb *d, uint32_t caid, uint64_t n);
+uint64_t edgedb_count(struct edgedb *d, uint32_t caid);
+
 /* edgedb_seq: the last sequence applied of stream (0: none). */
 uint64_t edgedb_seq(struct edgedb *d, unsigned stream);
 
@@ -51,6 +57,8 @@ struct edgedb_rec {
 };
 struct edgedb_iter;
 struct edgedb_iter *edgedb_iter_new(struct edgedb *d, char kind);
+/* edgedb_iter_new_ca: the responses ('r') of one CA, in serial order. */
+struct edgedb_iter *edgedb_iter_new_ca(struct edgedb *d, uint32_t caid);
 int edgedb_iter_next(struct edgedb_iter *it, struct edgedb_rec *r);
 void edgedb_iter_free(struct edgedb_iter *it);
 

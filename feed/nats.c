@@ -79,6 +79,7 @@ static int add_stream(struct feed_nats *n, unsigned i, const char *hub_domain, i
     c.Name = feed_stream_name(i);
     c.Storage = js_FileStorage;
     c.Duplicates = (int64_t)120 * 1000000000; /* de-duplication window: 2 minutes */
+    c.MaxMsgsPerSubject = 1; /* the latest of each key (a mirror too) */
     if (hub_domain != NULL) {
         snprintf(api, sizeof(api), "$JS.%s.API", hub_domain);
         ext.APIPrefix = api;
@@ -89,7 +90,6 @@ static int add_stream(struct feed_nats *n, unsigned i, const char *hub_domain, i
     } else {
         c.Subjects = &subject;
         c.SubjectsLen = 1;
-        c.MaxMsgsPerSubject = 1;
         c.Replicas = r;
     }
     jsStreamInfo *si = NULL;

@@ -1,6 +1,7 @@
 /* edge: `revd serve --edge` (node/edge.h). */
 #include "node/edge.h"
 
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 #include "node/settings.h"
 #include "ocsp/answer.h"
 #include "ocsp/gen.h"
+#include "ocsp/reader.h"
 #include "shard/server.h"
 
 enum { EDGE_SLOT_GEN, EDGE_SLOT_CRLS };
@@ -34,17 +36,27 @@ static int serve_edge(struct settings *o, struct feed_edge *x, struct gen *g, st
     struct ocsp_answer *ans = ocsp_answer_new(cfg.threads, EDGE_SLOT_GEN, &o->ocsp, NULL, NULL, &e);
     struct server_slot slots[SERVER_SLOTS] = {[EDGE_SLOT_GEN] = {g, ocsp_answer_free_gen},
                                               [EDGE_SLOT_CRLS] = {crls, crl_handler_free_set}};
-    if (ans == NULL || !ocsp_answer_register(ans, &cfg) || !crl_handler_register(&cfg, EDGE_SLOT_CRLS)) {
+    /* A large CA is served from a store, read by a small pool off the
+     * shards' loops (as on the primary). */
+    struct reader *rd = NULL;
+    int readers = cfg.threads < 4 ? cfg.threads : 4;
+    if (ans == NULL || (rd = reader_new(cfg.threads, readers, &e)) == NULL ||
+        !ocsp_answer_set_store(ans, reader_submit, rd, (size_t)o->response_cache / (size_t)cfg.threads, &e) ||
+        !ocsp_answer_register(ans, &cfg) || !crl_handler_register(&cfg, EDGE_SLOT_CRLS)) {
         rlog(LOG_ERR, "serve.start_failed", "%s", e.msg[0] ? e.msg : "too many routes");
         ocsp_answer_free_gen(g);
         crl_handler_free_set(crls);
+        reader_free(rd);
         ocsp_answer_free(ans);
         return 1;
     }
     struct server *srv = server_start(&cfg, slots, &e);
-    if (srv == NULL || !feed_edge_start(x, srv, EDGE_SLOT_GEN, EDGE_SLOT_CRLS, ans, &e)) {
+    if (srv == NULL || !reader_start(rd, ocsp_answer_job_done, ans, &e) ||
+        !feed_edge_start(x, srv, EDGE_SLOT_GEN, EDGE_SLOT_CRLS, ans, &e)) {
         rlog(LOG_ERR, "serve.start_failed", "%s", e.msg);
+        reader_stop(rd);
         server_stop(srv);
+        reader_free(rd);
         ocsp_answer_free(ans);
         return 1;
     }
@@ -60,7 +72,9 @@ static int serve_edge(struct settings *o, struct feed_edge *x, struct gen *g, st
     int left = server_drain(srv, o->drain_timeout * 1000);
     if (left) rlog(LOG_WARN, "serve.drained", "drained the connections: %d still open, closed", left);
     feed_edge_stop(x);
+    reader_stop(rd);
     server_stop(srv);
+    reader_free(rd);
     ocsp_answer_free(ans);
     rlog(LOG_INFO, "serve.stopped", "stopped (signal %d)", sig);
     return 0;
@@ -93,7 +107,14 @@ int edge_run(const char *dir, int argc, char **argv) {
         rlog(LOG_ERR, "serve.start_failed", "%s", e.msg);
         goto out;
     }
-    struct feed_edge_config fc = {o.nats, dir, o.nats_hub_domain, o.trust, o.heartbeat_max_age};
+    char store_dir[PATH_MAX];
+    snprintf(store_dir, sizeof(store_dir), "%s/ocsp", dir);
+    if (!fs_mkdirs(store_dir, 0700, &e)) {
+        rlog(LOG_ERR, "serve.start_failed", "%s", e.msg);
+        goto out;
+    }
+    struct feed_edge_config fc = {o.nats, dir, o.nats_hub_domain, o.trust, o.heartbeat_max_age, store_dir,
+                                  (uint64_t)o.response_cache / SETTINGS_RESPONSE_BYTES};
     struct gen *g = NULL;
     struct crl_set *crls = NULL;
     struct feed_edge *x = feed_edge_open(&fc, &g, &crls, &e);

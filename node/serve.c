@@ -49,11 +49,6 @@
  * (crl/handler.h). */
 enum { SERVE_SLOT_GEN, SERVE_SLOT_CRLS };
 
-/* A certificate's responses in memory, about (two of them, their ETags,
- * its index entry): a CA with more certificates than --response-cache /
- * this is served from a store on disk. */
-#define SERVE_RESPONSE_BYTES 2048
-
 struct serve_state {
     struct ca_core *core;
     struct server *srv;
@@ -380,7 +375,7 @@ static int start_ocsp(struct serve_state *st) {
     ca_ocsp_set_backdate(st->core, st->opts.backdate);
     char store_dir[PATH_MAX];
     snprintf(store_dir, sizeof(store_dir), "%s/ocsp", st->dir);
-    struct ocsp_gen_opts go = {validity, store_dir, (uint64_t)st->opts.response_cache / SERVE_RESPONSE_BYTES};
+    struct ocsp_gen_opts go = {validity, store_dir, (uint64_t)st->opts.response_cache / SETTINGS_RESPONSE_BYTES};
     if ((st->crl = crl_publish_new(st->core, st->opts.crl_validity, st->opts.crl_coalesce_ms, &e)) == NULL ||
         !ocsp_precompute_gen(st->core, &go, &g, &ps, &e)) {
         rlog(LOG_ERR, "serve.start_failed", "%s", e.msg);
@@ -588,6 +583,11 @@ int serve_run(const char *dir, int argc, char **argv) {
     }
     log_set_format(st.opts.log_format);
     event_set_log_callback(libevent_log);
+    if (st.opts.nats != NULL && st.opts.cfg.listen == NULL) {
+        fprintf(stderr, "revd: --nats publishes what --listen serves: give --listen too\n");
+        free_state(&st);
+        return 2;
+    }
     raise_nofile();
     if (!open_core(&st)) {
         free_state(&st);

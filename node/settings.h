@@ -37,6 +37,11 @@
 
 /* The settings of `revd serve`: defaults, then DIR/revd.conf (or
  * --config), then the command line; read again on SIGHUP. */
+/* A certificate's responses in memory, about (two of them, their ETags,
+ * its index entry): a CA with more certificates than --response-cache /
+ * this is served from a store on disk (primary and edge alike). */
+#define SETTINGS_RESPONSE_BYTES 2048
+
 struct settings {
     struct server_config cfg;
     struct ocsp_answer_config ocsp; /* nonce, unknown, sign-rate (ocsp/answer.h) */
