@@ -142,6 +142,10 @@ static int sign_cb(void *arg, const uint8_t *tbs, size_t tbs_len, uint8_t *sig, 
     return ok;
 }
 
+/* When set, the CertID's issuerNameHash is of this one's name (the key
+ * hash stays ca's). */
+static struct id *certid_name_of;
+
 /* A response about SERIAL of ca's, in hash h, signed by who (its
  * certificate carried unless who is ca), num SingleResponses. */
 static size_t response(struct id *ca, struct id *who, enum ocsp_hash h, size_t num, enum ocsp_cert_status st,
@@ -161,7 +165,8 @@ static size_t response(struct id *ca, struct id *who, enum ocsp_hash h, size_t n
     ASN1_INTEGER *sn = ASN1_INTEGER_new();
     ASN1_INTEGER_set(sn, 0x7a3c5e);
     OCSP_CERTID *cid = OCSP_cert_id_new(h == OCSP_HASH_SHA1 ? EVP_sha1() : EVP_sha256(),
-                                        X509_get_subject_name(ca->cert), X509_get0_pubkey_bitstr(ca->cert), sn);
+                                        X509_get_subject_name(certid_name_of ? certid_name_of->cert : ca->cert),
+                                        X509_get0_pubkey_bitstr(ca->cert), sn);
     ASN1_INTEGER_free(sn);
     ASN1_OCTET_STRING *nh, *kh;
     ASN1_INTEGER *serial;
@@ -290,6 +295,12 @@ static void test_ocsp_refused(void **state) {
     len = response(&F.other, &F.rsp_other, OCSP_HASH_SHA256, 1, OCSP_GOOD, buf, sizeof(buf));
     refused(buf, len, F.now, "another CA");
     len = response(&F.other, &F.other, OCSP_HASH_SHA1, 1, OCSP_GOOD, buf, sizeof(buf));
+    refused(buf, len, F.now, "another CA");
+    len = response(&F.twin, &F.rsp, OCSP_HASH_SHA256, 1, OCSP_GOOD, buf, sizeof(buf)); /* key hash differs */
+    refused(buf, len, F.now, "another CA");
+    certid_name_of = &F.other; /* the root's key hash, another name hash */
+    len = response(&F.root, &F.rsp, OCSP_HASH_SHA1, 1, OCSP_GOOD, buf, sizeof(buf));
+    certid_name_of = NULL;
     refused(buf, len, F.now, "another CA");
     /* About the root's certificate, by responders the root did not issue. */
     len = response(&F.root, &F.rsp_other, OCSP_HASH_SHA256, 1, OCSP_GOOD, buf, sizeof(buf));
