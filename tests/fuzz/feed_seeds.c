@@ -4,7 +4,8 @@
  * of tests/fuzz/feed_trust.h. Not part of the build; new keys each run, so
  * the seeds and the array are replaced together:
  *   make revd && cc -std=c11 -D_GNU_SOURCE -I. -o /tmp/feed_seeds tests/fuzz/feed_seeds.c \
- *       $(ls build/rel/{common,ca,ocsp,shard,crl,feed}/*.o) $(pkg-config --libs openssl rocksdb \
+ *       $(find build/rel/common build/rel/ca build/rel/ocsp build/rel/shard \
+ *       build/rel/crl build/rel/feed -name '*.o') $(pkg-config --libs openssl rocksdb \
  *       libevent libevent_openssl liburing libzstd jansson libnats) -lpthread
  *   /tmp/feed_seeds tests/fuzz/corpus/fuzz_feed_ocsp tests/fuzz/corpus/fuzz_feed_crl > array.inc */
 #include <stdio.h>
