@@ -206,7 +206,7 @@ struct feed_trust *feed_trust_new(const struct feed_anchors *a, const uint8_t *c
         goto fail;
     }
     uint32_t flags = X509_get_extension_flags(ca);
-    if ((flags & EXFLAG_INVALID) || !(flags & EXFLAG_CA)) {
+    if ((flags & EXFLAG_INVALID) || !(flags & EXFLAG_BCONS) || !(flags & EXFLAG_CA)) {
         rerr_set(e, "the CA certificate is not a CA (no basicConstraints cA, or invalid extensions)");
         goto fail;
     }
