@@ -15,10 +15,10 @@
 #include "ocsp/store.h"
 
 size_t edgestore_suffix(const uint8_t *der, size_t len) {
-    struct der d, resp, bytes, basic, status, oid, octets, tbs, alg, sig, certs, el;
+    struct der d, resp, wrap, bytes, basic, status, oid, octets, tbs, alg, sig, certs, el;
     der_init(&d, der, len);
     if (!der_get(&d, DER_SEQUENCE, &resp) || !der_get(&resp, DER_ENUMERATED, &status) ||
-        !der_get(&resp, DER_CONTEXT(0) | DER_CONSTRUCTED, &bytes) || !der_get(&bytes, DER_SEQUENCE, &bytes) ||
+        !der_get(&resp, DER_CONTEXT(0) | DER_CONSTRUCTED, &wrap) || !der_get(&wrap, DER_SEQUENCE, &bytes) ||
         !der_get(&bytes, DER_OID, &oid) || !der_get(&bytes, DER_OCTET_STRING, &octets) ||
         !der_get(&octets, DER_SEQUENCE, &basic) || !der_get(&basic, DER_SEQUENCE, &tbs) ||
         !der_get(&basic, DER_SEQUENCE, &alg) || !der_get(&basic, DER_BIT_STRING, &sig) || basic.len == 0)
