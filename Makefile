@@ -117,7 +117,16 @@ bench-scale: $(BUILD)/bench/loadgen $(BUILD)/bench/scalegen
 	$(MAKE) revd
 	SCALE_N="$(SCALE_N)" bash bench/scale.sh
 
-unit: $(UNIT_BIN)
+# tests/tools/natsping: the NATS topology checked end to end (hub stream,
+# leaf mirror), used by tests/cli/test_natslib.sh and docs/edge.md; libnats only.
+NATSPING := $(BUILD)/tests/tools/natsping
+.PHONY: natsping
+natsping: $(NATSPING)
+$(NATSPING): tests/tools/natsping.c $(BUILD)/.flags
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $(LDFLAGS) -o $@ $< $(shell pkg-config --libs libnats)
+
+unit: $(UNIT_BIN) $(NATSPING)
 fuzz-replay: $(REPLAY_BIN)
 bench-bins: $(BENCH_BIN)
 
