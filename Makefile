@@ -41,7 +41,7 @@ REPLAY_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/replay/%)
 BENCH_SRC := $(wildcard bench/bench_*.c)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all run test unit fuzz-replay fuzz bench-issue clean deps test-deps
+.PHONY: all run edge-demo test unit fuzz-replay fuzz bench-issue clean deps test-deps
 all: revd
 
 # ./revd is a copy of the release build, so the README's commands work from the top.
@@ -167,6 +167,12 @@ test-deps:
 run: deps
 	$(MAKE) revd
 	./revd demo
+
+# The edge topology on loopback (docs/edge.md): the demo CA, a primary, a
+# 3-node NATS cluster, two leaf servers and an edge on each; Ctrl-C stops all.
+edge-demo: deps
+	$(MAKE) revd
+	scripts/edge-demo.sh
 
 # The whole suite: release build + unit + integration, then the sanitizer build
 # of the same, then every fuzz corpus replayed under ASan+UBSan.

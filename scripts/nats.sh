@@ -66,6 +66,21 @@ natsh_launch() {
     echo "$name nats://127.0.0.1:$client $mon" >>"$dir/servers"
 }
 
+# natsh_http_ok PORT PATH: 0 when GET http://127.0.0.1:PORT/PATH answers
+# 200 within 2 s (curl where installed, else bash's /dev/tcp).
+natsh_http_ok() {
+    local port=$1 path=$2 line=""
+    if command -v curl >/dev/null 2>&1; then
+        curl -sf -o /dev/null --max-time 2 "http://127.0.0.1:$port$path"
+        return
+    fi
+    { exec 3<>"/dev/tcp/127.0.0.1/$port"; } 2>/dev/null || return 1
+    printf 'GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' "$path" >&3
+    read -r -t 2 line <&3
+    exec 3<&-
+    [[ "$line" == "HTTP/1."?" 200"* ]]
+}
+
 # natsh_wait DIR NAME [SECONDS]: waits until NAME answers /healthz on its
 # monitoring port (200 once JetStream is up and, in a cluster, has a meta
 # leader), up to SECONDS (default 30). 1 if it died or did not answer.
@@ -75,7 +90,7 @@ natsh_wait() {
     pid=$(cat "$dir/$name.pid" 2>/dev/null)
     [ -n "$mon" ] && [ -n "$pid" ] || { natsh_die "$name: not started in $dir"; return 1; }
     for ((i = 0; i < secs * 10; i++)); do
-        if curl -sf -o /dev/null "http://127.0.0.1:$mon/healthz"; then return 0; fi
+        natsh_http_ok "$mon" /healthz && return 0
         kill -0 "$pid" 2>/dev/null || {
             natsh_die "$name exited: $(tail -3 "$dir/$name.log" | tr '\n' ' ')"; return 1; }
         sleep 0.1
@@ -176,7 +191,7 @@ natsh_main() {
     status)
         local name url mon
         while read -r name url mon; do
-            if curl -sf -o /dev/null "http://127.0.0.1:$mon/healthz"; then echo "$name $url ok"
+            if natsh_http_ok "$mon" /healthz; then echo "$name $url ok"
             else echo "$name $url down"; fi
         done <"$dir/servers"
         ;;
