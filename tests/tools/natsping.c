@@ -1,8 +1,15 @@
 /* natsping: proves the NATS topology of docs/edge.md end to end, with the
  * same calls an edge makes (libnats, nats.c 3.4.1).
  *
- *   natsping HUBURLS LEAFURL [REPLICAS]
+ *   natsping HUBURLS LEAFURL [REPLICAS]       the whole check, below
+ *   natsping setup HUBURLS LEAFURL REPLICAS   steps 1-2 without the publish
+ *   natsping pub HUBURLS SUBJECT DATA         publish one message at the hub
+ *   natsping read URL SUBJECT DATA            wait (10 s) until the stream
+ *                                             NATSPING at URL holds DATA on
+ *                                             SUBJECT (leaf mirror or hub)
+ *   natsping clean HUBURLS LEAFURL            delete both streams
  *
+ * The whole check:
  * 1. On the hub (HUBURLS, comma-separated, JetStream domain "hub"): creates
  *    the stream NATSPING (subjects natsping.>, REPLICAS copies, default 3,
  *    one message kept per subject) and publishes natsping.a.
@@ -13,6 +20,7 @@
  *    mirror started), then publishes natsping.b at the hub and reads it back
  *    from the leaf (it came live).
  * 4. Deletes both streams.
+ * The steps one by one let a test stop servers between them (failure modes).
  *
  * Prints one line per step with the time it took; exit 0 when every step
  * worked, 1 otherwise with the reason on stderr, 2 on usage. A test tool:
@@ -87,9 +95,11 @@ static int publish(jsCtx *js, const char *subj, const char *data) {
     return 1;
 }
 
-/* Polls the leaf's mirror until subj holds data; prints how long it took. */
+/* Polls the stream NATSPING at js until subj holds data (an older value may
+ * come first: a mirror lags), up to WAIT_MS; prints how long it took. */
 static int leaf_read(jsCtx *js, const char *subj, const char *data) {
     int64_t start = nats_Now();
+    int seen_other = 0;
     while (nats_Now() - start < WAIT_MS) {
         natsMsg *m = NULL;
         jsErrCode jerr = 0;
@@ -97,47 +107,70 @@ static int leaf_read(jsCtx *js, const char *subj, const char *data) {
             int ok = natsMsg_GetDataLength(m) == (int)strlen(data) &&
                      memcmp(natsMsg_GetData(m), data, strlen(data)) == 0;
             natsMsg_Destroy(m);
-            if (!ok) {
-                fprintf(stderr, "natsping: leaf: %s holds other data than was published\n", subj);
-                return 0;
+            if (ok) {
+                printf("leaf: read %s from the mirror after %lld ms\n", subj, (long long)(nats_Now() - start));
+                return 1;
             }
-            printf("leaf: read %s from the mirror after %lld ms\n", subj, (long long)(nats_Now() - start));
-            return 1;
+            seen_other = 1;
         }
         nats_Sleep(20);
     }
-    fprintf(stderr, "natsping: leaf: %s did not reach the mirror within %d ms\n", subj, WAIT_MS);
+    fprintf(stderr, "natsping: leaf: %s did not reach the mirror within %d ms%s\n", subj, WAIT_MS,
+            seen_other ? " (it holds an older value)" : "");
     return 0;
 }
 
-int main(int argc, char **argv) {
-    natsConnection *hub = NULL, *leaf = NULL;
-    jsCtx *hjs = NULL, *ljs = NULL;
+static natsConnection *nc_hub, *nc_leaf;
+static jsCtx *js_hub, *js_leaf;
+
+/* Connects to url (a comma-separated list: natsConnection_ConnectTo tries
+ * each) and makes its JetStream context. */
+static int attach(const char *url, natsConnection **nc, jsCtx **js) {
+    natsStatus s = natsConnection_ConnectTo(nc, url);
+    if (s == NATS_OK) s = natsConnection_JetStream(js, *nc, NULL);
+    if (s != NATS_OK) {
+        fprintf(stderr, "natsping: connect to %s: %s\n", url, natsStatus_GetText(s));
+        return 0;
+    }
+    return 1;
+}
+
+static int run(int argc, char **argv) {
     jsErrCode jerr = 0;
-    int ok = 0;
-    if (argc < 3 || argc > 4) {
-        fprintf(stderr, "usage: natsping HUBURLS LEAFURL [REPLICAS]\n");
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "setup") == 0 && argc == 5)
+        return attach(argv[2], &nc_hub, &js_hub) && attach(argv[3], &nc_leaf, &js_leaf) &&
+               hub_stream(js_hub, atoi(argv[4])) && leaf_mirror(js_leaf);
+    if (strcmp(cmd, "pub") == 0 && argc == 5)
+        return attach(argv[2], &nc_hub, &js_hub) && publish(js_hub, argv[3], argv[4]);
+    if (strcmp(cmd, "read") == 0 && argc == 5)
+        return attach(argv[2], &nc_leaf, &js_leaf) && leaf_read(js_leaf, argv[3], argv[4]);
+    if (strcmp(cmd, "clean") == 0 && argc == 4) {
+        if (attach(argv[3], &nc_leaf, &js_leaf)) js_DeleteStream(js_leaf, "NATSPING", NULL, &jerr);
+        if (attach(argv[2], &nc_hub, &js_hub)) js_DeleteStream(js_hub, "NATSPING", NULL, &jerr);
+        return 1;
+    }
+    if (argc != 3 && argc != 4) return -1;
+    int ok = attach(argv[1], &nc_hub, &js_hub) && attach(argv[2], &nc_leaf, &js_leaf) &&
+             hub_stream(js_hub, argc == 4 ? atoi(argv[3]) : 3) && publish(js_hub, "natsping.a", "one") &&
+             leaf_mirror(js_leaf) && leaf_read(js_leaf, "natsping.a", "one") &&
+             publish(js_hub, "natsping.b", "two") && leaf_read(js_leaf, "natsping.b", "two");
+    if (js_leaf) js_DeleteStream(js_leaf, "NATSPING", NULL, &jerr);
+    if (js_hub) js_DeleteStream(js_hub, "NATSPING", NULL, &jerr);
+    return ok;
+}
+
+int main(int argc, char **argv) {
+    int ok = argc >= 3 ? run(argc, argv) : -1;
+    if (ok < 0) {
+        fprintf(stderr, "usage: natsping HUBURLS LEAFURL [REPLICAS] | setup HUBURLS LEAFURL REPLICAS |\n"
+                        "       pub HUBURLS SUBJECT DATA | read URL SUBJECT DATA | clean HUBURLS LEAFURL\n");
         return 2;
     }
-    int replicas = argc == 4 ? atoi(argv[3]) : 3;
-    natsStatus s = natsConnection_ConnectTo(&hub, argv[1]);
-    if (s != NATS_OK) { fail("connect to the hub", s, 0); goto out; }
-    s = natsConnection_ConnectTo(&leaf, argv[2]);
-    if (s != NATS_OK) { fail("connect to the leaf", s, 0); goto out; }
-    if (natsConnection_JetStream(&hjs, hub, NULL) != NATS_OK || natsConnection_JetStream(&ljs, leaf, NULL) != NATS_OK) {
-        fail("JetStream context", NATS_NO_MEMORY, 0);
-        goto out;
-    }
-    ok = hub_stream(hjs, replicas) && publish(hjs, "natsping.a", "one") && leaf_mirror(ljs) &&
-         leaf_read(ljs, "natsping.a", "one") && publish(hjs, "natsping.b", "two") &&
-         leaf_read(ljs, "natsping.b", "two");
-out:
-    if (ljs) js_DeleteStream(ljs, "NATSPING", NULL, &jerr);
-    if (hjs) js_DeleteStream(hjs, "NATSPING", NULL, &jerr);
-    jsCtx_Destroy(ljs);
-    jsCtx_Destroy(hjs);
-    natsConnection_Destroy(leaf);
-    natsConnection_Destroy(hub);
+    jsCtx_Destroy(js_leaf);
+    jsCtx_Destroy(js_hub);
+    natsConnection_Destroy(nc_leaf);
+    natsConnection_Destroy(nc_hub);
     nats_Close();
     if (ok) printf("natsping: ok\n");
     return ok ? 0 : 1;
