@@ -2,7 +2,10 @@
 # test_natslib: tests/cli/natslib.sh and scripts/nats.sh start what they say
 # and stop all of it: one JetStream server; a 3-node cluster with two leaf
 # servers, across which an R3 stream published at the hub reaches a mirror on
-# each leaf (tests/tools/natsping, built by `make unit`); then
+# each leaf (tests/tools/natsping, built by `make unit`), a leaf cut off from
+# the hub gets nothing, and with one hub server down of three publishing
+# still reaches the leaf (two down: it fails, the leaf keeps what it has);
+# then
 # `scripts/nats.sh start/url/stop`. After each stop no nats-server whose
 # config lies under this test's directory is left running.
 . "$(dirname "$0")/lib.sh"
