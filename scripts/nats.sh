@@ -131,8 +131,8 @@ natsh_url() {
     echo "$u"
 }
 
-# natsh_start DIR BASE CLUSTER LEAVES: the whole topology (see the top).
-# long: not in shell terms, but it is the one place the port plan is spelt out.
+# natsh_start DIR BASE CLUSTER LEAVES: the whole topology (see the top);
+# the one place the port plan is spelt out. Prints "NAME URL" per server.
 natsh_start() {
     local dir=$1 base=$2 cluster=$3 leaves=$4 i k p routes="" lremotes="" name
     mkdir -p "$dir" && dir=$(cd "$dir" && pwd) || return 1
@@ -181,15 +181,16 @@ natsh_main() {
             *) natsh_usage; return ;;
             esac
         done
-        [[ "$base" =~ ^[0-9]+$ && "$leaves" =~ ^[0-9]+$ ]] && [ "$base" -ge 1024 ] &&
-            [ $((base + 4 * (cluster + leaves))) -le 65535 ] || { natsh_usage; return; }
         [ "$cluster" = 1 ] || [ "$cluster" = 3 ] || { natsh_usage; return; }
+        [[ "$base" =~ ^[0-9]{4,5}$ && "$leaves" =~ ^[0-9]{1,3}$ ]] && [ "$base" -ge 1024 ] &&
+            [ $((base + 4 * (cluster + leaves))) -le 65536 ] || { natsh_usage; return; }
         natsh_start "$dir" "$base" "$cluster" "$leaves" || { natsh_stop "$dir"; return 1; }
         ;;
     stop) natsh_stop "$dir" ;;
     url) [ $# -eq 1 ] || { natsh_usage; return; }; natsh_url "$dir" "$1" ;;
     status)
         local name url mon
+        [ -f "$dir/servers" ] || { natsh_die "no servers started in $dir"; return; }
         while read -r name url mon; do
             if natsh_http_ok "$mon" /healthz; then echo "$name $url ok"
             else echo "$name $url down"; fi
