@@ -469,12 +469,14 @@ static void drop_batch(struct feed_pub *p, struct obox *const *b, size_t n) {
  * every one came back positive. */
 static int publish_batch(struct feed_pub *p, jsCtx *js, struct obox *const *b, size_t n) {
     uint64_t errs = atomic_load(&p->ack_errors);
-    for (size_t i = 0; i < n; i++) {
+    size_t sent = 0;
+    for (; sent < n; sent++) {
         natsMsg *msg = NULL;
-        if (natsMsg_Create(&msg, b[i]->subject, NULL, (const char *)b[i]->data, (int)b[i]->len) != NATS_OK) return 0;
+        if (natsMsg_Create(&msg, b[sent]->subject, NULL, (const char *)b[sent]->data, (int)b[sent]->len) != NATS_OK)
+            break;
         jsPubOptions po;
         jsPubOptions_Init(&po);
-        po.MsgId = b[i]->msgid;
+        po.MsgId = b[sent]->msgid;
         natsStatus s = js_PublishMsgAsync(js, &msg, &po);
         natsMsg_Destroy(msg);
         if (s != NATS_OK) break;
@@ -487,7 +489,7 @@ static int publish_batch(struct feed_pub *p, jsCtx *js, struct obox *const *b, s
         if (js_PublishAsyncGetPendingList(&pending, js) == NATS_OK) natsMsgList_Destroy(&pending);
         return 0;
     }
-    return atomic_load(&p->ack_errors) == errs;
+    return sent == n && atomic_load(&p->ack_errors) == errs;
 }
 
 static void heartbeat(struct feed_pub *p, jsCtx *js, uint64_t position) {
@@ -570,7 +572,9 @@ static void *feed_thread(void *arg) {
             beat = rtime_mono_ms();
         }
         if (n == 0) continue;
-        int ok = publish_batch(p, js, batch, n);
+        /* Not while disconnected: nats.c would only buffer them. */
+        int ok = natsConnection_Status(feed_nats_conn(fn)) == NATS_CONN_STATUS_CONNECTED &&
+                 publish_batch(p, js, batch, n);
         pthread_mutex_lock(&p->mu);
         if (ok) drop_batch(p, batch, n);
         p->inflight = 0;
