@@ -109,6 +109,7 @@ struct feed_edge {
     int subscribed, bootstrapping, caught_up;
     int64_t hb_at_us;            /* the primary's clock in its last heartbeat */
     uint64_t hb_acked[FEED_STREAMS - 1]; /* what it said JetStream had acknowledged then */
+    int hb_complete;             /* and that it had sent all it had to */
     uint64_t applied, read_since_start;
     double started_at, progress_at;
     _Atomic uint64_t refused;
@@ -198,6 +199,9 @@ static int check_ocsp(struct feed_edge *x, struct item *it, struct rerr *e) {
     if (feed_msg_shard(it->m.serial, it->m.serial_len) != it->stream)
         return rerr_set(e, "a response on another stream than its serial's");
     it->this_update = in[0].this_update, it->next_update = in[0].next_update;
+    /* Its signed time orders it against the one held (the version is not signed). */
+    int64_t pa = in[0].produced_at > in[1].produced_at ? in[0].produced_at : in[1].produced_at;
+    it->number = pa > 0 ? (uint64_t)pa : 0;
     return 1;
 }
 
@@ -471,6 +475,21 @@ static void load(struct feed_edge *x, struct crl_set **crls) {
 
 /* ---- the applier ---- */
 
+/* older: why it does not replace what is held (its version held, its
+ * signed number: a response's producedAt, a CRL's cRLNumber): NULL when it
+ * is newer, "" when it is the same one again (not counted), else the
+ * reason it is refused. The version, which is not signed, only orders
+ * messages whose signed numbers are equal: a replayed older response or
+ * CRL is refused whatever version it claims. */
+static const char *older(const struct item *it, uint64_t held, uint64_t number) {
+    if (it->m.kind == FEED_CA) return it->m.version > held ? NULL : it->m.version == held ? "" : "an older version";
+    if (it->number < number)
+        return it->m.kind == FEED_CRL ? "a lower CRL number than the one held" : "signed before the response held";
+    if (it->number > number) return NULL;
+    if (it->m.kind == FEED_CRL) return ""; /* the same number: the same CRL sent again */
+    return it->m.version > held ? NULL : it->m.version == held ? "" : "an older version of the response held";
+}
+
 /* apply_one: an item into the database batch and the CA's builder (or the
  * CRLs to add). Its version is checked against what is held. */
 static void apply_one(struct feed_edge *x, struct item *it, struct crl_blob **blobs, size_t *nb) {
@@ -479,15 +498,17 @@ static void apply_one(struct feed_edge *x, struct item *it, struct crl_blob **bl
         if (m->sent_at_us > x->hb_at_us) {
             x->hb_at_us = m->sent_at_us;
             memcpy(x->hb_acked, m->acked, sizeof(x->hb_acked));
+            x->hb_complete = m->complete == 1;
         }
         return;
     }
     uint64_t held, number;
     if (edgedb_version(x->db, m, &held, &number) < 0) return;
-    if (m->version <= held || (m->kind == FEED_CRL && it->number < number)) {
+    const char *why = held ? older(it, held, number) : NULL;
+    if (why != NULL) {
         char subject[FEED_SUBJECT_MAX];
         feed_msg_subject(m, subject, NULL);
-        refuse(x, subject, m->version <= held ? "not newer than the version held" : "a lower CRL number");
+        if (why[0] != '\0') refuse(x, subject, why);
         return;
     }
     if (m->kind == FEED_OCSP && held == 0) { /* a certificate it did not hold */
@@ -511,8 +532,8 @@ static void apply_one(struct feed_edge *x, struct item *it, struct crl_blob **bl
     }
 }
 
-/* dedupe: a key twice in one batch keeps its newest (the others are
- * marked refused without a count: a later version is right behind). */
+/* dedupe: a key twice in one batch keeps its newest, by the order of
+ * older() (the others are marked refused without a count). */
 static void dedupe(struct item *list, size_t n) {
     size_t cap = 16;
     while (cap < 2 * n) cap *= 2;
@@ -525,7 +546,7 @@ static void dedupe(struct item *list, size_t n) {
         while (t[i] != NULL && feed_msg_key(&t[i]->m) != k) i = (i + 1) & (cap - 1);
         if (t[i] == NULL) {
             t[i] = a;
-        } else if (a->m.version > t[i]->m.version) {
+        } else if (a->number > t[i]->number || (a->number == t[i]->number && a->m.version > t[i]->m.version)) {
             t[i]->refused = 2;
             t[i] = a;
         } else {
@@ -667,11 +688,12 @@ static void health(struct feed_edge *x) {
 
 /* caught_up: every stream read to where it stood when subscribed, and
  * to what the primary's last heartbeat said JetStream had acknowledged
- * (a mirror just made is empty when subscribed to). */
+ * (a mirror just made is empty when subscribed to), a heartbeat that said
+ * the primary had sent everything (a primary just started may not have). */
 static int caught_up(const struct feed_edge *x) {
     for (unsigned i = 0; i < FEED_STREAMS; i++)
         if (x->seq[i] < x->target[i] || (i + 1 < FEED_STREAMS && x->seq[i] < x->hb_acked[i])) return 0;
-    return x->subscribed && x->hb_at_us != 0;
+    return x->subscribed && x->hb_at_us != 0 && x->hb_complete;
 }
 
 /* bootstrap_done: the generation built once from what was read. */

@@ -71,7 +71,7 @@ static size_t key_of(const struct feed_msg *m, uint8_t k[48]) {
 }
 
 /* The header before the payload, by kind. */
-static size_t head_len(char kind) { return kind == 'r' ? 16 : kind == 'l' ? 24 : 0; }
+static size_t head_len(char kind) { return kind == 'r' || kind == 'l' ? 24 : 0; }
 
 int edgedb_version(struct edgedb *d, const struct feed_msg *m, uint64_t *version, uint64_t *number) {
     uint8_t k[48];
@@ -86,7 +86,7 @@ int edgedb_version(struct edgedb *d, const struct feed_msg *m, uint64_t *version
     if (v == NULL) return 1;
     size_t h = head_len((char)k[0]);
     if (vl >= h + 12) *version = bytes_get_u64((const uint8_t *)v + h + 4);
-    if (k[0] == 'l' && vl >= 8) *number = bytes_get_u64((const uint8_t *)v);
+    if (vl >= 8 && h == 24) *number = bytes_get_u64((const uint8_t *)v);
     free(v);
     return 1;
 }
@@ -95,14 +95,9 @@ void edgedb_put(struct edgedb *d, const struct feed_msg *m, const uint8_t *paylo
                 int64_t next_update, uint64_t number) {
     uint8_t k[48], head[24];
     size_t kl = key_of(m, k), h = head_len((char)k[0]);
-    if (k[0] == 'l') {
-        bytes_put_u64(head, number);
-        bytes_put_u64(head + 8, (uint64_t)this_update);
-        bytes_put_u64(head + 16, (uint64_t)next_update);
-    } else {
-        bytes_put_u64(head, (uint64_t)this_update);
-        bytes_put_u64(head + 8, (uint64_t)next_update);
-    }
+    bytes_put_u64(head, number);
+    bytes_put_u64(head + 8, (uint64_t)this_update);
+    bytes_put_u64(head + 16, (uint64_t)next_update);
     const char *parts[2] = {(const char *)head, (const char *)payload};
     size_t sizes[2] = {h, len};
     const char *kp[1] = {(const char *)k};
@@ -197,13 +192,10 @@ int edgedb_iter_next(struct edgedb_iter *it, struct edgedb_rec *r) {
         size_t h = head_len(it->kind);
         if (vl < h) continue; /* damaged: skipped (read again from the stream at the next bootstrap) */
         memset(r, 0, sizeof(*r));
-        if (it->kind == 'l') {
+        if (h == 24) {
             r->number = bytes_get_u64(v);
             r->this_update = (int64_t)bytes_get_u64(v + 8);
             r->next_update = (int64_t)bytes_get_u64(v + 16);
-        } else if (it->kind == 'r') {
-            r->this_update = (int64_t)bytes_get_u64(v);
-            r->next_update = (int64_t)bytes_get_u64(v + 8);
         }
         r->payload = v + h;
         r->len = vl - h;

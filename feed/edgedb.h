@@ -6,7 +6,7 @@
  * sequences go back with them (those messages are read again).
  *
  *   key                          value
- *   'r' caid:4 len:1 serial      this_update:8 next_update:8 payload (an OCSP message)
+ *   'r' caid:4 len:1 serial      produced_at:8 this_update:8 next_update:8 payload (an OCSP message)
  *   'l' caid:4 pathhash:8        number:8 this_update:8 next_update:8 payload (a CRL message)
  *   'a' caid:4                   payload (a CA message)
  *   's' stream:1                 sequence:8
@@ -29,11 +29,12 @@ struct edgedb;
 struct edgedb *edgedb_open(const char *dir, struct rerr *e);
 void edgedb_close(struct edgedb *d); /* accepts NULL */
 
-/* edgedb_version: the version held for m's key (0: none), and for a CRL
- * its number. -1 on a read error. */
+/* edgedb_version: the version held for m's key (0: none), and its signed
+ * number: a response's producedAt, a CRL's cRLNumber. -1 on a read error. */
 int edgedb_version(struct edgedb *d, const struct feed_msg *m, uint64_t *version, uint64_t *number);
 
-/* Batches: puts accumulate until edgedb_commit writes them at once. */
+/* Batches: puts accumulate until edgedb_commit writes them at once
+ * (number: as edgedb_version gives it back). */
 void edgedb_put(struct edgedb *d, const struct feed_msg *m, const uint8_t *payload, size_t len, int64_t this_update,
                 int64_t next_update, uint64_t number);
 void edgedb_put_seq(struct edgedb *d, unsigned stream, uint64_t seq);

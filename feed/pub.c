@@ -29,6 +29,7 @@
 /* One message in the outbox, encoded. */
 struct obox {
     struct obox *next;
+    uint64_t no;  /* its place in the order of enqueueing */
     uint64_t key; /* feed_msg_key: a batch holds a key once */
     char subject[FEED_SUBJECT_MAX];
     char msgid[48];
@@ -82,6 +83,7 @@ struct feed_pub {
     int64_t start_since;         /* the watermark read at start: a CA's first scan starts there */
     int64_t pos_written;         /* monotonic ms */
     int64_t resync_since;        /* INT64_MAX: none */
+    uint64_t enq_no;             /* messages enqueued */
     uint8_t buf[FEED_CRL_MAX + 4096];
 
     /* Shared under mu. */
@@ -98,6 +100,11 @@ struct feed_pub {
     pthread_t th;
     int started;
     _Atomic uint64_t ack_errors;
+    /* The heartbeat's "complete": no scan to do (the CA-core thread's
+     * word) and every message up to scan_until acknowledged (acked_no, the
+     * feed thread's). */
+    _Atomic int scanning;
+    _Atomic uint64_t scan_until, acked_no;
     _Atomic uint64_t acked[FEED_STREAMS - 1]; /* the last sequence acknowledged of each stream (not META) */
 };
 
@@ -151,6 +158,7 @@ static void enqueue(struct feed_pub *p, const struct feed_msg *m) {
         return;
     }
     o->next = NULL;
+    o->no = ++p->enq_no;
     o->key = feed_msg_key(m);
     o->len = feed_msg_encode(m, o->data, n);
     feed_msg_subject(m, o->subject, NULL);
@@ -231,6 +239,7 @@ static void scan_add(struct feed_pub *p, uint32_t caid, const struct ocsp_table 
     if (g == NULL) goto oom;
     s->cas = g;
     g[s->n++] = (struct scan_ca){caid, ocsp_table_ref((struct ocsp_table *)t), st ? ocsp_store_ref(st) : NULL, since};
+    atomic_store(&p->scanning, 1);
     return;
 oom:
     if (p->resync_since > since) p->resync_since = since;
@@ -308,6 +317,7 @@ static int scans_go(struct feed_pub *p) {
     if (room > 0 && scan_step(p, room)) {
         scan_free(p->scan);
         p->scan = NULL;
+        atomic_store(&p->scan_until, p->enq_no);
         rlog(LOG_INFO, "feed.scanned", "feed: the responses to send again are in the outbox");
     }
     return p->scan != NULL || p->next_scan != NULL;
@@ -458,6 +468,7 @@ static void drop_batch(struct feed_pub *p, struct obox *const *b, size_t n) {
         p->bytes -= o->len;
         p->depth--;
         int end = o == last;
+        atomic_store(&p->acked_no, o->no);
         free(o);
         if (end) break;
     }
@@ -495,6 +506,7 @@ static int publish_batch(struct feed_pub *p, jsCtx *js, struct obox *const *b, s
 static void heartbeat(struct feed_pub *p, jsCtx *js, uint64_t position) {
     struct feed_msg m = {.kind = FEED_HB, .sent_at_us = (int64_t)(feed_nats_now_us()), .position = position};
     m.version = (uint64_t)m.sent_at_us;
+    m.complete = !atomic_load(&p->scanning) && atomic_load(&p->acked_no) >= atomic_load(&p->scan_until);
     for (unsigned i = 0; i + 1 < FEED_STREAMS; i++) m.acked[i] = atomic_load(&p->acked[i]);
     uint8_t b[128];
     char subject[FEED_SUBJECT_MAX];
@@ -632,6 +644,7 @@ struct feed_pub *feed_pub_new(const struct feed_pub_config *c, struct metrics_co
 
 int feed_pub_tick(struct feed_pub *p, uint64_t position) {
     int scanning = scans_go(p);
+    atomic_store(&p->scanning, scanning || p->resync_since != INT64_MAX);
     pthread_mutex_lock(&p->mu);
     p->position = position;
     int empty = p->head == NULL && !p->inflight;
