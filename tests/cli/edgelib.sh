@@ -11,6 +11,22 @@
 command -v nats-server >/dev/null 2>&1 || skip "nats-server is not installed (apt-get install nats-server)"
 command -v curl >/dev/null 2>&1 || skip "curl is not installed"
 
+# At exit: SIGTERM to what is still running (nats-server flushes its
+# store, revd stops), 5 s, then lib.sh's cleanup (SIGKILL, temp dir).
+_edge_cleanup() {
+    local p
+    for p in $BG_PIDS; do kill -CONT "$p" 2>/dev/null; kill -TERM "$p" 2>/dev/null; done
+    for _ in $(seq 50); do
+        local alive=0
+        for p in $BG_PIDS; do kill -0 "$p" 2>/dev/null && alive=1; done
+        [ $alive = 0 ] && break
+        sleep 0.1
+    done
+    _cleanup
+    wait 2>/dev/null
+}
+trap _edge_cleanup EXIT
+
 # ---------------------------------------------------------------- ports
 # free_port: prints a loopback TCP port nobody listens on, from a range
 # of 200 picked by $$ (so that tests run side by side rarely collide);
@@ -37,10 +53,10 @@ except OSError:
 # Since free_port runs in $(...), the counter is advanced in the caller too:
 # take_port VAR sets VAR to a free port and moves the counter past it.
 take_port() {
-    local p
-    p=$(free_port) || fail "no free loopback port in $_PORT_NEXT..$_PORT_END"
-    _PORT_NEXT=$((p + 1))
-    printf -v "$1" '%s' "$p"
+    local _tp
+    _tp=$(free_port) || fail "no free loopback port in $_PORT_NEXT..$_PORT_END"
+    _PORT_NEXT=$((_tp + 1))
+    printf -v "$1" '%s' "$_tp"
 }
 
 # wait_port PORT [SECONDS]: something accepts on 127.0.0.1:PORT (default 20 s).
@@ -274,3 +290,47 @@ crl_number() {
 
 # log_count FILE PATTERN: lines of FILE matching the ERE (0 when none).
 log_count() { grep -Ec -- "$2" "$1" 2>/dev/null || true; }
+
+# nats_cluster N1 N2 N3: a 3-node JetStream cluster (cluster name c), each
+# node NAME with its config $T/NAME.conf, data $T/NAME/js, client port
+# NATS_PORT_NAME; waits until every node listens and the cluster has
+# elected a JetStream meta leader (their logs say so). NATS_URLS: the three
+# client URLs, comma-separated.
+nats_cluster() {
+    local n p cp routes="" i=0
+    declare -gA _CPORT
+    for n in "$@"; do
+        take_port p; take_port cp
+        printf -v "NATS_PORT_$n" '%s' "$p"
+        printf -v "NATS_URL_$n" '%s' "nats://127.0.0.1:$p"
+        _CPORT[$n]=$cp
+        routes="$routes${routes:+, }\"nats-route://127.0.0.1:$cp\""
+    done
+    NATS_URLS=""
+    for n in "$@"; do
+        local pv="NATS_PORT_$n"
+        mkdir -p "$T/$n"
+        cat >"$T/$n.conf" <<CONF
+server_name: $n
+listen: 127.0.0.1:${!pv}
+jetstream { store_dir: "$T/$n/js" }
+cluster {
+  name: c
+  listen: 127.0.0.1:${_CPORT[$n]}
+  routes: [$routes]
+}
+CONF
+        NATS_URLS="$NATS_URLS${NATS_URLS:+,}nats://127.0.0.1:${!pv}"
+    done
+    for n in "$@"; do nats_cluster_node "$n"; done
+    local deadline=$(( $(date +%s) + 60 ))
+    until cat "$T/$1.log" "$T/$2.log" "$T/$3.log" 2>/dev/null | grep -q 'JetStream cluster new metadata leader\|Self is new JetStream cluster metadata leader'; do
+        [ "$(date +%s)" -le "$deadline" ] || fail "the NATS cluster elected no JetStream leader within 60 s: $(tail -3 "$T/$1.log")"
+        sleep 0.2
+    done
+}
+# nats_cluster_node NAME: starts (or starts again) one node of nats_cluster.
+nats_cluster_node() {
+    local pv="NATS_PORT_$1"
+    NATS_FIXED_PORT=${!pv} nats_start "$1" -c "$T/$1.conf"
+}
