@@ -131,6 +131,27 @@ class Nats:
 OCSP_STREAMS = ["REVD_OCSP_%d" % i for i in range(4)]
 
 
+def _fnv(h, b):
+    for x in b:
+        h = ((h ^ x) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
+    return h
+
+
+_FNV0 = 0xCBF29CE484222325
+
+
+def subject(m):
+    """m's subject, as feed_msg_subject (feed/msg.c) writes it"""
+    if m["magic"] == b"RVO1":
+        k = _fnv(_FNV0, m["serial"]) % len(OCSP_STREAMS)
+        return "revd.ocsp.%d.%d.%s" % (k, m["caid"], m["serial"].hex().upper())
+    if m["magic"] == b"RVC1":
+        return "revd.crl.%d.%016x" % (m["caid"], _fnv(_FNV0, m["path"].encode()))
+    if m["magic"] == b"RVA1":
+        return "revd.meta.ca.%d" % m["caid"]
+    raise ValueError("no subject for %r" % m["magic"])
+
+
 def decode(p):
     """a payload as a dict (feed/msg.h); raises on a malformed one"""
     magic = p[:4]
