@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cmd/cli.h"
+#include "node/edge.h"
 #include "node/env.h"
 #include "node/serve.h"
 #include "node/settings.h"
@@ -26,7 +27,14 @@ static void help(FILE *f) {
           "  --help-config        the settings as docs/config.md's table (Markdown)\n",
           f);
     settings_help(f);
-    fputs("\nWith --listen, CRLs are served at /crl/... and published under DIR/crl/.\n\n", f);
+    fputs("\nWith --listen, CRLs are served at /crl/... and published under DIR/crl/.\n\n"
+          "With --nats URLS, every signed response, CRL and CA certificate is also\n"
+          "published to NATS JetStream for edge responders (docs/edge.md):\n\n"
+          "  revd serve --edge --dir EDGEDIR --listen ADDRESS:PORT --nats URLS --trust FILE\n\n"
+          "runs one: no CA key and no index, only what the feed brought (checked against\n"
+          "the anchors in FILE), served as the primary serves it; /healthz fails while it\n"
+          "bootstraps or catches up and when the primary's heartbeat is older than\n"
+          "--heartbeat-max-age.\n\n", f);
     settings_help_reload(f);
     fputs("SIGTERM or SIGINT stops it: no new connection, the answers in progress are\n"
           "sent, then every connection is closed.\n",
@@ -42,6 +50,13 @@ int cmd_serve(int argc, char **argv) {
         if (strcmp(argv[i], "--help-config") == 0) {
             settings_markdown(stdout);
             return 0;
+        }
+    }
+    /* --edge: an edge responder (node/edge.h), with the same settings less it. */
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--edge") == 0) {
+            for (int j = i; j < argc; j++) argv[j] = argv[j + 1];
+            return edge_run(env_dir_from_args(argc - 1, argv), argc - 1, argv);
         }
     }
     return serve_run(env_dir_from_args(argc, argv), argc, argv);

@@ -1,6 +1,7 @@
 /* handler: the CRL GET (crl/handler.h). */
 #include "crl/handler.h"
 
+#include <stdatomic.h>
 #include <string.h>
 
 #include "common/rtime.h"
@@ -15,6 +16,11 @@ static const int slots[SERVER_SLOTS] = {0, 1, 2, 3};
 
 static void blob_put(void *b) { crl_blob_put(b); }
 
+/* CRLs refused past their nextUpdate (crl_handler_stale). */
+static _Atomic uint64_t stale;
+
+uint64_t crl_handler_stale(void) { return atomic_load_explicit(&stale, memory_order_relaxed); }
+
 /* A CRL: its head into the output, its body sent from the blob itself
  * (up to a megabyte) with a reference held until it is. */
 static void handle_crl(struct shard_conn *c, const struct http_request *r, void *ctx) {
@@ -24,6 +30,10 @@ static void handle_crl(struct shard_conn *c, const struct http_request *r, void 
     struct crl_blob *b = set != NULL ? crl_set_find(set, r->target, plen) : NULL;
     if (b == NULL) return shard_status(c, 404, r->keep_alive);
     int64_t now = rtime_now();
+    if (b->next_update != 0 && now >= b->next_update) { /* never a CRL past its nextUpdate (an edge cut off) */
+        atomic_fetch_add_explicit(&stale, 1, memory_order_relaxed);
+        return shard_status(c, 503, r->keep_alive);
+    }
     struct httpout_cache cache = {b->this_update, b->next_update, b->refresh_at, shard_max_age(c)};
     int64_t since;
     size_t cap;

@@ -21,4 +21,8 @@ int crl_handler_register(struct server_config *cfg, int slot);
  * free function for the slot; accepts NULL). */
 void crl_handler_free_set(void *set);
 
+/* crl_handler_stale: requests answered 503 because the CRL was past its
+ * nextUpdate, since start (every shard). Any thread. */
+uint64_t crl_handler_stale(void);
+
 #endif

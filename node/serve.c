@@ -41,16 +41,13 @@
 #include "ocsp/answer.h"
 #include "ocsp/reader.h"
 #include "crl/handler.h"
+#include "feed/pub.h"
+#include "ca/view.h"
 
 /* What the shards' handlers read, published into these slots
  * (server_publish): the OCSP generation (ocsp/answer.h) and the CRL set
  * (crl/handler.h). */
 enum { SERVE_SLOT_GEN, SERVE_SLOT_CRLS };
-
-/* A certificate's responses in memory, about (two of them, their ETags,
- * its index entry): a CA with more certificates than --response-cache /
- * this is served from a store on disk. */
-#define SERVE_RESPONSE_BYTES 2048
 
 struct serve_state {
     struct ca_core *core;
@@ -60,6 +57,7 @@ struct serve_state {
     struct crl_publisher *crl;
     struct ocsp_publisher *pub; /* the OCSP publisher (ocsp/publish.h); NULL without --listen */
     struct ocsp_answer *ans;    /* the OCSP handler (ocsp/answer.h); NULL without --listen */
+    struct feed_pub *feed;      /* the NATS feed (feed/pub.h); NULL without --nats */
     /* The settings, and what reading them again needs (SIGHUP). */
     const char *dir, *config_path;
     int argc;
@@ -79,6 +77,7 @@ struct serve_state {
 static void serve_gen(void *arg, struct gen *g, int fresh) {
     struct serve_state *st = arg;
     (void)fresh; /* the CRLs have their own slot (publish_crls) */
+    if (st->feed != NULL) feed_pub_gen(st->feed, g);
     server_publish(st->srv, SERVE_SLOT_GEN, g, ocsp_answer_free_gen);
 }
 
@@ -93,6 +92,7 @@ static void serve_changed(void *arg, int full, const struct ca_change *ch, size_
 /* The publisher's CRLs, to every shard at once (the OCSP tables as they are). */
 static void publish_crls(struct serve_state *st) {
     server_publish(st->srv, SERVE_SLOT_CRLS, crl_set_ref(crl_publish_set(st->crl)), crl_handler_free_set);
+    if (st->feed != NULL) feed_pub_crls(st->feed, crl_publish_set(st->crl), ocsp_publish_current(st->pub));
     /* A publication as before (counted, the lane refreshed), of the same tables. */
     struct gen *g = gen_clone(ocsp_publish_current(st->pub));
     if (g == NULL) return;
@@ -145,6 +145,10 @@ static int refresh_tick(void *arg) {
     if (ocsp_publish_retry_due(st->pub, now)) publish_changes(st, "a background change");
     int wait = 1000;
     if (st->crl != NULL && crl_publish_tick(st->crl, &wait)) publish_crls(st);
+    if (st->feed != NULL) {
+        int fw = feed_pub_tick(st->feed, ca_view_changes_last(st->core));
+        if (fw < wait) wait = fw;
+    }
     return ocsp_publish_refresh(st->pub, now, wait);
 }
 
@@ -232,6 +236,7 @@ static void reload(struct serve_state *st) {
         st->opts.backdate = n.backdate;
         ca_ocsp_set_backdate(st->core, n.backdate);
         ocsp_publish_set_backdate(st->pub, n.backdate);
+        if (st->feed != NULL) feed_pub_set_backdate(st->feed, n.backdate);
     }
     if (st->lane != NULL) lane_set_times(st->lane, st->opts.validity, st->opts.backdate);
     if ((n.report_dir == NULL) != (o->report_dir == NULL) || n.report_every != o->report_every)
@@ -338,6 +343,9 @@ static int start_shards(struct serve_state *st, struct server_config *cfg, struc
     return st->lane == NULL || lane_start(st->lane, ocsp_answer_job_done, st->ans, e);
 }
 
+static void stop_ocsp(struct serve_state *st);
+static int start_feed(struct serve_state *st);
+
 /* start_ocsp starts what --listen serves: the CRL publisher, the first
  * generation, the signing lane and the shards. 1, or 0 (said; what it
  * started is stopped, the core left open). */
@@ -367,7 +375,7 @@ static int start_ocsp(struct serve_state *st) {
     ca_ocsp_set_backdate(st->core, st->opts.backdate);
     char store_dir[PATH_MAX];
     snprintf(store_dir, sizeof(store_dir), "%s/ocsp", st->dir);
-    struct ocsp_gen_opts go = {validity, store_dir, (uint64_t)st->opts.response_cache / SERVE_RESPONSE_BYTES};
+    struct ocsp_gen_opts go = {validity, store_dir, (uint64_t)st->opts.response_cache / SETTINGS_RESPONSE_BYTES};
     if ((st->crl = crl_publish_new(st->core, st->opts.crl_validity, st->opts.crl_coalesce_ms, &e)) == NULL ||
         !ocsp_precompute_gen(st->core, &go, &g, &ps, &e)) {
         rlog(LOG_ERR, "serve.start_failed", "%s", e.msg);
@@ -426,6 +434,24 @@ static int start_ocsp(struct serve_state *st) {
     rlog(LOG_INFO, "ocsp.listening", "answering OCSP on http://%s (%d shards, %s)", cfg.listen, cfg.threads,
          server_io_name(st->srv));
     st->opts.cfg.threads = cfg.threads;
+    if (start_feed(st)) return 1;
+    stop_ocsp(st);
+    return 0;
+}
+
+/* start_feed starts the NATS feed when --nats is set: what is served now
+ * goes first. 1, or 0 (said). */
+static int start_feed(struct serve_state *st) {
+    if (st->opts.nats == NULL) return 1;
+    struct rerr e;
+    struct feed_pub_config fc = {st->opts.nats, st->dir, st->opts.backdate};
+    if ((st->feed = feed_pub_new(&fc, server_core_metrics(st->srv), &e)) == NULL) {
+        rlog(LOG_ERR, "serve.start_failed", "%s", e.msg);
+        return 0;
+    }
+    feed_pub_gen(st->feed, ocsp_publish_current(st->pub));
+    feed_pub_crls(st->feed, crl_publish_set(st->crl), ocsp_publish_current(st->pub));
+    rlog(LOG_INFO, "feed.started", "publishing responses, CRLs and CA certificates to NATS at %s", st->opts.nats);
     return 1;
 }
 
@@ -496,6 +522,8 @@ static void stop_ocsp(struct serve_state *st) {
                        st->opts.drain_timeout);
         else rlog(LOG_INFO, "serve.drained", "drained the connections");
     }
+    feed_pub_free(st->feed); /* what is waiting, sent for up to two seconds */
+    st->feed = NULL;
     /* The lane and the readers first: they hand answers to the shards. */
     lane_stop(st->lane);
     reader_stop(st->reader);
@@ -555,6 +583,11 @@ int serve_run(const char *dir, int argc, char **argv) {
     }
     log_set_format(st.opts.log_format);
     event_set_log_callback(libevent_log);
+    if (st.opts.nats != NULL && st.opts.cfg.listen == NULL) {
+        fprintf(stderr, "revd: --nats publishes what --listen serves: give --listen too\n");
+        free_state(&st);
+        return 2;
+    }
     raise_nofile();
     if (!open_core(&st)) {
         free_state(&st);

@@ -113,6 +113,23 @@ static const struct setting table[] = {
      .reload = SETTINGS_START,
      .doc = "POST every event to these http(s) URLs (comma-separated, at most 4), retried until delivered "
             "(docs/events.md)"},
+    {.name = "nats", .type = SETTINGS_STRING, FIELD(nats), .arg = "URLS", .def_doc = "none: no feed",
+     .reload = SETTINGS_START,
+     .doc = "NATS JetStream servers (nats://HOST:PORT, comma-separated): a primary publishes every signed "
+            "response, CRL and CA certificate there for its edges; an edge (--edge) reads them from there "
+            "(docs/edge.md)"},
+    {.name = "nats-hub-domain", .type = SETTINGS_STRING, FIELD(nats_hub_domain), .arg = "DOMAIN",
+     .def_doc = "none: the edge's server holds the streams", .reload = SETTINGS_START,
+     .doc = "an edge whose NATS server is a leaf node: the JetStream domain of the primary's cluster, whose "
+            "streams the edge's server mirrors (made at start when missing)"},
+    {.name = "trust", .type = SETTINGS_FILE, FIELD(trust), .must = "a file of PEM certificates", .arg = "FILE",
+     .def_doc = "none (an edge needs it)", .reload = SETTINGS_START,
+     .doc = "an edge: the certificates (roots, or the CAs themselves) that every CA it serves must chain to; a "
+            "message of any other CA is refused"},
+    {.name = "heartbeat-max-age", .type = SETTINGS_DURATION, FIELD(heartbeat_max_age), .min = 2, .max = 86400,
+     .def = "10s", .arg = "DURATION", .reload = SETTINGS_START,
+     .doc = "an edge: /healthz fails (503) when the primary's last heartbeat is older than this, so that a load "
+            "balancer drains it; it still answers what has not expired"},
     {.name = "webhook-ca", .type = SETTINGS_FILE, FIELD(webhook_ca), .must = "a file of PEM certificates",
      .arg = "FILE", .def_doc = "the system's", .reload = SETTINGS_START,
      .doc = "PEM certificates to check https webhooks"},

@@ -37,6 +37,11 @@
 
 /* The settings of `revd serve`: defaults, then DIR/revd.conf (or
  * --config), then the command line; read again on SIGHUP. */
+/* A certificate's responses in memory, about (two of them, their ETags,
+ * its index entry): a CA with more certificates than --response-cache /
+ * this is served from a store on disk (primary and edge alike). */
+#define SETTINGS_RESPONSE_BYTES 2048
+
 struct settings {
     struct server_config cfg;
     struct ocsp_answer_config ocsp; /* nonce, unknown, sign-rate (ocsp/answer.h) */
@@ -50,6 +55,10 @@ struct settings {
     int require_approval;
     struct admin_limits admin_limits;
     const char *webhook_url, *webhook_ca; /* NULL: no webhooks; the system's CAs */
+    const char *nats;         /* NULL: no feed; else NATS URLs (feed/pub.h, feed/edge.h) */
+    const char *nats_hub_domain; /* an edge: the JetStream domain whose streams its local server mirrors */
+    const char *trust;        /* an edge: PEM certificates its CAs must chain to (feed/verify.h) */
+    int64_t heartbeat_max_age; /* an edge: seconds; an older heartbeat of the primary fails /healthz */
     enum log_format log_format;
     const char *report_dir; /* NULL: no scheduled reports */
     int64_t report_every;   /* seconds */

@@ -192,8 +192,10 @@ static void handle(struct shard_conn *c, const struct http_request *r) {
     if (rt == RT_METRICS) return answer_metrics(c, r);
     if (rt == RT_HEALTHZ) {
         static const uint8_t ok[] = "ok\n";
-        conn_emit(c, httpout_uncached(c->out + c->out_len, OUT_CAP - c->out_len, 200, "text/plain", ok, 3, now_s(),
-                                       r->keep_alive, r->method == HTTP_METHOD_HEAD));
+        const char *why = atomic_load_explicit(&sh->srv->unhealthy, memory_order_acquire);
+        conn_emit(c, httpout_uncached(c->out + c->out_len, OUT_CAP - c->out_len, why ? 503 : 200, "text/plain",
+                                       why ? (const uint8_t *)why : ok, why ? strlen(why) : 3, now_s(), r->keep_alive,
+                                       r->method == HTTP_METHOD_HEAD));
         return;
     }
     sh->srv->cfg.routes[rt].handle(c, r, sh->ctx[rt]);

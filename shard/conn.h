@@ -122,6 +122,7 @@ struct server {
     _Atomic int64_t live_max_age;
     atomic_int live_idle_timeout, live_read_timeout, live_no_metrics;
     atomic_int draining; /* server_drain: stop accepting, close idle connections */
+    _Atomic(const char *) unhealthy; /* server_set_health: NULL, or why /healthz answers 503 */
 };
 
 static inline int64_t live_i64(const _Atomic int64_t *x) { return atomic_load_explicit(x, memory_order_relaxed); }

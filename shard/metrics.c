@@ -113,6 +113,29 @@ static const char *const hostile_names[MH_NUM] = {"bad_der",        "bad_http", 
                                                   "unknown_issuer", "unknown_serial", "read_timeout",
                                                   "conn_refused",   "conn_evicted"};
 
+/* The feed's, when there is one. */
+static void feed_metrics(struct out *o, const struct metrics_feed *f) {
+    uint64_t role = ld(&f->role);
+    if (role == 1) {
+        scalar(o, "revd_feed_outbox_depth", "gauge", "Messages waiting to be acknowledged by NATS JetStream.",
+               ld(&f->outbox_depth));
+        scalar(o, "revd_feed_outbox_age_seconds", "gauge", "Age of the oldest message waiting.", ld(&f->outbox_age_s));
+        scalar(o, "revd_feed_published_total", "counter", "Messages acknowledged by NATS JetStream.", ld(&f->published));
+        scalar(o, "revd_feed_publish_errors_total", "counter", "Batches that failed and were sent again.",
+               ld(&f->publish_errors));
+    } else if (role == 2) {
+        scalar(o, "revd_edge_lag_messages", "gauge", "Messages in the streams not yet applied.", ld(&f->lag_messages));
+        scalar(o, "revd_edge_lag_seconds", "gauge", "Age of the primary's last heartbeat applied.", ld(&f->lag_s));
+        scalar(o, "revd_edge_applied_total", "counter", "Messages verified, stored and served.", ld(&f->applied));
+        scalar(o, "revd_edge_refused_total", "counter",
+               "Messages refused: malformed, not signed by a known CA, or older than what is held.", ld(&f->refused));
+        scalar(o, "revd_edge_stale_total", "counter", "Answers refused because what is held is past its nextUpdate.",
+               ld(&f->stale));
+        scalar(o, "revd_edge_bootstrap_messages", "gauge", "Messages read while bootstrapping (until caught up).",
+               ld(&f->bootstrap));
+    }
+}
+
 size_t metrics_render(const struct shard_metrics *const *shards, int n, const struct metrics_core *core, char *out,
                       size_t cap) {
     struct out o = {out, 0, cap, 0};
@@ -187,6 +210,7 @@ size_t metrics_render(const struct shard_metrics *const *shards, int n, const st
         family(&o, "revd_config_loaded_timestamp_seconds", "gauge", "When the configuration was last (re)loaded.");
         put(&o, "revd_config_loaded_timestamp_seconds %lld\n",
             (long long)atomic_load_explicit(&core->reloaded_at, memory_order_relaxed));
+        feed_metrics(&o, &core->feed);
         const struct metric_hist *one[1] = {&core->crl_build};
         hist(&o, "revd_crl_build_seconds", "One CRL read from the index, built, signed, checked and stored.", one, 1,
              MHK_US);

@@ -67,7 +67,16 @@ struct shard_metrics {
 };
 
 /* The CA-core thread's figures. */
+/* The NATS feed's (feed/pub.h on a primary, feed/edge.h on an edge):
+ * each field has one writer except refused and stale (atomic adds). */
+struct metrics_feed {
+    _Atomic uint64_t role; /* 0: no feed, 1: a primary that publishes, 2: an edge */
+    _Atomic uint64_t outbox_depth, outbox_age_s, published, publish_errors;       /* primary */
+    _Atomic uint64_t lag_messages, lag_s, applied, refused, stale, bootstrap;     /* edge */
+};
+
 struct metrics_core {
+    struct metrics_feed feed;
     _Atomic uint64_t crl_builds, crl_failures, publications, publish_failures, refreshed;
     _Atomic uint64_t sign_queue; /* gauge: status changes waiting to be signed and published */
     _Atomic uint64_t responses;  /* gauge: certificates in the published tables */

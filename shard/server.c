@@ -346,3 +346,7 @@ void server_stop(struct server *s) {
     free_slots(s);
     free(s);
 }
+
+void server_set_health(struct server *s, const char *why) {
+    atomic_store_explicit(&s->unhealthy, why, memory_order_release);
+}

@@ -65,6 +65,11 @@ struct server_stats {
 };
 void server_stats(const struct server *s, struct server_stats *out);
 
+/* server_set_health: why (a string that outlives the server, ending in a
+ * newline) makes /healthz answer 503 with it as the body, so that a load
+ * balancer drains this server; NULL makes it answer 200 again. Any thread. */
+void server_set_health(struct server *s, const char *why);
+
 /* server_core_metrics: the CA-core thread's figures that /metrics also
  * reports (shard/metrics.h); written by that thread only. */
 struct metrics_core *server_core_metrics(struct server *s);
