@@ -11,16 +11,16 @@
 command -v nats-server >/dev/null 2>&1 || skip "nats-server is not installed (apt-get install nats-server)"
 command -v curl >/dev/null 2>&1 || skip "curl is not installed"
 
-# At exit: SIGTERM to what is still running (nats-server flushes its
-# store, revd stops), 5 s, then lib.sh's cleanup (SIGKILL, temp dir).
+# At exit: SIGTERM to what is still running, the last started first (the
+# edges and the primary before the nats-servers they talk to), each given
+# 5 s; then lib.sh's cleanup (SIGKILL to what is left, the temp dir).
 _edge_cleanup() {
-    local p
-    for p in $BG_PIDS; do kill -CONT "$p" 2>/dev/null; kill -TERM "$p" 2>/dev/null; done
-    for _ in $(seq 50); do
-        local alive=0
-        for p in $BG_PIDS; do kill -0 "$p" 2>/dev/null && alive=1; done
-        [ $alive = 0 ] && break
-        sleep 0.1
+    local p rev=""
+    for p in $BG_PIDS; do rev="$p $rev"; done
+    for p in $rev; do
+        kill -0 "$p" 2>/dev/null || continue
+        kill -CONT "$p" 2>/dev/null; kill -TERM "$p" 2>/dev/null
+        for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
     done
     _cleanup
     wait 2>/dev/null
@@ -137,12 +137,25 @@ primary_start() {
     local log=$1 urls=$2; shift 2
     [ -n "${PPORT:-}" ] || take_port PPORT
     PURL=http://127.0.0.1:$PPORT
+    PLOG=$log
     : >"$log"
     "$REVD" serve --dir "$D" --listen "127.0.0.1:$PPORT" --threads 1 "${IO_ARGS[@]}" --log-format kv \
         --nats "$urls" "$@" >"$log" 2>&1 </dev/null &
     PRIMARY=$!
     SRV=$PRIMARY
     serve_wait "$log"
+}
+
+# primary_wait_published [SECONDS]: the primary has put everything in
+# the streams: its start's scan is done (feed.scanned in its log, which
+# primary_start named $PLOG) and its outbox is empty (default 60 s).
+primary_wait_published() {
+    local deadline=$(( $(date +%s) + ${1:-60} ))
+    until grep -q 'event=feed.scanned' "$PLOG" && [ "$(metric "$PURL" revd_feed_outbox_depth)" = 0 ]; do
+        [ "$(date +%s)" -le "$deadline" ] ||
+            fail "the primary did not publish everything within ${1:-60} s: outbox depth $(metric "$PURL" revd_feed_outbox_depth); $(grep 'event=feed' "$PLOG" | tail -3)"
+        sleep 0.1
+    done
 }
 
 # edge_start NAME NATS-URL [edge options...]: `revd serve --edge` with its
@@ -264,7 +277,18 @@ same_bytes() {
     b=$(curl -s -m 10 -o "$T/sb.b" -w '%{http_code}' "$2$3")
     assert_eq "$a" 200 "$4: $1$3"
     assert_eq "$b" 200 "$4: $2$3"
-    cmp -s "$T/sb.a" "$T/sb.b" || fail "$4: $2$3 answers other bytes than $1$3"
+    cmp -s "$T/sb.a" "$T/sb.b" || fail "$4: $2$3 answers other bytes than $1$3 ($(_describe "$T/sb.b") there, $(_describe "$T/sb.a") here)"
+}
+# _describe FILE: a few words on an OCSP response or a CRL (for messages).
+_describe() {
+    local o
+    if o=$(openssl ocsp -respin "$1" -resp_text -noverify 2>/dev/null) && [ -n "$o" ]; then
+        printf '%s\n' "$o" | grep -E 'Response Status|Produced At|Cert Status|This Update|Next Update' | sed 's/^ *//' | tr '\n' ';'
+    elif o=$(openssl crl -inform DER -in "$1" -noout -crlnumber -lastupdate -nextupdate 2>/dev/null); then
+        printf '%s' "$o" | tr '\n' ';'
+    else
+        echo "$(stat -c %s "$1") bytes: $(head -c 80 "$1" | tr -c '[:print:]' '.')"
+    fi
 }
 
 # wait_same URL-A URL-B PATH SECONDS WHAT: as same_bytes, within SECONDS.

@@ -24,6 +24,7 @@ run_ok revd import --dir "$D" --ca sub --file "$T/bulk.csv"
 
 nats_start n1
 primary_start "$T/primary.log" "$NATS_URL_n1" --crl-coalesce 300ms
+primary_wait_published 60
 edge_start e1 "$NATS_URL_n1"
 edge_start e2 "$NATS_URL_n1"
 edge_wait_ready e1 60

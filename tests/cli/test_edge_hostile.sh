@@ -28,6 +28,7 @@ run_ok revd ocsp respond --dir "$D2" --ca other --serial "$(serial_of "$T/o1.pem
 
 nats_start n1
 primary_start "$T/primary.log" "$NATS_URL_n1" --crl-coalesce 200ms
+primary_wait_published 60
 edge_start e1 "$NATS_URL_n1"
 edge_wait_ready e1 60
 E=$EURL_e1

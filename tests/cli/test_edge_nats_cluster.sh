@@ -14,6 +14,7 @@ make_demo_ca 8
 step "a 3-node cluster, the primary on all three, an edge on n3"
 nats_cluster n1 n2 n3
 primary_start "$T/primary.log" "$NATS_URLS" --crl-coalesce 200ms
+primary_wait_published 60
 edge_start e1 "$NATS_URL_n3"
 edge_wait_ready e1 90
 wait_status "$EURL_e1" "$T/c1.pem" good 5

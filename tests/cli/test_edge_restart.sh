@@ -24,6 +24,7 @@ BULK=2000
 step "bootstrap of 2,000 certificates"
 nats_start n1
 primary_start "$T/primary.log" "$NATS_URL_n1" --crl-coalesce 200ms
+primary_wait_published 60
 edge_start e1 "$NATS_URL_n1"
 edge_wait_ready e1 90
 boot=$(metric "$EURL_e1" revd_edge_applied_total)

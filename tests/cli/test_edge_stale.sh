@@ -18,6 +18,7 @@ make_demo_ca 4
 
 nats_start n1
 primary_start "$T/primary.log" "$NATS_URL_n1" --crl-coalesce 200ms --validity 8h --crl-validity 1h
+primary_wait_published 60
 edge_start e1 "$NATS_URL_n1" --heartbeat-max-age 3s
 edge_wait_ready e1 60
 wait_status "$EURL_e1" "$T/c1.pem" good 5
