@@ -59,7 +59,7 @@ until ocsp_get "$EURL_e1" "$T/c1.pem" "$T/first.der" && [ "$(ocsp_status "$T/fir
     [ "$(date +%s)" -le "$deadline" ] || fail "the restarted edge did not answer c1 good within 2 s of listening: $(ocsp_status "$T/first.der" "$T/c1.pem")"
     sleep 0.1
 done
-printf '%X\n' $(( (1 << 124) + 1234 )) >"$T/one.txt"
+"$PY" -c 'print("%032X" % ((1 << 124) + 1234))' >"$T/one.txt"
 /usr/bin/python3 "$REPO_ROOT/bench/mkreqs.py" "$D/ca/sub.pem" "$T/one.txt" "$T/one.req" || fail "mkreqs"
 req=$(sed 's/+/%2B/g; s|/|%2F|g; s/=/%3D/g' "$T/one.req")
 curl -s -m 10 "$EURL_e1/ocsp/$req" -o "$T/imp.der"
