@@ -9,8 +9,9 @@
 #   good response of a since revoked certificate replayed (its old version,
 #   and again with a forged higher version: its signed thisUpdate is older
 #   than the revoked one's); an older CRL replayed (its old version, and a
-#   forged higher version: its number is lower); a CA certificate that does
-#   not chain to --trust, and a response of that CA.
+#   forged higher version: its number is lower); a CRL with a flipped
+#   signature byte, with truncated DER, another CA's CRL; a CA certificate
+#   that does not chain to --trust, and a response of that CA.
 # A forged high version on a key does not stop the primary's next real
 # change to that key from reaching the edge.
 . "$(dirname "$0")/lib.sh"
@@ -25,6 +26,8 @@ run_ok revd ca create-root --dir "$D2" --name other --subject /CN=other
 issue_to "$T/o1.pem" --dir "$D2" --ca other --csr "$T/ee.csr"
 run_ok revd ocsp respond --dir "$D2" --ca other --serial "$(serial_of "$T/o1.pem")" --hash sha1 --out "$T/o1.sha1.der"
 run_ok revd ocsp respond --dir "$D2" --ca other --serial "$(serial_of "$T/o1.pem")" --hash sha256 --out "$T/o1.sha256.der"
+run_ok revd crl rebuild --dir "$D2" --ca other
+[ -f "$D2/crl/other/ca.crl" ] || fail "no $D2/crl/other/ca.crl after revd crl rebuild: $(ls -R "$D2/crl")"
 
 nats_start n1
 primary_start "$T/primary.log" "$NATS_URL_n1" --crl-coalesce 200ms
@@ -94,11 +97,11 @@ wr("4-other-ca", c2s, nr.encode(m))
 # 5. c3's good message, replayed after its revocation, as it was
 c3s = rd("m.c3.subject").decode()
 wr("5-replay", c3s, rd("m.c3"))
-# 10 (last: when it is taken, c3 is answered good from then on). The same
+# 20 (last: when it is taken, c3 is answered good from then on). The same
 # with a forged higher version: the version is not signed, the response's
 # thisUpdate is, and is older than the revoked response's.
 m = nr.decode(rd("m.c3")); m["version"] = HIGH
-wr("10-replay-high-version", c3s, nr.encode(m))
+wr("20-replay-high-version", c3s, nr.encode(m))
 # 6. c3's partition's older CRL, as it was; 7. with a forged higher version
 crls = rd("m.crl%s.subject" % cp).decode()
 wr("6-old-crl", crls, rd("m.crl%s" % cp))
@@ -116,6 +119,21 @@ wr("8-untrusted-ca", nr.subject(m), nr.encode(m))
 ser = o1.serial_number.to_bytes((o1.serial_number.bit_length() + 7) // 8, "big")
 m = {"magic": b"RVO1", "version": HIGH, "caid": new, "serial": ser, "der": [rd("o1.sha1.der"), rd("o1.sha256.der")]}
 wr("9-untrusted-ca-response", nr.subject(m), nr.encode(m))
+# 11. the partition's current CRL with a byte of its signature flipped;
+# 12. its DER truncated; 13. another CA's CRL under its key
+cur = nr.decode(rd("m.crl%s.new" % cp))
+def flip_crl(d):
+    sig = x509.load_der_x509_crl(d).signature
+    i = d.rfind(sig)
+    assert i > 0, "signature not found"
+    b = bytearray(d); b[i + len(sig) // 2] ^= 0x01
+    return bytes(b)
+m = dict(cur); m["version"] = HIGH; m["der"] = [flip_crl(cur["der"][0])]
+wr("11-crl-flipped-signature", crls, nr.encode(m))
+m = dict(cur); m["version"] = HIGH; m["der"] = [cur["der"][0][:-25]]
+wr("12-crl-truncated-der", crls, nr.encode(m))
+m = dict(cur); m["version"] = HIGH; m["der"] = [open("%s/d2/crl/other/ca.crl" % t, "rb").read()]
+wr("13-crl-other-ca", crls, nr.encode(m))
 # the subjects of the primary's messages are the ones nr.subject writes
 for f in ("m.c2", "m.c3", "m.crl%s" % cp):
     assert nr.subject(nr.decode(rd(f))) == rd(f + ".subject").decode(), "%s: subject %s" % (f, rd(f + ".subject"))
