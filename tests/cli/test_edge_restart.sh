@@ -4,7 +4,9 @@
 # primary revokes 3 certificates, then started again, it logs edge.resumed,
 # reads only about what changed (its applied counter and its edge.ready line
 # say a few messages, not 2,000), answers from its store at once (no
-# re-bootstrap), and answers the 3 revocations.
+# re-bootstrap), and answers the 3 revocations. Started again with NATS
+# down, it serves from its store (/healthz 503) and catches up once NATS
+# is back (a revocation made meanwhile).
 . "$(dirname "$0")/lib.sh"
 . "$CLI_DIR/edgelib.sh"
 
@@ -99,6 +101,19 @@ wait_same "$PURL" "$EURL_e1" /crl/sub/ca.crl 10 "the CA-scope CRL after the rest
 step "a revocation after the restart arrives too"
 run_ok revd revoke --dir "$D" --ca sub --serial "$(serial_of "$T/c5.pem")"
 wait_status "$EURL_e1" "$T/c5.pem" revoked 10
+
+step "started while NATS is down: serves from its store, /healthz 503; NATS back: catches up"
+stop_pid "$EDGE_PID_e1" 20; assert_eq "$?" 0 "the edge's exit status after SIGTERM"
+stop_pid "$NATS_PID_n1" 20
+run_ok revd revoke --dir "$D" --ca sub --serial "$(serial_of "$T/c1.pem")" --reason keyCompromise
+edge_start e1 "$NATS_URL_n1"
+wait_status "$EURL_e1" "$T/c5.pem" revoked 5
+wait_status "$EURL_e1" "$T/c1.pem" good 5
+assert_eq "$(http_code "$EURL_e1/healthz")" 503 "/healthz with no NATS to read"
+nats_restart n1
+wait_status "$EURL_e1" "$T/c1.pem" revoked 60
+same_bytes "$PURL" "$EURL_e1" "/ocsp/$(ocsp_req "$T/c1.pem")" "c1 after NATS came back"
+edge_wait_ready e1 30
 
 stop_pid "$EDGE_PID_e1" 20; assert_eq "$?" 0 "the edge's exit status after SIGTERM"
 stop_pid "$PRIMARY" 20; assert_eq "$?" 0 "the primary's exit status after SIGTERM"
