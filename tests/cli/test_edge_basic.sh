@@ -79,9 +79,15 @@ etag=$(printf '%s\n' "$he" | sed -n 's/^ETag: //p')
 assert_eq "$(http_code "$EURL_e1$path" -H "If-None-Match: $etag")" 304 "edge: If-None-Match with the ETag"
 assert_eq "$(http_code "$EURL_e1$path" -H 'If-None-Match: "other"')" 200 "edge: If-None-Match with another ETag"
 hc=$(curl -s -D - -o /dev/null "$EURL_e1/crl/sub/0.crl" | tr -d '\r')
+hcp=$(curl -s -D - -o /dev/null "$PURL/crl/sub/0.crl" | tr -d '\r')
+for k in Content-Type ETag Last-Modified Expires Content-Length; do
+    vp=$(printf '%s\n' "$hcp" | sed -n "s/^$k: //p")
+    [ -n "$vp" ] || fail "the primary's CRL has no $k"
+    assert_eq "$(printf '%s\n' "$hc" | sed -n "s/^$k: //p")" "$vp" "the edge's CRL's $k"
+done
+assert_match "$(printf '%s\n' "$hc" | sed -n 's/^Cache-Control: //p')" '^max-age=[0-9]+, public, no-transform, must-revalidate$' \
+    "the edge's CRL's Cache-Control"
 cetag=$(printf '%s\n' "$hc" | sed -n 's/^ETag: //p')
-[ -n "$cetag" ] || fail "the edge's CRL has no ETag"
-assert_eq "$cetag" "$(curl -s -D - -o /dev/null "$PURL/crl/sub/0.crl" | tr -d '\r' | sed -n 's/^ETag: //p')" "the CRL's ETag, edge as primary"
 assert_eq "$(http_code "$EURL_e1/crl/sub/0.crl" -H "If-None-Match: $cetag")" 304 "edge: a CRL with If-None-Match"
 
 step "a revocation on the primary is answered revoked by both edges within seconds"
