@@ -41,7 +41,7 @@ REPLAY_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/replay/%)
 BENCH_SRC := $(wildcard bench/bench_*.c)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all run test unit fuzz-replay fuzz bench-issue clean deps test-deps
+.PHONY: all run edge-demo test unit fuzz-replay fuzz bench-issue clean deps test-deps
 all: revd
 
 # ./revd is a copy of the release build, so the README's commands work from the top.
@@ -117,7 +117,16 @@ bench-scale: $(BUILD)/bench/loadgen $(BUILD)/bench/scalegen
 	$(MAKE) revd
 	SCALE_N="$(SCALE_N)" bash bench/scale.sh
 
-unit: $(UNIT_BIN)
+# tests/tools/natsping: the NATS topology checked end to end (hub stream,
+# leaf mirror), used by tests/cli/test_natslib.sh and docs/edge.md; libnats only.
+NATSPING := $(BUILD)/tests/tools/natsping
+.PHONY: natsping
+natsping: $(NATSPING)
+$(NATSPING): tests/tools/natsping.c $(BUILD)/.flags
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $(LDFLAGS) -o $@ $< $(shell pkg-config --libs libnats)
+
+unit: $(UNIT_BIN) $(NATSPING)
 fuzz-replay: $(REPLAY_BIN)
 bench-bins: $(BENCH_BIN)
 
@@ -158,6 +167,12 @@ test-deps:
 run: deps
 	$(MAKE) revd
 	./revd demo
+
+# The edge topology on loopback (docs/edge.md): the demo CA, a primary, a
+# 3-node NATS cluster, two leaf servers and an edge on each; Ctrl-C stops all.
+edge-demo: deps
+	$(MAKE) revd
+	scripts/edge-demo.sh
 
 # The whole suite: release build + unit + integration, then the sanitizer build
 # of the same, then every fuzz corpus replayed under ASan+UBSan.

@@ -108,6 +108,7 @@ struct feed_edge {
     uint64_t seq[FEED_STREAMS], target[FEED_STREAMS], pending[FEED_STREAMS];
     int subscribed, bootstrapping, caught_up;
     int64_t hb_at_us;            /* the primary's clock in its last heartbeat */
+    uint64_t hb_acked[FEED_STREAMS - 1]; /* what it said JetStream had acknowledged then */
     uint64_t applied, read_since_start;
     double started_at, progress_at;
     _Atomic uint64_t refused;
@@ -475,7 +476,10 @@ static void load(struct feed_edge *x, struct crl_set **crls) {
 static void apply_one(struct feed_edge *x, struct item *it, struct crl_blob **blobs, size_t *nb) {
     const struct feed_msg *m = &it->m;
     if (m->kind == FEED_HB) {
-        if (m->sent_at_us > x->hb_at_us) x->hb_at_us = m->sent_at_us;
+        if (m->sent_at_us > x->hb_at_us) {
+            x->hb_at_us = m->sent_at_us;
+            memcpy(x->hb_acked, m->acked, sizeof(x->hb_acked));
+        }
         return;
     }
     uint64_t held, number;
@@ -586,6 +590,13 @@ static void apply(struct feed_edge *x, struct item *list) {
 static int subscribe(struct feed_edge *x, struct rerr *e) {
     jsCtx *js = feed_nats_js(x->fn);
     static const unsigned order[FEED_STREAMS] = {FEED_STREAMS - 1, 0, 1, 2, 3, FEED_OCSP_STREAMS};
+    /* Where a stream stands: a mirror keeps its origin's sequences, so
+     * the hub's own stream says how far there is to read (a mirror just
+     * made is empty); the local one when the hub does not answer. */
+    jsOptions ho;
+    jsOptions_Init(&ho);
+    ho.Domain = x->cfg.hub_domain;
+    ho.Wait = 2000;
     for (unsigned k = 0; k < FEED_STREAMS; k++) {
         unsigned i = order[k];
         jsStreamInfo *si = NULL;
@@ -594,6 +605,10 @@ static int subscribe(struct feed_edge *x, struct rerr *e) {
             return rerr_set(e, "no stream %s on the local NATS server yet (%d)", feed_stream_name(i), (int)code);
         x->target[i] = si->State.LastSeq;
         jsStreamInfo_Destroy(si);
+        if (x->cfg.hub_domain != NULL && js_GetStreamInfo(&si, js, feed_stream_name(i), &ho, &code) == NATS_OK) {
+            if (si->State.LastSeq > x->target[i]) x->target[i] = si->State.LastSeq;
+            jsStreamInfo_Destroy(si);
+        }
         jsSubOptions so;
         jsSubOptions_Init(&so);
         so.Stream = feed_stream_name(i);
@@ -650,11 +665,13 @@ static void health(struct feed_edge *x) {
     atomic_store_explicit(&x->m->feed.stale, as.expired + crl_handler_stale(), memory_order_relaxed);
 }
 
-/* caught_up: every stream read to where it stood when subscribed. */
+/* caught_up: every stream read to where it stood when subscribed, and
+ * to what the primary's last heartbeat said JetStream had acknowledged
+ * (a mirror just made is empty when subscribed to). */
 static int caught_up(const struct feed_edge *x) {
     for (unsigned i = 0; i < FEED_STREAMS; i++)
-        if (x->seq[i] < x->target[i]) return 0;
-    return x->subscribed;
+        if (x->seq[i] < x->target[i] || (i + 1 < FEED_STREAMS && x->seq[i] < x->hb_acked[i])) return 0;
+    return x->subscribed && x->hb_at_us != 0;
 }
 
 /* bootstrap_done: the generation built once from what was read. */
@@ -669,6 +686,7 @@ static void bootstrap_done(struct feed_edge *x) {
         server_publish(x->srv, x->crl_slot, crl_set_ref(crls), crl_handler_free_set);
     }
     x->bootstrapping = 0;
+    if (x->m != NULL) atomic_store_explicit(&x->m->feed.bootstrap, x->read_since_start, memory_order_relaxed);
     double s = rtime_mono() - x->started_at;
     rlog(LOG_INFO, "edge.ready", "edge: serving %" PRIu64 " certificates of %zu CAs after %" PRIu64
          " messages in %.1f s (%.0f/s)", x->applied, x->ncas, x->read_since_start, s,
@@ -679,7 +697,8 @@ static void progress(struct feed_edge *x) {
     if (rtime_mono() - x->progress_at < 5) return;
     x->progress_at = rtime_mono();
     uint64_t total = 0;
-    for (unsigned i = 0; i < FEED_STREAMS; i++) total += x->target[i];
+    for (unsigned i = 0; i < FEED_STREAMS; i++)
+        total += i + 1 < FEED_STREAMS && x->hb_acked[i] > x->target[i] ? x->hb_acked[i] : x->target[i];
     rlog(LOG_INFO, "edge.bootstrap", "edge: bootstrapping: %" PRIu64 " messages read of about %" PRIu64 " (%.0f/s)",
          x->read_since_start, total, (double)x->read_since_start / (rtime_mono() - x->started_at));
     if (x->m != NULL) atomic_store_explicit(&x->m->feed.bootstrap, x->read_since_start, memory_order_relaxed);

@@ -19,7 +19,7 @@
  *   OCSP  "RVO1" version:8 caid:4 serial_len:1 serial  len:4 der(SHA-1 CertID)  len:4 der(SHA-256 CertID)
  *   CRL   "RVC1" version:8 caid:4 path_len:2 path refresh_at:8 len:4 der
  *   CA    "RVA1" version:8 caid:4 name_len:2 name len:4 der
- *   HB    "RVH1" version:8 sent_at_us:8 position:8
+ *   HB    "RVH1" version:8 sent_at_us:8 position:8 acked:8 x (FEED_STREAMS - 1)
  *
  * version: the primary's counter, strictly increasing across its restarts
  * (feed/pub.h); an edge keeps a key's message only when its version is
@@ -61,6 +61,9 @@ struct feed_msg {
     int64_t refresh_at;             /* CRL: when the primary re-signs it at the latest */
     int64_t sent_at_us;             /* HB: the primary's clock when it sent it */
     uint64_t position;              /* HB: the primary's change-log position */
+    uint64_t acked[6];              /* HB: the last sequence JetStream acknowledged of each stream but
+                                       REVD_META (FEED_STREAMS - 1 of them): an edge that has read
+                                       that far has caught up */
 };
 
 /* feed_msg_size: the payload's size, or 0 when a field is past its cap. */
@@ -88,6 +91,7 @@ uint64_t feed_msg_key(const struct feed_msg *m);
 /* The streams and what they hold (feed/pub.c creates them, feed/edge.c
  * reads them). */
 #define FEED_STREAMS (FEED_OCSP_STREAMS + 2)
+_Static_assert(FEED_STREAMS - 1 <= 6, "struct feed_msg's acked");
 const char *feed_stream_name(unsigned i);    /* REVD_OCSP_0.., REVD_CRL, REVD_META */
 const char *feed_stream_subject(unsigned i); /* revd.ocsp.0.>, ..., revd.crl.>, revd.meta.> */
 

@@ -28,7 +28,7 @@ static int split(const char *urls, char **copy, const char *out[16]) {
     return n;
 }
 
-struct feed_nats *feed_nats_connect(const char *urls, const char *name, jsPubAckErrHandler err, void *arg,
+struct feed_nats *feed_nats_connect(const char *urls, const char *name, jsPubAckHandler ack, void *arg,
                                     struct rerr *e) {
     struct feed_nats *n = calloc(1, sizeof(*n));
     natsOptions *o = NULL;
@@ -46,8 +46,8 @@ struct feed_nats *feed_nats_connect(const char *urls, const char *name, jsPubAck
     jsOptions_Init(&jo);
     jo.Wait = 5000;
     jo.PublishAsync.MaxPending = 4096;
-    jo.PublishAsync.ErrHandler = err;
-    jo.PublishAsync.ErrHandlerClosure = arg;
+    jo.PublishAsync.AckHandler = ack;
+    jo.PublishAsync.AckHandlerClosure = arg;
     if (s == NATS_OK) s = natsConnection_JetStream(&n->js, n->nc, &jo);
     natsOptions_Destroy(o);
     free(copy);

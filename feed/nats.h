@@ -19,9 +19,10 @@
 struct feed_nats;
 
 /* feed_nats_connect connects to urls (comma-separated nats:// URLs); name
- * is the connection's name on the server; err (may be NULL) is told of each
- * asynchronous publication that failed. NULL with e set. */
-struct feed_nats *feed_nats_connect(const char *urls, const char *name, jsPubAckErrHandler err, void *arg,
+ * is the connection's name on the server; ack (may be NULL) is told of each
+ * asynchronous publication's outcome (and destroys its message). NULL with
+ * e set. */
+struct feed_nats *feed_nats_connect(const char *urls, const char *name, jsPubAckHandler ack, void *arg,
                                     struct rerr *e);
 
 /* feed_nats_streams makes the feed's streams where they are missing: on a

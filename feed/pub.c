@@ -98,6 +98,7 @@ struct feed_pub {
     pthread_t th;
     int started;
     _Atomic uint64_t ack_errors;
+    _Atomic uint64_t acked[FEED_STREAMS - 1]; /* the last sequence acknowledged of each stream (not META) */
 };
 
 /* The position file: "watermark version\n". */
@@ -409,12 +410,22 @@ void feed_pub_crls(struct feed_pub *p, const struct crl_set *s, const struct gen
 
 /* ---- the feed thread ---- */
 
-static void ack_error(jsCtx *js, jsPubAckErr *pae, void *arg) {
+/* ack: nats.c's thread, for each message published (destroys it). */
+static void ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void *arg) {
     struct feed_pub *p = arg;
     (void)js;
-    if (atomic_fetch_add(&p->ack_errors, 1) == 0)
+    if (pa != NULL) {
+        for (unsigned i = 0; i + 1 < FEED_STREAMS; i++)
+            if (pa->Stream != NULL && strcmp(pa->Stream, feed_stream_name(i)) == 0) {
+                uint64_t was = atomic_load(&p->acked[i]);
+                while (pa->Sequence > was && !atomic_compare_exchange_weak(&p->acked[i], &was, pa->Sequence)) {
+                }
+            }
+    } else if (pae != NULL && atomic_fetch_add(&p->ack_errors, 1) == 0) { /* said once */
         rlog(LOG_WARN, "feed.publish_failed", "feed: JetStream refused a message: %s (%d)",
              pae->ErrText ? pae->ErrText : natsStatus_GetText(pae->Err), (int)pae->ErrCode);
+    }
+    natsMsg_Destroy(msg);
 }
 
 /* take_batch: up to FEED_PUB_BATCH messages from the head, a key once
@@ -458,12 +469,14 @@ static void drop_batch(struct feed_pub *p, struct obox *const *b, size_t n) {
  * every one came back positive. */
 static int publish_batch(struct feed_pub *p, jsCtx *js, struct obox *const *b, size_t n) {
     uint64_t errs = atomic_load(&p->ack_errors);
-    for (size_t i = 0; i < n; i++) {
+    size_t sent = 0;
+    for (; sent < n; sent++) {
         natsMsg *msg = NULL;
-        if (natsMsg_Create(&msg, b[i]->subject, NULL, (const char *)b[i]->data, (int)b[i]->len) != NATS_OK) return 0;
+        if (natsMsg_Create(&msg, b[sent]->subject, NULL, (const char *)b[sent]->data, (int)b[sent]->len) != NATS_OK)
+            break;
         jsPubOptions po;
         jsPubOptions_Init(&po);
-        po.MsgId = b[i]->msgid;
+        po.MsgId = b[sent]->msgid;
         natsStatus s = js_PublishMsgAsync(js, &msg, &po);
         natsMsg_Destroy(msg);
         if (s != NATS_OK) break;
@@ -476,13 +489,14 @@ static int publish_batch(struct feed_pub *p, jsCtx *js, struct obox *const *b, s
         if (js_PublishAsyncGetPendingList(&pending, js) == NATS_OK) natsMsgList_Destroy(&pending);
         return 0;
     }
-    return atomic_load(&p->ack_errors) == errs;
+    return sent == n && atomic_load(&p->ack_errors) == errs;
 }
 
 static void heartbeat(struct feed_pub *p, jsCtx *js, uint64_t position) {
     struct feed_msg m = {.kind = FEED_HB, .sent_at_us = (int64_t)(feed_nats_now_us()), .position = position};
     m.version = (uint64_t)m.sent_at_us;
-    uint8_t b[64];
+    for (unsigned i = 0; i + 1 < FEED_STREAMS; i++) m.acked[i] = atomic_load(&p->acked[i]);
+    uint8_t b[128];
     char subject[FEED_SUBJECT_MAX];
     size_t n = feed_msg_encode(&m, b, sizeof(b));
     feed_msg_subject(&m, subject, NULL);
@@ -509,8 +523,8 @@ static void *feed_thread(void *arg) {
     struct feed_pub *p = arg;
     struct feed_nats *fn = NULL;
     struct obox **batch = malloc(FEED_PUB_BATCH * sizeof(*batch));
-    int64_t beat = 0;
-    int backoff = 0;
+    int64_t beat = 0, streams_tried = 0;
+    int backoff = 0, streams_ok = 0, streams_said = 0;
     for (;;) {
         pthread_mutex_lock(&p->mu);
         if (p->head == NULL && !p->stop) {
@@ -529,7 +543,7 @@ static void *feed_thread(void *arg) {
         if (stop && (n == 0 || fn == NULL)) break;
         if (fn == NULL) {
             struct rerr e;
-            fn = feed_nats_connect(p->urls, "revd primary", ack_error, p, &e);
+            fn = feed_nats_connect(p->urls, "revd primary", ack, p, &e);
             if (fn == NULL) {
                 if (backoff++ == 0) rlog(LOG_WARN, "feed.connect_failed", "feed: %s (retrying)", e.msg);
                 pthread_mutex_lock(&p->mu);
@@ -540,7 +554,17 @@ static void *feed_thread(void *arg) {
                 continue;
             }
             backoff = 0;
-            if (!feed_nats_streams(fn, 0, &e)) rlog(LOG_WARN, "feed.streams_failed", "feed: %s", e.msg);
+            streams_ok = 0;
+        }
+        /* The streams, made where missing: tried again each second until
+         * it works (an R3 stream is refused while a node of three is down). */
+        if (!streams_ok && rtime_mono_ms() - streams_tried >= 1000) {
+            struct rerr e;
+            streams_tried = rtime_mono_ms();
+            streams_ok = feed_nats_streams(fn, 0, &e);
+            if (!streams_ok && streams_said++ == 0)
+                rlog(LOG_WARN, "feed.streams_failed", "feed: %s (retrying every second)", e.msg);
+            if (streams_ok && streams_said) rlog(LOG_INFO, "feed.streams", "feed: the streams are there"), streams_said = 0;
         }
         jsCtx *js = feed_nats_js(fn);
         if (rtime_mono_ms() - beat >= 1000) {
@@ -548,7 +572,9 @@ static void *feed_thread(void *arg) {
             beat = rtime_mono_ms();
         }
         if (n == 0) continue;
-        int ok = publish_batch(p, js, batch, n);
+        /* Not while disconnected: nats.c would only buffer them. */
+        int ok = natsConnection_Status(feed_nats_conn(fn)) == NATS_CONN_STATUS_CONNECTED &&
+                 publish_batch(p, js, batch, n);
         pthread_mutex_lock(&p->mu);
         if (ok) drop_batch(p, batch, n);
         p->inflight = 0;
