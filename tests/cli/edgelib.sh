@@ -29,9 +29,10 @@ trap _edge_cleanup EXIT
 
 # ---------------------------------------------------------------- ports
 # free_port: prints a loopback TCP port nobody listens on, from a range
-# of 200 picked by $$ (so that tests run side by side rarely collide);
+# of 200 picked by $$ (so that tests run side by side rarely collide),
+# below the kernel's ephemeral ports (32768 and up);
 # never the same one twice in a test.
-_PORT_NEXT=$(( 21000 + ($$ % 180) * 200 ))
+_PORT_NEXT=$(( 21000 + ($$ % 55) * 200 ))
 _PORT_END=$(( _PORT_NEXT + 200 ))
 free_port() {
     while [ "$_PORT_NEXT" -lt "$_PORT_END" ]; do
