@@ -41,6 +41,11 @@
 /* How long a response waits for its CA's certificate (the CA stream is
  * read apart from the others). */
 #define EDGE_CA_WAIT_MS 2000
+/* A message whose CA's certificate has not come is kept aside (its
+ * stream's recorded sequence held back before it) and checked again as
+ * certificates come, for at most this long; then refused. A leaf's
+ * mirrors fill independently: the CA's may lag the others'. */
+#define EDGE_PARK_MAX_S 600
 
 /* A CA the edge knows: shared with the delivery threads (under ca_mu). */
 struct eca {
@@ -67,6 +72,7 @@ struct item {
     unsigned stream;
     uint64_t seq, pending;
     int refused;                 /* counted already; only its sequence is applied */
+    double parked_at;            /* its CA's certificate not come yet: kept aside since (unpark) */
     int64_t this_update, next_update;
     uint64_t number;             /* CRL */
 };
@@ -103,6 +109,8 @@ struct feed_edge {
     int gen_slot, crl_slot;
     struct crl_set *crls;        /* the set served (reference) */
     struct metrics_core *m;
+    struct item *parked;         /* messages waiting for their CA's certificate */
+    double unparked_at;
     struct feed_nats *fn;
     struct sub_ctx subs[FEED_STREAMS];
     uint64_t seq[FEED_STREAMS], target[FEED_STREAMS], pending[FEED_STREAMS];
@@ -123,12 +131,12 @@ static struct eca *ca_find(struct feed_edge *x, uint32_t caid) {
     return NULL;
 }
 
-/* ca_trust waits up to EDGE_CA_WAIT_MS for caid's certificate. Its trust
+/* ca_trust waits up to wait_s seconds for caid's certificate. Its trust
  * and name, or NULL. */
-static struct feed_trust *ca_trust(struct feed_edge *x, uint32_t caid, char name[FEED_NAME_MAX + 1]) {
+static struct feed_trust *ca_trust(struct feed_edge *x, uint32_t caid, int wait_s, char name[FEED_NAME_MAX + 1]) {
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += EDGE_CA_WAIT_MS / 1000;
+    until.tv_sec += wait_s;
     pthread_mutex_lock(&x->ca_mu);
     struct eca *c;
     while ((c = ca_find(x, caid)) == NULL && !x->stop)
@@ -180,10 +188,13 @@ static int ca_set(struct feed_edge *x, const struct feed_msg *m, struct feed_tru
 
 /* check_ocsp: both responses are the CA's, about m's serial, for SHA-1 and
  * SHA-256 CertIDs, with the same times. */
-static int check_ocsp(struct feed_edge *x, struct item *it, struct rerr *e) {
+static int check_ocsp(struct feed_edge *x, struct item *it, int wait_s, struct rerr *e) {
     char name[FEED_NAME_MAX + 1];
-    struct feed_trust *t = ca_trust(x, it->m.caid, name);
-    if (t == NULL) return rerr_set(e, "no certificate of CA %u", it->m.caid);
+    struct feed_trust *t = ca_trust(x, it->m.caid, wait_s, name);
+    if (t == NULL) {
+        rerr_set(e, "no certificate of CA %u", it->m.caid);
+        return -1;
+    }
     int64_t now = rtime_now();
     struct feed_ocsp_info in[2];
     for (int h = 0; h < 2; h++) {
@@ -205,10 +216,13 @@ static int check_ocsp(struct feed_edge *x, struct item *it, struct rerr *e) {
     return 1;
 }
 
-static int check_crl(struct feed_edge *x, struct item *it, struct rerr *e) {
+static int check_crl(struct feed_edge *x, struct item *it, int wait_s, struct rerr *e) {
     char name[FEED_NAME_MAX + 1];
-    struct feed_trust *t = ca_trust(x, it->m.caid, name);
-    if (t == NULL) return rerr_set(e, "no certificate of CA %u", it->m.caid);
+    struct feed_trust *t = ca_trust(x, it->m.caid, wait_s, name);
+    if (t == NULL) {
+        rerr_set(e, "no certificate of CA %u", it->m.caid);
+        return -1;
+    }
     /* Served at /crl/NAME/... or /crl/NAME.crl of its own CA only. */
     size_t nl = strlen(name);
     const char *p = it->m.name;
@@ -228,13 +242,15 @@ static int check_ca(struct feed_edge *x, struct item *it, struct rerr *e) {
     return 1;
 }
 
-/* check: 1 when it may be applied; 0 with e set. */
-static int check(struct feed_edge *x, struct item *it, const uint8_t *p, size_t len, struct rerr *e) {
+/* check: 1 when it may be applied; 0 with e set (refused); -1 when its
+ * CA's certificate has not come in wait_s seconds (parked, see unpark). */
+static int check(struct feed_edge *x, struct item *it, const uint8_t *p, size_t len, int wait_s, struct rerr *e) {
     if (!feed_msg_decode(p, len, &it->m, e)) return 0;
     int meta = it->stream == FEED_STREAMS - 1, crl = it->stream == FEED_OCSP_STREAMS;
     switch (it->m.kind) {
-    case FEED_OCSP: return !meta && !crl ? check_ocsp(x, it, e) : rerr_set(e, "a response on a stream of another kind");
-    case FEED_CRL: return crl ? check_crl(x, it, e) : rerr_set(e, "a CRL on a stream of another kind");
+    case FEED_OCSP:
+        return !meta && !crl ? check_ocsp(x, it, wait_s, e) : rerr_set(e, "a response on a stream of another kind");
+    case FEED_CRL: return crl ? check_crl(x, it, wait_s, e) : rerr_set(e, "a CRL on a stream of another kind");
     case FEED_CA: return meta ? check_ca(x, it, e) : rerr_set(e, "a CA certificate on a stream of another kind");
     case FEED_HB: return meta ? 1 : rerr_set(e, "a heartbeat on a stream of another kind");
     }
@@ -267,9 +283,13 @@ static void on_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void
     it->pending = md->NumPending;
     jsMsgMetaData_Destroy(md);
     struct rerr e = {{0}};
-    if (!check(x, it, (const uint8_t *)natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), &e)) {
+    int ok = check(x, it, (const uint8_t *)natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg),
+                   EDGE_CA_WAIT_MS / 1000, &e);
+    if (ok == 0) {
         refuse(x, natsMsg_GetSubject(msg), e.msg);
         it->refused = 1;
+    } else if (ok < 0) {
+        it->parked_at = rtime_mono();
     }
     pthread_mutex_lock(&x->mu);
     while (x->queued >= EDGE_QUEUE_MAX && !x->stop) pthread_cond_wait(&x->room, &x->mu);
@@ -449,7 +469,7 @@ static void load(struct feed_edge *x, struct crl_set **crls) {
     struct edgedb_iter *it = edgedb_iter_new(x->db, 'a');
     while (it != NULL && edgedb_iter_next(it, &r)) {
         struct item i0 = {.stream = FEED_STREAMS - 1};
-        if (!check(x, &i0, r.payload, r.len, &e)) rlog(LOG_WARN, "edge.load_refused", "edge: a stored CA: %s", e.msg);
+        if (check(x, &i0, r.payload, r.len, 0, &e) != 1) rlog(LOG_WARN, "edge.load_refused", "edge: a stored CA: %s", e.msg);
     }
     edgedb_iter_free(it);
     uint64_t n = 0;
@@ -573,35 +593,77 @@ static void publish(struct feed_edge *x, struct crl_blob **blobs, size_t nb) {
     for (size_t i = 0; i < nb; i++) crl_blob_put(blobs[i]);
 }
 
-/* apply: a list of items, in one database write. */
-static void apply(struct feed_edge *x, struct item *list) {
+/* apply: a list of items, in one database write; fresh: just read (not
+ * taken back from the parked ones). */
+static void apply(struct feed_edge *x, struct item *list, int fresh) {
     struct crl_blob *blobs[256];
     size_t nb = 0, n = 0;
-    for (struct item *it = list; it != NULL; it = it->next) n++;
-    dedupe(list, n);
-    int touched[FEED_STREAMS] = {0};
-    for (struct item *it = list; it != NULL; it = it->next) {
-        if (!it->refused) apply_one(x, it, blobs, &nb);
+    /* Parked ones aside first: they stay until their CA's certificate comes. */
+    struct item *ready = NULL, **tail = &ready;
+    while (list != NULL) {
+        struct item *it = list;
+        list = it->next;
+        it->next = NULL;
         if (it->seq > x->seq[it->stream]) x->seq[it->stream] = it->seq;
-        x->pending[it->stream] = it->pending;
-        touched[it->stream] = 1;
-        x->read_since_start++;
+        if (fresh) x->pending[it->stream] = it->pending, x->read_since_start++;
+        if (it->parked_at > 0) {
+            it->next = x->parked, x->parked = it;
+        } else {
+            *tail = it, tail = &it->next, n++;
+        }
     }
-    for (unsigned i = 0; i < FEED_STREAMS; i++)
-        if (touched[i]) edgedb_put_seq(x->db, i, x->seq[i]);
+    dedupe(ready, n);
+    for (struct item *it = ready; it != NULL; it = it->next)
+        if (!it->refused) apply_one(x, it, blobs, &nb);
+    /* Each stream's sequence, held back before its first parked message
+     * (a restart reads it again). */
+    uint64_t upto[FEED_STREAMS];
+    memcpy(upto, x->seq, sizeof(upto));
+    for (struct item *it = x->parked; it != NULL; it = it->next)
+        if (it->seq - 1 < upto[it->stream]) upto[it->stream] = it->seq - 1;
+    for (unsigned i = 0; i < FEED_STREAMS; i++) edgedb_put_seq(x->db, i, upto[i]);
     pthread_mutex_lock(&x->ca_mu);
     for (size_t i = 0; i < x->ncas; i++)
         if (x->cas[i]->count_dirty) edgedb_put_count(x->db, x->cas[i]->caid, x->cas[i]->count), x->cas[i]->count_dirty = 0;
     pthread_mutex_unlock(&x->ca_mu);
     struct rerr e;
     if (!edgedb_commit(x->db, &e)) rlog(LOG_ERR, "edge.write_failed", "edge: %s", e.msg);
-    while (list != NULL) {
-        struct item *next = list->next;
-        natsMsg_Destroy(list->msg);
-        free(list);
-        list = next;
+    while (ready != NULL) {
+        struct item *next = ready->next;
+        natsMsg_Destroy(ready->msg);
+        free(ready);
+        ready = next;
     }
     if (!x->bootstrapping) publish(x, blobs, nb);
+}
+
+/* unpark checks the parked messages again (their CA's certificate may have
+ * come), at most twice a second: those that pass, or fail, or waited past
+ * EDGE_PARK_MAX_S (refused) go to be applied. */
+static void unpark(struct feed_edge *x) {
+    if (x->parked == NULL || rtime_mono() - x->unparked_at < 0.5) return;
+    x->unparked_at = rtime_mono();
+    struct item *keep = NULL, *go = NULL, **tail = &go;
+    while (x->parked != NULL) {
+        struct item *it = x->parked;
+        x->parked = it->next;
+        it->next = NULL;
+        struct rerr e = {{0}};
+        const uint8_t *p = (const uint8_t *)natsMsg_GetData(it->msg);
+        int ok = check(x, it, p, (size_t)natsMsg_GetDataLength(it->msg), 0, &e);
+        if (ok < 0 && rtime_mono() - it->parked_at < EDGE_PARK_MAX_S) {
+            it->next = keep, keep = it;
+            continue;
+        }
+        if (ok != 1) {
+            refuse(x, natsMsg_GetSubject(it->msg), e.msg);
+            it->refused = 1;
+        }
+        it->parked_at = 0;
+        *tail = it, tail = &it->next;
+    }
+    x->parked = keep;
+    if (go != NULL) apply(x, go, 0);
 }
 
 /* ---- connecting and reading ---- */
@@ -693,7 +755,7 @@ static void health(struct feed_edge *x) {
 static int caught_up(const struct feed_edge *x) {
     for (unsigned i = 0; i < FEED_STREAMS; i++)
         if (x->seq[i] < x->target[i] || (i + 1 < FEED_STREAMS && x->seq[i] < x->hb_acked[i])) return 0;
-    return x->subscribed && x->hb_at_us != 0 && x->hb_complete;
+    return x->subscribed && x->hb_at_us != 0 && x->hb_complete && x->parked == NULL;
 }
 
 /* bootstrap_done: the generation built once from what was read. */
@@ -749,7 +811,8 @@ static void *applier(void *arg) {
         int stop = x->stop;
         pthread_cond_broadcast(&x->room);
         pthread_mutex_unlock(&x->mu);
-        if (list != NULL) apply(x, list);
+        if (list != NULL) apply(x, list, 1);
+        unpark(x);
         if (stop) break;
         if (x->bootstrapping) progress(x);
         if (!x->caught_up && caught_up(x)) {
@@ -842,6 +905,12 @@ void feed_edge_free(struct feed_edge *x) {
         natsMsg_Destroy(x->head->msg);
         free(x->head);
         x->head = n;
+    }
+    while (x->parked != NULL) {
+        struct item *n = x->parked->next;
+        natsMsg_Destroy(x->parked->msg);
+        free(x->parked);
+        x->parked = n;
     }
     for (size_t i = 0; i < x->ncas; i++) {
         struct eca *c = x->cas[i];
