@@ -4,6 +4,8 @@
 # --nats` with the three URLs), one leaf server per site (site1, site2), and
 # an edge per site (`revd serve --edge --nats-hub-domain hub`) reading only
 # its leaf, which the edge gives mirrors of the hub's streams.
+#  - an edge whose /healthz says 200 answers the sample good certificate
+#    good at once, and has refused no message of the primary;
 #  - both edges answer a good certificate with the primary's exact bytes;
 #  - the hub's REVD_* streams have 3 replicas (a hub node's /jsz);
 #  - a revocation at the primary reaches both edges (same bytes again);
@@ -41,14 +43,16 @@ alive() {
 }
 
 # within SECONDS WHAT CMD...: CMD until it succeeds, every 0.2 s, for at
-# most SECONDS; fails with WHAT otherwise (and at once when a revd exited).
+# most SECONDS; fails with WHAT (and the WHY its last try set) otherwise,
+# and at once when a revd exited.
 within() {
     local secs=$1 what=$2 deadline
     shift 2
     deadline=$(( $(date +%s) + secs ))
+    WHY=""
     until "$@"; do
         alive
-        [ "$(date +%s)" -lt "$deadline" ] || fail "$what (not within ${secs}s)"
+        [ "$(date +%s)" -lt "$deadline" ] || fail "$what (not within ${secs}s)${WHY:+: $WHY}"
         sleep 0.2
     done
 }
@@ -58,6 +62,7 @@ within() {
 healthz() {
     local code body
     code=$(curl -s -m 3 -o "$T/.hz" -w '%{http_code}' "$1/healthz")
+    WHY="$1/healthz answered $code: $(head -1 "$T/.hz" 2>/dev/null)"
     [ "$code" = "$2" ] || return 1
     [ -z "${3:-}" ] && return 0
     body=$(head -1 "$T/.hz")
@@ -90,8 +95,11 @@ status_of() {
 # edge_says URL NAME CERT STATUS: the edge at URL answers CERT's request
 # with STATUS (into $T/NAME.URLPORT.der).
 edge_says() {
-    local out=$T/$2.${1##*:}.der
-    fetch "$1" "$2" "$out" && [ "$(status_of "$out" "$3")" = "$4" ]
+    local out=$T/$2.${1##*:}.der st
+    fetch "$1" "$2" "$out" || { WHY="GET $1/ocsp/... was not 200"; return 1; }
+    st=$(status_of "$out" "$3")
+    WHY="$1 answered $st"
+    [ "$st" = "$4" ]
 }
 
 # same_as_primary NAME WHAT: both edges' answers to NAME are the primary's
@@ -166,8 +174,25 @@ for i in 1 2; do
     eval "EDGE_PID$i=$!"
     BG_PIDS="$BG_PIDS $!"
 done
+# healthy_answers URL NAME: an edge that says it has caught up answers what
+# the primary answers (its first answer, no retry), and refused nothing
+# the primary published.
+healthy_answers() {
+    edge_says "$1" good "$D/sample/good.pem" good ||
+        fail "EDGE BUG: $2's /healthz says 200 (caught up) but $WHY for the sample good certificate (the primary: good); its log: $(tr '\n' '|' <"$T/$2.log")"
+    within 10 "$2 has no /metrics" metric_of "$1" revd_edge_refused_total
+    [ "$METRIC" = 0 ] || fail "EDGE BUG: $2 refused $METRIC messages of a genuine primary: $(grep refused "$T/$2.log" | head -3)"
+}
+# metric_of URL NAME: METRIC, the value of NAME in URL/metrics.
+metric_of() {
+    METRIC=$(curl -s -m 3 "$1/metrics" | awk -v n="$2" '$1 == n { print $2 }')
+    WHY="no $2 in $1/metrics"
+    [ -n "$METRIC" ]
+}
 within 60 "edge1's /healthz did not turn 200 (caught up)" healthz "$E_URL1" 200
+healthy_answers "$E_URL1" edge1
 within 60 "edge2's /healthz did not turn 200 (caught up)" healthz "$E_URL2" 200
+healthy_answers "$E_URL2" edge2
 
 step "both edges answer with the primary's bytes"
 for n in good c1 c2 c3; do

@@ -2,6 +2,8 @@
 # test_edge_varnish: dist/varnish/revd-edge.vcl in a real varnishd in front
 # of two real edges: one nats-server (JetStream), the primary `revd serve
 # --nats`, two `revd serve --edge` on the VCL's two backend ports.
+#  - an edge whose /healthz says 200 answers the sample good certificate
+#    good at once, and has refused no message of the primary;
 #  - both backends turn healthy once the edges have caught up, and
 #    uncached requests reach both (VBE.*.req);
 #  - an OCSP GET through varnish has the same bytes and Cache-Control,
@@ -42,14 +44,16 @@ alive() {
 }
 
 # within SECONDS WHAT CMD...: CMD until it succeeds, every 0.2 s, for at
-# most SECONDS; fails with WHAT otherwise (at once when a process exited).
+# most SECONDS; fails with WHAT (and the WHY its last try set) otherwise,
+# and at once when a process exited.
 within() {
     local secs=$1 what=$2 deadline
     shift 2
     deadline=$(( $(date +%s) + secs ))
+    WHY=""
     until "$@"; do
         alive
-        [ "$(date +%s)" -lt "$deadline" ] || fail "$what (not within ${secs}s)"
+        [ "$(date +%s)" -lt "$deadline" ] || fail "$what (not within ${secs}s)${WHY:+: $WHY}"
         sleep 0.2
     done
 }
@@ -57,6 +61,7 @@ within() {
 healthz() {
     local code
     code=$(curl -s -m 3 -o "$T/.hz" -w '%{http_code}' "$1/healthz")
+    WHY="$1/healthz answered $code: $(head -1 "$T/.hz" 2>/dev/null)"
     [ "$code" = "$2" ] || return 1
     [ -z "${3:-}" ] || [ "$(head -1 "$T/.hz")" = "$3" ]
 }
@@ -64,8 +69,10 @@ healthz() {
 # backends STATE1 STATE2: varnishadm backend.list says edge1 STATE1 and
 # edge2 STATE2 (healthy or sick).
 backends() {
-    BACKENDS=$(varnishadm -n "$V" backend.list 2>&1)
-    printf '%s\n' "$BACKENDS" | grep -Eq "edge1 .*$1" && printf '%s\n' "$BACKENDS" | grep -Eq "edge2 .*$2"
+    local list
+    list=$(varnishadm -n "$V" backend.list 2>&1)
+    WHY=$(printf '%s\n' "$list" | tr -s ' \n' ' ')
+    printf '%s\n' "$list" | grep -Eq "edge1 .*$1" && printf '%s\n' "$list" | grep -Eq "edge2 .*$2"
 }
 
 # get URL FILE [curl args]: headers in FILE.h, body in FILE.
@@ -98,7 +105,7 @@ stop_pid() { # PID NAME: TERM, wait up to 20 s, exit status 0
 step "compile"
 sed -e "s/\"8081\"/\"$EPORT1\"/; s/\"8082\"/\"$EPORT2\"/" "$VCL_SRC" >"$T/edge.vcl"
 grep -q "\"$EPORT2\"" "$T/edge.vcl" || fail "the VCL's backend ports are not 8081 and 8082 any more"
-run_ok varnishd -C -f "$T/edge.vcl"
+run_ok varnishd -C -j none -f "$T/edge.vcl"
 
 step "NATS, the primary, two edges"
 run_ok revd demo --dir "$D" --no-serve
@@ -119,19 +126,42 @@ for i in 1 2; do
     eval "EDGE_PID$i=$!"
     BG_PIDS="$BG_PIDS $!"
 done
+openssl ocsp -issuer "$D/ca/demo-issuing.pem" -cert "$D/sample/good.pem" -no_nonce -reqout "$T/req.der" \
+    >/dev/null 2>&1 || fail "openssl ocsp -reqout"
+B64=$("$PY" -c 'import base64,sys,urllib.parse; print(urllib.parse.quote(base64.b64encode(open(sys.argv[1],"rb").read()).decode(), safe=""))' "$T/req.der")
+# healthy_answers URL NAME: an edge that says it has caught up answers what
+# the primary answers (its first answer, no retry), and refused nothing
+# the primary published.
+healthy_answers() {
+    local st
+    curl -s -m 5 -o "$T/first.der" "$1/ocsp/$B64"
+    st=$(openssl ocsp -respin "$T/first.der" -issuer "$D/ca/demo-issuing.pem" -cert "$D/sample/good.pem" \
+        -CAfile "$T/chain.pem" -no_nonce 2>&1 | head -1)
+    case "$st" in *": good") ;; *)
+        fail "EDGE BUG: $2's /healthz says 200 (caught up) but it answers the sample good certificate '$st' (the primary: good); its log: $(tr '\n' '|' <"$T/$2.log")" ;;
+    esac
+    within 10 "$2 has no /metrics" metric_of "$1" revd_edge_refused_total
+    [ "$METRIC" = 0 ] || fail "EDGE BUG: $2 refused $METRIC messages of a genuine primary: $(grep refused "$T/$2.log" | head -3)"
+}
+# metric_of URL NAME: METRIC, the value of NAME in URL/metrics.
+metric_of() {
+    METRIC=$(curl -s -m 3 "$1/metrics" | awk -v n="$2" '$1 == n { print $2 }')
+    WHY="no $2 in $1/metrics"
+    [ -n "$METRIC" ]
+}
 within 60 "edge1's /healthz did not turn 200 (caught up)" healthz "$E_URL1" 200
+healthy_answers "$E_URL1" edge1
 within 60 "edge2's /healthz did not turn 200 (caught up)" healthz "$E_URL2" 200
+healthy_answers "$E_URL2" edge2
 
 step "varnishd: both backends healthy"
 varnishd -F -j none -n "$V" -a "127.0.0.1:$VPORT" -f "$T/edge.vcl" -s malloc,32m -T 127.0.0.1:0 \
     >"$T/varnishd.log" 2>&1 </dev/null &
 VPID=$!
 BG_PIDS="$BG_PIDS $VPID"
-within 30 "edge1 and edge2 not both healthy in varnish: $BACKENDS" backends healthy healthy
+within 30 "edge1 and edge2 not both healthy in varnish" backends healthy healthy
 
 step "uncached requests reach both edges"
-openssl ocsp -issuer "$D/ca/demo-issuing.pem" -cert "$D/sample/good.pem" -no_nonce -reqout "$T/req.der" \
-    >/dev/null 2>&1 || fail "openssl ocsp -reqout"
 for n in 1 2 3 4 5 6; do
     get "$V_URL/ocsp" "$T/post$n" --data-binary @"$T/req.der" -H 'Content-Type: application/ocsp-request'
     [ "$(code "$T/post$n")" = 200 ] || fail "POST $n through varnish: $(head -1 "$T/post$n.h")"
@@ -142,7 +172,6 @@ r1=$(vbe_req edge1) r2=$(vbe_req edge2)
     fail "requests did not reach both edges: edge1 $r1, edge2 $r2 ($(varnishstat -n "$V" -1 -f 'VBE.*.req'))"
 
 step "OCSP GET: the edges' and the primary's bytes and caching headers, then a hit"
-B64=$("$PY" -c 'import base64,sys,urllib.parse; print(urllib.parse.quote(base64.b64encode(open(sys.argv[1],"rb").read()).decode(), safe=""))' "$T/req.der")
 get "$V_URL/ocsp/$B64" "$T/o1"
 [ "$(code "$T/o1")" = 200 ] || fail "OCSP GET through varnish: $(head -1 "$T/o1.h")"
 get "$E_URL1/ocsp/$B64" "$T/oe1"
@@ -177,7 +206,7 @@ kill -STOP "$NATS_PID"
 HZ="the primary's heartbeat is too old"
 within 30 "edge1's /healthz did not turn 503 '$HZ'" healthz "$E_URL1" 503 "$HZ"
 within 30 "edge2's /healthz did not turn 503 '$HZ'" healthz "$E_URL2" 503 "$HZ"
-within 30 "edge1 and edge2 not both sick in varnish: $BACKENDS" backends sick sick
+within 30 "edge1 and edge2 not both sick in varnish" backends sick sick
 get "$V_URL/ocsp/$B64" "$T/o3"
 [ "$(code "$T/o3")" = 200 ] || fail "the cached OCSP GET with both backends sick: $(head -1 "$T/o3.h")"
 cmp -s "$T/o3" "$T/op" || fail "the OCSP GET served with both backends sick differs"
@@ -189,7 +218,7 @@ step "NATS continued: both backends healthy again"
 kill -CONT "$NATS_PID"
 within 60 "edge1's /healthz did not turn 200 after SIGCONT" healthz "$E_URL1" 200
 within 60 "edge2's /healthz did not turn 200 after SIGCONT" healthz "$E_URL2" 200
-within 60 "edge1 and edge2 not both healthy again: $BACKENDS" backends healthy healthy
+within 60 "edge1 and edge2 not both healthy again" backends healthy healthy
 
 step "stop"
 kill -TERM "$VPID"
