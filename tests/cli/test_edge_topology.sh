@@ -6,7 +6,8 @@
 # its leaf, which the edge gives mirrors of the hub's streams.
 #  - an edge whose /healthz says 200 answers the sample good certificate
 #    good at once, and has refused no message of the primary;
-#  - both edges answer a good certificate with the primary's exact bytes;
+#  - both edges answer a good certificate with the primary's exact bytes,
+#    and every certificate of the demo CA (GET) with the primary's bytes;
 #  - the hub's REVD_* streams have 3 replicas (a hub node's /jsz);
 #  - a revocation at the primary reaches both edges (same bytes again);
 #  - with one hub node killed (-9), a second revocation still reaches both;
@@ -211,6 +212,34 @@ for u in "$E_URL1" "$E_URL2"; do
     assert_contains "$OUT" "good.pem: good" "openssl ocsp against $u"
     cmp -s "$T/post.der" "$T/good.p.der" || fail "POST /ocsp at $u differs from the primary's bytes"
 done
+
+step "every certificate: each edge's answer is the primary's bytes"
+revd report --dir "$D" --ca demo-issuing --format csv 2>/dev/null | awk -F, 'NR > 1 { print $1 }' >"$T/serials"
+[ "$(wc -l <"$T/serials")" -gt 1000 ] || fail "revd report gave $(wc -l <"$T/serials") serials"
+run_ok "$PY" "$REPO_ROOT/bench/mkreqs.py" "$D/ca/demo-issuing.pem" "$T/serials" "$T/all.reqs"
+_run "$PY" - "$T/all.reqs" "$T/serials" "$PPORT" "$EPORT1" "$EPORT2" <<'PYEOF'
+import http.client, sys, urllib.parse
+reqs = open(sys.argv[1]).read().split()
+serials = open(sys.argv[2]).read().split()
+conns = [http.client.HTTPConnection("127.0.0.1", int(p), timeout=10) for p in sys.argv[3:6]]
+def get(c, path):
+    c.request("GET", path)
+    r = c.getresponse()
+    return r.status, r.read()
+bad = []
+for serial, b64 in zip(serials, reqs):
+    path = "/ocsp/" + urllib.parse.quote(b64, safe="")
+    p = get(conns[0], path)
+    for name, c in (("edge1", conns[1]), ("edge2", conns[2])):
+        e = get(c, path)
+        if e != p:
+            bad.append("%s %s: %d, %d bytes (the primary: %d, %d bytes)" % (name, serial, e[0], len(e[1]), p[0], len(p[1])))
+print("%d certificates, %d answers differ" % (len(reqs), len(bad)))
+for b in bad[:5]:
+    print(b)
+sys.exit(1 if bad else 0)
+PYEOF
+[ "$RC" = 0 ] || fail "EDGE BUG: edge answers differ from the primary's: $OUT"
 
 step "the hub's streams have 3 replicas"
 # jsz_streams PORT: "NAME REPLICAS LEADER" per REVD_* stream a hub node holds.
