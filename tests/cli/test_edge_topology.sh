@@ -7,7 +7,7 @@
 #  - an edge whose /healthz says 200 answers the sample good certificate
 #    good at once, and has refused no message of the primary;
 #  - both edges answer a good certificate with the primary's exact bytes,
-#    and every certificate of the demo CA (GET) with the primary's bytes;
+#    and every certificate of the demo CAs (GET) with the primary's bytes;
 #  - the hub's REVD_* streams have 3 replicas (a hub node's /jsz);
 #  - a revocation at the primary reaches both edges (same bytes again);
 #  - with one hub node killed (-9), a second revocation still reaches both;
@@ -214,9 +214,15 @@ for u in "$E_URL1" "$E_URL2"; do
 done
 
 step "every certificate: each edge's answer is the primary's bytes"
-revd report --dir "$D" --ca demo-issuing --format csv 2>/dev/null | awk -F, 'NR > 1 { print $1 }' >"$T/serials"
-[ "$(wc -l <"$T/serials")" -gt 1000 ] || fail "revd report gave $(wc -l <"$T/serials") serials"
-run_ok "$PY" "$REPO_ROOT/bench/mkreqs.py" "$D/ca/demo-issuing.pem" "$T/serials" "$T/all.reqs"
+# The issuing CA's certificates, and the root's (the issuing CA itself).
+: >"$T/serials"; : >"$T/all.reqs"
+for ca in demo-issuing demo-root; do
+    revd report --dir "$D" --ca $ca --format csv 2>/dev/null | awk -F, 'NR > 1 { print $1 }' >"$T/serials.$ca"
+    run_ok "$PY" "$REPO_ROOT/bench/mkreqs.py" "$D/ca/$ca.pem" "$T/serials.$ca" "$T/reqs.$ca"
+    cat "$T/serials.$ca" >>"$T/serials"; cat "$T/reqs.$ca" >>"$T/all.reqs"
+done
+[ "$(wc -l <"$T/serials")" -gt 1000 ] && [ -s "$T/serials.demo-root" ] ||
+    fail "revd report gave $(wc -l <"$T/serials") serials"
 _run "$PY" - "$T/all.reqs" "$T/serials" "$PPORT" "$EPORT1" "$EPORT2" <<'PYEOF'
 import http.client, sys, urllib.parse
 reqs = open(sys.argv[1]).read().split()
