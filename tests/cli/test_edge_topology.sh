@@ -7,7 +7,8 @@
 #  - an edge whose /healthz says 200 answers the sample good certificate
 #    good at once, and has refused no message of the primary;
 #  - both edges answer a good certificate with the primary's exact bytes,
-#    and every certificate of the demo CAs (GET) with the primary's bytes;
+#    and every certificate of the demo CAs (GET) and every CRL with the
+#    primary's bytes;
 #  - the hub's REVD_* streams have 3 replicas (a hub node's /jsz);
 #  - a revocation at the primary reaches both edges (same bytes again);
 #  - with one hub node killed (-9), a second revocation still reaches both;
@@ -255,6 +256,27 @@ for b in bad[:5]:
 sys.exit(1 if bad else 0)
 PYEOF
 [ "$RC" = 0 ] || bug "edge answers differ from the primary's: $OUT"
+
+step "every CRL: each edge's is the primary's bytes"
+# crls_same: every CRL the primary publishes (DIR/crl/CA/NAME.crl) is
+# served by both edges with the primary's bytes.
+crls_same() {
+    local f path u
+    for f in "$D"/crl/*/*.crl; do
+        path=/crl/${f#"$D"/crl/}
+        curl -s -m 5 -o "$T/crl.p" "$P_URL$path" || { WHY="the primary: no $path"; return 1; }
+        for u in "$E_URL1" "$E_URL2"; do
+            curl -s -m 5 -o "$T/crl.e" "$u$path"
+            cmp -s "$T/crl.e" "$T/crl.p" || { WHY="$u$path differs from the primary's"; return 1; }
+        done
+    done
+}
+ls "$D"/crl/*/*.crl >/dev/null 2>&1 || fail "no CRL under $D/crl"
+deadline=$(( $(date +%s) + 10 ))
+until crls_same; do
+    [ "$(date +%s)" -lt "$deadline" ] || { bug "$WHY (for 10 s)"; break; }
+    sleep 0.2
+done
 
 step "the hub's streams have 3 replicas"
 # jsz_streams PORT: "NAME REPLICAS LEADER" per REVD_* stream a hub node holds.
