@@ -78,7 +78,7 @@ replay_corpora() { # build-dir
 # The tests that serve over HTTP, again on the libevent loop (the default
 # run above uses io_uring where the kernel allows it): both backends pass
 # the same tests.
-HTTP_TESTS="test_serve_ocsp test_serve_lane test_serve_refresh test_serve_timeouts test_serve_crl test_crl_parallel test_stapling test_ocsptool test_metrics test_config test_ca_delete test_events test_admin test_admin_hostile test_pkcs11"
+HTTP_TESTS="test_edge_basic test_serve_ocsp test_serve_lane test_serve_refresh test_serve_timeouts test_serve_crl test_crl_parallel test_stapling test_ocsptool test_metrics test_config test_ca_delete test_events test_admin test_admin_hostile test_pkcs11"
 libevent_pass() { # build-dir
   note "release: the HTTP tests on the libevent loop"
   for t in $HTTP_TESTS; do
@@ -120,11 +120,12 @@ fi
 
 # ThreadSanitizer over the tests where threads meet: the shards serving
 # while the CA-core thread publishes new generations, the control socket
-# under a storm and kill -9, the store readers and the shards' caches.
+# under a storm and kill -9, the store readers and the shards' caches, the
+# feed's thread and an edge's applier beside nats.c's delivery threads.
 note "thread sanitizer build"
 if make -j"$JOBS" ERR=1 SANITIZER=thread BUILD=build/tsan all >/dev/null 2>&1; then
   for t in test_serve_ocsp test_serve_lane test_serve_crl test_crl_parallel test_serve test_crash test_metrics \
-    test_config test_webhook test_store; do
+    test_config test_webhook test_store test_edge_basic test_edge_restart; do
     out=$(mktemp)
     TSAN_OPTIONS="halt_on_error=1 suppressions=$ROOT/tests/tsan.supp" ASAN_OPTIONS= UBSAN_OPTIONS= \
       REVD_BIN="$ROOT/build/tsan/revd" REVD_TIMEOUT=180 timeout 600 bash "tests/cli/$t.sh" >"$out" 2>&1
