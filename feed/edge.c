@@ -116,7 +116,7 @@ struct feed_edge {
     uint64_t seq[FEED_STREAMS], target[FEED_STREAMS], pending[FEED_STREAMS];
     int subscribed, bootstrapping, caught_up;
     int64_t hb_at_us;            /* the primary's clock in its last heartbeat */
-    uint64_t hb_acked[FEED_STREAMS - 1]; /* what it said JetStream had acknowledged then */
+    uint64_t hb_acked[FEED_STREAMS]; /* what it said JetStream had acknowledged then */
     int hb_complete;             /* and that it had sent all it had to */
     uint64_t applied, read_since_start;
     double started_at, progress_at;
@@ -637,12 +637,32 @@ static void apply(struct feed_edge *x, struct item *list, int fresh) {
     if (!x->bootstrapping) publish(x, blobs, nb);
 }
 
+/* meta_read_at: now, when the CA stream (the hub's, for a mirror) has
+ * been read to its end as it stands now; 0 when it has not (or cannot be
+ * asked). */
+static double meta_read_at(struct feed_edge *x) {
+    const unsigned meta = FEED_STREAMS - 1;
+    double now = rtime_mono();
+    jsOptions ho;
+    jsOptions_Init(&ho);
+    ho.Domain = x->cfg.hub_domain;
+    ho.Wait = 1000;
+    jsStreamInfo *si = NULL;
+    jsErrCode code = 0;
+    if (x->fn == NULL || js_GetStreamInfo(&si, feed_nats_js(x->fn), feed_stream_name(meta), &ho, &code) != NATS_OK)
+        return 0;
+    int read = x->seq[meta] >= si->State.LastSeq;
+    jsStreamInfo_Destroy(si);
+    return read ? now : 0;
+}
+
 /* unpark checks the parked messages again (their CA's certificate may have
  * come), at most twice a second: those that pass, or fail, or waited past
  * EDGE_PARK_MAX_S (refused) go to be applied. */
 static void unpark(struct feed_edge *x) {
     if (x->parked == NULL || rtime_mono() - x->unparked_at < 0.5) return;
     x->unparked_at = rtime_mono();
+    double meta_read = meta_read_at(x);
     struct item *keep = NULL, *go = NULL, **tail = &go;
     while (x->parked != NULL) {
         struct item *it = x->parked;
@@ -651,7 +671,11 @@ static void unpark(struct feed_edge *x) {
         struct rerr e = {{0}};
         const uint8_t *p = (const uint8_t *)natsMsg_GetData(it->msg);
         int ok = check(x, it, p, (size_t)natsMsg_GetDataLength(it->msg), 0, &e);
-        if (ok < 0 && rtime_mono() - it->parked_at < EDGE_PARK_MAX_S) {
+        /* The CA stream read as far as it went after this one came (the
+         * primary sends a CA's certificate before its responses): there is
+         * no certificate for it. */
+        int none = meta_read > it->parked_at;
+        if (ok < 0 && !none && rtime_mono() - it->parked_at < EDGE_PARK_MAX_S) {
             it->next = keep, keep = it;
             continue;
         }
@@ -704,6 +728,9 @@ static int subscribe(struct feed_edge *x, struct rerr *e) {
         }
         x->subs[i] = (struct sub_ctx){x, i, NULL};
         natsStatus s = js_Subscribe(&x->subs[i].sub, js, feed_stream_subject(i), on_msg, &x->subs[i], NULL, &so, &code);
+        /* No limit in nats.c's queue: it would drop what a slow check left
+         * waiting (JetStream's flow control bounds it instead). */
+        if (s == NATS_OK) s = natsSubscription_SetPendingLimits(x->subs[i].sub, -1, -1);
         if (s != NATS_OK)
             return rerr_set(e, "cannot read the stream %s: %s (%d)", feed_stream_name(i), natsStatus_GetText(s),
                             (int)code);
@@ -754,7 +781,7 @@ static void health(struct feed_edge *x) {
  * the primary had sent everything (a primary just started may not have). */
 static int caught_up(const struct feed_edge *x) {
     for (unsigned i = 0; i < FEED_STREAMS; i++)
-        if (x->seq[i] < x->target[i] || (i + 1 < FEED_STREAMS && x->seq[i] < x->hb_acked[i])) return 0;
+        if (x->seq[i] < x->target[i] || x->seq[i] < x->hb_acked[i]) return 0;
     return x->subscribed && x->hb_at_us != 0 && x->hb_complete && x->parked == NULL;
 }
 
@@ -782,7 +809,7 @@ static void progress(struct feed_edge *x) {
     x->progress_at = rtime_mono();
     uint64_t total = 0;
     for (unsigned i = 0; i < FEED_STREAMS; i++)
-        total += i + 1 < FEED_STREAMS && x->hb_acked[i] > x->target[i] ? x->hb_acked[i] : x->target[i];
+        total += x->hb_acked[i] > x->target[i] ? x->hb_acked[i] : x->target[i];
     rlog(LOG_INFO, "edge.bootstrap", "edge: bootstrapping: %" PRIu64 " messages read of about %" PRIu64 " (%.0f/s)",
          x->read_since_start, total, (double)x->read_since_start / (rtime_mono() - x->started_at));
     if (x->m != NULL) atomic_store_explicit(&x->m->feed.bootstrap, x->read_since_start, memory_order_relaxed);

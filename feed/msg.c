@@ -53,7 +53,7 @@ size_t feed_msg_size(const struct feed_msg *m) {
     case FEED_CA:
         if (m->name_len == 0 || m->name_len > FEED_NAME_MAX || m->der_len[0] > FEED_CERT_MAX) return 0;
         return 4 + 8 + 4 + 2 + m->name_len + 4 + m->der_len[0];
-    case FEED_HB: return 4 + 8 + 8 + 8 + 8 + 8 * (FEED_STREAMS - 1);
+    case FEED_HB: return 4 + 8 + 8 + 8 + 8 + 8 * FEED_STREAMS;
     }
     return 0;
 }
@@ -73,7 +73,7 @@ size_t feed_msg_encode(const struct feed_msg *m, uint8_t *out, size_t cap) {
         bytes_put_u64(p, (uint64_t)m->sent_at_us), p += 8;
         bytes_put_u64(p, m->position), p += 8;
         bytes_put_u64(p, m->complete), p += 8;
-        for (unsigned i = 0; i < FEED_STREAMS - 1; i++) bytes_put_u64(p, m->acked[i]), p += 8;
+        for (unsigned i = 0; i < FEED_STREAMS; i++) bytes_put_u64(p, m->acked[i]), p += 8;
         return n;
     }
     bytes_put_u32(p, m->caid), p += 4;
@@ -137,7 +137,7 @@ static int decode_body(struct rd *r, struct feed_msg *m) {
         m->position = take_u64(r);
         m->complete = take_u64(r);
         if (m->complete > 1) r->bad = 1;
-        for (unsigned i = 0; i < FEED_STREAMS - 1; i++) m->acked[i] = take_u64(r);
+        for (unsigned i = 0; i < FEED_STREAMS; i++) m->acked[i] = take_u64(r);
         return !r->bad;
     }
     m->caid = take_u32(r);

@@ -19,7 +19,7 @@
  *   OCSP  "RVO1" version:8 caid:4 serial_len:1 serial  len:4 der(SHA-1 CertID)  len:4 der(SHA-256 CertID)
  *   CRL   "RVC1" version:8 caid:4 path_len:2 path refresh_at:8 len:4 der
  *   CA    "RVA1" version:8 caid:4 name_len:2 name len:4 der
- *   HB    "RVH1" version:8 sent_at_us:8 position:8 complete:8 acked:8 x (FEED_STREAMS - 1)
+ *   HB    "RVH1" version:8 sent_at_us:8 position:8 complete:8 acked:8 x FEED_STREAMS
  *
  * version: the primary's counter, strictly increasing across its restarts
  * (feed/pub.h); an edge keeps a key's message only when its version is
@@ -63,8 +63,8 @@ struct feed_msg {
     uint64_t position;              /* HB: the primary's change-log position */
     uint64_t complete;              /* HB: 1 when everything the primary had to send at its start (or
                                        again after its outbox overflowed) is acknowledged */
-    uint64_t acked[6];              /* HB: the last sequence JetStream acknowledged of each stream but
-                                       REVD_META (FEED_STREAMS - 1 of them): an edge that has read
+    uint64_t acked[6];              /* HB: the last sequence JetStream acknowledged of each stream
+                                       (FEED_STREAMS of them) when it was sent: an edge that has read
                                        that far has caught up */
 };
 
@@ -93,7 +93,7 @@ uint64_t feed_msg_key(const struct feed_msg *m);
 /* The streams and what they hold (feed/pub.c creates them, feed/edge.c
  * reads them). */
 #define FEED_STREAMS (FEED_OCSP_STREAMS + 2)
-_Static_assert(FEED_STREAMS - 1 <= 6, "struct feed_msg's acked");
+_Static_assert(FEED_STREAMS <= 6, "struct feed_msg's acked");
 const char *feed_stream_name(unsigned i);    /* REVD_OCSP_0.., REVD_CRL, REVD_META */
 const char *feed_stream_subject(unsigned i); /* revd.ocsp.0.>, ..., revd.crl.>, revd.meta.> */
 

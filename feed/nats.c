@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/log.h"
 #include "feed/msg.h"
 
 struct feed_nats {
@@ -17,6 +18,14 @@ int64_t feed_nats_now_us(void) {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* async_error: nats.c's asynchronous errors (a slow consumer, a
+ * permission refused), said in the log. nats.c's thread. */
+static void async_error(natsConnection *nc, natsSubscription *sub, natsStatus err, void *arg) {
+    (void)nc, (void)arg;
+    rlog(LOG_WARN, "feed.nats_error", "feed: NATS: %s%s%s", natsStatus_GetText(err), sub ? " on " : "",
+         sub ? natsSubscription_GetSubject(sub) : "");
 }
 
 /* split copies urls into at most 16 pointers (into a copy the caller frees). */
@@ -41,6 +50,7 @@ struct feed_nats *feed_nats_connect(const char *urls, const char *name, jsPubAck
     if (s == NATS_OK) s = natsOptions_SetMaxReconnect(o, -1);
     if (s == NATS_OK) s = natsOptions_SetReconnectWait(o, 250);
     if (s == NATS_OK) s = natsOptions_SetReconnectBufSize(o, 64 << 20);
+    if (s == NATS_OK) s = natsOptions_SetErrorHandler(o, async_error, NULL);
     if (s == NATS_OK) s = natsConnection_Connect(&n->nc, o);
     jsOptions jo;
     jsOptions_Init(&jo);

@@ -105,7 +105,7 @@ struct feed_pub {
      * feed thread's). */
     _Atomic int scanning;
     _Atomic uint64_t scan_until, acked_no;
-    _Atomic uint64_t acked[FEED_STREAMS - 1]; /* the last sequence acknowledged of each stream (not META) */
+    _Atomic uint64_t acked[FEED_STREAMS]; /* the last sequence acknowledged of each stream */
 };
 
 /* The position file: "watermark version\n". */
@@ -425,7 +425,7 @@ static void ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void *a
     struct feed_pub *p = arg;
     (void)js;
     if (pa != NULL) {
-        for (unsigned i = 0; i + 1 < FEED_STREAMS; i++)
+        for (unsigned i = 0; i < FEED_STREAMS; i++)
             if (pa->Stream != NULL && strcmp(pa->Stream, feed_stream_name(i)) == 0) {
                 uint64_t was = atomic_load(&p->acked[i]);
                 while (pa->Sequence > was && !atomic_compare_exchange_weak(&p->acked[i], &was, pa->Sequence)) {
@@ -507,7 +507,7 @@ static void heartbeat(struct feed_pub *p, jsCtx *js, uint64_t position) {
     struct feed_msg m = {.kind = FEED_HB, .sent_at_us = (int64_t)(feed_nats_now_us()), .position = position};
     m.version = (uint64_t)m.sent_at_us;
     m.complete = !atomic_load(&p->scanning) && atomic_load(&p->acked_no) >= atomic_load(&p->scan_until);
-    for (unsigned i = 0; i + 1 < FEED_STREAMS; i++) m.acked[i] = atomic_load(&p->acked[i]);
+    for (unsigned i = 0; i < FEED_STREAMS; i++) m.acked[i] = atomic_load(&p->acked[i]);
     uint8_t b[128];
     char subject[FEED_SUBJECT_MAX];
     size_t n = feed_msg_encode(&m, b, sizeof(b));
