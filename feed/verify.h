@@ -6,10 +6,14 @@
  * signed by that CA or by a delegated responder the CA issued for OCSP
  * signing; a CRL only when its CA signed it.
  *
- * Parsing is strict DER under the given length (common/der.h, OpenSSL's
- * d2i for the signature checks). Nothing here keeps a pointer into the
- * caller's bytes after returning, except the views of struct
- * feed_ocsp_info (into der, valid while der is).
+ * Parsing is strict DER under the given length, with nothing after the
+ * outer element: a response is read with common/der.h and its signature
+ * checked over the tbsResponseData octets as they stand; certificates and
+ * CRLs are read with OpenSSL's d2i (the whole length consumed). Caps: a CA
+ * certificate 64 KiB, a response 64 KiB with at most 8 certificates, a CRL
+ * 2 MiB. Nothing here keeps a pointer into the caller's bytes after
+ * returning, except the views of struct feed_ocsp_info (into der, valid
+ * while der is).
  *
  * Threads: a struct feed_anchors and a struct feed_trust are made and
  * freed by one thread; feed_verify_ocsp and feed_verify_crl may be called
@@ -39,7 +43,11 @@ void feed_anchors_free(struct feed_anchors *a); /* accepts NULL */
 /* feed_trust_new checks ca_der (a CA certificate, DER) against a: it is
  * one of the anchors, or chains to one (intermediates among the anchors
  * too), with basicConstraints cA; and makes the trust that checks that
- * CA's responses and CRLs. NULL with e set otherwise. */
+ * CA's responses and CRLs. Validity dates are not checked here (there is
+ * no now): an edge that wants a CA in date checks it itself. The trust
+ * keeps what each response needs precomputed (the CA's key, its subject,
+ * its CertID hashes for SHA-1 and SHA-256) and up to 64 checked delegated
+ * responders. a is not used after the call. NULL with e set otherwise. */
 struct feed_trust *feed_trust_new(const struct feed_anchors *a, const uint8_t *ca_der, size_t len, struct rerr *e);
 void feed_trust_free(struct feed_trust *t); /* accepts NULL */
 
