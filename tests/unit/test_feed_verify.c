@@ -32,11 +32,17 @@
 
 /* AlgorithmIdentifier { ecdsa-with-SHA256 } (no parameters) */
 static const uint8_t SIGALG[] = {0x30, 0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02};
+/* { sha256WithRSAEncryption, NULL } and { Ed25519 } */
+static const uint8_t SIGALG_RSA[] = {0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7,
+                                     0x0d, 0x01, 0x01, 0x0b, 0x05, 0x00};
+static const uint8_t SIGALG_ED25519[] = {0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70};
 static const uint8_t SERIAL[] = {0x7a, 0x3c, 0x5e};
 #define DAY 86400
 
 /* A key and its certificate. */
+enum kind { KIND_P256, KIND_RSA, KIND_ED25519 };
 struct id {
+    enum kind kind; /* of key, set before make() */
     EVP_PKEY *key;
     X509 *cert;
     uint8_t *der;
@@ -46,14 +52,15 @@ struct id {
 
 static struct {
     int64_t now;
-    struct id root, inter, other, twin, rsp, rsp_noeku, rsp_other, rsp_twin, leaf;
+    struct id root, inter, other, twin, rsp, rsp_noeku, rsp_other, rsp_twin, leaf, rsp_rsa, rsp_ed25519;
     char dir[64], anchors[96];
     struct feed_anchors *a;
     struct feed_trust *t; /* of root */
 } F;
 
 static void make(struct id *x, struct id *issuer, const char *cn, long serial, int ca, int ocsp_signer) {
-    x->key = EVP_EC_gen("P-256");
+    x->key = x->kind == KIND_RSA ? EVP_RSA_gen(2048) : x->kind == KIND_ED25519 ? EVP_PKEY_Q_keygen(NULL, NULL, "ED25519")
+                                                                     : EVP_EC_gen("P-256");
     assert_non_null(x->key);
     X509 *c = X509_new();
     X509_set_version(c, 2);
@@ -107,6 +114,10 @@ static int setup(void **state) {
     make(&F.rsp_other, &F.other, "feed test other responder", 7, 0, 1);
     make(&F.rsp_twin, &F.twin, "feed test twin responder", 8, 0, 1);
     make(&F.leaf, &F.root, "feed test leaf", 0x7a3c5e, 0, 0);
+    F.rsp_rsa.kind = KIND_RSA;
+    make(&F.rsp_rsa, &F.root, "feed test RSA responder", 9, 0, 1);
+    F.rsp_ed25519.kind = KIND_ED25519;
+    make(&F.rsp_ed25519, &F.root, "feed test Ed25519 responder", 10, 0, 1);
     strcpy(F.dir, "/tmp/revd-test-feed-verify-XXXXXX");
     if (mkdtemp(F.dir) == NULL) return -1;
     snprintf(F.anchors, sizeof(F.anchors), "%s/anchors.pem", F.dir);
@@ -123,7 +134,7 @@ static int teardown(void **state) {
     feed_trust_free(F.t);
     feed_anchors_free(F.a);
     struct id *all[] = {&F.root, &F.inter, &F.other, &F.twin, &F.rsp, &F.rsp_noeku, &F.rsp_other, &F.rsp_twin,
-                        &F.leaf};
+                        &F.leaf, &F.rsp_rsa, &F.rsp_ed25519};
     for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) id_free(all[i]);
     unlink(F.anchors);
     rmdir(F.dir);
@@ -134,7 +145,7 @@ static int sign_cb(void *arg, const uint8_t *tbs, size_t tbs_len, uint8_t *sig, 
     struct id *x = arg;
     EVP_MD_CTX *c = EVP_MD_CTX_new();
     size_t n = OCSP_SIG_MAX;
-    int ok = EVP_DigestSignInit(c, NULL, EVP_sha256(), NULL, x->key) == 1 &&
+    int ok = EVP_DigestSignInit(c, NULL, x->kind == KIND_ED25519 ? NULL : EVP_sha256(), NULL, x->key) == 1 &&
              EVP_DigestSign(c, sig, &n, tbs, tbs_len) == 1;
     EVP_MD_CTX_free(c);
     if (x->corrupt) sig[n / 2] ^= 0x01;
@@ -155,8 +166,8 @@ static size_t response(struct id *ca, struct id *who, enum ocsp_hash h, size_t n
     const ASN1_BIT_STRING *bits = X509_get0_pubkey_bitstr(who->cert);
     unsigned int n = 20;
     EVP_Digest(bits->data, (size_t)bits->length, s.key_hash, &n, EVP_sha1(), NULL);
-    s.sigalg = SIGALG;
-    s.sigalg_len = sizeof(SIGALG);
+    s.sigalg = who->kind == KIND_RSA ? SIGALG_RSA : who->kind == KIND_ED25519 ? SIGALG_ED25519 : SIGALG;
+    s.sigalg_len = who->kind == KIND_RSA ? sizeof(SIGALG_RSA) : who->kind == KIND_ED25519 ? sizeof(SIGALG_ED25519) : sizeof(SIGALG);
     s.cert = who == ca ? NULL : who->der;
     s.cert_len = who == ca ? 0 : who->der_len;
     s.sign = sign_cb;
@@ -269,12 +280,17 @@ static void test_ocsp_good(void **state) {
             accepted(buf, len, hashes[i], sts[j]);
         }
     }
+    /* Responders with RSA and Ed25519 keys. */
+    size_t len = response(&F.root, &F.rsp_rsa, OCSP_HASH_SHA256, 1, OCSP_REVOKED, buf, sizeof(buf));
+    accepted(buf, len, OCSP_HASH_SHA256, OCSP_REVOKED);
+    len = response(&F.root, &F.rsp_ed25519, OCSP_HASH_SHA1, 1, OCSP_GOOD, buf, sizeof(buf));
+    accepted(buf, len, OCSP_HASH_SHA1, OCSP_GOOD);
     /* A trust of the intermediate takes its responses, not the root's. */
     struct rerr e;
     struct feed_ocsp_info info;
     struct feed_trust *t = feed_trust_new(F.a, F.inter.der, F.inter.der_len, &e);
     assert_non_null(t);
-    size_t len = response(&F.inter, &F.inter, OCSP_HASH_SHA256, 1, OCSP_GOOD, buf, sizeof(buf));
+    len = response(&F.inter, &F.inter, OCSP_HASH_SHA256, 1, OCSP_GOOD, buf, sizeof(buf));
     assert_int_equal(feed_verify_ocsp(t, buf, len, F.now, &info, &e), 1);
     len = response(&F.root, &F.root, OCSP_HASH_SHA256, 1, OCSP_GOOD, buf, sizeof(buf));
     assert_int_equal(feed_verify_ocsp(t, buf, len, F.now, &info, &e), 0);
@@ -328,6 +344,24 @@ static void test_ocsp_refused(void **state) {
     refused(buf, len, F.now, "not successful");
     len = response(&F.root, &F.rsp, OCSP_HASH_SHA256, 2, OCSP_GOOD, buf, sizeof(buf));
     refused(buf, len, F.now, "more than one SingleResponse");
+}
+
+/* More responders than the cache holds (64), twice round: each is
+ * checked and remembered, the oldest evicted and, seen again, checked and
+ * remembered again (under the sanitizers: no key freed while in use). */
+static void test_ocsp_cache_bound(void **state) {
+    enum { N = 70 };
+    static struct id r[N];
+    static uint8_t buf[N][4096];
+    size_t len[N];
+    for (int i = 0; i < N; i++) {
+        memset(&r[i], 0, sizeof(r[i]));
+        make(&r[i], &F.root, "feed test responder of many", 100 + i, 0, 1);
+        len[i] = response(&F.root, &r[i], OCSP_HASH_SHA256, 1, OCSP_GOOD, buf[i], sizeof(buf[i]));
+    }
+    for (int round = 0; round < 2; round++)
+        for (int i = 0; i < N; i++) accepted(buf[i], len[i], OCSP_HASH_SHA256, OCSP_GOOD);
+    for (int i = 0; i < N; i++) id_free(&r[i]);
 }
 
 /* Several threads on one trust (the cache's lock under the sanitizers). */
@@ -458,7 +492,7 @@ static void test_crl(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_trust),       cmocka_unit_test(test_ocsp_good), cmocka_unit_test(test_ocsp_refused),
-        cmocka_unit_test(test_ocsp_threads), cmocka_unit_test(test_ocsp_cost), cmocka_unit_test(test_crl),
+        cmocka_unit_test(test_ocsp_cache_bound), cmocka_unit_test(test_ocsp_threads), cmocka_unit_test(test_ocsp_cost), cmocka_unit_test(test_crl),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
