@@ -75,6 +75,7 @@ settle() {
 }
 stop() { kill -TERM "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
 
+row "{\"name\": \"load at start\", \"loadavg\": \"$(cut -d' ' -f1-3 /proc/loadavg)\"}"
 note "== data: a root, an issuing CA with $N imported certificates (every 20th revoked)"
 t0=$(now_ns)
 $R ca create-root --dir $T/d --name root --subject "/CN=bench root/O=revd" >/dev/null
@@ -157,7 +158,7 @@ bootstrap e1 $PE1
 bootstrap e2 $PE2
 wait_port $PE1 $E1 healthz
 wait_port $PE2 $E2 healthz
-same=$($PY same $P $PE1 $T/req-serials-reqs.txt 200)
+same=$($PY same $P $PE1 $T/req-serials-reqs.txt 1000)
 row "{\"name\": \"same bytes\", ${same#\{}"
 note "   primary and edge1 answer the same bytes: $same"
 settle $E1; settle $E2; settle $RP; settle $NP
@@ -231,6 +232,7 @@ note "   $(tail -1 $RES)"
 
 e_bytes=$(du -sb $T/e2 | cut -f1)
 row "{\"name\": \"storage\", \"nats_store_bytes\": $js_bytes, \"nats_bytes_per_cert\": $(( js_bytes / CERTS )), \"edge_db_bytes\": $e_bytes, \"edge_db_bytes_per_cert\": $(( e_bytes / CERTS )), \"nats_rss_mb\": $(( $(rss_kb $NP) / 1024 )), \"edge_rss_mb\": $(( $(rss_kb $E2) / 1024 )), \"primary_rss_mb\": $(( $(rss_kb $RP) / 1024 ))}"
+row "{\"name\": \"load at end\", \"loadavg\": \"$(cut -d' ' -f1-3 /proc/loadavg)\"}"
 stop $E1; stop $E2; stop $RP; stop $NP
 cp "$RES" bench/results/edge.jsonl
 $PY report "$RES" bench/results/edge.json "$CERTS"
