@@ -95,11 +95,12 @@ def revlat(revd, d, pport, eport, reqs, serials, out):
     p, e = Getter(pport), Getter(eport)
     for q in reqs[:3]:  # warm: the import of cryptography's OCSP module, both connections
         p.revoked(q), e.revoked(q)
-    lat_p, lat_e, lost, polls = [], [], 0, 0
+    lat_p, lat_e, lost, polls, at, done = [], [], 0, 0, [], []
     for s, q in zip(sers, reqs):
         subprocess.run([revd, "revoke", "--dir", d, "--ca", "sub", "--serial", s], check=True,
                        stdout=subprocess.DEVNULL)
         t1 = time.perf_counter()
+        at.append(time.time_ns())
         tp = te = None
         tick = t1
         while tp is None or te is None:
@@ -121,8 +122,39 @@ def revlat(revd, d, pport, eport, reqs, serials, out):
             continue
         lat_p.append(tp * 1e3)
         lat_e.append(te * 1e3)
-    json.dump({"primary_ms": lat_p, "edge_ms": lat_e, "not_revoked_within_10s": lost, "polls": polls},
-              open(out, "w"))
+        done.append(s)
+    json.dump({"primary_ms": lat_p, "edge_ms": lat_e, "not_revoked_within_10s": lost, "polls": polls,
+               "serials": done, "revoked_at_ns": at}, open(out, "w"))
+
+
+def split(revlat_json, watch):
+    """Where the edge's time goes: revoke returned -> the OCSP message seen
+    on the server (a core subscription: bench/natsread --watch), and from
+    there to the edge's revoked answer; and whether a CRL message reached
+    the server in between (the slow ones)."""
+    r = json.load(open(revlat_json))
+    arr = []
+    for line in open(watch):
+        f = line.split()
+        if len(f) == 3:
+            arr.append((int(f[0]), f[1], int(f[2])))
+    to_nats, after, crl_near, slow = [], [], 0, 0
+    for s, t0, e in zip(r["serials"], r["revoked_at_ns"], r["edge_ms"]):
+        key = "." + s.lstrip("0").lower()
+        hits = [a for a in arr if a[1].startswith("revd.ocsp.") and a[1].lower().endswith(key) and a[0] >= t0 - 2e9]
+        if not hits:
+            continue
+        n = (hits[0][0] - t0) / 1e6
+        to_nats.append(n)
+        after.append(e - n)
+        if e > 10:
+            slow += 1
+            if any(a[1].startswith("revd.crl.") and t0 - 50e6 <= a[0] <= t0 + e * 1e6 for a in arr):
+                crl_near += 1
+    print(json.dumps({"name": "split", "matched": len(to_nats),
+                      "revoke_to_nats_ms": {"p50": pct(to_nats, 50), "p99": pct(to_nats, 99), "max": max(to_nats or [0])},
+                      "nats_to_edge_ms": {"p50": pct(after, 50), "p99": pct(after, 99), "max": max(after or [0])},
+                      "edge_over_10ms": slow, "of_them_with_a_crl_message_meanwhile": crl_near}))
 
 
 def same(pport, eport, reqs, n):
@@ -215,6 +247,14 @@ def report(res, out, n):
         row("revoke returned -> edge answers revoked, %s (ms)" % k, fmt(L["edge"][k], 2),
             "primary: %s ms" % fmt(L["primary"][k], 2))
     row("  revocations measured (not revoked within 10 s)", "%d (%s)" % (L["edge"]["n"], L["not_revoked_within_10s"]))
+    sp = rows.get("split", {})
+    if sp.get("matched"):
+        row("  of which: revoke returned -> OCSP message at NATS, p50/p99", "%s/%s" % (
+            fmt(sp["revoke_to_nats_ms"]["p50"], 2), fmt(sp["revoke_to_nats_ms"]["p99"], 2)),
+            "then NATS -> edge answers revoked: p50 %s, p99 %s ms (%d matched)" % (
+                fmt(sp["nats_to_edge_ms"]["p50"], 2), fmt(sp["nats_to_edge_ms"]["p99"], 2), sp["matched"]))
+        row("  edge answers over 10 ms (a CRL message at NATS meanwhile)", "%d (%d)" % (
+            sp["edge_over_10ms"], sp["of_them_with_a_crl_message_meanwhile"]))
     for nm, c in short:
         row("!! %s said edge.ready serving %d of %d certificates" % (nm, c, n), n - c, "missing (a defect: see README)")
     for b, name in zip(boot, ("edge1", "edge2")):
@@ -293,6 +333,8 @@ if __name__ == "__main__":
         pubwait(int(a[1]), int(a[2]), int(a[3]), int(a[4]))
     elif a[0] == "revlat":
         revlat(a[1], a[2], int(a[3]), int(a[4]), a[5], a[6], a[7])
+    elif a[0] == "split":
+        split(a[1], a[2])
     elif a[0] == "same":
         same(int(a[1]), int(a[2]), a[3], int(a[4]))
     elif a[0] == "varz":

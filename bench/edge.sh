@@ -174,6 +174,8 @@ note "   openssl speed ecdsap256: ${vs:-?} verify/s on one core"
 note "== $NREV revocations: revoke returned -> revoked on edge1 and on the primary (GET every ~1 ms)"
 crl0=$($NR --url $URL REVD_CRL)
 v0=$($PY varz $PMON); sleep 5; v1=$($PY varz $PMON)
+$NR --url $URL --watch 'revd.>' >$T/watch.txt &
+WP=$!; PIDS="$PIDS $WP"
 t0=$(now_ns)
 $PY revlat $R $T/d $P $PE1 $T/probe-reqs.txt $T/probe.txt $T/revlat.json
 sleep 2.5 # the CRL window (1 s) and the CRL's way to NATS: counted in the bytes
@@ -182,6 +184,9 @@ v2=$($PY varz $PMON)
 crl1=$($NR --url $URL REVD_CRL)
 ocspall=$($NR --url $URL REVD_OCSP_0 REVD_OCSP_1 REVD_OCSP_2 REVD_OCSP_3)
 row "$(sed 's/^{/{"name": "revlat", /' $T/revlat.json)"
+kill $WP 2>/dev/null || true
+$PY split $T/revlat.json $T/watch.txt >>"$RES"
+note "   $(tail -1 $RES)"
 /usr/bin/python3 - "$v0" "$v1" "$v2" "$dur" "$NREV" "$crl0" "$crl1" "$ocspall" >>"$RES" <<'PY'
 import json, sys
 v0, v1, v2 = (json.loads(a) for a in sys.argv[1:4])

@@ -10,7 +10,9 @@
  * sleeps D us in each message's callback: a reader as slow as a checking
  * edge, to see what NATS does to one; --stall K MS blocks the callback MS
  * ms every K messages of a stream (an edge's delivery thread waiting for
- * room in its applier's queue):
+ * room in its applier's queue). --watch SUBJECT instead prints, until
+ * killed, "REALTIME_NS SUBJECT SIZE" for each message published on SUBJECT
+ * (a core subscription: when each message reached the server):
  *
  *   natsread [--url nats://127.0.0.1:4222] [STREAM...]
  *   {"messages": M, "bytes": B, "seconds": S, "msgs_per_s": R,
@@ -89,6 +91,16 @@ static void on_err(natsConnection *nc, natsSubscription *sub, natsStatus err, vo
     else fprintf(stderr, "natsread: asynchronous error: %s\n", natsStatus_GetText(err));
 }
 
+/* --watch: a plain (core NATS) subscription's arrivals, one line each. */
+static void on_watch(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure) {
+    (void)nc, (void)sub, (void)closure;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    printf("%lld%09ld %s %d\n", (long long)ts.tv_sec, ts.tv_nsec, natsMsg_GetSubject(msg), natsMsg_GetDataLength(msg));
+    fflush(stdout);
+    natsMsg_Destroy(msg);
+}
+
 static int fail(const char *what, natsStatus s, jsErrCode code) {
     fprintf(stderr, "natsread: %s: %s (%d)\n", what, natsStatus_GetText(s), (int)code);
     return 1;
@@ -96,17 +108,19 @@ static int fail(const char *what, natsStatus s, jsErrCode code) {
 
 /* long: connect, subscribe, wait, print: one straight line reads best. */
 int main(int argc, char **argv) {
-    const char *url = "nats://127.0.0.1:4222";
+    const char *url = "nats://127.0.0.1:4222", *watch = NULL;
     static const char *def[] = {"REVD_OCSP_0", "REVD_OCSP_1", "REVD_OCSP_2", "REVD_OCSP_3", "REVD_CRL", "REVD_META"};
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--url") == 0 && i + 1 < argc) url = argv[++i];
+        else if (strcmp(argv[i], "--watch") == 0 && i + 1 < argc) watch = argv[++i];
         else if (strcmp(argv[i], "--delay-us") == 0 && i + 1 < argc) delay_us = (unsigned)atoi(argv[++i]);
         else if (strcmp(argv[i], "--stall") == 0 && i + 2 < argc) {
             stall_every = (unsigned)atoi(argv[++i]);
             stall_ms = (unsigned)atoi(argv[++i]);
         }
         else if (argv[i][0] == '-' || nst == NR_MAX) {
-            fprintf(stderr, "usage: natsread [--url nats://HOST:PORT] [--delay-us D] [--stall K MS] [STREAM...]\n");
+            fprintf(stderr, "usage: natsread [--url nats://HOST:PORT] [--delay-us D] [--stall K MS] [STREAM...]\n"
+                            "       natsread [--url nats://HOST:PORT] --watch SUBJECT\n");
             return 2;
         } else st[nst++].name = argv[i];
     }
@@ -123,6 +137,11 @@ int main(int argc, char **argv) {
     if (s == NATS_OK) s = natsConnection_Connect(&nc, o);
     natsOptions_Destroy(o);
     if (s != NATS_OK) return fail("connect", s, 0);
+    if (watch != NULL) { /* until killed */
+        natsSubscription *ws = NULL;
+        if ((s = natsConnection_Subscribe(&ws, nc, watch, on_watch, NULL)) != NATS_OK) return fail(watch, s, 0);
+        for (;;) pause();
+    }
     if ((s = natsConnection_JetStream(&js, nc, NULL)) != NATS_OK) return fail("jetstream", s, 0);
     for (int i = 0; i < nst; i++) { /* the targets first: a stream caught up at once counts right */
         jsStreamInfo *si = NULL;
