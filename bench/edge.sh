@@ -17,6 +17,7 @@
 # Prints a table; writes bench/results/edge.json. Every process is started
 # and stopped by pid (trap on exit).
 set -eu
+export PYTHONDONTWRITEBYTECODE=1 # bench/edge.py is imported: no __pycache__ in bench/
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 N=${BENCH_EDGE_CERTS:-100000}
