@@ -94,6 +94,11 @@ $(BUILD)/bench/trivial: bench/trivial.c $(BUILD)/.flags
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_BASE) $(LDFLAGS) -o $@ $<
 
+# bench/natsread: the NATS floor of an edge's bootstrap (libnats only).
+$(BUILD)/bench/natsread: bench/natsread.c $(BUILD)/.flags
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $(LDFLAGS) -o $@ $< -lnats -pthread
+
 # issue #5's scenarios, revd beside its peers (bench/README.md): bench-quick
 # at a small scale in under two minutes; bench at 10^6 certificates
 # (BENCH_CERTS=10000000 for 10^7) with charts.
@@ -127,6 +132,16 @@ $(NATSPING): tests/tools/natsping.c $(BUILD)/.flags
 	$(CC) $(CFLAGS_BASE) $(LDFLAGS) -o $@ $< $(shell pkg-config --libs libnats)
 
 unit: $(UNIT_BIN) $(NATSPING)
+
+# issue 16's edge targets (bench/edge.sh; not part of `make test`): a
+# primary, nats-server and edges on loopback, BENCH_EDGE_CERTS certificates
+# (100000 by default). bench/README.md, "Edge responders (issue 16)".
+BENCH_EDGE_CERTS ?= 100000
+.PHONY: bench-edge
+bench-edge: $(BUILD)/bench/loadgen $(BUILD)/bench/natsread
+	$(MAKE) revd
+	BENCH_EDGE_CERTS=$(BENCH_EDGE_CERTS) bash bench/edge.sh
+
 fuzz-replay: $(REPLAY_BIN)
 bench-bins: $(BENCH_BIN)
 
