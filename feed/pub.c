@@ -91,7 +91,7 @@ struct feed_pub {
     pthread_cond_t cv;
     struct obox *head, **tail;
     size_t bytes, depth;
-    int stop, dropped;
+    int stop;
     int64_t oldest_at;           /* monotonic ms the head was queued */
     uint64_t position;
     int inflight;                /* the feed thread holds a batch taken from head */
