@@ -11,6 +11,7 @@
 #include "common/rerr.h"
 #include "node/webhook.h"
 #include "ocsp/response.h"
+#include "shard/server.h"
 
 /* A numeric macro as the string the table wants for its default. */
 #define SETTINGS_STR_(x) #x
@@ -33,6 +34,14 @@ static const struct settings_choice report_choices[] = {{"csv", SETTINGS_REPORT_
                                                         {"json", SETTINGS_REPORT_JSON},
                                                         {"both", SETTINGS_REPORT_CSV | SETTINGS_REPORT_JSON},
                                                         {NULL, 0}};
+
+static int check_uring_off(const char *v, char *why, size_t wl) {
+    unsigned mask;
+    struct rerr e = {{0}};
+    if (server_uring_off_parse(v, &mask, &e)) return 1;
+    snprintf(why, wl, "%s", e.msg);
+    return 0;
+}
 
 /* The table. Its order is the docs' and the error's list of names. */
 static const struct setting table[] = {
@@ -76,6 +85,12 @@ static const struct setting table[] = {
     {.name = "io", .type = SETTINGS_ENUM, FIELD(cfg.io), .choices = io_choices, .arg = "uring|libevent",
      .def_doc = "uring, or libevent where io_uring is unavailable, said once at start", .reload = SETTINGS_START,
      .doc = "the shards' event loop"},
+    {.name = "io-uring-off", .type = SETTINGS_STRING, FIELD(cfg.uring_off), .arg = "FEATURE,...",
+     .def_doc = "none: every feature the kernel has", .reload = SETTINGS_START,
+     .doc = "for tests: io_uring features the shards leave out, as a kernel without them would (defer-taskrun, "
+            "recv-multishot, accept-multishot, poll-first, linked-close, all, none); the log says at start which "
+            "are used",
+     .check = check_uring_off},
     {.name = "idle-timeout", .type = SETTINGS_INT, FIELD(cfg.idle_timeout), .min = 1, .max = 86400,
      .unit = " seconds", .def_doc = STR(SERVER_IDLE_TIMEOUT_S), .arg = "S", .reload = SETTINGS_LIVE,
      .doc = "close a connection this many seconds after its last bytes"},
@@ -306,6 +321,7 @@ int settings_set(struct settings *o, const struct setting *s, const char *v, cha
             }
         break;
     case SETTINGS_STRING:
+        if (s->check != NULL && !s->check(v, why, wl)) return 0;
         ok = 1;
         break;
     case SETTINGS_FILE:

@@ -108,6 +108,8 @@ struct setting {
     enum settings_reload reload;
     const char *reload_doc; /* SETTINGS_OWN: what a reload does, for the docs */
     const char *doc;   /* one paragraph: what the setting does */
+    /* SETTINGS_STRING: checks the value (NULL: any): 1, or 0 with why set. */
+    int (*check)(const char *v, char *why, size_t wl);
 };
 
 /* settings_table: the entries, in the order the docs list them; *num their count. */

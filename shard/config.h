@@ -29,9 +29,23 @@ enum server_io {
     SERVER_IO_LIBEVENT, /* libevent */
 };
 
+/* io_uring features the shards use where the kernel has them (each is
+ * tried, and left out when refused: shard/loop_uring.c). */
+enum server_uring_feature {
+    SERVER_URING_DEFER_TASKRUN = 1 << 0,   /* completions run only when the shard waits (6.1) */
+    SERVER_URING_RECV_MULTISHOT = 1 << 1,  /* one receive per connection, into provided buffers (6.0) */
+    SERVER_URING_ACCEPT_MULTISHOT = 1 << 2, /* one accept per listener (5.19) */
+    SERVER_URING_POLL_FIRST = 1 << 3,      /* a plain receive waits for data before trying (5.19) */
+    SERVER_URING_LINKED_CLOSE = 1 << 4,    /* a last answer's send and the close in one submission */
+};
+
 struct server_config {
     const char *listen; /* "127.0.0.1:8080", "[::1]:8080" */
     enum server_io io;
+    /* io_uring features to leave out, as a kernel without them would (for
+     * tests of the fallbacks): NULL or names separated by commas, as
+     * server_uring_off_parse takes them. */
+    const char *uring_off;
     int threads;        /* 0: one per core */
     int64_t max_age;    /* Cache-Control cap (default 3600; 0: max-age=0) */
     int idle_timeout, read_timeout; /* seconds; 0: the defaults above */

@@ -106,6 +106,7 @@ struct retired {
 struct server {
     struct server_config cfg;
     const struct shard_backend *be;
+    unsigned uring_off; /* cfg.uring_off, parsed: SERVER_URING_* */
     long fd_line; /* a connection's descriptor at or past it is over the reserve (cfg.fd_reserve) */
     _Atomic(void *) slots[SERVER_SLOTS];
     void (*slot_free[SERVER_SLOTS])(void *p); /* CA-core thread only */

@@ -189,6 +189,11 @@ struct server *server_start(const struct server_config *cfg, const struct server
         s->cfg.num_metrics_allow = n;
     }
     server_set_live(s, cfg);
+    if (!server_uring_off_parse(cfg->uring_off, &s->uring_off, e)) {
+        free(s);
+        free_init(init);
+        return NULL;
+    }
     const char *why = NULL;
     int uring = cfg->io != SERVER_IO_LIBEVENT && shard_backend_uring.probe(&why);
     if (!uring && cfg->io == SERVER_IO_URING) {
@@ -232,6 +237,35 @@ struct server *server_start(const struct server_config *cfg, const struct server
         }
     }
     return s;
+}
+
+static const struct {
+    const char *name;
+    unsigned bit;
+} uring_features[] = {{"defer-taskrun", SERVER_URING_DEFER_TASKRUN},
+                      {"recv-multishot", SERVER_URING_RECV_MULTISHOT},
+                      {"accept-multishot", SERVER_URING_ACCEPT_MULTISHOT},
+                      {"poll-first", SERVER_URING_POLL_FIRST},
+                      {"linked-close", SERVER_URING_LINKED_CLOSE}};
+
+int server_uring_off_parse(const char *list, unsigned *out, struct rerr *e) {
+    *out = 0;
+    for (const char *p = list; p != NULL && *p != '\0';) {
+        size_t n = strcspn(p, ",");
+        int found = (n == 3 && memcmp(p, "all", 3) == 0) || (n == 4 && memcmp(p, "none", 4) == 0);
+        if (found && n == 3) *out = ~0u;
+        for (size_t i = 0; !found && i < sizeof(uring_features) / sizeof(uring_features[0]); i++)
+            if (strlen(uring_features[i].name) == n && memcmp(p, uring_features[i].name, n) == 0) {
+                *out |= uring_features[i].bit;
+                found = 1;
+            }
+        if (!found)
+            return rerr_set(e, "unknown io_uring feature \"%.*s\" (known: defer-taskrun, recv-multishot, "
+                               "accept-multishot, poll-first, linked-close, all, none)", (int)(n < 64 ? n : 64), p);
+        p += n;
+        if (*p == ',') p++;
+    }
+    return 1;
 }
 
 const char *server_io_name(const struct server *s) { return s->be->name; }

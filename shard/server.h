@@ -40,6 +40,12 @@ struct server_slot {
 struct server *server_start(const struct server_config *cfg, const struct server_slot init[SERVER_SLOTS],
                             struct rerr *e);
 
+/* server_uring_off_parse: list ("recv-multishot,poll-first"; "" and NULL:
+ * none, as "none"; "all": every one) into a mask of SERVER_URING_* (shard/config.h)
+ * in *out. Returns 1, or 0 with e naming the unknown feature and the known
+ * ones. Any thread. */
+int server_uring_off_parse(const char *list, unsigned *out, struct rerr *e);
+
 /* server_io_name: the event loop the shards run on ("io_uring", "libevent"). */
 const char *server_io_name(const struct server *s);
 

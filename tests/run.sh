@@ -91,6 +91,22 @@ libevent_pass() { # build-dir
   done
 }
 
+# The same HTTP tests with every io_uring feature left out (the plain
+# receive, single accepts, no deferred task work: what an older kernel
+# gets); tests/cli/test_uring_fallback.sh leaves out each on its own.
+URING_FALLBACK_TESTS="test_serve_ocsp test_serve_timeouts test_hostile_clients test_serve_crl test_serve_lane"
+uring_fallback_pass() { # build-dir
+  note "release: the HTTP tests on io_uring without its optional features"
+  for t in $URING_FALLBACK_TESTS; do
+    local out; out=$(mktemp)
+    REVD_URING_OFF=all REVD_BIN="$ROOT/$1/revd" timeout 600 bash "tests/cli/$t.sh" >"$out" 2>&1
+    local rc=$?
+    if [ $rc -ne 0 ]; then sed 's/^/    /' "$out" | tail -40; fi
+    rm -f "$out"
+    record "uring-fallback cli $t" $rc
+  done
+}
+
 note "release build"
 if build; then
   # The shape of the tree (docs/architecture.md): no folder edge against
@@ -104,6 +120,7 @@ if build; then
   bash tests/layering_selftest.sh; record "layering selftest" $?
   run_tier release build/rel
   libevent_pass build/rel
+  uring_fallback_pass build/rel
 else
   record "release build" 1
 fi

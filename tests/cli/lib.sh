@@ -27,6 +27,9 @@ REVD_TIMEOUT=${REVD_TIMEOUT:-60}
 PY=/usr/bin/python3
 IO_ARGS=()
 [ -n "${REVD_IO:-}" ] && IO_ARGS=(--io "$REVD_IO")
+# REVD_URING_OFF: io_uring features the shards leave out (--io-uring-off),
+# to run the same tests on the fallbacks an older kernel gets.
+[ -n "${REVD_URING_OFF:-}" ] && IO_ARGS+=(--io-uring-off "$REVD_URING_OFF")
 STEP=""
 
 skip() { echo "SKIP: $TEST_NAME: $*"; exit 77; }
