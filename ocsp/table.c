@@ -1,5 +1,6 @@
 #include "ocsp/table.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,24 +11,61 @@
 #define ETAG_SPACE (ETAG_LEN + 1)
 struct slot {
     uint64_t fp;  /* fingerprint of the serial; 0: empty */
-    uint64_t off; /* offset of the record in the arena */
+    uint64_t off; /* the record: its arena's index (bits OFF_BITS and up) and offset in it */
 };
+#define OFF_BITS 40
+#define OFF_MASK ((UINT64_C(1) << OFF_BITS) - 1)
+
+/* An arena: records back to back, never written once its builder
+ * finished; shared by every table whose index points into it (merges
+ * share, they do not copy). refs is atomic: the tables holding an arena may
+ * be freed by different threads (a publisher, an edge's applier). */
+struct arena {
+    atomic_int refs;
+    size_t len;
+    uint8_t *p;
+};
+
+/* A merge shares its sides' arenas while the table stays within these:
+ * past either, it copies the records still in use into one arena (a
+ * compaction) instead. Dead records (replaced by a merge) are at most a
+ * third of the bytes. */
+#define MAX_ARENAS 256
+#define DEAD_MAX_DIV 2 /* dead bytes <= live bytes / DEAD_MAX_DIV */
 
 struct ocsp_table_builder {
     int64_t this_update, next_update;
-    uint8_t *arena;
-    size_t len, cap;
+    struct arena a; /* the arena being filled (a.p reallocated as it grows) */
+    struct arena *ap; /* &a: what probe takes */
+    size_t cap;
     struct slot *slots;
     size_t mask, num;
 };
 
 struct ocsp_table {
     int refs;
-    uint8_t *arena;
-    size_t len;
+    struct arena **arenas;
+    unsigned narenas;
+    size_t live;  /* bytes of the records the index points to */
+    size_t total; /* bytes of its arenas (dead records too) */
     struct slot *slots;
     size_t mask, num;
 };
+
+static const uint8_t *rec_at(struct arena *const *arenas, uint64_t off) {
+    return arenas[off >> OFF_BITS]->p + (off & OFF_MASK);
+}
+
+/* rec_size: the bytes of the record at p. */
+static size_t rec_size(const uint8_t *p) {
+    const uint8_t *q = p + 1 + p[0] + 16;
+    for (int h = 0; h < OCSP_TABLE_HASHES; h++) {
+        uint32_t l;
+        memcpy(&l, q, 4);
+        q += 4 + ETAG_SPACE + l;
+    }
+    return (size_t)(q - p);
+}
 
 static uint64_t fingerprint(const uint8_t *s, size_t n) {
     uint64_t h = 0xcbf29ce484222325ULL ^ n;
@@ -48,8 +86,9 @@ struct ocsp_table_builder *ocsp_table_builder_new(size_t num) {
     size_t n = slots_for(num);
     b->slots = calloc(n, sizeof(struct slot));
     b->cap = num * 1024 + 4096;
-    b->arena = malloc(b->cap);
-    if (b->slots == NULL || b->arena == NULL) {
+    b->a.p = malloc(b->cap);
+    b->ap = &b->a;
+    if (b->slots == NULL || b->a.p == NULL) {
         ocsp_table_builder_free(b);
         return NULL;
     }
@@ -59,39 +98,37 @@ struct ocsp_table_builder *ocsp_table_builder_new(size_t num) {
 
 void ocsp_table_builder_free(struct ocsp_table_builder *b) {
     if (b == NULL) return;
-    free(b->arena);
+    free(b->a.p);
     free(b->slots);
     free(b);
 }
 
-static const uint8_t *record_serial(const uint8_t *arena, uint64_t off, size_t *len) {
-    *len = arena[off];
-    return arena + off + 1;
-}
-
 /* The slot holding serial, or the empty slot where it would go. */
-static size_t probe(const struct slot *slots, size_t mask, const uint8_t *arena, const uint8_t *serial,
+static size_t probe(const struct slot *slots, size_t mask, struct arena *const *arenas, const uint8_t *serial,
                     size_t serial_len, uint64_t fp) {
     size_t i = (size_t)fp & mask;
     for (; slots[i].fp != 0; i = (i + 1) & mask) {
         if (slots[i].fp != fp) continue;
-        size_t l;
-        const uint8_t *s = record_serial(arena, slots[i].off, &l);
-        if (l == serial_len && memcmp(s, serial, l) == 0) break;
+        const uint8_t *r = rec_at(arenas, slots[i].off);
+        if (r[0] == serial_len && memcmp(r + 1, serial, serial_len) == 0) break;
     }
     return i;
+}
+
+/* place puts a slot into slots (an index with room, without it) by its
+ * fingerprint alone: no record is read. */
+static void place(struct slot *slots, size_t mask, struct slot sl) {
+    size_t j = (size_t)sl.fp & mask;
+    while (slots[j].fp != 0) j = (j + 1) & mask;
+    slots[j] = sl;
 }
 
 static int grow_slots(struct ocsp_table_builder *b) {
     size_t n = (b->mask + 1) * 2;
     struct slot *s = calloc(n, sizeof(struct slot));
     if (s == NULL) return 0;
-    for (size_t i = 0; i <= b->mask; i++) {
-        if (b->slots[i].fp == 0) continue;
-        size_t j = (size_t)b->slots[i].fp & (n - 1);
-        while (s[j].fp != 0) j = (j + 1) & (n - 1);
-        s[j] = b->slots[i];
-    }
+    for (size_t i = 0; i <= b->mask; i++)
+        if (b->slots[i].fp != 0) place(s, n - 1, b->slots[i]);
     free(b->slots);
     b->slots = s;
     b->mask = n - 1;
@@ -111,16 +148,17 @@ static int add_record(struct ocsp_table_builder *b, const uint8_t *serial, size_
     }
     if (2 * (b->num + 1) > b->mask + 1 && !grow_slots(b)) return rerr_set(e, "out of memory");
     uint64_t fp = fingerprint(serial, serial_len);
-    size_t i = probe(b->slots, b->mask, b->arena, serial, serial_len, fp);
+    size_t i = probe(b->slots, b->mask, &b->ap, serial, serial_len, fp);
     if (b->slots[i].fp != 0) return rerr_set(e, "serial added twice");
-    if (b->len + need > b->cap) {
-        size_t cap = b->cap * 2 > b->len + need ? b->cap * 2 : b->len + need;
-        uint8_t *a = realloc(b->arena, cap);
+    if (b->a.len + need > b->cap) {
+        size_t cap = b->cap * 2 > b->a.len + need ? b->cap * 2 : b->a.len + need;
+        if (cap > OFF_MASK) return rerr_set(e, "table too large");
+        uint8_t *a = realloc(b->a.p, cap);
         if (a == NULL) return rerr_set(e, "out of memory");
-        b->arena = a;
+        b->a.p = a;
         b->cap = cap;
     }
-    uint8_t *p = b->arena + b->len;
+    uint8_t *p = b->a.p + b->a.len;
     *p++ = (uint8_t)serial_len;
     memcpy(p, serial, serial_len);
     p += serial_len;
@@ -136,8 +174,8 @@ static int add_record(struct ocsp_table_builder *b, const uint8_t *serial, size_
         p += 4 + ETAG_SPACE + der_len[h];
     }
     b->slots[i].fp = fp;
-    b->slots[i].off = b->len;
-    b->len += need;
+    b->slots[i].off = b->a.len;
+    b->a.len += need;
     b->num++;
     return 1;
 }
@@ -150,15 +188,25 @@ int ocsp_table_builder_add(struct ocsp_table_builder *b, const uint8_t *serial, 
 
 struct ocsp_table *ocsp_table_builder_finish(struct ocsp_table_builder *b) {
     struct ocsp_table *t = calloc(1, sizeof(*t));
-    if (t == NULL) {
+    struct arena *a = malloc(sizeof(*a));
+    struct arena **arenas = malloc(sizeof(*arenas));
+    if (t == NULL || a == NULL || arenas == NULL) {
+        free(t);
+        free(a);
+        free(arenas);
         ocsp_table_builder_free(b);
         return NULL;
     }
     /* Give back the arena's slack: the table lives long. */
-    uint8_t *a = realloc(b->arena, b->len ? b->len : 1);
+    uint8_t *p = realloc(b->a.p, b->a.len ? b->a.len : 1);
+    atomic_init(&a->refs, 1);
+    a->p = p ? p : b->a.p;
+    a->len = b->a.len;
+    arenas[0] = a;
     t->refs = 1;
-    t->arena = a ? a : b->arena;
-    t->len = b->len;
+    t->arenas = arenas;
+    t->narenas = 1;
+    t->live = t->total = a->len;
     t->slots = b->slots;
     t->mask = b->mask;
     t->num = b->num;
@@ -172,9 +220,9 @@ int ocsp_table_find_etag(const struct ocsp_table *t, const uint8_t *serial, size
     int which = h == OCSP_HASH_SHA1 ? 0 : h == OCSP_HASH_SHA256 ? 1 : -1;
     if (which < 0) return 0;
     uint64_t fp = fingerprint(serial, serial_len);
-    size_t i = probe(t->slots, t->mask, t->arena, serial, serial_len, fp);
+    size_t i = probe(t->slots, t->mask, t->arenas, serial, serial_len, fp);
     if (t->slots[i].fp == 0) return 0;
-    const uint8_t *p = t->arena + t->slots[i].off;
+    const uint8_t *p = rec_at(t->arenas, t->slots[i].off);
     p += 1 + p[0] + 16;
     for (int k = 0;; k++) {
         uint32_t l;
@@ -197,7 +245,8 @@ int ocsp_table_find(const struct ocsp_table *t, const uint8_t *serial, size_t se
 size_t ocsp_table_count(const struct ocsp_table *t) { return t ? t->num : 0; }
 
 size_t ocsp_table_bytes(const struct ocsp_table *t) {
-    return t ? t->len + (t->mask + 1) * sizeof(struct slot) + sizeof(*t) : 0;
+    return t ? t->total + (t->mask + 1) * sizeof(struct slot) + t->narenas * sizeof(struct arena *) + sizeof(*t)
+             : 0;
 }
 
 void ocsp_table_builder_set_times(struct ocsp_table_builder *b, int64_t this_update, int64_t next_update) {
@@ -209,27 +258,38 @@ void ocsp_table_builder_set_times(struct ocsp_table_builder *b, int64_t this_upd
 static const uint8_t *record_of(const struct ocsp_table *t, const uint8_t *serial, size_t serial_len) {
     if (t == NULL || serial_len == 0 || serial_len > 21) return NULL;
     uint64_t fp = fingerprint(serial, serial_len);
-    size_t i = probe(t->slots, t->mask, t->arena, serial, serial_len, fp);
-    return t->slots[i].fp == 0 ? NULL : t->arena + t->slots[i].off;
+    size_t i = probe(t->slots, t->mask, t->arenas, serial, serial_len, fp);
+    return t->slots[i].fp == 0 ? NULL : rec_at(t->arenas, t->slots[i].off);
+}
+
+/* live_at: whether t's index points at the record at off (a record a
+ * later merge replaced is dead in this table). */
+static int live_at(const struct ocsp_table *t, uint64_t off) {
+    if (t->live == t->total) return 1; /* no dead record */
+    const uint8_t *p = rec_at(t->arenas, off);
+    size_t i = probe(t->slots, t->mask, t->arenas, p + 1, p[0], fingerprint(p + 1, p[0]));
+    return t->slots[i].fp != 0 && t->slots[i].off == off;
 }
 
 int ocsp_table_next(const struct ocsp_table *t, size_t *pos, const uint8_t **serial, size_t *serial_len,
                     int64_t *this_update, int64_t *next_update) {
-    if (t == NULL || *pos >= t->len) return 0;
-    const uint8_t *p = t->arena + *pos;
-    *serial_len = p[0];
-    *serial = p + 1;
-    const uint8_t *q = p + 1 + p[0];
-    memcpy(this_update, q, 8);
-    memcpy(next_update, q + 8, 8);
-    q += 16;
-    for (int h = 0; h < OCSP_TABLE_HASHES; h++) {
-        uint32_t l;
-        memcpy(&l, q, 4);
-        q += 4 + ETAG_SPACE + l;
+    if (t == NULL) return 0;
+    for (;;) {
+        uint64_t ai = (uint64_t)*pos >> OFF_BITS, off = (uint64_t)*pos & OFF_MASK;
+        if (ai >= t->narenas) return 0;
+        if (off >= t->arenas[ai]->len) {
+            *pos = (size_t)((ai + 1) << OFF_BITS);
+            continue;
+        }
+        const uint8_t *p = t->arenas[ai]->p + off;
+        *pos = (size_t)((ai << OFF_BITS) | (off + rec_size(p)));
+        if (!live_at(t, (ai << OFF_BITS) | off)) continue;
+        *serial_len = p[0];
+        *serial = p + 1;
+        memcpy(this_update, p + 1 + p[0], 8);
+        memcpy(next_update, p + 1 + p[0] + 8, 8);
+        return 1;
     }
-    *pos = (size_t)(q - t->arena);
-    return 1;
 }
 
 int64_t ocsp_refresh_at(const uint8_t *serial, size_t serial_len, int64_t this_update, int64_t next_update) {
@@ -258,7 +318,7 @@ int ocsp_table_times(const struct ocsp_table *t, const uint8_t *serial, size_t s
 
 /* Copies the record at off of t into b as it is (its times, DERs). */
 static int copy_record(struct ocsp_table_builder *b, const struct ocsp_table *t, uint64_t off) {
-    const uint8_t *p = t->arena + off;
+    const uint8_t *p = rec_at(t->arenas, off);
     size_t sl = p[0];
     const uint8_t *serial = p + 1;
     const uint8_t *q = p + 1 + sl;
@@ -279,14 +339,16 @@ static int copy_record(struct ocsp_table_builder *b, const struct ocsp_table *t,
     return add_record(b, serial, sl, der, len, etags, &e); /* the ETags as they are: same bytes */
 }
 
-struct ocsp_table *ocsp_table_merge(const struct ocsp_table *base, const struct ocsp_table *over) {
+/* merge_copy: ocsp_table_merge by copying the records in use into one
+ * arena (a compaction). */
+static struct ocsp_table *merge_copy(const struct ocsp_table *base, const struct ocsp_table *over) {
     struct ocsp_table_builder *b = ocsp_table_builder_new(ocsp_table_count(base) + ocsp_table_count(over));
     if (b == NULL) return NULL;
     for (size_t i = 0; over != NULL && i <= over->mask; i++)
         if (over->slots[i].fp != 0 && !copy_record(b, over, over->slots[i].off)) goto fail;
     for (size_t i = 0; base != NULL && i <= base->mask; i++) {
         if (base->slots[i].fp == 0) continue;
-        const uint8_t *p = base->arena + base->slots[i].off;
+        const uint8_t *p = rec_at(base->arenas, base->slots[i].off);
         if (ocsp_table_has(over, p + 1, p[0])) continue;
         if (!copy_record(b, base, base->slots[i].off)) goto fail;
     }
@@ -296,6 +358,67 @@ fail:
     return NULL;
 }
 
+/* merge_share: ocsp_table_merge without copying a record: the new table
+ * shares base's and over's arenas (over's indexes shifted past base's)
+ * and has an index of its own: base's, with over's entries put in. over
+ * may be NULL. */
+static struct ocsp_table *merge_share(const struct ocsp_table *base, const struct ocsp_table *over) {
+    static const struct ocsp_table none = {0};
+    if (over == NULL) over = &none;
+    struct ocsp_table *t = calloc(1, sizeof(*t));
+    if (t == NULL) return NULL;
+    size_t n = slots_for(base->num + over->num);
+    if (n < base->mask + 1) n = base->mask + 1;
+    t->narenas = base->narenas + over->narenas;
+    t->arenas = malloc(t->narenas * sizeof(*t->arenas));
+    t->slots = n == base->mask + 1 ? malloc(n * sizeof(struct slot)) : calloc(n, sizeof(struct slot));
+    if (t->arenas == NULL || t->slots == NULL) {
+        free(t->arenas);
+        free(t->slots);
+        free(t);
+        return NULL;
+    }
+    t->refs = 1;
+    t->mask = n - 1;
+    memcpy(t->arenas, base->arenas, base->narenas * sizeof(*t->arenas));
+    if (over->narenas > 0) memcpy(t->arenas + base->narenas, over->arenas, over->narenas * sizeof(*t->arenas));
+    for (unsigned i = 0; i < t->narenas; i++) {
+        atomic_fetch_add_explicit(&t->arenas[i]->refs, 1, memory_order_relaxed);
+        t->total += t->arenas[i]->len;
+    }
+    if (n == base->mask + 1) memcpy(t->slots, base->slots, n * sizeof(struct slot));
+    else
+        for (size_t i = 0; i <= base->mask; i++)
+            if (base->slots[i].fp != 0) place(t->slots, t->mask, base->slots[i]);
+    t->num = base->num;
+    t->live = base->live;
+    uint64_t shift = (uint64_t)base->narenas << OFF_BITS;
+    for (size_t i = 0; over->slots != NULL && i <= over->mask; i++) {
+        if (over->slots[i].fp == 0) continue;
+        const uint8_t *r = rec_at(over->arenas, over->slots[i].off);
+        size_t j = probe(t->slots, t->mask, t->arenas, r + 1, r[0], over->slots[i].fp);
+        if (t->slots[j].fp != 0) {
+            t->live -= rec_size(rec_at(t->arenas, t->slots[j].off));
+        } else {
+            t->slots[j].fp = over->slots[i].fp;
+            t->num++;
+        }
+        t->slots[j].off = over->slots[i].off + shift;
+        t->live += rec_size(r);
+    }
+    return t;
+}
+
+struct ocsp_table *ocsp_table_merge(const struct ocsp_table *base, const struct ocsp_table *over) {
+    if (base == NULL || base->num == 0) return merge_copy(NULL, over);
+    if (over == NULL || over->num == 0) return merge_share(base, NULL);
+    /* Dead bytes after a shared merge: base's and over's own, and base's
+     * records over replaces (at most over's live bytes). */
+    size_t dead = (base->total - base->live) + (over->total - over->live) + over->live;
+    if (base->narenas + over->narenas > MAX_ARENAS || dead > base->live / DEAD_MAX_DIV) return merge_copy(base, over);
+    return merge_share(base, over);
+}
+
 struct ocsp_table *ocsp_table_ref(struct ocsp_table *t) {
     if (t != NULL) t->refs++;
     return t;
@@ -303,7 +426,12 @@ struct ocsp_table *ocsp_table_ref(struct ocsp_table *t) {
 
 void ocsp_table_free(struct ocsp_table *t) {
     if (t == NULL || --t->refs > 0) return;
-    free(t->arena);
+    for (unsigned i = 0; i < t->narenas; i++) {
+        if (atomic_fetch_sub_explicit(&t->arenas[i]->refs, 1, memory_order_acq_rel) != 1) continue;
+        free(t->arenas[i]->p);
+        free(t->arenas[i]);
+    }
+    free(t->arenas);
     free(t->slots);
     free(t);
 }
@@ -330,7 +458,7 @@ struct ocsp_table *ocsp_table_subtract(const struct ocsp_table *t, const struct 
     if (b == NULL) return NULL;
     for (size_t i = 0; t != NULL && i <= t->mask; i++) {
         if (t->slots[i].fp == 0) continue;
-        if (same_in(gone, t->arena + t->slots[i].off)) continue;
+        if (same_in(gone, rec_at(t->arenas, t->slots[i].off))) continue;
         if (!copy_record(b, t, t->slots[i].off)) {
             ocsp_table_builder_free(b);
             return NULL;

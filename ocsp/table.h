@@ -6,11 +6,17 @@
  * octets) and a CertID hash and return a view of the signed response DER:
  * no lock, no allocation, no copy.
  *
- * Layout: one arena holds every response (and its ETag) back to back; an open-addressed
- * index of 16-byte slots (serial fingerprint, arena offsets) at most half
- * full. Memory per certificate: its responses (about 450 octets each with
- * an ECDSA responder, the responder certificate included) + 32 octets of
- * index. */
+ * Layout: arenas hold the responses (and their ETags) back to back; an
+ * open-addressed index of 16-byte slots (serial fingerprint, arena and
+ * offset) at most half full. A built table has one arena; a merge shares
+ * the arenas of both sides and makes only an index of its own, so folding
+ * an overlay into a base of 10^6 certificates copies the index (32 MB),
+ * not the responses (a gigabyte). The records a merge replaced stay, dead,
+ * in their shared arena until a merge finds them past half of the live
+ * bytes (or 256 arenas), and then copies what is live into one arena.
+ * Memory per certificate: its responses (about 450 octets each with an
+ * ECDSA responder, the responder certificate included) + 32 octets of
+ * index, + up to half again while dead records wait. */
 #ifndef REVD_OCSP_TABLE_H
 #define REVD_OCSP_TABLE_H
 
@@ -62,7 +68,8 @@ int ocsp_table_find_etag(const struct ocsp_table *t, const uint8_t *serial, size
 int ocsp_table_times(const struct ocsp_table *t, const uint8_t *serial, size_t serial_len, int64_t *this_update,
                      int64_t *next_update);
 
-/* ocsp_table_next walks the entries in arena order: *pos starts at 0.
+/* ocsp_table_next walks the entries in arena order (within an arena, the
+ * order added), each serial once (dead records skipped): *pos starts at 0.
  * Returns 1 with a view of the serial and its times, 0 past the last. */
 int ocsp_table_next(const struct ocsp_table *t, size_t *pos, const uint8_t **serial, size_t *serial_len,
                     int64_t *this_update, int64_t *next_update);
@@ -78,8 +85,10 @@ int64_t ocsp_refresh_at(const uint8_t *serial, size_t serial_len, int64_t this_u
 int ocsp_table_has(const struct ocsp_table *t, const uint8_t *serial, size_t serial_len);
 
 /* ocsp_table_merge builds a new table of every entry of over and every entry
- * of base whose serial over does not hold (over wins), copying bytes: no
- * signing. NULL on out of memory. Either may be NULL. */
+ * of base whose serial over does not hold (over wins): no signing, and no
+ * bytes copied while the dead records stay under the bound above (the
+ * arenas are shared; each table keeps its own references). NULL on out of
+ * memory. Either may be NULL. */
 struct ocsp_table *ocsp_table_merge(const struct ocsp_table *base, const struct ocsp_table *over);
 
 /* ocsp_table_subtract builds a new table of the entries of t that gone does
@@ -89,7 +98,8 @@ struct ocsp_table *ocsp_table_subtract(const struct ocsp_table *t, const struct 
 
 /* ocsp_table_ref takes another reference (generations share tables);
  * ocsp_table_free drops one and frees the table with the last. One thread
- * (the CA-core thread) manages references. */
+ * (the CA-core thread) manages a table's references; the arenas' (shared
+ * between tables by merges) are atomic. */
 struct ocsp_table *ocsp_table_ref(struct ocsp_table *t);
 
 size_t ocsp_table_count(const struct ocsp_table *t);

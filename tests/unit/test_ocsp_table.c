@@ -242,12 +242,119 @@ static void test_refresh_at(void **state) {
     assert_int_equal(ocsp_refresh_at(&one_serial, 1, tu, tu), tu); /* no validity: due at once */
 }
 
+/* Merges share what they do not change: a generation of overlays folded
+ * into a base, one after another (as the publisher and an edge do), keeps
+ * the base's bytes where they are (the same address is found through the
+ * merged table), gives every serial its newest responses and times, walks
+ * each serial once, and compacts before the dead records pass half of the
+ * live ones. Tables are freed out of order (what a generation swap does). */
+#define CHAIN_BASE 3000
+#define CHAIN_STEPS 120
+static struct ocsp_table *chain_table(const uint16_t *serials, size_t n, int64_t tu, uint8_t tag) {
+    struct ocsp_table_builder *b = ocsp_table_builder_new(n);
+    struct rerr e;
+    ocsp_table_builder_set_times(b, tu, tu + 100);
+    for (size_t i = 0; i < n; i++) {
+        uint8_t serial[2] = {(uint8_t)(0x40 | (serials[i] >> 8)), (uint8_t)serials[i]};
+        uint8_t d0[200], d1[300];
+        memset(d0, tag, sizeof(d0));
+        memset(d1, tag, sizeof(d1));
+        d0[1] = d1[1] = (uint8_t)serials[i];
+        const uint8_t *der[2] = {d0, d1};
+        size_t len[2] = {sizeof(d0), sizeof(d1)};
+        assert_true(ocsp_table_builder_add(b, serial, 2, der, len, &e));
+    }
+    return ocsp_table_builder_finish(b);
+}
+
+static void test_merge_chain(void **state) {
+    static uint16_t all[CHAIN_BASE + 500], pick[200];
+    static int64_t want_tu[CHAIN_BASE + 500];
+    static uint8_t want_tag[CHAIN_BASE + 500];
+    for (size_t i = 0; i < CHAIN_BASE + 500; i++) all[i] = (uint16_t)i, want_tu[i] = -1;
+    struct ocsp_table *t = chain_table(all, CHAIN_BASE, 1000, 1);
+    for (size_t i = 0; i < CHAIN_BASE; i++) want_tu[i] = 1000, want_tag[i] = 1;
+    /* The base's bytes of serial 7, found again after a small merge. */
+    const uint8_t *p0, *p1;
+    size_t l;
+    uint8_t s7[2] = {0x40, 7};
+    assert_true(ocsp_table_find(t, s7, 2, OCSP_HASH_SHA1, &p0, &l));
+    struct ocsp_table *keep = NULL;
+    size_t max_bytes = 0, base_bytes = ocsp_table_bytes(t);
+    for (int step = 0; step < CHAIN_STEPS; step++) {
+        size_t n = 1 + next() % 60;
+        for (size_t k = 0; k < n; k++) { /* distinct: the same serial twice in one overlay is refused */
+            uint16_t v;
+            int again;
+            do {
+                v = (uint16_t)(next() % (CHAIN_BASE + 500));
+                again = v == 7;
+                for (size_t j = 0; j < k; j++) again |= pick[j] == v;
+            } while (again);
+            pick[k] = v;
+        }
+        uint8_t tag = (uint8_t)(2 + step % 200);
+        struct ocsp_table *over = chain_table(pick, n, 2000 + step, tag);
+        struct ocsp_table *m = ocsp_table_merge(t, over);
+        assert_non_null(m);
+        for (size_t k = 0; k < n; k++) want_tu[pick[k]] = 2000 + step, want_tag[pick[k]] = tag;
+        if (step == 0) { /* shared, not copied */
+            assert_true(ocsp_table_find(m, s7, 2, OCSP_HASH_SHA1, &p1, &l));
+            assert_ptr_equal(p0, p1);
+        }
+        if (step == 10) keep = ocsp_table_ref(t); /* an old generation still read */
+        ocsp_table_free(over); /* before the merged table: it holds the arena */
+        ocsp_table_free(t);
+        t = m;
+        if (ocsp_table_bytes(t) > max_bytes) max_bytes = ocsp_table_bytes(t);
+    }
+    /* Every serial: its newest responses and times; a walk sees each once. */
+    size_t expect = 0;
+    for (size_t i = 0; i < CHAIN_BASE + 500; i++) {
+        uint8_t serial[2] = {(uint8_t)(0x40 | (i >> 8)), (uint8_t)i};
+        int64_t tu, nu;
+        if (want_tu[i] < 0) {
+            assert_false(ocsp_table_has(t, serial, 2));
+            continue;
+        }
+        expect++;
+        assert_true(ocsp_table_times(t, serial, 2, &tu, &nu));
+        assert_int_equal(tu, want_tu[i]);
+        assert_true(ocsp_table_find(t, serial, 2, OCSP_HASH_SHA256, &p1, &l));
+        assert_int_equal(l, 300);
+        assert_int_equal(p1[0], want_tag[i]);
+        assert_int_equal(p1[1], (uint8_t)i);
+    }
+    assert_int_equal(ocsp_table_count(t), expect);
+    static uint8_t seen[CHAIN_BASE + 500];
+    memset(seen, 0, sizeof(seen));
+    size_t pos = 0, sl, walked = 0;
+    const uint8_t *s;
+    int64_t tu, nu;
+    while (ocsp_table_next(t, &pos, &s, &sl, &tu, &nu)) {
+        size_t i = (size_t)(s[0] & 0x3f) << 8 | s[1];
+        assert_int_equal(seen[i], 0);
+        seen[i] = 1;
+        assert_int_equal(tu, want_tu[i]);
+        walked++;
+    }
+    assert_int_equal(walked, expect);
+    /* Compacted along the way: never past live + half of it, and the index. */
+    assert_true(max_bytes < base_bytes * 2 + 200000);
+    /* The old generation still reads its own responses. */
+    assert_true(ocsp_table_find(keep, s7, 2, OCSP_HASH_SHA1, &p1, &l));
+    assert_int_equal(p1[0], 1);
+    ocsp_table_free(t);
+    ocsp_table_free(keep);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_roundtrip),
         cmocka_unit_test(test_duplicate_and_bad),
         cmocka_unit_test(test_merge_times_refs),
         cmocka_unit_test(test_walk),
+        cmocka_unit_test(test_merge_chain),
         cmocka_unit_test(test_refresh_at),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
