@@ -65,7 +65,8 @@ static int serve_edge(struct settings *o, const struct cpus_plan *cp, struct fee
     /* The shards pinned as they started; the rest (the feed's threads,
      * the applier, the readers, RocksDB's) on the work cores. */
     char where[600];
-    if (!cpus_place(cp, &e)) rlog(LOG_WARN, "serve.cpus_failed", "placing the threads: %s (they run where they are)", e.msg);
+    if (!cpus_place(cp, &e))
+        rlog(LOG_WARN, "serve.cpus_failed", "placing the threads: %s (they run where they are)", e.msg);
     cpus_describe(cp, where, sizeof(where));
     rlog(LOG_INFO, "serve.cpus", "%s", where);
     rlog(LOG_INFO, "ocsp.listening", "edge: answering OCSP and CRLs on http://%s (%d shards, %s), fed from %s",

@@ -623,7 +623,8 @@ int serve_run(const char *dir, int argc, char **argv) {
         return 2;
     }
     struct rerr pe;
-    if (st.opts.cfg.listen != NULL && !cpus_plan_make(st.opts.shard_cpus, st.opts.work_cpus, st.opts.cfg.threads, &st.cpus, &pe)) {
+    if (st.opts.cfg.listen != NULL &&
+        !cpus_plan_make(st.opts.shard_cpus, st.opts.work_cpus, st.opts.cfg.threads, &st.cpus, &pe)) {
         fprintf(stderr, "revd: %s\n", pe.msg);
         free_state(&st);
         return 1;
