@@ -44,10 +44,10 @@ static const struct setting table[] = {
      .doc = "answer OCSP (POST /ocsp, GET /ocsp/{base64}), /ca/NAME.der, /crl/..., /healthz and /metrics over "
             "HTTP on this address, from precomputed responses; CRLs are also published under DIR/crl/"},
     {.name = "threads", .type = SETTINGS_INT, FIELD(cfg.threads), .min = 1, .max = 256, .arg = "N",
-     .def_doc = "one per shard core (shard-cpus); one per core with shard-cpus off", .reload = SETTINGS_START,
-     .doc = "shards answering HTTP, round robin over the shard cores; given, also the threads for bulk signing "
-            "(the first start, a new CA, an import, refresh passes), which by default use every core at the first "
-            "start and the work cores after"},
+     .def_doc = "one per shard core (one per core with shard-cpus off)", .reload = SETTINGS_START,
+     .doc = "shards answering HTTP, round robin over the shard cores; when given, also how many threads sign in "
+            "bulk (the first start, a new CA, an import, refresh passes), which otherwise use every core at the "
+            "first start and the work cores after it"},
     {.name = "shard-cpus", .type = SETTINGS_CPUS, FIELD(shard_cpus), .choices = shard_cpus_choices, .def = "auto",
      .def_doc = "auto: of the cores this process may use, all but the highest, which is left to the rest (the "
                 "one core when there is only one); with --threads N, the lowest N (all of them when N is as many "
