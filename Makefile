@@ -64,7 +64,9 @@ FORCE:
 $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJ) $(BUILD)/.flags
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_BASE) $(shell pkg-config --cflags $(TESTPKGS)) $(LDFLAGS) -o $@ $< $(LIB_OBJ) \
-	    $(LDLIBS_BASE) $(shell pkg-config --libs $(TESTPKGS))
+	    $(filter $(BUILD)/node/%.o,$^) $(LDLIBS_BASE) $(shell pkg-config --libs $(TESTPKGS))
+# The few units of node/ that a unit test takes (self-contained ones).
+$(BUILD)/tests/test_cpus: $(BUILD)/node/cpus.o
 
 # Replay drivers: each libFuzzer target linked with a main() that feeds it
 # every file named on the command line (works with gcc, under sanitizers).

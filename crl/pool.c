@@ -26,7 +26,9 @@ void crl_pool_run(size_t n, int threads, void (*fn)(void *arg, size_t i), void *
     if ((size_t)threads > n) threads = (int)n;
     pthread_t tid[CRL_POOL_MAX];
     int started[CRL_POOL_MAX] = {0};
-    for (int k = 1; k < threads; k++) started[k] = pthread_create(&tid[k], NULL, worker, &r) == 0;
+    for (int k = 1; k < threads; k++)
+        if ((started[k] = pthread_create(&tid[k], NULL, worker, &r) == 0))
+            pthread_setname_np(tid[k], "revd-crl"); /* for top -H */
     worker(&r); /* the caller's share; a thread that did not start leaves it more */
     for (int k = 1; k < threads; k++)
         if (started[k]) pthread_join(tid[k], NULL);

@@ -897,6 +897,7 @@ int feed_edge_start(struct feed_edge *x, struct server *srv, int gen_slot, int c
     x->started_at = x->progress_at = rtime_mono();
     server_set_health(srv, x->bootstrapping ? "bootstrapping\n" : "catching up\n");
     if (pthread_create(&x->th, NULL, applier, x) != 0) return rerr_set(e, "cannot start the edge's applier");
+    pthread_setname_np(x->th, "revd-applier"); /* for top -H */
     x->started = 1;
     return 1;
 }

@@ -638,6 +638,7 @@ struct feed_pub *feed_pub_new(const struct feed_pub_config *c, struct metrics_co
         feed_pub_free(p);
         return rerr_set(e, "cannot start the feed thread"), NULL;
     }
+    pthread_setname_np(p->th, "revd-feed"); /* for top -H */
     p->started = 1;
     return p;
 }

@@ -13,6 +13,8 @@
 #include "crl/handler.h"
 #include "crl/set.h"
 #include "feed/edge.h"
+#include "node/cpus.h"
+#include "node/serve.h"
 #include "node/settings.h"
 #include "ocsp/answer.h"
 #include "ocsp/gen.h"
@@ -23,13 +25,13 @@ enum { EDGE_SLOT_GEN, EDGE_SLOT_CRLS };
 
 /* serve_edge: the shards over x's first generation, then the feed, until
  * a signal. 0, or 1 (said). */
-static int serve_edge(struct settings *o, struct feed_edge *x, struct gen *g, struct crl_set *crls) {
+static int serve_edge(struct settings *o, const struct cpus_plan *cp, struct feed_edge *x, struct gen *g,
+                      struct crl_set *crls) {
     struct rerr e = {{0}};
     struct server_config cfg = o->cfg;
-    if (cfg.threads == 0) {
-        long cores = sysconf(_SC_NPROCESSORS_ONLN);
-        cfg.threads = cores > 0 ? (int)(cores < 256 ? cores : 256) : 1;
-    }
+    cfg.threads = serve_threads(o, cp);
+    cfg.shard_cpus = cp->off ? NULL : cp->shard;
+    cfg.num_shard_cpus = cp->off ? 0 : cp->num_shard;
     cfg.fd_reserve = 16;
     /* No signing lane: an edge holds no key (a nonce gets the precomputed
      * answer; an unknown serial, unauthorized). */
@@ -60,6 +62,13 @@ static int serve_edge(struct settings *o, struct feed_edge *x, struct gen *g, st
         ocsp_answer_free(ans);
         return 1;
     }
+    /* The shards pinned as they started; the rest (the feed's threads,
+     * the applier, the readers, RocksDB's) on the work cores. */
+    char where[600];
+    if (!cpus_place(cp, &e))
+        rlog(LOG_WARN, "serve.cpus_failed", "placing the threads: %s (they run where they are)", e.msg);
+    cpus_describe(cp, where, sizeof(where));
+    rlog(LOG_INFO, "serve.cpus", "%s", where);
     rlog(LOG_INFO, "ocsp.listening", "edge: answering OCSP and CRLs on http://%s (%d shards, %s), fed from %s",
          cfg.listen, cfg.threads, server_io_name(srv), o->nats);
     sigset_t set;
@@ -83,6 +92,7 @@ static int serve_edge(struct settings *o, struct feed_edge *x, struct gen *g, st
 int edge_run(const char *dir, int argc, char **argv) {
     struct settings o;
     struct conf *conf = NULL;
+    struct cpus_plan *cp = NULL; /* a few kilobytes: not on the stack */
     int lr = settings_load(dir, settings_config_path(argc, argv), argc, argv, &o, &conf, stderr);
     if (lr != 1) {
         conf_free(conf);
@@ -92,6 +102,12 @@ int edge_run(const char *dir, int argc, char **argv) {
     int rc = 1;
     if (o.cfg.listen == NULL || o.nats == NULL) {
         fprintf(stderr, "revd: an edge needs --listen ADDRESS:PORT and --nats URLS\n");
+        goto out;
+    }
+    cp = malloc(sizeof(*cp));
+    struct rerr pe;
+    if (cp == NULL || !cpus_plan_make(o.shard_cpus, o.work_cpus, o.cfg.threads, cp, &pe)) {
+        fprintf(stderr, "revd: %s\n", cp == NULL ? "out of memory" : pe.msg);
         goto out;
     }
     /* The signals are taken by sigwait: blocked before any thread starts. */
@@ -122,9 +138,10 @@ int edge_run(const char *dir, int argc, char **argv) {
         rlog(LOG_ERR, "serve.start_failed", "%s", e.msg);
         goto out;
     }
-    rc = serve_edge(&o, x, g, crls);
+    rc = serve_edge(&o, cp, x, g, crls);
     feed_edge_free(x);
 out:
+    free(cp);
     conf_free(conf);
     return rc;
 }

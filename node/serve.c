@@ -21,6 +21,7 @@
 #include "ocsp/lane.h"
 #include "ca/responder.h"
 #include "node/admin.h"
+#include "node/cpus.h"
 #include "node/ctl.h"
 #include "node/env.h"
 #include "node/housekeeping.h"
@@ -70,6 +71,7 @@ struct serve_state {
     struct admin *admin;
     struct webhook *webhook;
     struct housekeeping hk; /* purges, expiry events, scheduled reports */
+    struct cpus_plan cpus;  /* where the threads run (shard-cpus, work-cpus), made at start */
 };
 
 /* The publisher's new generation, to every shard (ocsp_publish_hooks). A
@@ -199,6 +201,8 @@ static void warn_restart(const struct serve_state *st, const struct settings *n)
             memcmp(n->cfg.metrics_allow, o->cfg.metrics_allow, n->cfg.num_metrics_allow * sizeof(struct cidr)) != 0)
             strcat(fixed, " metrics-allow");
         if ((n->ocsp.rate == 0) != (o->ocsp.rate == 0)) strcat(fixed, " sign-rate(0)");
+        if (strcmp(n->shard_cpus, o->shard_cpus) != 0) strcat(fixed, " shard-cpus");
+        if (strcmp(n->work_cpus, o->work_cpus) != 0) strcat(fixed, " work-cpus");
     }
     if (fixed[0] != '\0')
         rlog(LOG_WARN, "reload.needs_restart", "reload: changed, but applied only at the next start:%s", fixed);
@@ -346,6 +350,35 @@ static int start_shards(struct serve_state *st, struct server_config *cfg, struc
 static void stop_ocsp(struct serve_state *st);
 static int start_feed(struct serve_state *st);
 
+/* serve_cores: the cores this process may use (shard-cpus off: the cores
+ * online, as the shards then spread over them). */
+static int serve_cores(const struct cpus_plan *p) {
+    long cores = p->off ? sysconf(_SC_NPROCESSORS_ONLN) : p->num_allowed;
+    return cores > 0 ? (int)(cores < 256 ? cores : 256) : 1;
+}
+
+/* serve_threads: the shards: --threads, or one per shard core (one per
+ * core with shard-cpus off). Also node/edge.c's. */
+int serve_threads(const struct settings *o, const struct cpus_plan *p) {
+    if (o->cfg.threads > 0) return o->cfg.threads;
+    if (p->off) return serve_cores(p);
+    return p->num_shard < 256 ? p->num_shard : 256;
+}
+
+/* place_threads puts every thread but the shards on the work cores (the
+ * shards were pinned as they started), says where, and signs the next
+ * bulk passes on as many threads as there are work cores (unless
+ * --threads said). A failure is said; serving goes on unplaced. */
+static void place_threads(struct serve_state *st) {
+    struct rerr e;
+    char where[600];
+    if (!cpus_place(&st->cpus, &e))
+        rlog(LOG_WARN, "serve.cpus_failed", "placing the threads: %s (they run where they are)", e.msg);
+    cpus_describe(&st->cpus, where, sizeof(where));
+    rlog(LOG_INFO, "serve.cpus", "%s", where);
+    if (st->opts.cfg.threads == 0 && !st->cpus.off) ca_ocsp_set_threads(st->core, st->cpus.num_work);
+}
+
 /* start_ocsp starts what --listen serves: the CRL publisher, the first
  * generation, the signing lane and the shards. 1, or 0 (said; what it
  * started is stopped, the core left open). */
@@ -363,15 +396,15 @@ static int start_ocsp(struct serve_state *st) {
     ca_take_changes(st->core, &ch, &n); /* what opening did is in the first generation */
     free(ch);
     struct ocsp_precompute_stats ps;
-    if (cfg.threads == 0) {
-        long cores = sysconf(_SC_NPROCESSORS_ONLN);
-        cfg.threads = cores > 0 ? (int)(cores < 256 ? cores : 256) : 1;
-    }
+    cfg.threads = serve_threads(&st->opts, &st->cpus);
+    cfg.shard_cpus = st->cpus.off ? NULL : st->cpus.shard;
+    cfg.num_shard_cpus = st->cpus.off ? 0 : st->cpus.num_shard;
     fd_budget(cfg.threads, st->opts.admin_listen != NULL ? st->opts.admin_limits.max_conns : 0,
               st->opts.admin_limits.fd_reserve);
-    /* Tables are built and refresh passes signed on as many threads as
-     * there are shards (each with its own responder copy). */
-    ca_ocsp_set_threads(st->core, cfg.threads);
+    /* Tables are built on --threads threads, or by default on every core
+     * this process may use (each with its own responder copy); after the
+     * start, place_threads says how many sign the refresh passes. */
+    ca_ocsp_set_threads(st->core, st->opts.cfg.threads > 0 ? st->opts.cfg.threads : serve_cores(&st->cpus));
     ca_ocsp_set_backdate(st->core, st->opts.backdate);
     char store_dir[PATH_MAX];
     snprintf(store_dir, sizeof(store_dir), "%s/ocsp", st->dir);
@@ -419,6 +452,7 @@ static int start_ocsp(struct serve_state *st) {
         st->srv = NULL, st->lane = NULL, st->crl = NULL, st->ans = NULL, st->reader = NULL;
         return 0;
     }
+    place_threads(st);
     crl_publish_set_metrics(st->crl, m);
     struct crl_publish_stats cs0;
     crl_publish_stats(st->crl, &cs0);
@@ -587,6 +621,13 @@ int serve_run(const char *dir, int argc, char **argv) {
         fprintf(stderr, "revd: --nats publishes what --listen serves: give --listen too\n");
         free_state(&st);
         return 2;
+    }
+    struct rerr pe;
+    if (st.opts.cfg.listen != NULL &&
+        !cpus_plan_make(st.opts.shard_cpus, st.opts.work_cpus, st.opts.cfg.threads, &st.cpus, &pe)) {
+        fprintf(stderr, "revd: %s\n", pe.msg);
+        free_state(&st);
+        return 1;
     }
     raise_nofile();
     if (!open_core(&st)) {

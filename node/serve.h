@@ -16,4 +16,11 @@
  * of the settings file, until SIGTERM or SIGINT. */
 int serve_run(const char *dir, int argc, char **argv);
 
+struct settings;
+struct cpus_plan;
+
+/* serve_threads: how many shards serve: --threads, or one per shard core
+ * of p (one per core online when p is off). Any thread. */
+int serve_threads(const struct settings *o, const struct cpus_plan *p);
+
 #endif

@@ -9,6 +9,7 @@
 
 #include "common/cidr.h"
 #include "common/rerr.h"
+#include "node/cpus.h"
 #include "node/webhook.h"
 #include "ocsp/response.h"
 #include "shard/server.h"
@@ -29,6 +30,8 @@ static const struct settings_choice nonce_choices[] = {{"echo", 1}, {"off", 0}, 
 static const struct settings_choice unknown_choices[] = {{"unauthorized", 0}, {"signed", 1}, {NULL, 0}};
 static const struct settings_choice io_choices[] = {
     {"uring", SERVER_IO_URING}, {"libevent", SERVER_IO_LIBEVENT}, {NULL, 0}};
+static const struct settings_choice shard_cpus_choices[] = {{"auto", 0}, {"off", 0}, {NULL, 0}};
+static const struct settings_choice work_cpus_choices[] = {{"auto", 0}, {NULL, 0}};
 static const struct settings_choice log_choices[] = {{"plain", LOG_PLAIN}, {"kv", LOG_KV}, {"json", LOG_JSON}, {NULL, 0}};
 static const struct settings_choice report_choices[] = {{"csv", SETTINGS_REPORT_CSV},
                                                         {"json", SETTINGS_REPORT_JSON},
@@ -50,9 +53,23 @@ static const struct setting table[] = {
      .doc = "answer OCSP (POST /ocsp, GET /ocsp/{base64}), /ca/NAME.der, /crl/..., /healthz and /metrics over "
             "HTTP on this address, from precomputed responses; CRLs are also published under DIR/crl/"},
     {.name = "threads", .type = SETTINGS_INT, FIELD(cfg.threads), .min = 1, .max = 256, .arg = "N",
-     .def_doc = "one per core", .reload = SETTINGS_START,
-     .doc = "shards answering HTTP, and threads for bulk signing (the first start, a new CA, an import, "
-            "refresh passes)"},
+     .def_doc = "one per shard core (one per core with shard-cpus off)", .reload = SETTINGS_START,
+     .doc = "shards answering HTTP, round robin over the shard cores; when given, also how many threads sign in "
+            "bulk (the first start, a new CA, an import, refresh passes), which otherwise use every core at the "
+            "first start and the work cores after it"},
+    {.name = "shard-cpus", .type = SETTINGS_CPUS, FIELD(shard_cpus), .choices = shard_cpus_choices, .def = "auto",
+     .def_doc = "auto: of the cores this process may use, all but the highest, which is left to the rest (the "
+                "one core when there is only one); with --threads N, the lowest N (all of them when N is as many "
+                "or more)",
+     .arg = "LIST", .reload = SETTINGS_START,
+     .doc = "the cores the shards run on, one core each (a list as 0-3,6, of cores this process may use; "
+            "off: revd places no thread, the system does)"},
+    {.name = "work-cpus", .type = SETTINGS_CPUS, FIELD(work_cpus), .choices = work_cpus_choices, .def = "auto",
+     .def_doc = "auto: the cores the shards do not use; every core when they use them all",
+     .arg = "LIST", .reload = SETTINGS_START,
+     .doc = "the cores every thread but the shards runs on after the first start's signing: the CA-core thread, "
+            "bulk signing, the signing lane, CRL building, RocksDB's background work, the store readers, the "
+            "feed and webhooks; where they share a core with a shard they run at nice +10"},
     {.name = "validity", .type = SETTINGS_DURATION, FIELD(validity), .min = OCSP_VALIDITY_MIN_S,
      .max = OCSP_VALIDITY_MAX_S,
      .def = "4d", .hint = " (as 8h, 96h, 4d, 28800)", .arg = "DURATION", .reload = SETTINGS_OWN,
@@ -273,6 +290,13 @@ static void range_text(const struct setting *s, char *out, size_t cap) {
     case SETTINGS_PATH:
         snprintf(out, cap, "an absolute path");
         break;
+    case SETTINGS_CPUS: {
+        size_t len = 0;
+        for (const struct settings_choice *c = s->choices; c->name != NULL && len < cap; c++)
+            len += (size_t)snprintf(out + len, cap - len, "%s%s", c->name, c[1].name != NULL ? ", " : "");
+        if (len < cap) snprintf(out + len, cap - len, " or a list of cores, as 0-3,6");
+        break;
+    }
     case SETTINGS_FILE:
     case SETTINGS_STRING:
     case SETTINGS_CIDRS:
@@ -342,9 +366,16 @@ int settings_set(struct settings *o, const struct setting *s, const char *v, cha
         if (!webhook_check(v, why, wl)) return 0;
         ok = 1;
         break;
+    case SETTINGS_CPUS:
+        for (const struct settings_choice *c = s->choices; c->name != NULL && !ok; c++) ok = strcmp(c->name, v) == 0;
+        if (!ok && v[0] >= '0' && v[0] <= '9') {
+            if (!cpus_check(v, NULL, why, wl)) return 0;
+            ok = 1;
+        }
+        break;
     }
     if (ok && (s->type == SETTINGS_STRING || s->type == SETTINGS_FILE || s->type == SETTINGS_PATH ||
-               s->type == SETTINGS_URLS))
+               s->type == SETTINGS_URLS || s->type == SETTINGS_CPUS))
         memcpy(p, &v, sizeof(v));
     if (!ok) {
         range_text(s, range, sizeof(range));

@@ -64,6 +64,7 @@ struct settings {
     int64_t report_every;   /* seconds */
     int report_format;      /* SETTINGS_REPORT_* bits */
     int webhook_timeout, webhook_min_severity;
+    const char *shard_cpus, *work_cpus; /* "auto", "off" (shard-cpus) or a list of cores (node/cpus.h) */
 };
 
 enum settings_type {
@@ -76,6 +77,7 @@ enum settings_type {
     SETTINGS_PATH,        /* an absolute path under max bytes; const char * */
     SETTINGS_CIDRS,       /* prefixes (common/cidr.h) into cfg.metrics_allow */
     SETTINGS_URLS,        /* webhook URLs (node/webhook.h webhook_check) */
+    SETTINGS_CPUS,        /* one of choices, or a list of cores (node/cpus.h cpus_check); const char * */
 };
 
 /* What a reload does with a setting. */
@@ -96,7 +98,7 @@ struct setting {
     size_t offset;     /* into struct settings */
     size_t size;       /* of the field (SETTINGS_INT, SETTINGS_ENUM) */
     int64_t min, max;  /* SETTINGS_INT, SETTINGS_DURATION* (max: SETTINGS_PATH's bytes) */
-    const struct settings_choice *choices; /* SETTINGS_ENUM: NULL-terminated */
+    const struct settings_choice *choices; /* SETTINGS_ENUM, SETTINGS_CPUS: NULL-terminated */
     const char *def;   /* the default, parsed as a value would be; NULL: none (zero) */
     const char *def_doc; /* the default as the docs say it, when def is NULL or says too little */
     const char *unit;  /* appended to the range in errors (" seconds"), or NULL */

@@ -454,6 +454,7 @@ struct webhook *webhook_start(const struct webhook_config *cfg, struct rerr *e) 
     }
     SSL_CTX_set_verify(w->ctx, SSL_VERIFY_PEER, NULL);
     int rc = pthread_create(&w->thread, NULL, run, w);
+    if (rc == 0) pthread_setname_np(w->thread, "revd-webhook"); /* for top -H */
     if (rc != 0) {
         rerr_set(e, "cannot start the webhook thread: %s", strerror(rc));
         SSL_CTX_free(w->ctx);

@@ -258,6 +258,7 @@ int lane_start(struct lane *l, void (*done)(void *arg, struct ocsp_job *job), vo
     l->done = done;
     l->done_arg = arg;
     if (pthread_create(&l->thread, NULL, lane_main, l) != 0) return rerr_set(e, "cannot start the signing lane");
+    pthread_setname_np(l->thread, "revd-lane"); /* for top -H */
     l->started = 1;
     return 1;
 }

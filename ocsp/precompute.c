@@ -353,7 +353,8 @@ static int pool_flush(struct sign_pool *p, struct rerr *e) {
     int first = p->spare != NULL ? 0 : 1; /* at once: part 0 is this thread's */
     for (int k = 0; k < p->threads; k++) p->parts[k] = (struct sign_part){p, p->items, p->n, k, 0};
     for (int k = first; k < p->threads; k++)
-        p->started[k] = pthread_create(&p->tid[k], NULL, sign_part_run, &p->parts[k]) == 0;
+        if ((p->started[k] = pthread_create(&p->tid[k], NULL, sign_part_run, &p->parts[k]) == 0))
+            pthread_setname_np(p->tid[k], "revd-sign"); /* for top -H */
     p->inflight = p->items;
     p->inflight_n = p->n;
     p->n = 0;

@@ -131,6 +131,7 @@ int reader_start(struct reader *r, void (*done)(void *arg, struct ocsp_job *job)
     for (int k = 0; k < r->threads; k++) {
         if (pthread_create(&r->t[k].tid, NULL, reader_main, &r->t[k]) != 0)
             return rerr_set(e, "cannot start a store reader thread");
+        pthread_setname_np(r->t[k].tid, "revd-reader"); /* for top -H */
         r->t[k].started = 1;
     }
     return 1;

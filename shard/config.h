@@ -47,6 +47,11 @@ struct server_config {
      * server_uring_off_parse takes them. */
     const char *uring_off;
     int threads;        /* 0: one per core */
+    /* The cores the shards run on, one core each, round robin (shard i on
+     * shard_cpus[i % num_shard_cpus]); num_shard_cpus 0: the shards are not
+     * pinned. Read by server_start only (the caller's array). */
+    const int *shard_cpus;
+    int num_shard_cpus;
     int64_t max_age;    /* Cache-Control cap (default 3600; 0: max-age=0) */
     int idle_timeout, read_timeout; /* seconds; 0: the defaults above */
     int no_metrics;     /* 1: GET /metrics answers 404 */

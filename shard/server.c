@@ -160,6 +160,26 @@ static int setup_shards(struct server *s, const struct sockaddr_storage *ss, soc
     return ok;
 }
 
+/* start_shard starts sh's thread, named revd-shard-N (top -H, and
+ * node/cpus.c tells the shards by it) and, when the config names shard
+ * cores, pinned to its own from its first instruction. */
+static void start_shard(struct server *s, struct shard *sh, const struct server_config *cfg) {
+    pthread_attr_t attr;
+    int pinned = cfg->num_shard_cpus > 0 && cfg->shard_cpus != NULL && pthread_attr_init(&attr) == 0;
+    if (pinned) {
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        CPU_SET(cfg->shard_cpus[sh->index % cfg->num_shard_cpus], &set);
+        pthread_attr_setaffinity_np(&attr, sizeof(set), &set);
+    }
+    int rc = pthread_create(&sh->thread, pinned ? &attr : NULL, s->be->shard_main, sh);
+    if (pinned) pthread_attr_destroy(&attr);
+    if (rc != 0) shard_fatal(sh, "cannot start its thread", rc);
+    char name[16];
+    snprintf(name, sizeof(name), "revd-shard-%d", sh->index);
+    pthread_setname_np(sh->thread, name);
+}
+
 struct server *server_start(const struct server_config *cfg, const struct server_slot init[SERVER_SLOTS],
                             struct rerr *e) {
     struct sockaddr_storage ss;
@@ -176,6 +196,7 @@ struct server *server_start(const struct server_config *cfg, const struct server
         return NULL;
     }
     s->cfg = *cfg;
+    s->cfg.shard_cpus = NULL; /* the caller's: read at start only */
     index_routes(s);
     struct rlimit rl;
     s->fd_line = LONG_MAX;
@@ -225,17 +246,7 @@ struct server *server_start(const struct server_config *cfg, const struct server
         free(s);
         return NULL;
     }
-    for (int i = 0; i < s->num_shards; i++) {
-        struct shard *sh = &s->shards[i];
-        int rc = pthread_create(&sh->thread, NULL, s->be->shard_main, sh);
-        if (rc != 0) shard_fatal(sh, "cannot start its thread", rc);
-        if (cores > 0) {
-            cpu_set_t set;
-            CPU_ZERO(&set);
-            CPU_SET(i % cores, &set);
-            pthread_setaffinity_np(sh->thread, sizeof(set), &set);
-        }
-    }
+    for (int i = 0; i < s->num_shards; i++) start_shard(s, &s->shards[i], cfg);
     return s;
 }
 

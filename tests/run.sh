@@ -78,7 +78,7 @@ replay_corpora() { # build-dir
 # The tests that serve over HTTP, again on the libevent loop (the default
 # run above uses io_uring where the kernel allows it): both backends pass
 # the same tests.
-HTTP_TESTS="test_edge_basic test_serve_ocsp test_serve_lane test_serve_refresh test_serve_timeouts test_serve_crl test_crl_parallel test_stapling test_ocsptool test_metrics test_config test_ca_delete test_events test_admin test_admin_hostile test_pkcs11"
+HTTP_TESTS="test_edge_basic test_cpus test_serve_ocsp test_serve_lane test_serve_refresh test_serve_timeouts test_serve_crl test_crl_parallel test_stapling test_ocsptool test_metrics test_config test_ca_delete test_events test_admin test_admin_hostile test_pkcs11"
 libevent_pass() { # build-dir
   note "release: the HTTP tests on the libevent loop"
   for t in $HTTP_TESTS; do
