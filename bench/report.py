@@ -5,7 +5,7 @@ Reads the JSON lines bench/run.sh wrote, prints the table (each figure
 beside its peer), the profile (where a request's CPU goes: user and system
 time, system calls, context switches and cache misses per request) and each
 of issues #5's and #17's targets (met or missed, with the two numbers);
-writes OUT-PREFIX.json and, when gnuplot is installed, OUT-PREFIX-rps.png,
+writes OUT-PREFIX.json (the profile runs apart, under "profiles") and, when gnuplot is installed, OUT-PREFIX-rps.png,
 OUT-PREFIX-cpu.png and OUT-PREFIX-latency.png: one chart per group, each
 scenario's revd bar beside its peers', on a log scale."""
 import json
@@ -215,7 +215,7 @@ for what, verdict, detail in targets:
     print("%-48s %-8s %s" % (what, verdict, detail))
 
 json.dump({"mode": mode, "certificates": certs, "seconds": secs, "cpu": cpu_model(), "cores": os.cpu_count(),
-           "results": rows, "targets": [{"target": a, "verdict": b, "detail": c} for a, b, c in targets]},
+           "results": rows, "profiles": profiles, "targets": [{"target": a, "verdict": b, "detail": c} for a, b, c in targets]},
           open(prefix + ".json", "w"), indent=1)
 written = [prefix + ".json"]
 
@@ -256,12 +256,14 @@ def chart(png, title, ylabel, table, series, dat):
         for label, v in table:
             f.write('"%s" %s\n' % (label, " ".join("-" if x is None else "%g" % x for x in v)))
     n, gap = len(series), 1
+    vals = [x for _, v in table for x in v if x]
+    yr = "[%g:%g]" % (min(vals) / 2, max(vals) * 4) if vals else "[*:*]"  # room for the labels on a log scale
     script = ('set terminal pngcairo size 1400,700 noenhanced font ",10"\nset output "%s"\n' % png +
               'set title "%s"\nset ylabel "%s"\nset logscale y\nset style data histograms\n' % (title, ylabel) +
               'set style histogram clustered gap %d\nset style fill solid 0.85 border -1\nset datafile missing "-"\n' % gap +
               'fmt(v) = v >= 1e6 ? sprintf("%.2fM", v / 1e6) : v >= 1e4 ? sprintf("%.0fk", v / 1e3) : '
               'v >= 1e3 ? sprintf("%.1fk", v / 1e3) : v >= 10 ? sprintf("%.0f", v) : sprintf("%.2f", v)\n'
-              'set key top right\nset xtics rotate by -20 left\nset bmargin 6\nset grid ytics\nset yrange [*:*]\n' +
+              'set key top right\nset xtics rotate by -20 left\nset bmargin 6\nset grid ytics\nset yrange ' + yr + '\n' +
               'plot for [i=2:%d] "%s" using i:xtic(1) title columnhead(i), \\\n' % (n + 1, dat) +
               '     for [i=2:%d] "%s" using ($0 - 1 + (i - 2 - (%d - 1) / 2.0) / %d.0):i:(fmt(column(i))) '
               'with labels rotate by 90 left offset 0,0.3 font ",8" notitle\n' % (n + 1, dat, n, n + gap))
