@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# bench/run.sh [--quick] [--certs N] [--seconds S]: issue #5's scenarios (and #17's
-# targets and profile),
-# revd beside its peers in the same run. --quick (make bench-quick): 20,000
+# bench/run.sh [--quick] [--certs N] [--seconds S]: issue #5's scenarios,
+# revd beside its peers in the same run, with issue #17's targets and the
+# profile of a request's CPU (perf stat). --quick (make bench-quick): 20,000
 # certificates, 3 s per measurement, under two minutes. Otherwise (make
 # bench): 10^6 certificates (--certs 10000000 for 10^7), 10 s each, and
 # the scale scenarios (mass revocation, memory, cold start) at that size.
