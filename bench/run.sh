@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # bench/run.sh [--quick] [--certs N] [--seconds S]: issue #5's scenarios,
-# revd beside its peers in the same run. --quick (make bench-quick): 20,000
+# revd beside its peers in the same run, with issue #17's targets and the
+# profile of a request's CPU (perf stat). --quick (make bench-quick): 20,000
 # certificates, 3 s per measurement, under two minutes. Otherwise (make
 # bench): 10^6 certificates (--certs 10000000 for 10^7), 10 s each, and
 # the scale scenarios (mass revocation, memory, cold start) at that size.
@@ -67,20 +68,74 @@ settle() {
 }
 ms_since() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
 
+# ust PID: the process's user and system clock ticks (/proc/PID/stat 14, 15).
+ust() { awk '{print $14, $15}' /proc/$1/stat; }
+# emit SCENARIO NAME USER-TICKS SYS-TICKS [PERF-FILE] (loadgen's JSON on
+# stdin): one JSON line into $RES: loadgen's figures, the server's CPU per
+# request answered (2xx and 3xx), user and system apart, and with a
+# PERF-FILE (perf stat -x, output) its counts per request: null where perf
+# could not count (no hardware counters in a VM: "<not supported>").
+emit() {
+    $PY -c '
+import json, sys
+d = json.loads(sys.stdin.read())
+sc, name, ut, st, tick_us = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+ok = d["status_2xx"] + d["status_3xx"]
+per = lambda v: (v / ok) if ok and v is not None else None
+d.update(scenario=sc, name=name, cpu_us_per_req=per((ut + st) * tick_us),
+         user_us_per_req=per(ut * tick_us), sys_us_per_req=per(st * tick_us))
+if len(sys.argv) > 6:
+    ev = {}
+    try:
+        for line in open(sys.argv[6]):
+            f = line.strip().split(",")
+            if len(f) > 2 and not line.startswith("#"):
+                ev[f[2]] = int(f[0]) if f[0].isdigit() else None
+    except OSError:
+        pass
+    d.update(under_perf=True, perf_events=ev, syscalls_per_req=per(ev.get("raw_syscalls:sys_enter")),
+             io_uring_enter_per_req=per(ev.get("syscalls:sys_enter_io_uring_enter")),
+             cs_per_req=per(ev.get("context-switches")), cache_misses_per_req=per(ev.get("cache-misses")))
+print(json.dumps(d))' "$1" "$2" "$3" "$4" "$tick_us" ${5:+"$5"} >>"$RES"
+}
 # run SCENARIO NAME PID URL [loadgen options]: one measurement, a JSON line.
 run() {
     local sc=$1 name=$2 pid=$3 url=$4; shift 4
-    local c0 c1 out
-    c0=$(cpu "$pid")
+    local u0 s0 u1 s1 out
+    read -r u0 s0 < <(ust "$pid")
     out=$(taskset -c 1 "$LG" --url "$url" --duration "$SECS" --json "$@")
-    c1=$(cpu "$pid")
-    printf '%s\n' "$out" | $PY -c '
-import json, sys
-d = json.loads(sys.stdin.read())
-sc, name, ticks, tick_us = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-ok = d["status_2xx"] + d["status_3xx"]
-d.update(scenario=sc, name=name, cpu_us_per_req=(ticks * tick_us / ok) if ok else None)
-print(json.dumps(d))' "$sc" "$name" $((c1 - c0)) "$tick_us" >>"$RES"
+    read -r u1 s1 < <(ust "$pid")
+    printf '%s\n' "$out" | emit "$sc" "$name" $((u1 - u0)) $((s1 - s0))
+}
+# The profile's events: system calls (all, and io_uring_enter apart),
+# context switches, cache misses; each dropped that this perf or kernel
+# does not know (a VM without a PMU still opens cache-misses: it counts
+# "<not supported>").
+PERF_EV=""
+if command -v perf >/dev/null; then
+    for ev in raw_syscalls:sys_enter syscalls:sys_enter_io_uring_enter context-switches cache-misses; do
+        perf stat -e "$ev" -x, -o /dev/null -- true 2>/dev/null && PERF_EV="$PERF_EV${PERF_EV:+,}$ev"
+    done
+fi
+# prof SCENARIO NAME PID URL [loadgen options]: run's measurement again, a
+# row named "profile: NAME", with perf stat counting PERF_EV in the server
+# (every thread of PID) from 0.3 s before the load generator starts until it
+# exits (SIGINT). A separate run: counting tracepoints slows every system
+# call, so its req/s and CPU are not the table's.
+prof() {
+    local sc=$1 name=$2 pid=$3 url=$4; shift 4
+    local u0 s0 u1 s1 out pp=""
+    rm -f $T/perf.txt
+    if [ -n "$PERF_EV" ]; then
+        taskset -c 1 perf stat -e "$PERF_EV" -x, -o $T/perf.txt -p "$pid" 2>>$T/perf.err &
+        pp=$!
+        sleep 0.3
+    fi
+    read -r u0 s0 < <(ust "$pid")
+    out=$(taskset -c 1 "$LG" --url "$url" --duration "$SECS" --json "$@")
+    read -r u1 s1 < <(ust "$pid")
+    if [ -n "$pp" ]; then kill -INT $pp 2>/dev/null; wait $pp || true; fi
+    printf '%s\n' "$out" | emit "$sc" "profile: $name" $((u1 - u0)) $((s1 - s0)) $T/perf.txt
 }
 # rps_of NAME: the requests/s of a run above.
 rps_of() { $PY -c 'import json,sys
@@ -196,9 +251,11 @@ run 1 "nginx static file" $NW http://127.0.0.1:$PN/ocsp/resp.der
 run 1 "openssl ocsp POST, conn/request" $OP http://127.0.0.1:$PO/ --requests $T/reqs.txt --method POST --close --connections 1
 half=$(( $(rps_of "revd GET keep-alive") / 2 ))
 run 1 "revd GET at half of peak (open loop)" $RP http://127.0.0.1:$P1/ocsp --requests $T/reqs.txt --rate $half
+run 1 "trivial at revd's half of peak (open loop)" $TP http://127.0.0.1:$PT/x --rate $half
 run 2 "revd POST keep-alive" $RP http://127.0.0.1:$P1/ocsp --requests $T/reqs.txt --method POST
 run 3 "revd conn per request" $RP http://127.0.0.1:$P1/ocsp --requests $T/reqs.txt --close
 run 3 "nginx conn per request" $NW http://127.0.0.1:$PN/ocsp/resp.der --close
+run 3 "trivial conn per request" $TP http://127.0.0.1:$PT/x --close
 run 4 "revd never-issued flood" $RP http://127.0.0.1:$P1/ocsp --requests $T/unknown-reqs.txt
 run 5 "revd nonce echo" $RP http://127.0.0.1:$P1/ocsp --requests $T/nonce.txt --method POST
 
@@ -206,6 +263,13 @@ crlkb=$(( $(stat -c %s $T/www/crl/0.crl) / 1024 ))
 note "== 6: CRL download, a full partition ($crlkb KB)"
 run 6 "revd CRL ($crlkb KB)" $RP http://127.0.0.1:$P1/crl/full/0.crl --connections 8
 run 6 "nginx CRL file ($crlkb KB)" $NW http://127.0.0.1:$PN/crl/0.crl --connections 8
+note "== profile: GET keep-alive and one connection per request again, under perf stat (${SECS} s each; events: ${PERF_EV:-none, perf is missing})"
+prof 1 "revd GET keep-alive" $RP http://127.0.0.1:$P1/ocsp --requests $T/reqs.txt
+prof 0 "loadgen floor: trivial server" $TP http://127.0.0.1:$PT/x
+prof 1 "nginx static file" $NW http://127.0.0.1:$PN/ocsp/resp.der
+prof 3 "revd conn per request" $RP http://127.0.0.1:$P1/ocsp --requests $T/reqs.txt --close
+prof 3 "trivial conn per request" $TP http://127.0.0.1:$PT/x --close
+prof 3 "nginx conn per request" $NW http://127.0.0.1:$PN/ocsp/resp.der --close
 kill $TP $OP $CP 2>/dev/null || true
 nginx -c $T/nginx.conf -s stop 2>/dev/null || true
 
@@ -254,11 +318,23 @@ note "== mass revocation: $NMASS certificates (10%) in one burst, under load"
 SLP=$!; PIDS="$PIDS $SLP"
 sleep 2
 split -l 200000 $T/mass.txt $T/mass-part.
-$PY - "$R" "$T/d" "$P1" "$RES" "$T/slices.txt" "$NMASS" "$(rps_of "revd GET keep-alive")" $T/mass-part.* <<'PY'
+$PY - "$R" "$T/d" "$P1" "$RES" "$T/slices.txt" "$NMASS" "$(rps_of "revd GET keep-alive")" "$RP" $T/mass-part.* <<'PY'
 import glob, http.client, json, subprocess, sys, time
 from cryptography import x509
 revd, d, port, res, slices, nmass, peak = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5], int(sys.argv[6]), int(sys.argv[7])
-parts = sys.argv[8:]
+pid, parts = sys.argv[8], sys.argv[9:]
+def cores():  # the cores revd's threads may run on (the union of their affinities)
+    got = set()
+    for st in glob.glob("/proc/%s/task/*/status" % pid):
+        try:
+            for line in open(st):
+                if line.startswith("Cpus_allowed_list:"):
+                    for part in line.split(":", 1)[1].strip().split(","):
+                        a, _, b = part.partition("-")
+                        got.update(range(int(a), int(b or a) + 1))
+        except OSError:
+            pass
+    return sorted(got)
 lst = subprocess.run([revd, "crl", "list", "--dir", d, "--ca", "sub"], capture_output=True, text=True, check=True).stdout.split()
 paths = ["/" + u.split("/", 3)[3] for u in lst if u.startswith("http")]
 def entries():  # a new connection each time: the re-signing may outlast the idle timeout
@@ -270,9 +346,11 @@ def entries():  # a new connection each time: the re-signing may outlast the idl
     return n
 before = entries()
 t0 = time.time()
+threads = len(glob.glob("/proc/%s/task/*" % pid))
 for p in parts:  # returns once the shards answer every revocation in it (re-signed)
     subprocess.run([revd, "revoke", "--dir", d, "--ca", "sub", "--file", p, "--reason", "cessationOfOperation"], check=True, stdout=subprocess.DEVNULL)
 t_ocsp = time.time() - t0
+resign_cores = cores()  # sampled once the burst is signed: every thread it used
 while entries() < before + nmass:
     if time.time() - t0 > 600: break
     time.sleep(0.05)
@@ -285,7 +363,8 @@ for line in open(slices):
     if end < t0 + t_ocsp and end + 1 > t0: sl.append(json.loads(js)["rps"])  # overlaps the re-signing
 row = {"scenario": "mass", "name": "mass revocation (%d, one burst)" % nmass, "n": nmass, "ocsp_s": t_ocsp,
        "sign_rate": nmass / t_ocsp, "crl_s": t_crl, "crls": len(paths), "serving_rps": (sum(sl) / len(sl)) if sl else None,
-       "peak_rps": peak, "slices": len(sl)}
+       "peak_rps": peak, "slices": len(sl), "slice_rps": sl, "min_rps": min(sl) if sl else None,
+       "resign_cores": resign_cores, "server_threads": threads}
 open(res, "a").write(json.dumps(row) + "\n")
 PY
 kill $SLP 2>/dev/null || true

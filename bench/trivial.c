@@ -2,8 +2,10 @@
  * bench/loadgen is not the limit of what it measures. One thread, epoll,
  * level-triggered; every request (a head ending in CRLF CRLF, no body) is
  * answered with the same 200 and a fixed body of --size bytes; "Connection:
- * close" in a request closes after its answer. No parsing beyond that: it
- * is not a server, it is a floor.
+ * close" in a request is answered with "Connection: close" and the socket
+ * closed after the answer (one connection per request: the server closes
+ * first, as nginx and revd do). No parsing beyond that: it is not a server,
+ * it is a floor.
  *
  *   trivial --port P [--size BYTES]
  *
@@ -28,14 +30,15 @@ struct c {
 };
 
 static struct c *conns[MAX_FD];
-static char *resp;
-static size_t resp_len;
+static char *resp, *resp_close; /* keep-alive; "Connection: close" */
+static size_t resp_len, resp_close_len;
 
-static void drop(int ep, int fd) {
-    epoll_ctl(ep, EPOLL_CTL_DEL, fd, NULL);
+/* drop closes fd (which takes it out of the epoll set: it is never dup'd)
+ * and keeps its buffer for the next socket of that number: a connection
+ * costs no allocation after the first on each fd. */
+static void drop(int fd) {
     close(fd);
-    free(conns[fd]);
-    conns[fd] = NULL;
+    conns[fd]->len = 0;
 }
 
 /* serve answers every whole request in c->in; 0 when the socket is done. */
@@ -46,18 +49,33 @@ static int serve(int fd, struct c *c) {
     char *p = c->in, *end = c->in + c->len, *e;
     while (!close_after && (e = memmem(p, (size_t)(end - p), "\r\n\r\n", 4)) != NULL) {
         close_after = memmem(p, (size_t)(e - p), "Connection: close", 17) != NULL;
-        if (out_len + resp_len > sizeof(out)) {
+        const char *r = close_after ? resp_close : resp;
+        size_t r_len = close_after ? resp_close_len : resp_len;
+        if (out_len + r_len > sizeof(out)) {
             if (write(fd, out, out_len) != (ssize_t)out_len) return 0;
             out_len = 0;
         }
-        memcpy(out + out_len, resp, resp_len);
-        out_len += resp_len;
+        memcpy(out + out_len, r, r_len);
+        out_len += r_len;
         p = e + 4;
     }
     c->len = (size_t)(end - p);
     memmove(c->in, p, c->len);
     if (out_len > 0 && write(fd, out, out_len) != (ssize_t)out_len) return 0;
     return !close_after && c->len < IN_CAP;
+}
+
+/* make_resp returns a malloc'd 200 with `extra` header lines and a body of
+ * `size` bytes, its length in *out_len; NULL when out of memory. */
+static char *make_resp(long size, const char *extra, size_t *out_len) {
+    char head[160];
+    int hl = snprintf(head, sizeof(head), "HTTP/1.1 200 OK\r\nContent-Length: %ld\r\n%s\r\n", size, extra);
+    char *r = malloc((size_t)hl + (size_t)size);
+    if (r == NULL) return NULL;
+    memcpy(r, head, (size_t)hl);
+    memset(r + hl, 'x', (size_t)size);
+    *out_len = (size_t)hl + (size_t)size;
+    return r;
 }
 
 int main(int argc, char **argv) {
@@ -72,13 +90,9 @@ int main(int argc, char **argv) {
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
-    char head[128];
-    int hl = snprintf(head, sizeof(head), "HTTP/1.1 200 OK\r\nContent-Length: %ld\r\n\r\n", size);
-    resp_len = (size_t)hl + (size_t)size;
-    resp = malloc(resp_len);
-    if (resp == NULL) return 1;
-    memcpy(resp, head, (size_t)hl);
-    memset(resp + hl, 'x', (size_t)size);
+    resp = make_resp(size, "", &resp_len);
+    resp_close = make_resp(size, "Connection: close\r\n", &resp_close_len);
+    if (resp == NULL || resp_close == NULL) return 1;
 
     int ls = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0), one = 1;
     setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
@@ -100,10 +114,11 @@ int main(int argc, char **argv) {
             if (fd == ls) {
                 int s;
                 while ((s = accept4(ls, NULL, NULL, SOCK_NONBLOCK)) >= 0) {
-                    if (s >= MAX_FD || (conns[s] = calloc(1, sizeof(struct c))) == NULL) {
+                    if (s >= MAX_FD || (conns[s] == NULL && (conns[s] = malloc(sizeof(struct c))) == NULL)) {
                         close(s);
                         continue;
                     }
+                    conns[s]->len = 0;
                     setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
                     struct epoll_event cev = {.events = EPOLLIN, .data.fd = s};
                     epoll_ctl(ep, EPOLL_CTL_ADD, s, &cev);
@@ -114,11 +129,11 @@ int main(int argc, char **argv) {
             ssize_t r = read(fd, c->in + c->len, IN_CAP - c->len);
             if (r < 0 && (errno == EAGAIN || errno == EINTR)) continue;
             if (r <= 0) {
-                drop(ep, fd);
+                drop(fd);
                 continue;
             }
             c->len += (size_t)r;
-            if (!serve(fd, c)) drop(ep, fd);
+            if (!serve(fd, c)) drop(fd);
         }
     }
 }
