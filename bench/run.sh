@@ -320,10 +320,10 @@ note "== mass revocation: $NMASS certificates (10%) in one burst, under load"
 # Throughput in 1 s slices during the burst, against scenario 1's.
 (while :; do taskset -c 1 "$LG" --url http://127.0.0.1:$P1/ocsp --requests $T/reqs.txt --duration 1 --json 2>/dev/null | sed "s/^/$(date +%s%N) /"; done) >$T/slices.txt &
 SLP=$!; PIDS="$PIDS $SLP"
-sleep 2
+sleep 3.5 # three slices before the burst: the normal rate, measured as the burst's are
 split -l 200000 $T/mass.txt $T/mass-part.
 $PY - "$R" "$T/d" "$P1" "$RES" "$T/slices.txt" "$NMASS" "$(rps_of "revd GET keep-alive")" "$RP" $T/mass-part.* <<'PY'
-import glob, http.client, json, subprocess, sys, time
+import glob, http.client, json, os, subprocess, sys, time
 from cryptography import x509
 revd, d, port, res, slices, nmass, peak = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5], int(sys.argv[6]), int(sys.argv[7])
 pid, parts = sys.argv[8], sys.argv[9:]
@@ -348,27 +348,49 @@ def entries():  # a new connection each time: the re-signing may outlast the idl
         conn.request("GET", p)
         n += len(x509.load_der_x509_crl(conn.getresponse().read()))
     return n
+def ticks(path):
+    try:
+        f = open(path).read().rsplit(")", 1)[1].split()
+        return int(f[11]) + int(f[12])  # utime + stime
+    except OSError:
+        return 0
+def cpu_split():  # (the whole process, its shards): clock ticks; exited threads count in the process's
+    shard = 0
+    for t in glob.glob("/proc/%s/task/*" % pid):
+        try:
+            if open(t + "/comm").read().startswith("revd-shard"): shard += ticks(t + "/stat")
+        except OSError:
+            pass
+    return ticks("/proc/%s/stat" % pid), shard
 before = entries()
+c0 = cpu_split()
 t0 = time.time()
 threads = len(glob.glob("/proc/%s/task/*" % pid))
 for p in parts:  # returns once the shards answer every revocation in it (re-signed)
     subprocess.run([revd, "revoke", "--dir", d, "--ca", "sub", "--file", p, "--reason", "cessationOfOperation"], check=True, stdout=subprocess.DEVNULL)
 t_ocsp = time.time() - t0
+c1 = cpu_split()
+hz = os.sysconf("SC_CLK_TCK")
+# The CPU the re-signing got: everything but the shards (the CA core, the
+# signing threads, the index, the CRLs), over the burst.
+work_cpu_s = ((c1[0] - c0[0]) - (c1[1] - c0[1])) / hz
 resign_cores = cores()  # sampled once the burst is signed: every thread it used
 while entries() < before + nmass:
     if time.time() - t0 > 600: break
     time.sleep(0.05)
 t_crl = time.time() - t0
 time.sleep(1.5)
-sl = []
+sl, pre = [], []
 for line in open(slices):
     ts, js = line.split(" ", 1)
     end = int(ts) / 1e9  # the slice's start: it ran for a second
     if end < t0 + t_ocsp and end + 1 > t0: sl.append(json.loads(js)["rps"])  # overlaps the re-signing
+    elif end + 1 <= t0: pre.append(json.loads(js)["rps"])  # before it: the same load, measured the same way
 row = {"scenario": "mass", "name": "mass revocation (%d, one burst)" % nmass, "n": nmass, "ocsp_s": t_ocsp,
        "sign_rate": nmass / t_ocsp, "crl_s": t_crl, "crls": len(paths), "serving_rps": (sum(sl) / len(sl)) if sl else None,
        "peak_rps": peak, "slices": len(sl), "slice_rps": sl, "min_rps": min(sl) if sl else None,
-       "resign_cores": resign_cores, "server_threads": threads}
+       "resign_cores": resign_cores, "server_threads": threads, "work_cpu_s": work_cpu_s,
+       "pre_rps": sorted(pre)[len(pre) // 2] if pre else None, "pre_slices": len(pre)}
 open(res, "a").write(json.dumps(row) + "\n")
 PY
 kill $SLP 2>/dev/null || true
