@@ -75,20 +75,27 @@ replay_corpora() { # build-dir
   done
 }
 
+# env_pass LABEL VAR=VALUE BUILD-DIR TESTS...: the CLI tests again with
+# one variable of tests/cli/lib.sh set, each recorded as "LABEL cli TEST".
+env_pass() {
+  local label=$1 var=$2 dir=$3; shift 3
+  for t in "$@"; do
+    local out; out=$(mktemp)
+    env "$var" REVD_BIN="$ROOT/$dir/revd" timeout 600 bash "tests/cli/$t.sh" >"$out" 2>&1
+    local rc=$?
+    if [ $rc -ne 0 ]; then sed 's/^/    /' "$out" | tail -40; fi
+    rm -f "$out"
+    record "$label cli $t" $rc
+  done
+}
+
 # The tests that serve over HTTP, again on the libevent loop (the default
 # run above uses io_uring where the kernel allows it): both backends pass
 # the same tests.
 HTTP_TESTS="test_edge_basic test_cpus test_serve_ocsp test_serve_lane test_serve_refresh test_serve_timeouts test_serve_crl test_crl_parallel test_stapling test_ocsptool test_metrics test_config test_ca_delete test_events test_admin test_admin_hostile test_pkcs11"
 libevent_pass() { # build-dir
   note "release: the HTTP tests on the libevent loop"
-  for t in $HTTP_TESTS; do
-    local out; out=$(mktemp)
-    REVD_IO=libevent REVD_BIN="$ROOT/$1/revd" timeout 600 bash "tests/cli/$t.sh" >"$out" 2>&1
-    local rc=$?
-    if [ $rc -ne 0 ]; then sed 's/^/    /' "$out" | tail -40; fi
-    rm -f "$out"
-    record "libevent cli $t" $rc
-  done
+  env_pass libevent REVD_IO=libevent "$1" $HTTP_TESTS
 }
 
 # The same HTTP tests with every io_uring feature left out (the plain
@@ -97,14 +104,7 @@ libevent_pass() { # build-dir
 URING_FALLBACK_TESTS="test_serve_ocsp test_serve_timeouts test_hostile_clients test_serve_crl test_serve_lane"
 uring_fallback_pass() { # build-dir
   note "release: the HTTP tests on io_uring without its optional features"
-  for t in $URING_FALLBACK_TESTS; do
-    local out; out=$(mktemp)
-    REVD_URING_OFF=all REVD_BIN="$ROOT/$1/revd" timeout 600 bash "tests/cli/$t.sh" >"$out" 2>&1
-    local rc=$?
-    if [ $rc -ne 0 ]; then sed 's/^/    /' "$out" | tail -40; fi
-    rm -f "$out"
-    record "uring-fallback cli $t" $rc
-  done
+  env_pass uring-fallback REVD_URING_OFF=all "$1" $URING_FALLBACK_TESTS
 }
 
 note "release build"
