@@ -17,6 +17,7 @@
 #include <event2/event.h>
 #include <jansson.h>
 #include <limits.h>
+#include <stdatomic.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdint.h>
@@ -51,16 +52,18 @@ static int sock_path(const char *dir, struct sockaddr_un *sa) {
 
 /* What the signal handlers share with the loop (a handler reaches only
  * file-level data): they set the flags (which a command in progress also
- * reads) and wake the loop through the pipe. */
+ * reads) and wake the loop through the pipe. The flags are lock-free
+ * atomics, not just sig_atomic_t: the kernel may run the handler on any
+ * thread (a shard's), and the main thread reads them. */
 static struct {
-    volatile sig_atomic_t stopping, hup;
+    atomic_int stopping, hup;
     int pipe[2];
 } sig = {0, 0, {-1, -1}};
 
 static void on_signal(int signo) {
     int saved = errno;
-    if (signo == SIGHUP) sig.hup = 1;
-    else sig.stopping = signo;
+    if (signo == SIGHUP) atomic_store(&sig.hup, 1);
+    else atomic_store(&sig.stopping, signo);
     if (sig.pipe[1] >= 0) {
         ssize_t n = write(sig.pipe[1], "s", 1);
         (void)n;
@@ -69,8 +72,7 @@ static void on_signal(int signo) {
 }
 
 int ctl_take_hup(void) {
-    if (!sig.hup) return 0;
-    sig.hup = 0;
+    if (!atomic_exchange(&sig.hup, 0)) return 0;
     return 1;
 }
 
@@ -91,7 +93,7 @@ static int write_all(int fd, const void *p, size_t len) {
     const uint8_t *b = p;
     while (len > 0) {
         ssize_t n = send(fd, b, len, MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR && !sig.stopping) continue;
+        if (n < 0 && errno == EINTR && !atomic_load(&sig.stopping)) continue;
         if (n <= 0) return 0;
         b += n;
         len -= (size_t)n;
@@ -116,7 +118,7 @@ static int read_by(int fd, void *p, size_t len, double deadline) {
     uint8_t *b = p;
     while (len > 0) {
         double left = deadline - rtime_mono();
-        if (left <= 0 || sig.stopping) return 0;
+        if (left <= 0 || atomic_load(&sig.stopping)) return 0;
         struct pollfd pf = {fd, POLLIN, 0};
         int r = poll(&pf, 1, (int)(left * 1000) + 1);
         if (r < 0 && errno == EINTR) continue;
@@ -141,8 +143,9 @@ static int send_by(int fd, const void *p, size_t len) {
             len -= (size_t)n;
             continue;
         }
-        if (n < 0 && errno == EINTR && !sig.stopping) continue;
-        if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK) || srv.write_left <= 0 || sig.stopping) return 0;
+        if (n < 0 && errno == EINTR && !atomic_load(&sig.stopping)) continue;
+        if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK) || srv.write_left <= 0 || atomic_load(&sig.stopping))
+            return 0;
         double t0 = rtime_mono();
         struct pollfd pf = {fd, POLLOUT, 0};
         int r = poll(&pf, 1, (int)(srv.write_left * 1000) + 1);
@@ -366,8 +369,8 @@ static void on_sig_pipe(evutil_socket_t fd, short what, void *arg) {
     char buf[64];
     while (read(fd, buf, sizeof(buf)) > 0) {
     }
-    if (sig.stopping) event_base_loopbreak(l->base);
-    else if (sig.hup) event_active(l->tick, EV_TIMEOUT, 0);
+    if (atomic_load(&sig.stopping)) event_base_loopbreak(l->base);
+    else if (atomic_load(&sig.hup)) event_active(l->tick, EV_TIMEOUT, 0);
 }
 
 int ctl_serve(struct ca_core *core, const char *dir, FILE *err,
@@ -420,12 +423,12 @@ int ctl_serve(struct ca_core *core, const char *dir, FILE *err,
     if (ev_ctl == NULL || l.tick == NULL || l.resume == NULL || ev_sig == NULL || event_add(ev_ctl, NULL) != 0 ||
         event_add(ev_sig, NULL) != 0) {
         fprintf(err, "revd: cannot set up the control loop\n");
-        sig.stopping = -1;
+        atomic_store(&sig.stopping, -1);
     } else {
         rlog(LOG_INFO, "serve.ready", "serving %s on %s", dir, sa.sun_path);
         struct timeval first = {1, 0};
         evtimer_add(l.tick, &first);
-        if (!sig.stopping) event_base_dispatch(base);
+        if (!atomic_load(&sig.stopping)) event_base_dispatch(base);
     }
     if (ev_ctl != NULL) event_free(ev_ctl);
     if (l.tick != NULL) event_free(l.tick);
@@ -433,7 +436,7 @@ int ctl_serve(struct ca_core *core, const char *dir, FILE *err,
     if (ev_sig != NULL) event_free(ev_sig);
     close(fd);
     unlink(sa.sun_path);
-    if (sig.stopping < 0) return 1;
-    rlog(LOG_INFO, "serve.stopped", "stopped (signal %d)", (int)sig.stopping);
+    if (atomic_load(&sig.stopping) < 0) return 1;
+    rlog(LOG_INFO, "serve.stopped", "stopped (signal %d)", atomic_load(&sig.stopping));
     return 0;
 }
