@@ -72,7 +72,6 @@ struct uring_shard {
 struct uring_conn {
     unsigned char recv_busy, recv_multi, send_busy, close_busy;
     unsigned char cancel_sent; /* its receive is being cancelled */
-    unsigned char fd_closed;   /* its descriptor is closed, or being closed by the ring */
     unsigned char eof;         /* the client closed its side */
     unsigned char no_buf;      /* the buffers ran out: one plain receive next */
     unsigned char recv_pf;     /* the receive in flight was asked with POLL_FIRST */
@@ -246,7 +245,6 @@ static void ring_close(struct shard_conn *c) {
     io_uring_prep_close(sqe, c->fd);
     io_uring_sqe_set_data64(sqe, ud_of(c, OP_CLOSE));
     uc->close_busy = 1;
-    uc->fd_closed = 1;
     uc->closed_fd = c->fd;
     c->fd = -1;
 }
@@ -254,9 +252,8 @@ static void ring_close(struct shard_conn *c) {
 /* finish_close: nothing is in flight on c: its descriptor is closed
  * (through the ring when it can) and it goes back to the pool. */
 static void finish_close(struct shard_conn *c) {
-    struct uring_conn *uc = uc_of(c);
     pend_drop(c);
-    if (uc->fd_closed || c->fd < 0) {
+    if (c->fd < 0) { /* closed, or being closed, by the ring */
         shard_conn_put(c);
         return;
     }
@@ -425,7 +422,7 @@ static void on_conn(struct shard_conn *c, int op, int res, unsigned flags) {
 static void uring_start(struct shard *sh, struct shard_conn *c) {
     struct uring_conn *uc = uc_of(c);
     uc->recv_busy = uc->recv_multi = uc->recv_pf = uc->send_busy = uc->close_busy = 0;
-    uc->cancel_sent = uc->fd_closed = uc->eof = uc->no_buf = 0;
+    uc->cancel_sent = uc->eof = uc->no_buf = 0;
     uc->pend_head = uc->pend_tail = -1;
     uring_kick(c);
 }
