@@ -3,7 +3,7 @@
 # `make ERR=1` adds -Werror. Flag changes rebuild (the flags are a dependency).
 
 CC       ?= cc
-PKGS     := openssl rocksdb libevent libevent_openssl liburing libzstd jansson libnats
+PKGS     := openssl rocksdb libevent libevent_openssl liburing libzstd jansson libnats libcurl
 TESTPKGS := cmocka
 
 WARN := -Wall -Wextra -Wformat=2 -Wshadow -Wvla -Wwrite-strings \
@@ -12,7 +12,7 @@ WARN := -Wall -Wextra -Wformat=2 -Wshadow -Wvla -Wwrite-strings \
 OPT  ?= -O2 -g
 CFLAGS_BASE := -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -I. \
                $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS_BASE := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
+LDLIBS_BASE := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lresolv -lpthread
 
 ifeq ($(ERR),1)
 CFLAGS_BASE += -Werror
@@ -26,7 +26,7 @@ else
 BUILD ?= build/rel
 endif
 
-LIB_DIRS := common ca ocsp shard crl feed
+LIB_DIRS := common ca acme ocsp shard crl feed
 LIB_SRC  := $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 # node/: the serving process (linked into revd; the unit tests take LIB_OBJ).

@@ -4,8 +4,8 @@
 # benchmarks' peers need (bench), only those missing. Needs root (or sudo) when
 # anything is missing; says what to install otherwise.
 set -e
-RUN_PKGS="build-essential pkg-config libssl-dev openssl librocksdb-dev libevent-dev liburing-dev libzstd-dev libjansson-dev libnats-dev nats-server"
-TEST_PKGS="$RUN_PKGS libcmocka-dev python3 python3-cryptography gnutls-bin faketime nginx-light golang-go rocksdb-tools python3-prometheus-client softhsm2 libengine-pkcs11-openssl caddy varnish"
+RUN_PKGS="build-essential pkg-config libssl-dev openssl librocksdb-dev libevent-dev liburing-dev libzstd-dev libjansson-dev libnats-dev nats-server libcurl4-openssl-dev"
+TEST_PKGS="$RUN_PKGS libcmocka-dev python3 python3-cryptography gnutls-bin faketime nginx-light golang-go rocksdb-tools python3-prometheus-client softhsm2 libengine-pkcs11-openssl caddy varnish lego certbot uacme pebble golang-golang-x-crypto-dev"
 case "$1" in
   run) want="$RUN_PKGS" ;;
   test) want="$TEST_PKGS" ;;
