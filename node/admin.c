@@ -1,6 +1,7 @@
 /* admin: the HTTPS admin API (node/admin.h, docs/admin.md). */
 #include "node/admin.h"
 #include "node/adminbody.h"
+#include "node/tlshttp.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -9,19 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
-#include <sys/resource.h>
-#include <sys/socket.h>
-#include <arpa/inet.h>
-#include <netdb.h>
-#include <netinet/in.h>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
-#include <event2/bufferevent_ssl.h>
-#include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
-#include <event2/listener.h>
 #include <jansson.h>
 #include <openssl/bn.h>
 #include <openssl/err.h>
@@ -104,48 +96,10 @@ struct refusals {
     unsigned count, suppressed;
 };
 
-/* accept() failed for want of descriptors or memory, or a connection was
- * past the descriptor reserve: the listener rests this long, instead of
- * spinning on a listening socket that stays readable. */
-#define ACCEPT_BACKOFF_MS 100
-/* The listen backlog: what waits in the kernel while the listener rests. */
-#define ADMIN_BACKLOG 128
-/* libevent accepts until the backlog is empty, before any admission check
- * runs: the listener stops after this many, so that a burst cannot take
- * more descriptors than this past the reserve before it is checked. */
-#define ACCEPT_BURST 16
-
-/* One connection, counted from its accept until its descriptor is closed.
- * It hangs off its SSL (ex_data), whose free (at the bufferevent's
- * finalization, when libevent closes the descriptor) uncounts it: the one
- * end every connection has, whoever closed it. */
-struct aconn {
-    struct admin *a;     /* NULL once admin_free ran (the SSL may outlive it by a loop turn) */
-    struct bufferevent *bev;
-    struct event *timer; /* first the admission check, then the current deadline */
-    char source[NI_MAXHOST]; /* what the per-source cap counts (source_key) */
-    int checked, admitted, closing; /* the admission check ran; it passed; it is being closed */
-    struct aconn *prev, *next;
-};
-
-static struct aconn *conn_of(struct evhttp_request *req);
-static void conn_deadline(struct aconn *c, int s);
-
 struct admin {
-    struct event_base *base;
     struct ca_core *core;
     struct admin_hooks hooks;
-    struct evhttp *http;
-    SSL_CTX *ctx;
-    struct evconnlistener *lev; /* owned by http */
-    struct event *resume;       /* the end of a backoff */
-    struct admin_limits lim;
-    long fd_limit;              /* RLIMIT_NOFILE's soft limit */
-    int paused, backing_off;    /* the listener is disabled; for a backoff */
-    int unchecked;              /* connections accepted whose admission check has not run */
-    struct aconn *conns;        /* every connection counted, newest first */
-    int nconns;
-    struct admin_stats stats;
+    struct tlshttp *t; /* the listener, its connections, caps and deadlines */
     int require_approval;
     struct approval approvals[ADMIN_APPROVALS_MAX];
     int napprovals;
@@ -893,9 +847,7 @@ static int route(struct call *k, int post) {
 /* The client's credential, from its certificate (verified by TLS against
  * the admin CA). Answers and returns 0 when there is none usable. */
 static int identify(struct call *k) {
-    struct evhttp_connection *conn = evhttp_request_get_connection(k->req);
-    struct bufferevent *bev = conn ? evhttp_connection_get_bufferevent(conn) : NULL;
-    SSL *ssl = bev ? bufferevent_openssl_get_ssl(bev) : NULL;
+    SSL *ssl = tlshttp_ssl(k->req);
     X509 *peer = ssl ? SSL_get1_peer_certificate(ssl) : NULL;
     if (peer == NULL || SSL_get_verify_result(ssl) != X509_V_OK) {
         X509_free(peer);
@@ -995,12 +947,10 @@ static int authorize(struct call *k, const char **out_tpl) {
     return 1;
 }
 
+/* on_request answers a request, read whole (tlshttp has set its
+ * connection's request deadline). */
 static void on_request(struct evhttp_request *req, void *arg) {
     struct admin *a = arg;
-    /* The request is in whole: from now, its answer must be sent and the
-     * next request read within the request deadline. */
-    struct aconn *conn = conn_of(req);
-    if (conn != NULL) conn_deadline(conn, a->lim.request_timeout_s);
     struct call k;
     memset(&k, 0, sizeof(k));
     k.a = a;
@@ -1061,220 +1011,24 @@ out:
     evhttp_clear_headers(&k.query);
 }
 
-/* ---- connections: caps, deadlines, the descriptor reserve ---- */
+/* ---- limits, stats ---- */
 
-/* libevent 2.1 has no connection cap (evhttp_set_max_connections came in
- * 2.2) and its timeouts restart on every byte; so revd counts connections
- * itself: evhttp makes each one's bufferevent through bevcb (which also
- * counts it and, at the cap, stops the listener), an admission check runs
- * as soon as evhttp has given it its descriptor (the address, the reserve,
- * the per-address cap), and a timer per connection holds its deadline. A
- * connection refused or past its deadline gets an error event on its
- * bufferevent, on which evhttp frees it: whatever it was doing (the TLS
- * handshake, a request head or body, an answer), it goes at once. */
-
-static int conn_idx = -1; /* SSL ex_data index of a struct aconn */
-/* The admin API whose listener this is: libevent hands the listener's
- * error callback evhttp's argument, not ours. One admin API per process. */
-static struct admin *listening;
-
-static void listener_pause(struct admin *a) {
-    if (a->paused) return;
-    evconnlistener_disable(a->lev);
-    a->paused = 1;
-}
-
-static void listener_resume(struct admin *a) {
-    if (!a->paused || a->backing_off || a->nconns >= a->lim.max_conns || a->unchecked >= ACCEPT_BURST) return;
-    evconnlistener_enable(a->lev);
-    a->paused = 0;
-}
-
-static void backoff(struct admin *a) {
-    listener_pause(a);
-    if (a->backing_off) return;
-    a->backing_off = 1;
-    struct timeval tv = {0, ACCEPT_BACKOFF_MS * 1000};
-    evtimer_add(a->resume, &tv);
-}
-
-static void on_resume(evutil_socket_t fd, short what, void *arg) {
-    struct admin *a = arg;
-    a->backing_off = 0;
-    listener_resume(a);
-}
-
-/* accept() failed and would fail again at once (EMFILE, ENFILE, ENOBUFS,
- * ENOMEM...; libevent retries EAGAIN, EINTR and ECONNABORTED itself). */
-static void on_accept_error(struct evconnlistener *lev, void *arg) {
-    struct admin *a = listening;
-    int err = EVUTIL_SOCKET_ERROR();
-    if (a == NULL || a->lev != lev) return;
-    a->stats.accept_failures++;
-    rlog(LOG_WARN, "admin.accept_failed", "admin API: accept failed: %s; the listener rests %d ms",
-         evutil_socket_error_to_string(err), ACCEPT_BACKOFF_MS);
-    backoff(a);
-}
-
-/* conn_kill closes c now (evhttp frees it on the error event). When
- * evhttp has let go of the bufferevent already (bufferevent_free clears
- * its callbacks; the SSL, and so c, goes a little later, when libevent
- * finalizes it), there is nothing to trigger: its closing is under way. */
-static void conn_kill(struct aconn *c) {
-    if (c->closing) return;
-    c->closing = 1;
-    event_del(c->timer);
-    bufferevent_event_cb ecb = NULL;
-    bufferevent_getcb(c->bev, NULL, NULL, &ecb, NULL);
-    if (ecb != NULL) bufferevent_trigger_event(c->bev, BEV_EVENT_ERROR | BEV_EVENT_READING, 0);
-}
-
-/* conn_deadline: c must be done with what it does now within s seconds. */
-static void conn_deadline(struct aconn *c, int s) {
-    struct timeval tv = {s, 0};
-    if (!c->closing) evtimer_add(c->timer, &tv);
-}
-
-/* The SSL's free: the descriptor is closed; c is uncounted and freed. */
-static void conn_gone(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp) {
-    struct aconn *c = ptr;
-    if (c == NULL) return;
-    if (c->timer != NULL) event_free(c->timer);
-    struct admin *a = c->a;
-    if (a != NULL) {
-        if (!c->checked) a->unchecked--;
-        if (c->prev != NULL) c->prev->next = c->next;
-        else a->conns = c->next;
-        if (c->next != NULL) c->next->prev = c->prev;
-        a->nconns--;
-        listener_resume(a);
-    }
-    free(c);
-}
-
-/* source_key writes what the per-source cap counts for a peer: an IPv4
- * address (also one mapped into IPv6), or an IPv6 address's /64, since
- * any IPv6 client holds a whole /64 and could use a new address for each
- * connection. 1, or 0 when the address is of no known family. */
-static int source_key(const struct sockaddr_storage *ss, char *out, size_t out_len) {
-    if (ss->ss_family == AF_INET)
-        return inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, out, (socklen_t)out_len) != NULL;
-    if (ss->ss_family != AF_INET6) return 0;
-    struct in6_addr a = ((const struct sockaddr_in6 *)ss)->sin6_addr;
-    if (IN6_IS_ADDR_V4MAPPED(&a)) return inet_ntop(AF_INET, &a.s6_addr[12], out, (socklen_t)out_len) != NULL;
-    memset(&a.s6_addr[8], 0, 8);
-    char host[INET6_ADDRSTRLEN];
-    return inet_ntop(AF_INET6, &a, host, sizeof(host)) != NULL && snprintf(out, out_len, "%s/64", host) < (int)out_len;
-}
-
-/* admit: the checks that need the connection's descriptor, run once
- * evhttp has given it. */
-static void admit(struct aconn *c) {
-    struct admin *a = c->a;
-    evutil_socket_t fd = bufferevent_getfd(c->bev);
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof(ss);
-    if (fd < 0 || getpeername(fd, (struct sockaddr *)&ss, &sl) != 0 || !source_key(&ss, c->source, sizeof(c->source)))
-        return conn_kill(c); /* gone already */
-    /* Descriptors are numbered lowest free first: one past the line means
-     * fewer than fd_reserve are left to the control socket, the index and
-     * the CRL files. (No client address here: docs/config.md.) */
-    if ((long)fd >= a->fd_limit - a->lim.fd_reserve) {
-        a->stats.refused_fds++;
-        rlog(LOG_WARN, "admin.refused_fds", "admin API: a connection refused: descriptor %d is past the reserve "
-             "(open-file limit %ld, fd-reserve %d; %d admin connections open); the listener rests %d ms",
-             (int)fd, a->fd_limit, a->lim.fd_reserve, a->nconns - 1, ACCEPT_BACKOFF_MS);
-        backoff(a);
-        return conn_kill(c);
-    }
-    if (a->nconns > a->lim.max_conns) { /* the cap was lowered by a reload */
-        a->stats.refused_total++;
-        return conn_kill(c);
-    }
-    int same = 0;
-    for (struct aconn *d = a->conns; d != NULL; d = d->next)
-        if (d != c && d->admitted && !d->closing && strcmp(d->source, c->source) == 0) same++;
-    if (same >= a->lim.max_conns_per_source) {
-        a->stats.refused_source++;
-        rlog(LOG_WARN, "admin.refused_source", "admin API: a connection refused: %d open from its address "
-             "(admin-max-conns-per-source)", same);
-        return conn_kill(c);
-    }
-    c->admitted = 1;
-    conn_deadline(c, a->lim.handshake_timeout_s);
-}
-
-static void on_conn_timer(evutil_socket_t fd, short what, void *arg) {
-    struct aconn *c = arg;
-    struct admin *a = c->a;
-    if (a == NULL) return;
-    if (!c->checked) {
-        c->checked = 1;
-        a->unchecked--;
-        admit(c);
-        listener_resume(a);
-        return;
-    }
-    a->stats.deadline_closed++;
-    conn_kill(c);
-}
-
-/* conn_of: the connection a request came on; NULL if none is counted. */
-static struct aconn *conn_of(struct evhttp_request *req) {
-    struct evhttp_connection *conn = evhttp_request_get_connection(req);
-    struct bufferevent *bev = conn ? evhttp_connection_get_bufferevent(conn) : NULL;
-    SSL *ssl = bev ? bufferevent_openssl_get_ssl(bev) : NULL;
-    return ssl ? SSL_get_ex_data(ssl, conn_idx) : NULL;
-}
-
-/* bevcb: evhttp accepted a connection and asks for its bufferevent (its
- * descriptor comes right after). NULL would make evhttp speak plain HTTP
- * on it; that happens only out of memory, and identify() refuses a request
- * without TLS. */
-static struct bufferevent *bevcb(struct event_base *base, void *arg) {
-    struct admin *a = arg;
-    struct aconn *c = calloc(1, sizeof(*c));
-    SSL *ssl = c != NULL ? SSL_new(a->ctx) : NULL;
-    if (ssl == NULL || (c->timer = evtimer_new(base, on_conn_timer, c)) == NULL ||
-        !SSL_set_ex_data(ssl, conn_idx, c)) {
-        if (c != NULL && c->timer != NULL) event_free(c->timer);
-        free(c);
-        SSL_free(ssl);
-        rlog(LOG_WARN, "admin.out_of_memory", "admin API: out of memory for a new connection");
-        return NULL;
-    }
-    /* From here the SSL owns c: freeing it frees c (conn_gone). */
-    c->bev = bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
-    if (c->bev == NULL) {
-        rlog(LOG_WARN, "admin.out_of_memory", "admin API: out of memory for a new connection");
-        return NULL;
-    }
-    c->a = a;
-    c->next = a->conns;
-    if (a->conns != NULL) a->conns->prev = c;
-    a->conns = c;
-    a->nconns++;
-    a->unchecked++;
-    if (a->nconns >= a->lim.max_conns || a->unchecked >= ACCEPT_BURST)
-        listener_pause(a); /* the next wait in the kernel's queue */
-    event_active(c->timer, EV_TIMEOUT, 0); /* admit, once evhttp has set its descriptor */
-    return c->bev;
+static struct tlshttp_limits tls_limits(const struct admin_limits *l) {
+    struct tlshttp_limits t = {l->max_conns, l->max_conns_per_source, l->handshake_timeout_s, l->request_timeout_s,
+                               l->fd_reserve};
+    return t;
 }
 
 void admin_set_limits(struct admin *a, const struct admin_limits *limits) {
-    a->lim = *limits;
-    struct rlimit rl;
-    a->fd_limit = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < LONG_MAX
-                      ? (long)rl.rlim_cur
-                      : LONG_MAX;
-    evhttp_set_timeout(a->http, a->lim.request_timeout_s);
-    if (a->nconns >= a->lim.max_conns) listener_pause(a);
-    else listener_resume(a);
+    struct tlshttp_limits l = tls_limits(limits);
+    tlshttp_set_limits(a->t, &l);
 }
 
 void admin_stats(const struct admin *a, struct admin_stats *out) {
-    *out = a->stats;
-    out->open = (unsigned long long)a->nconns;
+    struct tlshttp_stats s;
+    tlshttp_stats(a->t, &s);
+    *out = (struct admin_stats){s.open, s.refused_total, s.refused_source, s.refused_fds, s.deadline_closed,
+                                s.accept_failures};
 }
 
 /* ---- TLS, start, stop ---- */
@@ -1318,104 +1072,41 @@ static SSL_CTX *make_ctx(struct ca_core *core, struct rerr *e) {
 
 struct admin *admin_start(struct event_base *base, struct ca_core *core, const char *listen, int require_approval,
                           const struct admin_limits *limits, const struct admin_hooks *hooks, struct rerr *e) {
-    char host[128];
-    const char *colon = strrchr(listen, ':');
-    char *end;
-    long port = colon ? strtol(colon + 1, &end, 10) : 0;
-    if (colon == NULL || colon == listen || (size_t)(colon - listen) >= sizeof(host) || *end != '\0' || port < 1 ||
-        port > 65535) {
-        rerr_set(e, "--admin-listen '%s': expected ADDRESS:PORT (127.0.0.1:8443)", listen);
-        return NULL;
-    }
-    memcpy(host, listen, (size_t)(colon - listen));
-    host[colon - listen] = '\0';
-    if (host[0] == '[' && host[strlen(host) - 1] == ']') {
-        memmove(host, host + 1, strlen(host));
-        host[strlen(host) - 1] = '\0';
-    }
     struct admin *a = calloc(1, sizeof(*a));
     if (a == NULL) {
         rerr_set(e, "out of memory");
         return NULL;
     }
-    a->base = base;
     a->core = core;
     a->require_approval = require_approval;
     if (hooks != NULL) a->hooks = *hooks;
-    if ((a->ctx = make_ctx(core, e)) == NULL || (a->http = evhttp_new(base)) == NULL) {
-        if (a->ctx != NULL) rerr_set(e, "out of memory");
-        admin_free(a);
-        return NULL;
-    }
-    if (conn_idx < 0) conn_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, conn_gone);
-    if (conn_idx < 0 || (a->resume = evtimer_new(base, on_resume, a)) == NULL) {
-        rerr_set(e, "out of memory");
-        admin_free(a);
-        return NULL;
-    }
-    evhttp_set_bevcb(a->http, bevcb, a);
-    evhttp_set_gencb(a->http, on_request, a);
-    evhttp_set_max_body_size(a->http, 1 << 20);
-    evhttp_set_max_headers_size(a->http, 16 * 1024);
-    evhttp_set_allowed_methods(a->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
-                                            EVHTTP_REQ_HEAD | EVHTTP_REQ_PATCH);
-    /* Our own listener (evhttp's would hide it), so that it can rest. */
-    char portstr[8];
-    snprintf(portstr, sizeof(portstr), "%ld", port);
-    struct addrinfo hints = {.ai_flags = AI_PASSIVE | AI_NUMERICSERV, .ai_socktype = SOCK_STREAM}, *ai = NULL;
-    int gai = getaddrinfo(host, portstr, &hints, &ai);
-    if (gai != 0) {
-        rerr_set(e, "--admin-listen %s: %s", listen, gai_strerror(gai));
-        admin_free(a);
-        return NULL;
-    }
-    a->lev = evconnlistener_new_bind(base, NULL, NULL,
-                                     LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC |
-                                         LEV_OPT_DISABLED,
-                                     ADMIN_BACKLOG, ai->ai_addr, (int)ai->ai_addrlen);
-    int err = errno;
-    freeaddrinfo(ai);
-    if (a->lev == NULL || evhttp_bind_listener(a->http, a->lev) == NULL) {
-        if (a->lev == NULL) rerr_set(e, "--admin-listen %s: cannot listen: %s", listen, strerror(err));
-        else rerr_set(e, "out of memory");
-        if (a->lev != NULL) evconnlistener_free(a->lev);
-        a->lev = NULL;
-        admin_free(a);
-        return NULL;
-    }
-    evconnlistener_set_error_cb(a->lev, on_accept_error);
-    listening = a;
-    a->paused = 1; /* made disabled: admin_set_limits enables it */
+    SSL_CTX *ctx = make_ctx(core, e);
     struct admin_limits def = ADMIN_LIMITS_DEFAULT;
-    admin_set_limits(a, limits != NULL ? limits : &def);
+    struct tlshttp_limits lim = tls_limits(limits != NULL ? limits : &def);
+    /* Bodies past ADMIN_MAX_BODY get the API's own 413 (read_body); past
+     * 1 MiB libevent refuses them itself. */
+    if (ctx != NULL)
+        a->t = tlshttp_start(base, "admin API", "admin", "--admin-listen", listen, ctx, &lim, 1 << 20,
+                             EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
+                                 EVHTTP_REQ_HEAD | EVHTTP_REQ_PATCH,
+                             on_request, a, e);
+    if (a->t == NULL) {
+        admin_free(a);
+        return NULL;
+    }
     return a;
 }
 
 int admin_reload_cert(struct admin *a, struct rerr *e) {
     SSL_CTX *ctx = make_ctx(a->core, e);
     if (ctx == NULL) return 0;
-    /* Connections made from now on use it; those open keep theirs (each
-     * SSL holds a reference to its context). */
-    SSL_CTX_free(a->ctx);
-    a->ctx = ctx;
+    tlshttp_set_ctx(a->t, ctx); /* connections made from now on use it; those open keep theirs */
     return 1;
 }
 
 void admin_free(struct admin *a) {
     if (a == NULL) return;
-    /* The connections' SSLs are freed when libevent finalizes them, maybe
-     * after this: they forget a (conn_gone then only frees them). */
-    for (struct aconn *c = a->conns, *next; c != NULL; c = next) {
-        next = c->next;
-        c->a = NULL;
-        event_free(c->timer);
-        c->timer = NULL;
-    }
-    a->conns = NULL;
-    if (listening == a) listening = NULL;
-    if (a->resume != NULL) event_free(a->resume);
-    if (a->http != NULL) evhttp_free(a->http);
-    SSL_CTX_free(a->ctx);
+    tlshttp_free(a->t);
     for (int i = 0; i < a->napprovals; i++) json_decref(a->approvals[i].body);
     free(a);
 }

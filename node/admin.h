@@ -9,7 +9,8 @@
  * address, each has deadlines that bytes do not extend, the listener
  * leaves descriptors in reserve and backs off when accept() fails for want
  * of descriptors or memory, instead of spinning on a listener that stays
- * readable.
+ * readable. That machine is node/tlshttp.h's (the ACME server stands on it
+ * too); this file holds the API itself.
  *
  * Thread: the CA-core thread (it calls the CA core directly, one request
  * at a time, like the control socket). */
@@ -35,7 +36,8 @@ struct admin_hooks {
  * expires after a day; kept in memory (a restart drops them). */
 #define ADMIN_APPROVALS_MAX 64
 
-/* The admin listener's limits (settings admin-max-conns,
+/* The admin listener's limits (node/tlshttp.h's struct tlshttp_limits,
+ * field for field; settings admin-max-conns,
  * admin-max-conns-per-source, admin-handshake-timeout,
  * admin-request-timeout, fd-reserve; docs/config.md). A connection is
  * counted from its accept until its descriptor is closed. Past a cap the
@@ -79,7 +81,8 @@ struct admin *admin_start(struct event_base *base, struct ca_core *core, const c
 void admin_set_limits(struct admin *a, const struct admin_limits *limits);
 
 /* admin_stats: connections open now, refused at a cap (total, per source,
- * the descriptor reserve) and closed at a deadline, since the start. */
+ * the descriptor reserve), closed at a deadline and accept() failures,
+ * since the start (node/tlshttp.h's struct tlshttp_stats). */
 struct admin_stats {
     unsigned long long open, refused_total, refused_source, refused_fds, deadline_closed, accept_failures;
 };
