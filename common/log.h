@@ -34,7 +34,8 @@ void log_set_format(enum log_format f);
 void log_escape(char *out, size_t cap, const char *s);
 
 /* rlog writes one line for event ("crl.build_failed": lowercase words and
- * dots) at level. */
+ * dots) at level. event must live as long as the process (a literal): the
+ * rate limit keeps the pointer. */
 void rlog(enum log_level level, const char *event, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 #endif

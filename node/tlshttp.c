@@ -60,6 +60,7 @@ struct aconn {
 struct tlshttp {
     struct event_base *base;
     char name[64], log_key[64], setting[64];
+    const struct events *events; /* the log events' names (event_names) */
     void (*on_request)(struct evhttp_request *, void *);
     void *arg;
     struct evhttp *http;
@@ -88,16 +89,42 @@ static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct tlshttp *live;
 static int conn_idx = -1; /* SSL ex_data index of a struct aconn */
 
-/* tlog logs event "<log_key>.<what>" with the message "<name>: ...". */
-__attribute__((format(printf, 4, 5))) static void tlog(const struct tlshttp *t, enum log_level level,
-                                                       const char *what, const char *fmt, ...) {
-    char event[96], msg[512];
+/* The log events' names, "<log_key>.<what>": rlog keeps the name's
+ * pointer (its rate limit counts lines per name), so the names live as
+ * long as the process, here, one row per log_key, set under live_lock. */
+enum ev { EV_ACCEPT_FAILED, EV_REFUSED_FDS, EV_REFUSED_SOURCE, EV_OUT_OF_MEMORY, EV_NUM };
+static const char *const ev_what[EV_NUM] = {"accept_failed", "refused_fds", "refused_source", "out_of_memory"};
+#define LOG_KEYS_MAX 16
+struct events {
+    char key[32];
+    char name[EV_NUM][48];
+};
+static struct events log_keys[LOG_KEYS_MAX];
+
+/* event_names: log_key's row (made if new), or NULL when log_key is too
+ * long or the table is full. Under live_lock. */
+static const struct events *event_names(const char *log_key) {
+    if (log_key[0] == '\0' || strlen(log_key) >= sizeof(log_keys[0].key)) return NULL;
+    for (int i = 0; i < LOG_KEYS_MAX; i++) {
+        if (log_keys[i].key[0] == '\0') {
+            snprintf(log_keys[i].key, sizeof(log_keys[i].key), "%s", log_key);
+            for (int k = 0; k < EV_NUM; k++)
+                snprintf(log_keys[i].name[k], sizeof(log_keys[i].name[k]), "%s.%s", log_key, ev_what[k]);
+        }
+        if (strcmp(log_keys[i].key, log_key) == 0) return &log_keys[i];
+    }
+    return NULL;
+}
+
+/* tlog logs event ev ("<log_key>.<what>") with the message "<name>: ...". */
+__attribute__((format(printf, 4, 5))) static void tlog(const struct tlshttp *t, enum log_level level, enum ev ev,
+                                                       const char *fmt, ...) {
+    char msg[512];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    snprintf(event, sizeof(event), "%s.%s", t->log_key, what);
-    rlog(level, event, "%s: %s", t->name, msg);
+    rlog(level, t->events->name[ev], "%s: %s", t->name, msg);
 }
 
 static void listener_pause(struct tlshttp *t) {
@@ -136,7 +163,7 @@ static void on_accept_error(struct evconnlistener *lev, void *arg) {
     pthread_mutex_unlock(&live_lock);
     if (t == NULL) return;
     t->stats.accept_failures++;
-    tlog(t, LOG_WARN, "accept_failed", "accept failed: %s; the listener rests %d ms",
+    tlog(t, LOG_WARN, EV_ACCEPT_FAILED, "accept failed: %s; the listener rests %d ms",
          evutil_socket_error_to_string(err), ACCEPT_BACKOFF_MS);
     backoff(t);
 }
@@ -207,7 +234,7 @@ static void admit(struct aconn *c) {
      * docs/config.md.) */
     if ((long)fd >= t->fd_limit - t->lim.fd_reserve) {
         t->stats.refused_fds++;
-        tlog(t, LOG_WARN, "refused_fds", "a connection refused: descriptor %d is past the reserve "
+        tlog(t, LOG_WARN, EV_REFUSED_FDS, "a connection refused: descriptor %d is past the reserve "
              "(open-file limit %ld, fd-reserve %d; %d %s connections open); the listener rests %d ms",
              (int)fd, t->fd_limit, t->lim.fd_reserve, t->nconns - 1, t->log_key, ACCEPT_BACKOFF_MS);
         backoff(t);
@@ -222,7 +249,7 @@ static void admit(struct aconn *c) {
         if (d != c && d->admitted && !d->closing && strcmp(d->source, c->source) == 0) same++;
     if (same >= t->lim.max_conns_per_source) {
         t->stats.refused_source++;
-        tlog(t, LOG_WARN, "refused_source", "a connection refused: %d open from its address "
+        tlog(t, LOG_WARN, EV_REFUSED_SOURCE, "a connection refused: %d open from its address "
              "(%s-max-conns-per-source)", same, t->log_key);
         return conn_kill(c);
     }
@@ -280,13 +307,13 @@ static struct bufferevent *bevcb(struct event_base *base, void *arg) {
         if (c != NULL && c->timer != NULL) event_free(c->timer);
         free(c);
         SSL_free(ssl);
-        tlog(t, LOG_WARN, "out_of_memory", "out of memory for a new connection");
+        tlog(t, LOG_WARN, EV_OUT_OF_MEMORY, "out of memory for a new connection");
         return NULL;
     }
     /* From here the SSL owns c: freeing it frees c (conn_gone). */
     c->bev = bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
     if (c->bev == NULL) {
-        tlog(t, LOG_WARN, "out_of_memory", "out of memory for a new connection");
+        tlog(t, LOG_WARN, EV_OUT_OF_MEMORY, "out of memory for a new connection");
         return NULL;
     }
     c->t = t;
@@ -390,7 +417,13 @@ struct tlshttp *tlshttp_start(struct event_base *base, const char *name, const c
     pthread_mutex_lock(&live_lock);
     if (conn_idx < 0) conn_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, conn_gone);
     int idx_ok = conn_idx >= 0;
+    t->events = event_names(t->log_key);
     pthread_mutex_unlock(&live_lock);
+    if (t->events == NULL) {
+        rerr_set(e, "%s: log key '%s': too long, or more than %d keys", t->name, log_key, LOG_KEYS_MAX);
+        tlshttp_free(t);
+        return NULL;
+    }
     if (!idx_ok || (t->http = evhttp_new(base)) == NULL || (t->resume = evtimer_new(base, on_resume, t)) == NULL) {
         rerr_set(e, "out of memory");
         tlshttp_free(t);

@@ -70,8 +70,10 @@ struct tlshttp_stats {
  * callback; before it runs, the connection's request deadline is set.
  * max_body: evhttp_set_max_body_size (evhttp answers 413 past it); methods:
  * evhttp_set_allowed_methods (EVHTTP_REQ_ bits). lim: not NULL (copied).
- * Returns the server, or NULL with e set. name, log_key and setting are
- * copied (each cut at 63 bytes). */
+ * Returns the server, or NULL with e set. name and setting are copied
+ * (each cut at 63 bytes); log_key is at most 31 bytes, and a process uses
+ * at most 16 different ones (their event names are kept for the process's
+ * life: common/log.h's rate limit holds on to them). */
 struct tlshttp *tlshttp_start(struct event_base *base, const char *name, const char *log_key, const char *setting,
                               const char *listen, SSL_CTX *ctx, const struct tlshttp_limits *lim, size_t max_body,
                               int methods, void (*on_request)(struct evhttp_request *, void *), void *arg,
