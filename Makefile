@@ -67,6 +67,7 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJ) $(BUILD)/.flags
 	    $(filter $(BUILD)/node/%.o,$^) $(LDLIBS_BASE) $(shell pkg-config --libs $(TESTPKGS))
 # The few units of node/ that a unit test takes (self-contained ones).
 $(BUILD)/tests/test_cpus: $(BUILD)/node/cpus.o
+$(BUILD)/tests/test_tlshttp: $(BUILD)/node/tlshttp.o
 
 # Replay drivers: each libFuzzer target linked with a main() that feeds it
 # every file named on the command line (works with gcc, under sanitizers).
