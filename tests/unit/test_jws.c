@@ -677,6 +677,53 @@ static void test_eab(void **state) {
     json_decref(outer);
 }
 
+/* ---- cross-check: bodies signed by certbot's client (python3-acme over
+ * python3-josepy), written by tests/unit/data/jws/make.py ---- */
+
+#define DATA_DIR "tests/unit/data/jws"
+
+static void test_josepy(void **state) {
+    json_error_t je;
+    json_t *all = json_load_file(DATA_DIR "/josepy.json", 0, &je);
+    if (all == NULL) fail_msg("%s/josepy.json: %s (run the tests from the repository root)", DATA_DIR, je.text);
+    size_t i;
+    json_t *c;
+    const char *p = NULL;
+    struct rerr e;
+    json_array_foreach(json_object_get(all, "cases"), i, c) {
+        const char *name = json_string_value(json_object_get(c, "name"));
+        const json_t *jwk = json_object_get(c, "jwk");
+        struct jws j;
+        if (!parse(json_string_value(json_object_get(c, "body")), &j, &p)) fail_msg("%s: refused (%s)", name, p);
+        if (j.jwk != NULL) assert_true(json_equal(j.jwk, (json_t *)jwk));
+        else assert_true(strncmp(j.kid, "https://", 8) == 0);
+        assert_true(strncmp(j.nonce, "bm9uY2Ut", 8) == 0); /* base64url of "nonce-" */
+        assert_string_equal(j.url, URL);
+        EVP_PKEY *k = jwk_to_key(jwk, &p, &e);
+        if (k == NULL) fail_msg("%s: jwk_to_key: %s", name, e.msg);
+        if (!jws_verify(&j, k, &e)) fail_msg("%s: %s", name, e.msg);
+        EVP_PKEY_free(k);
+        char tp[44];
+        assert_true(jwk_thumbprint(jwk, tp, &e));
+        assert_string_equal(tp, json_string_value(json_object_get(c, "thumbprint")));
+        jws_free(&j);
+    }
+    assert_int_equal(i, 5);
+    const json_t *x = json_object_get(all, "eab");
+    const char *key_b64 = json_string_value(json_object_get(x, "hmac_key"));
+    uint8_t key[64];
+    size_t key_len = 0;
+    assert_true(b64url_decode(key_b64, strlen(key_b64), key, sizeof(key), &key_len));
+    struct jws j;
+    if (!jws_eab_parse(json_object_get(x, "eab"), &j, &p, &e)) fail_msg("eab: %s", e.msg);
+    const char *url = json_string_value(json_object_get(x, "url"));
+    if (!jws_eab_verify(&j, key, key_len, url, json_object_get(x, "jwk"), &e)) fail_msg("eab: %s", e.msg);
+    key[0] ^= 1;
+    assert_false(jws_eab_verify(&j, key, key_len, url, json_object_get(x, "jwk"), &e));
+    jws_free(&j);
+    json_decref(all);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_b64url_vectors),    cmocka_unit_test(test_b64url_round_trip),
@@ -686,7 +733,7 @@ int main(void) {
         cmocka_unit_test(test_verify_mismatch),   cmocka_unit_test(test_tampered),
         cmocka_unit_test(test_es_signature_form), cmocka_unit_test(test_structure_refused),
         cmocka_unit_test(test_duplicates_and_size), cmocka_unit_test(test_parse_json),
-        cmocka_unit_test(test_eab),
+        cmocka_unit_test(test_eab),               cmocka_unit_test(test_josepy),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
