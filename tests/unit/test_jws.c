@@ -551,12 +551,12 @@ static void test_duplicates_and_size(void **state) {
     /* One byte over JWS_MAX_BODY (valid JSON otherwise), and a payload over it
      * through jws_parse_json. */
     size_t n = JWS_MAX_BODY + 1;
-    char *big = malloc(n + 1);
+    char *big = malloc(JWS_MAX_BODY + 8);
     memset(big, ' ', n);
     memcpy(big, "{}", 2);
     big[n] = '\0';
     refused(big, "malformed");
-    memset(big, 'A', n);
+    memset(big, 'A', JWS_MAX_BODY + 8);
     json_t *o = jws_obj(rsa_k, "RS256", hdr_jwk("RS256", rsa_k), "{}", SIG_JOSE);
     json_object_set_new(o, "payload", json_stringn(big, JWS_MAX_BODY + 4)); /* valid base64url, too long */
     struct jws j;
@@ -637,9 +637,14 @@ static void test_eab(void **state) {
         json_t *other = jwk_of(p384_k);
         assert_false(eab_check(eab, mac_key, 32, URL, other));
         json_decref(other);
-        char *b = body_of(tamper(eab, "signature"));
+        /* A tampered MAC; then a tampered payload. */
+        assert_false(eab_check(tamper(eab, "signature"), mac_key, 32, URL, outer));
         json_decref(eab);
-        free(b);
+        eab = eab_obj(eab_hdr(algs[i]), jwk_text, mac_key, 32);
+        json_object_set_new(eab, "signature", json_string(json_string_value(json_object_get(eab, "signature"))));
+        assert_true(eab_check(eab, mac_key, 32, URL, outer));
+        assert_false(eab_check(tamper(eab, "payload"), mac_key, 32, URL, outer));
+        json_decref(eab);
     }
     /* A payload that is not the outer jwk, though MAC'd right. */
     json_t *eab = eab_obj(eab_hdr("HS256"), "{\"kty\":\"EC\"}", mac_key, 32);
