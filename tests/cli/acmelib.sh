@@ -169,12 +169,14 @@ issued_ok() {
     assert_ci "$(certinfo "$leaf")" san "$san" "issued certificate"
 }
 
-# ocsp_of CERT: the status line revd's OCSP listener gives (good/revoked),
-# with the reason line; in $OCSP_OUT.
+# ocsp_of CERT: what revd's OCSP listener says (openssl ocsp's output, the
+# status line and the reason) in $OCSP_OUT; asked at the certificate's own
+# OCSP URL (revd's --listen).
 ocsp_of() {
     openssl x509 -in "$1" -out "$T/.ocspleaf.pem" 2>/dev/null
+    local url; url=$(ci ocsp "$(certinfo "$T/.ocspleaf.pem")" | cut -d';' -f1)
     OCSP_OUT=$(openssl ocsp -issuer "$SUB_PEM" -cert "$T/.ocspleaf.pem" -no_nonce \
-        -url "$OCSP_URL" -CAfile "$T/chain.pem" 2>&1)
+        -url "$url" -CAfile "$T/chain.pem" 2>&1)
 }
 # ocsp_good CERT
 ocsp_good() {
