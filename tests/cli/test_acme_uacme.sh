@@ -57,6 +57,10 @@ step "tls-alpn-01: ua.example.test"
 uac -h "$T/hook.sh" -t EC issue ua.example.test
 [ "$RC" -eq 0 ] || fail "uacme issue ua.example.test failed"
 assert_contains "$(cat "$T/hook.calls")" "begin tls-alpn-01 ua.example.test" "hook calls"
+# the validator really did the acme-tls/1 handshake with ualpn
+assert_contains "$(cat "$T/ualpn.log")" "handshake with auth" "ualpn log"
+grep -q "acme-tls/1 handshake with auth .* for ua.example.test completed" "$T/ualpn.log" ||
+    fail "ualpn saw no acme-tls/1 handshake for ua.example.test: $(tail -5 "$T/ualpn.log")"
 issued_ok "$U/ua.example.test/cert.pem" "DNS:ua.example.test"
 ocsp_good "$U/ua.example.test/cert.pem"
 
@@ -64,6 +68,9 @@ step "tls-alpn-01: 127.0.0.1 (RFC 8738)"
 uac -h "$T/hook.sh" -t EC issue 127.0.0.1
 [ "$RC" -eq 0 ] || fail "uacme issue 127.0.0.1 failed"
 assert_contains "$(cat "$T/hook.calls")" "begin tls-alpn-01 127.0.0.1" "hook calls"
+# RFC 8738 section 6: the SNI of an IP's tls-alpn-01 is its reverse-DNS name
+grep -q "acme-tls/1 handshake with auth .* for 1.0.0.127.in-addr.arpa completed" "$T/ualpn.log" ||
+    fail "ualpn saw no acme-tls/1 handshake with SNI 1.0.0.127.in-addr.arpa (RFC 8738): $(tail -5 "$T/ualpn.log")"
 issued_ok "$U/127.0.0.1/cert.pem" "IP:127.0.0.1"
 ocsp_good "$U/127.0.0.1/cert.pem"
 
