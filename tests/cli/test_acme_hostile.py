@@ -393,7 +393,13 @@ def happy(c, target):
 
 
 def ocsp(leaf):
-    o = openssl("ocsp", "-issuer", ENV["SUB_PEM"], "-cert", leaf, "-no_nonce", "-url", ENV["OCSP_URL"],
+    """What revd's OCSP listener says of leaf (good/revoked/...), asked at
+    the certificate's own OCSP URL."""
+    cert = x509.load_pem_x509_certificate(open(leaf, "rb").read())
+    aia = cert.extensions.get_extension_for_class(x509.AuthorityInformationAccess).value
+    urls = [d.access_location.value for d in aia if d.access_method == x509.oid.AuthorityInformationAccessOID.OCSP]
+    check(urls and urls[0].startswith(ENV["OCSP_URL"]), "OCSP URL %s is not revd's --listen" % urls)
+    o = openssl("ocsp", "-issuer", ENV["SUB_PEM"], "-cert", leaf, "-no_nonce", "-url", urls[0],
                 "-CAfile", ENV["CHAIN_PEM"])
     for l in o.stdout.splitlines():
         if l.startswith(leaf + ": "):

@@ -24,7 +24,11 @@ eab_create --template server --allow example.test --allow 127.0.0.0/8
 step "start ualpn"
 read -r BACKEND_PORT <<<"$(free_ports 1)"
 ualpn -v -b "127.0.0.1@$TLS_PORT" -c "127.0.0.1@$BACKEND_PORT" -s "$T/ualpn.sock" >"$T/ualpn.log" 2>&1 </dev/null &
-BG_PIDS="$BG_PIDS $!"
+UALPN=$!
+BG_PIDS="$BG_PIDS $UALPN"
+# ualpn forks workers: stop it with SIGTERM first so that it reaps them
+# (lib.sh's cleanup sends SIGKILL to the main process only)
+trap 'kill -TERM "$UALPN" 2>/dev/null; wait "$UALPN" 2>/dev/null; _cleanup' EXIT
 for _ in $(seq 50); do [ -S "$T/ualpn.sock" ] && break; sleep 0.1; done
 [ -S "$T/ualpn.sock" ] || fail "ualpn did not start: $(cat "$T/ualpn.log")"
 cat >"$T/hook.sh" <<SH
