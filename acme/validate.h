@@ -6,7 +6,8 @@
  *
  * Blocking and thread-safe: no state beyond curl_global_init, done once.
  * Call from a validation thread, never from a serving or the CA-core
- * thread. Returns 1/0; on 0 the result says why (an ACME problem type and a
+ * thread. The process must ignore SIGPIPE (revd does, node/ctl.c): the
+ * TLS client writes to a socket the peer may have closed. Returns 1/0; on 0 the result says why (an ACME problem type and a
  * detail for the problem document). */
 #ifndef REVD_ACME_VALIDATE_H
 #define REVD_ACME_VALIDATE_H
