@@ -389,14 +389,20 @@ static struct acme_vconf conf(void) {
     return c;
 }
 
+static struct acme_vresult last; /* the last run's result */
+
+/* 1 when the last run's detail mentions what. */
+static int said(const char *what) { return strstr(last.detail, what) != NULL; }
+
 /* Validates and returns the problem ("" when valid). */
 static const char *run(const struct acme_vconf *c, enum acme_chal_type t, const char *id_type, const char *id,
                        const char *token) {
-    static struct acme_vresult r;
+    struct acme_vresult r;
     char k[256];
     ka(token, k, sizeof(k));
     memset(&r, 0, sizeof(r));
     int ok = acme_validate(c, t, id_type, id, token, k, &r);
+    last = r;
     if (ok) {
         assert_null(r.problem);
         return "";
@@ -432,6 +438,7 @@ static void test_http_redirects(void **state) {
     struct acme_vconf c = conf();
     atomic_store(&loop_hits, 0);
     assert_string_equal(run(&c, ACME_CHAL_HTTP01, "ip", "127.0.0.1", "loop"), "connection");
+    assert_true(said("more than 5 redirects"));
     assert_int_equal(atomic_load(&loop_hits), c.max_redirects + 1); /* the first GET and max_redirects more */
     c.max_redirects = 0;
     assert_string_equal(run(&c, ACME_CHAL_HTTP01, "ip", "127.0.0.1", "redir"), "connection");
@@ -451,6 +458,7 @@ static void test_http_huge(void **state) {
     struct acme_vconf c = conf();
     c.max_body = 100;
     assert_string_equal(run(&c, ACME_CHAL_HTTP01, "ip", "127.0.0.1", "huge"), "incorrectResponse");
+    assert_true(said("longer than 100 bytes"));
     /* a right answer over the cap fails too */
     c.max_body = 10;
     assert_string_equal(run(&c, ACME_CHAL_HTTP01, "ip", "127.0.0.1", "good"), "incorrectResponse");
@@ -484,11 +492,13 @@ static void test_dns_cname(void **state) {
     struct acme_vconf c = conf();
     assert_string_equal(run(&c, ACME_CHAL_DNS01, "dns", "a.test", "tok"), ""); /* x.b.test asked for */
     assert_string_equal(run(&c, ACME_CHAL_DNS01, "dns", "loop.test", "tok"), "dns");
+    assert_true(said("CNAME"));
 }
 
 static void test_dns_no_record(void **state) {
     struct acme_vconf c = conf();
     assert_string_equal(run(&c, ACME_CHAL_DNS01, "dns", "nothing.test", "tok"), "dns");
+    assert_true(said("NXDOMAIN"));
     int port = 0, fd = bind_local(SOCK_DGRAM, &port);
     close(fd); /* no resolver there */
     snprintf(c.resolver, sizeof(c.resolver), "127.0.0.1:%d", port);
@@ -520,15 +530,20 @@ static void test_tls_valid(void **state) {
 
 static void test_tls_bad_cert(void **state) {
     assert_string_equal(tls_run(make_cert("DNS:tls.test", "tok", 1, 1), 0, "dns", "tls.test"), "unauthorized");
+    assert_true(said("SHA-256"));
     assert_string_equal(tls_run(make_cert("DNS:tls.test", "other", 1, 0), 0, "dns", "tls.test"), "unauthorized");
+    assert_true(said("SHA-256"));
     assert_string_equal(tls_run(make_cert("DNS:tls.test", "tok", 0, 0), 0, "dns", "tls.test"), "unauthorized");
+    assert_true(said("not critical"));
     assert_string_equal(tls_run(make_cert("DNS:tls.test,DNS:other.test", "tok", 1, 0), 0, "dns", "tls.test"),
                         "unauthorized");
+    assert_true(said("2 entries"));
     assert_string_equal(tls_run(make_cert("DNS:other.test", "tok", 1, 0), 0, "dns", "tls.test"), "unauthorized");
 }
 
 static void test_tls_no_alpn(void **state) {
     assert_string_equal(tls_run(make_cert("DNS:tls.test", "tok", 1, 0), 1, "dns", "tls.test"), "tls");
+    assert_true(said("ALPN"));
 }
 
 static void test_tls_ip(void **state) {
