@@ -10,7 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "acme/vint.h"
+#include "acme/vhttp.h"
 
 #define URL_MAX 2048
 #define MAX_ADDRS 8

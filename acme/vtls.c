@@ -19,7 +19,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "acme/vint.h"
+#include "acme/vtls.h"
 #include "common/der.h"
 
 #define ACME_ID_OID "1.3.6.1.5.5.7.1.31"

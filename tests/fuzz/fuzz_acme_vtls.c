@@ -10,7 +10,7 @@
 #include <openssl/err.h>
 #include <openssl/x509.h>
 
-#include "acme/vint.h"
+#include "acme/vtls.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

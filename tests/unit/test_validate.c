@@ -34,7 +34,7 @@
 #include <openssl/x509v3.h>
 
 #include "acme/validate.h"
-#include "acme/vint.h"
+#include "acme/vtls.h"
 
 #define THUMB "Zm9vYmFyYmF6cXV4cXV1eHh4eHh4eHh4eHh4eHh4eHg"
 
