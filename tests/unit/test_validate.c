@@ -558,6 +558,36 @@ static void test_tls_ip(void **state) {
     assert_string_equal(tls_run(make_cert("DNS:127.0.0.1", "tok", 1, 0), 0, "ip", "127.0.0.1"), "unauthorized");
 }
 
+/* ---- threads ------------------------------------------------------------ */
+
+/* One worker: each challenge type once; the number that came out right. */
+static void *worker(void *arg) {
+    struct acme_vconf c = conf();
+    struct acme_vresult r;
+    char k[256];
+    intptr_t right = 0;
+    ka("good", k, sizeof(k));
+    right += acme_validate(&c, ACME_CHAL_HTTP01, "dns", "www.a.test", "good", k, &r) == 1;
+    right += acme_validate(&c, ACME_CHAL_HTTP01, "ip", "127.0.0.1", "wrong", "wrong.x", &r) == 0;
+    ka("tok", k, sizeof(k));
+    right += acme_validate(&c, ACME_CHAL_DNS01, "dns", "a.test", "tok", k, &r) == 1;
+    right += acme_validate(&c, ACME_CHAL_DNS01, "dns", "bad.test", "tok", k, &r) == 0;
+    right += acme_validate(&c, ACME_CHAL_TLSALPN01, "dns", "tls.test", "tok", k, &r) == 1;
+    return (void *)right;
+}
+
+/* Validations on several threads at once (the resolver state, curl and the
+ * TLS client are per call). */
+static void test_threads(void **state) {
+    pthread_t t[6];
+    for (int i = 0; i < 6; i++) pthread_create(&t[i], NULL, worker, NULL);
+    for (int i = 0; i < 6; i++) {
+        void *right = NULL;
+        pthread_join(t[i], &right);
+        assert_int_equal((intptr_t)right, 5);
+    }
+}
+
 /* ---- arguments and pure parts --------------------------------------------- */
 
 static void test_args(void **state) {
@@ -625,7 +655,7 @@ int main(void) {
         cmocka_unit_test(test_dns_cname),        cmocka_unit_test(test_dns_no_record),
         cmocka_unit_test(test_tls_valid),        cmocka_unit_test(test_tls_bad_cert),
         cmocka_unit_test(test_tls_no_alpn),      cmocka_unit_test(test_tls_ip),
-        cmocka_unit_test(test_args),             cmocka_unit_test(test_resolver_ok),
+        cmocka_unit_test(test_threads),          cmocka_unit_test(test_args),             cmocka_unit_test(test_resolver_ok),
         cmocka_unit_test(test_sni_names),        cmocka_unit_test(test_dns_parse_malformed),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
