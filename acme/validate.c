@@ -99,7 +99,7 @@ static void b64url(const uint8_t *p, size_t n, char *out) {
 /* dns-01 (RFC 8555 8.4): a TXT record at _acme-challenge.BASE equal to
  * base64url(SHA-256(key authorization)). */
 static int dns01(const struct acme_vdns_server *srv, const struct acme_vid *id, const char *key_authz,
-                 int timeout_ms, struct acme_vresult *out) {
+                 int64_t deadline, struct acme_vresult *out) {
     uint8_t md[SHA256_DIGEST_LENGTH];
     char want[48], qname[ACME_ID_MAX + 20];
     struct rerr e = {{0}};
@@ -108,7 +108,7 @@ static int dns01(const struct acme_vdns_server *srv, const struct acme_vid *id, 
     snprintf(qname, sizeof(qname), "_acme-challenge.%s", id->name);
     struct acme_vdns_ans *ans = malloc(sizeof(*ans));
     if (ans == NULL) return acme_vfail(out, "dns", "out of memory");
-    enum acme_vdns_rc rc = acme_vdns_lookup(srv, qname, ns_t_txt, timeout_ms, ans, &e);
+    enum acme_vdns_rc rc = acme_vdns_lookup(srv, qname, ns_t_txt, deadline, ans, &e);
     int ok = 0;
     if (rc != ACME_VDNS_OK) {
         acme_vfail(out, "dns", "%s", e.msg);
@@ -142,7 +142,7 @@ int acme_validate(const struct acme_vconf *cf, enum acme_chal_type t, const char
     case ACME_CHAL_HTTP01:
         return acme_vhttp01(cf, &srv, &id, token, key_authz, deadline, out);
     case ACME_CHAL_DNS01:
-        return dns01(&srv, &id, key_authz, cf->timeout_ms, out);
+        return dns01(&srv, &id, key_authz, deadline, out);
     case ACME_CHAL_TLSALPN01:
         return acme_vtlsalpn01(cf, &srv, &id, key_authz, deadline, out);
     }

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #define ANSWER_CAP 65535u /* the largest DNS message (TCP) */
 
@@ -118,14 +119,27 @@ int acme_vdns_parse(const uint8_t *msg, size_t len, const char *qname, int qtype
     return collect(&h, qtype, out);
 }
 
-/* A resolver state that asks srv only, with the lookup's timeout. */
-static int res_open(struct __res_state *rs, const struct acme_vdns_server *srv, int timeout_ms,
-                    struct rerr *e) {
+static int64_t now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* libresolv's wait for the next query: the whole seconds left, rounded up
+ * (at least 1); 0 when the deadline has passed. */
+static int wait_s(int64_t deadline_ms) {
+    int64_t left = deadline_ms - now_ms();
+    if (left <= 0) return 0;
+    return left >= 3600000 ? 3600 : (int)((left + 999) / 1000);
+}
+
+/* A resolver state that asks srv only, each query sent once. */
+static int res_open(struct __res_state *rs, const struct acme_vdns_server *srv, struct rerr *e) {
     memset(rs, 0, sizeof(*rs));
     if (res_ninit(rs) != 0) return rerr_set(e, "DNS: cannot initialise the resolver (res_ninit)");
     rs->options &= ~(unsigned long)(RES_DNSRCH | RES_DEFNAMES);
     rs->options |= RES_RECURSE;
-    rs->retrans = timeout_ms <= 1000 ? 1 : (timeout_ms + 999) / 1000;
+    rs->retrans = 1;
     rs->retry = 1;
     if (srv->set) {
         rs->nscount = 1;
@@ -140,7 +154,11 @@ static const char *type_name(int qtype) {
 
 /* One query; the answer parsed into out. */
 static enum acme_vdns_rc query_once(struct __res_state *rs, const char *name, int qtype, size_t max_hops,
-                                    uint8_t *buf, struct acme_vdns_ans *out, struct rerr *e) {
+                                    int64_t deadline_ms, uint8_t *buf, struct acme_vdns_ans *out, struct rerr *e) {
+    if ((rs->retrans = wait_s(deadline_ms)) == 0) {
+        rerr_set(e, "DNS: %s %s: timed out", name, type_name(qtype));
+        return ACME_VDNS_FAIL;
+    }
     int n = res_nquery(rs, name, ns_c_in, qtype, buf, (int)ANSWER_CAP);
     if (n < 0) {
         switch (rs->res_h_errno) {
@@ -169,7 +187,7 @@ static enum acme_vdns_rc query_once(struct __res_state *rs, const char *name, in
 }
 
 enum acme_vdns_rc acme_vdns_lookup(const struct acme_vdns_server *srv, const char *qname, int qtype,
-                                   int timeout_ms, struct acme_vdns_ans *out, struct rerr *e) {
+                                   int64_t deadline_ms, struct acme_vdns_ans *out, struct rerr *e) {
     struct __res_state rs;
     enum acme_vdns_rc rc = ACME_VDNS_FAIL;
     uint8_t *buf = malloc(ANSWER_CAP);
@@ -180,10 +198,10 @@ enum acme_vdns_rc acme_vdns_lookup(const struct acme_vdns_server *srv, const cha
         rerr_set(e, "DNS: out of memory");
         return ACME_VDNS_FAIL;
     }
-    if (!res_open(&rs, srv, timeout_ms, e)) goto done;
+    if (!res_open(&rs, srv, e)) goto done;
     snprintf(name, sizeof(name), "%s", qname);
     for (;;) {
-        rc = query_once(&rs, name, qtype, ACME_VDNS_MAX_HOPS - hops, buf, out, e);
+        rc = query_once(&rs, name, qtype, ACME_VDNS_MAX_HOPS - hops, deadline_ms, buf, out, e);
         if (rc != ACME_VDNS_OK) break;
         hops += out->hops;
         if (out->num_rr > 0 || out->hops == 0) break;
@@ -201,7 +219,7 @@ done:
     return rc;
 }
 
-size_t acme_vdns_addrs(const struct acme_vdns_server *srv, const char *name, int timeout_ms,
+size_t acme_vdns_addrs(const struct acme_vdns_server *srv, const char *name, int64_t deadline_ms,
                        struct acme_vdns_addr *out, size_t max, int *out_nx, struct rerr *e) {
     static const int types[2] = {ns_t_aaaa, ns_t_a};
     struct acme_vdns_ans *ans = malloc(sizeof(*ans));
@@ -215,7 +233,7 @@ size_t acme_vdns_addrs(const struct acme_vdns_server *srv, const char *name, int
         return 0;
     }
     for (int t = 0; t < 2; t++) {
-        enum acme_vdns_rc rc = acme_vdns_lookup(srv, name, types[t], timeout_ms, ans, t == 0 ? &first : e);
+        enum acme_vdns_rc rc = acme_vdns_lookup(srv, name, types[t], deadline_ms, ans, t == 0 ? &first : e);
         if (rc == ACME_VDNS_NXDOMAIN) nx++;
         if (rc != ACME_VDNS_OK) continue;
         for (size_t i = 0; i < ans->num_rr && n < max; i++, n++) {

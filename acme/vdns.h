@@ -59,10 +59,12 @@ enum acme_vdns_rc {
 
 /* acme_vdns_lookup asks srv for qname's records of qtype, following CNAMEs
  * (inside answers, or by asking for the target) at most ACME_VDNS_MAX_HOPS.
- * timeout_ms bounds each query (libresolv counts whole seconds: rounded up,
- * one retry). On FAIL or NXDOMAIN e says what happened. */
+ * Every query ends by deadline_ms (CLOCK_MONOTONIC, milliseconds): each
+ * is sent once, and libresolv waits whole seconds, so the time left is
+ * rounded up (an overshoot under a second). On FAIL or NXDOMAIN e says
+ * what happened. */
 enum acme_vdns_rc acme_vdns_lookup(const struct acme_vdns_server *srv, const char *qname, int qtype,
-                                   int timeout_ms, struct acme_vdns_ans *out, struct rerr *e);
+                                   int64_t deadline_ms, struct acme_vdns_ans *out, struct rerr *e);
 
 /* An address to connect to. */
 struct acme_vdns_addr {
@@ -71,9 +73,9 @@ struct acme_vdns_addr {
 };
 
 /* acme_vdns_addrs looks up name's AAAA and A records (at most max of them,
- * AAAA first) into out. Returns the number found (>= 1), or 0 with e set
+ * AAAA first) into out, by deadline_ms as acme_vdns_lookup. Returns the number found (>= 1), or 0 with e set
  * and *out_nx set to 1 when the name does not exist. */
-size_t acme_vdns_addrs(const struct acme_vdns_server *srv, const char *name, int timeout_ms,
+size_t acme_vdns_addrs(const struct acme_vdns_server *srv, const char *name, int64_t deadline_ms,
                        struct acme_vdns_addr *out, size_t max, int *out_nx, struct rerr *e);
 
 #endif

@@ -62,7 +62,7 @@ static int resolve_entry(const struct acme_vdns_server *srv, const char *host, l
     struct acme_vdns_addr a[MAX_ADDRS];
     struct rerr e = {{0}};
     int nx = 0;
-    size_t n = acme_vdns_addrs(srv, host, acme_vleft_ms(deadline), a, MAX_ADDRS, &nx, &e);
+    size_t n = acme_vdns_addrs(srv, host, deadline, a, MAX_ADDRS, &nx, &e);
     if (n == 0) return acme_vfail(out, "dns", "%s", e.msg);
     int o = snprintf(out_s, cap, "%s:%ld:", host, port);
     for (size_t i = 0; i < n && o > 0 && (size_t)o < cap; i++) {

@@ -219,7 +219,7 @@ int acme_vtlsalpn01(const struct acme_vconf *cf, const struct acme_vdns_server *
     } else {
         struct rerr e = {{0}};
         int nx = 0;
-        n = acme_vdns_addrs(srv, id->name, acme_vleft_ms(deadline), a, MAX_ADDRS, &nx, &e);
+        n = acme_vdns_addrs(srv, id->name, deadline, a, MAX_ADDRS, &nx, &e);
         if (n == 0) return acme_vfail(out, "dns", "%s", e.msg);
     }
     for (size_t i = 0; i < n; i++) {

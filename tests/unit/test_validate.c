@@ -504,6 +504,14 @@ static void test_dns_no_record(void **state) {
     snprintf(c.resolver, sizeof(c.resolver), "127.0.0.1:%d", port);
     c.timeout_ms = 1000;
     assert_string_equal(run(&c, ACME_CHAL_DNS01, "dns", "ok.test", "tok"), "dns");
+    fd = bind_local(SOCK_DGRAM, &port); /* a resolver that never answers */
+    snprintf(c.resolver, sizeof(c.resolver), "127.0.0.1:%d", port);
+    int64_t t0 = now_ms();
+    assert_string_equal(run(&c, ACME_CHAL_DNS01, "dns", "a.test", "tok"), "dns");
+    assert_true(said("timeout") || said("timed out"));
+    assert_true(now_ms() - t0 < c.timeout_ms + 5000); /* it gives up: a generous bound, not a speed test */
+    assert_string_equal(run(&c, ACME_CHAL_HTTP01, "dns", "www.a.test", "good"), "dns");
+    close(fd);
 }
 
 /* ---- tls-alpn-01 ---------------------------------------------------------- */
