@@ -105,7 +105,7 @@ static void reply(int fd, int code, const char *extra, const char *body) {
 /* One connection: the token picks the answer. */
 static void *http_conn(void *arg) {
     int fd = (int)(intptr_t)arg;
-    char req[4096], token[200] = "", body[512], extra[512];
+    char req[4096], token[200] = "", body[512];
     size_t len = 0;
     req[0] = '\0';
     while (len < sizeof(req) - 1 && strstr(req, "\r\n\r\n") == NULL) {
@@ -126,8 +126,15 @@ static void *http_conn(void *arg) {
         atomic_fetch_add(&loop_hits, 1);
         reply(fd, 302, "Location: /.well-known/acme-challenge/loop\r\n", "");
     } else if (strcmp(token, "redir") == 0) {
-        snprintf(extra, sizeof(extra), "Location: http://www.a.test:%d/.well-known/acme-challenge/redirok\r\n", http_port);
-        reply(fd, 302, extra, "");
+        /* no port: 80, which validation maps to http_port */
+        reply(fd, 302, "Location: http://www.a.test/.well-known/acme-challenge/redirok\r\n", "");
+    } else if (strcmp(token, "badport") == 0) {
+        reply(fd, 302, "Location: http://127.0.0.1:1/.well-known/acme-challenge/good\r\n", "");
+    } else if (strcmp(token, "ftp") == 0) {
+        reply(fd, 302, "Location: ftp://127.0.0.1/.well-known/acme-challenge/good\r\n", "");
+    } else if (strcmp(token, "tlsredir") == 0) {
+        /* https, no port: 443, mapped to tls_port, whose server answers HTTP when ALPN is not acme-tls/1 */
+        reply(fd, 302, "Location: https://127.0.0.1/.well-known/acme-challenge/tlsredir\r\n", "");
     } else if (strcmp(token, "huge") == 0) {
         static char chunk[16384];
         memset(chunk, 'a', sizeof(chunk));
@@ -286,7 +293,7 @@ static int on_alpn(SSL *s, const unsigned char **out, unsigned char *outlen, con
         *outlen = 10;
         return SSL_TLSEXT_ERR_OK;
     }
-    return SSL_TLSEXT_ERR_ALERT_FATAL;
+    return SSL_TLSEXT_ERR_NOACK; /* an HTTPS client (http-01 redirected): no ALPN, HTTP/1.1 */
 }
 
 static int on_sni(SSL *s, int *al, void *arg) {
@@ -311,8 +318,18 @@ static void *tls_main(void *arg) {
         SSL_use_PrivateKey(s, tls_key);
         SSL_set_fd(s, c);
         if (SSL_accept(s) == 1) {
-            char b;
-            SSL_read(s, &b, 1); /* until the client closes */
+            const unsigned char *sel = NULL;
+            unsigned sel_len = 0;
+            char b[2048];
+            SSL_get0_alpn_selected(s, &sel, &sel_len);
+            if (sel_len == 0 && SSL_read(s, b, sizeof(b)) > 0) { /* https: the http-01 answer */
+                static const char rsp[] = "HTTP/1.1 200 OK\r\nContent-Length: 52\r\nConnection: close\r\n\r\n"
+                                          "tlsredir." THUMB;
+                SSL_write(s, rsp, (int)sizeof(rsp) - 1);
+                SSL_shutdown(s);
+            } else {
+                SSL_read(s, b, 1); /* until the client closes */
+            }
         }
         SSL_free(s);
         ERR_clear_error();
@@ -442,8 +459,14 @@ static void test_http_redirects(void **state) {
     assert_int_equal(atomic_load(&loop_hits), c.max_redirects + 1); /* the first GET and max_redirects more */
     c.max_redirects = 0;
     assert_string_equal(run(&c, ACME_CHAL_HTTP01, "ip", "127.0.0.1", "redir"), "connection");
-    c.max_redirects = 1; /* to http://www.a.test:PORT/..., resolved by the responder */
+    c.max_redirects = 1; /* to http://www.a.test/... (port 80: http_port), resolved by the responder */
     assert_string_equal(run(&c, ACME_CHAL_HTTP01, "ip", "127.0.0.1", "redir"), "");
+    /* to https on tls_port, a self-signed certificate: not verified (RFC 8555 8.3) */
+    assert_string_equal(run(&c, ACME_CHAL_HTTP01, "ip", "127.0.0.1", "tlsredir"), "");
+    assert_string_equal(run(&c, ACME_CHAL_HTTP01, "ip", "127.0.0.1", "badport"), "connection");
+    assert_true(said("port 1 "));
+    assert_string_equal(run(&c, ACME_CHAL_HTTP01, "ip", "127.0.0.1", "ftp"), "connection");
+    assert_true(said("scheme"));
 }
 
 static void test_http_slow(void **state) {
