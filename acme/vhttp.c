@@ -158,6 +158,8 @@ static int get_once(const struct hop *h, int64_t deadline, struct body *b, long 
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L); /* RFC 8555 8.3: not verified */
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
     curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)b->cap);
+    /* curl's receive buffer (1024 at least): what is read past the cap stays small */
+    curl_easy_setopt(c, CURLOPT_BUFFERSIZE, (long)(b->cap < 1024 ? 1024 : b->cap < 16384 ? b->cap + 1 : 16384));
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, b);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
