@@ -309,6 +309,35 @@ int ca_expiry_scan(struct ca_core *c, int64_t now, int warn_days, uint64_t *expi
  * ("uid:1000(alice)", "unix pid=42"); copied, truncated to fit. */
 void ca_set_actor(struct ca_core *c, const char *principal, const char *source);
 
+/* ca_name_allowed: 1 when a certificate of CA ca may carry the name (type "dns" or "ip", value "www.example.test" / "*.example.test" / "192.0.2.1" / an IPv6 literal) under the constraints of ca and its ancestors; 0 with e set ("PCA_NAME_CONSTRAINTS_VALIDATION: ..."); -1 when ca is unknown (e set). CA-core thread. */
+int ca_name_allowed(struct ca_core *c, const char *ca, const char *type, const char *value, struct rerr *e);
+
+/* Records of the front ends in front of the CA core (the ACME server's
+ * accounts, orders, authorizations, nonces): opaque values under a
+ * namespace ns (1 to 16 bytes, "acme") and a key (1 to CA_REC_KEY_MAX
+ * bytes, no NUL), in the index (ca/rec.c). The core never reads them.
+ *
+ * ca_rec_write applies puts[0..n) (val NULL: a delete) in one atomic
+ * batch: with audit_op, together with that audit-log record (ca, params
+ * taken, may be NULL) and synced; without, synced when sync. 1, or 0 with
+ * e set (nothing applied). ca_rec_get: 1 with *val (malloc'd, caller
+ * frees), 0 absent, -1 error. ca_rec_scan calls cb for each record whose
+ * key starts with prefix, in byte order, until cb returns 0; 1, or 0 with e
+ * set. CA-core thread. */
+#define CA_REC_KEY_MAX 256
+#define CA_REC_VALUE_MAX (256 * 1024)
+struct ca_rec_put {
+    const char *key;
+    const void *val; /* NULL: delete */
+    size_t len;
+};
+int ca_rec_write(struct ca_core *c, const char *ns, const struct ca_rec_put *puts, size_t n, const char *audit_op,
+                 const char *audit_ca, json_t *audit_params, int sync, struct rerr *e);
+int ca_rec_get(struct ca_core *c, const char *ns, const char *key, uint8_t **val, size_t *len, struct rerr *e);
+int ca_rec_scan(struct ca_core *c, const char *ns, const char *prefix,
+                int (*cb)(void *arg, const char *key, size_t key_len, const uint8_t *val, size_t len), void *arg,
+                struct rerr *e);
+
 /* ca_audit_refused records a call refused before it reached the CA core
  * (the admin API's role and scope checks) under the current actor: op,
  * ca (may be NULL), params (a JSON object, taken; may be NULL), why. */

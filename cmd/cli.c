@@ -56,6 +56,8 @@ static const struct option long_opts[] = {
     {"new-passphrase-file", required_argument, NULL, O_NEWPASS},
     {"key-uri", required_argument, NULL, O_KEY_URI},
     {"chunk-rows", required_argument, NULL, O_CHUNK_ROWS},
+    {"allow", required_argument, NULL, O_ALLOW},
+    {"kid", required_argument, NULL, O_KID},
     {NULL, 0, NULL, 0},
 };
 
@@ -88,6 +90,8 @@ static int allowed(const struct cmd *c, int id) {
     return 0;
 }
 
+/* long: one flat switch over the option table, then the required options;
+ * split, the two halves would share every local. */
 static int run_cmd(struct cli *cli, const struct cmd *c, int argc, char **argv) {
     struct opts o;
     memset(&o, 0, sizeof(o));
@@ -152,6 +156,11 @@ static int run_cmd(struct cli *cli, const struct cmd *c, int argc, char **argv) 
         case O_NEWPASS: o.newpass = optarg; break;
         case O_KEY_URI: o.key_uri = optarg; break;
         case O_CHUNK_ROWS: num = &o.chunk_rows; break;
+        case O_ALLOW:
+            if (o.nallow == OPTS_ALLOW_MAX) return usage_error(cli, c, "at most %d --allow", OPTS_ALLOW_MAX);
+            o.allow[o.nallow++] = optarg;
+            break;
+        case O_KID: o.kid = optarg; break;
         }
         if (num != NULL && !cmd_parse_long(optarg, num))
             return usage_error(cli, c, "--%s needs a whole number", opt_name(id));
@@ -179,6 +188,7 @@ static int run_cmd(struct cli *cli, const struct cmd *c, int argc, char **argv) 
         case O_OUT: required = !(c->flags & CMD_OUT_OPTIONAL); v = o.out; break;
         case O_ROLE: v = o.role; break;
         case O_NEWPASS: v = o.newpass; break;
+        case O_KID: v = o.kid; break;
         case O_CA: required = !(c->flags & CMD_CA_CSR_OPTIONAL); v = o.ca; break;
         case O_TEMPLATE: required = 0; break;
         case O_CHAIN: required = (c->flags & CMD_CHAIN_FILE) != 0; v = o.chain; break;
@@ -214,6 +224,9 @@ void cli_usage(FILE *f) {
           "Admin API (HTTPS, docs/admin.md):\n"
           "  admin init        make the admin CA and the server's certificate\n"
           "  admin issue-credential | list-credentials | revoke-credential NAME\n"
+          "ACME (docs/acme.md; the server: revd serve --acme-listen):\n"
+          "  acme eab-create   an External Account Binding key: its CA, template, allowed names\n"
+          "  acme eab-list | eab-revoke --kid KID\n"
           "Keys at rest (docs/keys.md):\n"
           "  keys status       which private keys are encrypted\n"
           "  keys encrypt      encrypt them with $REVD_KEY_PASSPHRASE_FILE's passphrase\n"
@@ -261,6 +274,7 @@ int cli_run(struct cli *cli, int argc, char **argv) {
         {"admin", cmd_admin_cmds, "init|issue-credential|list-credentials|revoke-credential"},
         {"audit", cmd_audit_cmds, "verify|export"},
         {"keys", cmd_keys_cmds, "status|encrypt|rekey"},
+        {"acme", cmd_acme_cmds, "eab-create|eab-list|eab-revoke"},
         {"ca", cmd_ca_cmds, "create-root|create-sub|csr|import|list|show|disable|enable|delete|restore"},
     };
     const char *prefix = "";

@@ -31,8 +31,11 @@ enum {
     O_COMPLETE, O_MAXB, O_PARENT, O_PATHLEN, O_CERT, O_CHAIN, O_JSON, O_CA, O_CSR, O_TEMPLATE,
     O_SAN, O_IDEM, O_SERIAL, O_REASON, O_INVALIDITY, O_FORMAT, O_SINCE, O_FILE, O_FROM, O_HASH, O_OUT,
     O_PARTITION, O_ALL, O_NUMBER, O_ANCHOR, O_RESTORE_DAYS, O_ROLE, O_NAMES, O_NEWPASS,
-    O_KEY_URI, O_CHUNK_ROWS,
+    O_KEY_URI, O_CHUNK_ROWS, O_ALLOW, O_KID,
 };
+
+/* The most --allow options one command takes (revd acme eab-create). */
+#define OPTS_ALLOW_MAX 64
 
 struct opts {
     const char *dir, *name, *subject, *key, *base_url, *parent, *cert, *chain, *ca, *csr,
@@ -43,6 +46,9 @@ struct opts {
     int complete, json, with_chain, help, days_set, hours_set, all, restore_days_set;
     long restore_days;
     long chunk_rows; /* 0: the default */
+    const char *allow[OPTS_ALLOW_MAX]; /* --allow, repeatable */
+    size_t nallow;
+    const char *kid;
 };
 
 struct cmd {
@@ -65,7 +71,7 @@ struct cmd {
 /* The tables, NULL-terminated: "revd NOUN VERB" (cmd_ca_cmds: "revd ca
  * VERB") and the top-level words (cmd_cert_cmds, cmd_log_cmds). */
 extern const struct cmd cmd_ca_cmds[], cmd_cert_cmds[], cmd_audit_cmds[], cmd_log_cmds[], cmd_admin_cmds[],
-    cmd_keys_cmds[], cmd_ocsp_cmds[], cmd_crl_cmds[];
+    cmd_keys_cmds[], cmd_ocsp_cmds[], cmd_crl_cmds[], cmd_acme_cmds[];
 
 /* cmd_parse_long reads a whole decimal number. 1, or 0. */
 int cmd_parse_long(const char *s, long *out);

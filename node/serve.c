@@ -20,6 +20,7 @@
 #include "common/log.h"
 #include "ocsp/lane.h"
 #include "ca/responder.h"
+#include "node/acmehttp.h"
 #include "node/admin.h"
 #include "node/cpus.h"
 #include "node/ctl.h"
@@ -69,6 +70,7 @@ struct serve_state {
     struct conf **old_confs; /* settings files read before the last reload (their strings may be in use) */
     size_t n_old_confs;
     struct admin *admin;
+    struct acmehttp *acme;  /* the ACME server; NULL without --acme-listen */
     struct webhook *webhook;
     struct housekeeping hk; /* purges, expiry events, scheduled reports */
     struct cpus_plan cpus;  /* where the threads run (shard-cpus, work-cpus), made at start */
@@ -505,6 +507,23 @@ static int start_admin(struct serve_state *st, struct event_base *base) {
     return 1;
 }
 
+/* start_acme starts the ACME server on base when acme-listen is set. 1, or 0 (said). */
+static int start_acme(struct serve_state *st, struct event_base *base) {
+    const struct settings *o = &st->opts;
+    if (o->acme_listen == NULL) return 1;
+    struct rerr e;
+    st->acme = acmehttp_start(base, st->core, o, admin_changed, st, &e);
+    if (st->acme == NULL) {
+        rlog(LOG_ERR, "serve.start_failed", "%s", e.msg);
+        return 0;
+    }
+    char url[256];
+    snprintf(url, sizeof(url), "%s%s", o->acme_url ? "" : "https://", o->acme_url ? o->acme_url : o->acme_listen);
+    rlog(LOG_INFO, "acme.listening", "ACME server on https://%s: directory %s/acme/directory (EAB %s)", o->acme_listen,
+         url, o->acme_eab_optional ? "optional" : "required");
+    return 1;
+}
+
 /* start_webhook starts the webhook thread when webhook-url is set. 1, or 0 (said). */
 static int start_webhook(struct serve_state *st) {
     const struct settings *o = &st->opts;
@@ -535,6 +554,8 @@ static void stop_admin_webhook(struct serve_state *st) {
     }
     admin_free(st->admin);
     st->admin = NULL;
+    acmehttp_free(st->acme); /* its validation threads finish the job in hand (at most its timeout) */
+    st->acme = NULL;
     if (st->webhook != NULL) {
         uint64_t sent, failed;
         webhook_stats(st->webhook, &sent, &failed);
@@ -643,7 +664,7 @@ int serve_run(const char *dir, int argc, char **argv) {
     st.opts.cfg.listen = st.listen;
     struct event_base *base = event_base_new();
     if (base == NULL) rlog(LOG_ERR, "serve.start_failed", "cannot make the control loop");
-    int rc = base != NULL && start_admin(&st, base) && start_webhook(&st) ? 0 : 1;
+    int rc = base != NULL && start_admin(&st, base) && start_acme(&st, base) && start_webhook(&st) ? 0 : 1;
     if (rc == 0) rc = ctl_serve(st.core, dir, stderr, after_command, serve_tick, &st, base);
     stop_admin_webhook(&st);
     stop_ocsp(&st);

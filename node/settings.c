@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "common/cidr.h"
+#include "acme/validate.h"
 #include "common/rerr.h"
 #include "node/cpus.h"
 #include "node/webhook.h"
@@ -37,6 +38,24 @@ static const struct settings_choice report_choices[] = {{"csv", SETTINGS_REPORT_
                                                         {"json", SETTINGS_REPORT_JSON},
                                                         {"both", SETTINGS_REPORT_CSV | SETTINGS_REPORT_JSON},
                                                         {NULL, 0}};
+
+static const struct settings_choice eab_choices[] = {{"required", 0}, {"optional", 1}, {NULL, 0}};
+
+static int check_resolver(const char *v, char *why, size_t wl) {
+    struct rerr e = {{0}};
+    if (acme_vconf_resolver_ok(v, &e)) return 1;
+    snprintf(why, wl, "%s", e.msg);
+    return 0;
+}
+
+static int check_acme_url(const char *v, char *why, size_t wl) {
+    if (strncmp(v, "https://", 8) == 0 && strlen(v) < 200 && strspn(v + 8, "abcdefghijklmnopqrstuvwxyz"
+                                                                       "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:[]/") ==
+                                                                   strlen(v + 8))
+        return 1;
+    snprintf(why, wl, "an https:// URL of under 200 characters (host, port, path)");
+    return 0;
+}
 
 static int check_uring_off(const char *v, char *why, size_t wl) {
     unsigned mask;
@@ -141,6 +160,58 @@ static const struct setting table[] = {
     {.name = "require-approval", .type = SETTINGS_ENUM, FIELD(require_approval), .choices = on_off, .def = "off",
      .flag = "require-approval", .flag_value = "on", .reload = SETTINGS_START,
      .doc = "over the admin API, a second admin approves " ADMIN_APPROVAL_SUMMARY},
+    {.name = "acme-listen", .type = SETTINGS_STRING, FIELD(acme_listen), .arg = "ADDRESS:PORT",
+     .def_doc = "none: no ACME server", .reload = SETTINGS_START,
+     .doc = "the ACME server (RFC 8555; docs/acme.md) over HTTPS on this address; its directory is "
+            "https://ADDRESS:PORT/acme/directory (or under acme-url)"},
+    {.name = "acme-cert", .type = SETTINGS_FILE, FIELD(acme_cert), .must = "a file of PEM certificates",
+     .arg = "FILE", .def_doc = "none (needed with acme-listen)", .reload = SETTINGS_START,
+     .doc = "the ACME server's TLS certificate chain (PEM; one revd issued itself will do)"},
+    {.name = "acme-key", .type = SETTINGS_FILE, FIELD(acme_key), .must = "a PEM private key file", .arg = "FILE",
+     .def_doc = "none (needed with acme-listen)", .reload = SETTINGS_START,
+     .doc = "the private key of acme-cert (PEM, unencrypted: it is no CA key)"},
+    {.name = "acme-url", .type = SETTINGS_STRING, FIELD(acme_url), .arg = "URL",
+     .def_doc = "https://ACME-LISTEN", .reload = SETTINGS_START, .check = check_acme_url,
+     .doc = "the ACME server's URL as clients reach it (behind a proxy or a name): every URL it hands out, and "
+            "every JWS's url, begins with it"},
+    {.name = "acme-eab", .type = SETTINGS_ENUM, FIELD(acme_eab_optional), .choices = eab_choices,
+     .def = "required", .arg = "required|optional", .reload = SETTINGS_START,
+     .doc = "required: a new ACME account needs an External Account Binding key (revd acme eab-create), which "
+            "names its CA, template and allowed names; optional: accounts without one issue from acme-ca"},
+    {.name = "acme-ca", .type = SETTINGS_STRING, FIELD(acme_ca), .arg = "NAME",
+     .def_doc = "none: accounts without an EAB key cannot order", .reload = SETTINGS_START,
+     .doc = "the CA that issues to ACME accounts opened without an EAB key (acme-eab optional)"},
+    {.name = "acme-template", .type = SETTINGS_STRING, FIELD(acme_template), .arg = "T", .def = "server",
+     .reload = SETTINGS_START, .doc = "the template of certificates issued to accounts without an EAB key"},
+    {.name = "acme-resolver", .type = SETTINGS_STRING, FIELD(acme_resolver), .arg = "HOST:PORT",
+     .def_doc = "the system's (/etc/resolv.conf)", .reload = SETTINGS_START, .check = check_resolver,
+     .doc = "the only DNS server ACME validation asks (names for http-01 and tls-alpn-01, TXT for dns-01); no "
+            "fallback to any other"},
+    {.name = "acme-http-port", .type = SETTINGS_INT, FIELD(acme_http_port), .min = 1, .max = 65535, .def = "80",
+     .arg = "N", .reload = SETTINGS_START,
+     .doc = "for tests: the port http-01 validation connects to (RFC 8555 says 80)"},
+    {.name = "acme-tls-port", .type = SETTINGS_INT, FIELD(acme_tls_port), .min = 1, .max = 65535, .def = "443",
+     .arg = "N", .reload = SETTINGS_START,
+     .doc = "for tests: the port tls-alpn-01 validation connects to (RFC 8737 says 443)"},
+    {.name = "acme-validation-timeout", .type = SETTINGS_INT, FIELD(acme_validation_timeout), .min = 1, .max = 120,
+     .unit = " seconds", .def = "10", .arg = "S", .reload = SETTINGS_START,
+     .doc = "one validation attempt, whole (connect, TLS, answer; every redirect)"},
+    {.name = "acme-validation-threads", .type = SETTINGS_INT, FIELD(acme_validation_threads), .min = 1, .max = 64,
+     .def = "4", .arg = "N", .reload = SETTINGS_START,
+     .doc = "threads validating challenges at once (each waits on the network, not on a core)"},
+    {.name = "acme-orders-per-hour", .type = SETTINGS_INT, FIELD(acme_orders_per_hour), .min = 0, .max = 1000000,
+     .def = "300", .arg = "N", .reload = SETTINGS_START,
+     .doc = "new orders one ACME account may open an hour (0: no limit); past it, rateLimited (429)"},
+    {.name = "acme-max-days", .type = SETTINGS_INT, FIELD(acme_max_days), .min = 1, .max = 3650, .unit = " days",
+     .def = "90", .arg = "N", .reload = SETTINGS_START,
+     .doc = "an ACME certificate's validity: the default, and the most an order's notAfter may ask"},
+    {.name = "acme-max-conns", .type = SETTINGS_INT, FIELD(acme_max_conns), .min = 1, .max = 65536, .def = "1024",
+     .arg = "N", .reload = SETTINGS_START,
+     .doc = "ACME connections open at once, at most (the deadlines are admin-handshake-timeout and "
+            "admin-request-timeout; the descriptor reserve is fd-reserve)"},
+    {.name = "acme-max-conns-per-source", .type = SETTINGS_INT, FIELD(acme_max_conns_per_source), .min = 1,
+     .max = 65536, .def = "64", .arg = "N", .reload = SETTINGS_START,
+     .doc = "ACME connections from one client address (for IPv6, its /64); more are closed"},
     {.name = "webhook-url", .type = SETTINGS_URLS, FIELD(webhook_url), .arg = "URLS", .def_doc = "none",
      .reload = SETTINGS_START,
      .doc = "POST every event to these http(s) URLs (comma-separated, at most 4), retried until delivered "

@@ -65,6 +65,10 @@ struct settings {
     int report_format;      /* SETTINGS_REPORT_* bits */
     int webhook_timeout, webhook_min_severity;
     const char *shard_cpus, *work_cpus; /* "auto", "off" (shard-cpus) or a list of cores (node/cpus.h) */
+    /* The ACME server (node/acmehttp.h; NULL acme_listen: none). */
+    const char *acme_listen, *acme_cert, *acme_key, *acme_url, *acme_ca, *acme_template, *acme_resolver;
+    int acme_eab_optional, acme_http_port, acme_tls_port, acme_validation_timeout, acme_validation_threads;
+    int acme_orders_per_hour, acme_max_days, acme_max_conns, acme_max_conns_per_source;
 };
 
 enum settings_type {

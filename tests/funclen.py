@@ -14,7 +14,7 @@ import os
 import re
 import sys
 
-FOLDERS = ("common", "ca", "ocsp", "crl", "shard", "feed", "node", "cmd")
+FOLDERS = ("common", "ca", "acme", "ocsp", "crl", "shard", "feed", "node", "cmd")
 SIGNATURE = re.compile(r"^(?:static\s+)?(?:inline\s+)?(?:const\s+)?[A-Za-z_][\w\s\*]*?\b(\w+)\s*\(")
 
 

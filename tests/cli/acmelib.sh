@@ -108,11 +108,11 @@ acme_serve() {
         --acme-http-port "$HTTP_PORT" --acme-tls-port "$TLS_PORT" \
         --acme-resolver "127.0.0.1:$DNS_PORT" "$@"
     for _ in $(seq 100); do
-        grep -q 'acme\.listening' "$T/serve.log" && break
+        grep -q 'ACME server on https' "$T/serve.log" && break
         kill -0 "$SRV" 2>/dev/null || break
         sleep 0.1
     done
-    grep -q 'acme\.listening' "$T/serve.log" || fail "revd serve did not say acme.listening: $(tail -20 "$T/serve.log")"
+    grep -q 'ACME server on https' "$T/serve.log" || fail "revd serve did not say 'ACME server on https': $(tail -20 "$T/serve.log")"
     curl -sf --cacert "$CA_BUNDLE" -o "$T/directory.json" "$DIR_URL" ||
         fail "GET $DIR_URL failed"
 }

@@ -1,0 +1,58 @@
+/* call: the answers every ACME resource gives (acme/call.h). */
+#include "acme/call.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ca/ca.h"
+
+static void body_json(struct acme_resp *rs, json_t *body, const char *ct) {
+    rs->body = json_dumps(body, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    rs->len = rs->body ? strlen(rs->body) : 0;
+    rs->content_type = ct;
+    json_decref(body);
+}
+
+int acme_problem(struct acme_call *k, int status, const char *problem, const char *fmt, ...) {
+    char detail[768];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof(detail), fmt, ap);
+    va_end(ap);
+    char type[96];
+    snprintf(type, sizeof(type), ACME_ERR "%s", problem);
+    free(k->rs->body);
+    k->rs->body = NULL;
+    k->rs->status = status;
+    body_json(k->rs, json_pack("{s:s,s:s,s:i}", "type", type, "detail", detail, "status", status),
+              "application/problem+json");
+    return 0;
+}
+
+void acme_reply(struct acme_call *k, int status, json_t *body) {
+    k->rs->status = status;
+    free(k->rs->body);
+    k->rs->body = NULL;
+    if (body != NULL) body_json(k->rs, body, "application/json");
+}
+
+void acme_url(const struct acme *a, char *out, size_t size, const char *kind, const char *id) {
+    snprintf(out, size, "%s/acme/%s%s%s", a->base, kind, id ? "/" : "", id ? id : "");
+}
+
+void acme_link_up(struct acme_call *k, const char *kind, const char *id) {
+    if (k->rs->nlinks >= 2) return;
+    char u[512];
+    acme_url(k->a, u, sizeof(u), kind, id);
+    snprintf(k->rs->link[k->rs->nlinks++], sizeof(k->rs->link[0]), "<%s>;rel=\"up\"", u);
+}
+
+void acme_set_actor(struct acme_call *k) {
+    char who[64], from[160];
+    if (k->acct_id[0]) snprintf(who, sizeof(who), "acme:acct/%s", k->acct_id);
+    else snprintf(who, sizeof(who), "acme:jwk");
+    snprintf(from, sizeof(from), "acme https %s", k->rq->source ? k->rq->source : "?");
+    ca_set_actor(k->a->core, who, from);
+}

@@ -1,0 +1,67 @@
+/* call: what the units of the ACME server share: struct acme (the
+ * server), struct acme_call (one POST being answered, its JWS verified by
+ * acme/server.c) and the answers every resource gives (a reply, an RFC 8555
+ * problem document, the URLs it hands out). The resources are
+ * acme/account.c, acme/order.c and acme/revoke.c. Private to acme/.
+ * CA-core thread. */
+#ifndef REVD_ACME_CALL_H
+#define REVD_ACME_CALL_H
+
+#include <jansson.h>
+#include <openssl/evp.h>
+
+#include "acme/jws.h"
+#include "acme/nonce.h"
+#include "acme/proto.h"
+#include "acme/store.h"
+#include "acme/vpool.h"
+
+#define ACME_ERR "urn:ietf:params:acme:error:"
+#define ACME_RATE_SLOTS 1024
+#define ACME_ORDER_IDENTS_MAX 100
+#define ACME_AUTHZ_LIFETIME_S (7 * 86400)
+#define ACME_ORDER_LIFETIME_S (7 * 86400)
+
+struct acme_rate {
+    char acct[ACME_ID_LEN + 1];
+    int64_t window;
+    int count;
+};
+
+struct acme_pending {
+    char order[ACME_ID_LEN + 1];
+    struct acme_pending *next;
+};
+
+struct acme {
+    struct ca_core *core;
+    struct acme_config cf;
+    char base[256];
+    char ca[65], tmpl[32];
+    struct acme_nonces *nonces;
+    struct acme_vpool *pool;
+    struct acme_pending *to_issue; /* orders finalized, issued at the next drain */
+    struct acme_rate rate[ACME_RATE_SLOTS];
+};
+
+/* One POST being answered: the verified JWS and who signed it. */
+struct acme_call {
+    struct acme *a;
+    const struct acme_req *rq;
+    struct acme_resp *rs;
+    struct jws jws;
+    json_t *payload;   /* the payload as JSON; NULL for POST-as-GET */
+    json_t *acct;      /* the account (kid requests); owned */
+    char acct_id[ACME_ID_LEN + 1];
+    EVP_PKEY *key;     /* the key that signed */
+};
+
+/* Answers (acme/call.c). problem: the type's suffix ("malformed"). */
+int acme_problem(struct acme_call *k, int status, const char *problem, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+void acme_reply(struct acme_call *k, int status, json_t *body); /* takes body */
+void acme_url(const struct acme *a, char *out, size_t size, const char *kind, const char *id);
+void acme_link_up(struct acme_call *k, const char *kind, const char *id);
+void acme_set_actor(struct acme_call *k);
+
+#endif
