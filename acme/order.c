@@ -22,6 +22,7 @@
 #include <openssl/x509v3.h>
 
 #include "acme/ident.h"
+#include "acme/renewal.h"
 #include "ca/ca.h"
 #include "common/b64url.h"
 #include "common/hex.h"
@@ -195,6 +196,25 @@ static json_t *new_authz(struct acme_call *k, const char *oid, const json_t *ide
                      chals);
 }
 
+/* replaces (RFC 9773 5): the certificate this order renews, one this
+ * account ordered; "" when none is named. */
+static int replaces(struct acme_call *k, char serial[2 * 21 + 3]) {
+    json_t *r = json_object_get(k->payload, "replaces");
+    serial[0] = '\0';
+    if (r == NULL) return 1;
+    uint8_t aki[64];
+    size_t al;
+    struct rerr e;
+    json_t *c = NULL;
+    if (!json_is_string(r) || !acme_certid_parse(json_string_value(r), aki, &al, serial) ||
+        (c = acme_load(k->a->core, "cert", serial, &e)) == NULL || strcmp(str(c, "acct"), k->acct_id) != 0) {
+        json_decref(c);
+        return acme_problem(k, 400, "malformed", "replaces: not a certificate this account ordered");
+    }
+    json_decref(c);
+    return 1;
+}
+
 /* validity: the notBefore/notAfter asked (RFC 8555 7.4), as not_after (0:
  * the default). revd issues from now: a notBefore ahead is refused. */
 static int validity(struct acme_call *k, int64_t *not_after) {
@@ -219,7 +239,10 @@ void acme_new_order(struct acme_call *k) {
         return (void)acme_problem(k, 400, "malformed", "new-order takes a JSON object signed by an account");
     int64_t not_after;
     json_t *ids = NULL;
-    if (!validity(k, &not_after) || !idents(k, json_object_get(k->payload, "identifiers"), &ids)) return;
+    char replaced[2 * 21 + 3];
+    if (!validity(k, &not_after) || !replaces(k, replaced) ||
+        !idents(k, json_object_get(k->payload, "identifiers"), &ids))
+        return;
     if (!rate_ok(a, k->acct_id)) {
         json_decref(ids);
         k->rs->retry_after = 60;
@@ -245,6 +268,7 @@ void acme_new_order(struct acme_call *k) {
                           (json_int_t)(rtime_now() + ACME_ORDER_LIFETIME_S), "identifiers", ids, "authz", zids,
                           "not_after", (json_int_t)not_after, "ca", str(k->acct, "ca"), "template",
                           str(k->acct, "template"));
+    if (replaced[0]) json_object_set_new(o, "replaces", json_string(replaced));
     acme_txn_put(&t, "order", oid, o);
     snprintf(key, sizeof(key), "%s/%s", k->acct_id, oid);
     json_t *empty = json_object();

@@ -11,6 +11,7 @@
 #include "acme/account.h"
 #include "acme/call.h"
 #include "acme/order.h"
+#include "acme/renewal.h"
 #include "acme/revoke.h"
 
 #include <stdio.h>
@@ -23,15 +24,16 @@
 
 static void directory(struct acme_call *k) {
     struct acme *a = k->a;
-    char u[5][512];
+    char u[6][512];
     acme_url(a, u[0], sizeof(u[0]), "new-nonce", NULL);
     acme_url(a, u[1], sizeof(u[1]), "new-account", NULL);
     acme_url(a, u[2], sizeof(u[2]), "new-order", NULL);
     acme_url(a, u[3], sizeof(u[3]), "revoke-cert", NULL);
     acme_url(a, u[4], sizeof(u[4]), "key-change", NULL);
+    acme_url(a, u[5], sizeof(u[5]), "renewal-info", NULL);
     json_t *meta = json_pack("{s:b}", "externalAccountRequired", a->cf.eab_required);
-    acme_reply(k, 200, json_pack("{s:s,s:s,s:s,s:s,s:s,s:o}", "newNonce", u[0], "newAccount", u[1], "newOrder", u[2],
-                                 "revokeCert", u[3], "keyChange", u[4], "meta", meta));
+    acme_reply(k, 200, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:o}", "newNonce", u[0], "newAccount", u[1], "newOrder",
+                                 u[2], "revokeCert", u[3], "keyChange", u[4], "renewalInfo", u[5], "meta", meta));
 }
 
 /* ---- the JWS of a POST ---- */
@@ -146,6 +148,8 @@ void acme_handle(struct acme *a, const struct acme_req *rq, struct acme_resp *rs
         directory(&k);
     } else if (strcmp(rq->path, "/acme/new-nonce") == 0 && (get || head)) {
         acme_reply(&k, head ? 200 : 204, NULL);
+    } else if (strncmp(rq->path, "/acme/renewal-info/", 19) == 0 && (get || head)) {
+        acme_renewal_info(&k, rq->path + 19);
     } else if (strcmp(rq->method, "POST") == 0 && known_path(rq->path)) {
         if (check_jws(&k)) route_post(&k);
     } else if (known_path(rq->path)) {

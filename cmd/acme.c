@@ -7,6 +7,7 @@
 #include <jansson.h>
 
 #include "acme/eab.h"
+#include "acme/renewal.h"
 #include "cmd/cmd.h"
 
 static int run_eab_create(struct cli *cli, struct opts *o, const char *pos) {
@@ -62,11 +63,31 @@ static int run_eab_revoke(struct cli *cli, struct opts *o, const char *pos) {
     return 0;
 }
 
+static int run_renew_early(struct cli *cli, struct opts *o, const char *pos) {
+    long partition = -1;
+    if (o->partition != NULL && (!cmd_parse_long(o->partition, &partition) || partition < 0))
+        return cmd_usage_fail(cli, "--partition takes a partition number");
+    if (o->hours_set && (o->hours < 1 || o->hours > ACME_RENEW_EARLY_SPREAD_MAX_S / 3600))
+        return cmd_failf(cli, "--hours: 1 to %d", ACME_RENEW_EARLY_SPREAD_MAX_S / 3600);
+    struct ca_core *c;
+    int owned;
+    if (!cmd_open_core(cli, o, 0, &c, &owned)) return 1;
+    struct rerr e;
+    int64_t spread = o->hours_set ? (int64_t)o->hours * 3600 : 3600;
+    int ok = acme_renew_early(c, o->ca, o->serial, partition, o->all, spread, &e);
+    cmd_close_core(c, owned);
+    if (!ok) return cmd_fail(cli, e.msg);
+    fprintf(cli->out, "marked: ACME renewal information now tells their holders to renew within %lld hours\n",
+            (long long)(spread / 3600));
+    return 0;
+}
+
 /* ---- the table (cmd/cli.c dispatches) ---- */
 
 static const int a_create[] = {O_CA, O_TEMPLATE, O_ALLOW, 0};
 static const int a_list[] = {O_JSON, 0};
 static const int a_revoke[] = {O_KID, 0};
+static const int a_renew[] = {O_CA, O_SERIAL, O_PARTITION, O_ALL, O_HOURS, 0};
 
 const struct cmd cmd_acme_cmds[] = {
     {"eab-create", "revd acme eab-create --ca NAME [--template T] [--allow DNS-SUFFIX|CIDR]...",
@@ -87,5 +108,13 @@ const struct cmd cmd_acme_cmds[] = {
      "Revokes an EAB key: it opens no account from now on; accounts it opened keep\n"
      "working (deactivate those through ACME). Audited.\n",
      a_revoke, run_eab_revoke, 0, 0, 0},
+    {"renew-early", "revd acme renew-early --ca NAME (--serial HEX | --partition N | --all) [--hours H]",
+     "Marks ACME-issued certificates of CA NAME for early renewal: from now, ACME\n"
+     "Renewal Information (RFC 9773) gives their holders a window that starts now\n"
+     "and is H hours wide (default 1; at most 720), so that a fleet renews spread\n"
+     "over it. One certificate (--serial), a CRL partition (--partition), or all.\n"
+     "Revoked certificates and those of a disabled CA get a window at once without\n"
+     "a mark. Audited.\n",
+     a_renew, run_renew_early, 0, 0, CMD_SERIAL_OPTIONAL},
     {NULL, NULL, NULL, NULL, NULL, 0, 0, 0},
 };

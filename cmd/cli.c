@@ -182,7 +182,10 @@ static int run_cmd(struct cli *cli, const struct cmd *c, int argc, char **argv) 
         case O_PARENT: v = o.parent; break;
         case O_CERT: v = o.cert; break;
         case O_CSR: required = !(c->flags & CMD_CA_CSR_OPTIONAL); v = o.csr; break;
-        case O_SERIAL: required = !((c->flags & CMD_SERIAL_OR_FILE) && o.file != NULL); v = o.serial; break;
+        case O_SERIAL:
+            required = !((c->flags & CMD_SERIAL_OR_FILE) && o.file != NULL) && !(c->flags & CMD_SERIAL_OPTIONAL);
+            v = o.serial;
+            break;
         case O_FILE: required = !(c->flags & CMD_SERIAL_OR_FILE); v = o.file; break;
         case O_FORMAT: v = o.format; break;
         case O_OUT: required = !(c->flags & CMD_OUT_OPTIONAL); v = o.out; break;
@@ -227,6 +230,7 @@ void cli_usage(FILE *f) {
           "ACME (docs/acme.md; the server: revd serve --acme-listen):\n"
           "  acme eab-create   an External Account Binding key: its CA, template, allowed names\n"
           "  acme eab-list | eab-revoke --kid KID\n"
+          "  acme renew-early  tell ACME clients (RFC 9773) to renew certificates now\n"
           "Keys at rest (docs/keys.md):\n"
           "  keys status       which private keys are encrypted\n"
           "  keys encrypt      encrypt them with $REVD_KEY_PASSPHRASE_FILE's passphrase\n"
@@ -274,7 +278,7 @@ int cli_run(struct cli *cli, int argc, char **argv) {
         {"admin", cmd_admin_cmds, "init|issue-credential|list-credentials|revoke-credential"},
         {"audit", cmd_audit_cmds, "verify|export"},
         {"keys", cmd_keys_cmds, "status|encrypt|rekey"},
-        {"acme", cmd_acme_cmds, "eab-create|eab-list|eab-revoke"},
+        {"acme", cmd_acme_cmds, "eab-create|eab-list|eab-revoke|renew-early"},
         {"ca", cmd_ca_cmds, "create-root|create-sub|csr|import|list|show|disable|enable|delete|restore"},
     };
     const char *prefix = "";

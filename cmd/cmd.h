@@ -67,6 +67,7 @@ struct cmd {
 #define CMD_SERIAL_OR_FILE 2  /* --serial unless --file, which is optional (revoke) */
 #define CMD_OUT_OPTIONAL 4    /* --out (crl history) */
 #define CMD_CHAIN_FILE 8      /* --chain takes a FILE, required (ca import); else a flag */
+#define CMD_SERIAL_OPTIONAL 16 /* --serial (acme renew-early) */
 
 /* The tables, NULL-terminated: "revd NOUN VERB" (cmd_ca_cmds: "revd ca
  * VERB") and the top-level words (cmd_cert_cmds, cmd_log_cmds). */

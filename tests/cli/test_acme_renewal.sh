@@ -1,0 +1,33 @@
+#!/bin/bash
+# revd's ACME server: renewal information (RFC 9773) computed from revd's
+# state (a fresh certificate, one marked by `revd acme renew-early`, a
+# revoked one), new-order's replaces, key rollover, account deactivation;
+# then revd restarts and a nonce minted before works once, a spent one is
+# refused, the order and the renewal mark are still there
+# (test_acme_renewal.py, with test_acme_hostile.py's client).
+. "$(dirname "$0")/acmelib.sh"
+[ "$PEBBLE" = 1 ] && skip "revd only (renewal information, restarts)"
+
+acme_ca_setup
+dns_start
+acme_serve
+
+export DIR_URL CA_BUNDLE HTTP_PORT ROOT_PEM SUB_PEM OCSP_URL PEBBLE_KID PEBBLE_HMAC
+export REVD REVD_DIR CHAIN_PEM=$T/chain.pem ACME_TMP=$T ACME_VS_PEBBLE=$PEBBLE
+step "before the restart"
+timeout -k 5 120 "$PY" "$CLI_DIR/test_acme_renewal.py" before >"$T/py1.out" 2>&1
+rc=$?
+cat "$T/py1.out"
+[ "$rc" -eq 0 ] || fail "test_acme_renewal.py before failed (exit $rc)"
+
+step "restart"
+kill -TERM "$SRV"
+wait "$SRV" 2>/dev/null
+acme_serve
+
+step "after the restart"
+timeout -k 5 60 "$PY" "$CLI_DIR/test_acme_renewal.py" after >"$T/py2.out" 2>&1
+rc=$?
+cat "$T/py2.out"
+[ "$rc" -eq 0 ] || fail "test_acme_renewal.py after failed (exit $rc)"
+pass
