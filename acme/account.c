@@ -121,9 +121,9 @@ void acme_new_account(struct acme_call *k) {
     acme_new_id(id);
     rtime_format(rtime_now(), now);
     const char *ca = eab ? json_string_value(json_object_get(eab, "ca")) : a->ca;
-    const char *tmpl = eab ? json_string_value(json_object_get(eab, "template")) : a->tmpl;
-    json_t *acct = json_pack("{s:s,s:O,s:s,s:s,s:s,s:s}", "status", "valid", "jwk", k->jws.jwk, "thumbprint", thumb,
-                             "ca", ca ? ca : "", "template", tmpl ? tmpl : "server", "created", now);
+    json_t *tmpls = eab ? json_incref(json_object_get(eab, "templates")) : json_pack("[s]", a->tmpl);
+    json_t *acct = json_pack("{s:s,s:O,s:s,s:s,s:o,s:s}", "status", "valid", "jwk", k->jws.jwk, "thumbprint", thumb,
+                             "ca", ca ? ca : "", "templates", tmpls ? tmpls : json_array(), "created", now);
     if (contact != NULL) json_object_set(acct, "contact", contact);
     if (eab != NULL) {
         json_object_set(acct, "eab", json_object_get(eab, "kid"));

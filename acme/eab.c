@@ -7,29 +7,26 @@
 #include <openssl/rand.h>
 
 #include "acme/ident.h"
+#include "acme/profile.h"
 #include "ca/ca.h"
 #include "common/b64url.h"
 #include "common/rtime.h"
-
-static int tmpl_ok(const char *t) {
-    size_t n = strlen(t);
-    if (n == 0 || n > 31) return 0;
-    for (size_t i = 0; i < n; i++)
-        if (!((t[i] >= 'a' && t[i] <= 'z') || t[i] == '-')) return 0;
-    return 1;
-}
 
 int acme_eab_create(struct ca_core *c, const char *ca, const char *tmpl, const char *const *allow, size_t nallow,
                     char kid[ACME_ID_LEN + 1], char hmac[ACME_EAB_HMAC_LEN + 1], struct rerr *e) {
     struct ca_info info;
     if (ca == NULL || !ca_info_get(c, ca, &info, e)) return ca == NULL ? rerr_set(e, "--ca is required") : 0;
-    if (tmpl == NULL) tmpl = "server";
-    if (!tmpl_ok(tmpl)) return rerr_set(e, "--template '%.40s' is not a template name", tmpl);
-    if (nallow > ACME_EAB_ALLOW_MAX) return rerr_set(e, "at most %d --allow entries", ACME_EAB_ALLOW_MAX);
+    json_t *tmpls = NULL;
+    if (!acme_profiles_parse(tmpl != NULL ? tmpl : "server", &tmpls, e)) return 0;
+    if (nallow > ACME_EAB_ALLOW_MAX) {
+        json_decref(tmpls);
+        return rerr_set(e, "at most %d --allow entries", ACME_EAB_ALLOW_MAX);
+    }
     json_t *al = json_array();
     for (size_t i = 0; i < nallow; i++) {
         if (!acme_allow_entry_ok(allow[i])) {
             json_decref(al);
+            json_decref(tmpls);
             return rerr_set(e, "--allow '%.80s': expected a DNS suffix (example.test, .example.test) or an "
                                "address prefix (192.0.2.0/24, 2001:db8::/32)", allow[i]);
         }
@@ -38,6 +35,7 @@ int acme_eab_create(struct ca_core *c, const char *ca, const char *tmpl, const c
     uint8_t key[32];
     if (RAND_bytes(key, sizeof(key)) != 1) {
         json_decref(al);
+        json_decref(tmpls);
         return rerr_set(e, "no randomness for the HMAC key");
     }
     b64url_encode(key, sizeof(key), hmac, ACME_EAB_HMAC_LEN + 1);
@@ -45,12 +43,13 @@ int acme_eab_create(struct ca_core *c, const char *ca, const char *tmpl, const c
     acme_new_id(kid);
     char now[21];
     rtime_format(rtime_now(), now);
-    json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:o,s:s,s:b}", "kid", kid, "hmac", hmac, "ca", ca, "template", tmpl,
+    json_t *o = json_pack("{s:s,s:s,s:s,s:o,s:o,s:s,s:b}", "kid", kid, "hmac", hmac, "ca", ca, "templates", tmpls,
                           "allow", al, "created", now, "revoked", 0);
     struct acme_txn t;
     acme_txn_init(&t);
     acme_txn_put(&t, "eab", kid, o);
-    json_t *params = json_pack("{s:s,s:s,s:O}", "kid", kid, "template", tmpl, "allow", json_object_get(o, "allow"));
+    json_t *params = json_pack("{s:s,s:O,s:O}", "kid", kid, "templates", json_object_get(o, "templates"), "allow",
+                               json_object_get(o, "allow"));
     json_decref(o);
     return acme_txn_commit(c, &t, "acme-eab-create", ca, params, e);
 }

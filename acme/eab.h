@@ -23,8 +23,10 @@
 
 struct ca_core;
 
-/* acme_eab_create makes a key for CA ca (template tmpl; NULL: "server")
- * limited to allow[0..nallow). Writes kid and the HMAC key (base64url). */
+/* acme_eab_create makes a key for CA ca, its accounts limited to the ACME
+ * profiles (templates) tmpl ("server,short-lived"; the first the default;
+ * NULL: "server", acme/profile.h) and the names allow[0..nallow). Writes
+ * kid and the HMAC key (base64url). */
 int acme_eab_create(struct ca_core *c, const char *ca, const char *tmpl, const char *const *allow, size_t nallow,
                     char kid[ACME_ID_LEN + 1], char hmac[ACME_EAB_HMAC_LEN + 1], struct rerr *e);
 

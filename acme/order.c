@@ -22,6 +22,7 @@
 #include <openssl/x509v3.h>
 
 #include "acme/ident.h"
+#include "acme/profile.h"
 #include "acme/renewal.h"
 #include "ca/ca.h"
 #include "common/b64url.h"
@@ -64,6 +65,7 @@ static json_t *order_view(struct acme *a, const char *id, const json_t *o) {
     strncat(u, "/finalize", sizeof(u) - strlen(u) - 1);
     json_t *view = json_pack("{s:s,s:s,s:O,s:o,s:s}", "status", order_status(o), "expires", t, "identifiers",
                              json_object_get(o, "identifiers"), "authorizations", authz, "finalize", u);
+    if (*str(o, "template")) json_object_set_new(view, "profile", json_string(str(o, "template")));
     int64_t na = json_integer_value(json_object_get(o, "not_after"));
     if (na > 0) {
         iso(na, t);
@@ -215,9 +217,28 @@ static int replaces(struct acme_call *k, char serial[2 * 21 + 3]) {
     return 1;
 }
 
+/* profile: the profile the order names (draft-aaron-acme-profiles), one
+ * of the account's; none named: the account's first. */
+static int profile(struct acme_call *k, const struct acme_profile **out) {
+    json_t *p = json_object_get(k->payload, "profile"), *mine = json_object_get(k->acct, "templates");
+    const char *name = p != NULL ? json_string_value(p) : json_string_value(json_array_get(mine, 0));
+    size_t i;
+    json_t *v;
+    json_array_foreach(mine, i, v) {
+        if (name != NULL && strcmp(json_string_value(v), name) == 0 && (*out = acme_profile_find(name)) != NULL)
+            return 1;
+    }
+    char *list = json_dumps(mine, JSON_COMPACT);
+    acme_problem(k, 400, "invalidProfile", "profile '%.40s' is not one this account may use (%s)",
+                 name ? name : "?", list ? list : "[]");
+    free(list);
+    return 0;
+}
+
 /* validity: the notBefore/notAfter asked (RFC 8555 7.4), as not_after (0:
- * the default). revd issues from now: a notBefore ahead is refused. */
-static int validity(struct acme_call *k, int64_t *not_after) {
+ * the default), within the profile's longest. revd issues from now: a
+ * notBefore ahead is refused. */
+static int validity(struct acme_call *k, const struct acme_profile *prof, int64_t *not_after) {
     const char *nb = json_string_value(json_object_get(k->payload, "notBefore"));
     const char *na = json_string_value(json_object_get(k->payload, "notAfter"));
     int64_t t, now = rtime_now();
@@ -227,8 +248,9 @@ static int validity(struct acme_call *k, int64_t *not_after) {
     if (na == NULL) return 1;
     if (!rtime_parse(na, &t) || t <= now + 60)
         return acme_problem(k, 400, "malformed", "notAfter: a time (YYYY-MM-DDTHH:MM:SSZ) in the future");
-    if (t > now + (int64_t)k->a->cf.max_days * 86400)
-        return acme_problem(k, 400, "malformed", "notAfter: at most %d days from now", k->a->cf.max_days);
+    int days = prof->max_days > 0 && prof->max_days < k->a->cf.max_days ? prof->max_days : k->a->cf.max_days;
+    if (t > now + (int64_t)days * 86400)
+        return acme_problem(k, 400, "malformed", "notAfter: at most %d days from now (profile %s)", days, prof->name);
     *not_after = t;
     return 1;
 }
@@ -240,7 +262,8 @@ void acme_new_order(struct acme_call *k) {
     int64_t not_after;
     json_t *ids = NULL;
     char replaced[2 * 21 + 3];
-    if (!validity(k, &not_after) || !replaces(k, replaced) ||
+    const struct acme_profile *prof = NULL;
+    if (!profile(k, &prof) || !validity(k, prof, &not_after) || !replaces(k, replaced) ||
         !idents(k, json_object_get(k->payload, "identifiers"), &ids))
         return;
     if (!rate_ok(a, k->acct_id)) {
@@ -267,7 +290,7 @@ void acme_new_order(struct acme_call *k) {
     json_t *o = json_pack("{s:s,s:s,s:I,s:o,s:o,s:I,s:s,s:s}", "acct", k->acct_id, "status", "pending", "expires",
                           (json_int_t)(rtime_now() + ACME_ORDER_LIFETIME_S), "identifiers", ids, "authz", zids,
                           "not_after", (json_int_t)not_after, "ca", str(k->acct, "ca"), "template",
-                          str(k->acct, "template"));
+                          prof->name);
     if (replaced[0]) json_object_set_new(o, "replaces", json_string(replaced));
     acme_txn_put(&t, "order", oid, o);
     snprintf(key, sizeof(key), "%s/%s", k->acct_id, oid);
@@ -628,8 +651,10 @@ static int issue(struct acme *a, const char *id, const json_t *o, char **pem, st
         san_of(o, san, ACME_ORDER_IDENTS_MAX * (ACME_IDENT_MAX + 6));
         snprintf(idem, sizeof(idem), "acme-order-%s", id);
         int64_t na = json_integer_value(json_object_get(o, "not_after"));
+        const struct acme_profile *prof = acme_profile_find(str(o, "template"));
+        int days = prof && prof->max_days > 0 && prof->max_days < a->cf.max_days ? prof->max_days : a->cf.max_days;
         struct ca_issue_params p = {.ca = str(o, "ca"), .template_name = str(o, "template"), .csr = der,
-                                    .csr_len = len, .validity = na > 0 ? na - rtime_now() : (int64_t)a->cf.max_days * 86400,
+                                    .csr_len = len, .validity = na > 0 ? na - rtime_now() : (int64_t)days * 86400,
                                     .san = san, .idempotency_key = idem, .path_len = -1, .with_chain = 1};
         ok = ca_issue(a->core, &p, pem, e);
     }

@@ -11,6 +11,7 @@
 #include "acme/account.h"
 #include "acme/call.h"
 #include "acme/order.h"
+#include "acme/profile.h"
 #include "acme/renewal.h"
 #include "acme/revoke.h"
 
@@ -31,7 +32,8 @@ static void directory(struct acme_call *k) {
     acme_url(a, u[3], sizeof(u[3]), "revoke-cert", NULL);
     acme_url(a, u[4], sizeof(u[4]), "key-change", NULL);
     acme_url(a, u[5], sizeof(u[5]), "renewal-info", NULL);
-    json_t *meta = json_pack("{s:b}", "externalAccountRequired", a->cf.eab_required);
+    json_t *meta = json_pack("{s:b,s:o}", "externalAccountRequired", a->cf.eab_required, "profiles",
+                             acme_profiles_json());
     acme_reply(k, 200, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:o}", "newNonce", u[0], "newAccount", u[1], "newOrder",
                                  u[2], "revokeCert", u[3], "keyChange", u[4], "renewalInfo", u[5], "meta", meta));
 }

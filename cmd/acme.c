@@ -90,11 +90,13 @@ static const int a_revoke[] = {O_KID, 0};
 static const int a_renew[] = {O_CA, O_SERIAL, O_PARTITION, O_ALL, O_HOURS, 0};
 
 const struct cmd cmd_acme_cmds[] = {
-    {"eab-create", "revd acme eab-create --ca NAME [--template T] [--allow DNS-SUFFIX|CIDR]...",
+    {"eab-create", "revd acme eab-create --ca NAME [--template PROFILE[,PROFILE]...] [--allow DNS-SUFFIX|CIDR]...",
      "Makes an External Account Binding key for the ACME server (RFC 8555 7.3.4) and\n"
      "prints it once, as two lines: 'kid: KID' and 'hmac: KEY' (base64url), what ACME\n"
      "clients take as their EAB key id and HMAC key. An account opened with it issues\n"
-     "from CA NAME with template T (default server), and only for the names it allows:\n"
+     "from CA NAME with the profiles (revd templates) listed: server (the default),\n"
+     "end-entity, client, short-lived (at most 7 days, no CRL or OCSP pointers); the\n"
+     "first is used when an order names none. And only for the names it allows:\n"
      "  --allow example.test    example.test and every name under it (wildcards too)\n"
      "  --allow .example.test   only names under it\n"
      "  --allow 192.0.2.0/24    IP identifiers in the prefix (also IPv6)\n"

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "common/cidr.h"
+#include "acme/profile.h"
 #include "acme/validate.h"
 #include "common/rerr.h"
 #include "node/cpus.h"
@@ -45,6 +46,12 @@ static int check_resolver(const char *v, char *why, size_t wl) {
     struct rerr e = {{0}};
     if (acme_vconf_resolver_ok(v, &e)) return 1;
     snprintf(why, wl, "%s", e.msg);
+    return 0;
+}
+
+static int check_profile(const char *v, char *why, size_t wl) {
+    if (acme_profile_find(v) != NULL) return 1;
+    snprintf(why, wl, "an ACME profile: server, end-entity, client or short-lived");
     return 0;
 }
 
@@ -181,8 +188,10 @@ static const struct setting table[] = {
     {.name = "acme-ca", .type = SETTINGS_STRING, FIELD(acme_ca), .arg = "NAME",
      .def_doc = "none: accounts without an EAB key cannot order", .reload = SETTINGS_START,
      .doc = "the CA that issues to ACME accounts opened without an EAB key (acme-eab optional)"},
-    {.name = "acme-template", .type = SETTINGS_STRING, FIELD(acme_template), .arg = "T", .def = "server",
-     .reload = SETTINGS_START, .doc = "the template of certificates issued to accounts without an EAB key"},
+    {.name = "acme-template", .type = SETTINGS_STRING, FIELD(acme_template), .arg = "PROFILE", .def = "server",
+     .reload = SETTINGS_START, .check = check_profile,
+     .doc = "the profile (revd template) of accounts without an EAB key: server, end-entity, client or "
+            "short-lived (docs/acme.md)"},
     {.name = "acme-resolver", .type = SETTINGS_STRING, FIELD(acme_resolver), .arg = "HOST:PORT",
      .def_doc = "the system's (/etc/resolv.conf)", .reload = SETTINGS_START, .check = check_resolver,
      .doc = "the only DNS server ACME validation asks (names for http-01 and tls-alpn-01, TXT for dns-01); no "
