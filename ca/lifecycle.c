@@ -8,6 +8,7 @@
 #include "ca/crec.h"
 #include "ca/ikey.h"
 #include "ca/keyring.h"
+#include "ca/nameconst.h"
 #include "ca/oplog.h"
 #include "ca/partition.h"
 #include "ca/revoke.h"
@@ -157,8 +158,21 @@ static struct ca *new_ca_record(struct ca_core *c, const struct ca_create_params
     return ca;
 }
 
+/* nc_json: the name constraints asked for, by kind ("permit_dns": [...]),
+ * into j (kinds with none left out); the values as given, made safe. */
+static json_t *nc_json(const struct ca_create_params *p, json_t *j) {
+    static const char *const keys[CA_NC_KINDS] = {"permit_dns", "exclude_dns", "permit_ip", "exclude_ip"};
+    for (int k = 0; j != NULL && k < CA_NC_KINDS; k++) {
+        if (p->num_nc[k] == 0) continue;
+        json_t *a = json_array();
+        for (size_t i = 0; i < p->num_nc[k] && i < CA_NC_MAX; i++) json_array_append_new(a, jsafe_string(p->nc[k][i]));
+        json_object_set_new(j, keys[k], a);
+    }
+    return j;
+}
+
 static json_t *create_params_json(const struct ca_create_params *p) {
-    return json_pack("{s:o,s:o,s:s,s:o,s:i,s:o,s:I,s:b,s:I,s:i}", "parent", jsafe_string(p->parent),
+    return nc_json(p, json_pack("{s:o,s:o,s:s,s:o,s:i,s:o,s:I,s:b,s:I,s:i}", "parent", jsafe_string(p->parent),
                      "subject", jsafe_string(p->subject), "key", ca_key_type_name(p->key),
                      /* a refused URI is not recorded: it may hold a PIN */
                      "key_uri", p->key_uri == NULL ? json_null()
@@ -166,7 +180,7 @@ static json_t *create_params_json(const struct ca_create_params *p) {
                      "days",
                      p->days, "base_url", jsafe_string(p->base_url), "partition_size", (json_int_t)p->partition_size,
                      "complete_crl", p->complete_crl, "crl_max_bytes",
-                     (json_int_t)p->crl_max_bytes, "path_len", p->path_len);
+                     (json_int_t)p->crl_max_bytes, "path_len", p->path_len));
 }
 
 /* Registers a CA certificate a parent in DIR issued, in the parent's
@@ -261,7 +275,8 @@ static int create_place(struct ca_core *c, const struct ca_create_params *p, str
  * signer, or self-signed) and sets ca's certificate, its PEM and its
  * chain. */
 static int create_cert(struct ca *ca, struct ca *parent, X509_NAME *subj, EVP_PKEY *key, EVP_PKEY *signer,
-                       const uint8_t serial[16], int64_t now, int64_t not_after, struct rerr *e) {
+                       NAME_CONSTRAINTS *nc, const uint8_t serial[16], int64_t now, int64_t not_after,
+                       struct rerr *e) {
     char cdp[URLS_MAX], ocsp[URLS_MAX], issuers[URLS_MAX];
     struct certbuild cb = {
         .subject = subj,
@@ -276,6 +291,7 @@ static int create_cert(struct ca *ca, struct ca *parent, X509_NAME *subj, EVP_PK
         .is_ca = 1,
         .path_len = ca->path_len,
         .ku = CB_KU_KEY_CERT_SIGN | CB_KU_CRL_SIGN | CB_KU_DIGITAL_SIGNATURE,
+        .nc = nc,
     };
     if (parent != NULL) {
         partition_url(parent, URLS_PART_CA, cdp);
@@ -341,11 +357,13 @@ int ca_create(struct ca_core *c, const struct ca_create_params *p0, struct rerr 
     const struct ca_create_params *p = &q;
     X509_NAME *subj = NULL;
     EVP_PKEY *key = NULL;
+    NAME_CONSTRAINTS *nc = NULL;
     struct ca *ca = NULL;
     struct ca *parent = NULL;
     int ok = 0;
     const char *op = p->parent ? "ca-create-sub" : "ca-create-root";
     c->notice[0] = '\0';
+    if (!nameconst_build(p, &nc, e)) goto out;
     if (q.key_uri != NULL && (key = token_key(c, &q, e)) == NULL) goto out;
 
     subj = certbuild_subject_parse(p->subject, e);
@@ -364,7 +382,7 @@ int ca_create(struct ca_core *c, const struct ca_create_params *p0, struct rerr 
     } else if (!serial_new(c, ca, serial, e)) { /* ca->id 0: a fresh space */
         goto out;
     }
-    if (!create_cert(ca, parent, subj, key, signer, serial, now, not_after, e)) goto out;
+    if (!create_cert(ca, parent, subj, key, signer, nc, serial, now, not_after, e)) goto out;
     ca->not_before = now;
     ca->not_after = certbuild_asn1_time(X509_get0_notAfter(ca->cert));
     ca->state = CA_STATE_ACTIVE;
@@ -389,6 +407,7 @@ out:
     if (!ok) oplog_failure(c, op, p->name, NULL, 0, create_params_json(p), e);
     core_ca_free(ca);
     EVP_PKEY_free(key);
+    NAME_CONSTRAINTS_free(nc);
     X509_NAME_free(subj);
     return ok;
 }

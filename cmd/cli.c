@@ -56,6 +56,10 @@ static const struct option long_opts[] = {
     {"new-passphrase-file", required_argument, NULL, O_NEWPASS},
     {"key-uri", required_argument, NULL, O_KEY_URI},
     {"chunk-rows", required_argument, NULL, O_CHUNK_ROWS},
+    {"permit-dns", required_argument, NULL, O_PERMIT_DNS},
+    {"exclude-dns", required_argument, NULL, O_EXCLUDE_DNS},
+    {"permit-ip", required_argument, NULL, O_PERMIT_IP},
+    {"exclude-ip", required_argument, NULL, O_EXCLUDE_IP},
     {NULL, 0, NULL, 0},
 };
 
@@ -152,6 +156,15 @@ static int run_cmd(struct cli *cli, const struct cmd *c, int argc, char **argv) 
         case O_NEWPASS: o.newpass = optarg; break;
         case O_KEY_URI: o.key_uri = optarg; break;
         case O_CHUNK_ROWS: num = &o.chunk_rows; break;
+        case O_PERMIT_DNS:
+        case O_EXCLUDE_DNS:
+        case O_PERMIT_IP:
+        case O_EXCLUDE_IP: {
+            int k = id - O_PERMIT_DNS;
+            if (o.num_nc[k] < CA_NC_MAX) o.nc[k][o.num_nc[k]] = optarg;
+            o.num_nc[k]++;
+            break;
+        }
         }
         if (num != NULL && !cmd_parse_long(optarg, num))
             return usage_error(cli, c, "--%s needs a whole number", opt_name(id));
