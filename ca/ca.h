@@ -73,7 +73,8 @@ struct ca_create_params {
     int path_len;            /* -1: root none, sub 0 */
     const char *key_uri;     /* non-NULL: the CA key is this object in a PKCS#11 token (ca/pkcs11.h),
                                  and key is taken from it */
-    /* name constraints (subordinates only): nc[k][0..num_nc[k]) borrowed */
+    /* name constraints (subordinates only): nc[k][0..num_nc[k]) borrowed;
+     * num_nc[k] > CA_NC_MAX is refused without reading nc[k] */
     const char *const *nc[CA_NC_KINDS];
     size_t num_nc[CA_NC_KINDS];
 };

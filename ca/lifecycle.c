@@ -164,8 +164,12 @@ static json_t *nc_json(const struct ca_create_params *p, json_t *j) {
     static const char *const keys[CA_NC_KINDS] = {"permit_dns", "exclude_dns", "permit_ip", "exclude_ip"};
     for (int k = 0; j != NULL && k < CA_NC_KINDS; k++) {
         if (p->num_nc[k] == 0) continue;
+        if (p->num_nc[k] > CA_NC_MAX) { /* refused: the count only (the values may not all be there) */
+            json_object_set_new(j, keys[k], json_integer((json_int_t)p->num_nc[k]));
+            continue;
+        }
         json_t *a = json_array();
-        for (size_t i = 0; i < p->num_nc[k] && i < CA_NC_MAX; i++) json_array_append_new(a, jsafe_string(p->nc[k][i]));
+        for (size_t i = 0; i < p->num_nc[k]; i++) json_array_append_new(a, jsafe_string(p->nc[k][i]));
         json_object_set_new(j, keys[k], a);
     }
     return j;
