@@ -94,6 +94,30 @@ int ca_import_cert(struct ca_core *c, const char *name, const uint8_t *cert, siz
 
 int ca_set_enabled(struct ca_core *c, const char *name, int enabled, struct rerr *e);
 
+struct ca_recertify_params {
+    const char *name;
+    int days; /* 0: default (root 3650, sub 1825, clamped to the parent) */
+    /* new name constraints (a subordinate); none given: the old
+     * certificate's are kept. As in struct ca_create_params. */
+    const char *const *nc[CA_NC_KINDS];
+    size_t num_nc[CA_NC_KINDS];
+};
+
+/* ca_recertify gives CA name a new certificate for the same key and
+ * subject, from its parent in DIR (a root: self-signed), with a new
+ * validity and, when given, new name constraints; certificates it issued
+ * still verify under it, and its CRLs and OCSP responses (same name, same
+ * key) stay valid. The old certificate stays in the parent's records and
+ * is copied to DIR/ca/archive/NAME-SERIAL.pem; the chains of the CAs
+ * under it are rebuilt on the new one. Refused for a pending, deleted or
+ * purged CA and one whose parent is outside revd. */
+int ca_recertify(struct ca_core *c, const struct ca_recertify_params *p, struct rerr *e);
+
+/* ca_bundle_pem: the certificate of CA name and those of its parents up to
+ * the root, root last, as PEM in *out_pem (malloc'd; caller frees), and
+ * how many certificates in *num. */
+int ca_bundle_pem(const struct ca_core *c, const char *name, char **out_pem, int *num, struct rerr *e);
+
 /* ca_delete deletes a CA with a restore window of restore_days (7 to
  * 3650): it issues nothing from now on, its status stays published (and
  * revocable) until the window ends, then ca_purge_due destroys its keys.

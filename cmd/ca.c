@@ -116,6 +116,56 @@ static int run_import_ca(struct cli *cli, struct opts *o, const char *pos) {
     return ok ? 0 : cmd_fail(cli, e.msg);
 }
 
+/* ---- ca recertify / bundle ---- */
+
+static int run_recertify(struct cli *cli, struct opts *o, const char *pos) {
+    struct ca_recertify_params p = {.name = o->name};
+    if (o->days_set && (o->days < 1 || o->days > 36500)) return cmd_fail(cli, "--days must be 1 to 36500");
+    p.days = o->days_set ? (int)o->days : 0;
+    for (int k = 0; k < CA_NC_KINDS; k++) {
+        if (o->num_nc[k] > CA_NC_MAX)
+            return cmd_failf(cli, "--%s is given %zu times; at most %d", ca_nc_kind_name((enum ca_nc_kind)k),
+                             o->num_nc[k], CA_NC_MAX);
+        p.nc[k] = o->nc[k];
+        p.num_nc[k] = o->num_nc[k];
+    }
+    struct ca_core *c;
+    int owned;
+    if (!cmd_open_core(cli, o, 0, &c, &owned)) return 1;
+    struct rerr e;
+    int ok = ca_recertify(c, &p, &e);
+    struct ca_info info;
+    if (ok && ca_info_get(c, p.name, &info, &e)) {
+        char na[21];
+        rtime_format(info.not_after, na);
+        fprintf(cli->out, "CA %s has a new certificate for the same key, valid until %s\ncertificate: %s\n", p.name, na,
+                info.cert_path);
+        if (ca_notice(c)[0] != '\0') fprintf(cli->err, "revd: %s\n", ca_notice(c));
+    }
+    cmd_close_core(c, owned);
+    return ok ? 0 : cmd_fail(cli, e.msg);
+}
+
+static int run_bundle(struct cli *cli, struct opts *o, const char *pos) {
+    struct ca_core *c;
+    int owned;
+    if (!cmd_open_core(cli, o, 0, &c, &owned)) return 1;
+    struct rerr e;
+    char *pem = NULL;
+    int num = 0;
+    int ok = ca_bundle_pem(c, o->name, &pem, &num, &e);
+    cmd_close_core(c, owned);
+    if (!ok) return cmd_fail(cli, e.msg);
+    if (num > 4)
+        fprintf(cli->err, "revd: warning: the bundle of CA %s has %d levels; some clients stop at four\n", o->name,
+                num);
+    char b[PATH_MAX];
+    if (o->out != NULL) ok = fs_write(cmd_resolve(cli, o->out, b), pem, strlen(pem), 0644, FS_NAMED, &e);
+    else fputs(pem, cli->out);
+    free(pem);
+    return ok ? 0 : cmd_fail(cli, e.msg);
+}
+
 /* ---- ca list / show / enable / disable ---- */
 
 static int run_list(struct cli *cli, struct opts *o, const char *pos) {
@@ -239,6 +289,8 @@ static const int a_caimport[] = {O_NAME, O_CERT, O_CHAIN, 0};
 static const int a_list[] = {O_JSON, 0};
 static const int a_none[] = {0};
 static const int a_delete[] = {O_RESTORE_DAYS, 0};
+static const int a_recert[] = {O_NAME, O_DAYS, NC_OPTS, 0};
+static const int a_bundle[] = {O_NAME, O_OUT, 0};
 
 #define KEY_HELP                                                                                   \
     "  --key ec-p256|ec-p384|rsa-2048|rsa-3072|rsa-4096   key type (default ec-p256)\n"              \
@@ -285,6 +337,19 @@ const struct cmd cmd_ca_cmds[] = {
      "  --cert FILE           the CA certificate (PEM or DER)\n"
      "  --chain FILE          the parent's chain, PEM, ending in its root\n",
      a_caimport, run_import_ca, 0, 0, CMD_CHAIN_FILE},
+    {"recertify", "revd ca recertify --name NAME [--days N] [name constraints]",
+     "Gives CA NAME a new certificate for the same key and subject, from its parent in\n"
+     "DIR (a root: self-signed): what it issued still verifies, its CRLs and OCSP\n"
+     "responses stay valid. The old certificate stays in the parent's records and is\n"
+     "copied to DIR/ca/archive/NAME-SERIAL.pem; the chains of the CAs under it are\n"
+     "rebuilt. Without name-constraint options the old certificate's are kept.\n"
+     "  --days N              validity (default: root 3650, sub 1825 clamped to the parent)\n" NC_HELP,
+     a_recert, run_recertify, 0, 0, 0},
+    {"bundle", "revd ca bundle --name NAME [--out FILE]",
+     "Writes the certificate of CA NAME and its parents up to the root, root last\n"
+     "(PEM), to stdout or FILE; warns on stderr past four levels.\n"
+     "  --out FILE            write here instead of stdout\n",
+     a_bundle, run_bundle, 0, 0, CMD_OUT_OPTIONAL},
     {"list", "revd ca list [--json]", "Lists the CAs in DIR.\n", a_list, run_list, 0, 0, 0},
     {"show", "revd ca show NAME [--json]", "Shows one CA: state, key, validity, counts, revocation settings.\n",
      a_list, run_show, 1, 0, 0},

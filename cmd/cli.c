@@ -216,6 +216,8 @@ void cli_usage(FILE *f) {
           "  ca create-sub     create a CA signed by a CA in DIR\n"
           "  ca csr            create a CA key and CSR for a parent outside revd\n"
           "  ca import         install the certificate an outside parent signed\n"
+          "  ca recertify      a new certificate for a CA's key (new validity, name constraints)\n"
+          "  ca bundle         a CA's certificate and its parents', root last (PEM)\n"
           "  ca list | show NAME | disable NAME | enable NAME\n"
           "  ca delete NAME    delete a CA, restorable for --restore-days (default 30)\n"
           "  ca restore NAME   undo a deletion within its window\n"
@@ -277,7 +279,7 @@ int cli_run(struct cli *cli, int argc, char **argv) {
         {"admin", cmd_admin_cmds, "init|issue-credential|list-credentials|revoke-credential"},
         {"audit", cmd_audit_cmds, "verify|export"},
         {"keys", cmd_keys_cmds, "status|encrypt|rekey"},
-        {"ca", cmd_ca_cmds, "create-root|create-sub|csr|import|list|show|disable|enable|delete|restore"},
+        {"ca", cmd_ca_cmds, "create-root|create-sub|csr|import|recertify|bundle|list|show|disable|enable|delete|restore"},
     };
     const char *prefix = "";
     for (size_t g = 0; g < sizeof(groups) / sizeof(groups[0]); g++) {

@@ -9,7 +9,10 @@
 #   (PCA_NAME_CONSTRAINTS_VALIDATION: ...): nothing issued, the refusal in
 #   the audit log; names inside are issued and verify with openssl;
 # - the admin API's create-CA body takes the same constraints, and an
-#   issuance it refuses answers 422 with "reason".
+#   issuance it refuses answers 422 with "reason";
+# - ca recertify: a new certificate for the same key (old certificates
+#   still verify, CRLs verify under it), with new constraints or the old;
+# - ca bundle: the CA's certificate and its parents', root last.
 . "$(dirname "$0")/lib.sh"
 D=$REVD_DIR
 R=PCA_NAME_CONSTRAINTS_VALIDATION
@@ -118,6 +121,75 @@ step "a CA issued through the sub-ca template and then imported keeps its constr
 make_csr subca "/CN=sub.other.test"
 run_fail 1 revd issue --ca nc --csr "$T/subca.csr" --template sub-ca
 assert_contains "$ERR" "$R: subject CN 'sub.other.test'"
+
+step "ca recertify: same key, new constraints; old certificates still verify"
+before=$(openssl x509 -in "$D/ca/nc.pem" -noout -serial)
+old_pub=$(openssl x509 -in "$D/ca/nc.pem" -noout -pubkey)
+cp "$D/ca/nc.pem" "$T/nc-old.pem"
+run_fail 1 revd issue --ca nc --csr "$T/nocn.csr" --san "DNS:www.other.test"
+b=$(snapshot root nc)
+run_fail 1 revd ca recertify --name nc --permit-dns "bad..name"
+run_fail 1 revd ca recertify --name nc --days 40000
+run_fail 1 revd ca recertify --name root --permit-dns example.test
+assert_contains "$ERR" "not on a root"
+run_fail 1 revd ca recertify --name nope
+assert_unchanged "$b" root nc
+run_ok revd ca recertify --name nc --days 400 --permit-dns example.test --permit-dns other.test \
+    --exclude-ip 0.0.0.0/0 --exclude-ip ::/0
+assert_contains "$OUT" "CA nc has a new certificate for the same key"
+[ "$(openssl x509 -in "$D/ca/nc.pem" -noout -serial)" != "$before" ] || fail "the certificate did not change"
+assert_eq "$(openssl x509 -in "$D/ca/nc.pem" -noout -pubkey)" "$old_pub" "the public key"
+t=$(openssl x509 -in "$D/ca/nc.pem" -noout -text)
+assert_contains "$t" "X509v3 Name Constraints: critical"
+assert_contains "$t" "DNS:other.test"
+assert_not_contains "$t" "DNS:.corp.test"
+ls "$D"/ca/archive/nc-*.pem >/dev/null 2>&1 || fail "the old certificate was not archived"
+cmp -s "$(ls "$D"/ca/archive/nc-*.pem | head -1)" "$T/nc-old.pem" || fail "the archived certificate is not the old one"
+# A certificate issued before verifies under the new one; gc's chain file names the new one.
+verify_chain "$D/ca/root.pem" "$D/ca/nc.pem" "$T/in2.pem"
+assert_eq "$(openssl x509 -in "$D/ca/gc-chain.pem" -noout -serial)" "$(openssl x509 -in "$D/ca/nc.pem" -noout -serial)" \
+    "gc's chain file's first certificate"
+# The new constraints bind from now on: other.test in, IPs and corp.test out.
+issue_to "$T/re1.pem" --ca nc --csr "$T/nocn.csr" --san "DNS:www.other.test"
+verify_chain "$D/ca/root.pem" "$D/ca/nc.pem" "$T/re1.pem"
+run_fail 1 revd issue --ca nc --csr "$T/nocn.csr" --san "DNS:a.corp.test"
+assert_contains "$ERR" "$R: "
+run_fail 1 revd issue --ca gc --csr "$T/nocn.csr" --san "DNS:example.test,IP:192.0.2.1"
+assert_contains "$ERR" "CA nc's excluded IP subtree"
+# Without constraint options the old ones are kept.
+run_ok revd ca recertify --name nc --days 300
+assert_contains "$(openssl x509 -in "$D/ca/nc.pem" -noout -text)" "DNS:other.test"
+# A root renews itself; the CRL it signs verifies under the new certificate.
+run_ok revd ca recertify --name root
+verify_chain "$D/ca/root.pem" "$D/ca/nc.pem" "$T/re1.pem"
+run_ok revd crl rebuild --ca nc
+for f in "$D"/crl/nc/*.crl; do
+    o=$(openssl crl -in "$f" -inform DER -CAfile "$D/ca/nc.pem" -noout 2>&1)
+    assert_contains "$o" "verify OK" "$f under the new certificate"
+done
+assert_contains "$(revd log | tail -5)" '"op":"ca-recertify","ca":"root"'
+
+step "ca bundle: the CA and its parents, root last; a warning past four levels"
+run_ok revd ca bundle --name gc
+assert_eq "$(printf '%s\n' "$OUT" | grep -c 'BEGIN CERTIFICATE')" 3 "certificates in gc's bundle"
+printf '%s\n' "$OUT" >"$T/bundle.pem"
+assert_eq "$(openssl x509 -in "$T/bundle.pem" -noout -subject)" "subject=CN = gc" "the bundle's first"
+assert_eq "$ERR" "" "stderr of a three-level bundle"
+run_ok revd ca bundle --name gc --out "$T/b2.pem"
+cmp -s "$T/bundle.pem" "$T/b2.pem" || fail "--out wrote something else than stdout"
+tail -n "$(openssl x509 -in "$D/ca/root.pem" | wc -l)" "$T/b2.pem" | cmp -s - <(openssl x509 -in "$D/ca/root.pem") ||
+    fail "the root is not last"
+create_root deep --path-len 4
+create_sub d2 deep --path-len 3
+create_sub d3 d2 --path-len 2
+create_sub d4 d3 --path-len 1
+create_sub d5 d4
+run_ok revd ca bundle --name d4
+assert_eq "$ERR" "" "stderr of a four-level bundle"
+run_ok revd ca bundle --name d5
+assert_eq "$(printf '%s\n' "$OUT" | grep -c 'BEGIN CERTIFICATE')" 5 "certificates in d5's bundle"
+assert_contains "$ERR" "warning: the bundle of CA d5 has 5 levels"
+run_fail 1 revd ca bundle --name nope
 
 step "the admin API: create with constraints; a refusal carries the reason"
 run_ok revd admin init
