@@ -165,6 +165,18 @@ struct nc_name {
     char shown[300];
 };
 
+static void show_name(struct nc_name *nm) {
+    if (nm->type == GEN_IPADD) {
+        if (inet_ntop(nm->len == 4 ? AF_INET : AF_INET6, nm->v, nm->shown, sizeof(nm->shown)) == NULL)
+            snprintf(nm->shown, sizeof(nm->shown), "?");
+        return;
+    }
+    size_t n = nm->len > 253 ? 253 : nm->len;
+    for (size_t i = 0; i < n; i++)
+        nm->shown[i] = (nm->v[i] > 0x20 && nm->v[i] < 0x7f) ? (char)nm->v[i] : '?';
+    nm->shown[n] = '\0';
+}
+
 static void base_text(const GENERAL_NAME *g, char *out, size_t ol) {
     const ASN1_STRING *s = g->d.ia5;
     if (g->type == GEN_IPADD && (s->length == 8 || s->length == 32)) {
@@ -225,6 +237,15 @@ static int check_nc(const NAME_CONSTRAINTS *nc, const char *caname, const struct
     return 1;
 }
 
+int nameconst_match(const NAME_CONSTRAINTS *nc, const char *caname, int type, const uint8_t *v, size_t len,
+                    struct rerr *e) {
+    if (type != GEN_DNS && type != GEN_IPADD) return rerr_set(e, CA_NC_REASON ": only DNS and IP names are matched");
+    if (type == GEN_IPADD && len != 4 && len != 16) return rerr_set(e, CA_NC_REASON ": an IP address is 4 or 16 octets");
+    struct nc_name nm = {.type = type, .v = v, .len = len, .what = "name"};
+    show_name(&nm);
+    return check_nc(nc, caname, &nm, e);
+}
+
 /* check_chain: nm against ca and each ancestor in c (at most
  * CA_MAX_DEPTH + 1 certificates: a loop in the records ends there). */
 static int check_chain(const struct ca_core *c, const struct ca *ca, const struct nc_name *nm, struct rerr *e) {
@@ -248,18 +269,6 @@ static int check_chain(const struct ca_core *c, const struct ca *ca, const struc
         ca = ca->parent[0] != '\0' ? core_find(c, ca->parent) : NULL;
     }
     return 1;
-}
-
-static void show_name(struct nc_name *nm) {
-    if (nm->type == GEN_IPADD) {
-        if (inet_ntop(nm->len == 4 ? AF_INET : AF_INET6, nm->v, nm->shown, sizeof(nm->shown)) == NULL)
-            snprintf(nm->shown, sizeof(nm->shown), "?");
-        return;
-    }
-    size_t n = nm->len > 253 ? 253 : nm->len;
-    for (size_t i = 0; i < n; i++)
-        nm->shown[i] = (nm->v[i] > 0x20 && nm->v[i] < 0x7f) ? (char)nm->v[i] : '?';
-    nm->shown[n] = '\0';
 }
 
 /* cn_name: a CN that is a DNS name (hostname characters, a dot) or an IP

@@ -40,4 +40,11 @@ int nameconst_build(const struct ca_create_params *p, NAME_CONSTRAINTS **out, st
 int nameconst_check(const struct ca_core *c, const struct ca *ca, const GENERAL_NAMES *san, const X509_NAME *subj,
                     struct rerr *e);
 
+/* nameconst_match: one name (type GEN_DNS or GEN_IPADD, octets v[0..len))
+ * against one certificate's constraints nc, of CA caname: 1 within, 0 with
+ * e set. What nameconst_check does for each CA; fuzzed with hostile nc
+ * (tests/fuzz/fuzz_nameconst.c). */
+int nameconst_match(const NAME_CONSTRAINTS *nc, const char *caname, int type, const uint8_t *v, size_t len,
+                    struct rerr *e);
+
 #endif
