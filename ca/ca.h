@@ -49,6 +49,17 @@ int ca_core_open(const char *dir, int create, struct ca_core **out, struct rerr 
 void ca_core_free(struct ca_core *c);
 const char *ca_core_dir(const struct ca_core *c);
 
+/* Name constraints (RFC 5280 4.2.1.10) of a subordinate CA: at most
+ * CA_NC_MAX of each kind. DNS: a domain ("example.test": it and every name
+ * under it; ".example.test": only names under it). IP: a prefix
+ * ("192.0.2.0/24", "2001:db8::/32"; host bits past the prefix refused).
+ * Refusals of an issuance for them start with CA_NC_REASON ": ". */
+#define CA_NC_MAX 64
+#define CA_NC_REASON "PCA_NAME_CONSTRAINTS_VALIDATION"
+enum ca_nc_kind { CA_NC_PERMIT_DNS, CA_NC_EXCLUDE_DNS, CA_NC_PERMIT_IP, CA_NC_EXCLUDE_IP, CA_NC_KINDS };
+/* ca_nc_kind_name: "permit-dns", "exclude-dns", "permit-ip", "exclude-ip". */
+const char *ca_nc_kind_name(enum ca_nc_kind k);
+
 struct ca_create_params {
     const char *name;
     const char *parent;      /* NULL: self-signed root */
@@ -62,6 +73,10 @@ struct ca_create_params {
     int path_len;            /* -1: root none, sub 0 */
     const char *key_uri;     /* non-NULL: the CA key is this object in a PKCS#11 token (ca/pkcs11.h),
                                  and key is taken from it */
+    /* name constraints (subordinates only): nc[k][0..num_nc[k]) borrowed;
+     * num_nc[k] > CA_NC_MAX is refused without reading nc[k] */
+    const char *const *nc[CA_NC_KINDS];
+    size_t num_nc[CA_NC_KINDS];
 };
 
 /* ca_create makes a root (parent NULL) or a subordinate of a CA in DIR. */
@@ -78,6 +93,30 @@ int ca_import_cert(struct ca_core *c, const char *name, const uint8_t *cert, siz
                    const uint8_t *chain, size_t chain_len, struct rerr *e);
 
 int ca_set_enabled(struct ca_core *c, const char *name, int enabled, struct rerr *e);
+
+struct ca_recertify_params {
+    const char *name;
+    int days; /* 0: default (root 3650, sub 1825, clamped to the parent) */
+    /* new name constraints (a subordinate); none given: the old
+     * certificate's are kept. As in struct ca_create_params. */
+    const char *const *nc[CA_NC_KINDS];
+    size_t num_nc[CA_NC_KINDS];
+};
+
+/* ca_recertify gives CA name a new certificate for the same key and
+ * subject, from its parent in DIR (a root: self-signed), with a new
+ * validity and, when given, new name constraints; certificates it issued
+ * still verify under it, and its CRLs and OCSP responses (same name, same
+ * key) stay valid. The old certificate stays in the parent's records and
+ * is copied to DIR/ca/archive/NAME-SERIAL.pem; the chains of the CAs
+ * under it are rebuilt on the new one. Refused for a pending, deleted or
+ * purged CA and one whose parent is outside revd. */
+int ca_recertify(struct ca_core *c, const struct ca_recertify_params *p, struct rerr *e);
+
+/* ca_bundle_pem: the certificate of CA name and those of its parents up to
+ * the root, root last, as PEM in *out_pem (malloc'd; caller frees), and
+ * how many certificates in *num. */
+int ca_bundle_pem(const struct ca_core *c, const char *name, char **out_pem, int *num, struct rerr *e);
 
 /* ca_delete deletes a CA with a restore window of restore_days (7 to
  * 3650): it issues nothing from now on, its status stays published (and
@@ -135,6 +174,17 @@ struct ca_issue_params {
  * certificate, and with with_chain the issuing CA and its parents short of
  * the root. The certificate is in the index when this returns. */
 int ca_issue(struct ca_core *c, const struct ca_issue_params *p, char **out_pem, struct rerr *e);
+
+/* ca_name_allowed: 1 when a certificate of CA ca may carry the name (type
+ * "dns" or "ip", value "www.example.test" / "*.example.test" / "192.0.2.1"
+ * / an IPv6 literal) under the name constraints of ca and of its ancestors
+ * in DIR (read from each CA certificate's nameConstraints extension); 0
+ * with e set ("PCA_NAME_CONSTRAINTS_VALIDATION: ..."; also for a value
+ * that is no DNS name or IP address); -1 when ca is unknown (e set).
+ * ca_issue applies the same check to every dNSName and iPAddress it would
+ * issue, and to a subject CN that is a DNS name or an IP address.
+ * CA-core thread. */
+int ca_name_allowed(struct ca_core *c, const char *ca, const char *type, const char *value, struct rerr *e);
 
 /* A serial as INTEGER content octets. */
 struct ca_serial {
@@ -308,9 +358,6 @@ int ca_expiry_scan(struct ca_core *c, int64_t now, int warn_days, uint64_t *expi
 /* ca_set_actor names who makes the calls that follow and from where
  * ("uid:1000(alice)", "unix pid=42"); copied, truncated to fit. */
 void ca_set_actor(struct ca_core *c, const char *principal, const char *source);
-
-/* ca_name_allowed: 1 when a certificate of CA ca may carry the name (type "dns" or "ip", value "www.example.test" / "*.example.test" / "192.0.2.1" / an IPv6 literal) under the constraints of ca and its ancestors; 0 with e set ("PCA_NAME_CONSTRAINTS_VALIDATION: ..."); -1 when ca is unknown (e set). CA-core thread. */
-int ca_name_allowed(struct ca_core *c, const char *ca, const char *type, const char *value, struct rerr *e);
 
 /* Records of the front ends in front of the CA core (the ACME server's
  * accounts, orders, authorizations, nonces): opaque values under a

@@ -85,6 +85,11 @@ static int add_extensions(X509 *x, const struct certbuild *b, struct rerr *e) {
             return 0;
         }
     }
+    /* RFC 5280 4.2.1.10: conforming CAs MUST mark it critical. */
+    if (b->nc != NULL && !X509_add1_ext_i2d(x, NID_name_constraints, b->nc, 1, X509V3_ADD_DEFAULT)) {
+        rerr_ssl(e, "cannot add nameConstraints");
+        return 0;
+    }
     if (b->cdp != NULL) {
         snprintf(value, sizeof(value), "URI:%s", b->cdp);
         if (!add_conf_ext(x, &ctx, NID_crl_distribution_points, value, e)) return 0;

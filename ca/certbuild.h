@@ -36,6 +36,7 @@ struct certbuild {
     int ocsp_nocheck;
     const char *cdp, *ocsp_url, *ca_issuers_url; /* NULL: omitted */
     GENERAL_NAMES *san;
+    NAME_CONSTRAINTS *nc; /* a CA's name constraints (critical); NULL: none */
     STACK_OF(X509_EXTENSION) *extra; /* passthrough: added as they are */
 };
 

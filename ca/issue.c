@@ -9,6 +9,7 @@
 #include "ca/crec.h"
 #include "ca/ikey.h"
 #include "ca/keyring.h"
+#include "ca/nameconst.h"
 #include "ca/oplog.h"
 #include "ca/partition.h"
 #include "ca/serial.h"
@@ -702,6 +703,9 @@ int ca_issue(struct ca_core *c, const struct ca_issue_params *p, char **out_pem,
     int is_rsa = 0;
     req = issue_csr_parse_check(p->csr, p->csr_len, &is_rsa, e);
     if (req == NULL || !issue_names(p, req, &san, e)) goto out;
+    /* Before anything is signed: every name within the constraints of the
+     * CA and of its ancestors. */
+    if (!nameconst_check(c, ca, san, X509_REQ_get_subject_name(req), e)) goto out;
     if (t->passthrough && (extra = passthrough_exts(req, ca->cert, e)) == NULL) goto out;
     int path_len = -1;
     int64_t now = rtime_now(), not_after = 0;

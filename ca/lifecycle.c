@@ -8,6 +8,7 @@
 #include "ca/crec.h"
 #include "ca/ikey.h"
 #include "ca/keyring.h"
+#include "ca/nameconst.h"
 #include "ca/oplog.h"
 #include "ca/partition.h"
 #include "ca/revoke.h"
@@ -157,8 +158,25 @@ static struct ca *new_ca_record(struct ca_core *c, const struct ca_create_params
     return ca;
 }
 
+/* nc_json: the name constraints asked for, by kind ("permit_dns": [...]),
+ * into j (kinds with none left out); the values as given, made safe. */
+static json_t *nc_json(const struct ca_create_params *p, json_t *j) {
+    static const char *const keys[CA_NC_KINDS] = {"permit_dns", "exclude_dns", "permit_ip", "exclude_ip"};
+    for (int k = 0; j != NULL && k < CA_NC_KINDS; k++) {
+        if (p->num_nc[k] == 0) continue;
+        if (p->num_nc[k] > CA_NC_MAX) { /* refused: the count only (the values may not all be there) */
+            json_object_set_new(j, keys[k], json_integer((json_int_t)p->num_nc[k]));
+            continue;
+        }
+        json_t *a = json_array();
+        for (size_t i = 0; i < p->num_nc[k]; i++) json_array_append_new(a, jsafe_string(p->nc[k][i]));
+        json_object_set_new(j, keys[k], a);
+    }
+    return j;
+}
+
 static json_t *create_params_json(const struct ca_create_params *p) {
-    return json_pack("{s:o,s:o,s:s,s:o,s:i,s:o,s:I,s:b,s:I,s:i}", "parent", jsafe_string(p->parent),
+    return nc_json(p, json_pack("{s:o,s:o,s:s,s:o,s:i,s:o,s:I,s:b,s:I,s:i}", "parent", jsafe_string(p->parent),
                      "subject", jsafe_string(p->subject), "key", ca_key_type_name(p->key),
                      /* a refused URI is not recorded: it may hold a PIN */
                      "key_uri", p->key_uri == NULL ? json_null()
@@ -166,7 +184,7 @@ static json_t *create_params_json(const struct ca_create_params *p) {
                      "days",
                      p->days, "base_url", jsafe_string(p->base_url), "partition_size", (json_int_t)p->partition_size,
                      "complete_crl", p->complete_crl, "crl_max_bytes",
-                     (json_int_t)p->crl_max_bytes, "path_len", p->path_len);
+                     (json_int_t)p->crl_max_bytes, "path_len", p->path_len));
 }
 
 /* Registers a CA certificate a parent in DIR issued, in the parent's
@@ -261,7 +279,8 @@ static int create_place(struct ca_core *c, const struct ca_create_params *p, str
  * signer, or self-signed) and sets ca's certificate, its PEM and its
  * chain. */
 static int create_cert(struct ca *ca, struct ca *parent, X509_NAME *subj, EVP_PKEY *key, EVP_PKEY *signer,
-                       const uint8_t serial[16], int64_t now, int64_t not_after, struct rerr *e) {
+                       NAME_CONSTRAINTS *nc, const uint8_t serial[16], int64_t now, int64_t not_after,
+                       struct rerr *e) {
     char cdp[URLS_MAX], ocsp[URLS_MAX], issuers[URLS_MAX];
     struct certbuild cb = {
         .subject = subj,
@@ -276,6 +295,7 @@ static int create_cert(struct ca *ca, struct ca *parent, X509_NAME *subj, EVP_PK
         .is_ca = 1,
         .path_len = ca->path_len,
         .ku = CB_KU_KEY_CERT_SIGN | CB_KU_CRL_SIGN | CB_KU_DIGITAL_SIGNATURE,
+        .nc = nc,
     };
     if (parent != NULL) {
         partition_url(parent, URLS_PART_CA, cdp);
@@ -341,11 +361,13 @@ int ca_create(struct ca_core *c, const struct ca_create_params *p0, struct rerr 
     const struct ca_create_params *p = &q;
     X509_NAME *subj = NULL;
     EVP_PKEY *key = NULL;
+    NAME_CONSTRAINTS *nc = NULL;
     struct ca *ca = NULL;
     struct ca *parent = NULL;
     int ok = 0;
     const char *op = p->parent ? "ca-create-sub" : "ca-create-root";
     c->notice[0] = '\0';
+    if (!nameconst_build(p, &nc, e)) goto out;
     if (q.key_uri != NULL && (key = token_key(c, &q, e)) == NULL) goto out;
 
     subj = certbuild_subject_parse(p->subject, e);
@@ -364,7 +386,7 @@ int ca_create(struct ca_core *c, const struct ca_create_params *p0, struct rerr 
     } else if (!serial_new(c, ca, serial, e)) { /* ca->id 0: a fresh space */
         goto out;
     }
-    if (!create_cert(ca, parent, subj, key, signer, serial, now, not_after, e)) goto out;
+    if (!create_cert(ca, parent, subj, key, signer, nc, serial, now, not_after, e)) goto out;
     ca->not_before = now;
     ca->not_after = certbuild_asn1_time(X509_get0_notAfter(ca->cert));
     ca->state = CA_STATE_ACTIVE;
@@ -389,6 +411,7 @@ out:
     if (!ok) oplog_failure(c, op, p->name, NULL, 0, create_params_json(p), e);
     core_ca_free(ca);
     EVP_PKEY_free(key);
+    NAME_CONSTRAINTS_free(nc);
     X509_NAME_free(subj);
     return ok;
 }
@@ -808,4 +831,190 @@ int ca_purge_due(struct ca_core *c, int64_t now, size_t *purged, struct rerr *e)
         (*purged)++;
     }
     return all_ok;
+}
+
+/* ---- a new certificate for the same key ---- */
+
+static char *concat2(const char *a, const char *b) {
+    size_t n1 = strlen(a), n2 = strlen(b ? b : "");
+    char *s = malloc(n1 + n2 + 1);
+    if (s == NULL) return NULL;
+    memcpy(s, a, n1);
+    memcpy(s + n1, b ? b : "", n2 + 1);
+    return s;
+}
+
+/* recert_chains: out[i] (malloc'd) is the new chain of c->cas[i] when it
+ * is under ca, whose new certificate next has; NULL for the others. CAs
+ * are in creation order: a parent before its children. 1, or 0 (memory). */
+static int recert_chains(struct ca_core *c, const struct ca *ca, const struct ca *next, char **out) {
+    for (size_t i = 0; i < c->num_cas; i++) {
+        const struct ca *k = c->cas[i];
+        const char *pcert = NULL, *pchain = NULL;
+        if (k->cert_pem == NULL || k->parent[0] == '\0') continue;
+        if (strcmp(k->parent, ca->name) == 0) {
+            pcert = next->cert_pem;
+            pchain = next->chain_pem;
+        }
+        for (size_t j = 0; j < i && pcert == NULL; j++)
+            if (out[j] != NULL && strcmp(c->cas[j]->name, k->parent) == 0) {
+                pcert = c->cas[j]->cert_pem;
+                pchain = out[j];
+            }
+        if (pcert != NULL && (out[i] = concat2(pcert, pchain)) == NULL) return 0;
+    }
+    return 1;
+}
+
+/* recert_archive copies ca's certificate, before it is replaced, to
+ * DIR/ca/archive/NAME-SERIAL.pem. */
+static int recert_archive(struct ca_core *c, const struct ca *ca, struct rerr *e) {
+    char path[PATH_MAX], hex[2 * (HEX_SERIAL_MAX + 1) + 1];
+    const ASN1_INTEGER *sn = X509_get0_serialNumber(ca->cert);
+    size_t sl = (size_t)sn->length > HEX_SERIAL_MAX + 1 ? HEX_SERIAL_MAX + 1 : (size_t)sn->length;
+    hex_encode(sn->data, sl, hex);
+    snprintf(path, sizeof(path), "%s/ca/archive", c->dir);
+    if (!fs_mkdirs(path, 0755, e)) return 0;
+    snprintf(path, sizeof(path), "%s/ca/archive/%s-%s.pem", c->dir, ca->name, hex);
+    return fs_write_atomic(path, ca->cert_pem, strlen(ca->cert_pem), 0644, e);
+}
+
+/* recert_check: ca may be re-certified; q (its parent, path length, days
+ * and constraints) and *nc (new ones, or a copy of the old) for it. */
+static int recert_check(struct ca_core *c, const struct ca_recertify_params *p, const struct ca *ca,
+                        struct ca_create_params *q, NAME_CONSTRAINTS **nc, struct rerr *e) {
+    if (ca->cert == NULL || ca->state == CA_STATE_PENDING || ca->state == CA_STATE_DELETED ||
+        ca->state == CA_STATE_PURGED)
+        return rerr_set(e, "CA %s is %s: it has no certificate to renew", ca->name, ca_state_name(ca->state));
+    if (strcmp(ca->parent, "(external)") == 0)
+        return rerr_set(e, "CA %s's parent is outside revd: only that parent can certify its key again", ca->name);
+    memset(q, 0, sizeof(*q));
+    q->name = ca->name;
+    q->parent = ca->parent[0] != '\0' ? ca->parent : NULL;
+    q->days = p->days;
+    q->path_len = ca->path_len;
+    size_t given = 0;
+    for (int k = 0; k < CA_NC_KINDS; k++) {
+        q->nc[k] = p->nc[k];
+        q->num_nc[k] = p->num_nc[k];
+        given += p->num_nc[k];
+    }
+    if (given > 0) return nameconst_build(q, nc, e);
+    int crit = 0;
+    *nc = X509_get_ext_d2i(ca->cert, NID_name_constraints, &crit, NULL);
+    if (*nc == NULL && crit != -1) {
+        ERR_clear_error();
+        return rerr_set(e, "CA %s's nameConstraints extension does not parse; give new ones", ca->name);
+    }
+    return 1;
+}
+
+/* recert_write: next's record, its certificate at parent's, the new
+ * chains under it, and the log record, in one synced batch. */
+static int recert_write(struct ca_core *c, struct ca *next, struct ca *parent, char **chains,
+                        const uint8_t serial[16], json_t *params, struct rerr *e) {
+    struct store_batch *b = store_batch_new();
+    int ok = 0;
+    carec_put(c, b, next);
+    if (parent != NULL) {
+        if (!record_ca_cert(c, b, parent, next->cert, "sub-ca", e)) {
+            json_decref(params);
+            goto out;
+        }
+        carec_put(c, b, parent);
+        chlog_add(c, b, parent->id, 0, serial, 16);
+    }
+    for (size_t i = 0; i < c->num_cas; i++) {
+        if (chains[i] == NULL) continue;
+        struct ca k = *c->cas[i];
+        k.chain_pem = chains[i];
+        carec_put(c, b, &k);
+    }
+    chlog_add(c, b, next->id, 1, NULL, 0);
+    oplog_add(c, b, "ca-recertify", next->name, serial, 16, params, "ok");
+    ok = oplog_commit(c, b, e);
+    if (!ok && parent != NULL) parent->issued--;
+out:
+    store_batch_free(b);
+    return ok;
+}
+
+static json_t *recert_params_json(const struct ca_recertify_params *p) {
+    struct ca_create_params q = {0};
+    for (int k = 0; k < CA_NC_KINDS; k++) q.nc[k] = p->nc[k], q.num_nc[k] = p->num_nc[k];
+    return nc_json(&q, json_pack("{s:i}", "days", p->days));
+}
+
+/* recert_install puts next (written) in ca's place, and the new chains. */
+static void recert_install(struct ca_core *c, struct ca *ca, struct ca *next, char **chains) {
+    struct rerr fe;
+    int archived = recert_archive(c, ca, &fe);
+    X509_free(ca->cert);
+    free(ca->cert_pem);
+    free(ca->chain_pem);
+    ca->cert = next->cert;
+    ca->cert_pem = next->cert_pem;
+    ca->chain_pem = next->chain_pem;
+    ca->not_before = next->not_before;
+    ca->not_after = next->not_after;
+    if (!archived)
+        snprintf(c->notice, sizeof(c->notice), "warning: the old certificate of CA %s was not archived: %s",
+                 ca->name, fe.msg);
+    if (!write_ca_files(c, ca, &fe))
+        snprintf(c->notice, sizeof(c->notice), "warning: CA %s has its new certificate, but its files were not "
+                 "written: %s", ca->name, fe.msg);
+    for (size_t i = 0; i < c->num_cas; i++) {
+        if (chains[i] == NULL) continue;
+        free(c->cas[i]->chain_pem);
+        c->cas[i]->chain_pem = chains[i];
+        chains[i] = NULL;
+        write_ca_files(c, c->cas[i], &fe);
+    }
+    changes_all(c);
+}
+
+int ca_recertify(struct ca_core *c, const struct ca_recertify_params *p, struct rerr *e) {
+    NAME_CONSTRAINTS *nc = NULL;
+    char **chains = NULL;
+    struct ca next = {0};
+    int ok = 0;
+    json_t *params = recert_params_json(p);
+    c->notice[0] = '\0';
+    struct ca *ca = core_find_or_err(c, p->name, e);
+    struct ca_create_params q;
+    if (ca == NULL || !recert_check(c, p, ca, &q, &nc, e)) goto out;
+    struct ca place = *ca, *parent = NULL;
+    int64_t now = rtime_now(), not_after = 0;
+    if (!create_place(c, &q, &place, now, &parent, &not_after, e)) goto out;
+    EVP_PKEY *key = keyring_ca_key(c, ca, e);
+    EVP_PKEY *signer = parent != NULL ? keyring_ca_key(c, parent, e) : key;
+    if (key == NULL || signer == NULL) goto out;
+    uint8_t serial[16];
+    if (!serial_new(c, parent != NULL ? parent : ca, serial, e)) goto out;
+    next = *ca;
+    next.cert = NULL, next.cert_pem = NULL, next.chain_pem = NULL;
+    if (!create_cert(&next, parent, X509_get_subject_name(ca->cert), key, signer, nc, serial, now, not_after, e))
+        goto out;
+    next.not_before = now;
+    next.not_after = certbuild_asn1_time(X509_get0_notAfter(next.cert));
+    chains = calloc(c->num_cas + 1, sizeof(char *));
+    if (chains == NULL || !recert_chains(c, ca, &next, chains)) {
+        rerr_set(e, "out of memory");
+        goto out;
+    }
+    ok = recert_write(c, &next, parent, chains, serial, params, e);
+    params = NULL;
+    if (!ok) goto out;
+    recert_install(c, ca, &next, chains);
+    next.cert = NULL, next.cert_pem = NULL, next.chain_pem = NULL;
+out:
+    if (!ok) oplog_failure(c, "ca-recertify", p->name, NULL, 0, params != NULL ? params : recert_params_json(p), e);
+    else json_decref(params);
+    for (size_t i = 0; chains != NULL && i < c->num_cas; i++) free(chains[i]);
+    free(chains);
+    X509_free(next.cert);
+    free(next.cert_pem);
+    free(next.chain_pem);
+    NAME_CONSTRAINTS_free(nc);
+    return ok;
 }

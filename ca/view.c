@@ -172,3 +172,21 @@ void ca_view_stored_free(struct ca_view_stored *s) {
     store_batch_free(s->b);
     free(s);
 }
+
+int ca_bundle_pem(const struct ca_core *c, const char *name, char **out_pem, int *num, struct rerr *e) {
+    *out_pem = NULL;
+    const struct ca *ca = core_find_or_err(c, name, e);
+    if (ca == NULL) return 0;
+    if (ca->cert_pem == NULL) return rerr_set(e, "CA %s is pending (it has no certificate yet)", name);
+    const char *chain = ca->chain_pem ? ca->chain_pem : "";
+    size_t n1 = strlen(ca->cert_pem), n2 = strlen(chain);
+    char *s = malloc(n1 + n2 + 1);
+    if (s == NULL) return rerr_set(e, "out of memory");
+    memcpy(s, ca->cert_pem, n1);
+    memcpy(s + n1, chain, n2 + 1);
+    int k = 0;
+    for (const char *q = s; (q = strstr(q, "-----BEGIN CERTIFICATE-----")) != NULL; q++) k++;
+    *num = k;
+    *out_pem = s;
+    return 1;
+}

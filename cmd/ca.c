@@ -44,6 +44,13 @@ static int fill_create(struct cli *cli, struct opts *o, struct ca_create_params 
     p->crl_max_bytes = (uint32_t)o->maxb;
     if (o->complete && o->psize) return cmd_usage_fail(cli, "--partition-size and --complete-crl exclude each other");
     if (o->path_len < -1 || o->path_len > 10) return cmd_fail(cli, "--path-len must be 0 to 10");
+    for (int k = 0; k < CA_NC_KINDS; k++) {
+        if (o->num_nc[k] > CA_NC_MAX)
+            return cmd_failf(cli, "--%s is given %zu times; at most %d", ca_nc_kind_name((enum ca_nc_kind)k),
+                             o->num_nc[k], CA_NC_MAX);
+        p->nc[k] = o->nc[k];
+        p->num_nc[k] = o->num_nc[k];
+    }
     return 0;
 }
 
@@ -106,6 +113,56 @@ static int run_import_ca(struct cli *cli, struct opts *o, const char *pos) {
     }
     free(cert);
     free(chain);
+    return ok ? 0 : cmd_fail(cli, e.msg);
+}
+
+/* ---- ca recertify / bundle ---- */
+
+static int run_recertify(struct cli *cli, struct opts *o, const char *pos) {
+    struct ca_recertify_params p = {.name = o->name};
+    if (o->days_set && (o->days < 1 || o->days > 36500)) return cmd_fail(cli, "--days must be 1 to 36500");
+    p.days = o->days_set ? (int)o->days : 0;
+    for (int k = 0; k < CA_NC_KINDS; k++) {
+        if (o->num_nc[k] > CA_NC_MAX)
+            return cmd_failf(cli, "--%s is given %zu times; at most %d", ca_nc_kind_name((enum ca_nc_kind)k),
+                             o->num_nc[k], CA_NC_MAX);
+        p.nc[k] = o->nc[k];
+        p.num_nc[k] = o->num_nc[k];
+    }
+    struct ca_core *c;
+    int owned;
+    if (!cmd_open_core(cli, o, 0, &c, &owned)) return 1;
+    struct rerr e;
+    int ok = ca_recertify(c, &p, &e);
+    struct ca_info info;
+    if (ok && ca_info_get(c, p.name, &info, &e)) {
+        char na[21];
+        rtime_format(info.not_after, na);
+        fprintf(cli->out, "CA %s has a new certificate for the same key, valid until %s\ncertificate: %s\n", p.name, na,
+                info.cert_path);
+        if (ca_notice(c)[0] != '\0') fprintf(cli->err, "revd: %s\n", ca_notice(c));
+    }
+    cmd_close_core(c, owned);
+    return ok ? 0 : cmd_fail(cli, e.msg);
+}
+
+static int run_bundle(struct cli *cli, struct opts *o, const char *pos) {
+    struct ca_core *c;
+    int owned;
+    if (!cmd_open_core(cli, o, 0, &c, &owned)) return 1;
+    struct rerr e;
+    char *pem = NULL;
+    int num = 0;
+    int ok = ca_bundle_pem(c, o->name, &pem, &num, &e);
+    cmd_close_core(c, owned);
+    if (!ok) return cmd_fail(cli, e.msg);
+    if (num > 4)
+        fprintf(cli->err, "revd: warning: the bundle of CA %s has %d levels; some clients stop at four\n", o->name,
+                num);
+    char b[PATH_MAX];
+    if (o->out != NULL) ok = fs_write(cmd_resolve(cli, o->out, b), pem, strlen(pem), 0644, FS_NAMED, &e);
+    else fputs(pem, cli->out);
+    free(pem);
     return ok ? 0 : cmd_fail(cli, e.msg);
 }
 
@@ -223,13 +280,17 @@ static int run_disable(struct cli *cli, struct opts *o, const char *name) { retu
 /* ---- the table (cmd/cli.c dispatches) ---- */
 
 #define CREATE_OPTS O_NAME, O_SUBJECT, O_KEY, O_KEY_URI, O_DAYS, O_BASE_URL, O_PSIZE, O_COMPLETE, O_MAXB
-static const int a_root[] = {CREATE_OPTS, O_PATHLEN, 0};
-static const int a_sub[] = {CREATE_OPTS, O_PARENT, O_PATHLEN, 0};
+/* allowed on create-root too, so that ca_create says why a root takes none */
+#define NC_OPTS O_PERMIT_DNS, O_EXCLUDE_DNS, O_PERMIT_IP, O_EXCLUDE_IP
+static const int a_root[] = {CREATE_OPTS, O_PATHLEN, NC_OPTS, 0};
+static const int a_sub[] = {CREATE_OPTS, O_PARENT, O_PATHLEN, NC_OPTS, 0};
 static const int a_csr[] = {O_NAME, O_SUBJECT, O_KEY, O_KEY_URI, O_BASE_URL, O_PSIZE, O_COMPLETE, O_MAXB, 0};
 static const int a_caimport[] = {O_NAME, O_CERT, O_CHAIN, 0};
 static const int a_list[] = {O_JSON, 0};
 static const int a_none[] = {0};
 static const int a_delete[] = {O_RESTORE_DAYS, 0};
+static const int a_recert[] = {O_NAME, O_DAYS, NC_OPTS, 0};
+static const int a_bundle[] = {O_NAME, O_OUT, 0};
 
 #define KEY_HELP                                                                                   \
     "  --key ec-p256|ec-p384|rsa-2048|rsa-3072|rsa-4096   key type (default ec-p256)\n"              \
@@ -244,6 +305,20 @@ static const int a_delete[] = {O_RESTORE_DAYS, 0};
     "  --complete-crl        one CRL for the whole CA (then at most 1,000,000 certificates)\n"     \
     "  --crl-max-bytes N     CRL size cap (default 1000000)\n"
 
+#define NC_HELP                                                                                    \
+    "Name constraints (RFC 5280 4.2.1.10; a critical extension; each option up to 64 times).\n"     \
+    "Every certificate this CA or a CA under it issues is refused unless its DNS and IP\n"           \
+    "subjectAltNames, and a subject CN that is a DNS name or an IP address, are within them\n"       \
+    "(refusals start with PCA_NAME_CONSTRAINTS_VALIDATION):\n"                                       \
+    "  --permit-dns DOMAIN   DNS names must be within one: example.test holds it and every\n"        \
+    "                        name under it, .example.test only the names under it\n"                 \
+    "  --exclude-dns DOMAIN  DNS names within one are refused (a wildcard that could stand\n"        \
+    "                        for one too)\n"                                                          \
+    "  --permit-ip PREFIX    IP addresses must be within one (192.0.2.0/24, 2001:db8::/32)\n"         \
+    "  --exclude-ip PREFIX   IP addresses within one are refused\n"                                  \
+    "  Permitted subtrees of one type bind only names of that type: with only --permit-dns,\n"       \
+    "  IP names are not constrained (add --permit-ip or --exclude-ip 0.0.0.0/0 and ::/0).\n"
+
 const struct cmd cmd_ca_cmds[] = {
     {"create-root", "revd ca create-root --name NAME --subject /CN=... [options]",
      "Creates a self-signed root CA.\n  --days N              validity (default 3650)\n" KEY_HELP CRL_HELP
@@ -252,7 +327,7 @@ const struct cmd cmd_ca_cmds[] = {
     {"create-sub", "revd ca create-sub --name NAME --parent PARENT --subject /CN=... [options]",
      "Creates a CA signed by PARENT (a CA in DIR).\n"
      "  --days N              validity (default 1825, never past the parent's notAfter)\n" KEY_HELP CRL_HELP
-     "  --path-len N          basicConstraints pathLen (default 0)\n",
+     "  --path-len N          basicConstraints pathLen (default 0)\n" NC_HELP,
      a_sub, run_create, 0, 0, 0},
     {"csr", "revd ca csr --name NAME --subject /CN=... [--key K | --key-uri URI] [CRL options]",
      "Creates the key of a CA whose parent is outside revd (or takes it from a token)\nand prints its CSR.\n" KEY_HELP CRL_HELP,
@@ -262,6 +337,19 @@ const struct cmd cmd_ca_cmds[] = {
      "  --cert FILE           the CA certificate (PEM or DER)\n"
      "  --chain FILE          the parent's chain, PEM, ending in its root\n",
      a_caimport, run_import_ca, 0, 0, CMD_CHAIN_FILE},
+    {"recertify", "revd ca recertify --name NAME [--days N] [name constraints]",
+     "Gives CA NAME a new certificate for the same key and subject, from its parent in\n"
+     "DIR (a root: self-signed): what it issued still verifies, its CRLs and OCSP\n"
+     "responses stay valid. The old certificate stays in the parent's records and is\n"
+     "copied to DIR/ca/archive/NAME-SERIAL.pem; the chains of the CAs under it are\n"
+     "rebuilt. Without name-constraint options the old certificate's are kept.\n"
+     "  --days N              validity (default: root 3650, sub 1825 clamped to the parent)\n" NC_HELP,
+     a_recert, run_recertify, 0, 0, 0},
+    {"bundle", "revd ca bundle --name NAME [--out FILE]",
+     "Writes the certificate of CA NAME and its parents up to the root, root last\n"
+     "(PEM), to stdout or FILE; warns on stderr past four levels.\n"
+     "  --out FILE            write here instead of stdout\n",
+     a_bundle, run_bundle, 0, 0, CMD_OUT_OPTIONAL},
     {"list", "revd ca list [--json]", "Lists the CAs in DIR.\n", a_list, run_list, 0, 0, 0},
     {"show", "revd ca show NAME [--json]", "Shows one CA: state, key, validity, counts, revocation settings.\n",
      a_list, run_show, 1, 0, 0},

@@ -14,6 +14,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "ca/ca.h"
+
 struct ca_core;
 
 /* Where a command runs: its output, the client's directory, the core. */
@@ -32,6 +34,8 @@ enum {
     O_SAN, O_IDEM, O_SERIAL, O_REASON, O_INVALIDITY, O_FORMAT, O_SINCE, O_FILE, O_FROM, O_HASH, O_OUT,
     O_PARTITION, O_ALL, O_NUMBER, O_ANCHOR, O_RESTORE_DAYS, O_ROLE, O_NAMES, O_NEWPASS,
     O_KEY_URI, O_CHUNK_ROWS, O_ALLOW, O_KID,
+    /* in enum ca_nc_kind's order */
+    O_PERMIT_DNS, O_EXCLUDE_DNS, O_PERMIT_IP, O_EXCLUDE_IP,
 };
 
 /* The most --allow options one command takes (revd acme eab-create). */
@@ -49,6 +53,10 @@ struct opts {
     const char *allow[OPTS_ALLOW_MAX]; /* --allow, repeatable */
     size_t nallow;
     const char *kid;
+    /* --permit-dns ... --exclude-ip, each repeatable: the first CA_NC_MAX
+     * kept, num_nc counts them all (more is refused) */
+    const char *nc[CA_NC_KINDS][CA_NC_MAX];
+    size_t num_nc[CA_NC_KINDS];
 };
 
 struct cmd {

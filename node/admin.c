@@ -242,6 +242,13 @@ __attribute__((format(printf, 3, 4))) static void forbid(struct call *k, const c
 static void refused(struct call *k, const struct rerr *e) {
     int nf = strncmp(e->msg, "no CA named", 11) == 0 || strstr(e->msg, "has no certificate with serial") != NULL ||
              strncmp(e->msg, "no credential named", 19) == 0;
+    /* A refusal with a machine-readable reason ("REASON: ...") carries it. */
+    size_t rl = strlen(CA_NC_REASON);
+    if (!nf && strncmp(e->msg, CA_NC_REASON ": ", rl + 2) == 0) {
+        reply(k->req, 422, json_pack("{s:s,s:s,s:o}", "error", "refused", "reason", CA_NC_REASON, "message",
+                                     jsafe_string(e->msg)));
+        return;
+    }
     fail(k, nf ? 404 : 422, nf ? "not_found" : "refused", "%s", e->msg);
 }
 
@@ -317,7 +324,23 @@ static void do_get_ca(struct call *k) {
 }
 
 
-static int create_params(struct call *k, struct ca_create_params *p) {
+/* The name constraints of a create-CA body (checked by fields_ok). */
+struct nc_store {
+    const char *v[CA_NC_KINDS][CA_NC_MAX];
+};
+
+static void create_nc(struct call *k, struct ca_create_params *p, struct nc_store *ns) {
+    static const char *const keys[CA_NC_KINDS] = {"permit_dns", "exclude_dns", "permit_ip", "exclude_ip"};
+    for (int i = 0; i < CA_NC_KINDS; i++) {
+        json_t *a = json_object_get(k->body, keys[i]);
+        size_t n = json_is_array(a) ? json_array_size(a) : 0;
+        for (size_t j = 0; j < n && j < CA_NC_MAX; j++) ns->v[i][j] = json_string_value(json_array_get(a, j));
+        p->nc[i] = ns->v[i];
+        p->num_nc[i] = n; /* past CA_NC_MAX: ca_create refuses it */
+    }
+}
+
+static int create_params(struct call *k, struct ca_create_params *p, struct nc_store *ns) {
     memset(p, 0, sizeof(*p));
     p->key = CA_KEY_EC_P256;
     p->path_len = -1;
@@ -345,12 +368,14 @@ static int create_params(struct call *k, struct ca_create_params *p) {
     p->days = (int)days;
     p->partition_size = (uint32_t)psize;
     p->path_len = plen_set ? (int)plen : (p->parent ? 0 : -1);
+    create_nc(k, p, ns);
     return 1;
 }
 
 static void do_create(struct call *k) {
     struct ca_create_params p;
-    if (!create_params(k, &p)) return;
+    struct nc_store ns;
+    if (!create_params(k, &p, &ns)) return;
     struct rerr e;
     if (!ca_create(k->a->core, &p, &e)) return refused(k, &e);
     changed(k, "a new CA");
@@ -994,8 +1019,9 @@ static void on_request(struct evhttp_request *req, void *arg) {
     if (a->require_approval && needs_approval(&k)) {
         /* The request is checked now, run when a second admin approves. */
         struct ca_create_params p;
+        struct nc_store ns;
         long long d;
-        int ok = k.op == OP_CREATE_CA ? create_params(&k, &p)
+        int ok = k.op == OP_CREATE_CA ? create_params(&k, &p, &ns)
                  : k.op == OP_DELETE  ? fields_ok(&k, AB_DELETE) &&
                                            num(&k, "restore_days", CA_RESTORE_DAYS_MIN, CA_RESTORE_DAYS_MAX, &d, NULL)
                  : k.op == OP_CRED_ISSUE ? fields_ok(&k, AB_CRED)

@@ -5,7 +5,7 @@
 
 #include "common/log.h"
 
-enum ftype { F_STR, F_INT, F_BOOL };
+enum ftype { F_STR, F_INT, F_BOOL, F_STRS }; /* F_STRS: an array of at most hi strings */
 
 struct field {
     const char *name;
@@ -22,7 +22,9 @@ static const struct field f_create[] = {
     {"subject", F_STR, 1, 0, 0},     {"key", F_STR, 0, 0, 0},
     {"days", F_INT, 0, 1, 36500},    {"base_url", F_STR, 0, 0, 0},
     {"partition_size", F_INT, 0, 1, 100000000}, {"complete_crl", F_BOOL, 0, 0, 0},
-    {"path_len", F_INT, 0, 0, 100},  {"key_uri", F_STR, 0, 0, 0}, END};
+    {"path_len", F_INT, 0, 0, 100},  {"key_uri", F_STR, 0, 0, 0},
+    {"permit_dns", F_STRS, 0, 0, 64}, {"exclude_dns", F_STRS, 0, 0, 64},
+    {"permit_ip", F_STRS, 0, 0, 64},  {"exclude_ip", F_STRS, 0, 0, 64}, END};
 static const struct field f_delete[] = {{"restore_days", F_INT, 0, 7, 3650}, END};
 static const struct field f_issue[] = {
     {"csr", F_STR, 1, 0, 0},          {"template", F_STR, 0, 0, 0}, {"days", F_INT, 0, 1, 36500},
@@ -71,6 +73,15 @@ int adminbody_check(enum adminbody_kind kind, json_t *body, char *why, size_t wl
             break;
         case F_BOOL:
             if (!json_is_boolean(v)) return snprintf(why, wl, "field %s must be true or false", f->name), 0;
+            break;
+        case F_STRS:
+            if (!json_is_array(v) || json_array_size(v) > (size_t)f->hi)
+                return snprintf(why, wl, "field %s must be an array of at most %lld strings", f->name, f->hi), 0;
+            for (size_t i = 0; i < json_array_size(v); i++) {
+                json_t *s = json_array_get(v, i);
+                if (!json_is_string(s) || strlen(json_string_value(s)) != json_string_length(s))
+                    return snprintf(why, wl, "field %s: element %zu must be a string (without NUL)", f->name, i), 0;
+            }
             break;
         }
     }

@@ -1114,6 +1114,86 @@ static void test_cred_templates(void **state) {
     assert_false(cred_allows_template("ocsp-signing-x", "ocsp-signing"));
 }
 
+
+/* ---- name constraints (ca/nameconst.c) ---------------------------------- */
+
+static void expect_name(struct ca_core *c, const char *ca, const char *type, const char *v, int want) {
+    struct rerr e = {{0}};
+    int r = ca_name_allowed(c, ca, type, v, &e);
+    if (r != want) fprintf(stderr, "ca_name_allowed(%s, %s, %s) = %d, want %d: %s\n", ca, type, v, r, want, e.msg);
+    assert_int_equal(r, want);
+    if (r == 0) assert_true(strncmp(e.msg, CA_NC_REASON ": ", strlen(CA_NC_REASON) + 2) == 0);
+}
+
+static void test_name_constraints(void **state) {
+    struct fx *f = *state;
+    struct rerr e = {{0}};
+    static const char *const pd[] = {"example.test", ".corp.test"}, *const xd[] = {"secret.example.test"};
+    static const char *const pi[] = {"192.0.2.0/24", "2001:db8::/32"}, *const xi[] = {"192.0.2.128/25"};
+    struct ca_create_params p = root_params("nc");
+    p.parent = "root";
+    p.path_len = 1;
+    p.nc[CA_NC_PERMIT_DNS] = pd, p.num_nc[CA_NC_PERMIT_DNS] = 2;
+    p.nc[CA_NC_EXCLUDE_DNS] = xd, p.num_nc[CA_NC_EXCLUDE_DNS] = 1;
+    p.nc[CA_NC_PERMIT_IP] = pi, p.num_nc[CA_NC_PERMIT_IP] = 2;
+    p.nc[CA_NC_EXCLUDE_IP] = xi, p.num_nc[CA_NC_EXCLUDE_IP] = 1;
+    assert_true(ca_create(f->c, &p, &e));
+    /* a grandchild with its own, wider, constraints: nc's still bind */
+    static const char *const gd[] = {"other.test", "example.test"};
+    struct ca_create_params g = root_params("gc");
+    g.parent = "nc";
+    g.nc[CA_NC_PERMIT_DNS] = gd, g.num_nc[CA_NC_PERMIT_DNS] = 2;
+    assert_true(ca_create(f->c, &g, &e));
+
+    expect_name(f->c, "nc", "dns", "example.test", 1);
+    expect_name(f->c, "nc", "dns", "WWW.Example.Test", 1);
+    expect_name(f->c, "nc", "dns", "*.corp.test", 1);
+    expect_name(f->c, "nc", "dns", "a.b.corp.test", 1);
+    expect_name(f->c, "nc", "dns", "corp.test", 0);       /* leading dot: names under it only */
+    expect_name(f->c, "nc", "dns", "badexample.test", 0); /* a whole label, not a suffix */
+    expect_name(f->c, "nc", "dns", "www.other.test", 0);
+    expect_name(f->c, "nc", "dns", "secret.example.test", 0);
+    expect_name(f->c, "nc", "dns", "x.secret.example.test", 0);
+    expect_name(f->c, "nc", "dns", "*.example.test", 0);  /* could stand for secret.example.test */
+    expect_name(f->c, "nc", "dns", "*.secret.example.test", 0);
+    expect_name(f->c, "nc", "ip", "192.0.2.1", 1);
+    expect_name(f->c, "nc", "ip", "192.0.2.127", 1);
+    expect_name(f->c, "nc", "ip", "192.0.2.128", 0);
+    expect_name(f->c, "nc", "ip", "198.51.100.1", 0);
+    expect_name(f->c, "nc", "ip", "2001:db8::1", 1);
+    expect_name(f->c, "nc", "ip", "2001:db9::1", 0);
+    expect_name(f->c, "nc", "ip", "::ffff:192.0.2.1", 0); /* an IPv6 address: no IPv6 subtree holds it */
+    expect_name(f->c, "nc", "ip", "192.0.2", 0);
+    expect_name(f->c, "nc", "email", "a@example.test", 0);
+    expect_name(f->c, "gc", "dns", "www.example.test", 1);
+    expect_name(f->c, "gc", "dns", "www.other.test", 0); /* nc's constraints */
+    expect_name(f->c, "gc", "dns", "a.corp.test", 0);    /* gc's own */
+    expect_name(f->c, "gc", "ip", "192.0.2.9", 1);       /* gc has no IP subtree; nc's hold it */
+    expect_name(f->c, "sub", "dns", "anything.test", 1); /* unconstrained */
+    expect_name(f->c, "root", "ip", "10.0.0.1", 1);
+    expect_name(f->c, "nope", "dns", "example.test", -1);
+
+    /* refused at creation: on a root, bad values, too many */
+    struct ca_create_params r = root_params("r2");
+    r.nc[CA_NC_PERMIT_DNS] = pd, r.num_nc[CA_NC_PERMIT_DNS] = 1;
+    assert_false(ca_create(f->c, &r, &e));
+    assert_non_null(strstr(e.msg, "not on a root"));
+    static const char *const bad[] = {"*.example.test", "a..b", "-a.test", "a_b.test", "", ".", "10.0.0.1",
+                                      "10.0.0.1/8", "10.0.0.0/33", "any", "10.0.0.0/8,11.0.0.0/8"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct ca_create_params b = root_params("bad");
+        b.parent = "root";
+        int k = i < 6 ? CA_NC_EXCLUDE_DNS : CA_NC_PERMIT_IP;
+        b.nc[k] = &bad[i], b.num_nc[k] = 1;
+        assert_false(ca_create(f->c, &b, &e));
+    }
+    struct ca_create_params m = root_params("bad");
+    m.parent = "root";
+    m.nc[CA_NC_PERMIT_DNS] = pd, m.num_nc[CA_NC_PERMIT_DNS] = CA_NC_MAX + 1;
+    assert_false(ca_create(f->c, &m, &e));
+    assert_int_equal(ca_count(f->c), 4);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_crec_round_trip),
@@ -1129,6 +1209,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_import_cdp_cap_changes_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_long_base_url_and_name, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reopen, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_name_constraints, setup, teardown),
         cmocka_unit_test(test_cred_templates),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
