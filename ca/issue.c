@@ -39,6 +39,7 @@ struct tmpl {
     int ku_rsa_extra; /* added for RSA subject keys */
     const char *eku;
     int is_ca, ocsp_nocheck, passthrough;
+    int short_lived; /* at most SHORT_LIVED_MAX_S, no CDP or OCSP URL, in no CRL */
 };
 
 /* ocsp-signing makes a delegated responder for an outside OCSP server: it
@@ -51,15 +52,22 @@ struct tmpl {
 #define OCSP_SIGNING_DEFAULT_S (7 * 86400LL)
 #define OCSP_SIGNING_MAX_S (30 * 86400LL)
 
+/* short-lived: the seeds' short-lived mode (a TLS server certificate
+ * whose revocation is its expiry): at most 7 days (the default too), no CRL
+ * Distribution Point, no OCSP URL (its issuer's URL stays), in no CRL. Its
+ * status is still kept and OCSP still answers for it if asked. */
+#define SHORT_LIVED_MAX_S (7 * 86400LL)
+
 static const struct tmpl templates[] = {
-    {"end-entity", CB_KU_DIGITAL_SIGNATURE, CB_KU_KEY_ENCIPHERMENT, "serverAuth,clientAuth", 0, 0, 0},
-    {"server", CB_KU_DIGITAL_SIGNATURE, CB_KU_KEY_ENCIPHERMENT, "serverAuth", 0, 0, 0},
-    {"client", CB_KU_DIGITAL_SIGNATURE, 0, "clientAuth", 0, 0, 0},
-    {"code-signing", CB_KU_DIGITAL_SIGNATURE, 0, "codeSigning", 0, 0, 0},
-    {"email", CB_KU_DIGITAL_SIGNATURE, CB_KU_KEY_ENCIPHERMENT, "emailProtection", 0, 0, 0},
-    {"ocsp-signing", CB_KU_DIGITAL_SIGNATURE, 0, "OCSPSigning", 0, 1, 0},
-    {"sub-ca", CB_KU_KEY_CERT_SIGN | CB_KU_CRL_SIGN | CB_KU_DIGITAL_SIGNATURE, 0, NULL, 1, 0, 0},
-    {"passthrough", 0, 0, NULL, 0, 0, 1},
+    {"end-entity", CB_KU_DIGITAL_SIGNATURE, CB_KU_KEY_ENCIPHERMENT, "serverAuth,clientAuth", 0, 0, 0, 0},
+    {"server", CB_KU_DIGITAL_SIGNATURE, CB_KU_KEY_ENCIPHERMENT, "serverAuth", 0, 0, 0, 0},
+    {"client", CB_KU_DIGITAL_SIGNATURE, 0, "clientAuth", 0, 0, 0, 0},
+    {"code-signing", CB_KU_DIGITAL_SIGNATURE, 0, "codeSigning", 0, 0, 0, 0},
+    {"email", CB_KU_DIGITAL_SIGNATURE, CB_KU_KEY_ENCIPHERMENT, "emailProtection", 0, 0, 0, 0},
+    {"ocsp-signing", CB_KU_DIGITAL_SIGNATURE, 0, "OCSPSigning", 0, 1, 0, 0},
+    {"sub-ca", CB_KU_KEY_CERT_SIGN | CB_KU_CRL_SIGN | CB_KU_DIGITAL_SIGNATURE, 0, NULL, 1, 0, 0, 0},
+    {"passthrough", 0, 0, NULL, 0, 0, 1, 0},
+    {"short-lived", CB_KU_DIGITAL_SIGNATURE, CB_KU_KEY_ENCIPHERMENT, "serverAuth", 0, 0, 0, 1},
 };
 
 static const struct tmpl *find_template(const char *name) {
@@ -578,8 +586,11 @@ static int issue_not_after(const struct ca *ca, const struct tmpl *t, int64_t va
     } else if (t->ocsp_nocheck && validity > OCSP_SIGNING_MAX_S) {
         return rerr_set(e, "an ocsp-signing certificate lives at most 30 days (it carries id-pkix-ocsp-nocheck: "
                            "clients never check whether it was revoked); ask for less");
+    } else if (t->short_lived && validity > SHORT_LIVED_MAX_S) {
+        return rerr_set(e, "a short-lived certificate lives at most 7 days (it carries no CRL or OCSP pointer: its "
+                           "expiry is its revocation); ask for less");
     } else if (validity == 0) {
-        not_after = now + (t->ocsp_nocheck ? OCSP_SIGNING_DEFAULT_S : 90 * 86400LL);
+        not_after = now + (t->ocsp_nocheck ? OCSP_SIGNING_DEFAULT_S : t->short_lived ? SHORT_LIVED_MAX_S : 90 * 86400LL);
         if (not_after > ca->not_after) not_after = ca->not_after;
     } else {
         not_after = now + validity;
@@ -600,7 +611,7 @@ static int issue_not_after(const struct ca *ca, const struct tmpl *t, int64_t va
 static int issue_partition(const struct ca *ca, const struct tmpl *t, uint32_t *out, struct rerr *e) {
     if (t->is_ca) {
         *out = URLS_PART_CA;
-    } else if (t->ocsp_nocheck) {
+    } else if (t->ocsp_nocheck || t->short_lived) {
         *out = URLS_PART_NONE;
     } else if (ca->complete_crl) {
         if (ca->slots >= CA_COMPLETE_CRL_MAX)
@@ -689,7 +700,7 @@ int ca_issue(struct ca_core *c, const struct ca_issue_params *p, char **out_pem,
     if (t == NULL) {
         rerr_set(e,
                  "no template named '%.40s' (end-entity, server, client, code-signing, email, "
-                 "ocsp-signing, sub-ca, passthrough)",
+                 "ocsp-signing, sub-ca, passthrough, short-lived)",
                  tname);
         goto out;
     }
@@ -737,9 +748,10 @@ int ca_issue(struct ca_core *c, const struct ca_issue_params *p, char **out_pem,
         .ku = t->ku | (is_rsa ? t->ku_rsa_extra : 0),
         .eku = t->eku,
         .ocsp_nocheck = t->ocsp_nocheck,
-        /* RFC 5019 2.2.2: neither on a responder's certificate. */
-        .cdp = t->ocsp_nocheck ? NULL : cdp,
-        .ocsp_url = t->ocsp_nocheck ? NULL : ocsp,
+        /* RFC 5019 2.2.2: neither on a responder's certificate; nor on a
+         * short-lived one. */
+        .cdp = t->ocsp_nocheck || t->short_lived ? NULL : cdp,
+        .ocsp_url = t->ocsp_nocheck || t->short_lived ? NULL : ocsp,
         .ca_issuers_url = t->ocsp_nocheck ? NULL : issuers,
         .san = san,
         .extra = extra,

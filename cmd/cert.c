@@ -250,7 +250,8 @@ const struct cmd cmd_cert_cmds[] = {
     {"issue", "revd issue --ca NAME --csr FILE [options]",
      "Issues a certificate from a CSR and prints it (PEM).\n"
      "  --template T          end-entity (default), server, client, code-signing, email,\n"
-     "                        ocsp-signing, sub-ca, passthrough\n"
+     "                        ocsp-signing, sub-ca, passthrough, short-lived (7 days at\n"
+     "                        most, no CRL or OCSP pointers)\n"
      "  --days N | --hours N  validity (default 90 days)\n"
      "  --san LIST            DNS:x,IP:y,email:z,URI:u (default: the CSR's)\n"
      "  --idempotency-key K   the same key and request give the same certificate\n"

@@ -253,6 +253,16 @@ def eab_key(*args):
     return kv["kid"], kv["hmac"]
 
 
+def eab_key_for(ca, *args):
+    """A new EAB key of CA ca (revd acme eab-create --ca ca ARGS)."""
+    out = subprocess.run([ENV["REVD"], "acme", "eab-create", "--dir", ENV["REVD_DIR"], "--ca", ca] + list(args),
+                         capture_output=True, text=True, timeout=60)
+    check(out.returncode == 0, "revd acme eab-create failed: %s%s" % (out.stdout, out.stderr))
+    kv = dict(l.split(": ", 1) for l in out.stdout.splitlines() if ": " in l)
+    check("kid" in kv and "hmac" in kv, "eab-create printed no kid/hmac: %s" % out.stdout)
+    return kv["kid"], kv["hmac"]
+
+
 def eab_jws(c, key, kid, hmac_b64u, sig_key=None):
     p = b64u(json.dumps({"alg": "HS256", "kid": kid, "url": c.dir["newAccount"]}))
     pl = b64u(json.dumps(key.jwk))

@@ -130,12 +130,48 @@ def deactivate(c, target):
     h.note("ok: a deactivated account is refused")
 
 
+def constraints(c, target):
+    acct = h.Account(c, h.eab_key_for("narrow", "--template", "server,short-lived"))
+    r = acct.new_order(["www.other.test"])
+    h.problem(r, "rejectedIdentifier", what="a name outside CA narrow's constraints")
+    check("PCA_NAME_CONSTRAINTS_VALIDATION" in r.json.get("detail", ""), "no machine-readable reason: %s" % r)
+    order_url, cert = issue(acct, target, "inside.example.test")
+    check(cert.issuer.rfc4514_string() == "CN=narrow", "issued by %s" % cert.issuer.rfc4514_string())
+    h.note("ok: name constraints: outside refused at new-order (PCA_NAME_CONSTRAINTS_VALIDATION), inside issued")
+    check(set(c.dir["meta"].get("profiles", {})) >= {"server", "short-lived"}, "meta.profiles: %s" % c.dir["meta"])
+    ids = [{"type": "dns", "value": "short.example.test"}]
+    h.problem(acct.post(c.dir["newOrder"], {"identifiers": ids, "profile": "client"}), "invalidProfile",
+              what="a profile the EAB key does not list")
+    r = acct.post(c.dir["newOrder"], {"identifiers": ids, "profile": "short-lived"})
+    check(r.status == 201 and r.json.get("profile") == "short-lived", "short-lived order: %s" % r)
+    order_url = r.headers["Location"]
+    az = r.json["authorizations"][0]
+    h.http01(acct, target, az)
+    h.poll(acct, az, lambda j: j.get("status") != "pending", "authz")
+    o = h.poll(acct, order_url, lambda j: j.get("status") != "pending", "order").json
+    _, csr = h.csr_for(["short.example.test"])
+    r = acct.post(o["finalize"], {"csr": b64u(csr)})
+    o = h.poll(acct, order_url, lambda j: j.get("status") != "processing", "order").json
+    check(o["status"] == "valid", "short-lived order: %s" % o)
+    cert = x509.load_pem_x509_certificate(acct.post(o["certificate"], None).body)
+    life = cert.not_valid_after - cert.not_valid_before
+    check(life.total_seconds() <= 7 * 86400, "short-lived lives %s" % life)
+    exts = {e.oid for e in cert.extensions}
+    check(x509.oid.ExtensionOID.CRL_DISTRIBUTION_POINTS not in exts, "short-lived has a CDP")
+    aia = [d for d in cert.extensions.get_extension_for_class(x509.AuthorityInformationAccess).value
+           if d.access_method == x509.oid.AuthorityInformationAccessOID.OCSP] \
+        if x509.oid.ExtensionOID.AUTHORITY_INFORMATION_ACCESS in exts else []
+    check(not aia, "short-lived has an OCSP pointer")
+    h.note("ok: profiles: invalidProfile; short-lived: %s, no CDP, no OCSP URL" % life)
+
+
 def before():
     c = h.Client(ENV["DIR_URL"], ENV["CA_BUNDLE"])
     target = h.Target(int(ENV["HTTP_PORT"]))
     acct = h.Account(c, h.eab_key("--allow", "example.test"))
     state = {}
     try:
+        constraints(c, target)
         windows(c, acct, target, state)
         rollover(c, acct)
         deactivate(c, target)

@@ -1,5 +1,8 @@
 #!/bin/bash
-# revd's ACME server: renewal information (RFC 9773) computed from revd's
+# revd's ACME server: a name outside the issuing CA's name constraints
+# refused at new-order (rejectedIdentifier, PCA_NAME_CONSTRAINTS_VALIDATION);
+# profiles (meta.profiles, an EAB key's list, invalidProfile, short-lived
+# without CRL/OCSP pointers); renewal information (RFC 9773) computed from revd's
 # state (a fresh certificate, one marked by `revd acme renew-early`, a
 # revoked one), new-order's replaces, key rollover, account deactivation;
 # then revd restarts and a nonce minted before works once, a spent one is
@@ -9,6 +12,8 @@
 [ "$PEBBLE" = 1 ] && skip "revd only (renewal information, restarts)"
 
 acme_ca_setup
+# A CA constrained to example.test and 127.0.0.0/8 (its names checked at new-order).
+create_sub narrow root --base-url "$OCSP_URL" --permit-dns example.test --permit-ip 127.0.0.0/8
 dns_start
 acme_serve
 
