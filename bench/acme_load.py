@@ -40,7 +40,6 @@ import json
 import multiprocessing as mp
 import os
 import resource
-import socket
 import ssl
 import sys
 import threading
