@@ -245,10 +245,12 @@ void acme_key_change(struct acme_call *k) {
         acme_problem(k, 409, "malformed", "the new key belongs to an account already");
         goto out;
     }
-    const char *old = json_string_value(json_object_get(k->acct, "thumbprint"));
+    char old[48]; /* a copy: setting the new thumbprint frees the old string */
+    const char *ot = json_string_value(json_object_get(k->acct, "thumbprint"));
+    snprintf(old, sizeof(old), "%s", ot ? ot : "");
     struct acme_txn t;
     acme_txn_init(&t);
-    if (old != NULL) acme_txn_del(&t, "key", old);
+    if (old[0]) acme_txn_del(&t, "key", old);
     json_t *kr = json_pack("{s:s}", "acct", k->acct_id);
     acme_txn_put(&t, "key", thumb, kr);
     json_decref(kr);
@@ -256,7 +258,7 @@ void acme_key_change(struct acme_call *k) {
     json_object_set_new(k->acct, "thumbprint", json_string(thumb));
     acme_txn_put(&t, "acct", k->acct_id, k->acct);
     if (!acme_txn_commit(k->a->core, &t, "acme-account-key-change", NULL,
-                         json_pack("{s:s,s:s,s:s}", "account", k->acct_id, "old", old ? old : "", "new", thumb), &e))
+                         json_pack("{s:s,s:s,s:s}", "account", k->acct_id, "old", old, "new", thumb), &e))
         acme_problem(k, 500, "serverInternal", "%s", e.msg);
     else
         acme_reply(k, 200, account_view(k->a, k->acct_id, k->acct));
