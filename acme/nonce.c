@@ -20,6 +20,7 @@
 #define MARK_PREFIX "n/"
 #define RAW 32  /* time 8, random 8, mac 16 */
 #define BODY 16
+#define PURGE_ROUNDS 64
 
 static int64_t now_ms(void) {
     struct timespec ts;
@@ -133,12 +134,17 @@ size_t acme_nonces_purge(struct acme_nonces *n) {
     p.keys = malloc(p.cap * sizeof(p.keys[0]));
     struct rerr e;
     size_t done = 0;
-    if (p.keys != NULL && ca_rec_scan(n->core, NS, MARK_PREFIX, purge_row, &p, &e) && p.n > 0) {
-        struct ca_rec_put *puts = calloc(p.n, sizeof(*puts));
-        for (size_t i = 0; puts != NULL && i < p.n; i++) puts[i].key = p.keys[i];
-        if (puts != NULL && ca_rec_write(n->core, NS, puts, p.n, NULL, NULL, NULL, 0, &e)) done = p.n;
-        free(puts);
+    struct ca_rec_put *puts = calloc(p.cap, sizeof(*puts));
+    /* A batch at a time, at most PURGE_ROUNDS of them a call. */
+    for (int round = 0; round < PURGE_ROUNDS && p.keys != NULL && puts != NULL; round++) {
+        p.n = 0;
+        if (!ca_rec_scan(n->core, NS, MARK_PREFIX, purge_row, &p, &e) || p.n == 0) break;
+        for (size_t i = 0; i < p.n; i++) puts[i].key = p.keys[i];
+        if (!ca_rec_write(n->core, NS, puts, p.n, NULL, NULL, NULL, 0, &e)) break;
+        done += p.n;
+        if (p.n < p.cap) break;
     }
+    free(puts);
     free(p.keys);
     return done;
 }

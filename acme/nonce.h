@@ -36,7 +36,8 @@ void acme_nonce_mint(struct acme_nonces *n, char out[ACME_NONCE_LEN + 1]);
  * marks it used; 0 otherwise (badNonce); -1 when the index fails (e set). */
 int acme_nonce_take(struct acme_nonces *n, const char *nonce, struct rerr *e);
 
-/* acme_nonces_purge drops the marks of expired nonces; returns how many. */
+/* acme_nonces_purge drops the marks of expired nonces, at most 262,144 a
+ * call (64 batches); returns how many. */
 size_t acme_nonces_purge(struct acme_nonces *n);
 
 #endif

@@ -105,6 +105,7 @@ void events_pending(struct ca_core *c, const char *op, const char *ca_name, cons
                     json_t *params) {
     const char *type = NULL;
     int sev = 10;
+    char acme_type[64];
     json_t *d = json_object();
     const struct ca *ca = ca_name ? core_find(c, ca_name) : NULL;
     if (strcmp(op, "issue") == 0) {
@@ -147,6 +148,15 @@ void events_pending(struct ca_core *c, const char *op, const char *ca_name, cons
     } else if (strcmp(op, "ca-purge") == 0) {
         type = "ca.purged";
         sev = 80;
+    } else if (strncmp(op, "acme-", 5) == 0 && strlen(op) < sizeof(acme_type) - 1) {
+        /* The ACME server's steps (docs/acme.md): acme-order-new is
+         * acme.order_new, with the record's params (no secrets). */
+        snprintf(acme_type, sizeof(acme_type), "acme.%s", op + 5);
+        for (char *p = acme_type + 5; *p; p++)
+            if (*p == '-') *p = '_';
+        type = acme_type;
+        sev = strncmp(op, "acme-eab-", 9) == 0 || strcmp(op, "acme-renew-early") == 0 ? 50 : 20;
+        if (json_is_object(params)) json_object_update(d, params);
     } else if (strcmp(op, "ocsp-responder") == 0) {
         type = "ocsp.signer_rotated";
         sev = 10;

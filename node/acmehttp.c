@@ -14,7 +14,7 @@
 #include "common/log.h"
 #include "node/tlshttp.h"
 
-#define PURGE_EVERY_S 600
+#define PURGE_EVERY_S 60
 
 struct acmehttp {
     struct acme *acme;

@@ -25,6 +25,16 @@ rc=$?
 cat "$T/py1.out"
 [ "$rc" -eq 0 ] || fail "test_acme_renewal.py before failed (exit $rc)"
 
+step "the ACME steps are events and audit records"
+for ev in acme.account_new acme.eab_create acme.order_new acme.challenge_start acme.challenge_result \
+    acme.order_finalize acme.order_valid acme.account_key_change acme.account_deactivate acme.renew_early; do
+    grep -q "\"type\":\"$ev\"" "$D/events.jsonl" || fail "no $ev event in $D/events.jsonl"
+done
+grep '"type":"acme.eab_create"' "$D/events.jsonl" | grep -q '"hmac"' && fail "an acme.eab_create event shows the HMAC key"
+run_ok revd audit verify
+run_ok revd log
+assert_contains "$OUT" '"op":"acme-order-valid"' "the audit log's ACME issuance record"
+
 step "restart"
 kill -TERM "$SRV"
 wait "$SRV" 2>/dev/null
