@@ -14,19 +14,19 @@ static int dns_ok(const char *v, char *out, const char **why) {
     const char *p = v;
     if (strncmp(p, "*.", 2) == 0) p += 2;
     int labels = 0;
-    size_t lab = 0;
+    const char *start = p; /* of the current label */
     for (const char *q = p;; q++) {
         if (*q == '.' || *q == '\0') {
+            size_t lab = (size_t)(q - start);
             if (lab == 0 || lab > 63) return *why = "a label is empty or longer than 63 characters", 0;
-            if (q[-1] == '-' || q[-lab] == '-') return *why = "a label begins or ends with '-'", 0;
+            if (q[-1] == '-' || *start == '-') return *why = "a label begins or ends with '-'", 0;
             labels++;
-            lab = 0;
             if (*q == '\0') break;
+            start = q + 1;
             continue;
         }
         unsigned char ch = (unsigned char)*q;
         if (!isalnum(ch) && ch != '-') return *why = "a DNS name holds only letters, digits, '-' and '.'", 0;
-        lab++;
     }
     if (labels < 2) return *why = "a DNS name of at least two labels is expected", 0;
     for (size_t i = 0; i <= len; i++) out[i] = (char)tolower((unsigned char)v[i]);

@@ -142,7 +142,7 @@ fi
 note "thread sanitizer build"
 if make -j"$JOBS" ERR=1 SANITIZER=thread BUILD=build/tsan all >/dev/null 2>&1; then
   for t in test_serve_ocsp test_serve_lane test_serve_crl test_crl_parallel test_serve test_crash test_metrics \
-    test_config test_webhook test_store test_edge_basic test_edge_restart; do
+    test_config test_webhook test_store test_edge_basic test_edge_restart test_acme_hostile; do
     out=$(mktemp)
     TSAN_OPTIONS="halt_on_error=1 suppressions=$ROOT/tests/tsan.supp" ASAN_OPTIONS= UBSAN_OPTIONS= \
       REVD_BIN="$ROOT/build/tsan/revd" REVD_TIMEOUT=180 timeout 600 bash "tests/cli/$t.sh" >"$out" 2>&1
