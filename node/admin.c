@@ -22,6 +22,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include "acme/eab.h"
 #include "ca/pkcs11.h"
 #include "ca/ca.h"
 #include "ca/cred.h"
@@ -36,14 +37,15 @@
 enum op {
     OP_LIST_CAS, OP_GET_CA, OP_CREATE_CA, OP_DISABLE, OP_ENABLE, OP_DELETE, OP_RESTORE, OP_CRL_REBUILD,
     OP_ISSUE, OP_GET_CERT, OP_REVOKE, OP_UNHOLD, OP_REPORT, OP_AUDIT, OP_AUDIT_VERIFY,
-    OP_CRED_LIST, OP_CRED_ISSUE, OP_CRED_REVOKE, OP_APPROVALS, OP_APPROVE, OP_NUM
+    OP_CRED_LIST, OP_CRED_ISSUE, OP_CRED_REVOKE, OP_APPROVALS, OP_APPROVE, OP_EAB_LIST, OP_EAB_CREATE,
+    OP_EAB_REVOKE, OP_NUM
 };
 
 static const char *const op_names[OP_NUM] = {
     "list CAs", "describe a CA", "create a CA", "disable a CA", "enable a CA", "delete a CA", "restore a CA",
     "rebuild CRLs", "issue", "get a certificate", "revoke", "unhold", "report", "read the audit log",
     "verify the audit log", "list credentials", "issue a credential", "revoke a credential", "list approvals",
-    "approve",
+    "approve", "list ACME EAB keys", "create an ACME EAB key", "revoke an ACME EAB key",
 };
 
 /* Which roles may do what; scoped roles only within their CAs (and, for
@@ -53,7 +55,8 @@ static int role_may(enum cred_role r, enum op op) {
     case ROLE_ADMIN:
         return op == OP_LIST_CAS || op == OP_GET_CA || op == OP_CREATE_CA || op == OP_DISABLE || op == OP_ENABLE ||
                op == OP_DELETE || op == OP_RESTORE || op == OP_CRL_REBUILD || op == OP_CRED_LIST ||
-               op == OP_CRED_ISSUE || op == OP_CRED_REVOKE || op == OP_APPROVALS || op == OP_APPROVE;
+               op == OP_CRED_ISSUE || op == OP_CRED_REVOKE || op == OP_APPROVALS || op == OP_APPROVE ||
+               op == OP_EAB_LIST || op == OP_EAB_CREATE || op == OP_EAB_REVOKE;
     case ROLE_ISSUER: return op == OP_ISSUE || op == OP_GET_CERT || op == OP_GET_CA;
     case ROLE_REVOKER: return op == OP_REVOKE || op == OP_UNHOLD || op == OP_GET_CERT;
     case ROLE_AUDITOR:
@@ -65,7 +68,7 @@ static int role_may(enum cred_role r, enum op op) {
 
 static const char *role_summary(enum cred_role r) {
     switch (r) {
-    case ROLE_ADMIN: return "CA lifecycle, CRL rebuilds, credentials, approvals";
+    case ROLE_ADMIN: return "CA lifecycle, CRL rebuilds, credentials, approvals, ACME EAB keys";
     case ROLE_ISSUER: return "issue, get, describe, within its CAs and templates";
     case ROLE_REVOKER: return "revoke, unhold, status, within its CAs";
     case ROLE_AUDITOR: return "reports, the audit log, reads";
@@ -665,6 +668,32 @@ static void do_cred(struct call *k) {
     free(cert);
 }
 
+/* ---- ACME External Account Binding keys (acme/eab.h) ---- */
+
+static void do_eab(struct call *k) {
+    struct rerr e;
+    if (k->op == OP_EAB_LIST) {
+        json_t *arr = acme_eab_list(k->a->core, &e);
+        if (arr == NULL) return refused(k, &e);
+        return reply(k->req, 200, json_pack("{s:o}", "eab_keys", arr));
+    }
+    if (k->op == OP_EAB_REVOKE) {
+        if (!fields_ok(k, AB_NONE)) return;
+        if (!acme_eab_revoke(k->a->core, k->arg, &e)) return refused(k, &e);
+        return reply(k->req, 200, json_pack("{s:s,s:b}", "kid", k->arg, "revoked", 1));
+    }
+    const char *ca, *tpl;
+    if (!fields_ok(k, AB_EAB) || !str(k, "ca", &ca) || !str(k, "templates", &tpl)) return;
+    json_t *al = json_object_get(k->body, "allow");
+    const char *allow[ACME_EAB_ALLOW_MAX];
+    size_t n = 0, i;
+    json_t *v;
+    json_array_foreach(al, i, v) if (n < ACME_EAB_ALLOW_MAX) allow[n++] = json_string_value(v);
+    char kid[ACME_ID_LEN + 1], hmac[ACME_EAB_HMAC_LEN + 1];
+    if (!acme_eab_create(k->a->core, ca, tpl, allow, n, kid, hmac, &e)) return refused(k, &e);
+    reply(k->req, 201, json_pack("{s:s,s:s,s:s}", "kid", kid, "hmac", hmac, "ca", ca));
+}
+
 /* ---- approvals (--require-approval) ---- */
 
 /* needs_approval: whether k's operation waits for a second admin under
@@ -800,6 +829,9 @@ static void run_op(struct call *k, const char *tpl) {
     case OP_CRED_REVOKE: return do_cred(k);
     case OP_APPROVALS:
     case OP_APPROVE: return do_approvals(k);
+    case OP_EAB_LIST:
+    case OP_EAB_CREATE:
+    case OP_EAB_REVOKE: return do_eab(k);
     case OP_NUM: break;
     }
 }
@@ -853,6 +885,12 @@ static int route(struct call *k, int post) {
         if (n == 2) k->op = post ? OP_CRED_ISSUE : OP_CRED_LIST;
         else if (n == 4 && strcmp(seg[3], "revoke") == 0 && strlen(seg[2]) <= CRED_NAME_MAX)
             k->op = OP_CRED_REVOKE, want_post = 1, snprintf(k->arg, sizeof(k->arg), "%s", seg[2]);
+        else ok = 0;
+    } else if (strcmp(seg[1], "acme") == 0 && n >= 3 && strcmp(seg[2], "eab") == 0) {
+        ok = 1;
+        if (n == 3) k->op = post ? OP_EAB_CREATE : OP_EAB_LIST;
+        else if (n == 5 && strcmp(seg[4], "revoke") == 0 && strlen(seg[3]) <= CRED_NAME_MAX)
+            k->op = OP_EAB_REVOKE, want_post = 1, snprintf(k->arg, sizeof(k->arg), "%s", seg[3]);
         else ok = 0;
     } else if (strcmp(seg[1], "approvals") == 0) {
         ok = 1;

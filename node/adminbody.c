@@ -35,7 +35,10 @@ static const struct field f_cred[] = {
     {"name", F_STR, 1, 0, 0}, {"role", F_STR, 1, 0, 0},  {"cas", F_STR, 0, 0, 0},
     {"templates", F_STR, 0, 0, 0}, {"days", F_INT, 0, 1, 825}, {"csr", F_STR, 1, 0, 0}, END};
 
-static const struct field *const specs[AB_NUM] = {f_none, f_create, f_delete, f_issue, f_revoke, f_cred};
+static const struct field f_eab[] = {
+    {"ca", F_STR, 1, 0, 0}, {"templates", F_STR, 0, 0, 0}, {"allow", F_STRS, 0, 0, 64}, END};
+
+static const struct field *const specs[AB_NUM] = {f_none, f_create, f_delete, f_issue, f_revoke, f_cred, f_eab};
 
 int adminbody_check(enum adminbody_kind kind, json_t *body, char *why, size_t wl) {
     if ((unsigned)kind >= AB_NUM) return snprintf(why, wl, "no such call"), 0;

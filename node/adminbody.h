@@ -13,7 +13,7 @@
 
 #define ADMINBODY_MAX (64 * 1024)
 
-enum adminbody_kind { AB_NONE, AB_CREATE_CA, AB_DELETE, AB_ISSUE, AB_REVOKE, AB_CRED, AB_NUM };
+enum adminbody_kind { AB_NONE, AB_CREATE_CA, AB_DELETE, AB_ISSUE, AB_REVOKE, AB_CRED, AB_EAB, AB_NUM };
 
 /* adminbody_parse parses p[0..n) (n 0: an empty object) and checks it for
  * kind. Returns the object (the caller decrefs), or NULL with why set to

@@ -270,6 +270,24 @@ after = forbidden_records()
 suppressed = sum(r["params"]["count"] for r in after[before:] if r["op"] == "admin-forbidden-suppressed")
 check(recorded + suppressed == 40, "refusals recorded %d + counted %d != 40" % (recorded, suppressed))
 
+# ---- ACME EAB keys through the admin API: admins only, the HMAC key shown once ----
+j = expect(alice, "POST", "/v1/acme/eab", 201, {"ca": "s", "templates": "server,short-lived", "allow": ["example.test"]})
+check(len(j.get("kid", "")) == 22 and len(j.get("hmac", "")) == 43, "EAB create answer: %s" % j)
+lst = expect(alice, "GET", "/v1/acme/eab", 200)
+mine = [x for x in lst.get("eab_keys", []) if x.get("kid") == j.get("kid")]
+check(len(mine) == 1 and "hmac" not in mine[0] and mine[0].get("templates") == ["server", "short-lived"],
+      "EAB list: %s" % lst)
+expect(ian, "POST", "/v1/acme/eab", 403, {"ca": "s"})
+expect(aud, "GET", "/v1/acme/eab", 403)
+expect(alice, "POST", "/v1/acme/eab", 422, {"ca": "s", "allow": ["*.bad"]})
+expect(alice, "POST", "/v1/acme/eab", 422, {"ca": "s", "templates": "sub-ca"})
+expect(alice, "POST", "/v1/acme/eab", 400, {"ca": "s", "hmac": "mine"})
+expect(alice, "POST", "/v1/acme/eab/%s/revoke" % j.get("kid"), 200)
+expect(alice, "POST", "/v1/acme/eab/%s/revoke" % j.get("kid"), 422)
+lst = expect(alice, "GET", "/v1/acme/eab", 200)
+check(any(x.get("kid") == j.get("kid") and x.get("revoked") is True for x in lst.get("eab_keys", [])),
+      "EAB list after revoke: %s" % lst)
+
 # ---- a revoked credential is refused from its next request ----
 expect(eve, "GET", "/v1/cas/s", 200)
 # An issuer's "*" covers every template but ocsp-signing: a delegated OCSP
