@@ -318,8 +318,9 @@ void acme_order(struct acme_call *k, const char *id) {
 
 static void deactivate_authz(struct acme_call *k, const char *id, json_t *z) {
     const char *s = json_string_value(json_object_get(k->payload, "status"));
-    if (s == NULL || strcmp(s, "deactivated") != 0 || json_object_size(k->payload) != 1)
-        return (void)acme_problem(k, 400, "malformed", "an authorization takes only {\"status\": \"deactivated\"}");
+    /* Other members are ignored (RFC 8555 7.5.2; Go's x/crypto/acme adds "delete"). */
+    if (s == NULL || strcmp(s, "deactivated") != 0)
+        return (void)acme_problem(k, 400, "malformed", "an authorization takes {\"status\": \"deactivated\"}");
     const char *st = str(z, "status");
     if (strcmp(st, "pending") != 0 && strcmp(st, "valid") != 0)
         return (void)acme_problem(k, 400, "malformed", "a %s authorization cannot be deactivated", st);

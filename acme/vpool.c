@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 struct acme_vpool {
@@ -17,6 +18,33 @@ struct acme_vpool {
     int queued, stopping, efd, nthreads;
     pthread_t threads[ACME_VPOOL_THREADS_MAX];
 };
+
+/* validate: one job, with up to VALIDATE_TRIES attempts when an attempt
+ * fails fast for want of a connection (the client's challenge server may
+ * bind a moment after it told us to look: Go's acmeprobe does). A slow
+ * failure (a timeout) is not tried again. */
+#define VALIDATE_TRIES 3
+#define FAST_FAIL_MS 1000
+
+static int64_t now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int validate(const struct acme_vconf *cf, struct acme_vjob *j) {
+    for (int i = 0;; i++) {
+        memset(&j->result, 0, sizeof(j->result));
+        int64_t t0 = now_ms();
+        if (acme_validate(cf, j->type, j->id_type, j->id_value, j->token, j->key_authz, &j->result) == 1) return 1;
+        int fast = now_ms() - t0 < FAST_FAIL_MS;
+        if (i + 1 == VALIDATE_TRIES || !fast || j->result.problem == NULL ||
+            strcmp(j->result.problem, "connection") != 0)
+            return 0;
+        struct timespec pause = {i + 1, 0};
+        nanosleep(&pause, NULL);
+    }
+}
 
 static void *worker(void *arg) {
     struct acme_vpool *p = arg;
@@ -29,8 +57,7 @@ static void *worker(void *arg) {
         if (p->queue == NULL) p->queue_tail = NULL;
         p->queued--;
         pthread_mutex_unlock(&p->mu);
-        memset(&j->result, 0, sizeof(j->result));
-        j->ok = acme_validate(&p->cf, j->type, j->id_type, j->id_value, j->token, j->key_authz, &j->result) == 1;
+        j->ok = validate(&p->cf, j);
         pthread_mutex_lock(&p->mu);
         j->next = p->done;
         p->done = j;

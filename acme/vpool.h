@@ -1,6 +1,7 @@
 /* vpool: the threads that validate ACME challenges (acme/validate.h),
  * which wait on other people's servers and so never run on the CA-core
- * thread. Jobs go in by acme_vpool_submit; finished jobs come back through
+ * thread. A job that fails fast for want of a connection is tried again,
+ * up to 3 times, 1 s then 2 s apart. Jobs go in by acme_vpool_submit; finished jobs come back through
  * acme_vpool_done, and the pool's eventfd (acme_vpool_fd) turns readable
  * whenever one finishes, for the CA-core thread's event loop to wake on.
  *
