@@ -84,6 +84,19 @@ static int eab_check(struct acme_call *k, const json_t *binding, json_t **eab) {
     return ok;
 }
 
+/* source_rate_ok: new accounts from the request's address within
+ * acme-accounts-per-hour, else answered (429). */
+static int source_rate_ok(struct acme_call *k) {
+    char key[64];
+    const char *src = k->rq->source ? k->rq->source : "?", *colon = strrchr(src, ':');
+    int n = colon ? (int)(colon - src) : (int)strlen(src);
+    snprintf(key, sizeof(key), "src:%.*s", n, src);
+    if (acme_rate_take(k->a, key, k->a->cf.accounts_per_hour)) return 1;
+    k->rs->retry_after = 300;
+    return acme_problem(k, 429, "rateLimited", "this address may open %d accounts an hour",
+                        k->a->cf.accounts_per_hour);
+}
+
 /* existing: the account this key opened already, answered (RFC 8555 7.3.1). */
 static int existing(struct acme_call *k, const char *thumb) {
     struct rerr e;
@@ -117,6 +130,10 @@ void acme_new_account(struct acme_call *k) {
                                   "this server opens accounts only with an External Account Binding (ask the "
                                   "operator for a key: revd acme eab-create)");
     if (binding != NULL && !eab_check(k, binding, &eab)) return;
+    if (!source_rate_ok(k)) {
+        json_decref(eab);
+        return;
+    }
     char id[ACME_ID_LEN + 1], now[21];
     acme_new_id(id);
     rtime_format(rtime_now(), now);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "ca/ca.h"
+#include "common/rtime.h"
 
 static void body_json(struct acme_resp *rs, json_t *body, const char *ct) {
     rs->body = json_dumps(body, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
@@ -55,4 +56,18 @@ void acme_set_actor(struct acme_call *k) {
     else snprintf(who, sizeof(who), "acme:jwk");
     snprintf(from, sizeof(from), "acme https %s", k->rq->source ? k->rq->source : "?");
     ca_set_actor(k->a->core, who, from);
+}
+
+int acme_rate_take(struct acme *a, const char *key, int per_hour) {
+    if (per_hour <= 0) return 1;
+    uint32_t h = 2166136261u;
+    for (const char *p = key; *p; p++) h = (h ^ (uint8_t)*p) * 16777619u;
+    struct acme_rate *r = &a->rate[h % ACME_RATE_SLOTS];
+    int64_t now = rtime_now();
+    if (strcmp(r->key, key) != 0 || now - r->window >= 3600) {
+        snprintf(r->key, sizeof(r->key), "%s", key);
+        r->window = now;
+        r->count = 0;
+    }
+    return ++r->count <= per_hour;
 }

@@ -23,7 +23,7 @@
 #define ACME_ORDER_LIFETIME_S (7 * 86400)
 
 struct acme_rate {
-    char acct[ACME_ID_LEN + 1];
+    char key[64]; /* an account id, or "src:ADDRESS" */
     int64_t window;
     int count;
 };
@@ -63,5 +63,11 @@ void acme_reply(struct acme_call *k, int status, json_t *body); /* takes body */
 void acme_url(const struct acme *a, char *out, size_t size, const char *kind, const char *id);
 void acme_link_up(struct acme_call *k, const char *kind, const char *id);
 void acme_set_actor(struct acme_call *k);
+
+/* acme_rate_take counts one more for key (an account, a source address) in
+ * its hour; 0 past per_hour (0: no limit). A fixed table of
+ * ACME_RATE_SLOTS: two keys that share a slot reset each other's count,
+ * which errs towards letting a request through. */
+int acme_rate_take(struct acme *a, const char *key, int per_hour);
 
 #endif

@@ -130,20 +130,6 @@ static json_t *load_owned(struct acme_call *k, const char *kind, const char *id)
 
 /* ---- new-order ---- */
 
-static int rate_ok(struct acme *a, const char *acct) {
-    if (a->cf.orders_per_hour <= 0) return 1;
-    uint32_t h = 2166136261u;
-    for (const char *p = acct; *p; p++) h = (h ^ (uint8_t)*p) * 16777619u;
-    struct acme_rate *r = &a->rate[h % ACME_RATE_SLOTS];
-    int64_t now = rtime_now();
-    if (strcmp(r->acct, acct) != 0 || now - r->window >= 3600) {
-        snprintf(r->acct, sizeof(r->acct), "%s", acct);
-        r->window = now;
-        r->count = 0;
-    }
-    return ++r->count <= a->cf.orders_per_hour;
-}
-
 /* idents: the payload's identifiers, canonical, checked, without repeats,
  * into out (a new array of {type, value}). */
 static int idents(struct acme_call *k, json_t *list, json_t **out) {
@@ -266,7 +252,7 @@ void acme_new_order(struct acme_call *k) {
     if (!profile(k, &prof) || !validity(k, prof, &not_after) || !replaces(k, replaced) ||
         !idents(k, json_object_get(k->payload, "identifiers"), &ids))
         return;
-    if (!rate_ok(a, k->acct_id)) {
+    if (!acme_rate_take(a, k->acct_id, a->cf.orders_per_hour)) {
         json_decref(ids);
         k->rs->retry_after = 60;
         return (void)acme_problem(k, 429, "rateLimited", "this account may open %d orders an hour",
@@ -446,7 +432,10 @@ void acme_validated(struct acme *a, const struct acme_vjob *j) {
     json_t *v;
     json_array_foreach(z ? json_object_get(z, "challenges") : NULL, i, v)
         if (strcmp(str(v, "status"), "processing") == 0) c = v;
-    if (c == NULL) return json_decref(z);
+    if (c == NULL) {
+        json_decref(z);
+        return;
+    }
     if (j->ok) {
         json_object_set_new(c, "status", json_string("valid"));
         json_object_set_new(c, "validated", json_integer(rtime_now()));
@@ -672,7 +661,8 @@ static void issue_one(struct acme *a, const char *id) {
     acme_txn_del(&t, "pr", id);
     if (o == NULL || strcmp(str(o, "status"), "processing") != 0) {
         acme_txn_commit(a->core, &t, NULL, NULL, NULL, &e);
-        return json_decref(o);
+        json_decref(o);
+        return;
     }
     char who[64], serial[2 * HEX_SERIAL_MAX + 3];
     snprintf(who, sizeof(who), "acme:acct/%s", str(o, "acct"));

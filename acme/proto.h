@@ -18,6 +18,7 @@ struct acme_config {
     struct acme_vconf v;      /* how challenges are validated */
     int validation_threads;
     int orders_per_hour;      /* new orders per account and hour; 0: no limit */
+    int accounts_per_hour;    /* new accounts per client address and hour; 0: no limit */
     int max_days;             /* the longest validity an order may ask (notAfter); also the default */
     void (*changed)(void *arg, const char *what); /* a certificate was issued or revoked: publish it */
     void *changed_arg;

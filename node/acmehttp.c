@@ -130,6 +130,7 @@ static void config_of(const struct settings *o, const char *base_url, struct acm
     cf->v.max_body = 8192;
     cf->validation_threads = o->acme_validation_threads;
     cf->orders_per_hour = o->acme_orders_per_hour;
+    cf->accounts_per_hour = o->acme_accounts_per_hour;
     cf->max_days = o->acme_max_days;
 }
 

@@ -68,7 +68,7 @@ struct settings {
     /* The ACME server (node/acmehttp.h; NULL acme_listen: none). */
     const char *acme_listen, *acme_cert, *acme_key, *acme_url, *acme_ca, *acme_template, *acme_resolver;
     int acme_eab_optional, acme_http_port, acme_tls_port, acme_validation_timeout, acme_validation_threads;
-    int acme_orders_per_hour, acme_max_days, acme_max_conns, acme_max_conns_per_source;
+    int acme_orders_per_hour, acme_accounts_per_hour, acme_max_days, acme_max_conns, acme_max_conns_per_source;
 };
 
 enum settings_type {

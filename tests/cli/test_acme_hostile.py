@@ -579,7 +579,24 @@ def hostile_orders(c, acct, target):
     cases.append(("http-01 target redirecting forever -> authz invalid", ends_invalid("loop.example.test")))
     cases.append(("http-01 target that never answers -> authz invalid", ends_invalid("slow.example.test")))
     cases.append(("a flood of 400 new-orders -> rateLimited (429)", lambda: flood(c)))
+    if not PEBBLE:
+        cases.append(("a flood of new-accounts from one address -> rateLimited (429)", lambda: account_flood(c)))
     return cases
+
+
+def account_flood(c):
+    """--acme-accounts-per-hour 30 (test_acme_hostile.sh): the accounts the
+    test made before count too; within 40 more, one is refused."""
+    kid, hm = eab_key("--allow", "example.test")
+    for i in range(40):
+        key = Key()
+        r = new_account(c, key, (kid, hm))
+        if r.status == 201:
+            continue
+        problem(r, "rateLimited", statuses=(429,), what="new-account #%d of the flood" % (i + 1))
+        check(r.headers.get("Retry-After"), "a rateLimited new-account without Retry-After")
+        return "refused at the %d-th of the flood" % (i + 1)
+    raise Fail("40 new accounts from one address in a row, none rateLimited")
 
 
 def flood(c):

@@ -7,12 +7,13 @@
 # key's signature, a body over 64 KiB, no EAB, a wrong EAB HMAC, a CSR with
 # other names, a name outside --allow, a redirect loop and a hanging http-01
 # target (invalid, server answering meanwhile), a flood of new-orders
-# (rateLimited with --acme-orders-per-hour 50); nothing issued for them.
+# (rateLimited with --acme-orders-per-hour 50), a flood of new-accounts
+# (rateLimited with --acme-accounts-per-hour 30); nothing issued for them.
 . "$(dirname "$0")/acmelib.sh"
 
 acme_ca_setup
 dns_start
-acme_serve --acme-orders-per-hour 50
+acme_serve --acme-orders-per-hour 50 --acme-accounts-per-hour 30
 
 step "test_acme_hostile.py"
 export DIR_URL CA_BUNDLE HTTP_PORT ROOT_PEM SUB_PEM OCSP_URL PEBBLE_KID PEBBLE_HMAC
