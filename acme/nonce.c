@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -13,7 +14,6 @@
 #include "ca/ca.h"
 #include "common/b64url.h"
 #include "common/hex.h"
-#include <time.h>
 
 #define NS "acme"
 #define KEY_REC "nonce-key"
@@ -22,6 +22,8 @@
 #define BODY 16
 #define PURGE_ROUNDS 64
 
+/* The wall clock in ms: a nonce's age must hold across a restart, which
+ * the monotonic clock does not. */
 static int64_t now_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);

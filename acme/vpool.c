@@ -10,6 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/rtime.h"
+
 struct acme_vpool {
     struct acme_vconf cf;
     pthread_mutex_t mu;
@@ -26,18 +28,12 @@ struct acme_vpool {
 #define VALIDATE_TRIES 3
 #define FAST_FAIL_MS 1000
 
-static int64_t now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int validate(const struct acme_vconf *cf, struct acme_vjob *j) {
     for (int i = 0;; i++) {
         memset(&j->result, 0, sizeof(j->result));
-        int64_t t0 = now_ms();
+        int64_t t0 = rtime_mono_ms();
         if (acme_validate(cf, j->type, j->id_type, j->id_value, j->token, j->key_authz, &j->result) == 1) return 1;
-        int fast = now_ms() - t0 < FAST_FAIL_MS;
+        int fast = rtime_mono_ms() - t0 < FAST_FAIL_MS;
         if (i + 1 == VALIDATE_TRIES || !fast || j->result.problem == NULL ||
             strcmp(j->result.problem, "connection") != 0)
             return 0;

@@ -23,24 +23,6 @@ struct acmehttp {
     char base_url[256];
 };
 
-static const char *phrase(int status) {
-    switch (status) {
-    case 200: return "OK";
-    case 201: return "Created";
-    case 204: return "No Content";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 409: return "Conflict";
-    case 413: return "Payload Too Large";
-    case 415: return "Unsupported Media Type";
-    case 429: return "Too Many Requests";
-    default: return "Internal Server Error";
-    }
-}
-
 static void send_resp(struct acmehttp *h, struct evhttp_request *req, struct acme_resp *rs) {
     struct evkeyvalq *out = evhttp_request_get_output_headers(req);
     char link[600];
@@ -58,7 +40,7 @@ static void send_resp(struct acmehttp *h, struct evhttp_request *req, struct acm
     if (rs->content_type != NULL) evhttp_add_header(out, "Content-Type", rs->content_type);
     struct evbuffer *buf = evbuffer_new();
     if (buf != NULL && rs->body != NULL) evbuffer_add(buf, rs->body, rs->len);
-    evhttp_send_reply(req, rs->status, phrase(rs->status), buf);
+    evhttp_send_reply(req, rs->status, tlshttp_phrase(rs->status), buf);
     evbuffer_free(buf);
 }
 

@@ -148,24 +148,6 @@ static size_t serial_octets(const ASN1_INTEGER *sn, uint8_t out[HEX_SERIAL_MAX +
 
 /* ---- answers ---- */
 
-static const char *phrase(int status) {
-    switch (status) {
-    case 200: return "OK";
-    case 201: return "Created";
-    case 202: return "Accepted";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 409: return "Conflict";
-    case 413: return "Content Too Large";
-    case 415: return "Unsupported Media Type";
-    case 422: return "Unprocessable Content";
-    case 500: return "Internal Server Error";
-    }
-    return "Status";
-}
 
 static void reply(struct evhttp_request *req, int status, json_t *body) {
     char *s = body ? json_dumps(body, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
@@ -183,7 +165,7 @@ static void reply(struct evhttp_request *req, int status, json_t *body) {
     struct evkeyvalq *h = evhttp_request_get_output_headers(req);
     evhttp_add_header(h, "Content-Type", "application/json");
     evhttp_add_header(h, "Cache-Control", "no-store");
-    evhttp_send_reply(req, status, phrase(status), b);
+    evhttp_send_reply(req, status, tlshttp_phrase(status), b);
     evbuffer_free(b);
 }
 

@@ -475,3 +475,24 @@ void tlshttp_free(struct tlshttp *t) {
     SSL_CTX_free(t->ctx);
     free(t);
 }
+
+const char *tlshttp_phrase(int status) {
+    switch (status) {
+    case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 204: return "No Content";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 409: return "Conflict";
+    case 413: return "Content Too Large";
+    case 415: return "Unsupported Media Type";
+    case 429: return "Too Many Requests";
+    case 422: return "Unprocessable Content";
+    case 500: return "Internal Server Error";
+    }
+    return "Status";
+}

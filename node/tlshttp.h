@@ -98,4 +98,7 @@ SSL *tlshttp_ssl(struct evhttp_request *req);
  * be freed a loop turn later, by libevent). NULL is accepted. */
 void tlshttp_free(struct tlshttp *t);
 
+/* tlshttp_phrase: the reason phrase of an HTTP status (RFC 9110). */
+const char *tlshttp_phrase(int status);
+
 #endif
