@@ -21,6 +21,7 @@ struct acmehttp {
     struct tlshttp *http;
     struct event *wake, *purge;
     char base_url[256];
+    char cert[4096], key[4096]; /* acme-cert, acme-key, read again on SIGHUP */
 };
 
 static void send_resp(struct acmehttp *h, struct evhttp_request *req, struct acme_resp *rs) {
@@ -80,17 +81,16 @@ static void on_purge(evutil_socket_t fd, short what, void *arg) {
     if (n > 0) rlog(LOG_INFO, "acme.nonces_purged", "ACME: %zu expired nonce marks purged", n);
 }
 
-static SSL_CTX *make_ctx(const struct settings *o, struct rerr *e) {
+static SSL_CTX *make_ctx(const char *cert, const char *key, struct rerr *e) {
     SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
     if (ctx == NULL) {
         rerr_ssl(e, "cannot make a TLS context");
         return NULL;
     }
     if (!SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) ||
-        SSL_CTX_use_certificate_chain_file(ctx, o->acme_cert) != 1 ||
-        SSL_CTX_use_PrivateKey_file(ctx, o->acme_key, SSL_FILETYPE_PEM) != 1 || SSL_CTX_check_private_key(ctx) != 1) {
-        rerr_ssl(e, "--acme-cert %s / --acme-key %s: the certificate chain or its key cannot be loaded", o->acme_cert,
-                 o->acme_key);
+        SSL_CTX_use_certificate_chain_file(ctx, cert) != 1 ||
+        SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 || SSL_CTX_check_private_key(ctx) != 1) {
+        rerr_ssl(e, "--acme-cert %s / --acme-key %s: the certificate chain or its key cannot be loaded", cert, key);
         SSL_CTX_free(ctx);
         return NULL;
     }
@@ -127,6 +127,8 @@ struct acmehttp *acmehttp_start(struct event_base *base, struct ca_core *core, c
         rerr_set(e, "out of memory");
         return NULL;
     }
+    snprintf(h->cert, sizeof(h->cert), "%s", o->acme_cert);
+    snprintf(h->key, sizeof(h->key), "%s", o->acme_key);
     if (o->acme_url != NULL) snprintf(h->base_url, sizeof(h->base_url), "%s", o->acme_url);
     else snprintf(h->base_url, sizeof(h->base_url), "https://%s", o->acme_listen);
     size_t bl = strlen(h->base_url);
@@ -138,7 +140,7 @@ struct acmehttp *acmehttp_start(struct event_base *base, struct ca_core *core, c
     SSL_CTX *ctx = NULL;
     struct tlshttp_limits lim = {o->acme_max_conns, o->acme_max_conns_per_source, o->admin_limits.handshake_timeout_s,
                                  o->admin_limits.request_timeout_s, o->admin_limits.fd_reserve};
-    if ((h->acme = acme_new(core, &cf, e)) == NULL || (ctx = make_ctx(o, e)) == NULL ||
+    if ((h->acme = acme_new(core, &cf, e)) == NULL || (ctx = make_ctx(h->cert, h->key, e)) == NULL ||
         (h->http = tlshttp_start(base, "ACME server", "acme", "--acme-listen", o->acme_listen, ctx, &lim,
                                  ACME_READ_MAX, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST, on_request,
                                  h, e)) == NULL) {
@@ -154,6 +156,13 @@ struct acmehttp *acmehttp_start(struct event_base *base, struct ca_core *core, c
         return NULL;
     }
     return h;
+}
+
+int acmehttp_reload_cert(struct acmehttp *h, struct rerr *e) {
+    SSL_CTX *ctx = make_ctx(h->cert, h->key, e);
+    if (ctx == NULL) return 0;
+    tlshttp_set_ctx(h->http, ctx);
+    return 1;
 }
 
 void acmehttp_free(struct acmehttp *h) {

@@ -21,6 +21,10 @@ struct event_base;
  * after an issuance or a revocation (publish it). NULL with e set. */
 struct acmehttp *acmehttp_start(struct event_base *base, struct ca_core *core, const struct settings *o,
                                 void (*changed)(void *arg, const char *what), void *arg, struct rerr *e);
+/* acmehttp_reload_cert reads acme-cert and acme-key again (SIGHUP, after a
+ * renewal): new connections use them; on failure the old ones stay (1/0,
+ * e set). */
+int acmehttp_reload_cert(struct acmehttp *h, struct rerr *e);
 void acmehttp_free(struct acmehttp *h);
 
 #endif

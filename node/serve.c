@@ -280,6 +280,8 @@ static void reload(struct serve_state *st) {
     if (st->admin != NULL) admin_set_limits(st->admin, &st->opts.admin_limits);
     if (st->admin != NULL && !admin_reload_cert(st->admin, &e0))
         rlog(LOG_WARN, "reload.admin_cert_failed", "reload: the admin API keeps its certificate: %s", e0.msg);
+    if (st->acme != NULL && !acmehttp_reload_cert(st->acme, &e0))
+        rlog(LOG_WARN, "reload.acme_cert_failed", "reload: the ACME server keeps its certificate: %s", e0.msg);
     size_t keys = ca_reload_keys(st->core, key_problem, NULL);
     ocsp_publish_lane_refresh(st->pub);
     rlog(LOG_INFO, "reload.done", "reloaded the configuration%s%s and %zu CA keys", conf ? " from " : "",

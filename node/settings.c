@@ -173,7 +173,8 @@ static const struct setting table[] = {
             "https://ADDRESS:PORT/acme/directory (or under acme-url)"},
     {.name = "acme-cert", .type = SETTINGS_FILE, FIELD(acme_cert), .must = "a file of PEM certificates",
      .arg = "FILE", .def_doc = "none (needed with acme-listen)", .reload = SETTINGS_START,
-     .doc = "the ACME server's TLS certificate chain (PEM; one revd issued itself will do)"},
+     .doc = "the ACME server's TLS certificate chain (PEM; one revd issued itself will do); it and acme-key "
+            "are read again on SIGHUP (a renewed certificate at the same path)"},
     {.name = "acme-key", .type = SETTINGS_FILE, FIELD(acme_key), .must = "a PEM private key file", .arg = "FILE",
      .def_doc = "none (needed with acme-listen)", .reload = SETTINGS_START,
      .doc = "the private key of acme-cert (PEM, unencrypted: it is no CA key)"},

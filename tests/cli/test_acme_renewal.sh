@@ -35,6 +35,15 @@ run_ok revd audit verify
 run_ok revd log
 assert_contains "$OUT" '"op":"acme-order-valid"' "the audit log's ACME issuance record"
 
+step "SIGHUP: the ACME server reads its renewed certificate"
+old=$(echo | openssl s_client -connect "127.0.0.1:$ACME_PORT" -servername localhost 2>/dev/null | openssl x509 -noout -serial)
+issue_to "$T/acme.pem.new" --ca sub --csr "$T/acme.csr" --template server --san DNS:localhost,IP:127.0.0.1 --chain
+mv "$T/acme.pem.new" "$T/acme.pem"
+kill -HUP "$SRV"
+for _ in $(seq 50); do grep -q "reloaded the configuration" "$T/serve.log" && break; sleep 0.1; done
+new=$(echo | openssl s_client -connect "127.0.0.1:$ACME_PORT" -servername localhost 2>/dev/null | openssl x509 -noout -serial)
+[ -n "$old" ] && [ -n "$new" ] && [ "$old" != "$new" ] || fail "after SIGHUP the ACME server still shows $old (now $new)"
+
 step "restart"
 kill -TERM "$SRV"
 wait "$SRV" 2>/dev/null
