@@ -11,6 +11,7 @@
 #include <openssl/ssl.h>
 
 #include "acme/server.h"
+#include "ca/ca.h"
 #include "common/log.h"
 #include "node/tlshttp.h"
 
@@ -120,6 +121,11 @@ struct acmehttp *acmehttp_start(struct event_base *base, struct ca_core *core, c
                                 void (*changed)(void *arg, const char *what), void *arg, struct rerr *e) {
     if (o->acme_cert == NULL || o->acme_key == NULL) {
         rerr_set(e, "--acme-listen needs --acme-cert FILE and --acme-key FILE (its TLS certificate and key)");
+        return NULL;
+    }
+    struct ca_info info;
+    if (o->acme_ca != NULL && !ca_info_get(core, o->acme_ca, &info, e)) {
+        rerr_set(e, "--acme-ca %.64s: no such CA in this data directory (revd ca list)", o->acme_ca);
         return NULL;
     }
     struct acmehttp *h = calloc(1, sizeof(*h));

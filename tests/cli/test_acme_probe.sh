@@ -17,6 +17,17 @@ PROBER=/usr/share/gocode/src/golang.org/x/crypto/acme/internal/acmeprobe/prober.
 
 acme_ca_setup
 dns_start
+
+step "start refused: no certificate, an unknown CA, a bad resolver, a bad profile"
+_run revd serve --listen "127.0.0.1:$OCSP_PORT" --acme-listen "127.0.0.1:$ACME_PORT"
+[ "$RC" -ne 0 ] && [[ "$ERR" == *"--acme-listen needs --acme-cert FILE and --acme-key FILE"* ]] ||
+    fail "serve without --acme-cert: exit $RC: $ERR"
+_run revd serve --listen "127.0.0.1:$OCSP_PORT" --acme-listen "127.0.0.1:$ACME_PORT" --acme-cert "$T/acme.pem" \
+    --acme-key "$T/acme.key" --acme-eab optional --acme-ca nope
+[ "$RC" -ne 0 ] && [[ "$ERR" == *"--acme-ca nope: no such CA"* ]] || fail "serve with an unknown --acme-ca: exit $RC: $ERR"
+run_fail_arg revd serve --acme-resolver "dns.example:53"
+run_fail_arg revd serve --acme-template sub-ca
+
 acme_serve --acme-eab optional --acme-ca sub
 
 step "build the prober"
