@@ -28,13 +28,17 @@ struct acme_vpool {
 #define VALIDATE_TRIES 3
 #define FAST_FAIL_MS 1000
 
-static int validate(const struct acme_vconf *cf, struct acme_vjob *j) {
+static int validate(struct acme_vpool *p, struct acme_vjob *j) {
     for (int i = 0;; i++) {
         memset(&j->result, 0, sizeof(j->result));
         int64_t t0 = rtime_mono_ms();
-        if (acme_validate(cf, j->type, j->id_type, j->id_value, j->token, j->key_authz, &j->result) == 1) return 1;
+        if (acme_validate(&p->cf, j->type, j->id_type, j->id_value, j->token, j->key_authz, &j->result) == 1)
+            return 1;
         int fast = rtime_mono_ms() - t0 < FAST_FAIL_MS;
-        if (i + 1 == VALIDATE_TRIES || !fast || j->result.problem == NULL ||
+        pthread_mutex_lock(&p->mu);
+        int stopping = p->stopping;
+        pthread_mutex_unlock(&p->mu);
+        if (i + 1 == VALIDATE_TRIES || !fast || stopping || j->result.problem == NULL ||
             strcmp(j->result.problem, "connection") != 0)
             return 0;
         struct timespec pause = {i + 1, 0};
@@ -53,7 +57,7 @@ static void *worker(void *arg) {
         if (p->queue == NULL) p->queue_tail = NULL;
         p->queued--;
         pthread_mutex_unlock(&p->mu);
-        j->ok = validate(&p->cf, j);
+        j->ok = validate(p, j);
         pthread_mutex_lock(&p->mu);
         j->next = p->done;
         p->done = j;
