@@ -34,7 +34,9 @@ kill -9 "$NATS_PID_n1"; wait "$NATS_PID_n1" 2>/dev/null; forget_pid "$NATS_PID_n
 for c in c1 c2; do
     run_ok revd revoke --dir "$D" --ca sub --serial "$(serial_of "$T/$c.pem")" --reason keyCompromise
 done
-for c in c1 c2; do wait_status "$EURL_e1" "$T/$c.pem" revoked 30; done
+# 60 s: once in seven runs under ASan on the shared 2-core VM, c2 took over 30 s
+# (c1 had arrived); alone it takes a few seconds (issue 18's closing note).
+for c in c1 c2; do wait_status "$EURL_e1" "$T/$c.pem" revoked 60; done
 
 step "kill -9 of n2 too: the outbox grows, revoke still acknowledges"
 kill -9 "$NATS_PID_n2"; wait "$NATS_PID_n2" 2>/dev/null; forget_pid "$NATS_PID_n2"
