@@ -6,6 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/bn.h>
+#include <openssl/pem.h>
+
 #include "ca/ca.h"
 #include "common/rtime.h"
 
@@ -70,4 +73,21 @@ int acme_rate_take(struct acme *a, const char *key, int per_hour) {
         r->count = 0;
     }
     return ++r->count <= per_hour;
+}
+
+X509 *acme_pem_leaf(const char *pem) {
+    BIO *bio = pem ? BIO_new_mem_buf(pem, -1) : NULL;
+    X509 *x = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
+    BIO_free(bio);
+    return x;
+}
+
+int acme_serial_hex(const X509 *x, char out[ACME_SERIAL_HEX_MAX]) {
+    BIGNUM *bn = x ? ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), NULL) : NULL;
+    char *h = bn ? BN_bn2hex(bn) : NULL;
+    int ok = h != NULL && strlen(h) < ACME_SERIAL_HEX_MAX;
+    if (ok) snprintf(out, ACME_SERIAL_HEX_MAX, "%s", h);
+    OPENSSL_free(h);
+    BN_free(bn);
+    return ok;
 }

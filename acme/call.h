@@ -9,6 +9,7 @@
 
 #include <jansson.h>
 #include <openssl/evp.h>
+#include <openssl/x509.h>
 
 #include "acme/jws.h"
 #include "acme/nonce.h"
@@ -63,6 +64,14 @@ void acme_reply(struct acme_call *k, int status, json_t *body); /* takes body */
 void acme_url(const struct acme *a, char *out, size_t size, const char *kind, const char *id);
 void acme_link_up(struct acme_call *k, const char *kind, const char *id);
 void acme_set_actor(struct acme_call *k);
+
+/* The certificates the ACME server keeps ("cert/SERIAL": the chain as PEM).
+ * acme_pem_leaf: the first certificate of pem (caller frees), or NULL.
+ * acme_serial_hex: x's serial as `openssl x509 -serial` writes it (the
+ * records' key); 1, or 0 when it is not a serial revd could have issued. */
+#define ACME_SERIAL_HEX_MAX (2 * 21 + 3)
+X509 *acme_pem_leaf(const char *pem);
+int acme_serial_hex(const X509 *x, char out[ACME_SERIAL_HEX_MAX]);
 
 /* acme_rate_take counts one more for key (an account, a source address) in
  * its hour; 0 past per_hour (0: no limit). A fixed table of

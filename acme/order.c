@@ -34,8 +34,6 @@
 
 static const char *const chal_names[] = {"http-01", "dns-01", "tls-alpn-01"};
 
-static void iso(int64_t t, char out[21]) { rtime_format(t, out); }
-
 static const char *str(const json_t *o, const char *k) {
     const char *s = json_string_value(json_object_get(o, k));
     return s ? s : "";
@@ -60,7 +58,7 @@ static json_t *order_view(struct acme *a, const char *id, const json_t *o) {
         acme_url(a, u, sizeof(u), "authz", json_string_value(v));
         json_array_append_new(authz, json_string(u));
     }
-    iso(json_integer_value(json_object_get(o, "expires")), t);
+    rtime_format(json_integer_value(json_object_get(o, "expires")), t);
     acme_url(a, u, sizeof(u), "order", id);
     strncat(u, "/finalize", sizeof(u) - strlen(u) - 1);
     json_t *view = json_pack("{s:s,s:s,s:O,s:o,s:s}", "status", order_status(o), "expires", t, "identifiers",
@@ -68,7 +66,7 @@ static json_t *order_view(struct acme *a, const char *id, const json_t *o) {
     if (*str(o, "template")) json_object_set_new(view, "profile", json_string(str(o, "template")));
     int64_t na = json_integer_value(json_object_get(o, "not_after"));
     if (na > 0) {
-        iso(na, t);
+        rtime_format(na, t);
         json_object_set_new(view, "notAfter", json_string(t));
     }
     if (*str(o, "cert")) {
@@ -87,7 +85,7 @@ static json_t *chal_view(struct acme *a, const char *authz, const json_t *c) {
     json_t *v = json_pack("{s:s,s:s,s:s,s:s}", "type", str(c, "type"), "url", u, "token", str(c, "token"), "status", st);
     if (json_object_get(c, "validated") != NULL) {
         char t[21];
-        iso(json_integer_value(json_object_get(c, "validated")), t);
+        rtime_format(json_integer_value(json_object_get(c, "validated")), t);
         json_object_set_new(v, "validated", json_string(t));
     }
     if (json_object_get(c, "error") != NULL) json_object_set(v, "error", json_object_get(c, "error"));
@@ -96,7 +94,7 @@ static json_t *chal_view(struct acme *a, const char *authz, const json_t *c) {
 
 static json_t *authz_view(struct acme *a, const char *id, const json_t *z) {
     char t[21];
-    iso(json_integer_value(json_object_get(z, "expires")), t);
+    rtime_format(json_integer_value(json_object_get(z, "expires")), t);
     const char *st = str(z, "status");
     if (strcmp(st, "pending") == 0 && json_integer_value(json_object_get(z, "expires")) < rtime_now()) st = "expired";
     const char *value = str(z, "value");
@@ -600,21 +598,6 @@ void acme_finalize(struct acme_call *k, const char *id) {
 
 /* ---- issuing ---- */
 
-/* serial_hex: the certificate's serial as `openssl x509 -serial` writes it. */
-static int serial_hex(const char *pem, char out[2 * HEX_SERIAL_MAX + 3]) {
-    BIO *bio = BIO_new_mem_buf(pem, -1);
-    X509 *x = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
-    BIO_free(bio);
-    BIGNUM *bn = x ? ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), NULL) : NULL;
-    char *h = bn ? BN_bn2hex(bn) : NULL;
-    int ok = h != NULL && strlen(h) <= 2 * HEX_SERIAL_MAX + 2;
-    if (ok) snprintf(out, 2 * HEX_SERIAL_MAX + 3, "%s", h);
-    OPENSSL_free(h);
-    BN_free(bn);
-    X509_free(x);
-    return ok;
-}
-
 static void san_of(const json_t *o, char *out, size_t size) {
     size_t i, n = 0;
     json_t *v;
@@ -664,12 +647,15 @@ static void issue_one(struct acme *a, const char *id) {
         json_decref(o);
         return;
     }
-    char who[64], serial[2 * HEX_SERIAL_MAX + 3];
+    char who[64], serial[ACME_SERIAL_HEX_MAX];
     snprintf(who, sizeof(who), "acme:acct/%s", str(o, "acct"));
     ca_set_actor(a->core, who, "acme finalize");
     char *pem = NULL;
     const char *op;
-    if (issue(a, id, o, &pem, &e) && serial_hex(pem, serial)) {
+    X509 *leaf = NULL;
+    int ok = issue(a, id, o, &pem, &e) && (leaf = acme_pem_leaf(pem)) != NULL && acme_serial_hex(leaf, serial);
+    X509_free(leaf);
+    if (ok) {
         json_object_set_new(o, "status", json_string("valid"));
         json_object_set_new(o, "cert", json_string(serial));
         json_t *c = json_pack("{s:s,s:s,s:s,s:s}", "acct", str(o, "acct"), "order", id, "ca", str(o, "ca"), "pem", pem);

@@ -75,9 +75,7 @@ static void window(struct ca_core *c, const char *ca, const char *serial, const 
 
 /* same_aki: the stored certificate's authority key identifier is aki. */
 static int same_aki(const char *pem, const uint8_t *aki, size_t aki_len) {
-    BIO *bio = BIO_new_mem_buf(pem, -1);
-    X509 *x = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
-    BIO_free(bio);
+    X509 *x = acme_pem_leaf(pem);
     const ASN1_OCTET_STRING *id = x ? X509_get0_authority_key_id(x) : NULL;
     int same = id != NULL && (size_t)ASN1_STRING_length(id) == aki_len &&
                memcmp(ASN1_STRING_get0_data(id), aki, aki_len) == 0;

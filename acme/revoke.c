@@ -19,22 +19,14 @@
 
 #define CERT_MAX (16 * 1024)
 
-/* The certificate's serial as hex (`openssl x509 -serial`) and octets. */
-static int serial_of(X509 *x, char hex[2 * HEX_SERIAL_MAX + 3], uint8_t oct[HEX_SERIAL_MAX + 1], size_t *olen) {
-    BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), NULL);
-    char *h = bn ? BN_bn2hex(bn) : NULL;
-    int ok = h != NULL && strlen(h) <= 2 * HEX_SERIAL_MAX && hex_parse_serial(h, oct, olen);
-    if (ok) snprintf(hex, 2 * HEX_SERIAL_MAX + 3, "%s", h);
-    OPENSSL_free(h);
-    BN_free(bn);
-    return ok;
+/* The certificate's serial as hex (the record's key) and octets. */
+static int serial_of(X509 *x, char hex[ACME_SERIAL_HEX_MAX], uint8_t oct[HEX_SERIAL_MAX + 1], size_t *olen) {
+    return acme_serial_hex(x, hex) && hex_parse_serial(hex, oct, olen);
 }
 
 /* same_leaf: der is the first certificate of the stored chain. */
 static int same_leaf(const char *pem, X509 *x) {
-    BIO *bio = BIO_new_mem_buf(pem, -1);
-    X509 *y = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
-    BIO_free(bio);
+    X509 *y = acme_pem_leaf(pem);
     int same = y != NULL && X509_cmp(x, y) == 0;
     X509_free(y);
     return same;
@@ -66,7 +58,7 @@ void acme_revoke(struct acme_call *k) {
     const char *b64 = json_string_value(json_object_get(k->payload, "certificate"));
     uint8_t *der = malloc(CERT_MAX), oct[HEX_SERIAL_MAX + 1];
     size_t len = 0, olen = 0;
-    char hex[2 * HEX_SERIAL_MAX + 3];
+    char hex[ACME_SERIAL_HEX_MAX];
     int reason;
     X509 *x = NULL;
     json_t *rec = NULL;
